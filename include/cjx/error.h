@@ -1,0 +1,53 @@
+/* Error codes shared by every cjx module. */
+#ifndef CJX_ERROR_H
+#define CJX_ERROR_H
+
+#include <stddef.h>
+
+/* A call that can fail returns 0 or one of these negative codes. The list is
+ * the single source of the codes, their names and their messages. */
+#define CJX_ERRNO_MAP(XX)                                                      \
+    XX(EINVAL, "invalid argument")                                             \
+    XX(ENOMEM, "out of memory")                                                \
+    XX(EIO, "input/output error")                                              \
+    XX(ENOTFOUND, "not found")                                                 \
+    XX(EEXIST, "already exists")                                               \
+    XX(ECONFLICT, "request id reused with different content")                  \
+    XX(EPERM, "permission denied")                                             \
+    XX(EUNAUTH, "unauthenticated")                                             \
+    XX(EPARSE, "parse error")                                                  \
+    XX(ESTORE, "storage failure")                                              \
+    XX(EBUSY, "busy")                                                          \
+    XX(ELIMIT, "limit exceeded")                                               \
+    XX(ESTATE, "illegal state")                                                \
+    XX(ECLOSED, "shutting down")                                               \
+    XX(ETLS, "certificate or TLS error")                                       \
+    XX(ERULE, "rejected by a validation rule")                                 \
+    XX(EINTERNAL, "internal error")
+
+enum cjx_errno {
+    CJX_OK = 0,
+#define CJX_ERRNO_ENUM_(name, msg) CJX_##name,
+    CJX_ERRNO_FIRST_ = -1000,
+    CJX_ERRNO_MAP(CJX_ERRNO_ENUM_)
+#undef CJX_ERRNO_ENUM_
+};
+
+/* Static message for a code ("not found"); "unknown error" for others. */
+const char *cjx_strerror(int err);
+/* Static symbolic name for a code ("CJX_ENOTFOUND"). */
+const char *cjx_err_name(int err);
+
+/* Human detail that travels beside an error code: file:line for config and
+ * rules, the OpenSSL or SQLite message. Optional wherever it is accepted:
+ * a NULL buffer means the caller does not want detail. */
+struct cjx_errbuf {
+    char msg[512];
+};
+
+/* Formats into eb (if not NULL) and returns err, so callers can write
+ * `return cjx_errf(eb, CJX_EPARSE, "%s:%d: ...", ...);`. */
+int cjx_errf(struct cjx_errbuf *eb, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

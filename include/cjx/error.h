@@ -38,6 +38,10 @@ const char *cjx_strerror(int err);
 /* Static symbolic name for a code ("CJX_ENOTFOUND"). */
 const char *cjx_err_name(int err);
 
+/* The canonical status code (google.rpc.Code, as gRPC uses) for an error:
+ * the single place where cjx errors become what a client sees. */
+int cjx_err_status_code(int err);
+
 /* Human detail that travels beside an error code: file:line for config and
  * rules, the OpenSSL or SQLite message. Optional wherever it is accepted:
  * a NULL buffer means the caller does not want detail. */

@@ -47,3 +47,43 @@ cjx_errf(struct cjx_errbuf *eb, int err, const char *fmt, ...)
     }
     return err;
 }
+
+int
+cjx_err_status_code(int err)
+{
+    /* google.rpc.Code values; gRPC's status codes are the same numbers. */
+    enum {
+        OK = 0, INVALID_ARGUMENT = 3, NOT_FOUND = 5, ALREADY_EXISTS = 6,
+        PERMISSION_DENIED = 7, RESOURCE_EXHAUSTED = 8,
+        FAILED_PRECONDITION = 9, INTERNAL = 13, UNAVAILABLE = 14,
+        UNAUTHENTICATED = 16
+    };
+    switch (err) {
+    case CJX_OK:
+        return OK;
+    case CJX_EINVAL:
+    case CJX_EPARSE:
+    case CJX_ERULE:
+        return INVALID_ARGUMENT;
+    case CJX_ENOTFOUND:
+        return NOT_FOUND;
+    case CJX_EEXIST:
+    case CJX_ECONFLICT:
+        return ALREADY_EXISTS;
+    case CJX_EPERM:
+        return PERMISSION_DENIED;
+    case CJX_EUNAUTH:
+    case CJX_ETLS:
+        return UNAUTHENTICATED;
+    case CJX_ELIMIT:
+    case CJX_ENOMEM:
+        return RESOURCE_EXHAUSTED;
+    case CJX_ESTATE:
+        return FAILED_PRECONDITION;
+    case CJX_EBUSY:
+    case CJX_ECLOSED:
+        return UNAVAILABLE;
+    default:
+        return INTERNAL;
+    }
+}

@@ -1,0 +1,70 @@
+/* A blocking gRPC client for cjxctl, tests and benchmarks. */
+#ifndef CJX_CLIENT_H
+#define CJX_CLIENT_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+
+#include "cjx/error.h"
+#include "cjx/method.h"
+
+struct cjx_client;
+struct cjx_client_stream;
+
+/* The status a call ended with, as the server (or the channel) said it. */
+struct cjx_client_status {
+    int code;          /* gRPC status code, 0 = OK */
+    char message[512]; /* the server's message */
+};
+
+/* Name of a gRPC status code ("PERMISSION_DENIED"). */
+const char *cjx_client_code_name(int code);
+
+/* Connects to a daemon's local socket. Returns a new client; free with
+ * cjx_client_free(). Connection happens lazily on the first call. */
+int cjx_client_connect_local(const char *socket_path, struct cjx_client **out,
+                             struct cjx_errbuf *eb);
+
+/* Connects over mTLS. cert_pem/key_pem may be NULL for a client without a
+ * certificate (refused by cjxd; used by tests). PEM text is copied. */
+int cjx_client_connect_tls(const char *target, const char *ca_pem,
+                           const char *cert_pem, const char *key_pem,
+                           struct cjx_client **out, struct cjx_errbuf *eb);
+
+/* Accepts NULL. */
+void cjx_client_free(struct cjx_client *cl);
+
+/* One unary call. Returns 0 when the call completed (st says how; with OK,
+ * *resp is a new message to free with protobuf_c_message_free_unpacked(resp,
+ * NULL)), or a negative CJX code for a local failure. */
+int cjx_client_unary(struct cjx_client *cl, const struct cjx_method *m,
+                     const ProtobufCMessage *req, int timeout_ms,
+                     ProtobufCMessage **resp, struct cjx_client_status *st);
+
+/* Like cjx_client_unary with raw bytes both ways (tests send malformed
+ * messages with it). *resp is malloc'd; free(). */
+int cjx_client_unary_raw(struct cjx_client *cl, const char *path,
+                         const void *req, size_t len, int timeout_ms,
+                         void **resp, size_t *resp_len,
+                         struct cjx_client_status *st);
+
+/* Opens a streaming call. For a server-streaming method pass its request;
+ * for a client-streaming one pass NULL and write messages. timeout_ms 0 =
+ * no deadline. */
+int cjx_client_stream_open(struct cjx_client *cl, const struct cjx_method *m,
+                           const ProtobufCMessage *req, int timeout_ms,
+                           struct cjx_client_stream **out);
+/* Client streaming: sends one message. 0 or CJX_ECLOSED if the call ended. */
+int cjx_client_stream_write(struct cjx_client_stream *s,
+                            const ProtobufCMessage *msg);
+/* Server streaming: 1 with a new message in *msg, 0 at the end of the stream
+ * (then finish gives the status), or a negative code. */
+int cjx_client_stream_read(struct cjx_client_stream *s, ProtobufCMessage **msg);
+/* Ends the call: half-closes (client streaming), receives the response if
+ * the method has one, and the status. */
+int cjx_client_stream_finish(struct cjx_client_stream *s, ProtobufCMessage **resp,
+                             struct cjx_client_status *st);
+/* Cancels if still running, and frees. Accepts NULL. */
+void cjx_client_stream_free(struct cjx_client_stream *s);
+
+#endif

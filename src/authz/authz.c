@@ -1,0 +1,63 @@
+/* The role x method authorization table, deny by default. */
+#include "cjx/authz.h"
+
+#include <string.h>
+
+#define DENY CJX_ACCESS_DENY
+#define ALLOW CJX_ACCESS_ALLOW
+#define COUNTY CJX_ACCESS_OWN_COUNTY
+
+/* One row per method. A role left out of a row is denied, and so is
+ * CJX_ROLE_UNSPECIFIED in every row: a new method or role grants nothing
+ * until a row here says so. */
+const struct cjx_authz_rule cjx_authz_table[] = {
+    /* Records come from DOJ's criminal-history system and from courts'
+     * case management systems; a court writes only its own county's. */
+    {"/cjx.v1.RecordService/SubmitRecord", 1,
+     {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_COURT] = COUNTY}},
+    {"/cjx.v1.RecordService/SubmitRecords", 1,
+     {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_COURT] = COUNTY}},
+    /* Every party reads; county agencies only their county's records. */
+    {"/cjx.v1.RecordService/GetRecord", 1,
+     {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = COUNTY,
+      [CJX_ROLE_DEFENDER] = COUNTY, [CJX_ROLE_COURT] = COUNTY}},
+    {"/cjx.v1.RecordService/ListRecords", 1,
+     {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = COUNTY,
+      [CJX_ROLE_DEFENDER] = COUNTY, [CJX_ROLE_COURT] = COUNTY}},
+    /* The change feed carries every record, so it is not county-scoped and
+     * only the statewide agency may follow it. */
+    {"/cjx.v1.RecordService/WatchRecords", 1, {[CJX_ROLE_DOJ] = ALLOW}},
+    {"/grpc.health.v1.Health/Check", 1,
+     {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = ALLOW,
+      [CJX_ROLE_DEFENDER] = ALLOW, [CJX_ROLE_COURT] = ALLOW}},
+};
+
+const int cjx_authz_table_len =
+    (int)(sizeof(cjx_authz_table) / sizeof(cjx_authz_table[0]));
+
+static const struct cjx_authz_rule *
+find_rule(const char *method_path)
+{
+    if (method_path == NULL)
+        return NULL;
+    for (int i = 0; i < cjx_authz_table_len; i++)
+        if (strcmp(cjx_authz_table[i].method_path, method_path) == 0)
+            return &cjx_authz_table[i];
+    return NULL;
+}
+
+enum cjx_access
+cjx_authz_remote(enum cjx_role role, const char *method_path)
+{
+    const struct cjx_authz_rule *rule = find_rule(method_path);
+    if (rule == NULL || role <= CJX_ROLE_UNSPECIFIED || role > CJX_ROLE_COURT)
+        return CJX_ACCESS_DENY;
+    return rule->by_role[role];
+}
+
+int
+cjx_authz_local(const char *method_path)
+{
+    const struct cjx_authz_rule *rule = find_rule(method_path);
+    return rule != NULL && rule->local;
+}

@@ -1,0 +1,130 @@
+/* cjxctl plumbing: connecting, reporting errors, tables. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cjx/json.h"
+#include "cjx/tls.h"
+
+int
+cli_connect(struct cli *cli)
+{
+    struct cjx_errbuf eb;
+    int err;
+    if (cli->remote == NULL) {
+        err = cjx_client_connect_local(cli->socket, &cli->client, &eb);
+    } else {
+        if (cli->ca == NULL || cli->cert == NULL || cli->key == NULL) {
+            fprintf(stderr, "cjxctl: --remote needs --ca, --cert and --key\n");
+            return 2;
+        }
+        char *ca = NULL, *cert = NULL, *key = NULL;
+        size_t ca_len = 0, cert_len = 0, key_len = 0;
+        err = cjx_tls_read_pem(cli->ca, 0, &ca, &ca_len, &eb);
+        if (err == 0)
+            err = cjx_tls_read_pem(cli->cert, 0, &cert, &cert_len, &eb);
+        if (err == 0)
+            err = cjx_tls_read_pem(cli->key, 1, &key, &key_len, &eb);
+        if (err == 0)
+            err = cjx_client_connect_tls(cli->remote, ca, cert, key,
+                                         &cli->client, &eb);
+        cjx_tls_free_pem(ca, ca_len);
+        cjx_tls_free_pem(cert, cert_len);
+        cjx_tls_free_pem(key, key_len);
+    }
+    if (err != 0) {
+        fprintf(stderr, "cjxctl: %s\n", eb.msg);
+        return 1;
+    }
+    return 0;
+}
+
+int
+cli_report_status(const char *what, const struct cjx_client_status *st)
+{
+    fprintf(stderr, "cjxctl: %s: %s: %s\n", what,
+            cjx_client_code_name(st->code), st->message);
+    return 1;
+}
+
+void
+cli_print_json_line(FILE *out, const ProtobufCMessage *msg)
+{
+    char *s = cjx_json_from_message(msg, CJX_JSON_DATES_AS_STRINGS);
+    if (s != NULL) {
+        fprintf(out, "%s\n", s);
+        free(s);
+    }
+}
+
+struct cli_table {
+    int ncols;
+    size_t nrows, cap;
+    char **cells; /* nrows * ncols, row 0 is the header */
+};
+
+struct cli_table *
+cli_table_new(int ncols, const char *const *headers)
+{
+    struct cli_table *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return NULL;
+    t->ncols = ncols;
+    cli_table_add(t, headers);
+    return t;
+}
+
+void
+cli_table_add(struct cli_table *t, const char *const *cells)
+{
+    if (t == NULL)
+        return;
+    if (t->nrows == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        char **grown = realloc(t->cells, cap * (size_t)t->ncols * sizeof(char *));
+        if (grown == NULL)
+            return;
+        t->cells = grown;
+        t->cap = cap;
+    }
+    for (int i = 0; i < t->ncols; i++)
+        t->cells[t->nrows * (size_t)t->ncols + (size_t)i] =
+            strdup(cells[i] ? cells[i] : "");
+    t->nrows++;
+}
+
+void
+cli_table_print(struct cli_table *t, FILE *out)
+{
+    if (t == NULL)
+        return;
+    size_t width[32] = {0};
+    for (size_t r = 0; r < t->nrows; r++)
+        for (int c = 0; c < t->ncols && c < 32; c++) {
+            const char *s = t->cells[r * (size_t)t->ncols + (size_t)c];
+            size_t n = s ? strlen(s) : 0;
+            if (n > width[c])
+                width[c] = n;
+        }
+    for (size_t r = 0; r < t->nrows; r++) {
+        for (int c = 0; c < t->ncols; c++) {
+            const char *s = t->cells[r * (size_t)t->ncols + (size_t)c];
+            if (c == t->ncols - 1)
+                fprintf(out, "%s\n", s ? s : "");
+            else
+                fprintf(out, "%-*s  ", (int)width[c], s ? s : "");
+        }
+    }
+}
+
+void
+cli_table_free(struct cli_table *t)
+{
+    if (t == NULL)
+        return;
+    for (size_t i = 0; i < t->nrows * (size_t)t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    free(t);
+}

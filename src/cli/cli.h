@@ -1,0 +1,43 @@
+/* Shared pieces of cjxctl: options, connection, output. */
+#ifndef CJX_CLI_H
+#define CJX_CLI_H
+
+#include <stdio.h>
+
+#include "cjx/client.h"
+
+struct cli {
+    const char *socket;  /* local API socket */
+    const char *remote;  /* host:port of a remote daemon, or NULL */
+    const char *ca, *cert, *key;
+    int json;            /* machine-readable output */
+    int timeout_ms;
+    struct cjx_client *client;
+};
+
+/* Connects as the options say; prints the reason and returns non-zero on
+ * failure. */
+int cli_connect(struct cli *cli);
+
+/* Prints "cjxctl: CODE: message" for a failed call and returns the exit
+ * status for it (1). */
+int cli_report_status(const char *what, const struct cjx_client_status *st);
+
+/* Prints msg as one line of JSON (--json) to out. */
+void cli_print_json_line(FILE *out, const ProtobufCMessage *msg);
+
+/* A left-aligned text table with a header row, sized to its contents. */
+struct cli_table;
+struct cli_table *cli_table_new(int ncols, const char *const *headers);
+void cli_table_add(struct cli_table *t, const char *const *cells);
+void cli_table_print(struct cli_table *t, FILE *out);
+void cli_table_free(struct cli_table *t);
+
+/* The commands; argv[0] is the command name. Each returns the exit status. */
+int cmd_submit(struct cli *cli, int argc, char **argv);
+int cmd_get(struct cli *cli, int argc, char **argv);
+int cmd_list(struct cli *cli, int argc, char **argv);
+int cmd_watch(struct cli *cli, int argc, char **argv);
+int cmd_health(struct cli *cli, int argc, char **argv);
+
+#endif

@@ -1,0 +1,110 @@
+/* cjxctl: the operator's command-line client for cjxd. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+        "usage: cjxctl [options] COMMAND [args]\n"
+        "\n"
+        "Commands:\n"
+        "  submit FILE|-              submit conviction records (one JSON object,\n"
+        "                             or JSON Lines; proto3 JSON of\n"
+        "                             cjx.v1.ConvictionRecord)\n"
+        "  get CII CASE COUNT         show one record\n"
+        "  list --cii X | --county X | --case X\n"
+        "                             list records\n"
+        "  watch [--after SEQ] [--follow]\n"
+        "                             print the change feed\n"
+        "  health                     ask whether the daemon is serving\n"
+        "\n"
+        "Options:\n"
+        "  -s, --socket PATH   local daemon socket (default $CJX_SOCKET or\n"
+        "                      /run/cjxd/cjxd.sock)\n"
+        "  -r, --remote HOST:PORT  talk to a remote daemon over mTLS, with\n"
+        "      --ca FILE --cert FILE --key FILE\n"
+        "  -j, --json          JSON Lines output for scripts\n"
+        "  -t, --timeout MS    deadline of each call (default 30000)\n"
+        "  -h, --help          this help\n");
+}
+
+struct command {
+    const char *name;
+    int (*run)(struct cli *cli, int argc, char **argv);
+};
+
+static const struct command commands[] = {
+    {"submit", cmd_submit}, {"get", cmd_get},       {"list", cmd_list},
+    {"watch", cmd_watch},   {"health", cmd_health},
+};
+
+int
+main(int argc, char **argv)
+{
+    struct cli cli = {.timeout_ms = 30000};
+    cli.socket = getenv("CJX_SOCKET");
+    if (cli.socket == NULL)
+        cli.socket = "/run/cjxd/cjxd.sock";
+    enum { OPT_CA = 256, OPT_CERT, OPT_KEY };
+    static const struct option opts[] = {
+        {"socket", required_argument, NULL, 's'},
+        {"remote", required_argument, NULL, 'r'},
+        {"ca", required_argument, NULL, OPT_CA},
+        {"cert", required_argument, NULL, OPT_CERT},
+        {"key", required_argument, NULL, OPT_KEY},
+        {"json", no_argument, NULL, 'j'},
+        {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int ch;
+    /* "+": options end at the command; its own options follow it. */
+    while ((ch = getopt_long(argc, argv, "+s:r:jt:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 's':
+            cli.socket = optarg;
+            break;
+        case 'r':
+            cli.remote = optarg;
+            break;
+        case OPT_CA:
+            cli.ca = optarg;
+            break;
+        case OPT_CERT:
+            cli.cert = optarg;
+            break;
+        case OPT_KEY:
+            cli.key = optarg;
+            break;
+        case 'j':
+            cli.json = 1;
+            break;
+        case 't':
+            cli.timeout_ms = atoi(optarg);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[optind], commands[i].name) == 0) {
+            int status = commands[i].run(&cli, argc - optind, argv + optind);
+            cjx_client_free(cli.client);
+            return status;
+        }
+    }
+    fprintf(stderr, "cjxctl: unknown command '%s'\n", argv[optind]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,388 @@
+/* The daemon configuration file: parsing, defaults, validation, path resolution. */
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cjx/conf.h"
+#include "cjx/log.h"
+#include "conf_internal.h"
+#include "yaml_walk.h"
+
+static const struct cjx_limits default_limits = {
+    .max_message_bytes = 4 << 20,
+    .max_concurrent_streams = 100,
+    .handshake_timeout_ms = 10000,
+    .idle_timeout_ms = 600000,
+    .keepalive_time_ms = 60000,
+    .keepalive_timeout_ms = 20000,
+    .rate_limit_per_agency = 0,
+};
+
+/* Accepted ranges; docs/config.md lists the same numbers. */
+static const struct limit_spec {
+    const char *key;
+    size_t offset;
+    long min, max;
+} limit_specs[] = {
+    {"max_message_bytes", offsetof(struct cjx_limits, max_message_bytes), 1024,
+     64L << 20},
+    {"max_concurrent_streams",
+     offsetof(struct cjx_limits, max_concurrent_streams), 1, 10000},
+    {"handshake_timeout_ms", offsetof(struct cjx_limits, handshake_timeout_ms),
+     100, 120000},
+    {"idle_timeout_ms", offsetof(struct cjx_limits, idle_timeout_ms), 1000,
+     3600000},
+    {"keepalive_time_ms", offsetof(struct cjx_limits, keepalive_time_ms),
+     10000, 7200000},
+    {"keepalive_timeout_ms", offsetof(struct cjx_limits, keepalive_timeout_ms),
+     1000, 600000},
+    {"rate_limit_per_agency",
+     offsetof(struct cjx_limits, rate_limit_per_agency), 0, 1000000},
+};
+#define N_LIMITS (sizeof(limit_specs) / sizeof(limit_specs[0]))
+
+enum {
+    K_AGENCY,
+    K_TRUST_DOMAIN,
+    K_LISTEN,
+    K_LOCAL_SOCKET,
+    K_STATE_DIR,
+    K_REGISTRY,
+    K_LOG_LEVEL,
+    K_TLS,
+    K_LIMITS,
+    K_N
+};
+
+enum { T_CA, T_CERT, T_KEY, T_CRL_DIR, T_N };
+
+void
+cjx_conf_free(struct cjx_conf *conf)
+{
+    if (conf == NULL)
+        return;
+    free(conf->path);
+    free(conf->agency);
+    free(conf->trust_domain);
+    free(conf->listen);
+    free(conf->local_socket);
+    free(conf->state_dir);
+    free(conf->registry_path);
+    free(conf->log_level);
+    free(conf->tls.ca);
+    free(conf->tls.cert);
+    free(conf->tls.key);
+    free(conf->tls.crl_dir);
+    cjx_registry_fini(&conf->registry);
+    free(conf);
+}
+
+static char *
+join_path(const char *dir, const char *rel)
+{
+    while (rel[0] == '.' && rel[1] == '/')
+        rel += 2;
+    size_t dl = strlen(dir), rl = strlen(rel);
+    int slash = dl > 0 && dir[dl - 1] != '/';
+    char *s = malloc(dl + (size_t)slash + rl + 1);
+    if (s == NULL)
+        return NULL;
+    memcpy(s, dir, dl);
+    if (slash)
+        s[dl] = '/';
+    memcpy(s + dl + (size_t)slash, rel, rl + 1);
+    return s;
+}
+
+/* The daemon may change directory after start, and reloads the file by the
+ * path it keeps, so every path it keeps is absolute. */
+static int
+absolute_path(const char *path, char **out, struct cjx_errbuf *eb)
+{
+    if (path[0] == '/') {
+        *out = strdup(path);
+    } else {
+        char cwd[PATH_MAX];
+        if (getcwd(cwd, sizeof(cwd)) == NULL)
+            return cjx_errf(eb, CJX_EIO, "%s: cannot resolve the current "
+                            "directory", path);
+        *out = join_path(cwd, path);
+    }
+    return *out == NULL ? cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", path)
+                        : 0;
+}
+
+/* Reads a path-valued key and resolves it against the file's directory. */
+static int
+read_path(struct cjx_conf_yaml *y, const yaml_node_t *node, const char *what,
+          const char *base_dir, int allow_empty, char **out,
+          struct cjx_errbuf *eb)
+{
+    char *s;
+    int rc = cjx_conf_yaml_string(y, node, what, allow_empty, &s, eb);
+    if (rc != 0)
+        return rc;
+    if (s[0] == '\0' || s[0] == '/') {
+        *out = s;
+        return 0;
+    }
+    *out = join_path(base_dir, s);
+    free(s);
+    return *out == NULL ? cjx_errf(eb, CJX_ENOMEM, "%s: out of memory",
+                                   y->name)
+                        : 0;
+}
+
+static int
+trust_domain_valid(const char *s)
+{
+    size_t i;
+    for (i = 0; s[i] != '\0'; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '-' || c == '_'))
+            return 0;
+    }
+    return i > 0 && i <= 255;
+}
+
+static int
+parse_tls(struct cjx_conf_yaml *y, yaml_node_t *node, const char *base_dir,
+          struct cjx_conf *c, struct cjx_errbuf *eb)
+{
+    struct cjx_conf_yaml_key keys[T_N] = {
+        [T_CA] = {"ca", 1, NULL, NULL},
+        [T_CERT] = {"cert", 1, NULL, NULL},
+        [T_KEY] = {"key", 1, NULL, NULL},
+        [T_CRL_DIR] = {"crl_dir", 0, NULL, NULL},
+    };
+    int rc = cjx_conf_yaml_mapping(y, node, "tls", keys, T_N, eb);
+    if (rc == 0)
+        rc = read_path(y, keys[T_CA].value, "tls.ca", base_dir, 0, &c->tls.ca,
+                       eb);
+    if (rc == 0)
+        rc = read_path(y, keys[T_CERT].value, "tls.cert", base_dir, 0,
+                       &c->tls.cert, eb);
+    if (rc == 0)
+        rc = read_path(y, keys[T_KEY].value, "tls.key", base_dir, 0,
+                       &c->tls.key, eb);
+    if (rc != 0 || keys[T_CRL_DIR].value == NULL)
+        return rc;
+    return read_path(y, keys[T_CRL_DIR].value, "tls.crl_dir", base_dir, 1,
+                     &c->tls.crl_dir, eb);
+}
+
+static int
+parse_limits(struct cjx_conf_yaml *y, yaml_node_t *node, struct cjx_limits *l,
+             struct cjx_errbuf *eb)
+{
+    struct cjx_conf_yaml_key keys[N_LIMITS];
+    for (size_t i = 0; i < N_LIMITS; i++)
+        keys[i] = (struct cjx_conf_yaml_key){limit_specs[i].key, 0, NULL, NULL};
+    int rc = cjx_conf_yaml_mapping(y, node, "limits", keys, N_LIMITS, eb);
+    for (size_t i = 0; rc == 0 && i < N_LIMITS; i++) {
+        if (keys[i].value == NULL)
+            continue;
+        char what[64];
+        snprintf(what, sizeof(what), "limits.%s", limit_specs[i].key);
+        rc = cjx_conf_yaml_int(y, keys[i].value, what, limit_specs[i].min,
+                               limit_specs[i].max,
+                               (int *)((char *)l + limit_specs[i].offset), eb);
+    }
+    return rc;
+}
+
+/* Fills c from the document; c owns whatever was allocated, even on error. */
+static int
+parse_conf(struct cjx_conf_yaml *y, const char *base_dir, struct cjx_conf *c,
+           struct cjx_errbuf *eb)
+{
+    struct cjx_conf_yaml_key keys[K_N] = {
+        [K_AGENCY] = {"agency", 1, NULL, NULL},
+        [K_TRUST_DOMAIN] = {"trust_domain", 1, NULL, NULL},
+        [K_LISTEN] = {"listen", 1, NULL, NULL},
+        [K_LOCAL_SOCKET] = {"local_socket", 0, NULL, NULL},
+        [K_STATE_DIR] = {"state_dir", 1, NULL, NULL},
+        [K_REGISTRY] = {"registry", 1, NULL, NULL},
+        [K_LOG_LEVEL] = {"log_level", 0, NULL, NULL},
+        [K_TLS] = {"tls", 1, NULL, NULL},
+        [K_LIMITS] = {"limits", 0, NULL, NULL},
+    };
+    char q[64];
+    yaml_node_t *root = cjx_conf_yaml_root(y);
+    int rc = cjx_conf_yaml_mapping(y, root, NULL, keys, K_N, eb);
+    if (rc != 0)
+        return rc;
+
+    rc = cjx_conf_yaml_string(y, keys[K_AGENCY].value, "agency", 0,
+                              &c->agency, eb);
+    if (rc != 0)
+        return rc;
+    if (!cjx_conf_ori_valid(c->agency))
+        return cjx_conf_yaml_errf(y, keys[K_AGENCY].value, CJX_EPARSE, eb,
+                                  "agency: '%s' is not an ORI (exactly 9 "
+                                  "characters A-Z or 0-9)",
+                                  cjx_conf_yaml_quote(keys[K_AGENCY].value, q,
+                                                      sizeof(q)));
+
+    rc = cjx_conf_yaml_string(y, keys[K_TRUST_DOMAIN].value, "trust_domain", 0,
+                              &c->trust_domain, eb);
+    if (rc != 0)
+        return rc;
+    if (!trust_domain_valid(c->trust_domain))
+        return cjx_conf_yaml_errf(y, keys[K_TRUST_DOMAIN].value, CJX_EPARSE,
+                                  eb,
+                                  "trust_domain: not a SPIFFE trust domain "
+                                  "(lower-case letters, digits, '.', '-', "
+                                  "'_'; no scheme)");
+
+    rc = cjx_conf_yaml_string(y, keys[K_LISTEN].value, "listen", 0,
+                              &c->listen, eb);
+    if (rc != 0)
+        return rc;
+    if (!cjx_conf_address_valid(c->listen, 1))
+        return cjx_conf_yaml_errf(y, keys[K_LISTEN].value, CJX_EPARSE, eb,
+                                  "listen: '%s' is not host:port (port 0 to "
+                                  "65535)",
+                                  cjx_conf_yaml_quote(keys[K_LISTEN].value, q,
+                                                      sizeof(q)));
+
+    rc = read_path(y, keys[K_STATE_DIR].value, "state_dir", base_dir, 0,
+                   &c->state_dir, eb);
+    if (rc != 0)
+        return rc;
+
+    /* Without a local_socket key the socket sits in the state directory,
+     * which the daemon can always write. A default that is too long is
+     * reported at state_dir, where it came from. */
+    const yaml_node_t *sock_at = keys[K_LOCAL_SOCKET].value;
+    if (sock_at != NULL) {
+        rc = read_path(y, sock_at, "local_socket", base_dir, 0,
+                       &c->local_socket, eb);
+    } else {
+        c->local_socket = join_path(c->state_dir, "cjxd.sock");
+        if (c->local_socket == NULL)
+            rc = cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", y->name);
+    }
+    if (rc != 0)
+        return rc;
+    size_t sun_max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+    if (strlen(c->local_socket) > sun_max)
+        return cjx_conf_yaml_errf(
+            y, sock_at != NULL ? sock_at : keys[K_STATE_DIR].value, CJX_EPARSE,
+            eb,
+            "%s: socket path %s is longer than the %zu bytes a Unix socket "
+            "allows%s",
+            sock_at != NULL ? "local_socket" : "state_dir", c->local_socket,
+            sun_max, sock_at != NULL ? "" : "; set local_socket");
+
+    rc = read_path(y, keys[K_REGISTRY].value, "registry", base_dir, 0,
+                   &c->registry_path, eb);
+    if (rc != 0)
+        return rc;
+
+    if (keys[K_LOG_LEVEL].value != NULL) {
+        enum cjx_log_level level;
+        rc = cjx_conf_yaml_string(y, keys[K_LOG_LEVEL].value, "log_level", 0,
+                                  &c->log_level, eb);
+        if (rc != 0)
+            return rc;
+        if (cjx_log_level_parse(c->log_level, &level) != 0)
+            return cjx_conf_yaml_errf(y, keys[K_LOG_LEVEL].value, CJX_EPARSE,
+                                      eb,
+                                      "log_level: expected debug, info, warn "
+                                      "or error");
+    } else {
+        c->log_level = strdup("info");
+        if (c->log_level == NULL)
+            return cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", y->name);
+    }
+
+    rc = parse_tls(y, keys[K_TLS].value, base_dir, c, eb);
+    if (rc != 0)
+        return rc;
+    if (c->tls.crl_dir == NULL) {
+        c->tls.crl_dir = strdup("");
+        if (c->tls.crl_dir == NULL)
+            return cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", y->name);
+    }
+
+    c->limits = default_limits;
+    if (keys[K_LIMITS].value != NULL) {
+        rc = parse_limits(y, keys[K_LIMITS].value, &c->limits, eb);
+        if (rc != 0)
+            return rc;
+    }
+
+    /* The registry comes last, so that a config that is wrong in itself
+     * says so first. A registry that cannot be read is reported at the key
+     * naming it; one that is wrong inside, at its own line. */
+    struct cjx_errbuf reb;
+    char *text;
+    size_t len;
+    rc = cjx_conf_yaml_read_file(c->registry_path, &text, &len, &reb);
+    if (rc != 0)
+        return cjx_conf_yaml_errf(y, keys[K_REGISTRY].value, rc, eb,
+                                  "registry: %s", reb.msg);
+    rc = cjx_registry_parse(text, len, c->registry_path, &c->registry, eb);
+    free(text);
+    if (rc != 0)
+        return rc;
+    if (cjx_registry_find(&c->registry, c->agency) == NULL)
+        return cjx_conf_yaml_errf(y, keys[K_AGENCY].value, CJX_EPARSE, eb,
+                                  "agency: %s is not in the registry %s",
+                                  c->agency, c->registry_path);
+    return 0;
+}
+
+int
+cjx_conf_parse(const char *text, size_t len, const char *path,
+               struct cjx_conf **out, struct cjx_errbuf *eb)
+{
+    struct cjx_conf *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", path);
+
+    char *base_dir = NULL;
+    int rc = absolute_path(path, &c->path, eb);
+    if (rc != 0)
+        goto out;
+    base_dir = strdup(c->path);
+    if (base_dir == NULL) {
+        rc = cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", path);
+        goto out;
+    }
+    char *slash = strrchr(base_dir, '/');
+    slash[slash == base_dir ? 1 : 0] = '\0';
+
+    struct cjx_conf_yaml y;
+    rc = cjx_conf_yaml_parse(&y, path, text, len, eb);
+    if (rc != 0)
+        goto out;
+    rc = parse_conf(&y, base_dir, c, eb);
+    cjx_conf_yaml_fini(&y);
+out:
+    free(base_dir);
+    if (rc != 0) {
+        cjx_conf_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+int
+cjx_conf_load(const char *path, struct cjx_conf **out, struct cjx_errbuf *eb)
+{
+    char *text;
+    size_t len;
+    int rc = cjx_conf_yaml_read_file(path, &text, &len, eb);
+    if (rc != 0)
+        return rc;
+    rc = cjx_conf_parse(text, len, path, out, eb);
+    free(text);
+    return rc;
+}

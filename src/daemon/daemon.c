@@ -1,0 +1,150 @@
+/* Start, reload and stop of the daemon's parts, in dependency order. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+
+#include "cjx/log.h"
+#include "cjx/tls.h"
+
+void
+daemon_tls_free(struct cjx_rpc_tls *tls)
+{
+    cjx_tls_free_pem((char *)tls->ca_pem, tls->ca_pem ? strlen(tls->ca_pem) : 0);
+    cjx_tls_free_pem((char *)tls->cert_pem,
+                     tls->cert_pem ? strlen(tls->cert_pem) : 0);
+    cjx_tls_free_pem((char *)tls->key_pem,
+                     tls->key_pem ? strlen(tls->key_pem) : 0);
+    memset(tls, 0, sizeof(*tls));
+}
+
+int
+daemon_load(const char *path, struct cjx_conf **out, struct cjx_rpc_tls *tls,
+            struct cjx_errbuf *eb)
+{
+    struct cjx_conf *conf;
+    int err = cjx_conf_load(path, &conf, eb);
+    if (err != 0)
+        return err;
+    char *ca = NULL, *cert = NULL, *key = NULL;
+    size_t ca_len, cert_len, key_len;
+    if ((err = cjx_tls_read_pem(conf->tls.ca, 0, &ca, &ca_len, eb)) != 0 ||
+        (err = cjx_tls_read_pem(conf->tls.cert, 0, &cert, &cert_len, eb)) != 0 ||
+        (err = cjx_tls_read_pem(conf->tls.key, 1, &key, &key_len, eb)) != 0 ||
+        (err = cjx_tls_check_own_cert(cert, key, conf->trust_domain,
+                                      conf->agency, eb)) != 0) {
+        cjx_tls_free_pem(ca, ca ? ca_len : 0);
+        cjx_tls_free_pem(cert, cert ? cert_len : 0);
+        cjx_tls_free_pem(key, key ? key_len : 0);
+        cjx_conf_free(conf);
+        return err;
+    }
+    tls->ca_pem = ca;
+    tls->cert_pem = cert;
+    tls->key_pem = key;
+    *out = conf;
+    return 0;
+}
+
+static int
+make_state_dir(const char *dir, struct cjx_errbuf *eb)
+{
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return cjx_errf(eb, CJX_EIO, "cannot create state directory %s: %s",
+                        dir, strerror(errno));
+    return 0;
+}
+
+int
+daemon_start(struct cjx_daemon *d, struct cjx_conf *conf,
+             const struct cjx_rpc_tls *tls, struct cjx_errbuf *eb)
+{
+    char db[4096];
+    int err = make_state_dir(conf->state_dir, eb);
+    if (err != 0) {
+        cjx_conf_free(conf);
+        return err;
+    }
+    snprintf(db, sizeof(db), "%s/cjxd.db", conf->state_dir);
+    if ((err = cjx_store_sqlite_open(db, NULL, &d->store, eb)) != 0) {
+        cjx_conf_free(conf);
+        return err;
+    }
+    if ((err = cjx_service_new(d->store, &d->service)) != 0) {
+        cjx_store_close(d->store);
+        cjx_conf_free(conf);
+        return cjx_errf(eb, err, "cannot start the services");
+    }
+    size_t n = cjx_service_handler_count();
+    d->handlers = calloc(n, sizeof(*d->handlers));
+    if (d->handlers == NULL) {
+        cjx_service_free(d->service);
+        cjx_store_close(d->store);
+        cjx_conf_free(conf);
+        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        d->handlers[i] = cjx_service_handler(i);
+    struct cjx_rpc_server_options opts = {
+        .listen = conf->listen,
+        .local_socket = conf->local_socket[0] ? conf->local_socket : NULL,
+        .handlers = d->handlers,
+        .n_handlers = n,
+        .service = d->service,
+    };
+    char listen[256], agency[16];
+    snprintf(listen, sizeof(listen), "%s", conf->listen);
+    snprintf(agency, sizeof(agency), "%s", conf->agency);
+    if ((err = cjx_rpc_server_start(&opts, conf, tls, &d->server, eb)) != 0) {
+        free(d->handlers);
+        cjx_service_free(d->service);
+        cjx_store_close(d->store);
+        return err;
+    }
+    cjx_info("daemon", "agency %s serving mTLS on %s (port %d), database %s",
+             agency, listen, cjx_rpc_server_port(d->server), db);
+    return 0;
+}
+
+void
+daemon_reload(struct cjx_daemon *d)
+{
+    struct cjx_errbuf eb;
+    struct cjx_conf *conf;
+    struct cjx_rpc_tls tls = {0};
+    sd_notify(0, "RELOADING=1");
+    if (daemon_load(d->conf_path, &conf, &tls, &eb) != 0) {
+        cjx_error("daemon", "reload refused, keeping the running configuration: %s",
+                  eb.msg);
+    } else {
+        enum cjx_log_level level;
+        if (cjx_log_level_parse(conf->log_level, &level) == 0)
+            cjx_log_set_level(level);
+        cjx_rpc_server_reload(d->server, conf, &tls);
+        daemon_tls_free(&tls);
+        cjx_info("daemon", "configuration and certificates reloaded");
+    }
+    sd_notify(0, "READY=1");
+}
+
+void
+daemon_stop(struct cjx_daemon *d)
+{
+    sd_notify(0, "STOPPING=1");
+    cjx_info("daemon", "stopping: draining calls");
+    /* Follow streams end first (they would otherwise never finish), then the
+     * server drains, and only then does the store close: a call still
+     * waiting for its write must get its answer. */
+    cjx_service_shutdown(d->service);
+    cjx_rpc_server_shutdown(d->server);
+    cjx_rpc_server_free(d->server);
+    cjx_service_free(d->service); /* unhooks from the store */
+    cjx_store_close(d->store);
+    free(d->handlers);
+    memset(d, 0, sizeof(*d));
+    cjx_info("daemon", "stopped");
+}

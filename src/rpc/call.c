@@ -1,0 +1,435 @@
+/* One server call over gRPC core: the struct cjx_call ops and its events.
+ *
+ * Every batch started on a call holds a reference that its completion drops;
+ * handlers hold more through ops->ref while they work asynchronously. The
+ * call's mutex serialises batches, because the store's writer thread and the
+ * completion-queue threads may both end or feed the same call. */
+#include "rpc_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cjx/log.h"
+#include "codec.h"
+
+/* A decoded request may take this many times its wire size in memory; more
+ * means a message built to exhaust memory, refused as such. */
+#define DECODE_EXPANSION 16
+#define DECODE_SLACK (64 * 1024)
+
+static struct rpc_call *
+rpc_of(struct cjx_call *c)
+{
+    return (struct rpc_call *)c;
+}
+
+static void
+start_batch_locked(struct rpc_call *rc, grpc_op *ops, size_t n,
+                   struct rpc_tag *tag)
+{
+    atomic_fetch_add(&rc->refs, 1);
+    grpc_call_error e = grpc_call_start_batch(rc->call, ops, n, tag, NULL);
+    if (e != GRPC_CALL_OK) {
+        /* Nothing happened and no tag will come: take the reference back. */
+        cjx_error("rpc", "start_batch failed (%d) on %s", (int)e,
+                  rc->base.method ? rc->base.method->path : "?");
+        atomic_fetch_sub(&rc->refs, 1);
+    }
+}
+
+/* Sends the status (and, with msg, the reply). Called with rc->mu held,
+ * rc->ended already set and no send in flight. */
+static void
+send_final_locked(struct rpc_call *rc, grpc_status_code code,
+                  grpc_byte_buffer *msg)
+{
+    grpc_op ops[4];
+    size_t n = 0;
+    memset(ops, 0, sizeof(ops));
+    if (!rc->initial_md_sent) {
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+        rc->initial_md_sent = 1;
+    }
+    if (msg != NULL) {
+        rc->final_buf = msg;
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n++].data.send_message.send_message = msg;
+    }
+    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[n].data.send_status_from_server.status = code;
+    ops[n++].data.send_status_from_server.status_details =
+        code == GRPC_STATUS_OK ? NULL : &rc->status_details;
+    if (!rc->close_started) {
+        rc->close_started = 1;
+        ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+        ops[n++].data.recv_close_on_server.cancelled = &rc->cancelled;
+    }
+    start_batch_locked(rc, ops, n, &rc->t_final);
+}
+
+static void
+op_reply(struct cjx_call *c, const ProtobufCMessage *msg)
+{
+    struct rpc_call *rc = rpc_of(c);
+    pthread_mutex_lock(&rc->mu);
+    if (!rc->ended) {
+        rc->ended = 1;
+        grpc_byte_buffer *bb = codec_encode(msg);
+        send_final_locked(rc, GRPC_STATUS_OK, bb);
+    }
+    pthread_mutex_unlock(&rc->mu);
+}
+
+static void
+end_with_status_locked(struct rpc_call *rc, grpc_status_code code,
+                       const char *detail)
+{
+    if (rc->ended)
+        return;
+    rc->ended = 1;
+    if (code != GRPC_STATUS_OK)
+        rc->status_details = grpc_slice_from_copied_string(detail ? detail : "");
+    if (rc->sending) {
+        /* One send at a time: the status follows the message in flight. */
+        rc->final_deferred = 1;
+        rc->final_code = code;
+        return;
+    }
+    send_final_locked(rc, code, NULL);
+}
+
+static void
+op_fail(struct cjx_call *c, int err, const char *detail)
+{
+    struct rpc_call *rc = rpc_of(c);
+    int code = cjx_err_status_code(err);
+    if (code == GRPC_STATUS_OK)
+        code = GRPC_STATUS_UNKNOWN;
+    pthread_mutex_lock(&rc->mu);
+    end_with_status_locked(rc, (grpc_status_code)code, detail);
+    pthread_mutex_unlock(&rc->mu);
+}
+
+static int
+op_send(struct cjx_call *c, const ProtobufCMessage *msg)
+{
+    struct rpc_call *rc = rpc_of(c);
+    int err = 0;
+    pthread_mutex_lock(&rc->mu);
+    if (rc->ended || rc->sending) {
+        err = CJX_ECLOSED;
+    } else {
+        grpc_op ops[2];
+        size_t n = 0;
+        memset(ops, 0, sizeof(ops));
+        if (!rc->initial_md_sent) {
+            ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+            rc->initial_md_sent = 1;
+        }
+        rc->send_buf = codec_encode(msg);
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n++].data.send_message.send_message = rc->send_buf;
+        rc->sending = 1;
+        start_batch_locked(rc, ops, n, &rc->t_send);
+    }
+    pthread_mutex_unlock(&rc->mu);
+    return err;
+}
+
+static void
+op_finish(struct cjx_call *c)
+{
+    struct rpc_call *rc = rpc_of(c);
+    pthread_mutex_lock(&rc->mu);
+    end_with_status_locked(rc, GRPC_STATUS_OK, NULL);
+    pthread_mutex_unlock(&rc->mu);
+}
+
+static void
+op_request_next(struct cjx_call *c)
+{
+    struct rpc_call *rc = rpc_of(c);
+    pthread_mutex_lock(&rc->mu);
+    /* After the call has ended nothing more is read: the handler ended it
+     * and knows. */
+    if (!rc->ended) {
+        grpc_op op;
+        memset(&op, 0, sizeof(op));
+        op.op = GRPC_OP_RECV_MESSAGE;
+        op.data.recv_message.recv_message = &rc->recv_buf;
+        start_batch_locked(rc, &op, 1, &rc->t_recv);
+    }
+    pthread_mutex_unlock(&rc->mu);
+}
+
+static void
+op_ref(struct cjx_call *c)
+{
+    atomic_fetch_add(&rpc_of(c)->refs, 1);
+}
+
+static void
+op_unref(struct cjx_call *c)
+{
+    rpc_call_unref(rpc_of(c));
+}
+
+static const struct cjx_call_ops rpc_call_ops = {
+    .reply = op_reply,
+    .fail = op_fail,
+    .send = op_send,
+    .finish = op_finish,
+    .request_next = op_request_next,
+    .ref = op_ref,
+    .unref = op_unref,
+};
+
+struct rpc_call *
+rpc_call_new(struct cjx_rpc_server *srv, struct rpc_method *method)
+{
+    struct rpc_call *rc = calloc(1, sizeof(*rc));
+    if (rc == NULL)
+        return NULL;
+    rc->base.ops = &rpc_call_ops;
+    rc->base.method = method ? method->handler->method : NULL;
+    rc->base.service = srv->service;
+    rc->base.arena = &rc->arena;
+    rc->srv = srv;
+    rc->method = method;
+    rc->t_new = (struct rpc_tag){TAG_NEW, rc};
+    rc->t_recv = (struct rpc_tag){TAG_RECV, rc};
+    rc->t_send = (struct rpc_tag){TAG_SEND, rc};
+    rc->t_final = (struct rpc_tag){TAG_FINAL, rc};
+    rc->t_close = (struct rpc_tag){TAG_CLOSE, rc};
+    grpc_metadata_array_init(&rc->md);
+    grpc_call_details_init(&rc->details);
+    pthread_mutex_init(&rc->mu, NULL);
+    atomic_init(&rc->refs, 1);
+    size_t limit = srv->max_message_bytes * DECODE_EXPANSION + DECODE_SLACK;
+    cjx_arena_init(&rc->arena, rc->arena_buf, sizeof(rc->arena_buf), limit);
+    cjx_arena_init(&rc->msg_arena, NULL, 0, limit);
+    pthread_mutex_lock(&srv->mu);
+    srv->live_calls++;
+    pthread_mutex_unlock(&srv->mu);
+    return rc;
+}
+
+void
+rpc_call_unref(struct rpc_call *rc)
+{
+    if (atomic_fetch_sub(&rc->refs, 1) != 1)
+        return;
+    if (rc->call != NULL)
+        grpc_call_unref(rc->call);
+    grpc_metadata_array_destroy(&rc->md);
+    grpc_call_details_destroy(&rc->details);
+    grpc_byte_buffer_destroy(rc->payload);
+    grpc_byte_buffer_destroy(rc->recv_buf);
+    grpc_byte_buffer_destroy(rc->send_buf);
+    grpc_byte_buffer_destroy(rc->final_buf);
+    grpc_slice_unref(rc->status_details);
+    if (rc->conf != NULL)
+        conf_ref_put(rc->conf);
+    cjx_arena_fini(&rc->arena);
+    cjx_arena_fini(&rc->msg_arena);
+    pthread_mutex_destroy(&rc->mu);
+    struct cjx_rpc_server *srv = rc->srv;
+    free(rc);
+    /* Shutdown waits for the last call before it closes the queue. */
+    pthread_mutex_lock(&srv->mu);
+    if (--srv->live_calls == 0)
+        pthread_cond_broadcast(&srv->cond);
+    pthread_mutex_unlock(&srv->mu);
+}
+
+static void
+fail_now(struct rpc_call *rc, int err, const char *detail)
+{
+    op_fail(&rc->base, err, detail);
+}
+
+/* Decodes a request into arena, answering INVALID_ARGUMENT (or
+ * RESOURCE_EXHAUSTED) itself when it does not decode. */
+static ProtobufCMessage *
+decode_or_fail(struct rpc_call *rc, grpc_byte_buffer *bb,
+               struct cjx_arena *arena)
+{
+    const ProtobufCMessageDescriptor *desc = rc->base.method->input;
+    char detail[256];
+    if (bb == NULL) {
+        snprintf(detail, sizeof(detail), "no request message (expected %s)",
+                 desc->name);
+        fail_now(rc, CJX_EINVAL, detail);
+        return NULL;
+    }
+    ProtobufCMessage *msg = NULL;
+    int err = codec_decode(bb, desc, arena, &msg);
+    if (err == CJX_ENOMEM) {
+        fail_now(rc, CJX_ELIMIT, "request needs too much memory to decode");
+        return NULL;
+    }
+    if (err != 0) {
+        snprintf(detail, sizeof(detail), "request is not a valid %s message",
+                 desc->name);
+        cjx_warn("rpc", "%s from %s: %s", rc->base.method->path,
+                 rc->base.caller.peer, detail);
+        fail_now(rc, CJX_EINVAL, detail);
+        return NULL;
+    }
+    return msg;
+}
+
+/* Identifies and authorizes the caller. Returns 0 or answers the call. */
+static int
+admit(struct rpc_call *rc)
+{
+    struct cjx_errbuf eb;
+    rc->conf = server_conf_get(rc->srv);
+    rc->base.conf = rc->conf->conf;
+    if (identity_of_call(rc->call, rc->conf, &rc->base.caller, &eb) != 0) {
+        cjx_warn("rpc", "refused %s from %s: %s", rc->base.method->path,
+                 rc->base.caller.peer, eb.msg);
+        fail_now(rc, CJX_EUNAUTH, eb.msg);
+        return -1;
+    }
+    rc->base.access = cjx_service_authorize(&rc->base);
+    if (rc->base.access == CJX_ACCESS_DENY) {
+        const struct cjx_agency *a = rc->base.caller.agency;
+        snprintf(eb.msg, sizeof(eb.msg), "%s (%s) may not call %s",
+                 a ? a->ori : "caller", a ? cjx_role_name(a->role) : "?",
+                 rc->base.method->path);
+        cjx_warn("rpc", "refused: %s", eb.msg);
+        fail_now(rc, CJX_EPERM, eb.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+answer_unimplemented(struct rpc_call *rc)
+{
+    char detail[300];
+    snprintf(detail, sizeof(detail), "unknown method %.*s",
+             (int)GRPC_SLICE_LENGTH(rc->details.method),
+             (const char *)GRPC_SLICE_START_PTR(rc->details.method));
+    pthread_mutex_lock(&rc->mu);
+    rc->ended = 1;
+    rc->status_details = grpc_slice_from_copied_string(detail);
+    send_final_locked(rc, GRPC_STATUS_UNIMPLEMENTED, NULL);
+    pthread_mutex_unlock(&rc->mu);
+}
+
+static void
+start_close_watch(struct rpc_call *rc)
+{
+    grpc_op op;
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    op.data.recv_close_on_server.cancelled = &rc->cancelled;
+    pthread_mutex_lock(&rc->mu);
+    rc->close_started = 1;
+    start_batch_locked(rc, &op, 1, &rc->t_close);
+    pthread_mutex_unlock(&rc->mu);
+}
+
+static void
+dispatch(struct rpc_call *rc)
+{
+    if (rc->method == NULL) {
+        answer_unimplemented(rc);
+        return;
+    }
+    if (admit(rc) != 0)
+        return;
+    const struct cjx_handler *h = rc->method->handler;
+    struct cjx_call *c = &rc->base;
+    if (c->method->client_streaming) {
+        h->stream_begin(c);
+        return;
+    }
+    ProtobufCMessage *req = decode_or_fail(rc, rc->payload, &rc->arena);
+    if (req == NULL)
+        return;
+    if (c->method->server_streaming) {
+        /* Learn of a client going away while the stream is open. */
+        start_close_watch(rc);
+        h->server_stream(c, req);
+    } else {
+        h->unary(c, req);
+    }
+}
+
+static void
+on_recv(struct rpc_call *rc, int success)
+{
+    const struct cjx_handler *h = rc->method->handler;
+    grpc_byte_buffer *bb = rc->recv_buf;
+    rc->recv_buf = NULL;
+    if (!success || bb == NULL) {
+        h->on_end(&rc->base);
+        grpc_byte_buffer_destroy(bb);
+        return;
+    }
+    cjx_arena_reset(&rc->msg_arena);
+    ProtobufCMessage *req = decode_or_fail(rc, bb, &rc->msg_arena);
+    grpc_byte_buffer_destroy(bb);
+    if (req == NULL)
+        h->on_end(&rc->base); /* the call failed; let the handler let go */
+    else
+        h->on_message(&rc->base, req);
+}
+
+static void
+on_send(struct rpc_call *rc, int success)
+{
+    pthread_mutex_lock(&rc->mu);
+    grpc_byte_buffer_destroy(rc->send_buf);
+    rc->send_buf = NULL;
+    rc->sending = 0;
+    if (rc->final_deferred) {
+        rc->final_deferred = 0;
+        send_final_locked(rc, rc->final_code, NULL);
+    }
+    pthread_mutex_unlock(&rc->mu);
+    rc->method->handler->on_sent(&rc->base, success);
+}
+
+static void
+on_close(struct rpc_call *rc)
+{
+    pthread_mutex_lock(&rc->mu);
+    int notify = rc->cancelled && !rc->ended;
+    pthread_mutex_unlock(&rc->mu);
+    if (notify && rc->method->handler->on_cancel != NULL)
+        rc->method->handler->on_cancel(&rc->base);
+}
+
+void
+rpc_call_on_event(struct rpc_call *rc, enum tag_kind kind, int success)
+{
+    switch (kind) {
+    case TAG_NEW:
+        if (!success) {
+            /* A posted request cancelled by shutdown: there is no call. */
+            break;
+        }
+        if (!atomic_load(&rc->srv->shutting_down))
+            rpc_request_call(rc->srv, rc->method);
+        dispatch(rc);
+        break;
+    case TAG_RECV:
+        on_recv(rc, success);
+        break;
+    case TAG_SEND:
+        on_send(rc, success);
+        break;
+    case TAG_CLOSE:
+        on_close(rc);
+        break;
+    case TAG_FINAL:
+    case TAG_SHUTDOWN:
+        break;
+    }
+    rpc_call_unref(rc);
+}

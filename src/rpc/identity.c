@@ -1,0 +1,131 @@
+/* Who is calling: the local operator, or a registered agency by certificate. */
+#include "rpc_internal.h"
+
+#include <grpc/support/alloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cjx/tls.h"
+
+void
+identity_cache_init(struct identity_cache *cache)
+{
+    memset(cache, 0, sizeof(*cache));
+    pthread_mutex_init(&cache->mu, NULL);
+}
+
+void
+identity_cache_fini(struct identity_cache *cache)
+{
+    for (int i = 0; i < IDENTITY_CACHE_SLOTS; i++)
+        free(cache->slot[i].pem);
+    pthread_mutex_destroy(&cache->mu);
+}
+
+static size_t
+pem_slot(const char *pem, size_t len)
+{
+    /* FNV-1a over the tail, where certificates differ (signatures). */
+    uint64_t h = 1469598103934665603ULL;
+    size_t start = len > 256 ? len - 256 : 0;
+    for (size_t i = start; i < len; i++)
+        h = (h ^ (unsigned char)pem[i]) * 1099511628211ULL;
+    return (size_t)(h % IDENTITY_CACHE_SLOTS);
+}
+
+/* Looks the certificate up, identifying and caching it on a miss. */
+static int
+identify_cached(struct identity_cache *cache, const char *pem, size_t len,
+                const char *trust_domain, struct cjx_peer_identity *out,
+                struct cjx_errbuf *eb)
+{
+    size_t i = pem_slot(pem, len);
+    pthread_mutex_lock(&cache->mu);
+    if (cache->slot[i].pem != NULL && cache->slot[i].pem_len == len &&
+        memcmp(cache->slot[i].pem, pem, len) == 0) {
+        *out = cache->slot[i].id;
+        pthread_mutex_unlock(&cache->mu);
+        return 0;
+    }
+    pthread_mutex_unlock(&cache->mu);
+
+    int err = cjx_tls_identify(pem, len, trust_domain, out, eb);
+    if (err != 0)
+        return err; /* refusals are not cached: they stay visible in logs */
+    char *copy = malloc(len);
+    if (copy == NULL)
+        return 0;
+    memcpy(copy, pem, len);
+    pthread_mutex_lock(&cache->mu);
+    free(cache->slot[i].pem);
+    cache->slot[i].pem = copy;
+    cache->slot[i].pem_len = len;
+    cache->slot[i].id = *out;
+    pthread_mutex_unlock(&cache->mu);
+    return 0;
+}
+
+/* The first value of a property, or NULL. */
+static const grpc_auth_property *
+find_property(const grpc_auth_context *ctx, const char *name)
+{
+    grpc_auth_property_iterator it =
+        grpc_auth_context_find_properties_by_name(ctx, name);
+    return grpc_auth_property_iterator_next(&it);
+}
+
+static int
+property_is(const grpc_auth_property *p, const char *value)
+{
+    return p != NULL && p->value_length == strlen(value) &&
+           memcmp(p->value, value, p->value_length) == 0;
+}
+
+int
+identity_of_call(grpc_call *call, struct conf_ref *ref, struct cjx_caller *out,
+                 struct cjx_errbuf *eb)
+{
+    const struct cjx_conf *conf = ref->conf;
+    memset(out, 0, sizeof(*out));
+    char *peer = grpc_call_get_peer(call);
+    if (peer != NULL) {
+        snprintf(out->peer, sizeof(out->peer), "%s", peer);
+        gpr_free(peer);
+    }
+
+    grpc_auth_context *ctx = grpc_call_auth_context(call);
+    if (ctx == NULL)
+        return cjx_errf(eb, CJX_EUNAUTH, "no security context");
+    int err = 0;
+    const grpc_auth_property *type =
+        find_property(ctx, GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME);
+    if (property_is(type, "local")) {
+        /* Only the Unix socket has local credentials: the operator. */
+        out->local = 1;
+        out->agency = cjx_registry_find(&conf->registry, conf->agency);
+        snprintf(out->peer, sizeof(out->peer), "local");
+    } else if (property_is(type, GRPC_SSL_TRANSPORT_SECURITY_TYPE) &&
+               grpc_auth_context_peer_is_authenticated(ctx)) {
+        const grpc_auth_property *pem =
+            find_property(ctx, GRPC_X509_PEM_CERT_PROPERTY_NAME);
+        struct cjx_peer_identity id;
+        if (pem == NULL) {
+            err = cjx_errf(eb, CJX_EUNAUTH, "no client certificate");
+        } else if ((err = identify_cached(&ref->cache, pem->value,
+                                          pem->value_length,
+                                          conf->trust_domain, &id, eb)) == 0) {
+            memcpy(out->fingerprint, id.fingerprint, sizeof(out->fingerprint));
+            out->agency = cjx_registry_find(&conf->registry, id.ori);
+            if (out->agency == NULL)
+                err = cjx_errf(eb, CJX_EUNAUTH,
+                               "certificate names agency %s, which is not in "
+                               "the agency registry",
+                               id.ori);
+        }
+    } else {
+        err = cjx_errf(eb, CJX_EUNAUTH, "connection is not authenticated");
+    }
+    grpc_auth_context_release(ctx);
+    return err;
+}

@@ -1,0 +1,125 @@
+/* Private structures of the gRPC server. */
+#ifndef CJX_RPC_INTERNAL_H
+#define CJX_RPC_INTERNAL_H
+
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "cjx/call.h"
+#include "cjx/rpc.h"
+
+#define IDENTITY_CACHE_SLOTS 64
+
+/* Certificates already identified, so a connection's calls parse its
+ * certificate once. Keyed by the PEM text itself. */
+struct identity_cache {
+    pthread_mutex_t mu;
+    struct {
+        char *pem;
+        size_t pem_len;
+        struct cjx_peer_identity id;
+    } slot[IDENTITY_CACHE_SLOTS];
+};
+
+/* A configuration shared by the calls that started under it. */
+struct conf_ref {
+    struct cjx_conf *conf;
+    struct identity_cache cache;
+    atomic_int refs;
+};
+
+enum tag_kind {
+    TAG_NEW,      /* a call arrived (or the request was cancelled) */
+    TAG_RECV,     /* a client-stream message arrived */
+    TAG_SEND,     /* a server-stream message was sent */
+    TAG_FINAL,    /* the status went out */
+    TAG_CLOSE,    /* the call is over on the server side */
+    TAG_SHUTDOWN, /* the server finished shutting down */
+};
+
+struct rpc_tag {
+    enum tag_kind kind;
+    struct rpc_call *call;
+};
+
+/* A method as registered with gRPC core. */
+struct rpc_method {
+    const struct cjx_handler *handler;
+    void *registration;
+};
+
+struct rpc_call {
+    struct cjx_call base; /* first: handlers see only this */
+    struct cjx_rpc_server *srv;
+    struct rpc_method *method; /* NULL for an unregistered path */
+    grpc_call *call;
+    gpr_timespec deadline;
+    grpc_metadata_array md;
+    grpc_byte_buffer *payload; /* first request of unary/server streaming */
+    grpc_call_details details; /* unregistered calls only */
+    grpc_byte_buffer *recv_buf;
+    grpc_byte_buffer *send_buf;
+    grpc_byte_buffer *final_buf;
+    grpc_slice status_details;
+    int cancelled;
+    struct rpc_tag t_new, t_recv, t_send, t_final, t_close;
+    pthread_mutex_t mu; /* serialises batches on this call */
+    atomic_int refs;
+    int initial_md_sent;
+    int close_started; /* RECV_CLOSE_ON_SERVER is already posted */
+    int sending;       /* a SEND_MESSAGE batch is in flight */
+    int ended;         /* reply, fail or finish was called */
+    int final_deferred; /* final status waits for the send in flight */
+    grpc_status_code final_code;
+    struct conf_ref *conf;
+    struct cjx_arena arena;     /* the call's memory */
+    struct cjx_arena msg_arena; /* each client-stream message, reset per message */
+    char arena_buf[2048];
+};
+
+struct cjx_rpc_server {
+    grpc_server *server;
+    grpc_completion_queue *cq;
+    pthread_t *threads;
+    int n_threads;
+    struct rpc_method *methods;
+    size_t n_methods;
+    struct cjx_service *service;
+    int port;
+    int drain_grace_ms;
+    char *local_socket;
+    atomic_int shutting_down;
+    struct rpc_tag t_shutdown;
+    pthread_mutex_t mu; /* guards conf, tls and the shutdown flag below */
+    pthread_cond_t cond;
+    int shutdown_done;
+    int live_calls; /* rpc_call objects not yet freed, under mu */
+    struct conf_ref *conf;
+    /* Credentials waiting for the next handshake to pick them up. */
+    atomic_int tls_changed;
+    char *ca_pem, *cert_pem, *key_pem;
+    size_t key_len;
+    size_t max_message_bytes;
+};
+
+/* Identifies the caller of call under the configuration conf. Returns 0, or
+ * CJX_EUNAUTH with the reason in eb. */
+int identity_of_call(grpc_call *call, struct conf_ref *conf,
+                     struct cjx_caller *out, struct cjx_errbuf *eb);
+void identity_cache_init(struct identity_cache *cache);
+void identity_cache_fini(struct identity_cache *cache);
+
+struct conf_ref *server_conf_get(struct cjx_rpc_server *srv);
+void conf_ref_put(struct conf_ref *ref);
+
+/* Call lifecycle (call.c). */
+struct rpc_call *rpc_call_new(struct cjx_rpc_server *srv,
+                              struct rpc_method *method);
+void rpc_call_on_event(struct rpc_call *rc, enum tag_kind kind, int success);
+void rpc_call_unref(struct rpc_call *rc);
+/* Posts a request for the next call of method (NULL: unregistered paths). */
+int rpc_request_call(struct cjx_rpc_server *srv, struct rpc_method *method);
+
+#endif

@@ -1,0 +1,622 @@
+/* Built-in functions: signatures checked at load, implementations run by the evaluator, and date arithmetic. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules_internal.h"
+
+/* ---- dates ------------------------------------------------------------ */
+
+/* Proleptic Gregorian calendar to a day count and back (the usual era-based
+ * algorithm: 400-year eras of 146097 days, years starting in March). */
+int64_t
+rules_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+void
+rules_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t yy = (int64_t)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = yy + (*m <= 2);
+}
+
+static int
+is_leap(int64_t y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static unsigned
+days_in_month(int64_t y, unsigned m)
+{
+    static const unsigned dm[] = {31, 28, 31, 30, 31, 30,
+                                  31, 31, 30, 31, 30, 31};
+    return m == 2 && is_leap(y) ? 29 : dm[m - 1];
+}
+
+int
+rules_valid_date(int64_t y, int64_t m, int64_t d)
+{
+    return y >= 1 && y <= 9999 && m >= 1 && m <= 12 && d >= 1 &&
+           d <= (int64_t)days_in_month(y, (unsigned)m);
+}
+
+int
+rules_parse_date(const char *s, size_t len, int64_t *days)
+{
+    if (len != 10 || s[4] != '-' || s[7] != '-')
+        return -1;
+    int v[8];
+    static const int at[] = {0, 1, 2, 3, 5, 6, 8, 9};
+    for (int i = 0; i < 8; i++) {
+        char c = s[at[i]];
+        if (c < '0' || c > '9')
+            return -1;
+        v[i] = c - '0';
+    }
+    int y = v[0] * 1000 + v[1] * 100 + v[2] * 10 + v[3];
+    int m = v[4] * 10 + v[5], d = v[6] * 10 + v[7];
+    if (!rules_valid_date(y, m, d))
+        return -1;
+    *days = rules_days_from_civil(y, (unsigned)m, (unsigned)d);
+    return 0;
+}
+
+/* Adds months, keeping the day unless the target month is shorter, in
+ * which case the last day of that month is used (31 Jan + 1 month =
+ * 28/29 Feb). */
+static int
+add_months(int64_t days, int64_t months, int64_t *out)
+{
+    int64_t y;
+    unsigned m, d;
+    rules_civil_from_days(days, &y, &m, &d);
+    if (months > 12 * 10000 || months < -12 * 10000)
+        return -1;
+    int64_t total = y * 12 + (int64_t)(m - 1) + months;
+    int64_t ny = total >= 0 ? total / 12 : -((-total + 11) / 12);
+    unsigned nm = (unsigned)(total - ny * 12) + 1;
+    if (ny < 1 || ny > 9999)
+        return -1;
+    unsigned dim = days_in_month(ny, nm);
+    *out = rules_days_from_civil(ny, nm, d > dim ? dim : d);
+    return 0;
+}
+
+/* ---- checking --------------------------------------------------------- */
+
+static int
+ferr(struct check_ctx *cx, const struct node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+ferr(struct check_ctx *cx, const struct node *n, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return rules_diag(cx->eb, CJX_EPARSE, cx->sm, n->line, n->col, "%s", msg);
+}
+
+struct fn_def {
+    const char *name;
+    enum fn_id id;
+    int nargs;    /* including the receiver */
+    int receiver; /* 0 global only, 1 method only, 2 either */
+};
+
+static const struct fn_def fns[] = {
+    {"size", FN_SIZE, 1, 2},
+    {"startsWith", FN_STARTS, 2, 1},
+    {"endsWith", FN_ENDS, 2, 1},
+    {"contains", FN_CONTAINS, 2, 1},
+    {"matches", FN_MATCHES, 2, 2},
+    {"int", FN_INT, 1, 0},
+    {"double", FN_DOUBLE, 1, 0},
+    {"string", FN_STRING, 1, 0},
+    {"date", FN_DATE, 1, 0},
+    {"age_at", FN_AGE_AT, 2, 0},
+    {"days_between", FN_DAYS_BETWEEN, 2, 0},
+    {"add_days", FN_ADD_DAYS, 2, 0},
+    {"add_months", FN_ADD_MONTHS, 2, 0},
+    {"add_years", FN_ADD_YEARS, 2, 0},
+    {"sum", FN_SUM, 1, 2},
+    {"min", FN_MIN, 1, 2},
+    {"max", FN_MAX, 1, 2},
+    {"year", FN_YEAR, 1, 2},
+    {"month", FN_MONTH, 1, 2},
+    {"day", FN_DAY, 1, 2},
+};
+
+static const struct rtype *
+arg_type(const struct node *n, int i)
+{
+    if (n->receiver)
+        return i == 0 ? n->a->type : n->args[i - 1]->type;
+    return n->args[i]->type;
+}
+
+static struct node *
+arg_node(const struct node *n, int i)
+{
+    if (n->receiver)
+        return i == 0 ? n->a : n->args[i - 1];
+    return n->args[i];
+}
+
+static int
+sig_error(struct check_ctx *cx, const struct node *n)
+{
+    char buf[256] = "";
+    size_t used = 0;
+    int total = n->nargs + (n->receiver ? 1 : 0);
+    for (int i = 0; i < total && used < sizeof(buf) - 1; i++) {
+        char tn[96];
+        int w = snprintf(buf + used, sizeof(buf) - used, "%s%s",
+                         i ? ", " : "",
+                         rules_type_name(arg_type(n, i), tn, sizeof(tn)));
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+    return ferr(cx, n, "no matching overload for '%s' applied to '(%s)'",
+                n->name, buf);
+}
+
+static int
+compile_regex(struct check_ctx *cx, struct node *n)
+{
+    struct node *pat = arg_node(n, 1);
+    if (pat->op != N_LIT || pat->lit.k != V_STRING)
+        return ferr(cx, pat, "matches() needs a literal pattern, compiled "
+                             "once at load");
+    /* CEL's matches() finds the pattern anywhere; ours is anchored at both
+     * ends, so a rule says exactly what must match. */
+    size_t len = pat->lit.n;
+    char *full = cjx_arena_alloc(cx->arena, len + 5);
+    struct regex_entry *e = cjx_arena_alloc(cx->arena, sizeof(*e));
+    if (full == NULL || e == NULL)
+        return CJX_ENOMEM;
+    memcpy(full, "^(", 2);
+    memcpy(full + 2, pat->lit.u.s, len);
+    memcpy(full + 2 + len, ")$", 3);
+    int rc = regcomp(&e->re, full, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        char msg[128];
+        regerror(rc, &e->re, msg, sizeof(msg));
+        if (rc == REG_ESPACE)
+            return CJX_ENOMEM;
+        return ferr(cx, pat, "invalid regular expression: %s", msg);
+    }
+    e->next = cx->set->regexes;
+    cx->set->regexes = e;
+    n->re = &e->re;
+    return 0;
+}
+
+static int
+is_num(const struct rtype *t)
+{
+    return t->kind == T_INT || t->kind == T_DOUBLE;
+}
+
+int
+rules_fn_check(struct check_ctx *cx, struct node *n)
+{
+    const struct fn_def *f = NULL;
+    for (size_t i = 0; i < sizeof(fns) / sizeof(*fns); i++)
+        if (strcmp(fns[i].name, n->name) == 0)
+            f = &fns[i];
+    if (f == NULL)
+        return ferr(cx, n, "unknown function '%s'", n->name);
+    if ((n->receiver && f->receiver == 0) || (!n->receiver && f->receiver == 1))
+        return ferr(cx, n, "'%s' cannot be called %s", n->name,
+                    n->receiver ? "as a method" : "as a global function");
+    int total = n->nargs + (n->receiver ? 1 : 0);
+    if (total != f->nargs) {
+        int shown = n->receiver ? f->nargs - 1 : f->nargs;
+        return ferr(cx, n, "'%s' expects %d argument%s, got %d", n->name,
+                    shown, shown == 1 ? "" : "s", n->nargs);
+    }
+    n->sub = (uint8_t)f->id;
+    const struct rtype *t0 = arg_type(n, 0);
+    const struct rtype *t1 = total > 1 ? arg_type(n, 1) : NULL;
+    switch (f->id) {
+    case FN_SIZE:
+        if (t0->kind != T_STRING && t0->kind != T_LIST)
+            return sig_error(cx, n);
+        n->type = &rtype_int;
+        return 0;
+    case FN_STARTS:
+    case FN_ENDS:
+    case FN_CONTAINS:
+        if (t0->kind != T_STRING || t1->kind != T_STRING)
+            return sig_error(cx, n);
+        n->type = &rtype_bool;
+        return 0;
+    case FN_MATCHES:
+        if (t0->kind != T_STRING || t1->kind != T_STRING)
+            return sig_error(cx, n);
+        n->type = &rtype_bool;
+        return compile_regex(cx, n);
+    case FN_INT:
+        if (!is_num(t0) && t0->kind != T_STRING && t0->kind != T_ENUM)
+            return sig_error(cx, n);
+        n->type = &rtype_int;
+        return 0;
+    case FN_DOUBLE:
+        if (!is_num(t0) && t0->kind != T_STRING)
+            return sig_error(cx, n);
+        n->type = &rtype_double;
+        return 0;
+    case FN_STRING:
+        if (!is_num(t0) && t0->kind != T_STRING && t0->kind != T_BOOL &&
+            t0->kind != T_DATE && t0->kind != T_ENUM)
+            return sig_error(cx, n);
+        n->type = &rtype_string;
+        return 0;
+    case FN_DATE: {
+        if (t0->kind != T_STRING)
+            return sig_error(cx, n);
+        n->type = &rtype_date;
+        struct node *a = arg_node(n, 0);
+        if (a->op == N_LIT) {
+            /* A literal date is resolved once, here. */
+            int64_t days;
+            if (rules_parse_date(a->lit.u.s, a->lit.n, &days) != 0)
+                return ferr(cx, a, "invalid date literal \"%s\" (expected "
+                                   "a valid YYYY-MM-DD)",
+                            a->lit.u.s);
+            n->op = N_LIT;
+            memset(&n->lit, 0, sizeof(n->lit));
+            n->lit.k = V_DATE;
+            n->lit.u.i = days;
+        }
+        return 0;
+    }
+    case FN_AGE_AT:
+    case FN_DAYS_BETWEEN:
+        if (t0->kind != T_DATE || t1->kind != T_DATE)
+            return sig_error(cx, n);
+        n->type = &rtype_int;
+        return 0;
+    case FN_ADD_DAYS:
+    case FN_ADD_MONTHS:
+    case FN_ADD_YEARS:
+        if (t0->kind != T_DATE || t1->kind != T_INT)
+            return sig_error(cx, n);
+        n->type = &rtype_date;
+        return 0;
+    case FN_SUM:
+        if (t0->kind != T_LIST || !is_num(t0->elem))
+            return sig_error(cx, n);
+        n->type = t0->elem;
+        return 0;
+    case FN_MIN:
+    case FN_MAX:
+        if (t0->kind != T_LIST ||
+            (!is_num(t0->elem) && t0->elem->kind != T_DATE &&
+             t0->elem->kind != T_STRING))
+            return sig_error(cx, n);
+        n->type = t0->elem;
+        return 0;
+    case FN_YEAR:
+    case FN_MONTH:
+    case FN_DAY:
+        if (t0->kind != T_DATE)
+            return sig_error(cx, n);
+        n->type = &rtype_int;
+        return 0;
+    }
+    return sig_error(cx, n);
+}
+
+/* ---- evaluation ------------------------------------------------------- */
+
+static struct val
+mkint(int64_t i)
+{
+    struct val v = {.k = V_INT};
+    v.u.i = i;
+    return v;
+}
+
+static struct val
+mkbool(int b)
+{
+    struct val v = {.k = V_BOOL};
+    v.u.i = b != 0;
+    return v;
+}
+
+static struct val
+mkdouble(double d)
+{
+    struct val v = {.k = V_DOUBLE};
+    v.u.d = d;
+    return v;
+}
+
+static struct val
+mkdate(int64_t days)
+{
+    struct val v = {.k = V_DATE};
+    v.u.i = days;
+    return v;
+}
+
+static struct val
+mkstr(const char *s, size_t n)
+{
+    struct val v = {.k = V_STRING};
+    v.u.s = s;
+    v.n = (uint32_t)n;
+    return v;
+}
+
+static size_t
+utf8_len(const char *s, size_t n)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80)
+            count++;
+    return count;
+}
+
+static struct val
+eval_arg(struct eval_ctx *ex, const struct node *n, int i)
+{
+    return rules_eval(ex, arg_node(n, i));
+}
+
+static struct val
+date_range_err(struct eval_ctx *ex, const struct node *n)
+{
+    return rules_err(ex, n, "date out of range");
+}
+
+static struct val
+fold_list(struct eval_ctx *ex, const struct node *n, const struct val *l)
+{
+    size_t len = rules_list_len(l);
+    int id = n->sub;
+    if (id == FN_SUM) {
+        if (n->type->kind == T_INT) {
+            int64_t s = 0;
+            for (size_t i = 0; i < len; i++) {
+                struct val x = rules_list_at(l, i);
+                if (__builtin_add_overflow(s, x.u.i, &s))
+                    return rules_err(ex, n, "integer overflow");
+            }
+            return mkint(s);
+        }
+        double s = 0;
+        for (size_t i = 0; i < len; i++)
+            s += rules_list_at(l, i).u.d;
+        return mkdouble(s);
+    }
+    if (len == 0)
+        return rules_err(ex, n, id == FN_MIN ? "min() of an empty list"
+                                             : "max() of an empty list");
+    struct val best = rules_list_at(l, 0);
+    for (size_t i = 1; i < len; i++) {
+        struct val x = rules_list_at(l, i);
+        int c;
+        if (rules_val_compare(&x, &best, &c) != 0)
+            return rules_err(ex, n, "values cannot be ordered");
+        if ((id == FN_MIN && c < 0) || (id == FN_MAX && c > 0))
+            best = x;
+    }
+    return best;
+}
+
+static struct val
+to_string(struct eval_ctx *ex, const struct node *n, const struct val *x)
+{
+    char buf[64];
+    int w;
+    switch (x->k) {
+    case V_STRING:
+        return *x;
+    case V_BOOL:
+        return x->u.i ? mkstr("true", 4) : mkstr("false", 5);
+    case V_INT:
+        w = snprintf(buf, sizeof(buf), "%lld", (long long)x->u.i);
+        break;
+    case V_DOUBLE:
+        w = snprintf(buf, sizeof(buf), "%.17g", x->u.d);
+        break;
+    case V_DATE: {
+        int64_t y;
+        unsigned m, d;
+        rules_civil_from_days(x->u.i, &y, &m, &d);
+        w = snprintf(buf, sizeof(buf), "%04lld-%02u-%02u", (long long)y, m, d);
+        break;
+    }
+    case V_ENUM: {
+        const struct node *a = arg_node(n, 0);
+        const ProtobufCEnumValue *ev =
+            protobuf_c_enum_descriptor_get_value(a->type->en, (int)x->u.i);
+        if (ev != NULL)
+            return mkstr(ev->name, strlen(ev->name));
+        w = snprintf(buf, sizeof(buf), "%lld", (long long)x->u.i);
+        break;
+    }
+    default:
+        return rules_err(ex, n, "no string conversion");
+    }
+    char *s = cjx_arena_strndup(ex->arena, buf, (size_t)w);
+    if (s == NULL)
+        return rules_err(ex, n, "out of memory");
+    return mkstr(s, (size_t)w);
+}
+
+static struct val
+to_int(struct eval_ctx *ex, const struct node *n, const struct val *x)
+{
+    switch (x->k) {
+    case V_INT:
+    case V_ENUM:
+        return mkint(x->u.i);
+    case V_DOUBLE:
+        /* CEL: truncation toward zero; out of range is an error. */
+        if (!(x->u.d > -9223372036854775808.0 && x->u.d < 9223372036854775808.0))
+            return rules_err(ex, n, "int() out of range");
+        return mkint((int64_t)x->u.d);
+    case V_STRING: {
+        char buf[32];
+        if (x->n == 0 || x->n >= sizeof(buf))
+            return rules_err(ex, n, "int() of a string that is not a number");
+        memcpy(buf, x->u.s, x->n);
+        buf[x->n] = '\0';
+        char *end;
+        errno = 0;
+        long long v = strtoll(buf, &end, 10);
+        if (*end != '\0' || errno == ERANGE)
+            return rules_err(ex, n, "int() of a string that is not a number");
+        return mkint(v);
+    }
+    default:
+        return rules_err(ex, n, "no int conversion");
+    }
+}
+
+static struct val
+to_double(struct eval_ctx *ex, const struct node *n, const struct val *x)
+{
+    switch (x->k) {
+    case V_INT:
+        return mkdouble((double)x->u.i);
+    case V_DOUBLE:
+        return *x;
+    case V_STRING: {
+        char buf[64];
+        if (x->n == 0 || x->n >= sizeof(buf))
+            return rules_err(ex, n, "double() of a string that is not a number");
+        memcpy(buf, x->u.s, x->n);
+        buf[x->n] = '\0';
+        char *end;
+        double d = strtod(buf, &end);
+        if (*end != '\0')
+            return rules_err(ex, n, "double() of a string that is not a number");
+        return mkdouble(d);
+    }
+    default:
+        return rules_err(ex, n, "no double conversion");
+    }
+}
+
+struct val
+rules_fn_call(struct eval_ctx *ex, const struct node *n)
+{
+    struct val a = eval_arg(ex, n, 0);
+    if (a.k == V_ERR)
+        return a;
+    int total = n->nargs + (n->receiver ? 1 : 0);
+    struct val b = {.k = V_NULL};
+    if (total > 1) {
+        b = eval_arg(ex, n, 1);
+        if (b.k == V_ERR)
+            return b;
+    }
+    switch (n->sub) {
+    case FN_SIZE:
+        if (a.k == V_STRING)
+            return mkint((int64_t)utf8_len(a.u.s, a.n));
+        return mkint((int64_t)rules_list_len(&a));
+    case FN_STARTS:
+        return mkbool(b.n <= a.n && memcmp(a.u.s, b.u.s, b.n) == 0);
+    case FN_ENDS:
+        return mkbool(b.n <= a.n &&
+                      memcmp(a.u.s + a.n - b.n, b.u.s, b.n) == 0);
+    case FN_CONTAINS:
+        if (b.n == 0)
+            return mkbool(1);
+        return mkbool(b.n <= a.n && memmem(a.u.s, a.n, b.u.s, b.n) != NULL);
+    case FN_MATCHES:
+        /* Strings in this evaluator are always NUL-terminated; one with an
+         * embedded NUL cannot be matched whole. */
+        if (strlen(a.u.s) != a.n)
+            return mkbool(0);
+        return mkbool(regexec(n->re, a.u.s, 0, NULL, 0) == 0);
+    case FN_INT:
+        return to_int(ex, n, &a);
+    case FN_DOUBLE:
+        return to_double(ex, n, &a);
+    case FN_STRING:
+        return to_string(ex, n, &a);
+    case FN_DATE: {
+        int64_t days;
+        if (rules_parse_date(a.u.s, a.n, &days) != 0)
+            return rules_err(ex, n, "invalid date string");
+        return mkdate(days);
+    }
+    case FN_AGE_AT: {
+        /* Whole years, counting the birthday itself: on the 21st birthday
+         * the age is 21. A 29 February birthday is reached on 1 March in
+         * common years (the tuple (month, day) comparison below). */
+        int64_t y1, y2;
+        unsigned m1, d1, m2, d2;
+        rules_civil_from_days(a.u.i, &y1, &m1, &d1);
+        rules_civil_from_days(b.u.i, &y2, &m2, &d2);
+        int64_t age = y2 - y1;
+        if (m2 < m1 || (m2 == m1 && d2 < d1))
+            age--;
+        return mkint(age);
+    }
+    case FN_DAYS_BETWEEN:
+        return mkint(b.u.i - a.u.i);
+    case FN_ADD_DAYS: {
+        int64_t r;
+        if (__builtin_add_overflow(a.u.i, b.u.i, &r) ||
+            r < rules_days_from_civil(1, 1, 1) ||
+            r > rules_days_from_civil(9999, 12, 31))
+            return date_range_err(ex, n);
+        return mkdate(r);
+    }
+    case FN_ADD_MONTHS:
+    case FN_ADD_YEARS: {
+        int64_t months = b.u.i, r;
+        if (n->sub == FN_ADD_YEARS &&
+            __builtin_mul_overflow(months, (int64_t)12, &months))
+            return date_range_err(ex, n);
+        if (add_months(a.u.i, months, &r) != 0)
+            return date_range_err(ex, n);
+        return mkdate(r);
+    }
+    case FN_SUM:
+    case FN_MIN:
+    case FN_MAX:
+        return fold_list(ex, n, &a);
+    case FN_YEAR:
+    case FN_MONTH:
+    case FN_DAY: {
+        int64_t y;
+        unsigned m, d;
+        rules_civil_from_days(a.u.i, &y, &m, &d);
+        return mkint(n->sub == FN_YEAR ? y : n->sub == FN_MONTH ? m : d);
+    }
+    }
+    return rules_err(ex, n, "unknown function");
+}

@@ -1,0 +1,393 @@
+/* Internal types shared by the rules module: types, AST nodes, values, rule sets. */
+#ifndef CJX_RULES_INTERNAL_H
+#define CJX_RULES_INTERNAL_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <regex.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cjx/arena.h"
+#include "cjx/error.h"
+#include "cjx/rules.h"
+
+/* Nesting deeper than this is refused at parse time, so that neither the
+ * parser nor the evaluator can exhaust the stack on hostile input. */
+enum { RULES_MAX_DEPTH = 96, RULES_MAX_HEIGHT = 200 };
+
+/* ---- types ------------------------------------------------------------ */
+
+enum rtype_kind {
+    T_ANY = 0, /* element type of an empty list literal */
+    T_NULL,
+    T_BOOL,
+    T_INT,
+    T_DOUBLE,
+    T_STRING,
+    T_DATE,
+    T_ENUM,
+    T_MSG,
+    T_LIST,
+};
+
+struct rtype {
+    enum rtype_kind kind;
+    const struct rtype *elem;                /* T_LIST */
+    const ProtobufCMessageDescriptor *msg;   /* T_MSG */
+    const ProtobufCEnumDescriptor *en;       /* T_ENUM */
+};
+
+extern const struct rtype rtype_any, rtype_null, rtype_bool, rtype_int,
+    rtype_double, rtype_string, rtype_date;
+
+/* Where a date message keeps its parts (cjx.v1.Date, google.type.Date). */
+struct date_layout {
+    unsigned off_year, off_month, off_day;
+};
+
+/* ---- values ----------------------------------------------------------- */
+
+enum val_kind {
+    V_ERR = 0,
+    V_NULL,
+    V_BOOL,
+    V_INT,
+    V_DOUBLE,
+    V_STRING,
+    V_DATE, /* i = days since 1970-01-01 */
+    V_ENUM, /* i = number */
+    V_MSG,  /* m may be NULL: the default instance of aux (descriptor) */
+    V_LIST,
+};
+
+enum list_kind {
+    L_ARRAY = 0, /* items */
+    L_FIELD,     /* repeated field: base + aux (field descriptor) */
+};
+
+struct val {
+    uint8_t k;
+    uint8_t lk;
+    uint32_t n; /* string length or list length */
+    union {
+        int64_t i;
+        double d;
+        const char *s;
+        const ProtobufCMessage *m;
+        const struct val *items;
+        const void *base;
+    } u;
+    /* V_MSG: descriptor; V_LIST/L_FIELD: field descriptor; V_ERR: message;
+     * L_FIELD of date messages: date layout in aux2. */
+    const void *aux;
+    const void *aux2;
+};
+
+/* ---- AST -------------------------------------------------------------- */
+
+enum node_op {
+    N_LIT,       /* lit */
+    N_IDENT,     /* name (before resolution) */
+    N_SELECT,    /* a.name -> fd after resolution; a == NULL: root field */
+    N_HAS,       /* has(a.name) */
+    N_LET,       /* slot */
+    N_FACT,      /* slot */
+    N_LOOPVAR,   /* slot */
+    N_LIST,      /* args */
+    N_INDEX,     /* a[b] */
+    N_NOT,
+    N_NEG,
+    N_AND,
+    N_OR,
+    N_COND,      /* a ? b : c */
+    N_BINOP,     /* a op b; sub = operator */
+    N_IN,        /* a in b */
+    N_IN_SET,    /* a in constant string set */
+    N_CALL,      /* name(args) or a.name(args) before resolution; fn after */
+    N_MACRO,     /* a.sub(var, b[, c]) */
+};
+
+enum binop {
+    OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD,
+    OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE,
+};
+
+enum macro_kind { M_ALL, M_EXISTS, M_EXISTS_ONE, M_MAP, M_FILTER };
+
+struct strset {
+    const struct val *items; /* sorted by (length, bytes) */
+    uint32_t n;
+};
+
+struct node {
+    uint8_t op;
+    uint8_t sub;       /* enum binop / macro_kind / function id */
+    uint8_t receiver;  /* N_CALL: written as a.f(...) */
+    uint8_t nargs;
+    uint16_t height;   /* longest path to a leaf, bounded at parse time */
+    uint32_t pos;      /* byte offset in the expression text */
+    uint32_t line, col; /* position in the rule file */
+    const struct rtype *type;
+    struct node *a, *b, *c;
+    struct node **args;
+    const char *name;
+    const ProtobufCFieldDescriptor *fd;
+    const struct date_layout *date; /* N_SELECT/N_HAS of a date field */
+    int slot;
+    struct val lit;
+    const struct strset *set;
+    regex_t *re;
+};
+
+/* ---- diagnostics ------------------------------------------------------ */
+
+/* Maps byte offsets of an expression (a YAML scalar's value) back to the
+ * rule file so that errors point at the right column. */
+struct srcmap {
+    const char *file;       /* name shown in messages */
+    const char *text;       /* whole file, for quoting the line */
+    size_t text_len;
+    const uint32_t *line;   /* per value byte, 1-based; NULL: line0 */
+    const uint32_t *col;
+    uint32_t line0, col0;   /* position of byte 0 when no table */
+};
+
+void rules_pos(const struct srcmap *sm, uint32_t off, uint32_t *line,
+               uint32_t *col);
+/* Formats "file:line:col: message", the source line and a caret. */
+int rules_diag(struct cjx_errbuf *eb, int err, const struct srcmap *sm,
+               uint32_t line, uint32_t col, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/* Builds a map for a scalar whose raw text starts at raw (index into the
+ * file) and whose value is val/len. */
+int rules_srcmap_scalar(struct cjx_arena *a, struct srcmap *sm,
+                        const char *file, const char *text, size_t text_len,
+                        size_t raw_start, size_t raw_end, uint32_t line0,
+                        uint32_t col0, const char *val, size_t len);
+
+/* ---- lexer / parser --------------------------------------------------- */
+
+enum tok_kind {
+    TK_EOF, TK_ERR, TK_INT, TK_DOUBLE, TK_STRING, TK_IDENT,
+    TK_TRUE, TK_FALSE, TK_NULL, TK_IN,
+    TK_LPAREN, TK_RPAREN, TK_LBRACK, TK_RBRACK, TK_LBRACE, TK_RBRACE,
+    TK_DOT, TK_COMMA, TK_COLON, TK_QUESTION,
+    TK_OR, TK_AND, TK_NOT, TK_EQ, TK_NE, TK_LT, TK_LE, TK_GT, TK_GE,
+    TK_PLUS, TK_MINUS, TK_STAR, TK_SLASH, TK_PERCENT,
+};
+
+struct token {
+    enum tok_kind kind;
+    uint32_t pos, len;
+    int64_t i;
+    double d;
+    char *s;      /* TK_STRING: decoded (arena); TK_IDENT: copy */
+    size_t slen;
+    const char *err;
+};
+
+struct lexer {
+    const char *src;
+    size_t len;
+    size_t pos;
+    struct cjx_arena *arena;
+};
+
+int rules_lex_next(struct lexer *lx, struct token *t);
+
+struct parse_ctx {
+    struct lexer lx;
+    struct token tok;
+    const struct srcmap *sm;
+    struct cjx_arena *arena;
+    struct cjx_errbuf *eb;
+    int depth;
+};
+
+/* Parses a whole expression. Returns 0 or CJX_EPARSE / CJX_ENOMEM. */
+int rules_parse(struct cjx_arena *a, const char *src, size_t len,
+                const struct srcmap *sm, struct node **out,
+                struct cjx_errbuf *eb);
+struct node *rules_node_new(struct cjx_arena *a, enum node_op op,
+                            uint32_t pos, const struct srcmap *sm);
+
+/* ---- compiled rule sets ----------------------------------------------- */
+
+struct enum_const {
+    const char *name;
+    const ProtobufCEnumDescriptor *en;
+    int value;
+};
+
+enum let_state { LET_UNCHECKED, LET_CHECKING, LET_CHECKED };
+
+/* A named sub-expression; a fact is a let that may be unknown. */
+struct let_def {
+    const char *name;
+    struct node *expr;
+    struct srcmap sm;
+    int state;
+    int slot;
+    int is_fact;
+    int fact_bit;        /* facts: index among facts (at most 64) */
+    struct node *known;  /* facts: bool; NULL = always known */
+    struct node *domain; /* facts: list of the value's type */
+    const char *missing; /* facts: reason code when unknown */
+    const char *field;   /* facts: field path reported as missing */
+    uint32_t line, col;
+};
+
+struct validation {
+    const char *id;
+    struct node *rule;
+    const char *message;
+    const char *field;
+    int severity; /* enum cjx_rules_severity */
+};
+
+struct decision {
+    const char *id;
+    struct node *when;
+    int relief, floor, ceiling; /* enum numbers of the output's relief */
+    int has_range;
+    const char **reasons;
+    size_t n_reasons;
+    const char **citations;
+    size_t n_citations;
+    const char **missing;
+    size_t n_missing;
+    struct node *procedure; /* NULL: the set's */
+    uint32_t line, col;
+};
+
+struct note {
+    struct node *when;
+    const char **reasons;
+    size_t n_reasons;
+};
+
+struct regex_entry {
+    regex_t re;
+    struct regex_entry *next;
+};
+
+/* Output message fields the decision contract fills (NULL when the output
+ * message lacks them). */
+struct output_fields {
+    const ProtobufCFieldDescriptor *relief, *floor, *ceiling, *procedure,
+        *reason_codes, *citations, *missing_facts, *decision_id, *rule_set,
+        *rule_set_version;
+};
+
+struct cjx_rules_set {
+    struct cjx_arena arena; /* every compiled object lives here */
+    struct regex_entry *regexes;
+    const char *file;
+    const char *name, *version, *description;
+    const ProtobufCMessageDescriptor *message, *output;
+    struct output_fields out;
+    int32_t eff_from, eff_until; /* days; INT32_MIN / INT32_MAX when open */
+    struct enum_const *enums;
+    size_t n_enums;
+    struct let_def *lets;
+    size_t n_lets;
+    struct validation *validations;
+    size_t n_validations;
+    struct decision *decisions;
+    size_t n_decisions;
+    struct note *notes;
+    size_t n_notes;
+    struct node *procedure;
+    int review_relief;       /* -1: no enumeration declared */
+    int *order;              /* relief numbers, least relief first */
+    size_t n_order;
+    int n_slots;             /* lets + facts + loop variables */
+    int n_loop_slots;
+};
+
+/* Checker context for one expression. */
+struct check_ctx {
+    struct cjx_rules_set *set;
+    const struct srcmap *sm;
+    struct cjx_errbuf *eb;
+    struct cjx_arena *arena;
+    /* loop variables in scope, innermost last */
+    const char *scope_name[RULES_MAX_DEPTH];
+    const struct rtype *scope_type[RULES_MAX_DEPTH];
+    int scope_slot[RULES_MAX_DEPTH];
+    int n_scope;
+    int next_loop_slot;
+};
+
+int rules_check(struct check_ctx *cx, struct node *n);
+int rules_check_let(struct cjx_rules_set *set, struct let_def *l,
+                    struct cjx_errbuf *eb);
+const struct rtype *rules_type_list(struct cjx_arena *a,
+                                    const struct rtype *elem);
+const struct rtype *rules_field_type(struct cjx_arena *a,
+                                     const ProtobufCFieldDescriptor *fd,
+                                     const struct date_layout **date);
+const struct date_layout *rules_date_layout(const ProtobufCMessageDescriptor *d,
+                                            struct cjx_arena *a);
+int rules_type_equal(const struct rtype *x, const struct rtype *y);
+const char *rules_type_name(const struct rtype *t, char *buf, size_t len);
+int rules_collect_enums(struct cjx_rules_set *set,
+                        const ProtobufCMessageDescriptor *root);
+
+/* ---- functions -------------------------------------------------------- */
+
+enum fn_id {
+    FN_SIZE = 1, FN_STARTS, FN_ENDS, FN_CONTAINS, FN_MATCHES, FN_INT,
+    FN_DOUBLE, FN_STRING, FN_DATE, FN_AGE_AT, FN_DAYS_BETWEEN, FN_ADD_DAYS,
+    FN_ADD_MONTHS, FN_ADD_YEARS, FN_SUM, FN_MIN, FN_MAX, FN_YEAR, FN_MONTH,
+    FN_DAY,
+};
+
+/* Resolves and type-checks n (an N_CALL with checked arguments). */
+int rules_fn_check(struct check_ctx *cx, struct node *n);
+
+/* ---- evaluation ------------------------------------------------------- */
+
+struct choice {
+    uint16_t idx, n;
+};
+
+enum { RULES_MAX_CHOICES = 24, RULES_MAX_BRANCHES = 512 };
+
+struct eval_ctx {
+    const struct cjx_rules_set *set;
+    const ProtobufCMessage *root;
+    struct cjx_arena *arena;
+    struct val *slots;
+    uint8_t *state; /* per slot: 0 unset, 1 computing, 2 set */
+    /* unknown-fact enumeration */
+    int enumerate;
+    struct choice choices[RULES_MAX_CHOICES];
+    int n_choices;
+    int pos;
+    uint64_t unknown_used;  /* bit per fact index (lets order) referenced
+                               while unknown */
+    int overflow;           /* too many choices */
+    uint8_t unknown_order[64]; /* fact bits in order of first reference */
+    int n_unknown_order;
+};
+
+struct val rules_eval(struct eval_ctx *ex, const struct node *n);
+struct val rules_err(struct eval_ctx *ex, const struct node *n,
+                     const char *msg);
+struct val rules_fn_call(struct eval_ctx *ex, const struct node *n);
+size_t rules_list_len(const struct val *l);
+struct val rules_list_at(const struct val *l, size_t i);
+int rules_val_equal(const struct val *x, const struct val *y);
+int rules_val_compare(const struct val *x, const struct val *y, int *out);
+/* Formats v as CEL-like text into the arena. */
+char *rules_val_format(struct cjx_arena *a, const struct val *v,
+                       const struct rtype *t);
+
+/* Dates: days since 1970-01-01 for a proleptic Gregorian date. */
+int64_t rules_days_from_civil(int64_t y, unsigned m, unsigned d);
+void rules_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
+int rules_parse_date(const char *s, size_t len, int64_t *days);
+int rules_valid_date(int64_t y, int64_t m, int64_t d);
+
+#endif

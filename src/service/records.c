@@ -1,0 +1,610 @@
+/* RecordService: submit (one or in bulk), get and list conviction records. */
+#include "service_internal.h"
+
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cjx/log.h"
+#include "cjx/v1/record_service.methods.h"
+#include "record_check.h"
+
+/* A bulk submission answers every record in one response, so it is bounded;
+ * larger uploads are split into several streams by the client. */
+#define BULK_MAX_RECORDS 10000
+/* Writes of one bulk stream queued at once before reading pauses. */
+#define BULK_WINDOW 256
+
+#define LIST_DEFAULT_PAGE 100
+#define LIST_MAX_PAGE 1000
+
+static struct cjx_service *
+service_of(struct cjx_call *c)
+{
+    return c->service;
+}
+
+/* Packs msg into the arena. Returns NULL when out of memory. */
+static uint8_t *
+pack_into_arena(struct cjx_arena *a, const ProtobufCMessage *msg, size_t *len)
+{
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    uint8_t *buf = cjx_arena_alloc(a, n > 0 ? n : 1);
+    if (buf == NULL)
+        return NULL;
+    *len = protobuf_c_message_pack(msg, buf);
+    return buf;
+}
+
+/* Checks a submission and fills the store write for it. The write borrows
+ * from req and the arena. */
+static int
+prepare_write(struct cjx_call *c, const Cjx__V1__SubmitRecordRequest *req,
+              struct cjx_record_write *w, struct cjx_errbuf *eb)
+{
+    int err;
+    if ((err = record_check_request_id(req->meta, eb)) != 0 ||
+        (err = record_check_record(req->record, eb)) != 0)
+        return err;
+    const Cjx__V1__ConvictionRecord *rec = req->record;
+    if (c->access == CJX_ACCESS_OWN_COUNTY &&
+        strcmp(rec->county, c->caller.agency->county) != 0)
+        return cjx_errf(eb, CJX_EPERM,
+                        "record.county: %s may submit records of %s only, "
+                        "not %s",
+                        c->caller.agency->ori, c->caller.agency->county,
+                        rec->county);
+
+    memset(w, 0, sizeof(*w));
+    size_t req_len;
+    uint8_t *req_bytes = pack_into_arena(c->arena, &req->base, &req_len);
+    w->record = pack_into_arena(c->arena, &rec->base, &w->record_len);
+    if (req_bytes == NULL || w->record == NULL)
+        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    /* The digest tells a retry (same bytes) from a reused id. */
+    if (EVP_Digest(req_bytes, req_len, w->request_digest, NULL, EVP_sha256(),
+                   NULL) != 1)
+        return cjx_errf(eb, CJX_EINTERNAL, "SHA-256 failed");
+    w->sender_ori = c->caller.agency->ori;
+    w->request_id = req->meta->request_id;
+    w->cii = rec->subject->cii;
+    w->court_case_number = rec->court_case_number;
+    w->count_number = rec->count_number;
+    w->county = rec->county;
+    return 0;
+}
+
+static void
+fill_submit_response(Cjx__V1__SubmitRecordResponse *resp,
+                     Cjx__V1__RecordKey *key,
+                     const struct cjx_record_write_result *r)
+{
+    resp->key = key;
+    resp->version = r->version;
+    resp->seq = r->seq;
+    resp->unchanged = r->unchanged;
+}
+
+static const char *
+write_error_detail(const struct cjx_record_write_result *r)
+{
+    if (r->detail != NULL)
+        return r->detail;
+    if (r->err == CJX_ECONFLICT)
+        return "meta.request_id: already used for a different request";
+    return cjx_strerror(r->err);
+}
+
+/* ---- SubmitRecord ---------------------------------------------------- */
+
+struct submit_ctx {
+    struct cjx_call *call;
+    Cjx__V1__RecordKey key;
+};
+
+static void
+submit_done(void *arg, const struct cjx_record_write_result *r)
+{
+    struct submit_ctx *s = arg;
+    struct cjx_call *c = s->call;
+    if (r->err != 0) {
+        c->ops->fail(c, r->err, write_error_detail(r));
+    } else {
+        Cjx__V1__SubmitRecordResponse resp =
+            CJX__V1__SUBMIT_RECORD_RESPONSE__INIT;
+        fill_submit_response(&resp, &s->key, r);
+        c->ops->reply(c, &resp.base);
+    }
+    c->ops->unref(c);
+}
+
+static void
+submit_record(struct cjx_call *c, const ProtobufCMessage *msg)
+{
+    const Cjx__V1__SubmitRecordRequest *req =
+        (const Cjx__V1__SubmitRecordRequest *)msg;
+    struct cjx_errbuf eb;
+    struct cjx_record_write w;
+    int err = prepare_write(c, req, &w, &eb);
+    if (err != 0) {
+        c->ops->fail(c, err, eb.msg);
+        return;
+    }
+    struct submit_ctx *s = cjx_arena_alloc(c->arena, sizeof(*s));
+    if (s == NULL) {
+        c->ops->fail(c, CJX_ENOMEM, "out of memory");
+        return;
+    }
+    s->call = c;
+    cjx__v1__record_key__init(&s->key);
+    s->key.cii = (char *)w.cii;
+    s->key.court_case_number = (char *)w.court_case_number;
+    s->key.count_number = w.count_number;
+    /* From here the writer thread owns the call until submit_done. */
+    c->ops->ref(c);
+    err = cjx_store_submit_record(service_of(c)->store, &w, submit_done, s);
+    if (err != 0) {
+        c->ops->fail(c, err, cjx_strerror(err));
+        c->ops->unref(c);
+    }
+}
+
+/* ---- SubmitRecords (client streaming) -------------------------------- */
+
+struct bulk_result {
+    char *request_id;
+    int code;
+    char *message;
+    char *cii;
+    char *ccn;
+    int32_t count;
+    int64_t version;
+    int64_t seq;
+    int unchanged;
+};
+
+struct bulk {
+    pthread_mutex_t mu;
+    struct cjx_call *call;
+    struct bulk_result *results; /* malloc'd: results outlive message arenas */
+    size_t n;
+    int outstanding; /* writes queued and not yet done */
+    int paused;      /* reading stopped until the window drains */
+    int ended;       /* the client half-closed */
+    int replied;
+};
+
+/* Called with b->mu held once nothing is outstanding after the end. */
+static void
+bulk_reply_locked(struct bulk *b)
+{
+    struct cjx_call *c = b->call;
+    Cjx__V1__SubmitRecordsResponse resp = CJX__V1__SUBMIT_RECORDS_RESPONSE__INIT;
+    Cjx__V1__SubmitRecordResult *items = calloc(b->n ? b->n : 1, sizeof(*items));
+    Cjx__V1__SubmitRecordResult **ptrs = calloc(b->n ? b->n : 1, sizeof(*ptrs));
+    Cjx__V1__SubmitRecordResponse *resps = calloc(b->n ? b->n : 1, sizeof(*resps));
+    Cjx__V1__RecordKey *keys = calloc(b->n ? b->n : 1, sizeof(*keys));
+    b->replied = 1;
+    if (items == NULL || ptrs == NULL || resps == NULL || keys == NULL) {
+        c->ops->fail(c, CJX_ENOMEM, "out of memory building the response");
+    } else {
+        for (size_t i = 0; i < b->n; i++) {
+            struct bulk_result *r = &b->results[i];
+            cjx__v1__submit_record_result__init(&items[i]);
+            items[i].request_id = r->request_id ? r->request_id : "";
+            items[i].code = r->code;
+            items[i].message = r->message ? r->message : "";
+            if (r->code == 0) {
+                cjx__v1__submit_record_response__init(&resps[i]);
+                cjx__v1__record_key__init(&keys[i]);
+                keys[i].cii = r->cii;
+                keys[i].court_case_number = r->ccn;
+                keys[i].count_number = r->count;
+                resps[i].key = &keys[i];
+                resps[i].version = r->version;
+                resps[i].seq = r->seq;
+                resps[i].unchanged = r->unchanged;
+                items[i].response = &resps[i];
+                resp.accepted++;
+            } else {
+                resp.rejected++;
+            }
+            ptrs[i] = &items[i];
+        }
+        resp.n_results = b->n;
+        resp.results = ptrs;
+        c->ops->reply(c, &resp.base);
+    }
+    free(items);
+    free(ptrs);
+    free(resps);
+    free(keys);
+}
+
+static void
+bulk_free(struct bulk *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->results[i].request_id);
+        free(b->results[i].message);
+        free(b->results[i].cii);
+        free(b->results[i].ccn);
+    }
+    free(b->results);
+    pthread_mutex_destroy(&b->mu);
+    free(b);
+}
+
+/* Drops the bulk state once the reply went out and no write is pending. */
+static void
+bulk_maybe_finish_locked(struct bulk *b, int *free_it)
+{
+    if (b->ended && b->outstanding == 0 && !b->replied)
+        bulk_reply_locked(b);
+    *free_it = b->replied && b->outstanding == 0;
+}
+
+static void
+bulk_begin(struct cjx_call *c)
+{
+    struct bulk *b = calloc(1, sizeof(*b));
+    if (b == NULL) {
+        c->ops->fail(c, CJX_ENOMEM, "out of memory");
+        return;
+    }
+    b->results = calloc(BULK_MAX_RECORDS, sizeof(*b->results));
+    if (b->results == NULL) {
+        free(b);
+        c->ops->fail(c, CJX_ENOMEM, "out of memory");
+        return;
+    }
+    pthread_mutex_init(&b->mu, NULL);
+    b->call = c;
+    c->state = b;
+    c->ops->ref(c); /* dropped when the bulk state is freed */
+    c->ops->request_next(c);
+}
+
+struct bulk_write {
+    struct bulk *bulk;
+    size_t index;
+};
+
+static void
+bulk_write_done(void *arg, const struct cjx_record_write_result *r)
+{
+    struct bulk_write *bw = arg;
+    struct bulk *b = bw->bulk;
+    struct cjx_call *c = b->call;
+    int free_it, resume = 0;
+
+    pthread_mutex_lock(&b->mu);
+    struct bulk_result *res = &b->results[bw->index];
+    res->code = cjx_err_status_code(r->err);
+    if (r->err != 0) {
+        res->message = strdup(write_error_detail(r));
+    } else {
+        res->version = r->version;
+        res->seq = r->seq;
+        res->unchanged = r->unchanged;
+    }
+    b->outstanding--;
+    if (b->paused && !b->ended && b->outstanding < BULK_WINDOW / 2) {
+        b->paused = 0;
+        resume = 1;
+    }
+    bulk_maybe_finish_locked(b, &free_it);
+    pthread_mutex_unlock(&b->mu);
+    free(bw);
+    if (resume)
+        c->ops->request_next(c);
+    if (free_it) {
+        bulk_free(b);
+        c->ops->unref(c);
+    }
+}
+
+static void
+bulk_on_message(struct cjx_call *c, const ProtobufCMessage *msg)
+{
+    const Cjx__V1__SubmitRecordRequest *req =
+        (const Cjx__V1__SubmitRecordRequest *)msg;
+    struct bulk *b = c->state;
+    struct cjx_errbuf eb;
+    struct cjx_record_write w;
+
+    pthread_mutex_lock(&b->mu);
+    if (b->n == BULK_MAX_RECORDS) {
+        b->replied = 1;
+        pthread_mutex_unlock(&b->mu);
+        c->ops->fail(c, CJX_ELIMIT,
+                     "more than 10000 records in one SubmitRecords stream; "
+                     "split the upload into several streams");
+        /* Nothing more is read; the state goes when the writes finish. */
+        pthread_mutex_lock(&b->mu);
+        int free_it = b->outstanding == 0;
+        pthread_mutex_unlock(&b->mu);
+        if (free_it) {
+            bulk_free(b);
+            c->ops->unref(c);
+        }
+        return;
+    }
+    size_t index = b->n++;
+    struct bulk_result *res = &b->results[index];
+    if (req->meta != NULL)
+        res->request_id = strdup(req->meta->request_id);
+    int err = prepare_write(c, req, &w, &eb);
+    struct bulk_write *bw = NULL;
+    if (err == 0) {
+        res->cii = strdup(w.cii);
+        res->ccn = strdup(w.court_case_number);
+        res->count = w.count_number;
+        bw = malloc(sizeof(*bw));
+        if (bw == NULL || res->cii == NULL || res->ccn == NULL)
+            err = cjx_errf(&eb, CJX_ENOMEM, "out of memory");
+    }
+    if (err == 0) {
+        bw->bulk = b;
+        bw->index = index;
+        b->outstanding++;
+        pthread_mutex_unlock(&b->mu);
+        err = cjx_store_submit_record(service_of(c)->store, &w,
+                                      bulk_write_done, bw);
+        pthread_mutex_lock(&b->mu);
+        if (err != 0) {
+            b->outstanding--;
+            cjx_errf(&eb, err, "%s", cjx_strerror(err));
+            free(bw);
+        }
+    } else {
+        free(bw);
+    }
+    if (err != 0) {
+        res->code = cjx_err_status_code(err);
+        res->message = strdup(eb.msg);
+    }
+    int ask = b->outstanding < BULK_WINDOW;
+    b->paused = !ask;
+    pthread_mutex_unlock(&b->mu);
+    if (ask)
+        c->ops->request_next(c);
+}
+
+static void
+bulk_on_end(struct cjx_call *c)
+{
+    struct bulk *b = c->state;
+    int free_it;
+    pthread_mutex_lock(&b->mu);
+    b->ended = 1;
+    bulk_maybe_finish_locked(b, &free_it);
+    pthread_mutex_unlock(&b->mu);
+    if (free_it) {
+        bulk_free(b);
+        c->ops->unref(c);
+    }
+}
+
+/* ---- GetRecord and ListRecords --------------------------------------- */
+
+static void
+split_flags(struct cjx_arena *a, const char *flags, Cjx__V1__StoredRecord *out)
+{
+    if (flags == NULL || flags[0] == '\0')
+        return;
+    size_t n = 1;
+    for (const char *p = flags; *p; p++)
+        n += *p == ',';
+    char **v = cjx_arena_alloc(a, n * sizeof(*v));
+    if (v == NULL)
+        return;
+    size_t i = 0;
+    const char *start = flags;
+    for (const char *p = flags;; p++) {
+        if (*p == ',' || *p == '\0') {
+            v[i++] = cjx_arena_strndup(a, start, (size_t)(p - start));
+            start = p + 1;
+            if (*p == '\0')
+                break;
+        }
+    }
+    out->flags = v;
+    out->n_flags = i;
+}
+
+int
+stored_record_message(struct cjx_arena *arena, const struct cjx_stored_record *r,
+                      Cjx__V1__StoredRecord *out)
+{
+    ProtobufCAllocator alloc = cjx_arena_pb_allocator(arena);
+    cjx__v1__stored_record__init(out);
+    out->record = cjx__v1__conviction_record__unpack(&alloc, r->record_len,
+                                                     r->record);
+    if (out->record == NULL)
+        return arena->failed ? CJX_ENOMEM : CJX_ESTORE;
+    out->version = r->version;
+    out->seq = r->seq;
+    out->submitted_by = (char *)r->submitted_by;
+    out->stored_at_unix_us = r->stored_at_us;
+    split_flags(arena, r->flags, out);
+    return 0;
+}
+
+static void
+get_record(struct cjx_call *c, const ProtobufCMessage *msg)
+{
+    const Cjx__V1__GetRecordRequest *req = (const Cjx__V1__GetRecordRequest *)msg;
+    struct cjx_errbuf eb;
+    int err = record_check_key(req->key, &eb);
+    if (err != 0) {
+        c->ops->fail(c, err, eb.msg);
+        return;
+    }
+    struct cjx_store *store = service_of(c)->store;
+    struct cjx_stored_record r;
+    err = cjx_store_get_record(store, req->key->cii, req->key->court_case_number,
+                               req->key->count_number, &r, &eb);
+    if (err == CJX_ENOTFOUND) {
+        c->ops->fail(c, err, "no record with that key");
+        return;
+    }
+    if (err != 0) {
+        cjx_error("records", "get failed: %s", eb.msg);
+        c->ops->fail(c, err, "could not read the record");
+        return;
+    }
+    if (c->access == CJX_ACCESS_OWN_COUNTY &&
+        strcmp(r.county, c->caller.agency->county) != 0) {
+        cjx_stored_record_fini(store, &r);
+        c->ops->fail(c, CJX_EPERM, "the record belongs to another county");
+        return;
+    }
+    Cjx__V1__StoredRecord out;
+    err = stored_record_message(c->arena, &r, &out);
+    if (err != 0)
+        c->ops->fail(c, err, "the stored record could not be decoded");
+    else
+        c->ops->reply(c, &out.base);
+    cjx_stored_record_fini(store, &r);
+}
+
+struct list_page {
+    struct cjx_call *call;
+    const char *county_only; /* non-NULL: skip other counties */
+    Cjx__V1__StoredRecord **items;
+    size_t n;
+    int visited; /* rows the store handed over, kept or skipped */
+    int err;
+};
+
+static int
+list_visit(void *arg, const struct cjx_stored_record *r)
+{
+    struct list_page *p = arg;
+    p->visited++;
+    if (p->county_only != NULL && strcmp(r->county, p->county_only) != 0)
+        return 0;
+    Cjx__V1__StoredRecord *m = cjx_arena_alloc(p->call->arena, sizeof(*m));
+    if (m == NULL) {
+        p->err = CJX_ENOMEM;
+        return 1;
+    }
+    p->err = stored_record_message(p->call->arena, r, m);
+    if (p->err != 0)
+        return 1;
+    p->items[p->n++] = m;
+    return 0;
+}
+
+static int
+parse_page_token(const char *token, int64_t *out)
+{
+    if (token[0] == '\0') {
+        *out = 0;
+        return 0;
+    }
+    char *end;
+    long long v = strtoll(token, &end, 10);
+    if (*end != '\0' || v <= 0)
+        return CJX_EINVAL;
+    *out = v;
+    return 0;
+}
+
+static void
+list_records(struct cjx_call *c, const ProtobufCMessage *msg)
+{
+    const Cjx__V1__ListRecordsRequest *req =
+        (const Cjx__V1__ListRecordsRequest *)msg;
+    enum cjx_record_filter filter;
+    const char *value;
+    switch (req->filter_case) {
+    case CJX__V1__LIST_RECORDS_REQUEST__FILTER_CII:
+        filter = CJX_FILTER_CII;
+        value = req->cii;
+        break;
+    case CJX__V1__LIST_RECORDS_REQUEST__FILTER_COUNTY:
+        filter = CJX_FILTER_COUNTY;
+        value = req->county;
+        break;
+    case CJX__V1__LIST_RECORDS_REQUEST__FILTER_COURT_CASE_NUMBER:
+        filter = CJX_FILTER_CASE;
+        value = req->court_case_number;
+        break;
+    default:
+        c->ops->fail(c, CJX_EINVAL,
+                     "filter: one of cii, county or court_case_number is "
+                     "required");
+        return;
+    }
+    if (value[0] == '\0') {
+        c->ops->fail(c, CJX_EINVAL, "filter: the value is empty");
+        return;
+    }
+    if (req->page_size < 0 || req->page_size > LIST_MAX_PAGE) {
+        c->ops->fail(c, CJX_EINVAL, "page_size: must be 0..1000");
+        return;
+    }
+    int64_t after;
+    if (parse_page_token(req->page_token, &after) != 0) {
+        c->ops->fail(c, CJX_EINVAL, "page_token: not a token from this server");
+        return;
+    }
+    struct list_page page = {.call = c};
+    if (c->access == CJX_ACCESS_OWN_COUNTY) {
+        page.county_only = c->caller.agency->county;
+        if (filter == CJX_FILTER_COUNTY && strcmp(value, page.county_only) != 0) {
+            c->ops->fail(c, CJX_EPERM, "county: outside the caller's county");
+            return;
+        }
+    }
+    int limit = req->page_size ? req->page_size : LIST_DEFAULT_PAGE;
+    page.items = cjx_arena_alloc(c->arena, (size_t)limit * sizeof(*page.items));
+    if (page.items == NULL) {
+        c->ops->fail(c, CJX_ENOMEM, "out of memory");
+        return;
+    }
+    struct cjx_errbuf eb;
+    int64_t last_id = 0;
+    int err = cjx_store_list_records(service_of(c)->store, filter, value, after,
+                                     limit, list_visit, &page, &last_id, &eb);
+    if (err == 0)
+        err = page.err;
+    if (err != 0) {
+        cjx_error("records", "list failed: %s", cjx_strerror(err));
+        c->ops->fail(c, err, "could not list records");
+        return;
+    }
+    Cjx__V1__ListRecordsResponse resp = CJX__V1__LIST_RECORDS_RESPONSE__INIT;
+    resp.records = page.items;
+    resp.n_records = page.n;
+    char token[24] = "";
+    /* Only a page on which the store filled the limit can have a successor
+     * (rows skipped for county scope count towards the limit). */
+    if (page.visited == limit && last_id != 0)
+        snprintf(token, sizeof(token), "%" PRId64, last_id);
+    resp.next_page_token = token;
+    c->ops->reply(c, &resp.base);
+}
+
+const struct cjx_handler cjx_records_handlers[] = {
+    {.method = &cjx__v1__record_service__methods[RECORD_SERVICE_SUBMIT_RECORD],
+     .unary = submit_record},
+    {.method = &cjx__v1__record_service__methods[RECORD_SERVICE_SUBMIT_RECORDS],
+     .stream_begin = bulk_begin,
+     .on_message = bulk_on_message,
+     .on_end = bulk_on_end},
+    {.method = &cjx__v1__record_service__methods[RECORD_SERVICE_GET_RECORD],
+     .unary = get_record},
+    {.method = &cjx__v1__record_service__methods[RECORD_SERVICE_LIST_RECORDS],
+     .unary = list_records},
+    {.method = &cjx__v1__record_service__methods[RECORD_SERVICE_WATCH_RECORDS],
+     .server_stream = watch_records_start,
+     .on_sent = watch_records_on_sent,
+     .on_cancel = watch_records_on_cancel},
+};
+const size_t cjx_records_handler_count =
+    sizeof(cjx_records_handlers) / sizeof(cjx_records_handlers[0]);

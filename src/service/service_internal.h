@@ -1,0 +1,51 @@
+/* Private state shared by the service handlers. */
+#ifndef CJX_SERVICE_INTERNAL_H
+#define CJX_SERVICE_INTERNAL_H
+
+#include <pthread.h>
+
+#include "cjx/service.h"
+
+struct watch;
+
+/* Follow streams parked until the store commits a newer change. */
+struct feed_hub {
+    pthread_mutex_t mu;
+    struct watch *parked;  /* singly linked through watch->next_parked */
+    struct watch *active;  /* every open watch, for shutdown */
+    int closed;
+};
+
+struct cjx_service {
+    struct cjx_store *store;
+    struct feed_hub hub;
+};
+
+/* Handler tables of each service file. */
+extern const struct cjx_handler cjx_records_handlers[];
+extern const size_t cjx_records_handler_count;
+extern const struct cjx_handler cjx_health_handlers[];
+extern const size_t cjx_health_handler_count;
+
+void feed_hub_init(struct feed_hub *hub);
+void feed_hub_fini(struct feed_hub *hub);
+/* Store commit hook: wakes parked follow streams. */
+void feed_hub_on_commit(void *svc, int64_t last_seq);
+/* Ends every open watch with UNAVAILABLE and refuses new ones. */
+void feed_hub_close(struct cjx_service *svc);
+
+/* Server-streaming handlers of RecordService/WatchRecords. */
+void watch_records_start(struct cjx_call *c, const ProtobufCMessage *req);
+void watch_records_on_sent(struct cjx_call *c, int ok);
+void watch_records_on_cancel(struct cjx_call *c);
+
+/* Builds the StoredRecord message for a stored record, decoding its bytes
+ * into the arena. Returns 0, CJX_ENOMEM, or CJX_ESTORE for bytes that do not
+ * decode (a corrupt row). */
+struct cjx_stored_record;
+struct Cjx__V1__StoredRecord;
+int stored_record_message(struct cjx_arena *arena,
+                          const struct cjx_stored_record *r,
+                          struct Cjx__V1__StoredRecord *out);
+
+#endif

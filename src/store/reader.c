@@ -1,0 +1,335 @@
+/* The SQLite store's reads, on a pool of read-only connections. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sqlite_store.h"
+
+/* Every read statement yields the same columns, so one function turns a row
+ * into a struct cjx_stored_record. Column 0 is the row's position: the
+ * record id for listings, the seq for the change feed. */
+#define RECORD_COLUMNS "r.cii, r.court_case_number, r.count_number, "
+#define VERSION_COLUMNS                                                        \
+    "v.version, v.submitted_by, v.stored_at_us, v.flags, v.body "
+
+enum {
+    COL_POS,
+    COL_CII,
+    COL_CCN,
+    COL_COUNT,
+    COL_COUNTY,
+    COL_SEQ,
+    COL_VERSION,
+    COL_SUBMITTED_BY,
+    COL_STORED_AT,
+    COL_FLAGS,
+    COL_BODY,
+};
+
+#define CURRENT_SELECT                                                         \
+    "SELECT r.id, " RECORD_COLUMNS "r.county, r.seq, " VERSION_COLUMNS         \
+    "FROM records r CROSS JOIN record_versions v"                              \
+    " ON v.id = r.current_version_id "
+
+enum reader_stmt {
+    RS_GET,
+    RS_LIST_CII,
+    RS_LIST_COUNTY,
+    RS_LIST_CASE,
+    RS_CHANGES,
+    RS_COUNT_
+};
+
+/* Listings use the secondary indexes, which end in the row id, so paging
+ * by id within one value is an index range scan. CROSS JOIN pins the join
+ * order (the driving table first, then primary-key lookups) so the planner
+ * never chooses a scan and a sort. */
+static const char *const reader_sql[] = {
+    [RS_GET] = CURRENT_SELECT "WHERE r.cii = ?1 AND r.court_case_number = ?2"
+                              " AND r.count_number = ?3",
+    [RS_LIST_CII] = CURRENT_SELECT "WHERE r.cii = ?1 AND r.id > ?2"
+                                   " ORDER BY r.id LIMIT ?3",
+    [RS_LIST_COUNTY] = CURRENT_SELECT "WHERE r.county = ?1 AND r.id > ?2"
+                                      " ORDER BY r.id LIMIT ?3",
+    [RS_LIST_CASE] = CURRENT_SELECT "WHERE r.court_case_number = ?1"
+                                    " AND r.id > ?2 ORDER BY r.id LIMIT ?3",
+    /* The feed reports the county each version was written with. */
+    [RS_CHANGES] = "SELECT c.seq, " RECORD_COLUMNS
+                   "v.county, c.seq, " VERSION_COLUMNS "FROM changes c"
+                   " CROSS JOIN record_versions v ON v.id = c.version_id"
+                   " CROSS JOIN records r ON r.id = v.record_id"
+                   " WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2",
+};
+
+/* A read-only connection with its statements; one thread at a time. */
+struct sqlite_reader {
+    struct sqlite_reader *next;
+    sqlite3 *db;
+    sqlite3_stmt *st[RS_COUNT_];
+};
+
+static void
+reader_free(struct sqlite_reader *r)
+{
+    for (int i = 0; i < RS_COUNT_; i++)
+        sqlite3_finalize(r->st[i]);
+    sqlite3_close_v2(r->db);
+    free(r);
+}
+
+static int
+reader_open(struct sqlite_store *s, struct sqlite_reader **out,
+            struct cjx_errbuf *eb)
+{
+    struct sqlite_reader *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return CJX_ENOMEM;
+    int rc = sqlite3_open_v2(s->path, &r->db,
+                             SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    const char *what = "opening read connection";
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(r->db, s->busy_timeout_ms);
+        for (int i = 0; i < RS_COUNT_ && rc == SQLITE_OK; i++) {
+            rc = sqlite3_prepare_v3(r->db, reader_sql[i], -1,
+                                    SQLITE_PREPARE_PERSISTENT, &r->st[i], NULL);
+            what = "preparing read statement";
+        }
+    }
+    if (rc != SQLITE_OK) {
+        cjx_errf(eb, CJX_ESTORE, "%s on %s: %s", what, s->path,
+                 r->db != NULL ? sqlite3_errmsg(r->db) : sqlite3_errstr(rc));
+        reader_free(r);
+        return CJX_ESTORE;
+    }
+    *out = r;
+    return 0;
+}
+
+/* Takes an idle connection, opening one if every connection is busy: the
+ * pool grows to the number of threads reading at once. */
+static int
+reader_acquire(struct sqlite_store *s, struct sqlite_reader **out,
+               struct cjx_errbuf *eb)
+{
+    pthread_mutex_lock(&s->pool_mu);
+    struct sqlite_reader *r = s->pool;
+    if (r != NULL)
+        s->pool = r->next;
+    pthread_mutex_unlock(&s->pool_mu);
+    if (r == NULL)
+        return reader_open(s, out, eb);
+    *out = r;
+    return 0;
+}
+
+static void
+reader_release(struct sqlite_store *s, struct sqlite_reader *r)
+{
+    pthread_mutex_lock(&s->pool_mu);
+    r->next = s->pool;
+    s->pool = r;
+    pthread_mutex_unlock(&s->pool_mu);
+}
+
+int
+cjx_store_readers_start(struct sqlite_store *s, struct cjx_errbuf *eb)
+{
+    struct sqlite_reader *r;
+    int err = reader_open(s, &r, eb);
+    if (err == 0)
+        reader_release(s, r);
+    return err;
+}
+
+void
+cjx_store_readers_free(struct sqlite_store *s)
+{
+    while (s->pool != NULL) {
+        struct sqlite_reader *r = s->pool;
+        s->pool = r->next;
+        reader_free(r);
+    }
+}
+
+static const char *
+column_text(sqlite3_stmt *st, int col)
+{
+    const char *v = (const char *)sqlite3_column_text(st, col);
+    return v != NULL ? v : "";
+}
+
+/* Points rec at the current row; valid until the statement moves on. */
+static void
+row_to_record(sqlite3_stmt *st, struct cjx_stored_record *rec)
+{
+    memset(rec, 0, sizeof(*rec));
+    rec->cii = column_text(st, COL_CII);
+    rec->court_case_number = column_text(st, COL_CCN);
+    rec->count_number = sqlite3_column_int(st, COL_COUNT);
+    rec->county = column_text(st, COL_COUNTY);
+    rec->version = sqlite3_column_int64(st, COL_VERSION);
+    rec->seq = sqlite3_column_int64(st, COL_SEQ);
+    rec->submitted_by = column_text(st, COL_SUBMITTED_BY);
+    rec->stored_at_us = sqlite3_column_int64(st, COL_STORED_AT);
+    rec->flags = column_text(st, COL_FLAGS);
+    rec->record = sqlite3_column_blob(st, COL_BODY);
+    rec->record_len = (size_t)sqlite3_column_bytes(st, COL_BODY);
+}
+
+static char *
+copy_string(char **p, const char *v)
+{
+    size_t n = strlen(v) + 1;
+    char *dst = memcpy(*p, v, n);
+    *p += n;
+    return dst;
+}
+
+/* Copies a borrowed record into one allocation that *out owns. */
+static int
+record_copy(const struct cjx_stored_record *src, struct cjx_stored_record *out)
+{
+    const char *strs[] = {src->cii, src->court_case_number, src->county,
+                          src->submitted_by, src->flags};
+    size_t total = src->record_len;
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        total += strlen(strs[i]) + 1;
+    char *block = malloc(total);
+    if (block == NULL)
+        return CJX_ENOMEM;
+    char *p = block;
+    *out = *src;
+    out->owned_ = block;
+    out->record = p;
+    if (src->record_len > 0)
+        memcpy(p, src->record, src->record_len);
+    p += src->record_len;
+    out->cii = copy_string(&p, src->cii);
+    out->court_case_number = copy_string(&p, src->court_case_number);
+    out->county = copy_string(&p, src->county);
+    out->submitted_by = copy_string(&p, src->submitted_by);
+    out->flags = copy_string(&p, src->flags);
+    return 0;
+}
+
+int
+cjx_store_reader_get(struct cjx_store *base, const char *cii, const char *ccn,
+                     int32_t count, struct cjx_stored_record *out,
+                     struct cjx_errbuf *eb)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    if (cii == NULL || ccn == NULL || out == NULL)
+        return cjx_errf(eb, CJX_EINVAL, "get_record: missing key or output");
+    struct sqlite_reader *r;
+    int err = reader_acquire(s, &r, eb);
+    if (err != 0)
+        return err;
+    sqlite3_stmt *st = r->st[RS_GET];
+    sqlite3_bind_text(st, 1, cii, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ccn, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, count);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        struct cjx_stored_record rec;
+        row_to_record(st, &rec);
+        err = record_copy(&rec, out);
+        if (err != 0)
+            cjx_errf(eb, err, "get_record: copying the record");
+    } else if (rc == SQLITE_DONE) {
+        err = cjx_errf(eb, CJX_ENOTFOUND, "no record %s/%s/%d", cii, ccn,
+                       (int)count);
+    } else {
+        err = cjx_errf(eb, CJX_ESTORE, "get_record: %s", sqlite3_errmsg(r->db));
+    }
+    /* Resetting ends the read transaction, so the next read sees newer
+     * commits. */
+    sqlite3_reset(st);
+    reader_release(s, r);
+    return err;
+}
+
+void
+cjx_store_reader_fini_record(struct cjx_stored_record *rec)
+{
+    if (rec == NULL)
+        return;
+    free(rec->owned_);
+    memset(rec, 0, sizeof(*rec));
+}
+
+/* Steps st, handing each row to visit, until limit rows, the end, or visit
+ * asks to stop. *last_pos receives the last visited row's position. */
+static int
+visit_rows(struct sqlite_reader *r, sqlite3_stmt *st, const char *what,
+           cjx_store_visit_fn visit, void *arg, int64_t *last_pos,
+           struct cjx_errbuf *eb)
+{
+    int rc, err = 0;
+    int64_t pos = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct cjx_stored_record rec;
+        row_to_record(st, &rec);
+        pos = sqlite3_column_int64(st, COL_POS);
+        if (visit(arg, &rec) != 0)
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = cjx_errf(eb, CJX_ESTORE, "%s: %s", what, sqlite3_errmsg(r->db));
+    sqlite3_reset(st);
+    if (err == 0 && last_pos != NULL)
+        *last_pos = pos;
+    return err;
+}
+
+int
+cjx_store_reader_list(struct cjx_store *base, enum cjx_record_filter f,
+                      const char *value, int64_t after_id, int limit,
+                      cjx_store_visit_fn visit, void *arg, int64_t *last_id,
+                      struct cjx_errbuf *eb)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    if (f < CJX_FILTER_CII || f > CJX_FILTER_CASE)
+        return cjx_errf(eb, CJX_EINVAL, "list_records: unknown filter %d",
+                        (int)f);
+    if (value == NULL || visit == NULL || after_id < 0 || limit <= 0)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "list_records: needs a value, a visitor, a position "
+                        ">= 0 and a limit > 0");
+    struct sqlite_reader *r;
+    int err = reader_acquire(s, &r, eb);
+    if (err != 0)
+        return err;
+    static const enum reader_stmt by_filter[] = {
+        [CJX_FILTER_CII] = RS_LIST_CII,
+        [CJX_FILTER_COUNTY] = RS_LIST_COUNTY,
+        [CJX_FILTER_CASE] = RS_LIST_CASE,
+    };
+    sqlite3_stmt *st = r->st[by_filter[f]];
+    sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, after_id);
+    sqlite3_bind_int(st, 3, limit);
+    err = visit_rows(r, st, "list_records", visit, arg, last_id, eb);
+    reader_release(s, r);
+    return err;
+}
+
+int
+cjx_store_reader_changes(struct cjx_store *base, int64_t after_seq, int limit,
+                         cjx_store_visit_fn visit, void *arg,
+                         struct cjx_errbuf *eb)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    if (visit == NULL || after_seq < 0 || limit <= 0)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "read_changes: needs a visitor, a seq >= 0 and a "
+                        "limit > 0");
+    struct sqlite_reader *r;
+    int err = reader_acquire(s, &r, eb);
+    if (err != 0)
+        return err;
+    sqlite3_stmt *st = r->st[RS_CHANGES];
+    sqlite3_bind_int64(st, 1, after_seq);
+    sqlite3_bind_int(st, 2, limit);
+    err = visit_rows(r, st, "read_changes", visit, arg, NULL, eb);
+    reader_release(s, r);
+    return err;
+}

@@ -1,0 +1,141 @@
+/* The SQLite store's schema as ordered migrations, tracked by user_version. */
+#include <stdio.h>
+
+#include "sqlite_store.h"
+
+/* migrations[i] takes a database from user_version i to i + 1. Append only:
+ * a released migration is never edited, a change is a new entry.
+ *
+ * records holds one row per key with its current version; every version's
+ * bytes stay in record_versions so that a change-feed reader sees exactly
+ * the version its change wrote. changes is the feed: AUTOINCREMENT keeps seq
+ * monotonic even if rows were ever deleted. The secondary indexes on records
+ * end (implicitly) in the row id, which is the listing order. */
+static const char *const migrations[] = {
+    "CREATE TABLE records ("
+    " id INTEGER PRIMARY KEY,"
+    " cii TEXT NOT NULL,"
+    " court_case_number TEXT NOT NULL,"
+    " count_number INTEGER NOT NULL,"
+    " county TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " seq INTEGER NOT NULL,"
+    " current_version_id INTEGER REFERENCES record_versions(id),"
+    " UNIQUE (cii, court_case_number, count_number));"
+    "CREATE INDEX records_by_cii ON records(cii);"
+    "CREATE INDEX records_by_county ON records(county);"
+    "CREATE INDEX records_by_case ON records(court_case_number);"
+    "CREATE TABLE record_versions ("
+    " id INTEGER PRIMARY KEY,"
+    " record_id INTEGER NOT NULL REFERENCES records(id),"
+    " version INTEGER NOT NULL,"
+    " county TEXT NOT NULL,"
+    " submitted_by TEXT NOT NULL,"
+    " stored_at_us INTEGER NOT NULL,"
+    " flags TEXT NOT NULL,"
+    " body BLOB NOT NULL,"
+    " UNIQUE (record_id, version));"
+    "CREATE TABLE changes ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " version_id INTEGER NOT NULL UNIQUE REFERENCES record_versions(id));"
+    "CREATE TABLE idempotency ("
+    " sender_ori TEXT NOT NULL,"
+    " request_id TEXT NOT NULL,"
+    " digest BLOB NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " seq INTEGER NOT NULL,"
+    " unchanged INTEGER NOT NULL,"
+    " created_at_us INTEGER NOT NULL,"
+    " PRIMARY KEY (sender_ori, request_id)) WITHOUT ROWID;",
+};
+
+const int cjx_store_schema_version =
+    (int)(sizeof(migrations) / sizeof(migrations[0]));
+
+static int
+read_user_version(sqlite3 *db, int *version, struct cjx_errbuf *eb)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return cjx_errf(eb, CJX_ESTORE, "reading schema version: %s",
+                        sqlite3_errmsg(db));
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return cjx_errf(eb, CJX_ESTORE, "reading schema version: %s",
+                        sqlite3_errmsg(db));
+    return 0;
+}
+
+static int
+exec(sqlite3 *db, const char *sql, const char *what, struct cjx_errbuf *eb)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return 0;
+    cjx_errf(eb, CJX_ESTORE, "%s: %s", what,
+             msg != NULL ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    return CJX_ESTORE;
+}
+
+static int
+refuse_newer(int found, struct cjx_errbuf *eb)
+{
+    return cjx_errf(eb, CJX_ESTORE,
+                    "database schema version %d is newer than this program "
+                    "supports (%d); upgrade cjx",
+                    found, cjx_store_schema_version);
+}
+
+/* Runs one migration if the database still needs it. The version is read
+ * inside the write transaction, so two processes opening the same file
+ * cannot both apply a step. Sets *done when nothing was left to do. */
+static int
+migrate_step(sqlite3 *db, int *done, struct cjx_errbuf *eb)
+{
+    int err = exec(db, "BEGIN IMMEDIATE", "starting migration", eb);
+    if (err != 0)
+        return err;
+    int v = 0;
+    err = read_user_version(db, &v, eb);
+    if (err == 0 && v > cjx_store_schema_version)
+        err = refuse_newer(v, eb);
+    if (err == 0 && v < cjx_store_schema_version) {
+        char what[64], set[64];
+        snprintf(what, sizeof(what), "migrating schema to version %d", v + 1);
+        snprintf(set, sizeof(set), "PRAGMA user_version = %d", v + 1);
+        err = exec(db, migrations[v], what, eb);
+        if (err == 0)
+            err = exec(db, set, what, eb);
+    }
+    if (err == 0)
+        err = exec(db, "COMMIT", "committing migration", eb);
+    if (err != 0) {
+        if (!sqlite3_get_autocommit(db))
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return err;
+    }
+    *done = v >= cjx_store_schema_version;
+    return 0;
+}
+
+int
+cjx_store_schema_migrate(sqlite3 *db, struct cjx_errbuf *eb)
+{
+    int v = 0;
+    int err = read_user_version(db, &v, eb);
+    if (err != 0)
+        return err;
+    if (v > cjx_store_schema_version)
+        return refuse_newer(v, eb);
+    for (int done = 0; !done;) {
+        err = migrate_step(db, &done, eb);
+        if (err != 0)
+            return err;
+    }
+    return 0;
+}

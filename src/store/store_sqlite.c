@@ -1,0 +1,202 @@
+/* The SQLite store backend: open, close, the ops table and the hook. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sqlite_store.h"
+
+static int64_t
+sqlite_last_seq(struct cjx_store *base)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    return atomic_load(&s->last_seq);
+}
+
+static void
+sqlite_set_commit_hook(struct cjx_store *base, cjx_store_commit_fn fn,
+                       void *arg)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    pthread_mutex_lock(&s->hook_mu);
+    s->hook = fn;
+    s->hook_arg = arg;
+    pthread_mutex_unlock(&s->hook_mu);
+}
+
+/* Frees everything open() may have built; the writer thread is not running. */
+static void
+store_free(struct sqlite_store *s)
+{
+    cjx_store_readers_free(s);
+    sqlite3_close_v2(s->wdb);
+    pthread_mutex_destroy(&s->pool_mu);
+    pthread_mutex_destroy(&s->hook_mu);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s->path);
+    free(s);
+}
+
+static void
+sqlite_close(struct cjx_store *base)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    cjx_store_writer_stop(s);
+    store_free(s);
+}
+
+static const struct cjx_store_ops sqlite_ops = {
+    .submit_record = cjx_store_writer_submit,
+    .get_record = cjx_store_reader_get,
+    .list_records = cjx_store_reader_list,
+    .read_changes = cjx_store_reader_changes,
+    .last_seq = sqlite_last_seq,
+    .set_commit_hook = sqlite_set_commit_hook,
+    .stored_record_fini = cjx_store_reader_fini_record,
+    .close = sqlite_close,
+};
+
+static int
+exec_pragma(sqlite3 *db, const char *sql, struct cjx_errbuf *eb)
+{
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
+        return 0;
+    return cjx_errf(eb, CJX_ESTORE, "%s: %s", sql, sqlite3_errmsg(db));
+}
+
+/* WAL lets readers run beside the writer; synchronous=FULL makes every
+ * commit durable before it is acknowledged. journal_mode answers with the
+ * mode actually in force, which is checked because a database on a file
+ * system without shared memory silently stays in rollback mode. */
+static int
+writer_pragmas(sqlite3 *db, struct cjx_errbuf *eb)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL) !=
+        SQLITE_OK)
+        return cjx_errf(eb, CJX_ESTORE, "journal_mode: %s", sqlite3_errmsg(db));
+    int rc = sqlite3_step(st);
+    const char *mode = (const char *)sqlite3_column_text(st, 0);
+    int wal = rc == SQLITE_ROW && mode != NULL && strcmp(mode, "wal") == 0;
+    int err = 0;
+    if (!wal)
+        err = cjx_errf(eb, CJX_ESTORE, "cannot enable WAL journal: %s",
+                       rc == SQLITE_ROW ? (mode ? mode : "?")
+                                        : sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    if (err == 0)
+        err = exec_pragma(db, "PRAGMA synchronous=FULL", eb);
+    if (err == 0)
+        err = exec_pragma(db, "PRAGMA foreign_keys=ON", eb);
+    return err;
+}
+
+static int
+read_last_seq(struct sqlite_store *s, struct cjx_errbuf *eb)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->wdb, "SELECT coalesce(max(seq), 0) FROM changes",
+                           -1, &st, NULL) != SQLITE_OK)
+        return cjx_errf(eb, CJX_ESTORE, "reading last seq: %s",
+                        sqlite3_errmsg(s->wdb));
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        atomic_store(&s->last_seq, sqlite3_column_int64(st, 0));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return cjx_errf(eb, CJX_ESTORE, "reading last seq: %s",
+                        sqlite3_errmsg(s->wdb));
+    return 0;
+}
+
+static int
+open_writer_db(struct sqlite_store *s, struct cjx_errbuf *eb)
+{
+    int rc = sqlite3_open_v2(
+        s->path, &s->wdb,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK)
+        return cjx_errf(eb, rc == SQLITE_CANTOPEN ? CJX_EIO : CJX_ESTORE,
+                        "opening %s: %s", s->path,
+                        s->wdb != NULL ? sqlite3_errmsg(s->wdb)
+                                       : sqlite3_errstr(rc));
+    sqlite3_busy_timeout(s->wdb, s->busy_timeout_ms);
+
+    /* Migrations run first: they refuse a database from a newer program
+     * before anything here touches it, and a later migration that rebuilds
+     * a table needs foreign keys still off. */
+    int err = cjx_store_schema_migrate(s->wdb, eb);
+    if (err == 0)
+        err = writer_pragmas(s->wdb, eb);
+    if (err == 0)
+        err = read_last_seq(s, eb);
+    if (err != 0 && eb != NULL && strstr(eb->msg, s->path) == NULL) {
+        /* Name the file: the caller may hold several stores. */
+        char msg[sizeof(eb->msg)];
+        snprintf(msg, sizeof(msg), "%s", eb->msg);
+        cjx_errf(eb, err, "%s: %s", s->path, msg);
+    }
+    return err;
+}
+
+static int
+init_locks(struct sqlite_store *s)
+{
+    pthread_mutexattr_t attr;
+    if (pthread_mutexattr_init(&attr) != 0)
+        return -1;
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    int rc = pthread_mutex_init(&s->hook_mu, &attr);
+    pthread_mutexattr_destroy(&attr);
+    if (rc != 0)
+        return -1;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    pthread_mutex_init(&s->pool_mu, NULL);
+    return 0;
+}
+
+int
+cjx_store_sqlite_open(const char *path,
+                      const struct cjx_store_sqlite_options *opts,
+                      struct cjx_store **out, struct cjx_errbuf *eb)
+{
+    if (path == NULL || path[0] == '\0' || out == NULL)
+        return cjx_errf(eb, CJX_EINVAL, "store: a path is required");
+    if (opts != NULL && (opts->max_batch < 0 || opts->busy_timeout_ms < 0))
+        return cjx_errf(eb, CJX_EINVAL,
+                        "store: max_batch and busy_timeout_ms must be >= 0");
+    /* Readers on many threads and the writer thread use separate
+     * connections, which needs SQLite built thread-safe. */
+    if (!sqlite3_threadsafe())
+        return cjx_errf(eb, CJX_ESTORE,
+                        "store: SQLite was built without thread support");
+
+    struct sqlite_store *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return CJX_ENOMEM;
+    s->path = strdup(path);
+    if (s->path == NULL || init_locks(s) != 0) {
+        free(s->path);
+        free(s);
+        return CJX_ENOMEM;
+    }
+    s->base.ops = &sqlite_ops;
+    s->max_batch = opts != NULL && opts->max_batch > 0 ? opts->max_batch : 1024;
+    s->busy_timeout_ms = opts != NULL && opts->busy_timeout_ms > 0
+                             ? opts->busy_timeout_ms
+                             : 5000;
+    atomic_init(&s->last_seq, 0);
+
+    int err = open_writer_db(s, eb);
+    if (err == 0)
+        err = cjx_store_readers_start(s, eb);
+    if (err == 0)
+        err = cjx_store_writer_start(s, eb);
+    if (err != 0) {
+        store_free(s);
+        return err;
+    }
+    *out = &s->base;
+    return 0;
+}

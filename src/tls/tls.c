@@ -1,0 +1,433 @@
+/* Agency identity from X.509 certificates, own-certificate checks and key file hygiene. */
+#include "cjx/tls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "cjx/clock.h"
+
+/* No PEM file cjx reads comes near this; a bigger one is a mistake. */
+#define PEM_MAX_BYTES (1u << 20)
+
+#define SPIFFE_SCHEME "spiffe://"
+#define AGENCY_PATH "/agency/"
+
+/* Below this a key is refused: 112 bits is RSA-2048, 128 is P-256. */
+#define MIN_SECURITY_BITS 112
+
+/* The reason for the most recent OpenSSL failure on this thread, after which
+ * the thread's error queue is emptied so it cannot leak into a later call. */
+static const char *
+openssl_reason(char *buf, size_t len)
+{
+    unsigned long e = ERR_peek_last_error();
+    if (e == 0)
+        snprintf(buf, len, "unknown reason");
+    else
+        ERR_error_string_n(e, buf, len);
+    ERR_clear_error();
+    return buf;
+}
+
+/* Copies attacker-controlled text for a message, shortened and with
+ * non-printable bytes replaced, so that it cannot forge log lines. */
+static const char *
+printable(const unsigned char *s, size_t len, char *dst, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len && n + 4 < cap; i++)
+        dst[n++] = (s[i] < 0x20 || s[i] >= 0x7f) ? '?' : (char)s[i];
+    if (n < len && n + 4 <= cap) {
+        memcpy(dst + n, "...", 3);
+        n += 3;
+    }
+    dst[n] = '\0';
+    return dst;
+}
+
+static X509 *
+parse_leaf(const char *pem, size_t len)
+{
+    if (pem == NULL || len > INT_MAX)
+        return NULL;
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    if (bio == NULL)
+        return NULL;
+    X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    return x;
+}
+
+/* A URI SAN is an agency SAN if it is a SPIFFE ID (scheme compared without
+ * regard to case, so that a variant spelling is refused later rather than
+ * ignored) whose path starts with /agency/. */
+static int
+is_agency_uri(const unsigned char *u, size_t len)
+{
+    size_t sl = strlen(SPIFFE_SCHEME);
+    if (len < sl || strncasecmp((const char *)u, SPIFFE_SCHEME, sl) != 0)
+        return 0;
+    const unsigned char *path = memchr(u + sl, '/', len - sl);
+    if (path == NULL)
+        return 0;
+    size_t rest = len - (size_t)(path - u);
+    size_t al = strlen(AGENCY_PATH);
+    return rest >= al && memcmp(path, AGENCY_PATH, al) == 0;
+}
+
+static int
+ori_valid(const unsigned char *s, size_t len)
+{
+    if (len != CJX_ORI_LEN)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
+            return 0;
+    return 1;
+}
+
+/* Finds the one agency URI SAN of x and checks it names an agency in
+ * trust_domain. Fails with err and the reason in eb. */
+static int
+agency_of(X509 *x, const char *trust_domain, int err,
+          char ori[CJX_ORI_LEN + 1], struct cjx_errbuf *eb)
+{
+    int crit = -1;
+    GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, &crit,
+                                            NULL);
+    if (names == NULL) {
+        ERR_clear_error();
+        if (crit == -1)
+            return cjx_errf(eb, err, "certificate has no subjectAltName");
+        if (crit == -2)
+            return cjx_errf(eb, err, "certificate has several "
+                            "subjectAltName extensions");
+        return cjx_errf(eb, err, "certificate subjectAltName is malformed");
+    }
+
+    const ASN1_IA5STRING *uri = NULL;
+    int count = 0;
+    for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+        const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+        if (gn->type != GEN_URI)
+            continue;
+        const ASN1_IA5STRING *s = gn->d.uniformResourceIdentifier;
+        if (is_agency_uri(ASN1_STRING_get0_data(s),
+                          (size_t)ASN1_STRING_length(s))) {
+            uri = s;
+            count++;
+        }
+    }
+
+    int rc = 0;
+    char shown[160];
+    if (count == 0) {
+        rc = cjx_errf(eb, err,
+                      "certificate has no URI SAN of the form "
+                      "spiffe://%s/agency/<ORI>",
+                      trust_domain);
+        goto out;
+    }
+    if (count > 1) {
+        rc = cjx_errf(eb, err,
+                      "certificate has %d agency URI SANs; exactly one is "
+                      "allowed",
+                      count);
+        goto out;
+    }
+
+    const unsigned char *u = ASN1_STRING_get0_data(uri);
+    size_t len = (size_t)ASN1_STRING_length(uri);
+    printable(u, len, shown, sizeof(shown));
+    size_t sl = strlen(SPIFFE_SCHEME);
+    const unsigned char *domain = u + sl;
+    const unsigned char *path =
+        len > sl ? memchr(domain, '/', len - sl) : NULL;
+    if (path == NULL || memcmp(u, SPIFFE_SCHEME, sl) != 0 ||
+        memchr(u, '\0', len) != NULL) {
+        rc = cjx_errf(eb, err, "agency URI SAN %s is malformed", shown);
+        goto out;
+    }
+    size_t dl = (size_t)(path - domain);
+    if (dl != strlen(trust_domain) || memcmp(domain, trust_domain, dl) != 0) {
+        rc = cjx_errf(eb, err,
+                      "agency URI SAN %s is not in trust domain %s", shown,
+                      trust_domain);
+        goto out;
+    }
+    const unsigned char *o = path + strlen(AGENCY_PATH);
+    size_t ol = len - (size_t)(o - u);
+    if (!ori_valid(o, ol)) {
+        rc = cjx_errf(eb, err,
+                      "agency URI SAN %s does not end in an ORI (exactly 9 "
+                      "characters A-Z or 0-9)",
+                      shown);
+        goto out;
+    }
+    memcpy(ori, o, CJX_ORI_LEN);
+    ori[CJX_ORI_LEN] = '\0';
+out:
+    GENERAL_NAMES_free(names);
+    return rc;
+}
+
+int
+cjx_tls_identify(const char *pem, size_t pem_len, const char *trust_domain,
+                 struct cjx_peer_identity *out, struct cjx_errbuf *eb)
+{
+    char why[256];
+    if (trust_domain == NULL || trust_domain[0] == '\0' || out == NULL)
+        return cjx_errf(eb, CJX_EINVAL, "identify: missing argument");
+
+    X509 *x = parse_leaf(pem, pem_len);
+    if (x == NULL)
+        return cjx_errf(eb, CJX_EUNAUTH, "cannot parse the peer certificate: %s",
+                        openssl_reason(why, sizeof(why)));
+
+    struct cjx_peer_identity id;
+    int rc = agency_of(x, trust_domain, CJX_EUNAUTH, id.ori, eb);
+    if (rc != 0)
+        goto out;
+
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!X509_digest(x, EVP_sha256(), md, &mdlen) ||
+        mdlen * 2 != CJX_FINGERPRINT_HEX_LEN) {
+        rc = cjx_errf(eb, CJX_ETLS, "cannot hash the peer certificate: %s",
+                      openssl_reason(why, sizeof(why)));
+        goto out;
+    }
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < mdlen; i++) {
+        id.fingerprint[2 * i] = hex[md[i] >> 4];
+        id.fingerprint[2 * i + 1] = hex[md[i] & 15];
+    }
+    id.fingerprint[CJX_FINGERPRINT_HEX_LEN] = '\0';
+    *out = id;
+out:
+    X509_free(x);
+    return rc;
+}
+
+int
+cjx_tls_read_pem(const char *path, int require_private, char **out,
+                 size_t *len, struct cjx_errbuf *eb)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        int e = errno;
+        return cjx_errf(eb, e == ENOMEM ? CJX_ENOMEM : CJX_EIO, "%s: %s", path,
+                        strerror(e));
+    }
+
+    int rc = 0;
+    char *buf = NULL;
+    size_t cap = 0, got = 0;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        rc = cjx_errf(eb, CJX_EIO, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = cjx_errf(eb, CJX_EINVAL, "%s: not a regular file", path);
+        goto out;
+    }
+    /* The mode is checked on the open file, so a swap of the path between
+     * check and read cannot slip a readable file past it. */
+    if (require_private && (st.st_mode & 077) != 0) {
+        const char *how = (st.st_mode & 044)   ? "readable"
+                          : (st.st_mode & 022) ? "writable"
+                                               : "accessible";
+        rc = cjx_errf(eb, CJX_EPERM,
+                      "key file %s is %s by group or others (mode %04o); "
+                      "chmod 600 it",
+                      path, how, (unsigned)(st.st_mode & 07777));
+        goto out;
+    }
+    if (st.st_size > (off_t)PEM_MAX_BYTES) {
+        rc = cjx_errf(eb, CJX_EINVAL, "%s: larger than %u bytes", path,
+                      PEM_MAX_BYTES);
+        goto out;
+    }
+    cap = (size_t)st.st_size;
+    buf = malloc(cap + 1);
+    if (buf == NULL) {
+        rc = cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", path);
+        goto out;
+    }
+    while (got < cap) {
+        ssize_t r = read(fd, buf + got, cap - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rc = cjx_errf(eb, CJX_EIO, "%s: %s", path, strerror(errno));
+            goto out;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    buf[got] = '\0';
+    *out = buf;
+    *len = got;
+    buf = NULL;
+out:
+    if (buf != NULL) {
+        OPENSSL_cleanse(buf, cap + 1);
+        free(buf);
+    }
+    close(fd);
+    return rc;
+}
+
+void
+cjx_tls_free_pem(char *pem, size_t len)
+{
+    if (pem == NULL)
+        return;
+    OPENSSL_cleanse(pem, len);
+    free(pem);
+}
+
+/* Refuses to ask for a passphrase: a daemon has no one to ask. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1;
+}
+
+static void
+format_time(const ASN1_TIME *t, char *buf, size_t len)
+{
+    struct tm tm;
+    if (ASN1_TIME_to_tm(t, &tm) != 1 ||
+        strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(buf, len, "(unreadable)");
+}
+
+static int
+check_validity(X509 *x, struct cjx_errbuf *eb)
+{
+    /* The clock source, not time(), so that tests can pin "now". */
+    time_t now = (time_t)(cjx_clock_now_us() / 1000000);
+    char when[40];
+    const ASN1_TIME *nb = X509_get0_notBefore(x);
+    const ASN1_TIME *na = X509_get0_notAfter(x);
+    int before = X509_cmp_time(nb, &now);
+    int after = X509_cmp_time(na, &now);
+    ERR_clear_error();
+    if (before == 0 || after == 0)
+        return cjx_errf(eb, CJX_ETLS, "certificate validity dates are "
+                        "unreadable");
+    if (before > 0) {
+        format_time(nb, when, sizeof(when));
+        return cjx_errf(eb, CJX_ETLS, "certificate is not valid before %s",
+                        when);
+    }
+    if (after < 0) {
+        format_time(na, when, sizeof(when));
+        return cjx_errf(eb, CJX_ETLS, "certificate expired at %s", when);
+    }
+    return 0;
+}
+
+int
+cjx_tls_check_own_cert(const char *cert_pem, const char *key_pem,
+                       const char *trust_domain, const char *own_ori,
+                       struct cjx_errbuf *eb)
+{
+    char why[256];
+    if (cert_pem == NULL || key_pem == NULL || trust_domain == NULL ||
+        own_ori == NULL)
+        return cjx_errf(eb, CJX_EINVAL, "check_own_cert: missing argument");
+
+    EVP_PKEY *key = NULL;
+    X509 *x = parse_leaf(cert_pem, strlen(cert_pem));
+    if (x == NULL)
+        return cjx_errf(eb, CJX_ETLS, "cannot parse the certificate: %s",
+                        openssl_reason(why, sizeof(why)));
+
+    int rc = 0;
+    size_t klen = strlen(key_pem);
+    BIO *bio = klen <= INT_MAX ? BIO_new_mem_buf(key_pem, (int)klen) : NULL;
+    if (bio != NULL)
+        key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+    BIO_free(bio);
+    if (key == NULL) {
+        rc = cjx_errf(eb, CJX_ETLS,
+                      "cannot parse the private key (it must be unencrypted "
+                      "PEM): %s",
+                      openssl_reason(why, sizeof(why)));
+        goto out;
+    }
+    if (X509_check_private_key(x, key) != 1) {
+        ERR_clear_error();
+        rc = cjx_errf(eb, CJX_ETLS,
+                      "the private key does not belong to the certificate");
+        goto out;
+    }
+    int bits = EVP_PKEY_get_security_bits(key);
+    if (bits < MIN_SECURITY_BITS) {
+        rc = cjx_errf(eb, CJX_ETLS,
+                      "the key is too weak (%d bits of security; at least %d "
+                      "needed, e.g. P-256 or RSA-3072)",
+                      bits, MIN_SECURITY_BITS);
+        goto out;
+    }
+    rc = check_validity(x, eb);
+    if (rc != 0)
+        goto out;
+
+    char ori[CJX_ORI_LEN + 1];
+    rc = agency_of(x, trust_domain, CJX_ETLS, ori, eb);
+    if (rc != 0)
+        goto out;
+    if (strcmp(ori, own_ori) != 0) {
+        rc = cjx_errf(eb, CJX_ETLS,
+                      "certificate names agency %s, but this daemon is %s", ori,
+                      own_ori);
+        goto out;
+    }
+
+    /* The daemon both serves and calls its peers with this one certificate;
+     * catching a missing usage here beats failing every handshake later. */
+    if (X509_check_purpose(x, X509_PURPOSE_SSL_SERVER, 0) != 1) {
+        rc = cjx_errf(eb, CJX_ETLS,
+                      "certificate may not be used by a TLS server (needs "
+                      "extended key usage serverAuth, key usage "
+                      "digitalSignature)");
+        goto out;
+    }
+    if (X509_check_purpose(x, X509_PURPOSE_SSL_CLIENT, 0) != 1) {
+        rc = cjx_errf(eb, CJX_ETLS,
+                      "certificate may not be used by a TLS client (needs "
+                      "extended key usage clientAuth, key usage "
+                      "digitalSignature)");
+        goto out;
+    }
+out:
+    ERR_clear_error();
+    EVP_PKEY_free(key);
+    X509_free(x);
+    return rc;
+}

@@ -1,0 +1,267 @@
+/* Test harness: starts and stops real daemons with generated certificates. */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cjx/tls.h"
+#include "cjx/v1/record_service.methods.h"
+#include "grpc/health/v1/health.methods.h"
+
+static const char *
+env_or_die(const char *name)
+{
+    const char *v = getenv(name);
+    if (v == NULL) {
+        fprintf(stderr, "%s is not set (run the tests through ctest)\n", name);
+        exit(1);
+    }
+    return v;
+}
+
+const char *
+harness_certs(void)
+{
+    return env_or_die("CJX_TEST_CERTS");
+}
+
+/* A loopback port nobody listens on right now. */
+static int
+free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        perror("free_port");
+        exit(1);
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void
+write_conf(struct test_daemon *d)
+{
+    const char *certs = harness_certs();
+    FILE *f = fopen(d->conf, "w");
+    if (f == NULL) {
+        perror(d->conf);
+        exit(1);
+    }
+    fprintf(f,
+            "agency: %s\n"
+            "trust_domain: cjx.example\n"
+            "listen: 127.0.0.1:%d\n"
+            "local_socket: %s\n"
+            "state_dir: %s/state\n"
+            "registry: %s/agencies.yaml\n"
+            "log_level: info\n"
+            "tls:\n"
+            "  ca: %s/ca.pem\n"
+            "  cert: %s/%s.pem\n"
+            "  key: %s/%s.key\n",
+            d->ori, d->port, d->socket, d->dir, certs, certs, certs, d->slug,
+            certs, d->slug);
+    if (d->max_message_bytes > 0)
+        fprintf(f, "limits:\n  max_message_bytes: %d\n", d->max_message_bytes);
+    fclose(f);
+}
+
+void
+harness_daemon_init(struct test_daemon *d, const char *slug, const char *ori)
+{
+    int max = d->max_message_bytes;
+    memset(d, 0, sizeof(*d));
+    d->max_message_bytes = max;
+    d->slug = slug;
+    d->ori = ori;
+    snprintf(d->dir, sizeof(d->dir), "/tmp/cjx-test-XXXXXX");
+    if (mkdtemp(d->dir) == NULL) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    snprintf(d->conf, sizeof(d->conf), "%s/cjxd.yaml", d->dir);
+    snprintf(d->socket, sizeof(d->socket), "%s/cjxd.sock", d->dir);
+    snprintf(d->log, sizeof(d->log), "%s/cjxd.log", d->dir);
+    d->port = free_port();
+    write_conf(d);
+}
+
+static void
+print_log(const struct test_daemon *d)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "tail -n 30 %s >&2", d->log);
+    harness_run(cmd);
+}
+
+static int
+healthy(const struct test_daemon *d)
+{
+    struct cjx_client *cl = harness_client_local(d);
+    Grpc__Health__V1__HealthCheckRequest req =
+        GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    ProtobufCMessage *resp = NULL;
+    struct cjx_client_status st;
+    int ok = cjx_client_unary(cl, &grpc__health__v1__health__methods[HEALTH_CHECK],
+                              &req.base, 1000, &resp, &st) == 0 &&
+             st.code == 0;
+    if (resp != NULL)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    cjx_client_free(cl);
+    return ok;
+}
+
+int
+harness_daemon_start(struct test_daemon *d)
+{
+    const char *cjxd = env_or_die("CJX_CJXD");
+    d->pid = fork();
+    if (d->pid == 0) {
+        int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        dup2(fd, STDERR_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        execl(cjxd, "cjxd", "-c", d->conf, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 1000; i++) {
+        int status;
+        if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+            fprintf(stderr, "cjxd exited during start-up:\n");
+            print_log(d);
+            d->pid = 0;
+            return -1;
+        }
+        struct stat sb;
+        if (stat(d->socket, &sb) == 0 && healthy(d))
+            return 0;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "cjxd did not become healthy:\n");
+    print_log(d);
+    return -1;
+}
+
+int
+harness_daemon_stop(struct test_daemon *d)
+{
+    if (d->pid <= 0)
+        return -1;
+    kill(d->pid, SIGTERM);
+    int status;
+    waitpid(d->pid, &status, 0);
+    d->pid = 0;
+    if (!WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+void
+harness_daemon_kill9(struct test_daemon *d)
+{
+    if (d->pid <= 0)
+        return;
+    kill(d->pid, SIGKILL);
+    waitpid(d->pid, NULL, 0);
+    d->pid = 0;
+}
+
+void
+harness_daemon_signal(struct test_daemon *d, int sig)
+{
+    if (d->pid > 0)
+        kill(d->pid, sig);
+}
+
+void
+harness_daemon_cleanup(struct test_daemon *d)
+{
+    if (d->pid > 0)
+        harness_daemon_kill9(d);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
+    harness_run(cmd);
+}
+
+int
+harness_log_contains(const struct test_daemon *d, const char *text)
+{
+    FILE *f = fopen(d->log, "r");
+    if (f == NULL)
+        return 0;
+    char line[4096];
+    int found = 0;
+    while (!found && fgets(line, sizeof(line), f) != NULL)
+        found = strstr(line, text) != NULL;
+    fclose(f);
+    return found;
+}
+
+static char *
+read_pem(const char *name, const char *ext)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s.%s", harness_certs(), name, ext);
+    char *pem;
+    size_t len;
+    struct cjx_errbuf eb;
+    if (cjx_tls_read_pem(path, 0, &pem, &len, &eb) != 0) {
+        fprintf(stderr, "%s\n", eb.msg);
+        exit(1);
+    }
+    return pem;
+}
+
+struct cjx_client *
+harness_client_tls(const struct test_daemon *d, const char *cert_name)
+{
+    char target[64];
+    snprintf(target, sizeof(target), "127.0.0.1:%d", d->port);
+    char *ca = read_pem("ca", "pem");
+    char *cert = cert_name ? read_pem(cert_name, "pem") : NULL;
+    char *key = cert_name ? read_pem(cert_name, "key") : NULL;
+    struct cjx_client *cl;
+    struct cjx_errbuf eb;
+    if (cjx_client_connect_tls(target, ca, cert, key, &cl, &eb) != 0) {
+        fprintf(stderr, "%s\n", eb.msg);
+        exit(1);
+    }
+    cjx_tls_free_pem(ca, strlen(ca));
+    cjx_tls_free_pem(cert, cert ? strlen(cert) : 0);
+    cjx_tls_free_pem(key, key ? strlen(key) : 0);
+    return cl;
+}
+
+struct cjx_client *
+harness_client_local(const struct test_daemon *d)
+{
+    struct cjx_client *cl;
+    struct cjx_errbuf eb;
+    if (cjx_client_connect_local(d->socket, &cl, &eb) != 0) {
+        fprintf(stderr, "%s\n", eb.msg);
+        exit(1);
+    }
+    return cl;
+}
+
+int
+harness_run(const char *cmdline)
+{
+    int status = system(cmdline);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}

@@ -1,0 +1,54 @@
+/* Real cjxd processes on loopback for integration tests. */
+#ifndef CJX_TEST_HARNESS_H
+#define CJX_TEST_HARNESS_H
+
+#include <sys/types.h>
+
+#include "cjx/client.h"
+
+/* One daemon under test: its own directory, configuration, socket and
+ * database, serving mTLS on a free loopback port. */
+struct test_daemon {
+    const char *slug; /* certificate name in the test certificate directory */
+    const char *ori;
+    char dir[256];
+    char conf[320];
+    char socket[320];
+    char log[320];
+    int port;
+    pid_t pid;
+    int max_message_bytes; /* 0 = default */
+};
+
+/* Directory of certificates made by certs/make-dev-certs.sh for the tests. */
+const char *harness_certs(void);
+
+/* Prepares a daemon for agency slug/ori in a new temporary directory and
+ * writes its configuration. Does not start it. */
+void harness_daemon_init(struct test_daemon *d, const char *slug,
+                         const char *ori);
+/* Starts cjxd and waits until it answers a health check on its socket.
+ * Returns 0, or -1 (the log is printed to stderr). */
+int harness_daemon_start(struct test_daemon *d);
+/* SIGTERM and wait; returns the exit status (or -1 if killed by a signal). */
+int harness_daemon_stop(struct test_daemon *d);
+/* SIGKILL and reap: a crash. */
+void harness_daemon_kill9(struct test_daemon *d);
+/* Sends a signal to the running daemon. */
+void harness_daemon_signal(struct test_daemon *d, int sig);
+/* Removes the daemon's directory (stop it first). */
+void harness_daemon_cleanup(struct test_daemon *d);
+/* 1 if the daemon's log contains text. */
+int harness_log_contains(const struct test_daemon *d, const char *text);
+
+/* A client of d over mTLS presenting the certificate cert_name (e.g. "sf-da",
+ * "expired"); NULL cert_name presents none. ca_name NULL = the trusted CA. */
+struct cjx_client *harness_client_tls(const struct test_daemon *d,
+                                      const char *cert_name);
+/* A client on d's local operator socket. */
+struct cjx_client *harness_client_local(const struct test_daemon *d);
+
+/* Runs a command line through /bin/sh; returns its exit status. */
+int harness_run(const char *cmdline);
+
+#endif

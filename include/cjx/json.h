@@ -52,15 +52,16 @@ char *cjx_json_from_message(const ProtobufCMessage *msg, int flags);
 /* Yields the documents of a file that holds either one JSON value (which
  * may be pretty-printed over several lines) or JSON Lines (one value per
  * line; blank lines are skipped). A UTF-8 byte-order mark at the start is
- * skipped. *offset and *line are the cursor: set both to 0 before the first
- * call and pass them back unchanged. Returns 1 with *doc (borrowed from buf,
- * not NUL-terminated), *doc_len and *line (the 1-based line where the value
- * starts); 0 at the end of buf; CJX_EPARSE when the text at the cursor is
- * not a complete JSON value, when anything but blanks follows a value on
- * its last line, or when a value spanning several lines is followed by
- * another: then nothing is yielded, *offset is unchanged and *line is the
- * line of the offending text. Only the extent of each value is found here;
- * cjx_json_to_message() checks it in full. */
+ * skipped. *offset and *line are the cursor: set *offset to 0 before the
+ * first call (*line is then ignored) and pass both back unchanged. Returns
+ * 1 with *doc (borrowed from buf, not NUL-terminated), *doc_len and *line
+ * (the 1-based line where the value starts); 0 at the end of buf;
+ * CJX_EPARSE when the text at the cursor is not a complete JSON value, when
+ * anything but blanks follows a value on its last line, or when a value
+ * spanning several lines is followed by another: then nothing is yielded,
+ * *offset is unchanged and *line is the line of the offending text. Only
+ * the extent of each value is found here; cjx_json_to_message() checks it
+ * in full and gives the detail. */
 int cjx_json_next_document(const char *buf, size_t len, size_t *offset,
                            const char **doc, size_t *doc_len, int *line);
 

@@ -1,6 +1,7 @@
 /* The daemon configuration file: parsing, defaults, validation, path resolution. */
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>

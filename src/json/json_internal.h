@@ -31,6 +31,10 @@ size_t cjx_json_path_push_key(struct cjx_json_path *p, const char *key,
 size_t cjx_json_path_push_index(struct cjx_json_path *p, size_t index);
 void cjx_json_path_pop(struct cjx_json_path *p, size_t saved_len);
 
+/* Size of one element of a repeated field of f's type, as protobuf-c lays
+ * it out. */
+size_t cjx_json_element_size(const ProtobufCFieldDescriptor *f);
+
 /* Whether key is the lowerCamelCase JSON name protoc derives from
  * proto_name: underscores dropped, the letter after each one capitalised. */
 int cjx_json_name_equals(const char *proto_name, const char *key);

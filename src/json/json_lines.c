@@ -73,7 +73,7 @@ cjx_json_next_document(const char *buf, size_t len, size_t *offset,
         doc_len == NULL || line == NULL || *offset > len)
         return CJX_EINVAL;
     pos = *offset;
-    if (*line <= 0) {
+    if (pos == 0 || *line <= 0) {
         ln = 1 + count_newlines(buf, pos);
         if (pos == 0 && len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
             pos = 3; /* a byte-order mark some editors write */

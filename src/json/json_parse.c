@@ -1,7 +1,6 @@
 /* JSON text to protobuf-c message, following the proto3 JSON mapping. */
 #include "cjx/json.h"
 
-#include <errno.h>
 #include <float.h>
 #include <json-c/json.h>
 #include <limits.h>
@@ -17,6 +16,7 @@ struct parse_ctx {
     ProtobufCAllocator *allocator;
     struct cjx_errbuf *eb;
     struct cjx_json_path path;
+    char shown[80]; /* a value quoted in the error message */
 };
 
 static int parse_message(struct parse_ctx *c,
@@ -69,13 +69,45 @@ json_kind(struct json_object *v)
     return "value";
 }
 
-/* Shows a string value in a message, shortened to stay readable. */
-#define SHOWN_MAX 60
-#define SHOWN(v)                                                               \
-    (json_object_get_string_len(v) > SHOWN_MAX ? SHOWN_MAX                     \
-                                               : json_object_get_string_len(v)), \
-        json_object_get_string(v),                                             \
-        (json_object_get_string_len(v) > SHOWN_MAX ? "..." : "")
+/* Text for an error message: cut short on a character boundary and kept
+ * on one line. */
+static const char *
+show_text(struct parse_ctx *c, const char *s, size_t n)
+{
+    size_t max = 60, out = 0, i = 0;
+
+    while (i < n && out < max) {
+        size_t k = cjx_json_utf8_seq_len((const unsigned char *)s + i, n - i);
+        if (k == 0 || (unsigned char)s[i] < 0x20) {
+            c->shown[out++] = '?';
+            i++;
+            continue;
+        }
+        if (out + k > max)
+            break;
+        memcpy(c->shown + out, s + i, k);
+        out += k;
+        i += k;
+    }
+    if (i < n) {
+        memcpy(c->shown + out, "...", 3);
+        out += 3;
+    }
+    c->shown[out] = '\0';
+    return c->shown;
+}
+
+/* A value as written (a string's content, a number's text). */
+static const char *
+show(struct parse_ctx *c, struct json_object *v)
+{
+    const char *s = json_object_get_string(v);
+
+    return show_text(c, s,
+                     json_object_is_type(v, json_type_string)
+                         ? (size_t)json_object_get_string_len(v)
+                         : strlen(s));
+}
 
 /* An integer read from JSON as sign and magnitude, so that the whole of
  * int64 and uint64 fits before the range check. */
@@ -100,13 +132,13 @@ read_integer(struct parse_ctx *c, struct json_object *v, const char *type_name,
         double d = json_object_get_double(v);
         if (!isfinite(d))
             return fail(c, CJX_EPARSE, "%s is out of range for %s",
-                        json_object_get_string(v), type_name);
+                        show(c, v), type_name);
         if (d != floor(d))
             return fail(c, CJX_EPARSE, "%s is not an integer",
-                        json_object_get_string(v));
+                        show(c, v));
         if (d >= 18446744073709551616.0 || d < -9223372036854775808.0)
             return fail(c, CJX_EPARSE, "%s is out of range for %s",
-                        json_object_get_string(v), type_name);
+                        show(c, v), type_name);
         out->negative = d < 0;
         out->magnitude = (uint64_t)fabs(d);
         return 0;
@@ -119,16 +151,16 @@ read_integer(struct parse_ctx *c, struct json_object *v, const char *type_name,
         out->negative = n > 0 && s[0] == '-';
         i = (size_t)out->negative;
         if (i == n)
-            return fail(c, CJX_EPARSE, "\"%.*s%s\" is not a decimal integer",
-                        SHOWN(v));
+            return fail(c, CJX_EPARSE, "\"%s\" is not a decimal integer",
+                        show(c, v));
         for (; i < n; i++) {
             unsigned d = (unsigned char)s[i] - '0';
             if (d > 9)
                 return fail(c, CJX_EPARSE,
-                            "\"%.*s%s\" is not a decimal integer", SHOWN(v));
+                            "\"%s\" is not a decimal integer", show(c, v));
             if (m > (UINT64_MAX - d) / 10)
-                return fail(c, CJX_EPARSE, "\"%.*s%s\" is out of range for %s",
-                            SHOWN(v), type_name);
+                return fail(c, CJX_EPARSE, "\"%s\" is out of range for %s",
+                            show(c, v), type_name);
             m = m * 10 + d;
         }
         out->magnitude = m;
@@ -146,10 +178,10 @@ static int
 out_of_range(struct parse_ctx *c, struct json_object *v, const char *type_name)
 {
     if (json_object_is_type(v, json_type_string))
-        return fail(c, CJX_EPARSE, "\"%.*s%s\" is out of range for %s",
-                    SHOWN(v), type_name);
+        return fail(c, CJX_EPARSE, "\"%s\" is out of range for %s",
+                    show(c, v), type_name);
     return fail(c, CJX_EPARSE, "%s is out of range for %s",
-                json_object_get_string(v), type_name);
+                show(c, v), type_name);
 }
 
 static int
@@ -234,7 +266,7 @@ read_double(struct parse_ctx *c, struct json_object *v, int is_float,
         d = json_object_get_double(v);
         if (isinf(d))
             return fail(c, CJX_EPARSE, "%s is out of range for %s",
-                        json_object_get_string(v), type_name);
+                        show(c, v), type_name);
         break;
     case json_type_string: {
         const char *s = json_object_get_string(v);
@@ -248,11 +280,11 @@ read_double(struct parse_ctx *c, struct json_object *v, int is_float,
         } else if (is_json_number(s, n)) {
             d = strtod(s, NULL);
             if (isinf(d))
-                return fail(c, CJX_EPARSE, "\"%.*s%s\" is out of range for %s",
-                            SHOWN(v), type_name);
+                return fail(c, CJX_EPARSE, "\"%s\" is out of range for %s",
+                            show(c, v), type_name);
         } else {
-            return fail(c, CJX_EPARSE, "\"%.*s%s\" is not a number",
-                        SHOWN(v));
+            return fail(c, CJX_EPARSE, "\"%s\" is not a number",
+                        show(c, v));
         }
         break;
     }
@@ -267,7 +299,7 @@ read_double(struct parse_ctx *c, struct json_object *v, int is_float,
          * shortest form of FLT_MAX ("3.4028235e+38") is one of them. */
         if (fabs(d) >= 0x1.ffffffp+127)
             return fail(c, CJX_EPARSE, "%s is out of range for float",
-                        json_object_get_string(v));
+                        show(c, v));
         d = d > 0 ? FLT_MAX : -FLT_MAX;
     }
     *out = d;
@@ -287,8 +319,8 @@ read_enum(struct parse_ctx *c, const ProtobufCFieldDescriptor *f,
             protobuf_c_enum_descriptor_get_value_by_name(
                 ed, json_object_get_string(v));
         if (ev == NULL)
-            return fail(c, CJX_EPARSE, "unknown enum value \"%.*s%s\" for %s",
-                        SHOWN(v), ed->name);
+            return fail(c, CJX_EPARSE, "unknown enum value \"%s\" for %s",
+                        show(c, v), ed->name);
         *out = ev->value;
         return 0;
     }
@@ -348,8 +380,8 @@ read_message(struct parse_ctx *c, const ProtobufCFieldDescriptor *f,
                                 (size_t)json_object_get_string_len(v), &y, &m,
                                 &d) < 0)
             return fail(c, CJX_EPARSE,
-                        "\"%.*s%s\" is not a valid date (YYYY-MM-DD)",
-                        SHOWN(v));
+                        "\"%s\" is not a valid date (YYYY-MM-DD)",
+                        show(c, v));
         if ((sub = pb_alloc(c, md->sizeof_message)) == NULL)
             return nomem(c);
         protobuf_c_message_init(md, sub);
@@ -465,7 +497,7 @@ read_value(struct parse_ctx *c, const ProtobufCFieldDescriptor *f,
         got = cjx_json_base64_decode(text, n, data);
         if (got < 0) {
             c->allocator->free(c->allocator->allocator_data, data);
-            return fail(c, CJX_EPARSE, "invalid base64 \"%.*s%s\"", SHOWN(v));
+            return fail(c, CJX_EPARSE, "invalid base64 \"%s\"", show(c, v));
         }
         bd->len = (size_t)got;
         bd->data = data;
@@ -477,47 +509,13 @@ read_value(struct parse_ctx *c, const ProtobufCFieldDescriptor *f,
     return fail(c, CJX_EINTERNAL, "unsupported field type %d", (int)f->type);
 }
 
-static size_t
-element_size(const ProtobufCFieldDescriptor *f)
-{
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        return 4;
-    case PROTOBUF_C_TYPE_FLOAT:
-        return sizeof(float);
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return 8;
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return sizeof(double);
-    case PROTOBUF_C_TYPE_BOOL:
-        return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_ENUM:
-        return sizeof(int);
-    case PROTOBUF_C_TYPE_STRING:
-        return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES:
-        return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return sizeof(ProtobufCMessage *);
-    }
-    return 0;
-}
-
 static int
 read_repeated(struct parse_ctx *c, const ProtobufCFieldDescriptor *f,
               struct json_object *v, ProtobufCMessage *msg)
 {
     size_t *count = (size_t *)((char *)msg + f->quantifier_offset);
     void **array = (void **)((char *)msg + f->offset);
-    size_t n, size = element_size(f);
+    size_t n, size = cjx_json_element_size(f);
     char *elems;
 
     if (!json_object_is_type(v, json_type_array))
@@ -614,9 +612,8 @@ parse_message(struct parse_ctx *c, const ProtobufCMessageDescriptor *desc,
         size_t idx;
 
         if (f == NULL) {
-            rc = fail(c, CJX_EPARSE, "unknown field \"%.*s%s\" in %s",
-                      (int)(strlen(key) > SHOWN_MAX ? SHOWN_MAX : strlen(key)),
-                      key, strlen(key) > SHOWN_MAX ? "..." : "", desc->name);
+            rc = fail(c, CJX_EPARSE, "unknown field \"%s\" in %s",
+                      show_text(c, key, strlen(key)), desc->name);
             break;
         }
         idx = (size_t)(f - desc->fields);

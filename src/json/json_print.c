@@ -271,40 +271,13 @@ print_repeated(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f,
     const char *base = (const char *)msg;
     size_t n = *(const size_t *)(base + f->quantifier_offset);
     const char *elems = *(char *const *)(base + f->offset);
-    size_t size;
-    struct json_object *arr = json_object_new_array_ext((int)n);
+    size_t size = cjx_json_element_size(f);
+    struct json_object *arr = json_object_new_array_ext(n < 1024 ? (int)n
+                                                                 : 1024);
 
     if (arr == NULL) {
         *failed = 1;
         return NULL;
-    }
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        size = 8;
-        break;
-    case PROTOBUF_C_TYPE_DOUBLE:
-        size = sizeof(double);
-        break;
-    case PROTOBUF_C_TYPE_BOOL:
-        size = sizeof(protobuf_c_boolean);
-        break;
-    case PROTOBUF_C_TYPE_ENUM:
-        size = sizeof(int);
-        break;
-    case PROTOBUF_C_TYPE_STRING:
-    case PROTOBUF_C_TYPE_MESSAGE:
-        size = sizeof(void *);
-        break;
-    case PROTOBUF_C_TYPE_BYTES:
-        size = sizeof(ProtobufCBinaryData);
-        break;
-    default:
-        size = 4;
-        break;
     }
     for (size_t i = 0; i < n; i++) {
         struct json_object *e = print_value(f, elems + i * size, flags, failed);

@@ -53,7 +53,7 @@ cjx_rules_expr_compile(const char *src, const ProtobufCMessageDescriptor *root,
         cx.arena = &set->arena;
         rc = rules_check(&cx, e->root);
     }
-    if (rc == 0 && set->arena.failed)
+    if (set->arena.failed)
         rc = CJX_ENOMEM;
     if (rc != 0) {
         if (rc == CJX_ENOMEM)

@@ -830,7 +830,9 @@ cjx_rules_set_load_buffer(const char *name, const char *buf, size_t len,
         rc = load_root(&ld, root);
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
-    if (rc == 0 && set->arena.failed)
+    /* Whatever error followed an allocation failure, the failure is the
+     * cause (a type left unresolved for want of memory, say). */
+    if (set->arena.failed)
         rc = CJX_ENOMEM;
     if (rc == CJX_ENOMEM)
         cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", name);

@@ -26,6 +26,7 @@ struct sqlite_pending_write {
 #define SQLITE_WRITER_STMTS 13
 
 struct sqlite_reader; /* reader.c */
+struct sqlite_committed; /* writer.c */
 
 struct sqlite_store {
     struct cjx_store base; /* first, so a struct cjx_store * converts */
@@ -38,12 +39,18 @@ struct sqlite_store {
     sqlite3 *wdb;
     sqlite3_stmt *ws[SQLITE_WRITER_STMTS];
     pthread_t writer;
+    pthread_t completer;
 
     /* The queue; mu also guards closing. */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct sqlite_pending_write *head, *tail;
     int closing;
+    /* Committed batches waiting for their completions, oldest first; the
+     * completer thread answers them while the writer commits the next. */
+    pthread_cond_t committed_cv;
+    struct sqlite_committed *committed_head, *committed_tail;
+    int writer_done;
 
     /* Recursive, and held while the hook runs, so that removing the hook
      * guarantees it is no longer running, even from inside the hook. */

@@ -32,6 +32,7 @@ store_free(struct sqlite_store *s)
     pthread_mutex_destroy(&s->pool_mu);
     pthread_mutex_destroy(&s->hook_mu);
     pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->committed_cv);
     pthread_mutex_destroy(&s->mu);
     free(s->path);
     free(s);
@@ -152,8 +153,19 @@ init_locks(struct sqlite_store *s)
         return -1;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_cond_init(&s->committed_cv, NULL);
     pthread_mutex_init(&s->pool_mu, NULL);
     return 0;
+}
+
+static void
+configure_sqlite_once(void)
+{
+    /* SQLite's memory statistics take a process-wide lock on every
+     * allocation, which serialises the readers of a busy daemon. Only
+     * possible before SQLite initialises; a no-op (SQLITE_MISUSE) if
+     * something else in the process already used it. */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
 int
@@ -171,6 +183,9 @@ cjx_store_sqlite_open(const char *path,
     if (!sqlite3_threadsafe())
         return cjx_errf(eb, CJX_ESTORE,
                         "store: SQLite was built without thread support");
+
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, configure_sqlite_once);
 
     struct sqlite_store *s = calloc(1, sizeof(*s));
     if (s == NULL)

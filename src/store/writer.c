@@ -362,6 +362,13 @@ take_batch(struct sqlite_store *s)
     return batch;
 }
 
+/* A committed batch on its way to the completer. */
+struct sqlite_committed {
+    struct sqlite_committed *next;
+    struct sqlite_pending_write *batch;
+    int64_t top;
+};
+
 static void *
 writer_main(void *arg)
 {
@@ -371,12 +378,54 @@ writer_main(void *arg)
         while (s->head == NULL && !s->closing)
             pthread_cond_wait(&s->cv, &s->mu);
         if (s->head == NULL)
-            break; /* closing, and every queued write is done */
+            break; /* closing, and every queued write is committed */
         struct sqlite_pending_write *batch = take_batch(s);
         /* Unlocked while working, so submitters (including completions
          * that submit again) never wait for the disk. */
         pthread_mutex_unlock(&s->mu);
-        finish_batch(s, batch, commit_batch(s, batch));
+        struct sqlite_committed *c = malloc(sizeof(*c));
+        int64_t top = commit_batch(s, batch);
+        if (c == NULL) {
+            /* No memory to hand over: answer from here instead. */
+            finish_batch(s, batch, top);
+            pthread_mutex_lock(&s->mu);
+            continue;
+        }
+        *c = (struct sqlite_committed){.batch = batch, .top = top};
+        pthread_mutex_lock(&s->mu);
+        if (s->committed_tail != NULL)
+            s->committed_tail->next = c;
+        else
+            s->committed_head = c;
+        s->committed_tail = c;
+        pthread_cond_signal(&s->committed_cv);
+    }
+    s->writer_done = 1;
+    pthread_cond_signal(&s->committed_cv);
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* Runs the completions of committed batches in commit order. Answering a
+ * batch (sending replies) costs about as much as committing one, so doing it
+ * here lets the writer start the next transaction at once. */
+static void *
+completer_main(void *arg)
+{
+    struct sqlite_store *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (s->committed_head == NULL && !s->writer_done)
+            pthread_cond_wait(&s->committed_cv, &s->mu);
+        struct sqlite_committed *c = s->committed_head;
+        if (c == NULL)
+            break; /* the writer has stopped and everything is answered */
+        s->committed_head = c->next;
+        if (s->committed_head == NULL)
+            s->committed_tail = NULL;
+        pthread_mutex_unlock(&s->mu);
+        finish_batch(s, c->batch, c->top);
+        free(c);
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
@@ -481,8 +530,19 @@ cjx_store_writer_start(struct sqlite_store *s, struct cjx_errbuf *eb)
     int err = prepare_all(s, eb);
     if (err != 0)
         return err;
-    int rc = pthread_create(&s->writer, NULL, writer_main, s);
+    int rc = pthread_create(&s->completer, NULL, completer_main, s);
     if (rc != 0) {
+        finalize_all(s);
+        return cjx_errf(eb, CJX_ESTORE, "starting completer thread: %s",
+                        strerror(rc));
+    }
+    rc = pthread_create(&s->writer, NULL, writer_main, s);
+    if (rc != 0) {
+        pthread_mutex_lock(&s->mu);
+        s->writer_done = 1;
+        pthread_cond_signal(&s->committed_cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->completer, NULL);
         finalize_all(s);
         return cjx_errf(eb, CJX_ESTORE, "starting writer thread: %s",
                         strerror(rc));
@@ -498,5 +558,6 @@ cjx_store_writer_stop(struct sqlite_store *s)
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->writer, NULL);
+    pthread_join(s->completer, NULL);
     finalize_all(s);
 }

@@ -522,7 +522,7 @@ test_conf__failed_load__leaves_output_untouched(void **state)
 }
 
 static void
-test_conf__missing_file__eio_names_the_file(void **state)
+test_conf__unreadable_files__refused_with_the_file_named(void **state)
 {
     (void)state;
     struct cjx_conf *c = NULL;
@@ -534,6 +534,23 @@ test_conf__missing_file__eio_names_the_file(void **state)
     data_path(dir, sizeof(dir), "bad");
     assert_int_equal(cjx_conf_load(dir, &c, &eb), CJX_EPARSE);
     assert_non_null(strstr(eb.msg, "not a regular file"));
+
+    /* A (sparse) file over the 4 MiB cap is refused before it is read. */
+    const char *tmp = getenv("TMPDIR");
+    char big[PATH_MAX];
+    snprintf(big, sizeof(big), "%s/cjx-test-conf-big-XXXXXX",
+             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+    int fd = mkstemp(big);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (4 << 20) + 1), 0);
+    close(fd);
+    struct cjx_registry reg = {NULL, 0};
+    assert_int_equal(cjx_conf_load(big, &c, &eb), CJX_EPARSE);
+    assert_non_null(strstr(eb.msg, ": larger than 4194304 bytes"));
+    assert_int_equal(cjx_registry_load(big, &reg, &eb), CJX_EPARSE);
+    assert_non_null(strstr(eb.msg, ": larger than 4194304 bytes"));
+    unlink(big);
+    assert_null(c);
 }
 
 /* Text of a configuration given inline; it resolves its registry against
@@ -867,7 +884,7 @@ main(void)
         cmocka_unit_test(test_conf__broken_configs__refused_at_the_right_place),
         cmocka_unit_test(test_conf__broken_registries__refused_at_the_right_place),
         cmocka_unit_test(test_conf__failed_load__leaves_output_untouched),
-        cmocka_unit_test(test_conf__missing_file__eio_names_the_file),
+        cmocka_unit_test(test_conf__unreadable_files__refused_with_the_file_named),
         cmocka_unit_test(test_conf__limits__bounds_are_inclusive),
         cmocka_unit_test(test_conf__invalid_utf8__refused_with_position),
         cmocka_unit_test(test_conf__nul_byte_in_text__refused),

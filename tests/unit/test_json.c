@@ -569,6 +569,8 @@ test_json__unknown_field__is_refused_with_its_path(void **state)
                  "record: unknown field \"colour\" in cjx.v1.ConvictionRecord");
     expect_error(SUBMIT_DESC, "{\"Record\":{}}",
                  "unknown field \"Record\" in cjx.v1.SubmitRecordRequest");
+    expect_error(SUBMIT_DESC, "{\"meta\":{\"request\\nId\":\"x\"}}",
+                 "meta: unknown field \"request?Id\" in cjx.v1.RequestMeta");
 }
 
 static void
@@ -620,6 +622,19 @@ test_json__bad_enum__is_refused_with_path_and_type(void **state)
                  "cjx.v1.OffenseLevel");
     expect_error(SUBMIT_DESC, "{\"record\":{\"level\":4294967296}}",
                  "record.level: 4294967296 is out of range for "
+                 "cjx.v1.OffenseLevel");
+    /* Long values are cut on a character boundary, control characters
+     * hidden, so that the message stays short and on one line. */
+    expect_error(SUBMIT_DESC,
+                 "{\"record\":{\"level\":\"\\n\u00e9\u00e9\u00e9\u00e9\u00e9"
+                 "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+                 "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+                 "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\"}}",
+                 "record.level: unknown enum value \"?\xc3\xa9\xc3\xa9\xc3\xa9"
+                 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9...\" for "
                  "cjx.v1.OffenseLevel");
     /* proto2 enums are closed: only declared numbers. */
     expect_error(OPT_DESC, "{\"oEnum\":5}",
@@ -1069,6 +1084,28 @@ test_json__next_document__garbage_is_eparse_with_its_line(void **state)
 }
 
 static void
+test_json__next_document__ignores_line_at_offset_zero(void **state)
+{
+    (void)state;
+    static const char buf[] = "\n{\"a\":1}\n{\"b\":2}\n";
+    size_t offset = 0, doc_len;
+    const char *doc;
+    int line = 12345; /* as a caller that never set it */
+
+    assert_int_equal(cjx_json_next_document(buf, strlen(buf), &offset, &doc,
+                                            &doc_len, &line),
+                     1);
+    assert_int_equal(line, 2);
+    assert_int_equal(cjx_json_next_document(buf, strlen(buf), &offset, &doc,
+                                            &doc_len, &line),
+                     1);
+    assert_int_equal(line, 3);
+    assert_int_equal(cjx_json_next_document(buf, strlen(buf), &offset, &doc,
+                                            &doc_len, &line),
+                     0);
+}
+
+static void
 test_json__next_document__documents_parse_as_messages(void **state)
 {
     (void)state;
@@ -1228,6 +1265,7 @@ main(void)
         cmocka_unit_test(test_json__next_document__pretty_object_over_several_lines),
         cmocka_unit_test(test_json__next_document__json_lines_with_blank_lines),
         cmocka_unit_test(test_json__next_document__garbage_is_eparse_with_its_line),
+        cmocka_unit_test(test_json__next_document__ignores_line_at_offset_zero),
         cmocka_unit_test(test_json__next_document__documents_parse_as_messages),
         cmocka_unit_test(test_json__printed_json__matches_python_protobuf_reference),
     };

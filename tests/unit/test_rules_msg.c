@@ -122,7 +122,7 @@ store(yaml_document_t *doc, yaml_node_t *v, const ProtobufCFieldDescriptor *fd,
     case PROTOBUF_C_TYPE_MESSAGE: {
         const ProtobufCMessageDescriptor *md = fd->descriptor;
         ProtobufCMessage *m = NULL;
-        if (s != NULL && strcmp(md->name, "cjx.v1.Date") == 0) {
+        if (s != NULL && s[0] != '\0' && strcmp(md->name, "cjx.v1.Date") == 0) {
             Cjx__V1__Date *d = cjx_arena_alloc(arena, sizeof(*d));
             cjx__v1__date__init(d);
             if (sscanf(s, "%d-%d-%d", &d->year, &d->month, &d->day) != 3)

@@ -566,6 +566,15 @@ test_tls__read_pem__missing_or_not_a_file__refused(void **state)
     assert_msg_has(&eb, "No such file or directory");
     assert_int_equal(cjx_tls_read_pem(certs, 0, &pem, &len, &eb), CJX_EINVAL);
     assert_msg_has(&eb, "not a regular file");
+    /* A (sparse) file over the 1 MiB cap is refused before it is read. */
+    cert_path(path, sizeof(path), "huge", "pem");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (1 << 20) + 1), 0);
+    close(fd);
+    assert_int_equal(cjx_tls_read_pem(path, 0, &pem, &len, &eb), CJX_EINVAL);
+    assert_msg_has(&eb, ": larger than 1048576 bytes");
+    unlink(path);
     assert_null(pem);
     cjx_tls_free_pem(NULL, 0);
 }

@@ -1214,11 +1214,16 @@ test_json__printed_json__matches_python_protobuf_reference(void **state)
     ProtobufCMessage *list =
         parse_ok(&cjx__v1__list_records_request__descriptor,
                  "{\"courtCaseNumber\":\"\",\"pageSize\":-1}");
+    char *submit_text = read_data_file("submit_record_request.json", NULL);
+    ProtobufCMessage *submit = parse_ok(SUBMIT_DESC, submit_text);
 
     crosscheck(record);
     crosscheck(all);
     crosscheck(opt);
     crosscheck(list);
+    crosscheck(submit);
+    protobuf_c_message_free_unpacked(submit, NULL);
+    free(submit_text);
     protobuf_c_message_free_unpacked(record, NULL);
     protobuf_c_message_free_unpacked(all, NULL);
     protobuf_c_message_free_unpacked(opt, NULL);

@@ -70,6 +70,7 @@ struct cjx_conf {
     char *state_dir;     /* holds the SQLite database */
     char *registry_path; /* agencies.yaml, resolved against path's dir */
     char *log_level;     /* "debug", "info", "warn", "error" */
+    char *rules_dir;     /* directory of rule files, "" for none */
     struct cjx_tls_files tls;
     struct cjx_limits limits;
     struct cjx_registry registry; /* loaded from registry_path */

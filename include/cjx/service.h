@@ -35,6 +35,14 @@ struct cjx_handler {
 /* Creates the services over an open store (borrowed; must outlive them).
  * Returns 0 or CJX_ENOMEM. */
 int cjx_service_new(struct cjx_store *store, struct cjx_service **out);
+struct cjx_rules_registry;
+
+/* Replaces the rule sets that validate incoming messages and answer
+ * RulesService (ownership of reg is taken; NULL means none). Calls already
+ * running keep the sets they started with. */
+void cjx_service_set_rules(struct cjx_service *svc,
+                           struct cjx_rules_registry *reg);
+
 /* Ends every open follow stream (clients may resume from their cursor) and
  * refuses new ones: the first step of a graceful shutdown. */
 void cjx_service_shutdown(struct cjx_service *svc);

@@ -27,6 +27,14 @@ const struct cjx_authz_rule cjx_authz_table[] = {
     /* The change feed carries every record, so it is not county-scoped and
      * only the statewide agency may follow it. */
     {"/cjx.v1.RecordService/WatchRecords", 1, {[CJX_ROLE_DOJ] = ALLOW}},
+    /* Evaluating a query is pure computation over what the caller sends:
+     * any registered agency may ask what the rules say. */
+    {"/cjx.v1.RulesService/Evaluate", 1,
+     {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = ALLOW,
+      [CJX_ROLE_DEFENDER] = ALLOW, [CJX_ROLE_COURT] = ALLOW}},
+    {"/cjx.v1.RulesService/EvaluateQueries", 1,
+     {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = ALLOW,
+      [CJX_ROLE_DEFENDER] = ALLOW, [CJX_ROLE_COURT] = ALLOW}},
     {"/grpc.health.v1.Health/Check", 1,
      {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = ALLOW,
       [CJX_ROLE_DEFENDER] = ALLOW, [CJX_ROLE_COURT] = ALLOW}},

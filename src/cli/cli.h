@@ -23,6 +23,10 @@ int cli_connect(struct cli *cli);
  * status for it (1). */
 int cli_report_status(const char *what, const struct cjx_client_status *st);
 
+/* Reads a whole file ("-" = standard input) into a new buffer (free()), or
+ * NULL if it cannot be read. */
+char *cli_read_file(const char *path, size_t *len);
+
 /* Prints msg as one line of JSON (--json) to out. */
 void cli_print_json_line(FILE *out, const ProtobufCMessage *msg);
 
@@ -39,5 +43,6 @@ int cmd_get(struct cli *cli, int argc, char **argv);
 int cmd_list(struct cli *cli, int argc, char **argv);
 int cmd_watch(struct cli *cli, int argc, char **argv);
 int cmd_health(struct cli *cli, int argc, char **argv);
+int cmd_eval(struct cli *cli, int argc, char **argv);
 
 #endif

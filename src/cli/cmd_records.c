@@ -52,8 +52,8 @@ format_date(const Cjx__V1__Date *d, char *buf, size_t len)
                  (int)d->day);
 }
 
-static char *
-read_input(const char *path, size_t *len)
+char *
+cli_read_file(const char *path, size_t *len)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (f == NULL)
@@ -299,7 +299,7 @@ cmd_submit(struct cli *cli, int argc, char **argv)
         return 2;
     }
     struct submit_input in = {.path = argv[optind]};
-    in.buf = read_input(in.path, &in.len);
+    in.buf = cli_read_file(in.path, &in.len);
     if (in.buf == NULL) {
         fprintf(stderr, "cjxctl: cannot read %s\n", in.path);
         return 1;

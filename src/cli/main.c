@@ -21,6 +21,10 @@ usage(FILE *out)
         "  watch [--after SEQ] [--follow]\n"
         "                             print the change feed\n"
         "  health                     ask whether the daemon is serving\n"
+        "  eval [--rules DIR] [--rule-set NAME] [--as-of DATE] FILE|-\n"
+        "                             dry run of the rule sets, no daemon: what\n"
+        "                             they decide for each count (JSON Lines of\n"
+        "                             cjx.v1.ReliefQuery or ConvictionRecord)\n"
         "\n"
         "Options:\n"
         "  -s, --socket PATH   local daemon socket (default $CJX_SOCKET or\n"
@@ -39,7 +43,7 @@ struct command {
 
 static const struct command commands[] = {
     {"submit", cmd_submit}, {"get", cmd_get},       {"list", cmd_list},
-    {"watch", cmd_watch},   {"health", cmd_health},
+    {"watch", cmd_watch},   {"health", cmd_health},     {"eval", cmd_eval},
 };
 
 int

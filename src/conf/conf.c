@@ -55,6 +55,7 @@ enum {
     K_LOG_LEVEL,
     K_TLS,
     K_LIMITS,
+    K_RULES,
     K_N
 };
 
@@ -73,6 +74,7 @@ cjx_conf_free(struct cjx_conf *conf)
     free(conf->state_dir);
     free(conf->registry_path);
     free(conf->log_level);
+    free(conf->rules_dir);
     free(conf->tls.ca);
     free(conf->tls.cert);
     free(conf->tls.key);
@@ -211,6 +213,7 @@ parse_conf(struct cjx_conf_yaml *y, const char *base_dir, struct cjx_conf *c,
         [K_LOG_LEVEL] = {"log_level", 0, NULL, NULL},
         [K_TLS] = {"tls", 1, NULL, NULL},
         [K_LIMITS] = {"limits", 0, NULL, NULL},
+        [K_RULES] = {"rules", 0, NULL, NULL},
     };
     char q[64];
     yaml_node_t *root = cjx_conf_yaml_root(y);
@@ -301,6 +304,19 @@ parse_conf(struct cjx_conf_yaml *y, const char *base_dir, struct cjx_conf *c,
         if (c->log_level == NULL)
             return cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", y->name);
     }
+
+    /* Rule sets are optional: without them only the built-in structural
+     * checks apply. */
+    if (keys[K_RULES].value != NULL) {
+        rc = read_path(y, keys[K_RULES].value, "rules", base_dir, 1,
+                       &c->rules_dir, eb);
+    } else {
+        c->rules_dir = strdup("");
+        if (c->rules_dir == NULL)
+            rc = cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", y->name);
+    }
+    if (rc != 0)
+        return rc;
 
     rc = parse_tls(y, keys[K_TLS].value, base_dir, c, eb);
     if (rc != 0)

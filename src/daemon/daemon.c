@@ -8,11 +8,12 @@
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
+#include "cjx/evaluate.h"
 #include "cjx/log.h"
 #include "cjx/tls.h"
 
-void
-daemon_tls_free(struct cjx_rpc_tls *tls)
+static void
+tls_free(struct cjx_rpc_tls *tls)
 {
     cjx_tls_free_pem((char *)tls->ca_pem, tls->ca_pem ? strlen(tls->ca_pem) : 0);
     cjx_tls_free_pem((char *)tls->cert_pem,
@@ -22,16 +23,22 @@ daemon_tls_free(struct cjx_rpc_tls *tls)
     memset(tls, 0, sizeof(*tls));
 }
 
-int
-daemon_load(const char *path, struct cjx_conf **out, struct cjx_rpc_tls *tls,
-            struct cjx_errbuf *eb)
+void
+daemon_loaded_free(struct daemon_loaded *l)
 {
-    struct cjx_conf *conf;
-    int err = cjx_conf_load(path, &conf, eb);
-    if (err != 0)
-        return err;
+    tls_free(&l->tls);
+    cjx_conf_free(l->conf);
+    cjx_rules_registry_free(l->rules);
+    memset(l, 0, sizeof(*l));
+}
+
+static int
+load_tls(const struct cjx_conf *conf, struct cjx_rpc_tls *tls,
+         struct cjx_errbuf *eb)
+{
     char *ca = NULL, *cert = NULL, *key = NULL;
     size_t ca_len, cert_len, key_len;
+    int err;
     if ((err = cjx_tls_read_pem(conf->tls.ca, 0, &ca, &ca_len, eb)) != 0 ||
         (err = cjx_tls_read_pem(conf->tls.cert, 0, &cert, &cert_len, eb)) != 0 ||
         (err = cjx_tls_read_pem(conf->tls.key, 1, &key, &key_len, eb)) != 0 ||
@@ -40,13 +47,29 @@ daemon_load(const char *path, struct cjx_conf **out, struct cjx_rpc_tls *tls,
         cjx_tls_free_pem(ca, ca ? ca_len : 0);
         cjx_tls_free_pem(cert, cert ? cert_len : 0);
         cjx_tls_free_pem(key, key ? key_len : 0);
-        cjx_conf_free(conf);
         return err;
     }
     tls->ca_pem = ca;
     tls->cert_pem = cert;
     tls->key_pem = key;
-    *out = conf;
+    return 0;
+}
+
+int
+daemon_load(const char *path, struct daemon_loaded *out, struct cjx_errbuf *eb)
+{
+    struct daemon_loaded l = {0};
+    int err = cjx_conf_load(path, &l.conf, eb);
+    if (err == 0)
+        err = load_tls(l.conf, &l.tls, eb);
+    if (err == 0 && l.conf->rules_dir[0] != '\0')
+        err = cjx_rules_registry_load_dir(l.conf->rules_dir,
+                                          cjx_evaluate_types(), &l.rules, eb);
+    if (err != 0) {
+        daemon_loaded_free(&l);
+        return err;
+    }
+    *out = l;
     return 0;
 }
 
@@ -60,9 +83,12 @@ make_state_dir(const char *dir, struct cjx_errbuf *eb)
 }
 
 int
-daemon_start(struct cjx_daemon *d, struct cjx_conf *conf,
-             const struct cjx_rpc_tls *tls, struct cjx_errbuf *eb)
+daemon_start(struct cjx_daemon *d, struct daemon_loaded *l,
+             struct cjx_errbuf *eb)
 {
+    struct cjx_conf *conf = l->conf;
+    const struct cjx_rpc_tls *tls = &l->tls;
+    l->conf = NULL;
     char db[4096];
     int err = make_state_dir(conf->state_dir, eb);
     if (err != 0) {
@@ -79,6 +105,8 @@ daemon_start(struct cjx_daemon *d, struct cjx_conf *conf,
         cjx_conf_free(conf);
         return cjx_errf(eb, err, "cannot start the services");
     }
+    cjx_service_set_rules(d->service, l->rules);
+    l->rules = NULL;
     size_t n = cjx_service_handler_count();
     d->handlers = calloc(n, sizeof(*d->handlers));
     if (d->handlers == NULL) {
@@ -114,19 +142,23 @@ void
 daemon_reload(struct cjx_daemon *d)
 {
     struct cjx_errbuf eb;
-    struct cjx_conf *conf;
-    struct cjx_rpc_tls tls = {0};
+    struct daemon_loaded l;
     sd_notify(0, "RELOADING=1");
-    if (daemon_load(d->conf_path, &conf, &tls, &eb) != 0) {
+    if (daemon_load(d->conf_path, &l, &eb) != 0) {
         cjx_error("daemon", "reload refused, keeping the running configuration: %s",
                   eb.msg);
     } else {
         enum cjx_log_level level;
-        if (cjx_log_level_parse(conf->log_level, &level) == 0)
+        if (cjx_log_level_parse(l.conf->log_level, &level) == 0)
             cjx_log_set_level(level);
-        cjx_rpc_server_reload(d->server, conf, &tls);
-        daemon_tls_free(&tls);
-        cjx_info("daemon", "configuration and certificates reloaded");
+        size_t n_rules = l.rules ? cjx_rules_registry_count(l.rules) : 0;
+        cjx_service_set_rules(d->service, l.rules);
+        l.rules = NULL;
+        cjx_rpc_server_reload(d->server, l.conf, &l.tls);
+        l.conf = NULL;
+        daemon_loaded_free(&l);
+        cjx_info("daemon", "configuration, certificates and %zu rule set(s) "
+                 "reloaded", n_rules);
     }
     sd_notify(0, "READY=1");
 }

@@ -4,6 +4,7 @@
 
 #include "cjx/conf.h"
 #include "cjx/error.h"
+#include "cjx/rules.h"
 #include "cjx/rpc.h"
 #include "cjx/service.h"
 #include "cjx/store.h"
@@ -16,17 +17,25 @@ struct cjx_daemon {
     const struct cjx_handler **handlers;
 };
 
-/* Loads the configuration and everything it names (registry, certificates,
- * key) and checks them: the whole of `cjxd -n`. On success *conf is new and
- * *tls holds PEM text to release with daemon_tls_free(). */
-int daemon_load(const char *path, struct cjx_conf **conf,
-                struct cjx_rpc_tls *tls, struct cjx_errbuf *eb);
-void daemon_tls_free(struct cjx_rpc_tls *tls);
+/* Everything a configuration file names, loaded and checked. */
+struct daemon_loaded {
+    struct cjx_conf *conf;
+    struct cjx_rpc_tls tls;           /* PEM text */
+    struct cjx_rules_registry *rules; /* NULL when no rules are configured */
+};
 
-/* Opens the store, starts the services and the server. Takes ownership of
- * conf. */
-int daemon_start(struct cjx_daemon *d, struct cjx_conf *conf,
-                 const struct cjx_rpc_tls *tls, struct cjx_errbuf *eb);
+/* Loads the configuration and everything it names (registry, certificates,
+ * key, rule sets) and checks them: the whole of `cjxd -n`. On success *out
+ * holds new objects; release what is not handed on with
+ * daemon_loaded_free(). */
+int daemon_load(const char *path, struct daemon_loaded *out,
+                struct cjx_errbuf *eb);
+void daemon_loaded_free(struct daemon_loaded *l);
+
+/* Opens the store, starts the services and the server. Takes the conf and
+ * rules out of l (leaving NULL there); the TLS text stays with l. */
+int daemon_start(struct cjx_daemon *d, struct daemon_loaded *l,
+                 struct cjx_errbuf *eb);
 
 /* SIGHUP: reloads configuration and certificates; on any error keeps the old
  * ones and logs why. */

@@ -59,21 +59,21 @@ main(int argc, char **argv)
         cjx_log_set_journal(1);
 
     struct cjx_errbuf eb;
-    struct cjx_conf *conf;
-    struct cjx_rpc_tls tls = {0};
-    if (daemon_load(path, &conf, &tls, &eb) != 0) {
+    struct daemon_loaded loaded;
+    if (daemon_load(path, &loaded, &eb) != 0) {
         fprintf(stderr, "cjxd: %s\n", eb.msg);
         return 1;
     }
     if (check_only) {
-        printf("%s: configuration OK (agency %s, %zu registered agencies)\n",
-               path, conf->agency, conf->registry.n);
-        daemon_tls_free(&tls);
-        cjx_conf_free(conf);
+        printf("%s: configuration OK (agency %s, %zu registered agencies, "
+               "%zu rule sets)\n",
+               path, loaded.conf->agency, loaded.conf->registry.n,
+               loaded.rules ? cjx_rules_registry_count(loaded.rules) : 0);
+        daemon_loaded_free(&loaded);
         return 0;
     }
     enum cjx_log_level level;
-    if (cjx_log_level_parse(conf->log_level, &level) == 0)
+    if (cjx_log_level_parse(loaded.conf->log_level, &level) == 0)
         cjx_log_set_level(level);
 
     /* Blocked before any thread starts, so gRPC's threads inherit the mask
@@ -87,8 +87,8 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct cjx_daemon d = {.conf_path = path};
-    int err = daemon_start(&d, conf, &tls, &eb);
-    daemon_tls_free(&tls);
+    int err = daemon_start(&d, &loaded, &eb);
+    daemon_loaded_free(&loaded);
     if (err != 0) {
         cjx_error("daemon", "cannot start: %s", eb.msg);
         return 1;

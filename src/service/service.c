@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cjx/rules.h"
+
 int
 cjx_service_new(struct cjx_store *store, struct cjx_service **out)
 {
@@ -12,6 +14,7 @@ cjx_service_new(struct cjx_store *store, struct cjx_service **out)
         return CJX_ENOMEM;
     svc->store = store;
     feed_hub_init(&svc->hub);
+    pthread_mutex_init(&svc->rules_mu, NULL);
     cjx_store_set_commit_hook(store, feed_hub_on_commit, svc);
     *out = svc;
     return 0;
@@ -30,23 +33,80 @@ cjx_service_free(struct cjx_service *svc)
         return;
     cjx_store_set_commit_hook(svc->store, NULL, NULL);
     feed_hub_fini(&svc->hub);
+    service_rules_put(svc->rules);
+    pthread_mutex_destroy(&svc->rules_mu);
     free(svc);
 }
+
+void
+cjx_service_set_rules(struct cjx_service *svc, struct cjx_rules_registry *reg)
+{
+    struct rules_ref *ref = calloc(1, sizeof(*ref));
+    if (ref == NULL) {
+        cjx_rules_registry_free(reg);
+        return;
+    }
+    ref->reg = reg;
+    atomic_init(&ref->refs, 1);
+    pthread_mutex_lock(&svc->rules_mu);
+    struct rules_ref *old = svc->rules;
+    svc->rules = ref;
+    pthread_mutex_unlock(&svc->rules_mu);
+    service_rules_put(old);
+}
+
+/* What calls see while no rule sets are configured. */
+static struct rules_ref no_rules = {.reg = NULL, .refs = 1};
+
+struct rules_ref *
+service_rules_get(struct cjx_service *svc)
+{
+    pthread_mutex_lock(&svc->rules_mu);
+    struct rules_ref *ref = svc->rules;
+    if (ref != NULL)
+        atomic_fetch_add(&ref->refs, 1);
+    pthread_mutex_unlock(&svc->rules_mu);
+    return ref != NULL ? ref : &no_rules;
+}
+
+void
+service_rules_put(struct rules_ref *ref)
+{
+    if (ref == NULL || ref == &no_rules)
+        return;
+    if (atomic_fetch_sub(&ref->refs, 1) == 1) {
+        cjx_rules_registry_free(ref->reg);
+        free(ref);
+    }
+}
+
+/* Every service's handlers, in a stable order. */
+static const struct {
+    const struct cjx_handler *handlers;
+    const size_t *count;
+} handler_tables[] = {
+    {cjx_records_handlers, &cjx_records_handler_count},
+    {cjx_rules_handlers, &cjx_rules_handler_count},
+    {cjx_health_handlers, &cjx_health_handler_count},
+};
 
 size_t
 cjx_service_handler_count(void)
 {
-    return cjx_records_handler_count + cjx_health_handler_count;
+    size_t n = 0;
+    for (size_t t = 0; t < sizeof(handler_tables) / sizeof(handler_tables[0]); t++)
+        n += *handler_tables[t].count;
+    return n;
 }
 
 const struct cjx_handler *
 cjx_service_handler(size_t i)
 {
-    if (i < cjx_records_handler_count)
-        return &cjx_records_handlers[i];
-    i -= cjx_records_handler_count;
-    if (i < cjx_health_handler_count)
-        return &cjx_health_handlers[i];
+    for (size_t t = 0; t < sizeof(handler_tables) / sizeof(handler_tables[0]); t++) {
+        if (i < *handler_tables[t].count)
+            return &handler_tables[t].handlers[i];
+        i -= *handler_tables[t].count;
+    }
     return NULL;
 }
 

@@ -3,6 +3,7 @@
 #define CJX_SERVICE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "cjx/service.h"
 
@@ -16,16 +17,31 @@ struct feed_hub {
     int closed;
 };
 
+/* A rule registry shared by the calls that use it; the last user frees it. */
+struct rules_ref {
+    struct cjx_rules_registry *reg;
+    atomic_int refs;
+};
+
 struct cjx_service {
     struct cjx_store *store;
     struct feed_hub hub;
+    pthread_mutex_t rules_mu; /* guards the rules pointer, not the sets */
+    struct rules_ref *rules;
 };
+
+/* The current rule sets, referenced (NULL registry inside if none are
+ * configured); release with service_rules_put(). */
+struct rules_ref *service_rules_get(struct cjx_service *svc);
+void service_rules_put(struct rules_ref *ref);
 
 /* Handler tables of each service file. */
 extern const struct cjx_handler cjx_records_handlers[];
 extern const size_t cjx_records_handler_count;
 extern const struct cjx_handler cjx_health_handlers[];
 extern const size_t cjx_health_handler_count;
+extern const struct cjx_handler cjx_rules_handlers[];
+extern const size_t cjx_rules_handler_count;
 
 void feed_hub_init(struct feed_hub *hub);
 void feed_hub_fini(struct feed_hub *hub);

@@ -9,6 +9,7 @@
 
 #include "cjx/authz.h"
 #include "cjx/v1/record_service.methods.h"
+#include "cjx/v1/rules_service.methods.h"
 
 /* The policy written out again, independently of src/authz/authz.c, in the
  * words of the design: D = deny, A = allow statewide, C = own county only.
@@ -23,6 +24,8 @@ static const struct expected_row {
     {"/cjx.v1.RecordService/GetRecord", 1, "ACCC"},
     {"/cjx.v1.RecordService/ListRecords", 1, "ACCC"},
     {"/cjx.v1.RecordService/WatchRecords", 1, "ADDD"},
+    {"/cjx.v1.RulesService/Evaluate", 1, "AAAA"},
+    {"/cjx.v1.RulesService/EvaluateQueries", 1, "AAAA"},
     {"/grpc.health.v1.Health/Check", 1, "AAAA"},
 };
 #define N_EXPECTED (sizeof(expected) / sizeof(expected[0]))
@@ -126,17 +129,26 @@ test_authz__unknown_method_is_denied_for_everyone(void **state)
 
 /* A new RPC in the schema must get a row (and so a decision) here. */
 static void
-test_authz__every_generated_method_has_a_row(void **state)
+check_every_method_has_a_row(const struct cjx_method *methods, size_t n)
 {
-    (void)state;
-    for (size_t i = 0; i < RECORD_SERVICE_N_METHODS; i++) {
-        const char *path = cjx__v1__record_service__methods[i].path;
+    for (size_t i = 0; i < n; i++) {
+        const char *path = methods[i].path;
         int found = 0;
         for (int j = 0; j < cjx_authz_table_len; j++)
             found |= strcmp(cjx_authz_table[j].method_path, path) == 0;
         if (!found)
             fail_msg("method %s has no authorization row", path);
     }
+}
+
+static void
+test_authz__every_generated_method_has_a_row(void **state)
+{
+    (void)state;
+    check_every_method_has_a_row(cjx__v1__record_service__methods,
+                                 RECORD_SERVICE_N_METHODS);
+    check_every_method_has_a_row(cjx__v1__rules_service__methods,
+                                 RULES_SERVICE_N_METHODS);
 }
 
 int

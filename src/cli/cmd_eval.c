@@ -1,0 +1,269 @@
+/* cjxctl eval: what the rule sets decide for counts, without a daemon. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cjx/date.h"
+#include "cjx/evaluate.h"
+#include "cjx/json.h"
+#include "cli.h"
+
+/* Tallies for the closing summary, by relief. */
+struct eval_totals {
+    long by_relief[8];
+    long errors, total;
+};
+
+static const char *
+enum_name(const ProtobufCEnumDescriptor *d, int value, size_t strip)
+{
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(d, value);
+    if (v == NULL)
+        return "?";
+    return strlen(v->name) > strip ? v->name + strip : v->name;
+}
+
+static const char *
+relief_name(int value)
+{
+    return enum_name(&cjx__v1__relief__descriptor, value, strlen("RELIEF_"));
+}
+
+static void
+print_list(const char *label, char **items, size_t n, const char *sep)
+{
+    if (n == 0)
+        return;
+    printf("  %-12s", label);
+    for (size_t i = 0; i < n; i++)
+        printf("%s%s", i ? sep : "", items[i]);
+    printf("\n");
+}
+
+/* One count's determination, laid out for a person. */
+static void
+print_determination(const char *where, const Cjx__V1__ReliefQuery *q,
+                    const Cjx__V1__EvaluateResponse *r)
+{
+    const Cjx__V1__ConvictionRecord *rec = q->record;
+    const Cjx__V1__Determination *d = r->determination;
+    printf("%s  %s %s count %d  %s\n", where,
+           rec && rec->subject ? rec->subject->cii : "-",
+           rec ? rec->court_case_number : "-", rec ? (int)rec->count_number : 0,
+           rec && rec->charge
+               ? (rec->charge->normalized[0] ? rec->charge->normalized
+                                             : rec->charge->code_raw)
+               : "-");
+    printf("  %-12s%s\n", "relief", relief_name(d->relief));
+    if (d->relief == CJX__V1__RELIEF__RELIEF_HUMAN_REVIEW)
+        printf("  %-12s%s .. %s\n", "floor..ceil", relief_name(d->floor),
+               relief_name(d->ceiling));
+    printf("  %-12s%s\n", "procedure",
+           enum_name(&cjx__v1__procedure__descriptor, d->procedure,
+                     strlen("PROCEDURE_")));
+    print_list("reasons", d->reason_codes, d->n_reason_codes, ", ");
+    print_list("citations", d->citations, d->n_citations, "; ");
+    print_list("missing", d->missing_facts, d->n_missing_facts, ", ");
+    print_list("flags", d->flags, d->n_flags, ", ");
+    printf("  %-12s%s (%s %s)\n", "decided by", d->decision_id, d->rule_set,
+           d->rule_set_version);
+}
+
+static void
+today(Cjx__V1__Date *d)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    d->year = tm.tm_year + 1900;
+    d->month = tm.tm_mon + 1;
+    d->day = tm.tm_mday;
+}
+
+/* Parses one input document: a ReliefQuery ({"record": ..., "history": ...,
+ * "asOf": ...}) or a bare ConvictionRecord, which is evaluated with no prior
+ * history. Returns a new query (free with free_query) or NULL with a reason. */
+static Cjx__V1__ReliefQuery *
+parse_query(const char *doc, size_t len, int *bare, struct cjx_errbuf *eb)
+{
+    ProtobufCMessage *msg;
+    struct cjx_errbuf first;
+    *bare = 0;
+    if (cjx_json_to_message(&cjx__v1__relief_query__descriptor, doc, len, NULL,
+                            &msg, &first) == 0)
+        return (Cjx__V1__ReliefQuery *)msg;
+    if (cjx_json_to_message(&cjx__v1__conviction_record__descriptor, doc, len,
+                            NULL, &msg, eb) != 0) {
+        /* Report the reading as a query when both fail: the richer form. */
+        *eb = first;
+        return NULL;
+    }
+    Cjx__V1__ReliefQuery *q = malloc(sizeof(*q));
+    if (q == NULL) {
+        protobuf_c_message_free_unpacked(msg, NULL);
+        cjx_errf(eb, CJX_ENOMEM, "out of memory");
+        return NULL;
+    }
+    cjx__v1__relief_query__init(q);
+    q->record = (Cjx__V1__ConvictionRecord *)msg;
+    *bare = 1;
+    return q;
+}
+
+static void
+free_query(Cjx__V1__ReliefQuery *q, int bare)
+{
+    if (q == NULL)
+        return;
+    if (bare) {
+        protobuf_c_message_free_unpacked(&q->record->base, NULL);
+        free(q);
+    } else {
+        protobuf_c_message_free_unpacked(&q->base, NULL);
+    }
+}
+
+struct eval_options {
+    const char *rules;
+    const char *rule_set;
+    Cjx__V1__Date as_of;
+    int have_as_of;
+};
+
+static int
+parse_options(int argc, char **argv, struct eval_options *o)
+{
+    static const struct option opts[] = {
+        {"rules", required_argument, NULL, 'r'},
+        {"rule-set", required_argument, NULL, 's'},
+        {"as-of", required_argument, NULL, 'a'},
+        {NULL, 0, NULL, 0}};
+    o->rules = getenv("CJX_RULES");
+    if (o->rules == NULL)
+        o->rules = "rules";
+    cjx__v1__date__init(&o->as_of);
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        int y, m, d;
+        switch (ch) {
+        case 'r':
+            o->rules = optarg;
+            break;
+        case 's':
+            o->rule_set = optarg;
+            break;
+        case 'a':
+            if (sscanf(optarg, "%4d-%2d-%2d", &y, &m, &d) != 3 ||
+                !cjx_date_is_valid(y, m, d)) {
+                fprintf(stderr, "cjxctl: --as-of wants YYYY-MM-DD\n");
+                return 2;
+            }
+            o->as_of.year = y;
+            o->as_of.month = m;
+            o->as_of.day = d;
+            o->have_as_of = 1;
+            break;
+        default:
+            return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "usage: cjxctl eval [--rules DIR] [--rule-set NAME] "
+                        "[--as-of YYYY-MM-DD] FILE|-\n");
+        return 2;
+    }
+    if (!o->have_as_of)
+        today(&o->as_of);
+    return 0;
+}
+
+/* Evaluates one document and prints its result; returns 0 or 1 (error). */
+static int
+eval_document(struct cli *cli, const struct eval_options *o,
+              const struct cjx_rules_registry *reg, const char *where,
+              const char *doc, size_t len, struct eval_totals *t)
+{
+    struct cjx_errbuf eb;
+    int bare;
+    Cjx__V1__ReliefQuery *q = parse_query(doc, len, &bare, &eb);
+    if (q == NULL) {
+        fprintf(stderr, "%s: %s\n", where, eb.msg);
+        return 1;
+    }
+    if (q->as_of == NULL || q->as_of->year == 0)
+        q->as_of = (Cjx__V1__Date *)&o->as_of; /* borrowed; cleared below */
+    struct cjx_arena arena;
+    cjx_arena_init(&arena, NULL, 0, 0);
+    Cjx__V1__EvaluateResponse resp;
+    int err = CJX_ENOTFOUND;
+    const struct cjx_rules_set *set =
+        cjx_evaluate_pick_set(reg, o->rule_set, q, &eb);
+    if (set != NULL)
+        err = cjx_evaluate_query(set, q, &arena, &resp, &eb);
+    if (err != 0) {
+        fprintf(stderr, "%s: %s\n", where, eb.msg);
+        t->errors++;
+    } else if (cli->json) {
+        cli_print_json_line(stdout, &resp.base);
+    } else {
+        print_determination(where, q, &resp);
+    }
+    if (err == 0 && resp.determination->relief >= 0 &&
+        resp.determination->relief < 8)
+        t->by_relief[resp.determination->relief]++;
+    t->total++;
+    cjx_arena_fini(&arena);
+    if (q->as_of == &o->as_of)
+        q->as_of = NULL;
+    free_query(q, bare);
+    return err != 0;
+}
+
+int
+cmd_eval(struct cli *cli, int argc, char **argv)
+{
+    struct eval_options o = {0};
+    int status = parse_options(argc, argv, &o);
+    if (status != 0)
+        return status;
+    const char *path = argv[optind];
+    struct cjx_errbuf eb;
+    struct cjx_rules_registry *reg;
+    if (cjx_rules_registry_load_dir(o.rules, cjx_evaluate_types(), &reg, &eb) != 0) {
+        fprintf(stderr, "cjxctl: %s\n", eb.msg);
+        return 1;
+    }
+    size_t len;
+    char *buf = cli_read_file(path, &len);
+    if (buf == NULL) {
+        fprintf(stderr, "cjxctl: cannot read %s\n", path);
+        cjx_rules_registry_free(reg);
+        return 1;
+    }
+    struct eval_totals t = {0};
+    size_t off = 0;
+    const char *doc;
+    size_t doc_len;
+    int line = 0, r;
+    while ((r = cjx_json_next_document(buf, len, &off, &doc, &doc_len, &line)) == 1) {
+        char where[512];
+        snprintf(where, sizeof(where), "%s:%d", path, line);
+        status |= eval_document(cli, &o, reg, where, doc, doc_len, &t);
+    }
+    if (r < 0) {
+        fprintf(stderr, "%s:%d: not JSON\n", path, line);
+        status = 1;
+    }
+    if (!cli->json) {
+        printf("\n%ld count(s):", t.total);
+        for (int i = 1; i < 8; i++)
+            if (t.by_relief[i] > 0)
+                printf(" %s %ld,", relief_name(i), t.by_relief[i]);
+        printf(" errors %ld\n", t.errors);
+    }
+    free(buf);
+    cjx_rules_registry_free(reg);
+    return status;
+}

@@ -1,0 +1,45 @@
+/* An in-memory struct cjx_call: drives service handlers without gRPC, for
+ * unit tests and fuzz targets. */
+#ifndef CJX_TEST_MEM_CALL_H
+#define CJX_TEST_MEM_CALL_H
+
+#include <pthread.h>
+
+#include "cjx/call.h"
+#include "cjx/service.h"
+
+struct mem_call {
+    struct cjx_call base;
+    const struct cjx_handler *handler;
+    struct cjx_arena arena_storage;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs;
+    int ended;
+    int status;         /* google.rpc.Code the call ended with */
+    char message[512];  /* its detail */
+    uint8_t *reply;     /* packed reply (unary, client streaming) */
+    size_t reply_len;
+    int sent;           /* server-streaming messages sent */
+    int send_pending;   /* a send waits for its completion */
+    /* Client streaming: the messages to feed, already decoded. */
+    ProtobufCMessage **stream;
+    size_t n_stream, next;
+};
+
+/* Prepares a call of handler h from a caller. agency NULL = the local
+ * operator (conf's own agency); access is decided by cjx_service_authorize. */
+void mem_call_init(struct mem_call *mc, struct cjx_service *svc,
+                   struct cjx_conf *conf, const struct cjx_handler *h,
+                   const struct cjx_agency *agency);
+
+/* Runs the call with one request (unary, server streaming) or the prepared
+ * stream (client streaming) and waits until it has ended and every
+ * reference is gone. Returns the status code. A denied caller ends with
+ * PERMISSION_DENIED before the handler runs, as over gRPC. */
+int mem_call_run(struct mem_call *mc, const ProtobufCMessage *req);
+
+/* Releases what the call holds. */
+void mem_call_fini(struct mem_call *mc);
+
+#endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cjx/evaluate.h"
 #include "cjx/log.h"
 #include "cjx/v1/record_service.methods.h"
 #include "record_check.h"
@@ -38,11 +39,25 @@ pack_into_arena(struct cjx_arena *a, const ProtobufCMessage *msg, size_t *len)
     return buf;
 }
 
+/* Runs the configured record rules: a rejection refuses the record, flags
+ * are stored with it. */
+static int
+validate_with_rules(struct cjx_call *c, const Cjx__V1__ConvictionRecord *rec,
+                    struct cjx_arena *arena, const char **flags,
+                    struct cjx_errbuf *eb)
+{
+    struct rules_ref *rules = service_rules_get(service_of(c));
+    int err = cjx_evaluate_validate(rules->reg, &rec->base, arena, flags, eb);
+    service_rules_put(rules);
+    return err;
+}
+
 /* Checks a submission and fills the store write for it. The write borrows
- * from req and the arena. */
+ * from req and from arena. */
 static int
 prepare_write(struct cjx_call *c, const Cjx__V1__SubmitRecordRequest *req,
-              struct cjx_record_write *w, struct cjx_errbuf *eb)
+              struct cjx_arena *arena, struct cjx_record_write *w,
+              struct cjx_errbuf *eb)
 {
     int err;
     if ((err = record_check_request_id(req->meta, eb)) != 0 ||
@@ -58,9 +73,11 @@ prepare_write(struct cjx_call *c, const Cjx__V1__SubmitRecordRequest *req,
                         rec->county);
 
     memset(w, 0, sizeof(*w));
+    if ((err = validate_with_rules(c, rec, arena, &w->flags, eb)) != 0)
+        return err;
     size_t req_len;
-    uint8_t *req_bytes = pack_into_arena(c->arena, &req->base, &req_len);
-    w->record = pack_into_arena(c->arena, &rec->base, &w->record_len);
+    uint8_t *req_bytes = pack_into_arena(arena, &req->base, &req_len);
+    w->record = pack_into_arena(arena, &rec->base, &w->record_len);
     if (req_bytes == NULL || w->record == NULL)
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
     /* The digest tells a retry (same bytes) from a reused id. */
@@ -127,7 +144,7 @@ submit_record(struct cjx_call *c, const ProtobufCMessage *msg)
         (const Cjx__V1__SubmitRecordRequest *)msg;
     struct cjx_errbuf eb;
     struct cjx_record_write w;
-    int err = prepare_write(c, req, &w, &eb);
+    int err = prepare_write(c, req, c->arena, &w, &eb);
     if (err != 0) {
         c->ops->fail(c, err, eb.msg);
         return;
@@ -170,6 +187,7 @@ struct bulk {
     struct cjx_call *call;
     struct bulk_result *results; /* malloc'd: results outlive message arenas */
     size_t n;
+    struct cjx_arena scratch; /* one record's packed bytes, reset per record */
     int outstanding; /* writes queued and not yet done */
     int paused;      /* reading stopped until the window drains */
     int ended;       /* the client half-closed */
@@ -233,6 +251,7 @@ bulk_free(struct bulk *b)
         free(b->results[i].ccn);
     }
     free(b->results);
+    cjx_arena_fini(&b->scratch);
     pthread_mutex_destroy(&b->mu);
     free(b);
 }
@@ -261,6 +280,7 @@ bulk_begin(struct cjx_call *c)
         return;
     }
     pthread_mutex_init(&b->mu, NULL);
+    cjx_arena_init(&b->scratch, NULL, 0, 0);
     b->call = c;
     c->state = b;
     c->ops->ref(c); /* dropped when the bulk state is freed */
@@ -336,7 +356,10 @@ bulk_on_message(struct cjx_call *c, const ProtobufCMessage *msg)
     struct bulk_result *res = &b->results[index];
     if (req->meta != NULL)
         res->request_id = strdup(req->meta->request_id);
-    int err = prepare_write(c, req, &w, &eb);
+    /* The store copies what it keeps, so one scratch arena serves every
+     * record of the stream in turn. */
+    cjx_arena_reset(&b->scratch);
+    int err = prepare_write(c, req, &b->scratch, &w, &eb);
     struct bulk_write *bw = NULL;
     if (err == 0) {
         res->cii = strdup(w.cii);

@@ -171,6 +171,33 @@ leftmost(const struct node *n)
     return n;
 }
 
+/* Folds a chain of singular message selections under n into n->path. */
+static int
+fuse_path(struct check_ctx *cx, struct node *n)
+{
+    struct node *a = n->a;
+    if (a == NULL) {
+        n->base = NULL;
+        n->path_len = 0;
+        return 0;
+    }
+    if (a->op == N_SELECT && a->type->kind == T_MSG &&
+        a->fd->label != PROTOBUF_C_LABEL_REPEATED && a->path_len < 32) {
+        n->base = a->base;
+        n->path_len = (uint8_t)(a->path_len + 1);
+        n->path = cjx_arena_alloc(cx->arena, n->path_len * sizeof(*n->path));
+        if (n->path == NULL)
+            return CJX_ENOMEM;
+        if (a->path_len)
+            memcpy(n->path, a->path, a->path_len * sizeof(*n->path));
+        n->path[a->path_len] = a->fd;
+        return 0;
+    }
+    n->base = a;
+    n->path_len = 0;
+    return 0;
+}
+
 static int
 check_select(struct check_ctx *cx, struct node *n)
 {
@@ -200,7 +227,7 @@ check_select(struct check_ctx *cx, struct node *n)
     if (n->type == NULL)
         return cerr(cx, n, "field '%s' has an unsupported type (bytes)",
                     n->name);
-    return 0;
+    return fuse_path(cx, n);
 }
 
 static int
@@ -218,6 +245,9 @@ check_has(struct check_ctx *cx, struct node *n)
     n->a = arg->a;
     n->fd = arg->fd;
     n->date = arg->date;
+    n->base = arg->base;
+    n->path = arg->path;
+    n->path_len = arg->path_len;
     n->type = &rtype_bool;
     return 0;
 }
@@ -439,7 +469,7 @@ make_strset(struct check_ctx *cx, struct node *n)
     if (l->op != N_LIT || l->lit.k != V_LIST)
         return 0;
     int k = (int)l->lit.n;
-    if (k < 4)
+    if (k < 1)
         return 0;
     struct val *items = cjx_arena_alloc(cx->arena, (size_t)k * sizeof(*items));
     struct strset *s = cjx_arena_alloc(cx->arena, sizeof(*s));
@@ -494,6 +524,34 @@ check_list(struct check_ctx *cx, struct node *n)
     return 0;
 }
 
+/* a && b && c parses as ((a && b) && c); the evaluator gets one node with
+ * the operands in order, so a chain costs one call per operand. */
+static int
+flatten_logic(struct check_ctx *cx, struct node *n)
+{
+    int count = (n->a->op == n->op && n->a->args != NULL) ? n->a->nargs : 1;
+    count += (n->b->op == n->op && n->b->args != NULL) ? n->b->nargs : 1;
+    int flat = count <= 255;
+    if (!flat)
+        count = 2;
+    struct node **args = cjx_arena_alloc(cx->arena, (size_t)count * sizeof(*args));
+    if (args == NULL)
+        return CJX_ENOMEM;
+    int k = 0;
+    const struct node *sides[2] = {n->a, n->b};
+    for (int s = 0; s < 2; s++) {
+        if (flat && sides[s]->op == n->op && sides[s]->args != NULL) {
+            memcpy(args + k, sides[s]->args, sides[s]->nargs * sizeof(*args));
+            k += sides[s]->nargs;
+        } else {
+            args[k++] = (struct node *)sides[s];
+        }
+    }
+    n->args = args;
+    n->nargs = (uint8_t)k;
+    return 0;
+}
+
 int
 rules_check(struct check_ctx *cx, struct node *n)
 {
@@ -535,7 +593,7 @@ rules_check(struct check_ctx *cx, struct node *n)
             return no_overload(cx, n, n->op == N_AND ? "_&&_" : "_||_",
                                n->a->type, n->b->type);
         n->type = &rtype_bool;
-        return 0;
+        return flatten_logic(cx, n);
     case N_COND:
         TRY(rules_check(cx, n->a));
         TRY(rules_check(cx, n->b));
@@ -618,5 +676,57 @@ rules_check_let(struct cjx_rules_set *set, struct let_def *l,
         return rc;
     }
     l->state = LET_CHECKED;
+    return 0;
+}
+
+/* Whether evaluating n may read a fact, directly or through lets. */
+static int
+node_fact_dep(struct cjx_rules_set *set, const struct node *n, int depth)
+{
+    if (n == NULL || depth > 4 * RULES_MAX_HEIGHT)
+        return n != NULL;
+    if (n->op == N_FACT)
+        return 1;
+    if (n->op == N_LET) {
+        struct let_def *l = &set->lets[n->slot];
+        if (l->fact_dep < 0) {
+            l->fact_dep = 0; /* lets are acyclic; this only guards */
+            l->fact_dep = node_fact_dep(set, l->expr, depth + 1);
+        }
+        return l->fact_dep;
+    }
+    if (n->op == N_LIT)
+        return 0;
+    if (node_fact_dep(set, n->a, depth + 1) || node_fact_dep(set, n->b, depth + 1) ||
+        node_fact_dep(set, n->c, depth + 1) || node_fact_dep(set, n->base, depth + 1))
+        return 1;
+    int nargs = n->op == N_LIST ? n->slot : n->nargs;
+    if (n->op == N_MACRO)
+        nargs = 0; /* args alias b and c */
+    for (int i = 0; i < nargs; i++)
+        if (node_fact_dep(set, n->args[i], depth + 1))
+            return 1;
+    return 0;
+}
+
+int
+rules_mark_fact_deps(struct cjx_rules_set *set)
+{
+    for (size_t i = 0; i < set->n_lets; i++)
+        set->lets[i].fact_dep = set->lets[i].is_fact ? 1 : -1;
+    int n = 0;
+    for (size_t i = 0; i < set->n_lets; i++) {
+        struct let_def *l = &set->lets[i];
+        if (l->fact_dep < 0)
+            l->fact_dep = node_fact_dep(set, l->expr, 0);
+        n += l->fact_dep != 0;
+    }
+    set->branch_slots = cjx_arena_alloc(&set->arena, (size_t)(n + 1) * sizeof(int));
+    if (set->branch_slots == NULL)
+        return CJX_ENOMEM;
+    set->n_branch_slots = 0;
+    for (size_t i = 0; i < set->n_lets; i++)
+        if (set->lets[i].fact_dep)
+            set->branch_slots[set->n_branch_slots++] = (int)i;
     return 0;
 }

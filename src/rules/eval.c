@@ -32,6 +32,26 @@ mkint(int64_t i)
 
 #define AT(m, off, type) (*(const type *)((const char *)(m) + (off)))
 
+/* Literals, loop variables and lets already computed are answered without a
+ * call: they are most of the nodes an evaluation visits. */
+static inline struct val
+eval_child(struct eval_ctx *ex, const struct node *n)
+{
+    switch (n->op) {
+    case N_LIT:
+        return n->lit;
+    case N_LOOPVAR:
+        return ex->slots[n->slot];
+    case N_LET:
+    case N_FACT:
+        if (ex->state[n->slot] == 2)
+            return ex->slots[n->slot];
+        /* fall through */
+    default:
+        return rules_eval(ex, n);
+    }
+}
+
 /* Reads a date message; absent (unset or year 0) and impossible dates are
  * errors, so a rule must test has() before using an optional date. */
 static struct val
@@ -46,7 +66,7 @@ read_date(struct eval_ctx *ex, const struct node *n,
     if (!rules_valid_date(y, mo, d))
         return rules_err(ex, n, "invalid date");
     struct val v = {.k = V_DATE};
-    v.u.i = rules_days_from_civil(y, (unsigned)mo, (unsigned)d);
+    v.u.i = rules_date_pack(y, (unsigned)mo, (unsigned)d);
     return v;
 }
 
@@ -304,7 +324,7 @@ rules_val_equal(const struct val *x, const struct val *y)
 
 /* ---- operators -------------------------------------------------------- */
 
-static struct val
+static __attribute__((noinline)) struct val
 concat(struct eval_ctx *ex, const struct node *n, const struct val *x,
        const struct val *y)
 {
@@ -332,7 +352,7 @@ concat(struct eval_ctx *ex, const struct node *n, const struct val *x,
     return v;
 }
 
-static struct val
+static __attribute__((noinline)) struct val
 arith(struct eval_ctx *ex, const struct node *n, const struct val *x,
       const struct val *y)
 {
@@ -380,16 +400,28 @@ arith(struct eval_ctx *ex, const struct node *n, const struct val *x,
     return mkint(r);
 }
 
-static struct val
+static __attribute__((noinline)) struct val
 eval_binop(struct eval_ctx *ex, const struct node *n)
 {
-    struct val x = rules_eval(ex, n->a);
+    struct val x = eval_child(ex, n->a);
     if (x.k == V_ERR)
         return x;
-    struct val y = rules_eval(ex, n->b);
+    struct val y = eval_child(ex, n->b);
     if (y.k == V_ERR)
         return y;
     int c;
+    /* The common cases, equality of two strings or two integers, without
+     * the general comparison. */
+    if ((n->sub == OP_EQ || n->sub == OP_NE) && x.k == y.k) {
+        int eq;
+        if (x.k == V_STRING)
+            eq = x.n == y.n && memcmp(x.u.s, y.u.s, x.n) == 0;
+        else if (x.k == V_INT || x.k == V_ENUM || x.k == V_BOOL || x.k == V_DATE)
+            eq = x.u.i == y.u.i;
+        else
+            eq = rules_val_equal(&x, &y);
+        return mkbool(n->sub == OP_EQ ? eq : !eq);
+    }
     switch (n->sub) {
     case OP_EQ:
         return mkbool(rules_val_equal(&x, &y));
@@ -408,10 +440,10 @@ eval_binop(struct eval_ctx *ex, const struct node *n)
     }
 }
 
-static struct val
+static __attribute__((noinline)) struct val
 eval_in_set(struct eval_ctx *ex, const struct node *n)
 {
-    struct val x = rules_eval(ex, n->a);
+    struct val x = eval_child(ex, n->a);
     if (x.k == V_ERR)
         return x;
     const struct strset *s = n->set;
@@ -431,13 +463,13 @@ eval_in_set(struct eval_ctx *ex, const struct node *n)
     return mkbool(0);
 }
 
-static struct val
+static __attribute__((noinline)) struct val
 eval_in(struct eval_ctx *ex, const struct node *n)
 {
-    struct val x = rules_eval(ex, n->a);
+    struct val x = eval_child(ex, n->a);
     if (x.k == V_ERR)
         return x;
-    struct val l = rules_eval(ex, n->b);
+    struct val l = eval_child(ex, n->b);
     if (l.k == V_ERR)
         return l;
     size_t len = rules_list_len(&l);
@@ -449,7 +481,7 @@ eval_in(struct eval_ctx *ex, const struct node *n)
     return mkbool(0);
 }
 
-static struct val
+static __attribute__((noinline)) struct val
 eval_list(struct eval_ctx *ex, const struct node *n)
 {
     int k = n->slot;
@@ -457,7 +489,7 @@ eval_list(struct eval_ctx *ex, const struct node *n)
     if (items == NULL)
         return rules_err(ex, n, "out of memory");
     for (int i = 0; i < k; i++) {
-        items[i] = rules_eval(ex, n->args[i]);
+        items[i] = eval_child(ex, n->args[i]);
         if (items[i].k == V_ERR)
             return items[i];
     }
@@ -468,10 +500,10 @@ eval_list(struct eval_ctx *ex, const struct node *n)
 
 /* all/exists absorb errors as && and || do: one false element makes all()
  * false (one true makes exists() true) even if other elements error. */
-static struct val
+static __attribute__((noinline)) struct val
 eval_macro(struct eval_ctx *ex, const struct node *n)
 {
-    struct val l = rules_eval(ex, n->a);
+    struct val l = eval_child(ex, n->a);
     if (l.k == V_ERR)
         return l;
     size_t len = rules_list_len(&l);
@@ -488,7 +520,7 @@ eval_macro(struct eval_ctx *ex, const struct node *n)
         *slot = rules_list_at(&l, i);
         if (slot->k == V_ERR && slot->aux2 == NULL)
             slot->aux2 = n;
-        struct val r = rules_eval(ex, n->b);
+        struct val r = eval_child(ex, n->b);
         switch (n->sub) {
         case M_ALL:
             if (r.k == V_ERR)
@@ -519,7 +551,7 @@ eval_macro(struct eval_ctx *ex, const struct node *n)
             if (n->c != NULL) {
                 if (!r.u.i)
                     break;
-                r = rules_eval(ex, n->c);
+                r = eval_child(ex, n->c);
                 if (r.k == V_ERR)
                     return r;
             }
@@ -545,18 +577,18 @@ eval_macro(struct eval_ctx *ex, const struct node *n)
 /* A fact whose `known` condition fails takes, in turn, each value of its
  * domain: the decide loop replays the decisions once per combination of
  * the unknown facts actually reached (see ruleset.c). */
-static struct val
+static __attribute__((noinline)) struct val
 eval_fact(struct eval_ctx *ex, const struct node *n, const struct let_def *l)
 {
     if (l->known != NULL) {
-        struct val k = rules_eval(ex, l->known);
+        struct val k = eval_child(ex, l->known);
         /* A `known` that cannot be evaluated means the fact is unknown. */
         if (k.k == V_BOOL && k.u.i)
-            return rules_eval(ex, l->expr);
+            return eval_child(ex, l->expr);
     }
     if (!ex->enumerate)
         return rules_err(ex, n, "fact is unknown");
-    struct val dom = rules_eval(ex, l->domain);
+    struct val dom = eval_child(ex, l->domain);
     if (dom.k == V_ERR)
         return dom;
     size_t len = rules_list_len(&dom);
@@ -586,17 +618,41 @@ eval_fact(struct eval_ctx *ex, const struct node *n, const struct let_def *l)
     return rules_list_at(&dom, idx);
 }
 
-static struct val
+static __attribute__((noinline)) struct val
 eval_let(struct eval_ctx *ex, const struct node *n)
 {
     int s = n->slot;
     if (ex->state[s] == 2)
         return ex->slots[s];
     const struct let_def *l = &ex->set->lets[s];
-    struct val v = n->op == N_FACT ? eval_fact(ex, n, l) : rules_eval(ex, l->expr);
+    struct val v = n->op == N_FACT ? eval_fact(ex, n, l) : eval_child(ex, l->expr);
     ex->slots[s] = v;
     ex->state[s] = 2;
     return v;
+}
+
+/* Field selection and has(): walk the fused path, then read. */
+static __attribute__((noinline)) struct val
+eval_select(struct eval_ctx *ex, const struct node *n)
+{
+    const ProtobufCMessage *m = ex->root;
+    if (n->base != NULL) {
+        struct val b = eval_child(ex, n->base);
+        if (b.k == V_ERR)
+            return b;
+        m = b.u.m;
+    }
+    for (unsigned i = 0; i < n->path_len && m != NULL; i++) {
+        const ProtobufCFieldDescriptor *fd = n->path[i];
+        if ((fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            AT(m, fd->quantifier_offset, uint32_t) != fd->id)
+            m = NULL;
+        else
+            m = AT(m, fd->offset, ProtobufCMessage *);
+    }
+    if (n->op == N_HAS)
+        return mkbool(has_field(n, m));
+    return read_field(ex, n, m);
 }
 
 struct val
@@ -605,22 +661,9 @@ rules_eval(struct eval_ctx *ex, const struct node *n)
     switch (n->op) {
     case N_LIT:
         return n->lit;
-    case N_SELECT: {
-        if (n->a == NULL)
-            return read_field(ex, n, ex->root);
-        struct val m = rules_eval(ex, n->a);
-        if (m.k == V_ERR)
-            return m;
-        return read_field(ex, n, m.u.m);
-    }
-    case N_HAS: {
-        if (n->a == NULL)
-            return mkbool(has_field(n, ex->root));
-        struct val m = rules_eval(ex, n->a);
-        if (m.k == V_ERR)
-            return m;
-        return mkbool(has_field(n, m.u.m));
-    }
+    case N_SELECT:
+    case N_HAS:
+        return eval_select(ex, n);
     case N_LET:
     case N_FACT:
         return eval_let(ex, n);
@@ -629,10 +672,10 @@ rules_eval(struct eval_ctx *ex, const struct node *n)
     case N_LIST:
         return eval_list(ex, n);
     case N_INDEX: {
-        struct val l = rules_eval(ex, n->a);
+        struct val l = eval_child(ex, n->a);
         if (l.k == V_ERR)
             return l;
-        struct val i = rules_eval(ex, n->b);
+        struct val i = eval_child(ex, n->b);
         if (i.k == V_ERR)
             return i;
         if (i.u.i < 0 || (uint64_t)i.u.i >= rules_list_len(&l))
@@ -643,13 +686,13 @@ rules_eval(struct eval_ctx *ex, const struct node *n)
         return e;
     }
     case N_NOT: {
-        struct val x = rules_eval(ex, n->a);
+        struct val x = eval_child(ex, n->a);
         if (x.k == V_ERR)
             return x;
         return mkbool(!x.u.i);
     }
     case N_NEG: {
-        struct val x = rules_eval(ex, n->a);
+        struct val x = eval_child(ex, n->a);
         if (x.k == V_ERR)
             return x;
         if (x.k == V_DOUBLE) {
@@ -660,30 +703,29 @@ rules_eval(struct eval_ctx *ex, const struct node *n)
             return rules_err(ex, n, "integer overflow");
         return mkint(-x.u.i);
     }
-    case N_AND: {
-        /* Commutative: false wins over an error on either side. */
-        struct val x = rules_eval(ex, n->a);
-        if (x.k == V_BOOL && !x.u.i)
-            return x;
-        struct val y = rules_eval(ex, n->b);
-        if (y.k == V_BOOL && !y.u.i)
-            return y;
-        return x.k == V_ERR ? x : y;
-    }
+    case N_AND:
     case N_OR: {
-        struct val x = rules_eval(ex, n->a);
-        if (x.k == V_BOOL && x.u.i)
-            return x;
-        struct val y = rules_eval(ex, n->b);
-        if (y.k == V_BOOL && y.u.i)
-            return y;
-        return x.k == V_ERR ? x : y;
+        /* Commutative error absorption: one false (for ||, one true)
+         * decides even if other operands are errors; otherwise the first
+         * error, else the identity. */
+        int stop = n->op == N_OR;
+        struct val err = {.k = V_NULL};
+        for (unsigned i = 0; i < n->nargs; i++) {
+            struct val x = eval_child(ex, n->args[i]);
+            if (x.k == V_BOOL) {
+                if (x.u.i == stop)
+                    return x;
+            } else if (err.k != V_ERR) {
+                err = x;
+            }
+        }
+        return err.k == V_ERR ? err : mkbool(!stop);
     }
     case N_COND: {
-        struct val c = rules_eval(ex, n->a);
+        struct val c = eval_child(ex, n->a);
         if (c.k == V_ERR)
             return c;
-        return rules_eval(ex, c.u.i ? n->b : n->c);
+        return eval_child(ex, c.u.i ? n->b : n->c);
     }
     case N_BINOP:
         return eval_binop(ex, n);
@@ -778,7 +820,7 @@ format_val(struct sbuf *b, const struct val *v, const struct rtype *t)
     case V_DATE: {
         int64_t y;
         unsigned m, d;
-        rules_civil_from_days(v->u.i, &y, &m, &d);
+        rules_date_unpack(v->u.i, &y, &m, &d);
         snprintf(buf, sizeof(buf), "date(\"%04lld-%02u-%02u\")", (long long)y,
                  m, d);
         sb_str(b, buf);

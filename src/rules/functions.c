@@ -59,8 +59,40 @@ rules_valid_date(int64_t y, int64_t m, int64_t d)
            d <= (int64_t)days_in_month(y, (unsigned)m);
 }
 
+int64_t
+rules_date_pack(int64_t y, unsigned m, unsigned d)
+{
+    return y * 10000 + m * 100 + d;
+}
+
+void
+rules_date_unpack(int64_t v, int64_t *y, unsigned *m, unsigned *d)
+{
+    *y = v / 10000;
+    *m = (unsigned)(v / 100 % 100);
+    *d = (unsigned)(v % 100);
+}
+
+static int64_t
+date_to_days(int64_t v)
+{
+    int64_t y;
+    unsigned m, d;
+    rules_date_unpack(v, &y, &m, &d);
+    return rules_days_from_civil(y, m, d);
+}
+
+static int64_t
+date_of_days(int64_t days)
+{
+    int64_t y;
+    unsigned m, d;
+    rules_civil_from_days(days, &y, &m, &d);
+    return rules_date_pack(y, m, d);
+}
+
 int
-rules_parse_date(const char *s, size_t len, int64_t *days)
+rules_parse_date(const char *s, size_t len, int64_t *packed)
 {
     if (len != 10 || s[4] != '-' || s[7] != '-')
         return -1;
@@ -76,7 +108,7 @@ rules_parse_date(const char *s, size_t len, int64_t *days)
     int m = v[4] * 10 + v[5], d = v[6] * 10 + v[7];
     if (!rules_valid_date(y, m, d))
         return -1;
-    *days = rules_days_from_civil(y, (unsigned)m, (unsigned)d);
+    *packed = rules_date_pack(y, (unsigned)m, (unsigned)d);
     return 0;
 }
 
@@ -84,11 +116,11 @@ rules_parse_date(const char *s, size_t len, int64_t *days)
  * which case the last day of that month is used (31 Jan + 1 month =
  * 28/29 Feb). */
 static int
-add_months(int64_t days, int64_t months, int64_t *out)
+add_months(int64_t date, int64_t months, int64_t *out)
 {
     int64_t y;
     unsigned m, d;
-    rules_civil_from_days(days, &y, &m, &d);
+    rules_date_unpack(date, &y, &m, &d);
     if (months > 12 * 10000 || months < -12 * 10000)
         return -1;
     int64_t total = y * 12 + (int64_t)(m - 1) + months;
@@ -97,7 +129,7 @@ add_months(int64_t days, int64_t months, int64_t *out)
     if (ny < 1 || ny > 9999)
         return -1;
     unsigned dim = days_in_month(ny, nm);
-    *out = rules_days_from_civil(ny, nm, d > dim ? dim : d);
+    *out = rules_date_pack(ny, nm, d > dim ? dim : d);
     return 0;
 }
 
@@ -282,15 +314,15 @@ rules_fn_check(struct check_ctx *cx, struct node *n)
         struct node *a = arg_node(n, 0);
         if (a->op == N_LIT) {
             /* A literal date is resolved once, here. */
-            int64_t days;
-            if (rules_parse_date(a->lit.u.s, a->lit.n, &days) != 0)
+            int64_t packed;
+            if (rules_parse_date(a->lit.u.s, a->lit.n, &packed) != 0)
                 return ferr(cx, a, "invalid date literal \"%s\" (expected "
                                    "a valid YYYY-MM-DD)",
                             a->lit.u.s);
             n->op = N_LIT;
             memset(&n->lit, 0, sizeof(n->lit));
             n->lit.k = V_DATE;
-            n->lit.u.i = days;
+            n->lit.u.i = packed;
         }
         return 0;
     }
@@ -450,7 +482,7 @@ to_string(struct eval_ctx *ex, const struct node *n, const struct val *x)
     case V_DATE: {
         int64_t y;
         unsigned m, d;
-        rules_civil_from_days(x->u.i, &y, &m, &d);
+        rules_date_unpack(x->u.i, &y, &m, &d);
         w = snprintf(buf, sizeof(buf), "%04lld-%02u-%02u", (long long)y, m, d);
         break;
     }
@@ -574,26 +606,23 @@ rules_fn_call(struct eval_ctx *ex, const struct node *n)
     }
     case FN_AGE_AT: {
         /* Whole years, counting the birthday itself: on the 21st birthday
-         * the age is 21. A 29 February birthday is reached on 1 March in
-         * common years (the tuple (month, day) comparison below). */
-        int64_t y1, y2;
-        unsigned m1, d1, m2, d2;
-        rules_civil_from_days(a.u.i, &y1, &m1, &d1);
-        rules_civil_from_days(b.u.i, &y2, &m2, &d2);
-        int64_t age = y2 - y1;
-        if (m2 < m1 || (m2 == m1 && d2 < d1))
-            age--;
-        return mkint(age);
+         * the age is 21. Dates are packed as yyyymmdd, so the difference
+         * divided by 10000 (rounded down) compares (month, day) tuples: a
+         * 29 February birthday is reached on 1 March in common years. */
+        int64_t diff = b.u.i - a.u.i;
+        return mkint(diff >= 0 ? diff / 10000 : -((-diff + 9999) / 10000));
     }
     case FN_DAYS_BETWEEN:
-        return mkint(b.u.i - a.u.i);
+        return mkint(date_to_days(b.u.i) - date_to_days(a.u.i));
     case FN_ADD_DAYS: {
         int64_t r;
-        if (__builtin_add_overflow(a.u.i, b.u.i, &r) ||
-            r < rules_days_from_civil(1, 1, 1) ||
+        if (b.u.i > 4000000 || b.u.i < -4000000)
+            return date_range_err(ex, n);
+        r = date_to_days(a.u.i) + b.u.i;
+        if (r < rules_days_from_civil(1, 1, 1) ||
             r > rules_days_from_civil(9999, 12, 31))
             return date_range_err(ex, n);
-        return mkdate(r);
+        return mkdate(date_of_days(r));
     }
     case FN_ADD_MONTHS:
     case FN_ADD_YEARS: {
@@ -614,7 +643,7 @@ rules_fn_call(struct eval_ctx *ex, const struct node *n)
     case FN_DAY: {
         int64_t y;
         unsigned m, d;
-        rules_civil_from_days(a.u.i, &y, &m, &d);
+        rules_date_unpack(a.u.i, &y, &m, &d);
         return mkint(n->sub == FN_YEAR ? y : n->sub == FN_MONTH ? m : d);
     }
     }

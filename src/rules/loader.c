@@ -15,6 +15,8 @@ struct loader {
     struct srcmap file_sm; /* file name and text, for checker messages */
     const struct cjx_rules_types *types;
     struct cjx_errbuf *eb;
+    size_t *line_starts; /* byte offset of each line */
+    size_t n_lines;
     /* raw nodes kept between the two passes */
     yaml_node_t *lets, *facts, *validations, *decisions, *notes, *review,
         *procedure;
@@ -78,14 +80,33 @@ copy_str(struct loader *ld, const yaml_node_t *n, const char *what,
     return *out == NULL ? CJX_ENOMEM : 0;
 }
 
+static int
+index_lines(struct loader *ld)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < ld->text_len; i++)
+        n += ld->text[i] == '\n';
+    ld->line_starts = cjx_arena_alloc(&ld->set->arena, n * sizeof(size_t));
+    if (ld->line_starts == NULL)
+        return CJX_ENOMEM;
+    ld->line_starts[0] = 0;
+    size_t k = 1;
+    for (size_t i = 0; i < ld->text_len; i++)
+        if (ld->text[i] == '\n')
+            ld->line_starts[k++] = i + 1;
+    ld->n_lines = n;
+    return 0;
+}
+
 /* Byte offset of a (0-based) line and character column. */
 static size_t
-offset_of(const char *text, size_t len, size_t line, size_t col)
+offset_of(const struct loader *ld, size_t line, size_t col)
 {
-    size_t off = 0;
-    for (size_t l = 0; l < line && off < len; off++)
-        if (text[off] == '\n')
-            l++;
+    const char *text = ld->text;
+    size_t len = ld->text_len;
+    if (line >= ld->n_lines)
+        return len;
+    size_t off = ld->line_starts[line];
     for (size_t c = 0; off < len && text[off] != '\n';) {
         if (c == col)
             break;
@@ -105,10 +126,8 @@ parse_expr(struct loader *ld, const yaml_node_t *n, const char *what,
     if (n->type != YAML_SCALAR_NODE)
         return lerr(ld, n, "%s must be an expression (a scalar)", what);
     struct srcmap sm;
-    size_t start = offset_of(ld->text, ld->text_len, n->start_mark.line,
-                             n->start_mark.column);
-    size_t end = offset_of(ld->text, ld->text_len, n->end_mark.line,
-                           n->end_mark.column);
+    size_t start = offset_of(ld, n->start_mark.line, n->start_mark.column);
+    size_t end = offset_of(ld, n->end_mark.line, n->end_mark.column);
     TRY(rules_srcmap_scalar(&ld->set->arena, &sm, ld->set->file, ld->text,
                             ld->text_len, start, end,
                             (uint32_t)n->start_mark.line + 1,
@@ -605,6 +624,17 @@ load_decisions(struct loader *ld)
         if ((x = lookup(p, np, "procedure")) != NULL)
             TRY(compile_procedure(ld, x, &d->procedure));
         TRY(compile_bool(ld, when, "'when'", &d->when));
+        const struct node *lead = d->when;
+        if (lead->op == N_AND && lead->args != NULL)
+            lead = lead->args[0];
+        d->lead_slot = -1;
+        d->lead_neg = 0;
+        if (lead->op == N_NOT && (lead->a->op == N_LET || lead->a->op == N_FACT)) {
+            d->lead_neg = 1;
+            lead = lead->a;
+        }
+        if (lead->op == N_LET || lead->op == N_FACT)
+            d->lead_slot = lead->slot;
         set->n_decisions = i + 1;
     }
     return 0;
@@ -762,7 +792,7 @@ load_root(struct loader *ld, yaml_node_t *root)
     if (ld->decisions != NULL)
         TRY(load_decisions(ld));
     set->n_slots = (int)set->n_lets + set->n_loop_slots;
-    return 0;
+    return rules_mark_fact_deps(set);
 }
 
 void
@@ -824,7 +854,9 @@ cjx_rules_set_load_buffer(const char *name, const char *buf, size_t len,
     }
     ld.doc = &doc;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (root == NULL)
+    if (index_lines(&ld) != 0)
+        rc = CJX_ENOMEM;
+    else if (root == NULL)
         rc = rules_diag(eb, CJX_EPARSE, &ld.file_sm, 1, 1, "empty rule file");
     else
         rc = load_root(&ld, root);
@@ -916,6 +948,6 @@ cjx_rules_set_in_effect(const struct cjx_rules_set *set, int year, int month,
 {
     if (!rules_valid_date(year, month, day))
         return 0;
-    int64_t d = rules_days_from_civil(year, (unsigned)month, (unsigned)day);
+    int64_t d = rules_date_pack(year, (unsigned)month, (unsigned)day);
     return d >= set->eff_from && d < set->eff_until;
 }

@@ -54,7 +54,7 @@ enum val_kind {
     V_INT,
     V_DOUBLE,
     V_STRING,
-    V_DATE, /* i = days since 1970-01-01 */
+    V_DATE, /* i = year * 10000 + month * 100 + day: ordered like dates */
     V_ENUM, /* i = number */
     V_MSG,  /* m may be NULL: the default instance of aux (descriptor) */
     V_LIST,
@@ -133,6 +133,12 @@ struct node {
     const char *name;
     const ProtobufCFieldDescriptor *fd;
     const struct date_layout *date; /* N_SELECT/N_HAS of a date field */
+    /* N_SELECT/N_HAS: the message the field is read from is reached from
+     * base (NULL: the root message) through path_len singular message
+     * fields, so a chain a.b.c.d is one node walked in a loop. */
+    struct node *base;
+    const ProtobufCFieldDescriptor **path;
+    uint8_t path_len;
     int slot;
     struct val lit;
     const struct strset *set;
@@ -230,6 +236,7 @@ struct let_def {
     int slot;
     int is_fact;
     int fact_bit;        /* facts: index among facts (at most 64) */
+    int fact_dep;        /* depends on a fact: recomputed for each branch */
     struct node *known;  /* facts: bool; NULL = always known */
     struct node *domain; /* facts: list of the value's type */
     const char *missing; /* facts: reason code when unknown */
@@ -258,6 +265,10 @@ struct decision {
     size_t n_missing;
     struct node *procedure; /* NULL: the set's */
     uint32_t line, col;
+    /* The first operand of `when` when it is a let or fact (negated when
+     * lead_neg): once known false, the decision is skipped unevaluated. */
+    int lead_slot;
+    int lead_neg;
 };
 
 struct note {
@@ -286,7 +297,7 @@ struct cjx_rules_set {
     const char *name, *version, *description;
     const ProtobufCMessageDescriptor *message, *output;
     struct output_fields out;
-    int32_t eff_from, eff_until; /* days; INT32_MIN / INT32_MAX when open */
+    int32_t eff_from, eff_until; /* packed dates; INT32_MIN / INT32_MAX when open */
     struct enum_const *enums;
     size_t n_enums;
     struct let_def *lets;
@@ -302,6 +313,8 @@ struct cjx_rules_set {
     int *order;              /* relief numbers, least relief first */
     size_t n_order;
     int n_slots;             /* lets + facts + loop variables */
+    int *branch_slots;       /* lets and facts to forget between branches */
+    int n_branch_slots;
     int n_loop_slots;
 };
 
@@ -320,6 +333,8 @@ struct check_ctx {
 };
 
 int rules_check(struct check_ctx *cx, struct node *n);
+/* After every let is checked: marks the lets that depend on facts. */
+int rules_mark_fact_deps(struct cjx_rules_set *set);
 int rules_check_let(struct cjx_rules_set *set, struct let_def *l,
                     struct cjx_errbuf *eb);
 const struct rtype *rules_type_list(struct cjx_arena *a,
@@ -387,7 +402,10 @@ char *rules_val_format(struct cjx_arena *a, const struct val *v,
 /* Dates: days since 1970-01-01 for a proleptic Gregorian date. */
 int64_t rules_days_from_civil(int64_t y, unsigned m, unsigned d);
 void rules_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
-int rules_parse_date(const char *s, size_t len, int64_t *days);
+/* Parses "YYYY-MM-DD" into a packed date (yyyymmdd). */
+int rules_parse_date(const char *s, size_t len, int64_t *packed);
+int64_t rules_date_pack(int64_t y, unsigned m, unsigned d);
+void rules_date_unpack(int64_t v, int64_t *y, unsigned *m, unsigned *d);
 int rules_valid_date(int64_t y, int64_t m, int64_t d);
 
 #endif

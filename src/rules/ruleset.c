@@ -21,10 +21,13 @@ init_eval(const struct cjx_rules_set *set, const ProtobufCMessage *msg,
     return 0;
 }
 
+/* Before another branch: only what depends on facts is computed again. */
 static void
 reset_run(struct eval_ctx *ex)
 {
-    memset(ex->state, 0, ex->set->n_lets);
+    const struct cjx_rules_set *set = ex->set;
+    for (int i = 0; i < set->n_branch_slots; i++)
+        ex->state[set->branch_slots[i]] = 0;
     ex->pos = 0;
 }
 
@@ -175,6 +178,10 @@ run_decisions(struct eval_ctx *ex, struct cjx_errbuf *eb)
     const struct cjx_rules_set *set = ex->set;
     for (size_t i = 0; i < set->n_decisions; i++) {
         const struct decision *d = &set->decisions[i];
+        int s = d->lead_slot;
+        if (s >= 0 && ex->state[s] == 2 && ex->slots[s].k == V_BOOL &&
+            ex->slots[s].u.i == d->lead_neg)
+            continue;
         struct val r = rules_eval(ex, d->when);
         if (r.k == V_ERR)
             return eval_error(ex, &r, "decision", d->id, eb);

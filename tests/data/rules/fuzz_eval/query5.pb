@@ -1,0 +1,14 @@
+
+Г
+$
+	A05053852LOPEZMICHAEL*л
+Alameda
+CA0080000J"A11-F-198116(2ш:эB]
+$11360(b) HS-TRANSPORT/SELL MARIJUANAHS11360"(b)*HS 11360(b)2TRANSPORT/SELL MARIJUANAHXbb ╛Нj		млллл╛[@r
+CA0080000Jц
+	A05053852W*
+148 PC-OFFENSEPC148*PC 1482OFFENSEЕ
+"Е*
+A21-7821430:Alameda]0
+11377 HS-OFFENSEHS11377*HS 113772OFFENSEЦ"Д*
+A19-6732390:AlamedaЦ

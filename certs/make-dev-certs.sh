@@ -28,6 +28,9 @@ if ! [[ $td =~ ^[a-z0-9._-]+$ ]]; then
 fi
 command -v openssl >/dev/null || { echo "$0: openssl not found" >&2; exit 1; }
 
+# The shipped rule sets, beside this script in the source tree.
+rules_dir=$(cd "$(dirname "$0")/../rules" && pwd)
+
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 cd "$out"
@@ -245,6 +248,7 @@ listen: 127.0.0.1:$port
 local_socket: run/$slug/cjxd.sock
 state_dir: run/$slug
 registry: agencies.yaml
+rules: $rules_dir
 log_level: info
 tls:
   ca: ca.pem

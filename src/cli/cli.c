@@ -128,3 +128,18 @@ cli_table_free(struct cli_table *t)
     free(t->cells);
     free(t);
 }
+
+const char *
+cli_statute_text(const Cjx__V1__Statute *st, char *buf, size_t len)
+{
+    if (st == NULL)
+        return "-";
+    if (st->normalized[0] != '\0')
+        return st->normalized;
+    if (st->section[0] != '\0') {
+        snprintf(buf, len, "%s%s%s%s", st->code, st->code[0] ? " " : "",
+                 st->section, st->subsection);
+        return buf;
+    }
+    return st->code_raw[0] != '\0' ? st->code_raw : "-";
+}

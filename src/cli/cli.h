@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "cjx/client.h"
+#include "cjx/v1/conviction.pb-c.h"
 
 struct cli {
     const char *socket;  /* local API socket */
@@ -29,6 +30,10 @@ char *cli_read_file(const char *path, size_t *len);
 
 /* Prints msg as one line of JSON (--json) to out. */
 void cli_print_json_line(FILE *out, const ProtobufCMessage *msg);
+
+/* How a statute reads for a person: its normalized form, else code, section
+ * and subsection, else the raw text. Returns st's memory or buf. */
+const char *cli_statute_text(const Cjx__V1__Statute *st, char *buf, size_t len);
 
 /* A left-aligned text table with a header row, sized to its contents. */
 struct cli_table;

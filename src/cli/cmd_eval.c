@@ -48,13 +48,11 @@ print_determination(const char *where, const Cjx__V1__ReliefQuery *q,
 {
     const Cjx__V1__ConvictionRecord *rec = q->record;
     const Cjx__V1__Determination *d = r->determination;
+    char statute[128];
     printf("%s  %s %s count %d  %s\n", where,
            rec && rec->subject ? rec->subject->cii : "-",
            rec ? rec->court_case_number : "-", rec ? (int)rec->count_number : 0,
-           rec && rec->charge
-               ? (rec->charge->normalized[0] ? rec->charge->normalized
-                                             : rec->charge->code_raw)
-               : "-");
+           cli_statute_text(rec ? rec->charge : NULL, statute, sizeof(statute)));
     printf("  %-12s%s\n", "relief", relief_name(d->relief));
     if (d->relief == CJX__V1__RELIEF__RELIEF_HUMAN_REVIEW)
         printf("  %-12s%s .. %s\n", "floor..ceil", relief_name(d->floor),
@@ -95,8 +93,13 @@ parse_query(const char *doc, size_t len, int *bare, struct cjx_errbuf *eb)
         return (Cjx__V1__ReliefQuery *)msg;
     if (cjx_json_to_message(&cjx__v1__conviction_record__descriptor, doc, len,
                             NULL, &msg, eb) != 0) {
-        /* Report the reading as a query when both fail: the richer form. */
-        *eb = first;
+        /* Neither reads. A query's own top-level field names are not in a
+         * record, so an "unknown field" at the top of the query reading
+         * means the document meant to be a record: say what is wrong with
+         * it as a record. Otherwise the query's complaint is the one. */
+        if (strstr(first.msg, "unknown field") == NULL ||
+            strstr(first.msg, "in cjx.v1.ReliefQuery") == NULL)
+            *eb = first;
         return NULL;
     }
     Cjx__V1__ReliefQuery *q = malloc(sizeof(*q));

@@ -365,10 +365,9 @@ add_record_row(struct cli_table *t, const Cjx__V1__StoredRecord *s)
     snprintf(count, sizeof(count), "%d", (int)r->count_number);
     format_date(r->conviction_date, convicted, sizeof(convicted));
     snprintf(version, sizeof(version), "%" PRId64, s->version);
-    const char *statute = r->charge ? (r->charge->normalized[0]
-                                           ? r->charge->normalized
-                                           : r->charge->code_raw)
-                                    : "";
+    char statute_buf[128];
+    const char *statute =
+        cli_statute_text(r->charge, statute_buf, sizeof(statute_buf));
     const char *cells[] = {
         p ? p->cii : "", name, r->court_case_number, count, r->county, statute,
         enum_short(&cjx__v1__offense_level__descriptor, r->level), convicted,

@@ -78,6 +78,9 @@ write_conf(struct test_daemon *d)
             certs, d->slug);
     if (d->max_message_bytes > 0)
         fprintf(f, "limits:\n  max_message_bytes: %d\n", d->max_message_bytes);
+    /* The shipped rule sets, as a deployment runs them. */
+    if (getenv("CJX_TEST_RULES") != NULL)
+        fprintf(f, "rules: %s\n", getenv("CJX_TEST_RULES"));
     fclose(f);
 }
 

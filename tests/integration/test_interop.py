@@ -17,6 +17,8 @@ sys.path.insert(0, os.environ["CJX_PY_GEN"])
 from cjx.v1 import record_service_pb2 as rs  # noqa: E402
 from cjx.v1 import conviction_pb2 as cv  # noqa: E402
 from cjx.v1 import types_pb2 as ty  # noqa: E402
+from cjx.v1 import determination_pb2 as dt  # noqa: E402
+from cjx.v1 import rules_service_pb2 as rules  # noqa: E402
 
 CERTS = os.environ["CJX_TEST_CERTS"]
 CJXD = os.environ["CJX_CJXD"]
@@ -52,6 +54,7 @@ listen: 127.0.0.1:{cls.port}
 local_socket: {cls.dir}/cjxd.sock
 state_dir: {cls.dir}/state
 registry: {CERTS}/agencies.yaml
+rules: {os.environ["CJX_TEST_RULES"]}
 tls:
   ca: {CERTS}/ca.pem
   cert: {CERTS}/doj.pem
@@ -132,6 +135,37 @@ tls:
             seqs = [c.seq for c in watch(rs.WatchRecordsRequest(after_seq=0), timeout=5)]
             self.assertIn(resp.seq, seqs)
             self.assertEqual(seqs, sorted(set(seqs)))
+
+    def test_evaluate_with_the_shipped_rules(self):
+        with self.channel("sf-pd") as ch:
+            evaluate = ch.unary_unary(
+                "/cjx.v1.RulesService/Evaluate",
+                request_serializer=rules.EvaluateRequest.SerializeToString,
+                response_deserializer=rules.EvaluateResponse.FromString)
+            rec = self.record("P10000009", "PY-9", 1)
+            rec.charge.section = "11357"
+            rec.charge.subsection = "(b)"
+            rec.level = cv.OFFENSE_LEVEL_MISDEMEANOR
+            rec.facts.grams = 5.0
+            rec.disposition = cv.DISPOSITION_CONVICTED
+            query = dt.ReliefQuery(record=rec, as_of=ty.Date(year=2026, month=1, day=1))
+            resp = evaluate(rules.EvaluateRequest(query=query), timeout=5)
+            self.assertEqual(resp.determination.relief, dt.RELIEF_DISMISS_AND_SEAL)
+            self.assertEqual(resp.determination.rule_set, "prop64")
+            self.assertIn("LEGAL_ADULT_POSSESSION", resp.determination.reason_codes)
+
+    def test_record_rules_refuse_with_rule_and_field(self):
+        with self.channel("sf-court") as ch:
+            submit = ch.unary_unary("/cjx.v1.RecordService/SubmitRecord")
+            rec = self.record("P10000010", "PY-10", 1)
+            rec.conviction_date.CopyFrom(ty.Date(year=2012, month=1, day=1))
+            req = rs.SubmitRecordRequest(record=rec)
+            req.meta.request_id = "py-rule-1"
+            with self.assertRaises(grpc.RpcError) as e:
+                submit(req.SerializeToString(), timeout=5)
+            self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertIn("conviction_after_offense", e.exception.details())
+            self.assertIn("conviction_date", e.exception.details())
 
     def test_refusals_have_precise_status(self):
         with self.channel("sf-da") as ch:

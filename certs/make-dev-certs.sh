@@ -43,6 +43,7 @@ agencies=(
     "sf-pd|CA038023P|DEFENDER|San Francisco|San Francisco Public Defender|7444"
     "alameda-da|CA001013A|PROSECUTOR|Alameda|Alameda County District Attorney|7445"
     "alameda-court|CA001033J|COURT|Alameda|Superior Court of Alameda|7446"
+    "alameda-pd|CA001023P|DEFENDER|Alameda|Alameda County Public Defender|7447"
 )
 sf_da_ori=CA038013A
 unknown_ori=CA099999X
@@ -234,6 +235,44 @@ cp crl.pem "crl/$(openssl crl -hash -noout -in crl.pem).r0"
     done
 } >agencies.yaml
 
+# The stand-in policy of each role's development daemon: it takes the
+# agency's steps of the relief exchange automatically, in place of the
+# agency's own case system (docs/config.md, exchange.stand_in).
+standin_yaml() { # ROLE
+    case $1 in
+    PROSECUTOR)
+        cat <<EOF
+  stand_in:
+    # No challenge where DOJ's rules found relief; a challenge (criteria
+    # not met) where they flagged a possible disqualifier; cases the rules
+    # could not decide are left for a person.
+    prosecutor:
+      eligible: no_challenge
+      challenge_flags: [aggravator_facts_unchecked, possible_other_p64_charge]
+      human_review: pending
+EOF
+        ;;
+    COURT)
+        cat <<EOF
+  stand_in:
+    # Unchallenged cases get the relief the prosecutor accepted; challenged
+    # cases are denied (the stated rule of this development court).
+    court:
+      unchallenged: accepted
+      challenged: deny
+EOF
+        ;;
+    DOJ)
+        cat <<EOF
+  stand_in:
+    # DOJ's criminal-history system applies each order and acknowledges it.
+    doj:
+      history_update: acknowledge
+EOF
+        ;;
+    esac
+}
+
 # One daemon configuration per agency; paths are relative to the file.
 for a in "${agencies[@]}"; do
     IFS='|' read -r slug ori role county name port <<<"$a"
@@ -255,6 +294,19 @@ tls:
   cert: $slug.pem
   key: $slug.key
   crl_dir: crl
+# The relief exchange. Development runs come years after the statutory dates
+# (1 July 2020 for decisions), so each deadline is a window from the step
+# before it.
+exchange:
+  deadlines:
+    notice: {days: 365}
+    review: {days: 365}
+    order_unchallenged: {days: 365}
+    history_update: {days: 90}
+  delivery:
+    batch: 500
+    streams_per_peer: 2
+$(standin_yaml "$role")
 EOF
 done
 

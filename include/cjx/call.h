@@ -10,6 +10,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cjx/arena.h"
 #include "cjx/conf.h"
@@ -24,6 +25,23 @@ struct cjx_caller {
     int local;
     char fingerprint[CJX_FINGERPRINT_HEX_LEN + 1]; /* "" for local */
     char peer[64];                                 /* "ipv4:127.0.0.1:5555" */
+};
+
+/* What the audit log records of a call besides its caller, method and
+ * outcome (include/cjx/audit.h). */
+struct cjx_call_audit {
+    /* The objects the call concerns, set by its handler once it knows them.
+     * Borrowed: they must stay valid until the call ends (point into the
+     * request of a unary call, or into the call's arena). */
+    const char *request_id;
+    const char *cii;
+    const char *court_case_number;
+    int32_t count_number;
+    int64_t bytes_in; /* request bytes received; kept by the transport */
+    /* Set by a handler whose store write carries the call's event in its
+     * own transaction, and cleared again if the write did not commit it:
+     * when set, the transport records nothing more for the call. */
+    int recorded;
 };
 
 struct cjx_call;
@@ -61,6 +79,7 @@ struct cjx_call {
     struct cjx_arena *arena; /* freed when the call ends */
     int access;              /* enum cjx_access granted to the caller */
     void *state;             /* the handler's per-call state */
+    struct cjx_call_audit audit;
 };
 
 #endif

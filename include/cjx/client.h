@@ -34,7 +34,13 @@ int cjx_client_connect_tls(const char *target, const char *ca_pem,
 /* Accepts NULL. */
 void cjx_client_free(struct cjx_client *cl);
 
-/* One unary call. Returns 0 when the call completed (st says how; with OK,
+/* Cancels the unary calls in progress on cl (from any thread) and makes
+ * every later one fail at once with CANCELLED: how a worker blocked in a
+ * call is stopped. Accepts NULL. */
+void cjx_client_cancel(struct cjx_client *cl);
+
+/* One unary call. Several threads may make calls through one client at
+ * once. Returns 0 when the call completed (st says how; with OK,
  * *resp is a new message to free with protobuf_c_message_free_unpacked(resp,
  * NULL)), or a negative CJX code for a local failure. */
 int cjx_client_unary(struct cjx_client *cl, const struct cjx_method *m,

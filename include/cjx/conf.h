@@ -26,12 +26,24 @@ int cjx_role_parse(const char *name, enum cjx_role *out);
 
 #define CJX_ORI_LEN 9
 
+/* Offense levels a prosecuting agency prosecutes (registry key
+ * `prosecutes`), as bits of cjx.v1.OffenseLevel values. */
+#define CJX_PROSECUTES_FELONY (1u << 1)
+#define CJX_PROSECUTES_MISDEMEANOR (1u << 2)
+#define CJX_PROSECUTES_INFRACTION (1u << 3)
+#define CJX_PROSECUTES_ALL                                                     \
+    (CJX_PROSECUTES_FELONY | CJX_PROSECUTES_MISDEMEANOR |                      \
+     CJX_PROSECUTES_INFRACTION)
+
 struct cjx_agency {
     char ori[CJX_ORI_LEN + 1];
     enum cjx_role role;
     char *county;   /* "" for statewide (DOJ) */
     char *endpoint; /* host:port of its cjxd, "" if it runs none */
     char *name;     /* display name */
+    /* PROSECUTOR only: CJX_PROSECUTES_* bits (default all levels); a city
+     * attorney prosecutes MISDEMEANOR (and INFRACTION) only. 0 otherwise. */
+    unsigned prosecutes;
 };
 
 struct cjx_registry {
@@ -61,6 +73,62 @@ struct cjx_tls_files {
     char *crl_dir; /* hashed CRL directory, "" if none */
 };
 
+/* A deadline of the case workflow: a window after the step that starts it,
+ * an absolute last instant, or both (the earlier wins); 0 = not set. */
+struct cjx_conf_deadline {
+    int64_t window_us;
+    int64_t not_after_us;
+};
+
+/* What the prosecutor's stand-in does with a case DOJ sent. */
+enum cjx_standin_review {
+    CJX_STANDIN_PENDING = 0,      /* leave it for a person (no decision) */
+    CJX_STANDIN_NO_CHALLENGE = 1, /* accept DOJ's relief (or its floor) */
+};
+
+/* What the court's stand-in orders. */
+enum cjx_standin_order {
+    CJX_STANDIN_ORDER_NONE = 0,     /* leave it for a judge */
+    CJX_STANDIN_ORDER_ACCEPTED = 1, /* the relief the prosecutor accepted */
+    CJX_STANDIN_ORDER_DENY = 2,     /* deny relief */
+    CJX_STANDIN_ORDER_FLOOR = 3,    /* DOJ's floor if it is a grant, else deny */
+    CJX_STANDIN_ORDER_RELIEF = 4,   /* DOJ's relief (its ceiling under review) */
+};
+
+#define CJX_STANDIN_MAX_FLAGS 16
+
+/* The relief exchange: the workflow's deadlines and checks, peer delivery,
+ * and the automated policies that stand in for the agencies' own case
+ * systems (docs/config.md, `exchange`). */
+struct cjx_exchange_conf {
+    int statutory; /* no `deadlines` given: the Prop 64 statutory dates */
+    struct cjx_conf_deadline notice, review, order_unchallenged,
+        order_challenged, history_update;
+    int above_ceiling_flag; /* 0: refuse an order above DOJ's ceiling */
+    int review_lapse_wait;  /* 0: a silent case lapses to not challenged */
+    int64_t decision_grace_us;
+    int64_t max_clock_skew_us;
+
+    int delivery_batch;   /* hand-offs per Deliver call */
+    int delivery_streams; /* Deliver calls in flight per peer */
+    int delivery_timeout_ms;
+    int retry_initial_ms;
+    int retry_max_ms;
+
+    /* Stand-ins; each acts only in a daemon of its role. */
+    int standin_prosecutor; /* configured */
+    enum cjx_standin_review standin_eligible;     /* definite relief */
+    enum cjx_standin_review standin_human_review; /* HUMAN_REVIEW */
+    /* Determination flags that make the prosecutor challenge
+     * (CRITERIA_NOT_MET, the flag upper-cased as reason code). */
+    char *standin_challenge_flags[CJX_STANDIN_MAX_FLAGS];
+    size_t standin_n_challenge_flags;
+    int standin_court; /* configured */
+    enum cjx_standin_order standin_unchallenged;
+    enum cjx_standin_order standin_challenged;
+    int standin_doj_acknowledge; /* DOJ acknowledges each order it applies */
+};
+
 struct cjx_conf {
     char *path;          /* the file it was loaded from, made absolute */
     char *agency;        /* this daemon's own ORI; must be registered */
@@ -74,6 +142,7 @@ struct cjx_conf {
     struct cjx_tls_files tls;
     struct cjx_limits limits;
     struct cjx_registry registry; /* loaded from registry_path */
+    struct cjx_exchange_conf exchange;
 };
 
 /* Loads and validates the configuration at path and the registry it names.

@@ -11,11 +11,16 @@
 
 struct cjx_rpc_server;
 
-/* PEM text of the server's credentials. Borrowed; copied by the server. */
+/* The server's credentials. PEM text is borrowed and copied by the server
+ * (which wipes its copies when it lets go of them). */
 struct cjx_rpc_tls {
     const char *ca_pem;   /* CA bundle client certificates must chain to */
     const char *cert_pem; /* server certificate chain */
     const char *key_pem;  /* its private key */
+    /* CRLs loaded from conf->tls.crl_dir, checked at every handshake and
+     * call; the server takes its own reference. NULL: no revocation check
+     * (logged as a warning). */
+    struct cjx_tls_crl_set *crls;
 };
 
 struct cjx_rpc_server_options {
@@ -42,11 +47,19 @@ int cjx_rpc_server_start(const struct cjx_rpc_server_options *opts,
 int cjx_rpc_server_port(const struct cjx_rpc_server *srv);
 
 /* Swaps in a new configuration (ownership taken) for calls that start from
- * now on, and new TLS credentials for handshakes from now on (tls may be
- * NULL to keep the current ones). Calls in progress keep the snapshot they
- * started with. Channel limits and listen addresses need a restart. */
+ * now on, and new TLS credentials (tls may be NULL to keep the current
+ * ones). The CRLs apply at once, to new handshakes and to every later call,
+ * also on connections opened before; the certificate, key and CA bundle
+ * reach gRPC within about a second (its provider re-reads them every
+ * second). Calls in progress keep the snapshot they started with. Channel
+ * limits and listen addresses need a restart. */
 void cjx_rpc_server_reload(struct cjx_rpc_server *srv, struct cjx_conf *conf,
                            const struct cjx_rpc_tls *tls);
+
+/* 1 if every completion-queue thread has come back to the queue within the
+ * last max_age_ms (they check in at least twice a second when idle), 0 if
+ * one is stuck in a handler or in gRPC. For the systemd watchdog. */
+int cjx_rpc_server_responsive(struct cjx_rpc_server *srv, int max_age_ms);
 
 /* Graceful stop: refuses new calls, lets running ones finish within the
  * grace period, then cancels the rest, and waits for all to end. */

@@ -55,6 +55,16 @@ const struct cjx_handler *cjx_service_handler(size_t i);
 /* Handler for a method path, or NULL (the transport answers UNIMPLEMENTED). */
 const struct cjx_handler *cjx_service_find(const char *path);
 
+/* Records the audit event of a call that is over (include/cjx/audit.h),
+ * unless its handler's store write already did (c->audit.recorded). The
+ * transport calls it exactly once for every call it dispatched, refused
+ * ones included, when the call is over; method_path names the method when
+ * c->method is NULL (a path no handler serves); status_code is the gRPC
+ * status the call ended with. The entry is queued, not waited for. */
+void cjx_service_audit_call(struct cjx_service *svc, const struct cjx_call *c,
+                            const char *method_path, int status_code,
+                            const char *status_message, int64_t bytes_out);
+
 /* Method-level authorization of the call's caller: DENY, ALLOW, or
  * OWN_COUNTY (the handler then restricts objects to the caller's county).
  * Local operator calls get ALLOW where the local table permits them. */

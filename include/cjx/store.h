@@ -1,4 +1,5 @@
-/* Durable storage for cjx: records, idempotency, change feed. Backend-neutral.
+/* Durable storage for cjx: records, idempotency, change feed, audit log.
+ * Backend-neutral.
  *
  * Nothing above this interface may assume SQLite: a PostgreSQL backend will
  * implement the same ops table. Records are stored as packed protobuf bytes
@@ -7,13 +8,20 @@
  * Threading: every function may be called from any thread. Writes are queued
  * to a single writer that batches concurrent writes into one transaction
  * (group commit) and calls each write's completion only after that
- * transaction is durable. Reads run on the calling thread. */
+ * transaction is durable. Reads run on the calling thread.
+ *
+ * The audit log (include/cjx/audit.h) lives here too, because an event must
+ * commit in the same transaction as the change it records. The writer is
+ * its sequencer: it numbers each entry, chains it to the one before and,
+ * with a signing key, signs a checkpoint every N entries or T seconds (and
+ * on close) inside the transaction that made it due. */
 #ifndef CJX_STORE_H
 #define CJX_STORE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cjx/audit.h"
 #include "cjx/error.h"
 
 #define CJX_STORE_DIGEST_LEN 32 /* SHA-256 of the request bytes */
@@ -33,6 +41,13 @@ struct cjx_record_write {
     const void *record; /* packed cjx.v1.ConvictionRecord */
     size_t record_len;
     const char *flags; /* comma-separated validation flags, or NULL */
+    /* The audit event of the call that makes this write, or NULL: recorded
+     * in the write's own transaction (and rolled back with it). The writer
+     * completes it from what the write did: type STATE_CHANGE when a new
+     * version was written and CALL otherwise (a replay, an unchanged
+     * record, a conflict), outcome_code and outcome_message, change_seq
+     * and record_version. */
+    const struct cjx_audit_event *audit;
 };
 
 /* What a write did. With replayed set, the values are those of the first
@@ -46,6 +61,8 @@ struct cjx_record_write_result {
     int replayed;    /* answered from the idempotency table */
     const char *detail; /* static or store-owned text for err, or NULL;
                            valid during the callback only */
+    int64_t audit_seq; /* the audit entry committed with the write (or by
+                          an audit append); 0 if none was */
 };
 
 /* Called once per write, on the writer thread, after the transaction holding
@@ -83,6 +100,22 @@ enum cjx_record_filter {
  * feed, with the newest sequence number. Must not block. */
 typedef void (*cjx_store_commit_fn)(void *arg, int64_t last_seq);
 
+/* An audit entry or checkpoint as stored, borrowed for the duration of the
+ * visit that receives it. */
+struct cjx_stored_audit {
+    int64_t seq;
+    const void *body; /* packed cjx.v1.AuditEntry or cjx.v1.AuditCheckpoint */
+    size_t body_len;
+    const void *hash; /* entries: the stored hash; checkpoints: NULL */
+    size_t hash_len;
+};
+
+/* Return non-zero to stop a visit early. */
+typedef int (*cjx_store_audit_visit_fn)(void *arg,
+                                        const struct cjx_stored_audit *a);
+
+struct cjx_store_case_ops;
+
 struct cjx_store_ops {
     int (*submit_record)(struct cjx_store *s, const struct cjx_record_write *w,
                          cjx_store_write_done_fn done, void *arg);
@@ -100,7 +133,22 @@ struct cjx_store_ops {
     void (*set_commit_hook)(struct cjx_store *s, cjx_store_commit_fn fn,
                             void *arg);
     void (*stored_record_fini)(struct cjx_stored_record *r);
+    int (*append_audit)(struct cjx_store *s, const struct cjx_audit_event *ev,
+                        cjx_store_write_done_fn done, void *arg);
+    int (*read_audit)(struct cjx_store *s, int64_t after_seq, int limit,
+                      cjx_store_audit_visit_fn visit, void *arg,
+                      struct cjx_errbuf *eb);
+    int (*read_audit_checkpoints)(struct cjx_store *s, int64_t after_seq,
+                                  int limit, cjx_store_audit_visit_fn visit,
+                                  void *arg, struct cjx_errbuf *eb);
+    int64_t (*last_audit_seq)(struct cjx_store *s);
+    void (*set_audit_hook)(struct cjx_store *s, cjx_store_commit_fn fn,
+                           void *arg);
+    int (*set_audit_signer)(struct cjx_store *s, const char *key_pem,
+                            const char *cert_pem, struct cjx_errbuf *eb);
     void (*close)(struct cjx_store *s);
+    /* The cases of the relief exchange: include/cjx/store_cases.h. */
+    const struct cjx_store_case_ops *cases;
 };
 
 /* Every backend's handle starts with this. */
@@ -111,15 +159,30 @@ struct cjx_store {
 struct cjx_store_sqlite_options {
     int max_batch;       /* writes per transaction at most; 0 = 1024 */
     int busy_timeout_ms; /* 0 = 5000 */
+    /* The daemon's private key and certificate chain (PEM, borrowed): they
+     * sign audit checkpoints. Both NULL: the log is hash-chained but never
+     * signed. The key is parsed at open and released (wiped) at close. */
+    const char *audit_key_pem;
+    const char *audit_cert_pem;
+    int audit_checkpoint_entries; /* sign every N entries; 0 = 1000 */
+    int audit_checkpoint_seconds; /* or when T s passed since the last
+                                     checkpoint and entries were added;
+                                     0 = 60 */
 };
 
 /* Opens (creating if needed) the SQLite database at path, runs pending schema
  * migrations and starts the writer thread. WAL journal, synchronous=FULL.
  * opts may be NULL. On success *out is a new store; close it with
- * cjx_store_close(). On failure returns CJX_ESTORE/CJX_EIO with detail. */
+ * cjx_store_close(). On failure returns CJX_ESTORE/CJX_EIO with detail, or
+ * CJX_ETLS for an audit key or certificate that does not parse or match. */
 int cjx_store_sqlite_open(const char *path,
                           const struct cjx_store_sqlite_options *opts,
                           struct cjx_store **out, struct cjx_errbuf *eb);
+
+/* Test hook of the SQLite backend: while paused the writer takes no new
+ * batch, so writes submitted meanwhile are committed together when it
+ * resumes (tests use it to make a batch deterministic). */
+void cjx_store_sqlite_pause(struct cjx_store *s, int paused);
 
 /* Queues a write. Returns 0 if queued (done will be called exactly once), or
  * CJX_ECLOSED/CJX_EINVAL/CJX_ENOMEM without calling done. */
@@ -187,8 +250,70 @@ cjx_store_set_commit_hook(struct cjx_store *s, cjx_store_commit_fn fn,
     s->ops->set_commit_hook(s, fn, arg);
 }
 
-/* Completes every queued write, stops the writer and frees the store.
- * Accepts NULL. */
+/* Queues an audit entry for ev (borrowed; copied before this returns) that
+ * goes with no write: a read, a refused call, an admin action. It is group
+ * committed with the other writes. done may be NULL for a caller that need
+ * not wait: such entries may be held back a few milliseconds to share a
+ * commit, and a failure to record them is logged by the store. Otherwise
+ * done is called once, as for a record write, with err and audit_seq set.
+ * Returns 0 if queued, or CJX_ECLOSED/CJX_EINVAL/CJX_ENOMEM (done is then
+ * not called). */
+static inline int
+cjx_store_append_audit(struct cjx_store *s, const struct cjx_audit_event *ev,
+                       cjx_store_write_done_fn done, void *arg)
+{
+    return s->ops->append_audit(s, ev, done, arg);
+}
+
+/* Visits up to limit audit entries with seq > after_seq in ascending seq
+ * order, as stored (the store does not verify them). */
+static inline int
+cjx_store_read_audit(struct cjx_store *s, int64_t after_seq, int limit,
+                     cjx_store_audit_visit_fn visit, void *arg,
+                     struct cjx_errbuf *eb)
+{
+    return s->ops->read_audit(s, after_seq, limit, visit, arg, eb);
+}
+
+/* Visits up to limit audit checkpoints with seq > after_seq in ascending
+ * seq order; a checkpoint's seq is that of the entry it signs. */
+static inline int
+cjx_store_read_audit_checkpoints(struct cjx_store *s, int64_t after_seq,
+                                 int limit, cjx_store_audit_visit_fn visit,
+                                 void *arg, struct cjx_errbuf *eb)
+{
+    return s->ops->read_audit_checkpoints(s, after_seq, limit, visit, arg, eb);
+}
+
+/* The newest committed audit entry's seq, 0 for an empty log. */
+static inline int64_t
+cjx_store_last_audit_seq(struct cjx_store *s)
+{
+    return s->ops->last_audit_seq(s);
+}
+
+/* Installs the single audit hook (NULL removes it): called on the writer
+ * thread after each commit that added audit entries, with the newest
+ * entry's seq. Must not block. */
+static inline void
+cjx_store_set_audit_hook(struct cjx_store *s, cjx_store_commit_fn fn,
+                         void *arg)
+{
+    s->ops->set_audit_hook(s, fn, arg);
+}
+
+/* Replaces the key and certificate that sign checkpoints from now on (a
+ * certificate renewal); both NULL stops signing. On error (CJX_ETLS,
+ * CJX_EINVAL, CJX_ENOMEM) the current ones stay. */
+static inline int
+cjx_store_set_audit_signer(struct cjx_store *s, const char *key_pem,
+                           const char *cert_pem, struct cjx_errbuf *eb)
+{
+    return s->ops->set_audit_signer(s, key_pem, cert_pem, eb);
+}
+
+/* Completes every queued write, signs a last checkpoint if entries are
+ * unsigned, stops the writer and frees the store. Accepts NULL. */
 static inline void
 cjx_store_close(struct cjx_store *s)
 {

@@ -1,4 +1,5 @@
-/* X.509 for cjx: agency identity from certificates, key file hygiene.
+/* X.509 for cjx: agency identity from certificates, key file hygiene,
+ * revocation lists.
  * The only module that knows X.509; it does not know gRPC. */
 #ifndef CJX_TLS_H
 #define CJX_TLS_H
@@ -45,5 +46,51 @@ void cjx_tls_free_pem(char *pem, size_t len);
 int cjx_tls_check_own_cert(const char *cert_pem, const char *key_pem,
                            const char *trust_domain, const char *own_ori,
                            struct cjx_errbuf *eb);
+
+/* ---- Revocation ---------------------------------------------------------- */
+
+/* A set of CRLs, each verified against the CA bundle when loaded. It never
+ * changes once loaded, so any number of threads may check certificates
+ * against it at once; it is reference-counted so that a reload can put a new
+ * set in place while handshakes in progress still use the old one. */
+struct cjx_tls_crl_set;
+
+/* Loads every file in dir (names starting with '.' and subdirectories are
+ * skipped) as CRLs: PEM (one or several per file) or DER, which is what
+ * `openssl rehash` leaves as <hash>.r0. Each CRL must be signed by a CA
+ * certificate of ca_pem whose key usage (if any) allows cRLSign, and must be
+ * current by cjx_clock_now_us: not issued in the future, next update (if
+ * given) not passed. A file that is not a CRL, a CRL from outside the bundle,
+ * a bad signature or an expired CRL fails the whole load with CJX_ETLS and
+ * the file named in eb; an unreadable directory gives CJX_EIO. An empty
+ * directory gives an empty set. On success *out is a new set holding one
+ * reference; drop it with cjx_tls_crl_set_unref(). */
+int cjx_tls_crl_set_load(const char *dir, const char *ca_pem,
+                         struct cjx_tls_crl_set **out, struct cjx_errbuf *eb);
+
+/* Takes one more reference. */
+void cjx_tls_crl_set_ref(struct cjx_tls_crl_set *set);
+/* Drops one reference, freeing the set with the last; accepts NULL. */
+void cjx_tls_crl_set_unref(struct cjx_tls_crl_set *set);
+
+/* Number of CRLs in the set. */
+size_t cjx_tls_crl_set_count(const struct cjx_tls_crl_set *set);
+
+/* Subjects of the CA certificates of the bundle that no CRL in the set was
+ * issued by, "; "-separated, or "" when every CA has one. Certificates those
+ * CAs issue pass cjx_tls_crl_set_check unchecked, so callers warn about them.
+ * Borrowed; valid as long as the set. */
+const char *cjx_tls_crl_set_uncovered(const struct cjx_tls_crl_set *set);
+
+/* Checks every certificate in pem (a leaf, or a chain) against the set, by
+ * issuer name and serial number. Returns 0 when none is revoked (a
+ * certificate whose issuer has no CRL in the set passes); CJX_EUNAUTH when
+ * one is, with its subject, serial, issuer, revocation time and reason in eb;
+ * CJX_ETLS when the CRL of its issuer has expired since it was loaded
+ * (revocation cannot be checked, so the certificate is refused rather than
+ * assumed good); CJX_EUNAUTH when pem holds no certificate. Judged by
+ * cjx_clock_now_us. Safe to call from any thread. */
+int cjx_tls_crl_set_check(const struct cjx_tls_crl_set *set, const char *pem,
+                          size_t len, struct cjx_errbuf *eb);
 
 #endif

@@ -35,6 +35,43 @@ const struct cjx_authz_rule cjx_authz_table[] = {
     {"/cjx.v1.RulesService/EvaluateQueries", 1,
      {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = ALLOW,
       [CJX_ROLE_DEFENDER] = ALLOW, [CJX_ROLE_COURT] = ALLOW}},
+    /* The audit log names every caller and record touched: the local
+     * operator reads and verifies it; no remote agency may. */
+    {"/cjx.v1.AuditService/TailAudit", 1, {0}},
+    {"/cjx.v1.AuditService/ExportAudit", 1, {0}},
+    {"/cjx.v1.AuditService/VerifyAudit", 1, {0}},
+    /* The relief exchange (docs/workflow.md): each step comes from the
+     * role that takes it, county agencies only for their county (the
+     * workflow checks the case's county); the local operator may call
+     * every method, and the workflow refuses a step its agency's role does
+     * not take. Deliver carries peers' hand-offs of several methods: each
+     * message in it is authorized again by its own method's row. */
+    {"/cjx.v1.CaseService/NotifyCandidate", 1, {[CJX_ROLE_DOJ] = ALLOW}},
+    {"/cjx.v1.CaseService/NotifyCandidates", 1, {[CJX_ROLE_DOJ] = ALLOW}},
+    {"/cjx.v1.CaseService/Decide", 1, {[CJX_ROLE_PROSECUTOR] = COUNTY}},
+    {"/cjx.v1.CaseService/Order", 1, {[CJX_ROLE_COURT] = COUNTY}},
+    {"/cjx.v1.CaseService/OrderBulk", 1, {[CJX_ROLE_COURT] = COUNTY}},
+    {"/cjx.v1.CaseService/AcknowledgeHistoryUpdated", 1,
+     {[CJX_ROLE_DOJ] = ALLOW}},
+    {"/cjx.v1.CaseService/Deliver", 1,
+     {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = COUNTY,
+      [CJX_ROLE_COURT] = COUNTY}},
+    /* Every party reads the cases it takes part in: county agencies
+     * their county's (the feed skips other counties' changes for them). */
+    {"/cjx.v1.CaseService/GetCase", 1,
+     {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = COUNTY,
+      [CJX_ROLE_DEFENDER] = COUNTY, [CJX_ROLE_COURT] = COUNTY}},
+    {"/cjx.v1.CaseService/ListCases", 1,
+     {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = COUNTY,
+      [CJX_ROLE_DEFENDER] = COUNTY, [CJX_ROLE_COURT] = COUNTY}},
+    {"/cjx.v1.CaseService/WatchCases", 1,
+     {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = COUNTY,
+      [CJX_ROLE_DEFENDER] = COUNTY, [CJX_ROLE_COURT] = COUNTY}},
+    {"/cjx.v1.CaseService/CaseStats", 1,
+     {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = COUNTY,
+      [CJX_ROLE_DEFENDER] = COUNTY, [CJX_ROLE_COURT] = COUNTY}},
+    /* The outbox is this daemon's own business. */
+    {"/cjx.v1.CaseService/ListOutbox", 1, {0}},
     {"/grpc.health.v1.Health/Check", 1,
      {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = ALLOW,
       [CJX_ROLE_DEFENDER] = ALLOW, [CJX_ROLE_COURT] = ALLOW}},

@@ -49,5 +49,10 @@ int cmd_list(struct cli *cli, int argc, char **argv);
 int cmd_watch(struct cli *cli, int argc, char **argv);
 int cmd_health(struct cli *cli, int argc, char **argv);
 int cmd_eval(struct cli *cli, int argc, char **argv);
+int cmd_audit(struct cli *cli, int argc, char **argv);
+int cmd_cases(struct cli *cli, int argc, char **argv);
+int cmd_case(struct cli *cli, int argc, char **argv);
+int cmd_notify(struct cli *cli, int argc, char **argv);
+int cmd_outbox(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -25,6 +25,32 @@ usage(FILE *out)
         "                             dry run of the rule sets, no daemon: what\n"
         "                             they decide for each count (JSON Lines of\n"
         "                             cjx.v1.ReliefQuery or ConvictionRecord)\n"
+        "  audit verify               check the audit log's hash chain and\n"
+        "                             signed checkpoints; names the first bad\n"
+        "                             entry\n"
+        "  audit verify --file FILE --ca CA.pem --agency ORI --trust-domain TD\n"
+        "                             the same for an export, no daemon needed\n"
+        "  audit tail [-n N] [--after SEQ] [--follow]\n"
+        "                             print audit entries\n"
+        "  audit export [--after SEQ] [FILE]\n"
+        "                             write the audit log as JSON Lines\n"
+        "  cases [--county X | --cii X] [--state S] [--overdue]\n"
+        "        [--overdue-for ROLE] [--limit N]\n"
+        "                             list relief cases (those with a missed\n"
+        "                             deadline with --overdue)\n"
+        "  cases stats [--county X] [--check] [--wait SECONDS]\n"
+        "                             cases by state and outcome, and the\n"
+        "                             throughput of each step; --check fails\n"
+        "                             if a decided case is not history-updated;\n"
+        "                             --wait first waits for the exchange to\n"
+        "                             settle here\n"
+        "  case [--notice] CII CASE COUNT\n"
+        "                             show one case\n"
+        "  notify [--rules DIR] [--as-of DATE] [--format pb|jsonl] [--hold] FILE\n"
+        "                             DOJ: evaluate an extract (cjx.v1.ReliefQuery)\n"
+        "                             and send every candidate as a notice\n"
+        "  outbox [--parked|--delivered|--all] [--to ORI] [--limit N]\n"
+        "                             hand-offs to peers: pending, and why\n"
         "\n"
         "Options:\n"
         "  -s, --socket PATH   local daemon socket (default $CJX_SOCKET or\n"
@@ -44,6 +70,8 @@ struct command {
 static const struct command commands[] = {
     {"submit", cmd_submit}, {"get", cmd_get},       {"list", cmd_list},
     {"watch", cmd_watch},   {"health", cmd_health},     {"eval", cmd_eval},
+    {"audit", cmd_audit},   {"cases", cmd_cases},       {"case", cmd_case},
+    {"notify", cmd_notify}, {"outbox", cmd_outbox},
 };
 
 int

@@ -56,6 +56,7 @@ enum {
     K_TLS,
     K_LIMITS,
     K_RULES,
+    K_EXCHANGE,
     K_N
 };
 
@@ -79,6 +80,7 @@ cjx_conf_free(struct cjx_conf *conf)
     free(conf->tls.cert);
     free(conf->tls.key);
     free(conf->tls.crl_dir);
+    cjx_conf_exchange_fini(&conf->exchange);
     cjx_registry_fini(&conf->registry);
     free(conf);
 }
@@ -118,7 +120,9 @@ absolute_path(const char *path, char **out, struct cjx_errbuf *eb)
                         : 0;
 }
 
-/* Reads a path-valued key and resolves it against the file's directory. */
+/* Reads a path-valued key and resolves it against the file's directory,
+ * or, when it starts with "%d/", against $CREDENTIALS_DIRECTORY: where
+ * systemd puts the files of LoadCredential= (the same %d as in unit files). */
 static int
 read_path(struct cjx_conf_yaml *y, const yaml_node_t *node, const char *what,
           const char *base_dir, int allow_empty, char **out,
@@ -132,7 +136,20 @@ read_path(struct cjx_conf_yaml *y, const yaml_node_t *node, const char *what,
         *out = s;
         return 0;
     }
-    *out = join_path(base_dir, s);
+    const char *rel = s;
+    if (strncmp(s, "%d/", 3) == 0) {
+        base_dir = getenv("CREDENTIALS_DIRECTORY");
+        rel = s + 3;
+        if (base_dir == NULL || base_dir[0] != '/') {
+            free(s);
+            return cjx_conf_yaml_errf(y, node, CJX_EPARSE, eb,
+                                      "%s: a path starting with %%d/ needs "
+                                      "$CREDENTIALS_DIRECTORY, which systemd "
+                                      "sets for a unit with LoadCredential=",
+                                      what);
+        }
+    }
+    *out = join_path(base_dir, rel);
     free(s);
     return *out == NULL ? cjx_errf(eb, CJX_ENOMEM, "%s: out of memory",
                                    y->name)
@@ -214,6 +231,7 @@ parse_conf(struct cjx_conf_yaml *y, const char *base_dir, struct cjx_conf *c,
         [K_TLS] = {"tls", 1, NULL, NULL},
         [K_LIMITS] = {"limits", 0, NULL, NULL},
         [K_RULES] = {"rules", 0, NULL, NULL},
+        [K_EXCHANGE] = {"exchange", 0, NULL, NULL},
     };
     char q[64];
     yaml_node_t *root = cjx_conf_yaml_root(y);
@@ -330,6 +348,14 @@ parse_conf(struct cjx_conf_yaml *y, const char *base_dir, struct cjx_conf *c,
     c->limits = default_limits;
     if (keys[K_LIMITS].value != NULL) {
         rc = parse_limits(y, keys[K_LIMITS].value, &c->limits, eb);
+        if (rc != 0)
+            return rc;
+    }
+
+    cjx_conf_exchange_defaults(&c->exchange);
+    if (keys[K_EXCHANGE].value != NULL) {
+        rc = cjx_conf_exchange_parse(y, keys[K_EXCHANGE].value, &c->exchange,
+                                     eb);
         if (rc != 0)
             return rc;
     }

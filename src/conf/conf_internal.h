@@ -10,4 +10,23 @@ int cjx_conf_ori_valid(const char *s);
  * allow_port_zero (the listener then takes any free port). */
 int cjx_conf_address_valid(const char *s, int allow_port_zero);
 
+#include <stdint.h>
+#include <yaml.h>
+
+#include "cjx/conf.h"
+
+struct cjx_conf_yaml;
+
+/* The last microsecond (UTC) of a calendar day in California, daylight
+ * saving time included: how a statutory deadline "on or before" a date is
+ * read. */
+int64_t cjx_conf_end_of_day_pacific_us(int year, int month, int day);
+
+/* The `exchange` section (exchange_conf.c): defaults, parsing of its
+ * mapping node, and release of what parsing allocated. */
+void cjx_conf_exchange_defaults(struct cjx_exchange_conf *x);
+int cjx_conf_exchange_parse(struct cjx_conf_yaml *y, yaml_node_t *node,
+                            struct cjx_exchange_conf *x, struct cjx_errbuf *eb);
+void cjx_conf_exchange_fini(struct cjx_exchange_conf *x);
+
 #endif

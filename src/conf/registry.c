@@ -144,17 +144,74 @@ entry_cmp(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
+/* `prosecutes: [FELONY, MISDEMEANOR, INFRACTION]`: the offense levels a
+ * prosecuting agency prosecutes, so that a county with a District Attorney
+ * and a City Attorney still has one default prosecutor (the one prosecuting
+ * felonies) for counts that name none. */
+static int
+parse_prosecutes(struct cjx_conf_yaml *y, yaml_node_t *node,
+                 struct cjx_agency *a, struct cjx_errbuf *eb)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } levels[] = {{"FELONY", CJX_PROSECUTES_FELONY},
+                  {"MISDEMEANOR", CJX_PROSECUTES_MISDEMEANOR},
+                  {"INFRACTION", CJX_PROSECUTES_INFRACTION}};
+    if (a->role != CJX_ROLE_PROSECUTOR)
+        return cjx_conf_yaml_errf(y, node, CJX_EPARSE, eb,
+                                  "prosecutes: only a PROSECUTOR prosecutes");
+    int rc = cjx_conf_yaml_sequence(y, node, "prosecutes", eb);
+    if (rc != 0)
+        return rc;
+    unsigned bits = 0;
+    for (yaml_node_item_t *it = node->data.sequence.items.start;
+         it < node->data.sequence.items.top; it++) {
+        yaml_node_t *item = cjx_conf_yaml_node(y, *it);
+        char *level = NULL;
+        if (item == NULL)
+            return cjx_conf_yaml_errf(y, node, CJX_EPARSE, eb,
+                                      "prosecutes: malformed sequence");
+        rc = cjx_conf_yaml_string(y, item, "prosecutes", 0, &level, eb);
+        if (rc != 0)
+            return rc;
+        unsigned bit = 0;
+        for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+            if (strcmp(level, levels[i].name) == 0)
+                bit = levels[i].bit;
+        free(level);
+        if (bit == 0) {
+            char q[64];
+            return cjx_conf_yaml_errf(y, item, CJX_EPARSE, eb,
+                                      "prosecutes: unknown level '%s' "
+                                      "(expected FELONY, MISDEMEANOR or "
+                                      "INFRACTION)",
+                                      cjx_conf_yaml_quote(item, q, sizeof(q)));
+        }
+        if (bits & bit)
+            return cjx_conf_yaml_errf(y, item, CJX_EPARSE, eb,
+                                      "prosecutes: level listed twice");
+        bits |= bit;
+    }
+    if (bits == 0)
+        return cjx_conf_yaml_errf(y, node, CJX_EPARSE, eb,
+                                  "prosecutes: list at least one level");
+    a->prosecutes = bits;
+    return 0;
+}
+
 static int
 parse_agency(struct cjx_conf_yaml *y, yaml_node_t *node, struct entry *e,
              struct cjx_errbuf *eb)
 {
-    enum { K_ORI, K_ROLE, K_COUNTY, K_ENDPOINT, K_NAME, K_N };
+    enum { K_ORI, K_ROLE, K_COUNTY, K_ENDPOINT, K_NAME, K_PROSECUTES, K_N };
     struct cjx_conf_yaml_key keys[K_N] = {
         [K_ORI] = {"ori", 1, NULL, NULL},
         [K_ROLE] = {"role", 1, NULL, NULL},
         [K_COUNTY] = {"county", 0, NULL, NULL},
         [K_ENDPOINT] = {"endpoint", 0, NULL, NULL},
         [K_NAME] = {"name", 1, NULL, NULL},
+        [K_PROSECUTES] = {"prosecutes", 0, NULL, NULL},
     };
     char *ori = NULL, *role = NULL;
     char q[64];
@@ -235,6 +292,13 @@ parse_agency(struct cjx_conf_yaml *y, yaml_node_t *node, struct entry *e,
 
     rc = cjx_conf_yaml_string(y, keys[K_NAME].value, "name", 0,
                               &e->agency.name, eb);
+    if (rc != 0)
+        goto out;
+
+    if (e->agency.role == CJX_ROLE_PROSECUTOR)
+        e->agency.prosecutes = CJX_PROSECUTES_ALL;
+    if (keys[K_PROSECUTES].value != NULL)
+        rc = parse_prosecutes(y, keys[K_PROSECUTES].value, &e->agency, eb);
 out:
     free(ori);
     free(role);

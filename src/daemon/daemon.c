@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
+#include "cjx/audit.h"
+#include "cjx/clock.h"
 #include "cjx/evaluate.h"
 #include "cjx/log.h"
 #include "cjx/tls.h"
@@ -20,6 +22,7 @@ tls_free(struct cjx_rpc_tls *tls)
                      tls->cert_pem ? strlen(tls->cert_pem) : 0);
     cjx_tls_free_pem((char *)tls->key_pem,
                      tls->key_pem ? strlen(tls->key_pem) : 0);
+    cjx_tls_crl_set_unref(tls->crls);
     memset(tls, 0, sizeof(*tls));
 }
 
@@ -38,12 +41,15 @@ load_tls(const struct cjx_conf *conf, struct cjx_rpc_tls *tls,
 {
     char *ca = NULL, *cert = NULL, *key = NULL;
     size_t ca_len, cert_len, key_len;
+    struct cjx_tls_crl_set *crls = NULL;
     int err;
     if ((err = cjx_tls_read_pem(conf->tls.ca, 0, &ca, &ca_len, eb)) != 0 ||
         (err = cjx_tls_read_pem(conf->tls.cert, 0, &cert, &cert_len, eb)) != 0 ||
         (err = cjx_tls_read_pem(conf->tls.key, 1, &key, &key_len, eb)) != 0 ||
         (err = cjx_tls_check_own_cert(cert, key, conf->trust_domain,
-                                      conf->agency, eb)) != 0) {
+                                      conf->agency, eb)) != 0 ||
+        (conf->tls.crl_dir != NULL && conf->tls.crl_dir[0] != '\0' &&
+         (err = cjx_tls_crl_set_load(conf->tls.crl_dir, ca, &crls, eb)) != 0)) {
         cjx_tls_free_pem(ca, ca ? ca_len : 0);
         cjx_tls_free_pem(cert, cert ? cert_len : 0);
         cjx_tls_free_pem(key, key ? key_len : 0);
@@ -52,6 +58,7 @@ load_tls(const struct cjx_conf *conf, struct cjx_rpc_tls *tls,
     tls->ca_pem = ca;
     tls->cert_pem = cert;
     tls->key_pem = key;
+    tls->crls = crls;
     return 0;
 }
 
@@ -71,6 +78,27 @@ daemon_load(const char *path, struct daemon_loaded *out, struct cjx_errbuf *eb)
     }
     *out = l;
     return 0;
+}
+
+/* Records an admin action in the audit log. Not waited for: the store
+ * commits it with its next batch, and closing commits all that is queued. */
+static void
+audit_admin(struct cjx_daemon *d, const char *action, int err,
+            const char *detail)
+{
+    struct cjx_audit_event ev = {
+        .type = CJX_AUDIT_ADMIN,
+        .time_us = cjx_clock_now_us(),
+        .agency_ori = d->agency,
+        .peer = "local",
+        .method = action,
+        .outcome_code = cjx_err_status_code(err),
+        .outcome_message = detail,
+    };
+    int rc = cjx_store_append_audit(d->store, &ev, NULL, NULL);
+    if (rc != 0)
+        cjx_error("daemon", "cannot record %s in the audit log: %s", action,
+                  cjx_strerror(rc));
 }
 
 static int
@@ -96,7 +124,13 @@ daemon_start(struct cjx_daemon *d, struct daemon_loaded *l,
         return err;
     }
     snprintf(db, sizeof(db), "%s/cjxd.db", conf->state_dir);
-    if ((err = cjx_store_sqlite_open(db, NULL, &d->store, eb)) != 0) {
+    snprintf(d->agency, sizeof(d->agency), "%s", conf->agency);
+    /* The daemon's own key signs the audit log's checkpoints. */
+    struct cjx_store_sqlite_options store_opts = {
+        .audit_key_pem = tls->key_pem,
+        .audit_cert_pem = tls->cert_pem,
+    };
+    if ((err = cjx_store_sqlite_open(db, &store_opts, &d->store, eb)) != 0) {
         cjx_conf_free(conf);
         return err;
     }
@@ -128,11 +162,25 @@ daemon_start(struct cjx_daemon *d, struct daemon_loaded *l,
     snprintf(listen, sizeof(listen), "%s", conf->listen);
     snprintf(agency, sizeof(agency), "%s", conf->agency);
     if ((err = cjx_rpc_server_start(&opts, conf, tls, &d->server, eb)) != 0) {
+        audit_admin(d, "cjxd/start", err, eb->msg);
         free(d->handlers);
         cjx_service_free(d->service);
         cjx_store_close(d->store);
         return err;
     }
+    if ((err = daemon_exchange_start(d, tls, eb)) != 0) {
+        audit_admin(d, "cjxd/start", err, eb->msg);
+        cjx_rpc_server_shutdown(d->server);
+        cjx_rpc_server_free(d->server);
+        free(d->handlers);
+        cjx_service_free(d->service);
+        cjx_store_close(d->store);
+        return err;
+    }
+    char started[64];
+    snprintf(started, sizeof(started), "serving mTLS on port %d",
+             cjx_rpc_server_port(d->server));
+    audit_admin(d, "cjxd/start", 0, started);
     cjx_info("daemon", "agency %s serving mTLS on %s (port %d), database %s",
              agency, listen, cjx_rpc_server_port(d->server), db);
     return 0;
@@ -144,21 +192,38 @@ daemon_reload(struct cjx_daemon *d)
     struct cjx_errbuf eb;
     struct daemon_loaded l;
     sd_notify(0, "RELOADING=1");
-    if (daemon_load(d->conf_path, &l, &eb) != 0) {
+    int err = daemon_load(d->conf_path, &l, &eb);
+    if (err == 0 &&
+        strcmp(l.conf->agency, d->agency) != 0) {
+        /* The store and its audit log belong to one agency. */
+        err = cjx_errf(&eb, CJX_EINVAL,
+                       "agency changed from %s to %s: that needs a restart",
+                       d->agency, l.conf->agency);
+        daemon_loaded_free(&l);
+    }
+    if (err != 0) {
         cjx_error("daemon", "reload refused, keeping the running configuration: %s",
                   eb.msg);
+        audit_admin(d, "cjxd/reload", err, eb.msg);
     } else {
+        /* Checkpoints from now on are signed with the renewed key. */
+        if (cjx_store_set_audit_signer(d->store, l.tls.key_pem,
+                                       l.tls.cert_pem, &eb) != 0)
+            cjx_error("daemon", "audit checkpoints keep the old key: %s",
+                      eb.msg);
         enum cjx_log_level level;
         if (cjx_log_level_parse(l.conf->log_level, &level) == 0)
             cjx_log_set_level(level);
         size_t n_rules = l.rules ? cjx_rules_registry_count(l.rules) : 0;
         cjx_service_set_rules(d->service, l.rules);
         l.rules = NULL;
+        daemon_exchange_reload(d, &l.tls);
         cjx_rpc_server_reload(d->server, l.conf, &l.tls);
         l.conf = NULL;
         daemon_loaded_free(&l);
         cjx_info("daemon", "configuration, certificates and %zu rule set(s) "
                  "reloaded", n_rules);
+        audit_admin(d, "cjxd/reload", 0, "configuration reloaded");
     }
     sd_notify(0, "READY=1");
 }
@@ -168,12 +233,16 @@ daemon_stop(struct cjx_daemon *d)
 {
     sd_notify(0, "STOPPING=1");
     cjx_info("daemon", "stopping: draining calls");
+    /* Nothing new is sent or decided while the rest drains. */
+    daemon_exchange_stop(d);
     /* Follow streams end first (they would otherwise never finish), then the
      * server drains, and only then does the store close: a call still
      * waiting for its write must get its answer. */
     cjx_service_shutdown(d->service);
     cjx_rpc_server_shutdown(d->server);
     cjx_rpc_server_free(d->server);
+    /* After the last call's entry; closing the store commits it. */
+    audit_admin(d, "cjxd/stop", 0, "stopped by signal");
     cjx_service_free(d->service); /* unhooks from the store */
     cjx_store_close(d->store);
     free(d->handlers);

@@ -9,12 +9,18 @@
 #include "cjx/service.h"
 #include "cjx/store.h"
 
+struct cjx_delivery;
+struct cjx_standin;
+
 struct cjx_daemon {
     const char *conf_path;
+    char agency[16]; /* own ORI, for the audit log's admin events */
     struct cjx_store *store;
     struct cjx_service *service;
     struct cjx_rpc_server *server;
     const struct cjx_handler **handlers;
+    struct cjx_delivery *delivery; /* the outbox worker (exchange.c) */
+    struct cjx_standin *standin;   /* NULL unless configured */
 };
 
 /* Everything a configuration file names, loaded and checked. */
@@ -40,6 +46,15 @@ int daemon_start(struct cjx_daemon *d, struct daemon_loaded *l,
 /* SIGHUP: reloads configuration and certificates; on any error keeps the old
  * ones and logs why. */
 void daemon_reload(struct cjx_daemon *d);
+
+/* The relief exchange's workers (exchange.c): the outbox's delivery and the
+ * stand-in policy, started once the services run, given the new
+ * configuration on reload (read again from d->conf_path) and stopped
+ * first. */
+int daemon_exchange_start(struct cjx_daemon *d, const struct cjx_rpc_tls *tls,
+                          struct cjx_errbuf *eb);
+void daemon_exchange_reload(struct cjx_daemon *d, const struct cjx_rpc_tls *tls);
+void daemon_exchange_stop(struct cjx_daemon *d);
 
 /* SIGTERM: drains calls, closes the store. */
 void daemon_stop(struct cjx_daemon *d);

@@ -1,14 +1,83 @@
 /* cjxd: the Criminal Justice eXchange daemon. */
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "cjx/clock.h"
 #include "cjx/log.h"
 #include "daemon.h"
+
+/* The systemd watchdog: WATCHDOG=1 at half the interval systemd asks for,
+ * but only while every server thread keeps coming back to its queue. A
+ * daemon that pings while wedged would escape the restart that heals it. */
+struct watchdog {
+    int64_t interval_us; /* 0: systemd asked for none */
+    int64_t next_us;     /* monotonic time of the next ping */
+    int withheld;        /* the last check failed (said once in the log) */
+};
+
+static void
+watchdog_init(struct watchdog *w)
+{
+    uint64_t usec = 0;
+    memset(w, 0, sizeof(*w));
+    if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+        w->interval_us = (int64_t)usec;
+        cjx_info("daemon", "systemd watchdog every %lld ms: pinging at half that",
+                 (long long)(w->interval_us / 1000));
+    }
+    w->next_us = cjx_clock_monotonic_us();
+}
+
+/* Pings if a ping is due and the server is responsive. */
+static void
+watchdog_tick(struct watchdog *w, struct cjx_daemon *d)
+{
+    if (w->interval_us == 0)
+        return;
+    int64_t now = cjx_clock_monotonic_us();
+    if (now < w->next_us)
+        return;
+    /* Threads check in twice a second when idle; one that has been away
+     * for half the watchdog interval is stuck in a handler or in gRPC. */
+    int max_age_ms = (int)(w->interval_us / 2000);
+    if (max_age_ms < 2000)
+        max_age_ms = 2000;
+    if (cjx_rpc_server_responsive(d->server, max_age_ms)) {
+        sd_notify(0, "WATCHDOG=1");
+        if (w->withheld)
+            cjx_info("daemon", "server threads responsive again: watchdog "
+                     "pings resume");
+        w->withheld = 0;
+    } else if (!w->withheld) {
+        cjx_error("daemon", "a server thread has not returned to its queue "
+                  "for %d ms: withholding the watchdog ping",
+                  max_age_ms);
+        w->withheld = 1;
+    }
+    w->next_us = now + w->interval_us / 2;
+}
+
+/* Waits for one of signals, but no longer than until the next ping is due.
+ * Returns the signal, or -1 when it is time to ping. */
+static int
+wait_signal(const sigset_t *signals, const struct watchdog *w)
+{
+    siginfo_t info;
+    if (w->interval_us == 0)
+        return sigwaitinfo(signals, &info);
+    int64_t wait = w->next_us - cjx_clock_monotonic_us();
+    if (wait < 0)
+        wait = 0;
+    struct timespec ts = {(time_t)(wait / 1000000), (long)(wait % 1000000) * 1000};
+    return sigtimedwait(signals, &info, &ts);
+}
 
 static void
 usage(FILE *out)
@@ -77,7 +146,7 @@ main(int argc, char **argv)
         cjx_log_set_level(level);
 
     /* Blocked before any thread starts, so gRPC's threads inherit the mask
-     * and only sigwait below sees them. */
+     * and only the wait below sees them. */
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGTERM);
@@ -95,10 +164,13 @@ main(int argc, char **argv)
     }
     sd_notify(0, "READY=1");
 
+    struct watchdog wd;
+    watchdog_init(&wd);
     for (;;) {
-        int sig;
-        if (sigwait(&signals, &sig) != 0)
-            continue;
+        watchdog_tick(&wd, &d);
+        int sig = wait_signal(&signals, &wd);
+        if (sig < 0)
+            continue; /* a ping is due, or EINTR */
         if (sig == SIGHUP) {
             cjx_info("daemon", "SIGHUP: reloading");
             daemon_reload(&d);

@@ -5,6 +5,7 @@
 
 #include "cjx/v1/conviction.pb-c.h"
 #include "cjx/v1/determination.pb-c.h"
+#include "cjx/v1/exchange.pb-c.h"
 #include "cjx/v1/record_service.pb-c.h"
 
 const struct cjx_rules_types *
@@ -16,6 +17,11 @@ cjx_evaluate_types(void)
         &cjx__v1__conviction_record__descriptor,
         &cjx__v1__person_history__descriptor,
         &cjx__v1__submit_record_request__descriptor,
+        /* The exchange's messages, which the receiver validates too. */
+        &cjx__v1__candidate_notice__descriptor,
+        &cjx__v1__prosecutor_decision__descriptor,
+        &cjx__v1__relief_order__descriptor,
+        &cjx__v1__history_updated__descriptor,
     };
     static const struct cjx_rules_types types = {
         messages, sizeof(messages) / sizeof(messages[0])};
@@ -124,7 +130,8 @@ cjx_evaluate_query(const struct cjx_rules_set *set,
         char **flags = cjx_arena_alloc(arena, n * sizeof(*flags));
         if (flags == NULL)
             return cjx_errf(eb, CJX_ENOMEM, "out of memory");
-        memcpy(flags, det->flags, det->n_flags * sizeof(*flags));
+        if (det->n_flags > 0)
+            memcpy(flags, det->flags, det->n_flags * sizeof(*flags));
         for (size_t i = 0; i < report.n_failures; i++)
             flags[det->n_flags + i] = (char *)report.failures[i].id;
         det->flags = flags;

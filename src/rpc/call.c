@@ -3,7 +3,11 @@
  * Every batch started on a call holds a reference that its completion drops;
  * handlers hold more through ops->ref while they work asynchronously. The
  * call's mutex serialises batches, because the store's writer thread and the
- * completion-queue threads may both end or feed the same call. */
+ * completion-queue threads may both end or feed the same call.
+ *
+ * When the last reference goes, the call's audit event is handed to the
+ * services (cjx_service_audit_call): that point is reached exactly once by
+ * every call, however it ended. */
 #include "rpc_internal.h"
 
 #include <stdio.h>
@@ -51,7 +55,10 @@ send_final_locked(struct rpc_call *rc, grpc_status_code code,
         ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
         rc->initial_md_sent = 1;
     }
+    rc->status_set = 1;
+    rc->status = code;
     if (msg != NULL) {
+        rc->bytes_out += (int64_t)grpc_byte_buffer_length(msg);
         rc->final_buf = msg;
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n++].data.send_message.send_message = msg;
@@ -88,6 +95,8 @@ end_with_status_locked(struct rpc_call *rc, grpc_status_code code,
     if (rc->ended)
         return;
     rc->ended = 1;
+    rc->status_set = 1;
+    rc->status = code;
     if (code != GRPC_STATUS_OK)
         rc->status_details = grpc_slice_from_copied_string(detail ? detail : "");
     if (rc->sending) {
@@ -128,6 +137,8 @@ op_send(struct cjx_call *c, const ProtobufCMessage *msg)
             rc->initial_md_sent = 1;
         }
         rc->send_buf = codec_encode(msg);
+        if (rc->send_buf != NULL)
+            rc->bytes_out += (int64_t)grpc_byte_buffer_length(rc->send_buf);
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n++].data.send_message.send_message = rc->send_buf;
         rc->sending = 1;
@@ -215,11 +226,50 @@ rpc_call_new(struct cjx_rpc_server *srv, struct rpc_method *method)
     return rc;
 }
 
+/* Copies a slice as text (cut to fit) for the audit log. */
+static const char *
+slice_text(grpc_slice slice, char *buf, size_t len)
+{
+    size_t n = GRPC_SLICE_LENGTH(slice);
+    if (n >= len)
+        n = len - 1;
+    memcpy(buf, GRPC_SLICE_START_PTR(slice), n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Hands the call's audit event to the services: its caller (still held
+ * with the call's configuration), method, status and byte counts. */
+static void
+record_call(struct rpc_call *rc)
+{
+    if (rc->srv->service == NULL)
+        return;
+    char path[300], message[CJX_AUDIT_TEXT_MAX + 1];
+    const char *method = rc->base.method != NULL
+                             ? rc->base.method->path
+                             : slice_text(rc->details.method, path,
+                                          sizeof(path));
+    int code = GRPC_STATUS_CANCELLED;
+    const char *detail = "ended before it was answered";
+    if (rc->status_set) {
+        code = (int)rc->status;
+        detail = code == GRPC_STATUS_OK
+                     ? ""
+                     : slice_text(rc->status_details, message,
+                                  sizeof(message));
+    }
+    cjx_service_audit_call(rc->srv->service, &rc->base, method, code, detail,
+                           rc->bytes_out);
+}
+
 void
 rpc_call_unref(struct rpc_call *rc)
 {
     if (atomic_fetch_sub(&rc->refs, 1) != 1)
         return;
+    if (rc->dispatched)
+        record_call(rc);
     if (rc->call != NULL)
         grpc_call_unref(rc->call);
     grpc_metadata_array_destroy(&rc->md);
@@ -280,6 +330,63 @@ decode_or_fail(struct rpc_call *rc, grpc_byte_buffer *bb,
     return msg;
 }
 
+/* Refuses a call over its agency's rate limit: RESOURCE_EXHAUSTED, with the
+ * wait in the message and in trailing metadata, as retry-after-ms and as
+ * gRPC's own grpc-retry-pushback-ms (which a gRPC client with retries
+ * configured honours). send_final_locked's batch, plus the trailers. */
+static void
+refuse_over_rate(struct rpc_call *rc, const char *ori, int64_t retry_ms)
+{
+    char detail[256];
+    snprintf(detail, sizeof(detail),
+             "agency %s is over its limit of %d requests/s; retry after %lld "
+             "ms",
+             ori, rc->conf->conf->limits.rate_limit_per_agency,
+             (long long)retry_ms);
+    cjx_warn("rpc", "refused %s from %s: %s", rc->base.method->path,
+             rc->base.caller.peer, detail);
+    /* The call's arena outlives the batch, so the value can live there. */
+    char *value = cjx_arena_alloc(&rc->arena, 24);
+    grpc_metadata *md = cjx_arena_alloc(&rc->arena, 2 * sizeof(*md));
+    if (value == NULL || md == NULL) {
+        fail_now(rc, CJX_ELIMIT, detail);
+        return;
+    }
+    snprintf(value, 24, "%lld", (long long)retry_ms);
+    memset(md, 0, 2 * sizeof(*md));
+    md[0].key = grpc_slice_from_static_string("retry-after-ms");
+    md[0].value = grpc_slice_from_static_string(value);
+    md[1].key = grpc_slice_from_static_string("grpc-retry-pushback-ms");
+    md[1].value = md[0].value;
+    grpc_op ops[3];
+    size_t n = 0;
+    memset(ops, 0, sizeof(ops));
+    pthread_mutex_lock(&rc->mu);
+    if (!rc->ended) {
+        rc->ended = 1;
+        rc->status_set = 1;
+        rc->status = GRPC_STATUS_RESOURCE_EXHAUSTED;
+        rc->status_details = grpc_slice_from_copied_string(detail);
+        if (!rc->initial_md_sent) {
+            ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+            rc->initial_md_sent = 1;
+        }
+        ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+        ops[n].data.send_status_from_server.status =
+            GRPC_STATUS_RESOURCE_EXHAUSTED;
+        ops[n].data.send_status_from_server.status_details = &rc->status_details;
+        ops[n].data.send_status_from_server.trailing_metadata_count = 2;
+        ops[n++].data.send_status_from_server.trailing_metadata = md;
+        if (!rc->close_started) {
+            rc->close_started = 1;
+            ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+            ops[n++].data.recv_close_on_server.cancelled = &rc->cancelled;
+        }
+        start_batch_locked(rc, ops, n, &rc->t_final);
+    }
+    pthread_mutex_unlock(&rc->mu);
+}
+
 /* Identifies and authorizes the caller. Returns 0 or answers the call. */
 static int
 admit(struct rpc_call *rc)
@@ -291,6 +398,14 @@ admit(struct rpc_call *rc)
         cjx_warn("rpc", "refused %s from %s: %s", rc->base.method->path,
                  rc->base.caller.peer, eb.msg);
         fail_now(rc, CJX_EUNAUTH, eb.msg);
+        return -1;
+    }
+    /* The operator on the local socket is not a peer agency: no limit. */
+    const struct cjx_agency *ag = rc->base.caller.agency;
+    int64_t retry_ms = 0;
+    if (!rc->base.caller.local && ag != NULL &&
+        !server_rate_allows(rc->srv, rc->base.conf, ag->ori, &retry_ms)) {
+        refuse_over_rate(rc, ag->ori, retry_ms);
         return -1;
     }
     rc->base.access = cjx_service_authorize(&rc->base);
@@ -309,6 +424,12 @@ admit(struct rpc_call *rc)
 static void
 answer_unimplemented(struct rpc_call *rc)
 {
+    /* The answer is the same for everyone; the caller is identified for
+     * the audit log only. */
+    struct cjx_errbuf eb;
+    rc->conf = server_conf_get(rc->srv);
+    rc->base.conf = rc->conf->conf;
+    identity_of_call(rc->call, rc->conf, &rc->base.caller, &eb);
     char detail[300];
     snprintf(detail, sizeof(detail), "unknown method %.*s",
              (int)GRPC_SLICE_LENGTH(rc->details.method),
@@ -348,6 +469,8 @@ dispatch(struct rpc_call *rc)
         h->stream_begin(c);
         return;
     }
+    if (rc->payload != NULL)
+        c->audit.bytes_in = (int64_t)grpc_byte_buffer_length(rc->payload);
     ProtobufCMessage *req = decode_or_fail(rc, rc->payload, &rc->arena);
     if (req == NULL)
         return;
@@ -371,6 +494,7 @@ on_recv(struct rpc_call *rc, int success)
         grpc_byte_buffer_destroy(bb);
         return;
     }
+    rc->base.audit.bytes_in += (int64_t)grpc_byte_buffer_length(bb);
     cjx_arena_reset(&rc->msg_arena);
     ProtobufCMessage *req = decode_or_fail(rc, bb, &rc->msg_arena);
     grpc_byte_buffer_destroy(bb);
@@ -416,6 +540,7 @@ rpc_call_on_event(struct rpc_call *rc, enum tag_kind kind, int success)
         }
         if (!atomic_load(&rc->srv->shutting_down))
             rpc_request_call(rc->srv, rc->method);
+        rc->dispatched = 1;
         dispatch(rc);
         break;
     case TAG_RECV:

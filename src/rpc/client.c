@@ -5,15 +5,23 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
 
+#define CLIENT_MAX_ACTIVE 16
+
 struct cjx_client {
     grpc_channel *channel;
     grpc_completion_queue *cq;
+    /* Unary calls in progress, so that cjx_client_cancel() can end them;
+     * several threads may call through one client at once. */
+    pthread_mutex_t mu;
+    grpc_call *active[CLIENT_MAX_ACTIVE];
+    int cancelled;
 };
 
 struct cjx_client_stream {
@@ -52,8 +60,48 @@ client_new(grpc_channel *ch, struct cjx_client **out, struct cjx_errbuf *eb)
     }
     cl->channel = ch;
     cl->cq = grpc_completion_queue_create_for_pluck(NULL);
+    pthread_mutex_init(&cl->mu, NULL);
     *out = cl;
     return 0;
+}
+
+/* Registers a unary call as in progress; 0 if the client was cancelled. */
+static int
+track_call(struct cjx_client *cl, grpc_call *call)
+{
+    pthread_mutex_lock(&cl->mu);
+    int ok = !cl->cancelled;
+    for (int i = 0; ok && i < CLIENT_MAX_ACTIVE; i++) {
+        if (cl->active[i] == NULL) {
+            cl->active[i] = call;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&cl->mu);
+    return ok;
+}
+
+static void
+untrack_call(struct cjx_client *cl, grpc_call *call)
+{
+    pthread_mutex_lock(&cl->mu);
+    for (int i = 0; i < CLIENT_MAX_ACTIVE; i++)
+        if (cl->active[i] == call)
+            cl->active[i] = NULL;
+    pthread_mutex_unlock(&cl->mu);
+}
+
+void
+cjx_client_cancel(struct cjx_client *cl)
+{
+    if (cl == NULL)
+        return;
+    pthread_mutex_lock(&cl->mu);
+    cl->cancelled = 1;
+    for (int i = 0; i < CLIENT_MAX_ACTIVE; i++)
+        if (cl->active[i] != NULL)
+            grpc_call_cancel(cl->active[i], NULL);
+    pthread_mutex_unlock(&cl->mu);
 }
 
 static grpc_channel_args *
@@ -121,6 +169,7 @@ cjx_client_free(struct cjx_client *cl)
                .type != GRPC_QUEUE_SHUTDOWN) {
     }
     grpc_completion_queue_destroy(cl->cq);
+    pthread_mutex_destroy(&cl->mu);
     free(cl);
     grpc_shutdown();
 }
@@ -193,7 +242,13 @@ unary_bytes(struct cjx_client *cl, const char *path, grpc_byte_buffer *req_bb,
     ops[5].data.recv_status_on_client.status_details = &details;
     ops[5].data.recv_status_on_client.trailing_metadata = &trailing_md;
     *resp_bb = NULL;
-    int err = run_batch(cl, call, ops, 6);
+    int err = CJX_ECLOSED;
+    if (track_call(cl, call)) {
+        err = run_batch(cl, call, ops, 6);
+        untrack_call(cl, call);
+    } else {
+        code = GRPC_STATUS_CANCELLED;
+    }
     copy_status(st, code, details);
     grpc_slice_unref(details);
     grpc_metadata_array_destroy(&initial_md);

@@ -34,11 +34,14 @@ pem_slot(const char *pem, size_t len)
     return (size_t)(h % IDENTITY_CACHE_SLOTS);
 }
 
-/* Looks the certificate up, identifying and caching it on a miss. */
+/* Looks the certificate up, identifying it, checking it against the CRLs
+ * and caching it on a miss. The cache lives as long as the configuration
+ * snapshot, and a reload brings a new snapshot with the new CRLs: a
+ * certificate revoked then is refused on connections opened before. */
 static int
 identify_cached(struct identity_cache *cache, const char *pem, size_t len,
-                const char *trust_domain, struct cjx_peer_identity *out,
-                struct cjx_errbuf *eb)
+                const char *trust_domain, const struct cjx_tls_crl_set *crls,
+                struct cjx_peer_identity *out, struct cjx_errbuf *eb)
 {
     size_t i = pem_slot(pem, len);
     pthread_mutex_lock(&cache->mu);
@@ -51,6 +54,8 @@ identify_cached(struct identity_cache *cache, const char *pem, size_t len,
     pthread_mutex_unlock(&cache->mu);
 
     int err = cjx_tls_identify(pem, len, trust_domain, out, eb);
+    if (err == 0 && crls != NULL)
+        err = cjx_tls_crl_set_check(crls, pem, len, eb);
     if (err != 0)
         return err; /* refusals are not cached: they stay visible in logs */
     char *copy = malloc(len);
@@ -105,8 +110,11 @@ identity_of_call(grpc_call *call, struct conf_ref *ref, struct cjx_caller *out,
         out->local = 1;
         out->agency = cjx_registry_find(&conf->registry, conf->agency);
         snprintf(out->peer, sizeof(out->peer), "local");
-    } else if (property_is(type, GRPC_SSL_TRANSPORT_SECURITY_TYPE) &&
+    } else if ((property_is(type, GRPC_TLS_TRANSPORT_SECURITY_TYPE) ||
+                property_is(type, GRPC_SSL_TRANSPORT_SECURITY_TYPE)) &&
                grpc_auth_context_peer_is_authenticated(ctx)) {
+        /* "tls" from the grpc_tls_* credentials the server uses; "ssl" is
+         * what the older grpc_ssl_* API reports, with the same properties. */
         const grpc_auth_property *pem =
             find_property(ctx, GRPC_X509_PEM_CERT_PROPERTY_NAME);
         struct cjx_peer_identity id;
@@ -114,7 +122,8 @@ identity_of_call(grpc_call *call, struct conf_ref *ref, struct cjx_caller *out,
             err = cjx_errf(eb, CJX_EUNAUTH, "no client certificate");
         } else if ((err = identify_cached(&ref->cache, pem->value,
                                           pem->value_length,
-                                          conf->trust_domain, &id, eb)) == 0) {
+                                          conf->trust_domain, ref->crls, &id,
+                                          eb)) == 0) {
             memcpy(out->fingerprint, id.fingerprint, sizeof(out->fingerprint));
             out->agency = cjx_registry_find(&conf->registry, id.ori);
             if (out->agency == NULL)

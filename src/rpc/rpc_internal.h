@@ -6,6 +6,7 @@
 #include <grpc/grpc_security.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include "cjx/call.h"
 #include "cjx/rpc.h"
@@ -23,10 +24,12 @@ struct identity_cache {
     } slot[IDENTITY_CACHE_SLOTS];
 };
 
-/* A configuration shared by the calls that started under it. */
+/* A configuration shared by the calls that started under it, with the
+ * revocation lists that were current when it was put in place. */
 struct conf_ref {
     struct cjx_conf *conf;
-    struct identity_cache cache;
+    struct cjx_tls_crl_set *crls; /* NULL: no revocation checking */
+    struct identity_cache cache;  /* holds only certificates that passed */
     atomic_int refs;
 };
 
@@ -49,6 +52,9 @@ struct rpc_method {
     const struct cjx_handler *handler;
     void *registration;
 };
+
+struct revocation;
+struct ratelimit;
 
 struct rpc_call {
     struct cjx_call base; /* first: handlers see only this */
@@ -73,6 +79,11 @@ struct rpc_call {
     int ended;         /* reply, fail or finish was called */
     int final_deferred; /* final status waits for the send in flight */
     grpc_status_code final_code;
+    /* What the audit log records when the call is over (call.c). */
+    int dispatched;          /* a call arrived and was answered */
+    int status_set;          /* the final status was sent: status */
+    grpc_status_code status;
+    int64_t bytes_out;       /* response bytes sent */
     struct conf_ref *conf;
     struct cjx_arena arena;     /* the call's memory */
     struct cjx_arena msg_arena; /* each client-stream message, reset per message */
@@ -97,10 +108,16 @@ struct cjx_rpc_server {
     int shutdown_done;
     int live_calls; /* rpc_call objects not yet freed, under mu */
     struct conf_ref *conf;
-    /* Credentials waiting for the next handshake to pick them up. */
-    atomic_int tls_changed;
-    char *ca_pem, *cert_pem, *key_pem;
-    size_t key_len;
+    /* The credentials gRPC's file-watcher provider re-reads: in-memory
+     * files at /proc/self/fd/N, replaced whole on reload (server.c). */
+    int identity_fd, roots_fd;
+    char identity_path[32], roots_path[32];
+    long tls_generation;
+    int64_t tls_epoch_s;
+    struct revocation *revocation; /* the CRLs the handshake checks */
+    struct ratelimit *ratelimit;   /* per-agency buckets, kept over reloads */
+    atomic_llong *heartbeat_us;    /* per queue thread, monotonic */
+    atomic_int next_worker;
     size_t max_message_bytes;
 };
 
@@ -113,6 +130,12 @@ void identity_cache_fini(struct identity_cache *cache);
 
 struct conf_ref *server_conf_get(struct cjx_rpc_server *srv);
 void conf_ref_put(struct conf_ref *ref);
+
+/* 1 if agency ori may make one more call now under conf's
+ * limits.rate_limit_per_agency (a bucket of one second's worth); 0 with the
+ * wait before the next in *retry_after_ms. (server.c) */
+int server_rate_allows(struct cjx_rpc_server *srv, const struct cjx_conf *conf,
+                       const char *ori, int64_t *retry_after_ms);
 
 /* Call lifecycle (call.c). */
 struct rpc_call *rpc_call_new(struct cjx_rpc_server *srv,

@@ -1,19 +1,36 @@
-/* The gRPC core server: credentials, ports, completion-queue threads, and
- * graceful shutdown in the order gRPC core requires. */
+/* The gRPC core server: credentials, revocation, ports, completion-queue
+ * threads, and graceful shutdown in the order gRPC core requires. */
 #include "rpc_internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <grpc/support/alloc.h>
 #include <grpc/support/log.h>
+#include <grpc/support/string_util.h>
 #include <openssl/crypto.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "cjx/clock.h"
 #include "cjx/log.h"
+#include "ratelimit.h"
 
 /* Requests kept posted per method: calls arriving together do not queue
  * inside gRPC waiting for the next post. */
 #define POSTED_PER_METHOD 32
 #define POSTED_UNREGISTERED 4
+
+/* How often gRPC's provider re-reads the credentials, and so how long a
+ * reload takes to reach new handshakes. */
+#define TLS_REFRESH_S 1
+
+/* Queue threads wake at least this often to show they are alive. */
+#define HEARTBEAT_MS 500
 
 /* ---- gRPC's log into ours -------------------------------------------- */
 
@@ -35,13 +52,17 @@ grpc_log_sink(gpr_log_func_args *args)
 
 /* ---- configuration snapshots ---------------------------------------- */
 
+/* Takes ownership of conf and a reference to crls (which may be NULL). */
 static struct conf_ref *
-conf_ref_new(struct cjx_conf *conf)
+conf_ref_new(struct cjx_conf *conf, struct cjx_tls_crl_set *crls)
 {
     struct conf_ref *ref = calloc(1, sizeof(*ref));
     if (ref == NULL)
         return NULL;
     ref->conf = conf;
+    ref->crls = crls;
+    if (crls != NULL)
+        cjx_tls_crl_set_ref(crls);
     identity_cache_init(&ref->cache);
     atomic_init(&ref->refs, 1);
     return ref;
@@ -53,6 +74,7 @@ conf_ref_put(struct conf_ref *ref)
     if (ref == NULL || atomic_fetch_sub(&ref->refs, 1) != 1)
         return;
     identity_cache_fini(&ref->cache);
+    cjx_tls_crl_set_unref(ref->crls);
     cjx_conf_free(ref->conf);
     free(ref);
 }
@@ -67,54 +89,269 @@ server_conf_get(struct cjx_rpc_server *srv)
     return ref;
 }
 
-/* ---- TLS credentials, swappable between handshakes ------------------- */
-
-static void
-wipe_free(char *s)
+int
+server_rate_allows(struct cjx_rpc_server *srv, const struct cjx_conf *conf,
+                   const char *ori, int64_t *retry_after_ms)
 {
-    if (s != NULL) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
+    int rate = conf->limits.rate_limit_per_agency;
+    return ratelimit_take(srv->ratelimit, ori, rate, rate,
+                          cjx_clock_monotonic_us(), retry_after_ms);
 }
 
-static int
-store_tls(struct cjx_rpc_server *srv, const struct cjx_rpc_tls *tls)
+/* ---- revocation: the external verifier ---------------------------------- */
+
+/* The CRLs the handshake checks, shared by the server and gRPC's verifier:
+ * each holds a reference, because gRPC may destroy its verifier after the
+ * server is gone. */
+struct revocation {
+    grpc_tls_certificate_verifier_external ext; /* user_data = this */
+    pthread_mutex_t mu;
+    struct cjx_tls_crl_set *crls; /* NULL: no revocation checking */
+    atomic_int refs;
+};
+
+static void
+revocation_unref(struct revocation *r)
 {
-    char *ca = strdup(tls->ca_pem), *cert = strdup(tls->cert_pem);
-    char *key = strdup(tls->key_pem);
-    if (ca == NULL || cert == NULL || key == NULL) {
-        free(ca);
-        free(cert);
-        wipe_free(key);
-        return CJX_ENOMEM;
+    if (r == NULL || atomic_fetch_sub(&r->refs, 1) != 1)
+        return;
+    cjx_tls_crl_set_unref(r->crls);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+/* The set in use now, with a reference for the caller (or NULL). */
+static struct cjx_tls_crl_set *
+revocation_get(struct revocation *r)
+{
+    pthread_mutex_lock(&r->mu);
+    struct cjx_tls_crl_set *set = r->crls;
+    if (set != NULL)
+        cjx_tls_crl_set_ref(set);
+    pthread_mutex_unlock(&r->mu);
+    return set;
+}
+
+/* Puts set (a new reference is taken; NULL turns checking off) in place;
+ * handshakes already checking keep the set they took. */
+static void
+revocation_swap(struct revocation *r, struct cjx_tls_crl_set *set)
+{
+    if (set != NULL)
+        cjx_tls_crl_set_ref(set);
+    pthread_mutex_lock(&r->mu);
+    struct cjx_tls_crl_set *old = r->crls;
+    r->crls = set;
+    pthread_mutex_unlock(&r->mu);
+    cjx_tls_crl_set_unref(old);
+}
+
+/* Runs on gRPC's threads once per handshake, after OpenSSL has verified the
+ * chain; answers at once. gRPC caches the CRL directory it reads itself, so
+ * this check is what makes a CRL replaced on SIGHUP count. */
+static int
+verify_not_revoked(void *user_data, grpc_tls_custom_verification_check_request *req,
+                   grpc_tls_on_custom_verification_check_done_cb cb,
+                   void *cb_arg, grpc_status_code *status, char **details)
+{
+    (void)cb;
+    (void)cb_arg;
+    struct revocation *r = user_data;
+    struct cjx_tls_crl_set *set = revocation_get(r);
+    *status = GRPC_STATUS_OK;
+    if (set == NULL)
+        return 1;
+    struct cjx_errbuf eb;
+    const char *leaf = req->peer_info.peer_cert;
+    const char *chain = req->peer_info.peer_cert_full_chain;
+    int err = 0;
+    if (leaf == NULL || leaf[0] == '\0')
+        err = cjx_errf(&eb, CJX_EUNAUTH, "the peer sent no certificate");
+    else
+        err = cjx_tls_crl_set_check(set, leaf, strlen(leaf), &eb);
+    if (err == 0 && chain != NULL && chain[0] != '\0')
+        err = cjx_tls_crl_set_check(set, chain, strlen(chain), &eb);
+    cjx_tls_crl_set_unref(set);
+    if (err != 0) {
+        cjx_warn("rpc", "refused a TLS handshake: %s", eb.msg);
+        *status = GRPC_STATUS_UNAUTHENTICATED;
+        *details = gpr_strdup(eb.msg);
     }
-    pthread_mutex_lock(&srv->mu);
-    free(srv->ca_pem);
-    free(srv->cert_pem);
-    wipe_free(srv->key_pem);
-    srv->ca_pem = ca;
-    srv->cert_pem = cert;
-    srv->key_pem = key;
-    pthread_mutex_unlock(&srv->mu);
-    atomic_store(&srv->tls_changed, 1);
+    return 1;
+}
+
+static void
+verifier_destruct(void *user_data)
+{
+    revocation_unref(user_data);
+}
+
+static struct revocation *
+revocation_new(void)
+{
+    struct revocation *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    pthread_mutex_init(&r->mu, NULL);
+    atomic_init(&r->refs, 1);
+    r->ext.user_data = r;
+    r->ext.verify = verify_not_revoked;
+    r->ext.destruct = verifier_destruct;
+    return r;
+}
+
+/* Says what revocation checking the server does from now on. */
+static void
+log_revocation(const struct cjx_conf *conf, const struct cjx_tls_crl_set *set)
+{
+    if (set == NULL) {
+        cjx_warn("rpc", "tls.crl_dir is not set: peer certificates are not "
+                 "checked for revocation");
+        return;
+    }
+    cjx_info("rpc", "revocation: %zu CRL(s) from %s", cjx_tls_crl_set_count(set),
+             conf->tls.crl_dir ? conf->tls.crl_dir : "?");
+    const char *uncovered = cjx_tls_crl_set_uncovered(set);
+    if (uncovered[0] != '\0')
+        cjx_warn("rpc", "no CRL in %s for CA %s: certificates it issues are "
+                 "not checked for revocation",
+                 conf->tls.crl_dir ? conf->tls.crl_dir : "?", uncovered);
+}
+
+/* ---- TLS credentials, replaced whole on reload ----------------------------
+ *
+ * gRPC 1.51 can change a running server's certificate only through its
+ * file-watcher provider, which re-reads two paths every TLS_REFRESH_S. The
+ * paths are /proc/self/fd/N of anonymous in-memory files (memfd), so the key
+ * never touches a disk; a reload writes a new memfd and moves it onto N with
+ * dup3, which is atomic. The provider reads the identity file twice (as key
+ * and as certificate chain) and retries when its modification time changed
+ * in between, so each generation gets a distinct time and key and chain come
+ * in one file: gRPC never pairs a key with another certificate. PEM readers
+ * skip blocks of other types, so the one file serves as both. */
+
+/* A new memfd holding the parts, stamped with time stamp_s. */
+static int
+memfd_with(const char *name, const char *const *parts, size_t n_parts,
+           int64_t stamp_s, struct cjx_errbuf *eb)
+{
+    int fd = memfd_create(name, MFD_CLOEXEC);
+    if (fd < 0)
+        return cjx_errf(eb, CJX_EIO, "memfd_create: %s", strerror(errno));
+    for (size_t i = 0; i < n_parts; i++) {
+        const char *p = parts[i];
+        size_t left = strlen(p);
+        while (left > 0) {
+            ssize_t w = write(fd, p, left);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                int e = errno;
+                close(fd);
+                return cjx_errf(eb, CJX_EIO, "writing credentials: %s",
+                                strerror(e));
+            }
+            p += w;
+            left -= (size_t)w;
+        }
+    }
+    struct timespec times[2] = {{(time_t)stamp_s, 0}, {(time_t)stamp_s, 0}};
+    if (futimens(fd, times) != 0) {
+        int e = errno;
+        close(fd);
+        return cjx_errf(eb, CJX_EIO, "stamping credentials: %s", strerror(e));
+    }
+    return fd;
+}
+
+/* Places a new generation of credentials at the watched paths; on failure
+ * the old ones stay. */
+static int
+publish_tls(struct cjx_rpc_server *srv, const struct cjx_rpc_tls *tls,
+            struct cjx_errbuf *eb)
+{
+    char marker[80];
+    long gen = ++srv->tls_generation;
+    /* Text outside PEM blocks is ignored by readers, but it makes every
+     * generation differ, so gRPC rebuilds its TLS context, and with it the
+     * CRLs it caches from tls.crl_dir, on every reload. */
+    snprintf(marker, sizeof(marker), "\ncjxd credentials, generation %ld\n",
+             gen);
+    const char *identity[] = {tls->key_pem, "\n", tls->cert_pem, marker};
+    const char *roots[] = {tls->ca_pem};
+    int64_t stamp = srv->tls_epoch_s + gen;
+    int id = memfd_with("cjxd-identity", identity, 4, stamp, eb);
+    if (id < 0)
+        return id;
+    int ro = memfd_with("cjxd-roots", roots, 1, stamp, eb);
+    if (ro < 0) {
+        close(id);
+        return ro;
+    }
+    int rc = 0;
+    if (srv->identity_fd < 0) {
+        srv->identity_fd = id;
+        srv->roots_fd = ro;
+    } else if (dup3(id, srv->identity_fd, O_CLOEXEC) < 0 ||
+               dup3(ro, srv->roots_fd, O_CLOEXEC) < 0) {
+        rc = cjx_errf(eb, CJX_EIO, "replacing credentials: %s",
+                      strerror(errno));
+        close(id);
+        close(ro);
+    } else {
+        close(id);
+        close(ro);
+    }
+    snprintf(srv->identity_path, sizeof(srv->identity_path),
+             "/proc/self/fd/%d", srv->identity_fd);
+    snprintf(srv->roots_path, sizeof(srv->roots_path), "/proc/self/fd/%d",
+             srv->roots_fd);
+    return rc;
+}
+
+/* gRPC reads the credentials by path: fail at start, not at the first
+ * handshake, where /proc is missing. */
+static int
+check_readable(const char *path, struct cjx_errbuf *eb)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return cjx_errf(eb, CJX_EIO,
+                        "cannot read the credentials at %s (%s): the daemon "
+                        "needs /proc",
+                        path, strerror(errno));
+    close(fd);
     return 0;
 }
 
-/* Runs on gRPC's threads before every handshake: must stay cheap. */
-static grpc_ssl_certificate_config_reload_status
-fetch_server_certificate(void *user_data,
-                         grpc_ssl_server_certificate_config **config)
+static grpc_server_credentials *
+tls_credentials(struct cjx_rpc_server *srv, const struct cjx_conf *conf,
+                const struct cjx_rpc_tls *tls)
 {
-    struct cjx_rpc_server *srv = user_data;
-    if (!atomic_exchange(&srv->tls_changed, 0))
-        return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_UNCHANGED;
-    pthread_mutex_lock(&srv->mu);
-    grpc_ssl_pem_key_cert_pair pair = {srv->key_pem, srv->cert_pem};
-    *config = grpc_ssl_server_certificate_config_create(srv->ca_pem, &pair, 1);
-    pthread_mutex_unlock(&srv->mu);
-    return *config != NULL ? GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_NEW
-                           : GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_FAIL;
+    grpc_tls_certificate_provider *provider =
+        grpc_tls_certificate_provider_file_watcher_create(
+            srv->identity_path, srv->identity_path, srv->roots_path,
+            TLS_REFRESH_S);
+    if (provider == NULL)
+        return NULL;
+    grpc_tls_credentials_options *o = grpc_tls_credentials_options_create();
+    grpc_tls_credentials_options_set_certificate_provider(o, provider);
+    grpc_tls_certificate_provider_release(provider);
+    grpc_tls_credentials_options_watch_root_certs(o);
+    grpc_tls_credentials_options_watch_identity_key_cert_pairs(o);
+    grpc_tls_credentials_options_set_cert_request_type(
+        o, GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    /* gRPC's own CRL check, in OpenSSL's chain verification, runs first;
+     * it reads the directory once per TLS context. */
+    if (tls->crls != NULL && conf->tls.crl_dir != NULL &&
+        conf->tls.crl_dir[0] != '\0')
+        grpc_tls_credentials_options_set_crl_directory(o, conf->tls.crl_dir);
+    atomic_fetch_add(&srv->revocation->refs, 1); /* the verifier's */
+    grpc_tls_certificate_verifier *v =
+        grpc_tls_certificate_verifier_external_create(&srv->revocation->ext);
+    grpc_tls_credentials_options_set_certificate_verifier(o, v);
+    grpc_tls_certificate_verifier_release(v);
+    return grpc_tls_server_credentials_create(o);
 }
 
 /* ---- requests and the completion queue ------------------------------- */
@@ -147,9 +384,15 @@ static void *
 cq_thread(void *arg)
 {
     struct cjx_rpc_server *srv = arg;
+    int me = atomic_fetch_add(&srv->next_worker, 1);
     for (;;) {
+        /* A finite wait, so that an idle thread still shows it is alive. */
         grpc_event ev = grpc_completion_queue_next(
-            srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+            srv->cq,
+            gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                         gpr_time_from_millis(HEARTBEAT_MS, GPR_TIMESPAN)),
+            NULL);
+        atomic_store(&srv->heartbeat_us[me], cjx_clock_monotonic_us());
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
         if (ev.type != GRPC_OP_COMPLETE)
@@ -195,15 +438,16 @@ server_args(const struct cjx_limits *l, grpc_arg *buf)
 
 static int
 add_ports(struct cjx_rpc_server *srv, const struct cjx_rpc_server_options *opts,
-          struct cjx_errbuf *eb)
+          const struct cjx_rpc_tls *tls, struct cjx_errbuf *eb)
 {
     if (opts->listen != NULL) {
-        grpc_ssl_server_credentials_options *o =
-            grpc_ssl_server_credentials_create_options_using_config_fetcher(
-                GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY,
-                fetch_server_certificate, srv);
+        int err = publish_tls(srv, tls, eb);
+        if (err == 0)
+            err = check_readable(srv->identity_path, eb);
+        if (err != 0)
+            return err;
         grpc_server_credentials *creds =
-            grpc_ssl_server_credentials_create_with_options(o);
+            tls_credentials(srv, srv->conf->conf, tls);
         if (creds == NULL)
             return cjx_errf(eb, CJX_ETLS,
                             "the server certificate, key or CA bundle was "
@@ -265,15 +509,29 @@ post_requests(struct cjx_rpc_server *srv)
     return 0;
 }
 
+/* Empties an in-memory credentials file before closing it, so that the
+ * key's pages go back to the kernel now rather than when gRPC lets go. */
+static void
+wipe_fd(int fd)
+{
+    if (fd < 0)
+        return;
+    if (ftruncate(fd, 0) != 0)
+        cjx_debug("rpc", "ftruncate: %s", strerror(errno));
+    close(fd);
+}
+
 static void
 server_free_parts(struct cjx_rpc_server *srv)
 {
     free(srv->methods);
     free(srv->threads);
     free(srv->local_socket);
-    free(srv->ca_pem);
-    free(srv->cert_pem);
-    wipe_free(srv->key_pem);
+    free(srv->heartbeat_us);
+    wipe_fd(srv->identity_fd);
+    wipe_fd(srv->roots_fd);
+    revocation_unref(srv->revocation);
+    ratelimit_free(srv->ratelimit);
     conf_ref_put(srv->conf);
     pthread_mutex_destroy(&srv->mu);
     pthread_cond_destroy(&srv->cond);
@@ -292,19 +550,34 @@ cjx_rpc_server_start(const struct cjx_rpc_server_options *opts,
     }
     pthread_mutex_init(&srv->mu, NULL);
     pthread_cond_init(&srv->cond, NULL);
-    srv->conf = conf_ref_new(conf);
-    if (srv->conf == NULL) {
+    srv->identity_fd = srv->roots_fd = -1;
+    srv->tls_epoch_s = cjx_clock_now_us() / 1000000;
+    if (opts->listen != NULL && tls == NULL) {
         cjx_conf_free(conf);
+        server_free_parts(srv);
+        return cjx_errf(eb, CJX_EINVAL, "an mTLS listener needs credentials");
+    }
+    srv->n_threads = opts->threads > 0 ? opts->threads : 1;
+    srv->conf = conf_ref_new(conf, tls != NULL ? tls->crls : NULL);
+    srv->revocation = revocation_new();
+    srv->ratelimit = ratelimit_new();
+    srv->heartbeat_us = calloc((size_t)srv->n_threads, sizeof(*srv->heartbeat_us));
+    if (srv->conf == NULL || srv->revocation == NULL || srv->ratelimit == NULL ||
+        srv->heartbeat_us == NULL) {
+        if (srv->conf == NULL)
+            cjx_conf_free(conf);
         server_free_parts(srv);
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
     }
+    for (int i = 0; i < srv->n_threads; i++)
+        atomic_init(&srv->heartbeat_us[i], cjx_clock_monotonic_us());
     srv->service = opts->service;
     srv->drain_grace_ms = opts->drain_grace_ms > 0 ? opts->drain_grace_ms : 5000;
     srv->max_message_bytes = (size_t)conf->limits.max_message_bytes;
     srv->t_shutdown = (struct rpc_tag){TAG_SHUTDOWN, NULL};
-    if (tls != NULL && store_tls(srv, tls) != 0) {
-        server_free_parts(srv);
-        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    if (opts->listen != NULL) {
+        revocation_swap(srv->revocation, tls->crls);
+        log_revocation(conf, tls->crls);
     }
 
     gpr_set_log_function(grpc_log_sink);
@@ -319,7 +592,7 @@ cjx_rpc_server_start(const struct cjx_rpc_server_options *opts,
 
     int err = register_methods(srv, opts);
     if (err == 0)
-        err = add_ports(srv, opts, eb);
+        err = add_ports(srv, opts, tls, eb);
     else
         cjx_errf(eb, err, "cannot register methods");
     if (err != 0) {
@@ -341,7 +614,6 @@ cjx_rpc_server_start(const struct cjx_rpc_server_options *opts,
     if (post_requests(srv) != 0)
         cjx_fatal("rpc", "cannot post requests to gRPC");
 
-    srv->n_threads = opts->threads > 0 ? opts->threads : 1;
     srv->threads = calloc((size_t)srv->n_threads, sizeof(*srv->threads));
     if (srv->threads == NULL)
         cjx_fatal("rpc", "out of memory");
@@ -363,19 +635,40 @@ void
 cjx_rpc_server_reload(struct cjx_rpc_server *srv, struct cjx_conf *conf,
                       const struct cjx_rpc_tls *tls)
 {
-    struct conf_ref *fresh = conf_ref_new(conf);
+    /* Without new credentials the CRLs in use stay with the new snapshot. */
+    struct cjx_tls_crl_set *crls =
+        tls != NULL ? tls->crls : revocation_get(srv->revocation);
+    struct conf_ref *fresh = conf_ref_new(conf, crls);
+    if (tls == NULL)
+        cjx_tls_crl_set_unref(crls);
     if (fresh == NULL) {
         cjx_error("rpc", "out of memory: keeping the old configuration");
         cjx_conf_free(conf);
         return;
+    }
+    if (tls != NULL && srv->identity_fd >= 0) {
+        struct cjx_errbuf eb;
+        if (publish_tls(srv, tls, &eb) != 0)
+            cjx_error("rpc", "keeping the old certificate and key: %s", eb.msg);
+        revocation_swap(srv->revocation, tls->crls);
+        log_revocation(conf, tls->crls);
     }
     pthread_mutex_lock(&srv->mu);
     struct conf_ref *old = srv->conf;
     srv->conf = fresh;
     pthread_mutex_unlock(&srv->mu);
     conf_ref_put(old);
-    if (tls != NULL && store_tls(srv, tls) != 0)
-        cjx_error("rpc", "out of memory: keeping the old certificates");
+}
+
+int
+cjx_rpc_server_responsive(struct cjx_rpc_server *srv, int max_age_ms)
+{
+    int64_t now = cjx_clock_monotonic_us();
+    for (int i = 0; i < srv->n_threads; i++) {
+        if (now - atomic_load(&srv->heartbeat_us[i]) > (int64_t)max_age_ms * 1000)
+            return 0;
+    }
+    return 1;
 }
 
 static int
@@ -435,6 +728,8 @@ cjx_rpc_server_free(struct cjx_rpc_server *srv)
     if (srv == NULL)
         return;
     cjx_rpc_server_shutdown(srv);
-    server_free_parts(srv);
+    /* gRPC first: its provider may still read the credentials files that
+     * server_free_parts closes. */
     grpc_shutdown();
+    server_free_parts(srv);
 }

@@ -480,6 +480,7 @@ make_strset(struct check_ctx *cx, struct node *n)
     qsort(items, (size_t)k, sizeof(*items), strset_cmp);
     s->items = items;
     s->n = (uint32_t)k;
+    s->max_len = items[k - 1].n; /* sorted by length first */
     n->op = N_IN_SET;
     n->set = s;
     return 0;
@@ -679,54 +680,71 @@ rules_check_let(struct cjx_rules_set *set, struct let_def *l,
     return 0;
 }
 
-/* Whether evaluating n may read a fact, directly or through lets. */
-static int
-node_fact_dep(struct cjx_rules_set *set, const struct node *n, int depth)
+enum { FACTS_UNKNOWN = 0, FACTS_COMPUTING, FACTS_DONE };
+
+static uint64_t let_facts(struct cjx_rules_set *set, struct let_def *l,
+                          uint8_t *state, int depth);
+
+/* The facts evaluating n may read. Past a depth that only hostile files
+ * reach, "every fact" is the safe answer. */
+static uint64_t
+node_facts(struct cjx_rules_set *set, const struct node *n, uint8_t *state,
+           int depth)
 {
-    if (n == NULL || depth > 4 * RULES_MAX_HEIGHT)
-        return n != NULL;
-    if (n->op == N_FACT)
-        return 1;
-    if (n->op == N_LET) {
-        struct let_def *l = &set->lets[n->slot];
-        if (l->fact_dep < 0) {
-            l->fact_dep = 0; /* lets are acyclic; this only guards */
-            l->fact_dep = node_fact_dep(set, l->expr, depth + 1);
-        }
-        return l->fact_dep;
-    }
+    if (n == NULL)
+        return 0;
+    if (depth > 4 * RULES_MAX_HEIGHT)
+        return ~UINT64_C(0);
+    if (n->op == N_LET || n->op == N_FACT)
+        return let_facts(set, &set->lets[n->slot], state, depth + 1);
     if (n->op == N_LIT)
         return 0;
-    if (node_fact_dep(set, n->a, depth + 1) || node_fact_dep(set, n->b, depth + 1) ||
-        node_fact_dep(set, n->c, depth + 1) || node_fact_dep(set, n->base, depth + 1))
-        return 1;
+    uint64_t f = node_facts(set, n->a, state, depth + 1) |
+                 node_facts(set, n->b, state, depth + 1) |
+                 node_facts(set, n->c, state, depth + 1) |
+                 node_facts(set, n->base, state, depth + 1);
     int nargs = n->op == N_LIST ? n->slot : n->nargs;
     if (n->op == N_MACRO)
         nargs = 0; /* args alias b and c */
     for (int i = 0; i < nargs; i++)
-        if (node_fact_dep(set, n->args[i], depth + 1))
-            return 1;
-    return 0;
+        f |= node_facts(set, n->args[i], state, depth + 1);
+    return f;
+}
+
+static uint64_t
+let_facts(struct cjx_rules_set *set, struct let_def *l, uint8_t *state,
+          int depth)
+{
+    size_t i = (size_t)(l - set->lets);
+    if (state[i] == FACTS_DONE)
+        return l->facts;
+    if (state[i] == FACTS_COMPUTING) /* lets are acyclic; this only guards */
+        return ~UINT64_C(0);
+    state[i] = FACTS_COMPUTING;
+    uint64_t f = node_facts(set, l->expr, state, depth);
+    if (l->is_fact) {
+        uint64_t known = node_facts(set, l->known, state, depth);
+        l->stable = (f | known) == 0;
+        f |= (UINT64_C(1) << l->fact_bit) | known |
+             node_facts(set, l->domain, state, depth);
+    }
+    l->facts = f;
+    state[i] = FACTS_DONE;
+    return f;
 }
 
 int
-rules_mark_fact_deps(struct cjx_rules_set *set)
+rules_index_facts(struct cjx_rules_set *set)
 {
-    for (size_t i = 0; i < set->n_lets; i++)
-        set->lets[i].fact_dep = set->lets[i].is_fact ? 1 : -1;
-    int n = 0;
+    uint8_t *state = cjx_arena_alloc(&set->arena, set->n_lets + 1);
+    if (state == NULL)
+        return CJX_ENOMEM;
+    memset(state, FACTS_UNKNOWN, set->n_lets + 1);
     for (size_t i = 0; i < set->n_lets; i++) {
         struct let_def *l = &set->lets[i];
-        if (l->fact_dep < 0)
-            l->fact_dep = node_fact_dep(set, l->expr, 0);
-        n += l->fact_dep != 0;
+        let_facts(set, l, state, 0);
+        if (l->is_fact)
+            set->fact_of_bit[l->fact_bit] = l;
     }
-    set->branch_slots = cjx_arena_alloc(&set->arena, (size_t)(n + 1) * sizeof(int));
-    if (set->branch_slots == NULL)
-        return CJX_ENOMEM;
-    set->n_branch_slots = 0;
-    for (size_t i = 0; i < set->n_lets; i++)
-        if (set->lets[i].fact_dep)
-            set->branch_slots[set->n_branch_slots++] = (int)i;
     return 0;
 }

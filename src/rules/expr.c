@@ -62,6 +62,7 @@ cjx_rules_expr_compile(const char *src, const ProtobufCMessageDescriptor *root,
         return rc;
     }
     set->n_slots = set->n_loop_slots;
+    rules_specialise_expr(e->root);
     *out = e;
     return 0;
 }
@@ -71,16 +72,8 @@ cjx_rules_expr_eval(const struct cjx_rules_expr *e, const ProtobufCMessage *msg,
                     struct cjx_arena *arena, const char **text)
 {
     struct eval_ctx ex;
-    memset(&ex, 0, sizeof(ex));
-    ex.set = e->set;
-    ex.root = msg;
-    ex.arena = arena;
-    size_t n = (size_t)(e->set->n_slots > 0 ? e->set->n_slots : 1);
-    ex.slots = cjx_arena_alloc(arena, n * sizeof(*ex.slots));
-    ex.state = cjx_arena_alloc(arena, n);
-    if (ex.slots == NULL || ex.state == NULL)
+    if (rules_eval_init(&ex, e->set, msg, arena) != 0)
         return CJX_ENOMEM;
-    memset(ex.state, 0, n);
     struct val v = rules_eval(&ex, e->root);
     if (arena->failed)
         return CJX_ENOMEM;

@@ -423,15 +423,9 @@ eval_arg(struct eval_ctx *ex, const struct node *n, int i)
 }
 
 static struct val
-date_range_err(struct eval_ctx *ex, const struct node *n)
+fold_list(const struct node *n, const struct val *l)
 {
-    return rules_err(ex, n, "date out of range");
-}
-
-static struct val
-fold_list(struct eval_ctx *ex, const struct node *n, const struct val *l)
-{
-    size_t len = rules_list_len(l);
+    size_t len = l->n;
     int id = n->sub;
     if (id == FN_SUM) {
         if (n->type->kind == T_INT) {
@@ -439,7 +433,7 @@ fold_list(struct eval_ctx *ex, const struct node *n, const struct val *l)
             for (size_t i = 0; i < len; i++) {
                 struct val x = rules_list_at(l, i);
                 if (__builtin_add_overflow(s, x.u.i, &s))
-                    return rules_err(ex, n, "integer overflow");
+                    return rules_err(n, E_OVERFLOW);
             }
             return mkint(s);
         }
@@ -449,14 +443,13 @@ fold_list(struct eval_ctx *ex, const struct node *n, const struct val *l)
         return mkdouble(s);
     }
     if (len == 0)
-        return rules_err(ex, n, id == FN_MIN ? "min() of an empty list"
-                                             : "max() of an empty list");
+        return rules_err(n, id == FN_MIN ? E_MIN_EMPTY : E_MAX_EMPTY);
     struct val best = rules_list_at(l, 0);
     for (size_t i = 1; i < len; i++) {
         struct val x = rules_list_at(l, i);
         int c;
         if (rules_val_compare(&x, &best, &c) != 0)
-            return rules_err(ex, n, "values cannot be ordered");
+            return rules_err(n, E_UNORDERED);
         if ((id == FN_MIN && c < 0) || (id == FN_MAX && c > 0))
             best = x;
     }
@@ -496,16 +489,16 @@ to_string(struct eval_ctx *ex, const struct node *n, const struct val *x)
         break;
     }
     default:
-        return rules_err(ex, n, "no string conversion");
+        return rules_err(n, E_NO_STRING);
     }
     char *s = cjx_arena_strndup(ex->arena, buf, (size_t)w);
     if (s == NULL)
-        return rules_err(ex, n, "out of memory");
+        return rules_err(n, E_NOMEM);
     return mkstr(s, (size_t)w);
 }
 
 static struct val
-to_int(struct eval_ctx *ex, const struct node *n, const struct val *x)
+to_int(const struct node *n, const struct val *x)
 {
     switch (x->k) {
     case V_INT:
@@ -514,28 +507,28 @@ to_int(struct eval_ctx *ex, const struct node *n, const struct val *x)
     case V_DOUBLE:
         /* CEL: truncation toward zero; out of range is an error. */
         if (!(x->u.d > -9223372036854775808.0 && x->u.d < 9223372036854775808.0))
-            return rules_err(ex, n, "int() out of range");
+            return rules_err(n, E_INT_RANGE);
         return mkint((int64_t)x->u.d);
     case V_STRING: {
         char buf[32];
         if (x->n == 0 || x->n >= sizeof(buf))
-            return rules_err(ex, n, "int() of a string that is not a number");
+            return rules_err(n, E_INT_SYNTAX);
         memcpy(buf, x->u.s, x->n);
         buf[x->n] = '\0';
         char *end;
         errno = 0;
         long long v = strtoll(buf, &end, 10);
         if (*end != '\0' || errno == ERANGE)
-            return rules_err(ex, n, "int() of a string that is not a number");
+            return rules_err(n, E_INT_SYNTAX);
         return mkint(v);
     }
     default:
-        return rules_err(ex, n, "no int conversion");
+        return rules_err(n, E_NO_INT);
     }
 }
 
 static struct val
-to_double(struct eval_ctx *ex, const struct node *n, const struct val *x)
+to_double(const struct node *n, const struct val *x)
 {
     switch (x->k) {
     case V_INT:
@@ -545,17 +538,17 @@ to_double(struct eval_ctx *ex, const struct node *n, const struct val *x)
     case V_STRING: {
         char buf[64];
         if (x->n == 0 || x->n >= sizeof(buf))
-            return rules_err(ex, n, "double() of a string that is not a number");
+            return rules_err(n, E_DOUBLE_SYNTAX);
         memcpy(buf, x->u.s, x->n);
         buf[x->n] = '\0';
         char *end;
         double d = strtod(buf, &end);
         if (*end != '\0')
-            return rules_err(ex, n, "double() of a string that is not a number");
+            return rules_err(n, E_DOUBLE_SYNTAX);
         return mkdouble(d);
     }
     default:
-        return rules_err(ex, n, "no double conversion");
+        return rules_err(n, E_NO_DOUBLE);
     }
 }
 
@@ -576,7 +569,7 @@ rules_fn_call(struct eval_ctx *ex, const struct node *n)
     case FN_SIZE:
         if (a.k == V_STRING)
             return mkint((int64_t)utf8_len(a.u.s, a.n));
-        return mkint((int64_t)rules_list_len(&a));
+        return mkint((int64_t)a.n);
     case FN_STARTS:
         return mkbool(b.n <= a.n && memcmp(a.u.s, b.u.s, b.n) == 0);
     case FN_ENDS:
@@ -593,15 +586,15 @@ rules_fn_call(struct eval_ctx *ex, const struct node *n)
             return mkbool(0);
         return mkbool(regexec(n->re, a.u.s, 0, NULL, 0) == 0);
     case FN_INT:
-        return to_int(ex, n, &a);
+        return to_int(n, &a);
     case FN_DOUBLE:
-        return to_double(ex, n, &a);
+        return to_double(n, &a);
     case FN_STRING:
         return to_string(ex, n, &a);
     case FN_DATE: {
         int64_t days;
         if (rules_parse_date(a.u.s, a.n, &days) != 0)
-            return rules_err(ex, n, "invalid date string");
+            return rules_err(n, E_DATE_SYNTAX);
         return mkdate(days);
     }
     case FN_AGE_AT: {
@@ -617,11 +610,11 @@ rules_fn_call(struct eval_ctx *ex, const struct node *n)
     case FN_ADD_DAYS: {
         int64_t r;
         if (b.u.i > 4000000 || b.u.i < -4000000)
-            return date_range_err(ex, n);
+            return rules_err(n, E_DATE_RANGE);
         r = date_to_days(a.u.i) + b.u.i;
         if (r < rules_days_from_civil(1, 1, 1) ||
             r > rules_days_from_civil(9999, 12, 31))
-            return date_range_err(ex, n);
+            return rules_err(n, E_DATE_RANGE);
         return mkdate(date_of_days(r));
     }
     case FN_ADD_MONTHS:
@@ -629,15 +622,15 @@ rules_fn_call(struct eval_ctx *ex, const struct node *n)
         int64_t months = b.u.i, r;
         if (n->sub == FN_ADD_YEARS &&
             __builtin_mul_overflow(months, (int64_t)12, &months))
-            return date_range_err(ex, n);
+            return rules_err(n, E_DATE_RANGE);
         if (add_months(a.u.i, months, &r) != 0)
-            return date_range_err(ex, n);
+            return rules_err(n, E_DATE_RANGE);
         return mkdate(r);
     }
     case FN_SUM:
     case FN_MIN:
     case FN_MAX:
-        return fold_list(ex, n, &a);
+        return fold_list(n, &a);
     case FN_YEAR:
     case FN_MONTH:
     case FN_DAY: {
@@ -647,5 +640,5 @@ rules_fn_call(struct eval_ctx *ex, const struct node *n)
         return mkint(n->sub == FN_YEAR ? y : n->sub == FN_MONTH ? m : d);
     }
     }
-    return rules_err(ex, n, "unknown function");
+    return rules_err(n, E_UNKNOWN_FN);
 }

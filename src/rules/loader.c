@@ -205,6 +205,7 @@ mapping_pairs(struct loader *ld, yaml_node_t *m, const char *what,
               const char *const *allowed, struct pair *out, size_t cap,
               size_t *n_out)
 {
+    *n_out = 0; /* callers never read it on failure; this keeps -O2 sure of it */
     if (m->type != YAML_MAPPING_NODE)
         return lerr(ld, m, "%s must be a mapping", what);
     size_t n = 0;
@@ -290,14 +291,20 @@ string_list(struct loader *ld, yaml_node_t *s, const char *what,
     const char **l = cjx_arena_alloc(&ld->set->arena, (n + 1) * sizeof(*l));
     if (l == NULL)
         return CJX_ENOMEM;
+    size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *e = get(ld, it[i]);
         if (e == NULL)
             return lerr(ld, s, "malformed sequence");
-        TRY(copy_str(ld, e, what, &l[i]));
+        TRY(copy_str(ld, e, what, &l[k]));
+        /* A repeated entry says nothing more; outputs list each once. */
+        size_t j = 0;
+        while (j < k && strcmp(l[j], l[k]) != 0)
+            j++;
+        k += j == k;
     }
     *out = l;
-    *n_out = n;
+    *n_out = k;
     return 0;
 }
 
@@ -637,6 +644,15 @@ load_decisions(struct loader *ld)
             d->lead_slot = lead->slot;
         set->n_decisions = i + 1;
     }
+    /* Consecutive decisions led by the same test are skipped together. */
+    for (size_t i = n; i-- > 0;) {
+        struct decision *d = &set->decisions[i];
+        const struct decision *e = i + 1 < n ? &set->decisions[i + 1] : NULL;
+        d->skip_to = e != NULL && e->lead_slot == d->lead_slot &&
+                             e->lead_neg == d->lead_neg
+                         ? e->skip_to
+                         : i + 1;
+    }
     return 0;
 }
 
@@ -711,6 +727,59 @@ resolve_output(struct loader *ld)
         set->out.ceiling->descriptor != set->out.relief->descriptor)
         set->out.ceiling = NULL;
     return rules_collect_enums(set, o);
+}
+
+static int
+cmp_strp(const void *a, const void *b)
+{
+    return strcmp(**(const char **const *)a, **(const char **const *)b);
+}
+
+/* Every string a decision can put in the output (reasons, citations,
+ * missing facts, ids) is made to share one pointer with the equal ones, so
+ * that merging the lists of several branches compares pointers. */
+static int
+share_output_strings(struct cjx_rules_set *set)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < set->n_decisions; i++) {
+        const struct decision *d = &set->decisions[i];
+        n += 1 + d->n_reasons + d->n_citations + d->n_missing;
+    }
+    for (size_t i = 0; i < set->n_notes; i++)
+        n += set->notes[i].n_reasons;
+    n += 3 * set->n_lets;
+    const char ***all = cjx_arena_alloc(&set->arena, (n + 1) * sizeof(*all));
+    if (all == NULL)
+        return CJX_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < set->n_decisions; i++) {
+        struct decision *d = &set->decisions[i];
+        all[k++] = &d->id;
+        for (size_t j = 0; j < d->n_reasons; j++)
+            all[k++] = &d->reasons[j];
+        for (size_t j = 0; j < d->n_citations; j++)
+            all[k++] = &d->citations[j];
+        for (size_t j = 0; j < d->n_missing; j++)
+            all[k++] = &d->missing[j];
+    }
+    for (size_t i = 0; i < set->n_notes; i++)
+        for (size_t j = 0; j < set->notes[i].n_reasons; j++)
+            all[k++] = &set->notes[i].reasons[j];
+    for (size_t i = 0; i < set->n_lets; i++) {
+        struct let_def *l = &set->lets[i];
+        if (!l->is_fact)
+            continue;
+        all[k++] = &l->name;
+        all[k++] = &l->missing;
+        if (l->field != NULL)
+            all[k++] = &l->field;
+    }
+    qsort(all, k, sizeof(*all), cmp_strp);
+    for (size_t i = 1; i < k; i++)
+        if (strcmp(*all[i], *all[i - 1]) == 0)
+            *all[i] = *all[i - 1];
+    return 0;
 }
 
 static int
@@ -792,7 +861,10 @@ load_root(struct loader *ld, yaml_node_t *root)
     if (ld->decisions != NULL)
         TRY(load_decisions(ld));
     set->n_slots = (int)set->n_lets + set->n_loop_slots;
-    return rules_mark_fact_deps(set);
+    TRY(rules_index_facts(set));
+    TRY(share_output_strings(set));
+    rules_specialise_set(set);
+    return 0;
 }
 
 void

@@ -12,6 +12,7 @@ rules_node_new(struct cjx_arena *a, enum node_op op, uint32_t pos,
     if (n == NULL)
         return NULL;
     memset(n, 0, sizeof(*n));
+    n->ev = rules_eval_generic;
     n->op = (uint8_t)op;
     n->pos = pos;
     n->slot = -1;

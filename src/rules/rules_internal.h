@@ -56,17 +56,66 @@ enum val_kind {
     V_STRING,
     V_DATE, /* i = year * 10000 + month * 100 + day: ordered like dates */
     V_ENUM, /* i = number */
-    V_MSG,  /* m may be NULL: the default instance of aux (descriptor) */
+    V_MSG,  /* m may be NULL: the default instance */
     V_LIST,
+    V_UNSET = 0xFF, /* a let slot not computed yet in this evaluation */
 };
 
+/* How the items of a list are stored. A repeated field is read in place:
+ * u.base is the field's array and the kind says how to read one item
+ * (repeated dates are read into an L_ARRAY instead). */
 enum list_kind {
-    L_ARRAY = 0, /* items */
-    L_FIELD,     /* repeated field: base + aux (field descriptor) */
+    L_ARRAY = 0, /* u.items */
+    L_I32,
+    L_U32,
+    L_I64,
+    L_U64,
+    L_F32,
+    L_F64,
+    L_BOOL,
+    L_ENUM,
+    L_STR,
+    L_MSG,
 };
 
+/* Evaluation errors. An error value carries one of these in lk and the
+ * node it arose at (or NULL) in u.at, so that making one allocates
+ * nothing. */
+enum err_code {
+    E_DATE_NOT_SET = 0,
+    E_INVALID_DATE,
+    E_UNSIGNED_RANGE,
+    E_FIELD_TYPE,
+    E_NOMEM,
+    E_DIV_ZERO,
+    E_MOD_ZERO,
+    E_OVERFLOW,
+    E_FACT_UNKNOWN,
+    E_DOMAIN_EMPTY,
+    E_DOMAIN_CHANGED,
+    E_TOO_MANY_FACTS,
+    E_INDEX_RANGE,
+    E_UNRESOLVED,
+    E_DATE_RANGE,
+    E_MIN_EMPTY,
+    E_MAX_EMPTY,
+    E_UNORDERED,
+    E_NO_STRING,
+    E_INT_RANGE,
+    E_INT_SYNTAX,
+    E_NO_INT,
+    E_DOUBLE_SYNTAX,
+    E_NO_DOUBLE,
+    E_DATE_SYNTAX,
+    E_UNKNOWN_FN,
+};
+
+/* Sixteen bytes, so that evaluators return values in registers. */
 struct val {
-    uint8_t k;
+    uint8_t k;  /* enum val_kind */
+    /* V_LIST: enum list_kind; V_ERR: enum err_code; V_STRING: 1 for a
+     * literal of the rule set, which shares one pointer with every equal
+     * literal (see rules_specialise_set) */
     uint8_t lk;
     uint32_t n; /* string length or list length */
     union {
@@ -76,23 +125,23 @@ struct val {
         const ProtobufCMessage *m;
         const struct val *items;
         const void *base;
+        const struct node *at; /* V_ERR */
     } u;
-    /* V_MSG: descriptor; V_LIST/L_FIELD: field descriptor; V_ERR: message;
-     * L_FIELD of date messages: date layout in aux2. */
-    const void *aux;
-    const void *aux2;
 };
+
+_Static_assert(sizeof(struct val) == 16, "a value fits two registers");
 
 /* ---- AST -------------------------------------------------------------- */
 
 enum node_op {
+    /* Leaves first: rules_eval answers these without a call. */
     N_LIT,       /* lit */
-    N_IDENT,     /* name (before resolution) */
-    N_SELECT,    /* a.name -> fd after resolution; a == NULL: root field */
-    N_HAS,       /* has(a.name) */
     N_LET,       /* slot */
     N_FACT,      /* slot */
     N_LOOPVAR,   /* slot */
+    N_IDENT,     /* name (before resolution) */
+    N_SELECT,    /* a.name -> fd after resolution; a == NULL: root field */
+    N_HAS,       /* has(a.name) */
     N_LIST,      /* args */
     N_INDEX,     /* a[b] */
     N_NOT,
@@ -117,9 +166,16 @@ enum macro_kind { M_ALL, M_EXISTS, M_EXISTS_ONE, M_MAP, M_FILTER };
 struct strset {
     const struct val *items; /* sorted by (length, bytes) */
     uint32_t n;
+    uint32_t max_len; /* of the longest item */
 };
 
+struct eval_ctx;
+typedef struct val (*rules_eval_fn)(struct eval_ctx *ex, const struct node *n);
+
 struct node {
+    /* Chosen for the node's operator and operand types once the set is
+     * compiled (rules_specialise); until then a generic switch. */
+    rules_eval_fn ev;
     uint8_t op;
     uint8_t sub;       /* enum binop / macro_kind / function id */
     uint8_t receiver;  /* N_CALL: written as a.f(...) */
@@ -143,6 +199,11 @@ struct node {
     struct val lit;
     const struct strset *set;
     regex_t *re;
+    /* Set by rules_specialise. N_SELECT: enum read_kind; N_HAS: how
+     * presence is read; N_BINOP comparisons: bit c + 1 is the result when
+     * the operands compare as c (-1, 0, 1). */
+    uint8_t rk;
+    uint8_t list_kind; /* N_SELECT of RK_LIST: enum list_kind */
 };
 
 /* ---- diagnostics ------------------------------------------------------ */
@@ -236,11 +297,16 @@ struct let_def {
     int slot;
     int is_fact;
     int fact_bit;        /* facts: index among facts (at most 64) */
-    int fact_dep;        /* depends on a fact: recomputed for each branch */
     struct node *known;  /* facts: bool; NULL = always known */
     struct node *domain; /* facts: list of the value's type */
     const char *missing; /* facts: reason code when unknown */
     const char *field;   /* facts: field path reported as missing */
+    /* Bit per fact (fact_bit) the value may read, through other lets too;
+     * a fact has its own bit and those its known, value and domain read. */
+    uint64_t facts;
+    /* facts: known and value read no fact, so once known the fact is the
+     * same in every branch */
+    int stable;
     uint32_t line, col;
 };
 
@@ -269,6 +335,9 @@ struct decision {
      * lead_neg): once known false, the decision is skipped unevaluated. */
     int lead_slot;
     int lead_neg;
+    /* The first decision after this one with another lead: where to go on
+     * when the lead is false. */
+    size_t skip_to;
 };
 
 struct note {
@@ -313,9 +382,8 @@ struct cjx_rules_set {
     int *order;              /* relief numbers, least relief first */
     size_t n_order;
     int n_slots;             /* lets + facts + loop variables */
-    int *branch_slots;       /* lets and facts to forget between branches */
-    int n_branch_slots;
     int n_loop_slots;
+    const struct let_def *fact_of_bit[64]; /* facts by fact_bit */
 };
 
 /* Checker context for one expression. */
@@ -333,8 +401,9 @@ struct check_ctx {
 };
 
 int rules_check(struct check_ctx *cx, struct node *n);
-/* After every let is checked: marks the lets that depend on facts. */
-int rules_mark_fact_deps(struct cjx_rules_set *set);
+/* After every let is checked: computes the facts each let may read, and
+ * fills set->fact_of_bit. */
+int rules_index_facts(struct cjx_rules_set *set);
 int rules_check_let(struct cjx_rules_set *set, struct let_def *l,
                     struct cjx_errbuf *eb);
 const struct rtype *rules_type_list(struct cjx_arena *a,
@@ -363,8 +432,12 @@ int rules_fn_check(struct check_ctx *cx, struct node *n);
 
 /* ---- evaluation ------------------------------------------------------- */
 
+/* One unknown fact's value in the current branch: index idx of its n
+ * domain values. dec is the decision being evaluated when the fact was
+ * first reached: decisions before it do not depend on this choice. */
 struct choice {
     uint16_t idx, n;
+    uint16_t dec;
 };
 
 enum { RULES_MAX_CHOICES = 24, RULES_MAX_BRANCHES = 512 };
@@ -373,31 +446,158 @@ struct eval_ctx {
     const struct cjx_rules_set *set;
     const ProtobufCMessage *root;
     struct cjx_arena *arena;
-    struct val *slots;
-    uint8_t *state; /* per slot: 0 unset, 1 computing, 2 set */
+    struct val *slots; /* per let, fact and loop variable; k == V_UNSET
+                          until computed */
     /* unknown-fact enumeration */
     int enumerate;
     struct choice choices[RULES_MAX_CHOICES];
     int n_choices;
-    int pos;
+    int pos;                /* choices consumed so far in this branch */
+    int cur_dec;            /* decision being evaluated */
     uint64_t unknown_used;  /* bit per fact index (lets order) referenced
                                while unknown */
     int overflow;           /* too many choices */
     uint8_t unknown_order[64]; /* fact bits in order of first reference */
     int n_unknown_order;
+    /* Slots that may differ between branches, in the order they were
+     * computed, with pos at that moment: a value computed when pos was p
+     * read choices before p only, and is kept when a later choice moves
+     * on. Lets that read no fact, and known facts whose known and value
+     * read none, are the same in every branch and are not logged. */
+    uint16_t *branch_slots;
+    uint8_t *branch_pos;
+    int n_branch_slots;
 };
 
-struct val rules_eval(struct eval_ctx *ex, const struct node *n);
-struct val rules_err(struct eval_ctx *ex, const struct node *n,
-                     const char *msg);
+/* Prepares ex for evaluating set on msg, with slots from arena. Returns 0
+ * or CJX_ENOMEM. */
+int rules_eval_init(struct eval_ctx *ex, const struct cjx_rules_set *set,
+                    const ProtobufCMessage *msg, struct cjx_arena *arena);
+
+/* The rest of an && (stop 0) or || (stop 1) chain n after operand i gave
+ * the error err: a later deciding operand wins, else err. */
+struct val rules_logic_rest(struct eval_ctx *ex, const struct node *n,
+                            unsigned i, struct val err, int stop);
+/* The general evaluator of n's operator. */
+rules_eval_fn rules_op_evaluator(const struct node *n);
+/* The evaluator of any node whatever its operator, used for nodes that
+ * rules_specialise has not seen. */
+struct val rules_eval_generic(struct eval_ctx *ex, const struct node *n);
+
+/* Evaluates n. Literals, loop variables and lets already computed are
+ * answered without a call: they are most of the nodes an evaluation
+ * reaches. */
+static inline struct val
+rules_eval(struct eval_ctx *ex, const struct node *n)
+{
+    /* The leaves are the first operators: one test sends the rest on. */
+    if (n->op > N_LOOPVAR)
+        return n->ev(ex, n);
+    if (n->op == N_LIT)
+        return n->lit;
+    if (n->op == N_LOOPVAR || ex->slots[n->slot].k != V_UNSET)
+        return ex->slots[n->slot];
+    return n->ev(ex, n);
+}
+
+/* The message a N_SELECT / N_HAS node reads its field from: the root or
+ * the base value, then the fused path (NULL: unset, so the field reads as
+ * its default). A loop variable as base is read directly: it is the usual
+ * base. Returns 1 with the base's error in *err. */
+static inline int
+rules_field_msg(struct eval_ctx *ex, const struct node *n,
+                const ProtobufCMessage **out, struct val *err)
+{
+    const ProtobufCMessage *m = ex->root;
+    const struct node *b = n->base;
+    if (b != NULL) {
+        struct val v = b->op == N_LOOPVAR ? ex->slots[b->slot] : rules_eval(ex, b);
+        if (v.k == V_ERR) {
+            *err = v;
+            return 1;
+        }
+        m = v.u.m;
+    }
+    for (unsigned i = 0; i < n->path_len && m != NULL; i++) {
+        const ProtobufCFieldDescriptor *fd = n->path[i];
+        const char *p = (const char *)m;
+        if ((fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)(p + fd->quantifier_offset) != fd->id)
+            m = NULL;
+        else
+            m = *(const ProtobufCMessage *const *)(p + fd->offset);
+    }
+    *out = m;
+    return 0;
+}
+
+/* Chooses the evaluator of n and of every node below it (lets are reached
+ * through their own definitions, not through references). Idempotent. */
+void rules_specialise(struct node *n);
+/* Specialises every expression of a compiled set, and makes equal string
+ * literals share one pointer. */
+void rules_specialise_set(struct cjx_rules_set *set);
+/* The same for a standalone expression. */
+void rules_specialise_expr(struct node *root);
+/* Makes equal string literals under roots share one pointer and marks
+ * them (lk = 1): comparing two of them is then comparing pointers. Only an
+ * optimisation: when memory runs out the literals stay as they are. */
+void rules_share_literals(struct node *const *roots, size_t n_roots);
+
+static inline struct val
+rules_err(const struct node *n, enum err_code code)
+{
+    struct val v = {.k = V_ERR, .lk = (uint8_t)code};
+    v.u.at = n;
+    return v;
+}
+
+/* The message of an error value. */
+const char *rules_err_msg(const struct val *v);
 struct val rules_fn_call(struct eval_ctx *ex, const struct node *n);
-size_t rules_list_len(const struct val *l);
 struct val rules_list_at(const struct val *l, size_t i);
+/* The same, with the lists macros walk most (messages, built lists) read
+ * in place. */
+static inline struct val
+rules_list_item(const struct val *l, size_t i)
+{
+    if (l->lk == L_MSG) {
+        struct val v = {.k = V_MSG};
+        v.u.m = ((const ProtobufCMessage *const *)l->u.base)[i];
+        return v;
+    }
+    if (l->lk == L_ARRAY)
+        return l->u.items[i];
+    return rules_list_at(l, i);
+}
 int rules_val_equal(const struct val *x, const struct val *y);
 int rules_val_compare(const struct val *x, const struct val *y, int *out);
 /* Formats v as CEL-like text into the arena. */
 char *rules_val_format(struct cjx_arena *a, const struct val *v,
                        const struct rtype *t);
+
+/* Reading fields (field.c). */
+enum read_kind {
+    RK_GENERIC = 0, /* oneof members, declared defaults, repeated dates, ... */
+    RK_LIST,        /* repeated, read in place (list kind in the node) */
+    RK_I32,
+    RK_U32,
+    RK_I64,
+    RK_U64,
+    RK_F32,
+    RK_F64,
+    RK_BOOL,
+    RK_ENUM,
+    RK_STR,
+    RK_MSG,
+    RK_DATE,
+};
+enum read_kind rules_read_kind(const struct node *n);
+/* How the items of a repeated field are read (not for dates). */
+enum list_kind rules_list_kind(const ProtobufCFieldDescriptor *fd);
+struct val rules_read_field(struct eval_ctx *ex, const struct node *n,
+                            const ProtobufCMessage *m);
+int rules_has_field(const struct node *n, const ProtobufCMessage *m);
 
 /* Dates: days since 1970-01-01 for a proleptic Gregorian date. */
 int64_t rules_days_from_civil(int64_t y, unsigned m, unsigned d);
@@ -407,5 +607,26 @@ int rules_parse_date(const char *s, size_t len, int64_t *packed);
 int64_t rules_date_pack(int64_t y, unsigned m, unsigned d);
 void rules_date_unpack(int64_t v, int64_t *y, unsigned *m, unsigned *d);
 int rules_valid_date(int64_t y, int64_t m, int64_t d);
+
+/* Reads a date message as a value; absent (unset or year 0) and impossible
+ * dates are errors, so a rule must test has() before using an optional
+ * date. Inline: dates are read often, and most days need no calendar. */
+static inline struct val
+rules_read_date(const struct node *n, const struct date_layout *dl,
+                const ProtobufCMessage *dm)
+{
+    const char *p = (const char *)dm;
+    if (dm == NULL || *(const int32_t *)(p + dl->off_year) == 0)
+        return rules_err(n, E_DATE_NOT_SET);
+    int32_t y = *(const int32_t *)(p + dl->off_year);
+    int32_t mo = *(const int32_t *)(p + dl->off_month);
+    int32_t d = *(const int32_t *)(p + dl->off_day);
+    int plain = y >= 1 && y <= 9999 && mo >= 1 && mo <= 12 && d >= 1 && d <= 28;
+    if (!plain && !rules_valid_date(y, mo, d))
+        return rules_err(n, E_INVALID_DATE);
+    struct val v = {.k = V_DATE};
+    v.u.i = (int64_t)y * 10000 + mo * 100 + d;
+    return v;
+}
 
 #endif

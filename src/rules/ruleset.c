@@ -5,45 +5,18 @@
 #include "rules_internal.h"
 
 static int
-init_eval(const struct cjx_rules_set *set, const ProtobufCMessage *msg,
-          struct cjx_arena *arena, struct eval_ctx *ex)
-{
-    memset(ex, 0, sizeof(*ex));
-    ex->set = set;
-    ex->root = msg;
-    ex->arena = arena;
-    size_t n = (size_t)(set->n_slots > 0 ? set->n_slots : 1);
-    ex->slots = cjx_arena_alloc(arena, n * sizeof(*ex->slots));
-    ex->state = cjx_arena_alloc(arena, n);
-    if (ex->slots == NULL || ex->state == NULL)
-        return CJX_ENOMEM;
-    memset(ex->state, 0, n);
-    return 0;
-}
-
-/* Before another branch: only what depends on facts is computed again. */
-static void
-reset_run(struct eval_ctx *ex)
-{
-    const struct cjx_rules_set *set = ex->set;
-    for (int i = 0; i < set->n_branch_slots; i++)
-        ex->state[set->branch_slots[i]] = 0;
-    ex->pos = 0;
-}
-
-static int
 eval_error(const struct eval_ctx *ex, const struct val *v, const char *what,
            const char *id, struct cjx_errbuf *eb)
 {
     if (ex->arena->failed)
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
-    const struct node *n = v->aux2;
+    const struct node *n = v->u.at;
     if (n != NULL)
         return cjx_errf(eb, CJX_EINVAL, "%s:%u:%u: %s '%s': %s",
                         ex->set->file, n->line, n->col, what, id,
-                        (const char *)v->aux);
+                        rules_err_msg(v));
     return cjx_errf(eb, CJX_EINVAL, "%s: %s '%s': %s", ex->set->file, what, id,
-                    (const char *)v->aux);
+                    rules_err_msg(v));
 }
 
 int
@@ -55,7 +28,7 @@ cjx_rules_validate(const struct cjx_rules_set *set, const ProtobufCMessage *msg,
         return cjx_errf(eb, CJX_EINVAL, "rule set %s applies to %s", set->name,
                         set->message->name);
     struct eval_ctx ex;
-    if (init_eval(set, msg, arena, &ex) != 0)
+    if (rules_eval_init(&ex, set, msg, arena) != 0)
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
     struct cjx_rules_failure *f = NULL;
     size_t n = 0;
@@ -77,12 +50,12 @@ cjx_rules_validate(const struct cjx_rules_set *set, const ProtobufCMessage *msg,
         f[n].detail = NULL;
         if (r.k == V_ERR) {
             char buf[256];
-            const struct node *at = r.aux2;
+            const struct node *at = r.u.at;
             if (at != NULL)
                 snprintf(buf, sizeof(buf), "%s:%u:%u: %s", set->file, at->line,
-                         at->col, (const char *)r.aux);
+                         at->col, rules_err_msg(&r));
             else
-                snprintf(buf, sizeof(buf), "%s", (const char *)r.aux);
+                snprintf(buf, sizeof(buf), "%s", rules_err_msg(&r));
             f[n].detail = cjx_arena_strndup(arena, buf, strlen(buf));
         }
         rejected |= v->severity == CJX_RULES_REJECT;
@@ -107,7 +80,8 @@ rank(const struct cjx_rules_set *set, int relief)
     return -1;
 }
 
-/* A growable list of borrowed strings without duplicates. */
+/* A growable list of borrowed output strings of one set, without
+ * duplicates. */
 struct strlist {
     const char **v;
     size_t n, cap;
@@ -116,8 +90,9 @@ struct strlist {
 static int
 strlist_add(struct cjx_arena *a, struct strlist *l, const char *s)
 {
+    /* Equal output strings of a set share one pointer (loader.c). */
     for (size_t i = 0; i < l->n; i++)
-        if (l->v[i] == s || strcmp(l->v[i], s) == 0)
+        if (l->v[i] == s)
             return 0;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 8;
@@ -155,6 +130,19 @@ set_repeated(ProtobufCMessage *m, const ProtobufCFieldDescriptor *fd,
     FIELD(m, fd, const char **) = l->v;
 }
 
+/* Points a repeated string field at n borrowed strings copied to *to. */
+static void
+copy_repeated(ProtobufCMessage *m, const ProtobufCFieldDescriptor *fd,
+              const char *const *s, size_t n, const char ***to)
+{
+    if (fd == NULL || n == 0)
+        return;
+    memcpy(*to, s, n * sizeof(**to));
+    *(size_t *)((char *)m + fd->quantifier_offset) = n;
+    FIELD(m, fd, const char **) = *to;
+    *to += n;
+}
+
 static void
 set_enum(ProtobufCMessage *m, const ProtobufCFieldDescriptor *fd, int v)
 {
@@ -170,22 +158,167 @@ set_string(ProtobufCMessage *m, const ProtobufCFieldDescriptor *fd,
         FIELD(m, fd, const char *) = s;
 }
 
-/* Runs the decision list once with the current fact choices. Returns the
- * index of the decision that matched, or a negative error. */
+/* The result of one decision with every fact known: its relief and its
+ * lists as they are (the loader already dropped repeated entries). */
 static int
-run_decisions(struct eval_ctx *ex, struct cjx_errbuf *eb)
+fill_single(const struct cjx_rules_set *set, const struct decision *d,
+            struct cjx_arena *arena, ProtobufCMessage *m)
+{
+    set_enum(m, set->out.relief, d->relief);
+    if (d->has_range) {
+        set_enum(m, set->out.floor, d->floor);
+        set_enum(m, set->out.ceiling, d->ceiling);
+    }
+    size_t n = d->n_reasons + d->n_citations + d->n_missing;
+    const char **to = cjx_arena_alloc(arena, (n + 1) * sizeof(*to));
+    if (to == NULL)
+        return CJX_ENOMEM;
+    copy_repeated(m, set->out.reason_codes, d->reasons, d->n_reasons, &to);
+    copy_repeated(m, set->out.citations, d->citations, d->n_citations, &to);
+    copy_repeated(m, set->out.missing_facts, d->missing, d->n_missing, &to);
+    set_string(m, set->out.decision_id, d->id);
+    return 0;
+}
+
+/* Combines the branches: one relief when they agree, else review with the
+ * least and the most relief any branch gives. Reasons start with the
+ * missing-fact codes when they disagree; lists are merged without
+ * repeats; notes come last. */
+static int
+fill_combined(const struct cjx_rules_set *set, const struct eval_ctx *ex,
+              const uint16_t *branch, int n_branch,
+              const struct strlist *notes, ProtobufCMessage *m)
+{
+    struct cjx_arena *arena = ex->arena;
+    const struct decision *first = &set->decisions[branch[0]];
+    int agree = 1, lo = -1, hi = -1, unordered = 0;
+    for (int i = 0; i < n_branch; i++) {
+        const struct decision *d = &set->decisions[branch[i]];
+        if (d->relief != first->relief || d->has_range != first->has_range ||
+            (d->has_range && (d->floor != first->floor ||
+                              d->ceiling != first->ceiling)))
+            agree = 0;
+        int f = rank(set, d->has_range ? d->floor : d->relief);
+        int c = rank(set, d->has_range ? d->ceiling : d->relief);
+        if (f < 0 || c < 0) {
+            unordered = 1;
+            continue;
+        }
+        if (lo < 0 || f < lo)
+            lo = f;
+        if (hi < 0 || c > hi)
+            hi = c;
+    }
+
+    struct strlist reasons = {0}, citations = {0}, missing = {0}, ids = {0};
+    int rc = 0;
+    if (!agree) {
+        for (int i = 0; i < ex->n_unknown_order && rc == 0; i++) {
+            const struct let_def *l = set->fact_of_bit[ex->unknown_order[i]];
+            if (l != NULL)
+                rc = strlist_add(arena, &reasons, l->missing);
+        }
+    }
+    for (int i = 0; i < n_branch && rc == 0; i++) {
+        const struct decision *d = &set->decisions[branch[i]];
+        rc = strlist_add_all(arena, &reasons, d->reasons, d->n_reasons);
+        if (rc == 0)
+            rc = strlist_add_all(arena, &citations, d->citations, d->n_citations);
+        if (rc == 0)
+            rc = strlist_add_all(arena, &missing, d->missing, d->n_missing);
+        if (rc == 0)
+            rc = strlist_add(arena, &ids, d->id);
+    }
+    for (int i = 0; i < ex->n_unknown_order && rc == 0; i++) {
+        const struct let_def *l = set->fact_of_bit[ex->unknown_order[i]];
+        if (l != NULL)
+            rc = strlist_add(arena, &missing,
+                             l->field != NULL ? l->field : l->name);
+    }
+    if (rc == 0)
+        rc = strlist_add_all(arena, &reasons, notes->v, notes->n);
+    if (rc != 0)
+        return rc;
+
+    if (agree) {
+        set_enum(m, set->out.relief, first->relief);
+        if (first->has_range) {
+            set_enum(m, set->out.floor, first->floor);
+            set_enum(m, set->out.ceiling, first->ceiling);
+        }
+    } else {
+        set_enum(m, set->out.relief, set->review_relief);
+        /* A branch outside the order (e.g. no action) widens the range to
+         * the least relief. */
+        if (unordered || lo < 0)
+            lo = 0;
+        if (hi < 0)
+            hi = (int)set->n_order - 1;
+        set_enum(m, set->out.floor, set->order[lo]);
+        set_enum(m, set->out.ceiling, set->order[hi]);
+    }
+    set_repeated(m, set->out.reason_codes, &reasons);
+    set_repeated(m, set->out.citations, &citations);
+    set_repeated(m, set->out.missing_facts, &missing);
+    const char *id = ids.v[0];
+    if (ids.n > 1) {
+        size_t len = 0;
+        for (size_t i = 0; i < ids.n; i++)
+            len += strlen(ids.v[i]) + 1;
+        char *j = cjx_arena_alloc(arena, len);
+        if (j == NULL)
+            return CJX_ENOMEM;
+        j[0] = '\0';
+        for (size_t i = 0; i < ids.n; i++) {
+            if (i)
+                strcat(j, ",");
+            strcat(j, ids.v[i]);
+        }
+        id = j;
+    }
+    set_string(m, set->out.decision_id, id);
+    return 0;
+}
+
+/* A decision's condition. Most are chains of && evaluated here, saving a
+ * call per decision. */
+static inline struct val
+eval_when(struct eval_ctx *ex, const struct node *w)
+{
+    if (w->op != N_AND)
+        return rules_eval(ex, w);
+    for (unsigned i = 0; i < w->nargs; i++) {
+        struct val x = rules_eval(ex, w->args[i]);
+        if (x.k != V_BOOL)
+            return rules_logic_rest(ex, w, i, x, 0);
+        if (!x.u.i)
+            return x;
+    }
+    struct val t = {.k = V_BOOL};
+    t.u.i = 1;
+    return t;
+}
+
+/* Runs the decision list with the current fact choices, from decision
+ * start on (the ones before it are known not to match). Returns the index
+ * of the decision that matched, or a negative error. */
+static int
+run_decisions(struct eval_ctx *ex, size_t start, struct cjx_errbuf *eb)
 {
     const struct cjx_rules_set *set = ex->set;
-    for (size_t i = 0; i < set->n_decisions; i++) {
+    for (size_t i = start; i < set->n_decisions; i++) {
         const struct decision *d = &set->decisions[i];
         int s = d->lead_slot;
-        if (s >= 0 && ex->state[s] == 2 && ex->slots[s].k == V_BOOL &&
-            ex->slots[s].u.i == d->lead_neg)
+        if (s >= 0 && ex->slots[s].k == V_BOOL &&
+            ex->slots[s].u.i == d->lead_neg) {
+            i = d->skip_to - 1;
             continue;
-        struct val r = rules_eval(ex, d->when);
-        if (r.k == V_ERR)
-            return eval_error(ex, &r, "decision", d->id, eb);
-        if (r.u.i)
+        }
+        ex->cur_dec = (int)i;
+        struct val v = eval_when(ex, d->when);
+        if (v.k == V_ERR)
+            return eval_error(ex, &v, "decision", d->id, eb);
+        if (v.u.i)
             return (int)i;
     }
     if (ex->arena->failed)
@@ -194,20 +327,35 @@ run_decisions(struct eval_ctx *ex, struct cjx_errbuf *eb)
 }
 
 /* Moves to the next combination of unknown-fact values, depth first, over
- * the choices the last run actually made. Returns 0 when all are done. */
+ * the choices the last run actually made, and prepares the next run: what
+ * was computed before the choice that moves on (at p) was reached read
+ * earlier choices only and is kept; the rest that may read facts is
+ * forgotten. Returns 0 when all are done, else 1 with the decision to
+ * start from in *start. */
 static int
-next_choice(struct eval_ctx *ex)
+next_choice(struct eval_ctx *ex, size_t *start)
 {
     ex->n_choices = ex->pos;
     while (ex->n_choices > 0) {
         struct choice *c = &ex->choices[ex->n_choices - 1];
         if (c->idx + 1 < c->n) {
             c->idx++;
-            return 1;
+            break;
         }
         ex->n_choices--;
     }
-    return 0;
+    if (ex->n_choices == 0)
+        return 0;
+    int p = ex->n_choices - 1;
+    /* The log is in the order of computation, so pos only grows along it. */
+    while (ex->n_branch_slots > 0 && ex->branch_pos[ex->n_branch_slots - 1] > p)
+        ex->slots[ex->branch_slots[--ex->n_branch_slots]].k = V_UNSET;
+    ex->pos = p;
+    /* The decisions before the one that first reached this fact were
+     * evaluated with the earlier choices only, which stay: they still do
+     * not match. */
+    *start = ex->choices[p].dec;
+    return 1;
 }
 
 int
@@ -222,7 +370,7 @@ cjx_rules_decide(const struct cjx_rules_set *set, const ProtobufCMessage *msg,
         return cjx_errf(eb, CJX_EINVAL, "rule set %s has no decisions",
                         set->name);
     struct eval_ctx ex;
-    if (init_eval(set, msg, arena, &ex) != 0)
+    if (rules_eval_init(&ex, set, msg, arena) != 0)
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
     ex.enumerate = 1;
 
@@ -230,9 +378,9 @@ cjx_rules_decide(const struct cjx_rules_set *set, const ProtobufCMessage *msg,
     int n_branch = 0;
     int procedure = 0, have_procedure = 0;
     struct strlist notes = {0};
+    size_t start = 0;
     do {
-        reset_run(&ex);
-        int d = run_decisions(&ex, eb);
+        int d = run_decisions(&ex, start, eb);
         if (d < 0)
             return d;
         if (n_branch == RULES_MAX_BRANCHES || ex.overflow)
@@ -241,7 +389,8 @@ cjx_rules_decide(const struct cjx_rules_set *set, const ProtobufCMessage *msg,
         branch[n_branch++] = (uint16_t)d;
         if (n_branch == 1) {
             /* The procedure and notes are read with the first branch's
-             * facts; they describe the count, not the relief. */
+             * facts; they describe the count, not the relief. A fact they
+             * reach first is enumerated from decision d on. */
             const struct node *pn = set->decisions[d].procedure != NULL
                                         ? set->decisions[d].procedure
                                         : set->procedure;
@@ -262,109 +411,19 @@ cjx_rules_decide(const struct cjx_rules_set *set, const ProtobufCMessage *msg,
                     return cjx_errf(eb, CJX_ENOMEM, "out of memory");
             }
         }
-    } while (next_choice(&ex));
+    } while (next_choice(&ex, &start));
 
-    /* Combine the branches: one relief when they agree, else review with
-     * the least and the most relief any branch gives. */
-    const struct decision *first = &set->decisions[branch[0]];
-    int agree = 1, lo = -1, hi = -1, unordered = 0;
-    for (int i = 0; i < n_branch; i++) {
-        const struct decision *d = &set->decisions[branch[i]];
-        if (d->relief != first->relief || d->has_range != first->has_range ||
-            (d->has_range && (d->floor != first->floor ||
-                              d->ceiling != first->ceiling)))
-            agree = 0;
-        int f = rank(set, d->has_range ? d->floor : d->relief);
-        int c = rank(set, d->has_range ? d->ceiling : d->relief);
-        if (f < 0 || c < 0) {
-            unordered = 1;
-            continue;
-        }
-        if (lo < 0 || f < lo)
-            lo = f;
-        if (hi < 0 || c > hi)
-            hi = c;
-    }
     ProtobufCMessage *m = cjx_arena_alloc(arena, set->output->sizeof_message);
     if (m == NULL)
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
     protobuf_c_message_init(set->output, m);
-
-    struct strlist reasons = {0}, citations = {0}, missing = {0}, ids = {0};
-    int rc = 0;
-    if (!agree) {
-        for (int i = 0; i < ex.n_unknown_order && rc == 0; i++) {
-            const struct let_def *l = NULL;
-            for (size_t k = 0; k < set->n_lets; k++)
-                if (set->lets[k].is_fact &&
-                    set->lets[k].fact_bit == ex.unknown_order[i])
-                    l = &set->lets[k];
-            if (l != NULL)
-                rc = strlist_add(arena, &reasons, l->missing);
-        }
-    }
-    for (int i = 0; i < n_branch && rc == 0; i++) {
-        const struct decision *d = &set->decisions[branch[i]];
-        rc = strlist_add_all(arena, &reasons, d->reasons, d->n_reasons);
-        if (rc == 0)
-            rc = strlist_add_all(arena, &citations, d->citations, d->n_citations);
-        if (rc == 0)
-            rc = strlist_add_all(arena, &missing, d->missing, d->n_missing);
-        if (rc == 0)
-            rc = strlist_add(arena, &ids, d->id);
-    }
-    for (int i = 0; i < ex.n_unknown_order && rc == 0; i++) {
-        for (size_t k = 0; k < set->n_lets && rc == 0; k++) {
-            const struct let_def *l = &set->lets[k];
-            if (l->is_fact && l->fact_bit == ex.unknown_order[i])
-                rc = strlist_add(arena, &missing,
-                                 l->field != NULL ? l->field : l->name);
-        }
-    }
-    if (rc == 0)
-        rc = strlist_add_all(arena, &reasons, notes.v, notes.n);
+    int rc = n_branch == 1 && ex.n_unknown_order == 0 && notes.n == 0
+                 ? fill_single(set, &set->decisions[branch[0]], arena, m)
+                 : fill_combined(set, &ex, branch, n_branch, &notes, m);
     if (rc != 0)
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
-
-    if (agree) {
-        set_enum(m, set->out.relief, first->relief);
-        if (first->has_range) {
-            set_enum(m, set->out.floor, first->floor);
-            set_enum(m, set->out.ceiling, first->ceiling);
-        }
-    } else {
-        set_enum(m, set->out.relief, set->review_relief);
-        /* A branch outside the order (e.g. no action) widens the range to
-         * the least relief. */
-        if (unordered || lo < 0)
-            lo = 0;
-        if (hi < 0)
-            hi = (int)set->n_order - 1;
-        set_enum(m, set->out.floor, set->order[lo]);
-        set_enum(m, set->out.ceiling, set->order[hi]);
-    }
     if (have_procedure)
         set_enum(m, set->out.procedure, procedure);
-    set_repeated(m, set->out.reason_codes, &reasons);
-    set_repeated(m, set->out.citations, &citations);
-    set_repeated(m, set->out.missing_facts, &missing);
-    const char *id = ids.v[0];
-    if (ids.n > 1) {
-        size_t len = 0;
-        for (size_t i = 0; i < ids.n; i++)
-            len += strlen(ids.v[i]) + 1;
-        char *j = cjx_arena_alloc(arena, len);
-        if (j == NULL)
-            return cjx_errf(eb, CJX_ENOMEM, "out of memory");
-        j[0] = '\0';
-        for (size_t i = 0; i < ids.n; i++) {
-            if (i)
-                strcat(j, ",");
-            strcat(j, ids.v[i]);
-        }
-        id = j;
-    }
-    set_string(m, set->out.decision_id, id);
     set_string(m, set->out.rule_set, set->name);
     set_string(m, set->out.rule_set_version, set->version);
     if (arena->failed)

@@ -1,4 +1,9 @@
-/* RecordService: submit (one or in bulk), get and list conviction records. */
+/* RecordService: submit (one or in bulk), get and list conviction records.
+ *
+ * Audit: a call's event is recorded by the transport when the call is over,
+ * with the object ids the handler noted on the call. A submission instead
+ * hands its event to the store write, which commits it with the change; a
+ * bulk stream records one event per record besides the call's own. */
 #include "service_internal.h"
 
 #include <inttypes.h>
@@ -7,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cjx/audit.h"
 #include "cjx/evaluate.h"
 #include "cjx/log.h"
 #include "cjx/v1/record_service.methods.h"
@@ -93,6 +99,22 @@ prepare_write(struct cjx_call *c, const Cjx__V1__SubmitRecordRequest *req,
     return 0;
 }
 
+/* The objects a submission names, as far as it names them. */
+static void
+submission_ids(const Cjx__V1__SubmitRecordRequest *req,
+               struct cjx_call_audit *ids)
+{
+    if (req->meta != NULL)
+        ids->request_id = req->meta->request_id;
+    const Cjx__V1__ConvictionRecord *rec = req->record;
+    if (rec == NULL)
+        return;
+    if (rec->subject != NULL)
+        ids->cii = rec->subject->cii;
+    ids->court_case_number = rec->court_case_number;
+    ids->count_number = rec->count_number;
+}
+
 static void
 fill_submit_response(Cjx__V1__SubmitRecordResponse *resp,
                      Cjx__V1__RecordKey *key,
@@ -107,11 +129,10 @@ fill_submit_response(Cjx__V1__SubmitRecordResponse *resp,
 static const char *
 write_error_detail(const struct cjx_record_write_result *r)
 {
-    if (r->detail != NULL)
-        return r->detail;
+    /* The client needs the field it got wrong, not the store's wording. */
     if (r->err == CJX_ECONFLICT)
         return "meta.request_id: already used for a different request";
-    return cjx_strerror(r->err);
+    return r->detail != NULL ? r->detail : cjx_strerror(r->err);
 }
 
 /* ---- SubmitRecord ---------------------------------------------------- */
@@ -126,6 +147,10 @@ submit_done(void *arg, const struct cjx_record_write_result *r)
 {
     struct submit_ctx *s = arg;
     struct cjx_call *c = s->call;
+    /* A write that failed took the event with it: the transport records
+     * the call as it ends. */
+    if (r->audit_seq == 0)
+        c->audit.recorded = 0;
     if (r->err != 0) {
         c->ops->fail(c, r->err, write_error_detail(r));
     } else {
@@ -144,6 +169,7 @@ submit_record(struct cjx_call *c, const ProtobufCMessage *msg)
         (const Cjx__V1__SubmitRecordRequest *)msg;
     struct cjx_errbuf eb;
     struct cjx_record_write w;
+    submission_ids(req, &c->audit);
     int err = prepare_write(c, req, c->arena, &w, &eb);
     if (err != 0) {
         c->ops->fail(c, err, eb.msg);
@@ -159,10 +185,16 @@ submit_record(struct cjx_call *c, const ProtobufCMessage *msg)
     s->key.cii = (char *)w.cii;
     s->key.court_case_number = (char *)w.court_case_number;
     s->key.count_number = w.count_number;
+    /* The call's event commits with the write, in its transaction. */
+    struct cjx_audit_event ev;
+    service_call_event(c, &ev);
+    w.audit = &ev;
+    c->audit.recorded = 1;
     /* From here the writer thread owns the call until submit_done. */
     c->ops->ref(c);
     err = cjx_store_submit_record(service_of(c)->store, &w, submit_done, s);
     if (err != 0) {
+        c->audit.recorded = 0;
         c->ops->fail(c, err, cjx_strerror(err));
         c->ops->unref(c);
     }
@@ -290,7 +322,40 @@ bulk_begin(struct cjx_call *c)
 struct bulk_write {
     struct bulk *bulk;
     size_t index;
+    int64_t bytes_in;
 };
+
+/* The event of one record of a bulk stream: the call's caller and method,
+ * the record's own ids and size. */
+static void
+bulk_item_event(struct cjx_call *c, const struct cjx_call_audit *ids,
+                int64_t bytes_in, struct cjx_audit_event *ev)
+{
+    service_call_event(c, ev);
+    ev->type = CJX_AUDIT_STATE_CHANGE;
+    ev->request_id = ids->request_id;
+    ev->cii = ids->cii;
+    ev->court_case_number = ids->court_case_number;
+    ev->count_number = ids->count_number;
+    ev->bytes_in = bytes_in;
+}
+
+/* Records the event of a record that was refused, or whose write failed
+ * and took its event with it. */
+static void
+bulk_record_refusal(struct cjx_call *c, const struct cjx_call_audit *ids,
+                    int64_t bytes_in, int err, const char *detail)
+{
+    struct cjx_audit_event ev;
+    bulk_item_event(c, ids, bytes_in, &ev);
+    ev.type = CJX_AUDIT_CALL;
+    ev.outcome_code = cjx_err_status_code(err);
+    ev.outcome_message = detail;
+    int rc = cjx_store_append_audit(service_of(c)->store, &ev, NULL, NULL);
+    if (rc != 0)
+        cjx_error("records", "cannot record a refused record: %s",
+                  cjx_strerror(rc));
+}
 
 static void
 bulk_write_done(void *arg, const struct cjx_record_write_result *r)
@@ -303,6 +368,14 @@ bulk_write_done(void *arg, const struct cjx_record_write_result *r)
     pthread_mutex_lock(&b->mu);
     struct bulk_result *res = &b->results[bw->index];
     res->code = cjx_err_status_code(r->err);
+    if (r->audit_seq == 0) {
+        struct cjx_call_audit ids = {.request_id = res->request_id,
+                                     .cii = res->cii,
+                                     .court_case_number = res->ccn,
+                                     .count_number = res->count};
+        bulk_record_refusal(c, &ids, bw->bytes_in, r->err,
+                            r->err != 0 ? write_error_detail(r) : "");
+    }
     if (r->err != 0) {
         res->message = strdup(write_error_detail(r));
     } else {
@@ -359,6 +432,10 @@ bulk_on_message(struct cjx_call *c, const ProtobufCMessage *msg)
     /* The store copies what it keeps, so one scratch arena serves every
      * record of the stream in turn. */
     cjx_arena_reset(&b->scratch);
+    struct cjx_call_audit ids = {0};
+    submission_ids(req, &ids);
+    int64_t bytes_in = (int64_t)protobuf_c_message_get_packed_size(msg);
+    struct cjx_audit_event ev;
     int err = prepare_write(c, req, &b->scratch, &w, &eb);
     struct bulk_write *bw = NULL;
     if (err == 0) {
@@ -372,6 +449,9 @@ bulk_on_message(struct cjx_call *c, const ProtobufCMessage *msg)
     if (err == 0) {
         bw->bulk = b;
         bw->index = index;
+        bw->bytes_in = bytes_in;
+        bulk_item_event(c, &ids, bytes_in, &ev);
+        w.audit = &ev;
         b->outstanding++;
         pthread_mutex_unlock(&b->mu);
         err = cjx_store_submit_record(service_of(c)->store, &w,
@@ -388,6 +468,7 @@ bulk_on_message(struct cjx_call *c, const ProtobufCMessage *msg)
     if (err != 0) {
         res->code = cjx_err_status_code(err);
         res->message = strdup(eb.msg);
+        bulk_record_refusal(c, &ids, bytes_in, err, eb.msg);
     }
     int ask = b->outstanding < BULK_WINDOW;
     b->paused = !ask;
@@ -461,6 +542,11 @@ get_record(struct cjx_call *c, const ProtobufCMessage *msg)
 {
     const Cjx__V1__GetRecordRequest *req = (const Cjx__V1__GetRecordRequest *)msg;
     struct cjx_errbuf eb;
+    if (req->key != NULL) {
+        c->audit.cii = req->key->cii;
+        c->audit.court_case_number = req->key->court_case_number;
+        c->audit.count_number = req->key->count_number;
+    }
     int err = record_check_key(req->key, &eb);
     if (err != 0) {
         c->ops->fail(c, err, eb.msg);
@@ -548,6 +634,7 @@ list_records(struct cjx_call *c, const ProtobufCMessage *msg)
     case CJX__V1__LIST_RECORDS_REQUEST__FILTER_CII:
         filter = CJX_FILTER_CII;
         value = req->cii;
+        c->audit.cii = req->cii;
         break;
     case CJX__V1__LIST_RECORDS_REQUEST__FILTER_COUNTY:
         filter = CJX_FILTER_COUNTY;
@@ -556,6 +643,7 @@ list_records(struct cjx_call *c, const ProtobufCMessage *msg)
     case CJX__V1__LIST_RECORDS_REQUEST__FILTER_COURT_CASE_NUMBER:
         filter = CJX_FILTER_CASE;
         value = req->court_case_number;
+        c->audit.court_case_number = req->court_case_number;
         break;
     default:
         c->ops->fail(c, CJX_EINVAL,

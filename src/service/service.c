@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cjx/audit.h"
+#include "cjx/clock.h"
+#include "cjx/log.h"
 #include "cjx/rules.h"
 
 int
@@ -14,8 +17,16 @@ cjx_service_new(struct cjx_store *store, struct cjx_service **out)
         return CJX_ENOMEM;
     svc->store = store;
     feed_hub_init(&svc->hub);
+    audit_hub_init(&svc->audit_hub);
+    atomic_init(&svc->audit_closing, 0);
     pthread_mutex_init(&svc->rules_mu, NULL);
     cjx_store_set_commit_hook(store, feed_hub_on_commit, svc);
+    cjx_store_set_audit_hook(store, audit_hub_on_commit, svc);
+    int err = cases_service_init(svc);
+    if (err != 0) {
+        cjx_service_free(svc);
+        return err;
+    }
     *out = svc;
     return 0;
 }
@@ -24,6 +35,9 @@ void
 cjx_service_shutdown(struct cjx_service *svc)
 {
     feed_hub_close(svc);
+    cases_service_shutdown(svc);
+    atomic_store(&svc->audit_closing, 1);
+    audit_hub_close(svc);
 }
 
 void
@@ -32,7 +46,10 @@ cjx_service_free(struct cjx_service *svc)
     if (svc == NULL)
         return;
     cjx_store_set_commit_hook(svc->store, NULL, NULL);
+    cjx_store_set_audit_hook(svc->store, NULL, NULL);
+    cases_service_fini(svc);
     feed_hub_fini(&svc->hub);
+    audit_hub_fini(&svc->audit_hub);
     service_rules_put(svc->rules);
     pthread_mutex_destroy(&svc->rules_mu);
     free(svc);
@@ -87,6 +104,8 @@ static const struct {
 } handler_tables[] = {
     {cjx_records_handlers, &cjx_records_handler_count},
     {cjx_rules_handlers, &cjx_rules_handler_count},
+    {cjx_audit_handlers, &cjx_audit_handler_count},
+    {cjx_cases_handlers, &cjx_cases_handler_count},
     {cjx_health_handlers, &cjx_health_handler_count},
 };
 
@@ -130,4 +149,45 @@ cjx_service_authorize(const struct cjx_call *c)
     if (c->caller.agency == NULL)
         return CJX_ACCESS_DENY;
     return cjx_authz_remote(c->caller.agency->role, path);
+}
+
+/* ---- the audit events of calls ---------------------------------------- */
+
+void
+service_call_event(const struct cjx_call *c, struct cjx_audit_event *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->type = CJX_AUDIT_CALL;
+    ev->time_us = cjx_clock_now_us();
+    ev->agency_ori = c->caller.agency != NULL ? c->caller.agency->ori : "";
+    ev->cert_fingerprint = c->caller.fingerprint;
+    ev->peer = c->caller.peer;
+    ev->method = c->method != NULL ? c->method->path : "";
+    ev->request_id = c->audit.request_id;
+    ev->cii = c->audit.cii;
+    ev->court_case_number = c->audit.court_case_number;
+    ev->count_number = c->audit.count_number;
+    ev->bytes_in = c->audit.bytes_in;
+}
+
+void
+cjx_service_audit_call(struct cjx_service *svc, const struct cjx_call *c,
+                       const char *method_path, int status_code,
+                       const char *status_message, int64_t bytes_out)
+{
+    if (svc == NULL || c->audit.recorded)
+        return;
+    struct cjx_audit_event ev;
+    service_call_event(c, &ev);
+    if (method_path != NULL)
+        ev.method = method_path;
+    ev.outcome_code = status_code;
+    ev.outcome_message = status_message;
+    ev.bytes_out = bytes_out;
+    /* Nobody waits for it: the store may commit it with others a moment
+     * later, and logs it if it is lost. */
+    int err = cjx_store_append_audit(svc->store, &ev, NULL, NULL);
+    if (err != 0)
+        cjx_error("audit", "cannot record %s from %s: %s", ev.method, ev.peer,
+                  cjx_strerror(err));
 }

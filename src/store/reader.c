@@ -1,4 +1,5 @@
-/* The SQLite store's reads, on a pool of read-only connections. */
+/* The SQLite store's reads, on a pool of read-only connections: records,
+ * the change feed and the audit log. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,8 @@ enum reader_stmt {
     RS_LIST_COUNTY,
     RS_LIST_CASE,
     RS_CHANGES,
+    RS_AUDIT,
+    RS_AUDIT_CHECKPOINTS,
     RS_COUNT_
 };
 
@@ -58,6 +61,10 @@ static const char *const reader_sql[] = {
                    " CROSS JOIN record_versions v ON v.id = c.version_id"
                    " CROSS JOIN records r ON r.id = v.record_id"
                    " WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2",
+    [RS_AUDIT] = "SELECT seq, body, hash FROM audit WHERE seq > ?1"
+                 " ORDER BY seq LIMIT ?2",
+    [RS_AUDIT_CHECKPOINTS] = "SELECT seq, body, NULL FROM audit_checkpoints"
+                             " WHERE seq > ?1 ORDER BY seq LIMIT ?2",
 };
 
 /* A read-only connection with its statements; one thread at a time. */
@@ -332,4 +339,61 @@ cjx_store_reader_changes(struct cjx_store *base, int64_t after_seq, int limit,
     err = visit_rows(r, st, "read_changes", visit, arg, NULL, eb);
     reader_release(s, r);
     return err;
+}
+
+/* Both audit reads: rows of (seq, body, hash) after a seq. */
+static int
+read_audit_rows(struct cjx_store *base, enum reader_stmt which,
+                const char *what, int64_t after_seq, int limit,
+                cjx_store_audit_visit_fn visit, void *arg,
+                struct cjx_errbuf *eb)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    if (visit == NULL || after_seq < 0 || limit <= 0)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "%s: needs a visitor, a seq >= 0 and a limit > 0",
+                        what);
+    struct sqlite_reader *r;
+    int err = reader_acquire(s, &r, eb);
+    if (err != 0)
+        return err;
+    sqlite3_stmt *st = r->st[which];
+    sqlite3_bind_int64(st, 1, after_seq);
+    sqlite3_bind_int(st, 2, limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct cjx_stored_audit a = {
+            .seq = sqlite3_column_int64(st, 0),
+            .body = sqlite3_column_blob(st, 1),
+            .body_len = (size_t)sqlite3_column_bytes(st, 1),
+            .hash = sqlite3_column_blob(st, 2),
+            .hash_len = (size_t)sqlite3_column_bytes(st, 2),
+        };
+        if (visit(arg, &a) != 0)
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = cjx_errf(eb, CJX_ESTORE, "%s: %s", what, sqlite3_errmsg(r->db));
+    sqlite3_reset(st);
+    reader_release(s, r);
+    return err;
+}
+
+int
+cjx_store_reader_audit(struct cjx_store *base, int64_t after_seq, int limit,
+                       cjx_store_audit_visit_fn visit, void *arg,
+                       struct cjx_errbuf *eb)
+{
+    return read_audit_rows(base, RS_AUDIT, "read_audit", after_seq, limit,
+                           visit, arg, eb);
+}
+
+int
+cjx_store_reader_audit_checkpoints(struct cjx_store *base, int64_t after_seq,
+                                   int limit, cjx_store_audit_visit_fn visit,
+                                   void *arg, struct cjx_errbuf *eb)
+{
+    return read_audit_rows(base, RS_AUDIT_CHECKPOINTS,
+                           "read_audit_checkpoints", after_seq, limit, visit,
+                           arg, eb);
 }

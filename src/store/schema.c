@@ -10,7 +10,24 @@
  * bytes stay in record_versions so that a change-feed reader sees exactly
  * the version its change wrote. changes is the feed: AUTOINCREMENT keeps seq
  * monotonic even if rows were ever deleted. The secondary indexes on records
- * end (implicitly) in the row id, which is the listing order. */
+ * end (implicitly) in the row id, which is the listing order.
+ *
+ * Migration 2 adds the audit log. Its seq is numbered by the writer, not by
+ * AUTOINCREMENT: each entry's bytes name their own seq and the hash of the
+ * entry before, so the chain, not SQLite, shows that none is missing. A
+ * checkpoint is stored under the seq of the entry it signs.
+ *
+ * Migration 3 adds the cases of the relief exchange. cases holds one row per
+ * key with its indexed columns (county, state, the deadline of the step it
+ * waits for); every version's packed cjx.v1.Case stays in case_changes,
+ * whose seq (numbered by the writer, so that a case's bytes can carry it) is
+ * the case feed. case_inbox answers a repeated message id with the first
+ * reply, which is the case version it names (seq) and whether the message
+ * changed nothing: the reply's bytes follow from those, so they are not
+ * stored twice. A step's hand-off is stored once in outbox_messages and
+ * addressed to each peer by a row of outbox, kept until acknowledged; the
+ * partial index lists only what is still to deliver, so delivered rows cost
+ * the delivery worker nothing. */
 static const char *const migrations[] = {
     "CREATE TABLE records ("
     " id INTEGER PRIMARY KEY,"
@@ -47,6 +64,71 @@ static const char *const migrations[] = {
     " unchanged INTEGER NOT NULL,"
     " created_at_us INTEGER NOT NULL,"
     " PRIMARY KEY (sender_ori, request_id)) WITHOUT ROWID;",
+
+    "CREATE TABLE audit ("
+    " seq INTEGER PRIMARY KEY,"
+    " body BLOB NOT NULL,"
+    " hash BLOB NOT NULL);"
+    "CREATE TABLE audit_checkpoints ("
+    " seq INTEGER PRIMARY KEY,"
+    " body BLOB NOT NULL);",
+
+    /* Migration 3: the cases of the relief exchange (store_cases.h). */
+    "CREATE TABLE cases ("
+    " id INTEGER PRIMARY KEY,"
+    " cii TEXT NOT NULL,"
+    " court_case_number TEXT NOT NULL,"
+    " count_number INTEGER NOT NULL,"
+    " county TEXT NOT NULL,"
+    " state INTEGER NOT NULL,"
+    " due_us INTEGER,"
+    " version INTEGER NOT NULL,"
+    " seq INTEGER NOT NULL,"
+    " UNIQUE (cii, court_case_number, count_number));"
+    "CREATE INDEX cases_by_county ON cases(county);"
+    "CREATE INDEX cases_by_state ON cases(state);"
+    "CREATE INDEX cases_by_due ON cases(due_us) WHERE due_us IS NOT NULL;"
+    "CREATE TABLE case_changes ("
+    " seq INTEGER PRIMARY KEY,"
+    " case_id INTEGER NOT NULL REFERENCES cases(id),"
+    " version INTEGER NOT NULL,"
+    " state INTEGER NOT NULL,"
+    " event INTEGER NOT NULL,"
+    " sender_ori TEXT NOT NULL,"
+    " stored_at_us INTEGER NOT NULL,"
+    " body BLOB NOT NULL);"
+    "CREATE TABLE case_notices ("
+    " case_id INTEGER PRIMARY KEY REFERENCES cases(id),"
+    " body BLOB NOT NULL);"
+    "CREATE TABLE case_inbox ("
+    " sender_ori TEXT NOT NULL,"
+    " message_id TEXT NOT NULL,"
+    " digest BLOB NOT NULL,"
+    " seq INTEGER NOT NULL,"
+    " unchanged INTEGER NOT NULL,"
+    " created_at_us INTEGER NOT NULL,"
+    " PRIMARY KEY (sender_ori, message_id)) WITHOUT ROWID;"
+    "CREATE TABLE outbox_messages ("
+    " id INTEGER PRIMARY KEY,"
+    " message_id TEXT NOT NULL,"
+    " method TEXT NOT NULL,"
+    " cii TEXT NOT NULL,"
+    " court_case_number TEXT NOT NULL,"
+    " count_number INTEGER NOT NULL,"
+    " payload BLOB NOT NULL,"
+    " created_us INTEGER NOT NULL);"
+    "CREATE TABLE outbox ("
+    " id INTEGER PRIMARY KEY,"
+    " message INTEGER NOT NULL REFERENCES outbox_messages(id),"
+    " destination TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_attempt_us INTEGER NOT NULL,"
+    " last_error TEXT NOT NULL DEFAULT '',"
+    " delivered_us INTEGER,"
+    " parked INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX outbox_pending ON outbox(destination, next_attempt_us)"
+    " WHERE delivered_us IS NULL AND parked = 0;"
+    "CREATE INDEX outbox_parked ON outbox(destination) WHERE parked = 1;",
 };
 
 const int cjx_store_schema_version =

@@ -10,26 +10,48 @@
 
 #include "cjx/store.h"
 
-/* One queued write: the caller's write, copied into data[] so the write
- * pointers stay valid until the writer is done with it. */
+enum sqlite_write_kind {
+    SQLITE_WRITE_RECORD, /* a record write, with or without its event */
+    SQLITE_WRITE_AUDIT,  /* an audit event alone */
+    SQLITE_WRITE_CASE,   /* a case message (cases.c) */
+    SQLITE_WRITE_OUTBOX, /* delivery marks of outbox rows (cases.c) */
+};
+
+/* One queued write: the caller's write and event, copied into data[] so
+ * their pointers stay valid until the writer is done with them. */
 struct sqlite_pending_write {
     struct sqlite_pending_write *next;
-    cjx_store_write_done_fn done;
+    cjx_store_write_done_fn done; /* NULL: nobody waits (audit only) */
     void *arg;
+    enum sqlite_write_kind kind;
+    int has_event;
     struct cjx_record_write w;
+    struct cjx_audit_event ev;
     struct cjx_record_write_result res;
     char detail[160]; /* SQLite's message when res.err is CJX_ESTORE */
     char data[];
 };
 
 /* How many statements the writer caches on its connection (writer.c). */
-#define SQLITE_WRITER_STMTS 13
+#define SQLITE_WRITER_STMTS 15
+
+/* Where the audit chain stands. The writer thread owns it; it is copied
+ * before each write and transaction so that a rollback can put it back. */
+struct sqlite_audit_chain {
+    int64_t seq; /* the next entry gets seq + 1 */
+    uint8_t hash[CJX_AUDIT_HASH_LEN]; /* of the newest entry */
+    int64_t unsigned_count; /* entries after the newest checkpoint */
+    int64_t checkpoint_us;  /* time of that checkpoint (or of the open) */
+};
 
 struct sqlite_reader; /* reader.c */
 struct sqlite_committed; /* writer.c */
 
+struct sqlite_cases; /* sqlite_cases.h */
+
 struct sqlite_store {
     struct cjx_store base; /* first, so a struct cjx_store * converts */
+    struct sqlite_cases *cases; /* the relief exchange's tables */
     char *path;
     int max_batch;
     int busy_timeout_ms;
@@ -46,6 +68,13 @@ struct sqlite_store {
     pthread_cond_t cv;
     struct sqlite_pending_write *head, *tail;
     int closing;
+    int paused; /* cjx_store_sqlite_pause: hold queued writes */
+    /* Audit entries nobody waits for may gather for a moment, so that
+     * reads, which make one each, share commits: queued counts the queue,
+     * urgent the writes in it that someone waits for, head_since_us is
+     * when the oldest was queued (monotonic). */
+    int queued, urgent;
+    int64_t head_since_us;
     /* Committed batches waiting for their completions, oldest first; the
      * completer thread answers them while the writer commits the next. */
     pthread_cond_t committed_cv;
@@ -59,6 +88,21 @@ struct sqlite_store {
     void *hook_arg;
 
     _Atomic int64_t last_seq;
+
+    /* The audit log. chain, abuf and sign_failed belong to the writer
+     * thread; signer_mu guards the signer, which a reload may swap. */
+    struct sqlite_audit_chain chain;
+    uint8_t *abuf; /* the entry being packed */
+    size_t abuf_cap;
+    int sign_failed; /* a signing failure was logged */
+    pthread_mutex_t signer_mu;
+    struct cjx_audit_signer *signer;
+    atomic_int signing; /* signer != NULL, readable without the lock */
+    int checkpoint_entries;
+    int checkpoint_seconds;
+    _Atomic int64_t last_audit_seq;
+    cjx_store_commit_fn audit_hook; /* under hook_mu */
+    void *audit_hook_arg;
 
     pthread_mutex_t pool_mu;
     struct sqlite_reader *pool;
@@ -78,10 +122,25 @@ int cjx_store_writer_start(struct sqlite_store *s, struct cjx_errbuf *eb);
  * finalizes its statements. */
 void cjx_store_writer_stop(struct sqlite_store *s);
 
-/* The submit_record op. */
+/* The submit_record and append_audit ops. */
 int cjx_store_writer_submit(struct cjx_store *base,
                             const struct cjx_record_write *w,
                             cjx_store_write_done_fn done, void *arg);
+int cjx_store_writer_append_audit(struct cjx_store *base,
+                                  const struct cjx_audit_event *ev,
+                                  cjx_store_write_done_fn done, void *arg);
+
+/* For the other kinds of writes (cases.c): the room an event's text
+ * takes, copying an event with its text to *p (advanced past it), and
+ * queueing a write built by the caller (freed on CJX_ECLOSED). */
+size_t cjx_store_writer_event_size(const struct cjx_audit_event *ev);
+void cjx_store_writer_event_copy(struct cjx_audit_event *dst,
+                                 const struct cjx_audit_event *ev, char **p);
+int cjx_store_writer_enqueue(struct sqlite_store *s,
+                             struct sqlite_pending_write *pw);
+
+/* Reads where the audit chain stands from s->wdb into s->chain. */
+int cjx_store_writer_load_chain(struct sqlite_store *s, struct cjx_errbuf *eb);
 
 /* Opens the first read connection into the pool, so that open fails early
  * if reading cannot work. */
@@ -102,5 +161,14 @@ int cjx_store_reader_list(struct cjx_store *base, enum cjx_record_filter f,
 int cjx_store_reader_changes(struct cjx_store *base, int64_t after_seq,
                              int limit, cjx_store_visit_fn visit, void *arg,
                              struct cjx_errbuf *eb);
+
+/* The read_audit and read_audit_checkpoints ops. */
+int cjx_store_reader_audit(struct cjx_store *base, int64_t after_seq,
+                           int limit, cjx_store_audit_visit_fn visit,
+                           void *arg, struct cjx_errbuf *eb);
+int cjx_store_reader_audit_checkpoints(struct cjx_store *base,
+                                       int64_t after_seq, int limit,
+                                       cjx_store_audit_visit_fn visit,
+                                       void *arg, struct cjx_errbuf *eb);
 
 #endif

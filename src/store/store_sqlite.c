@@ -1,8 +1,10 @@
-/* The SQLite store backend: open, close, the ops table and the hook. */
+/* The SQLite store backend: open, close, the ops table and the hooks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "sqlite_cases.h"
 #include "sqlite_store.h"
 
 static int64_t
@@ -23,12 +25,56 @@ sqlite_set_commit_hook(struct cjx_store *base, cjx_store_commit_fn fn,
     pthread_mutex_unlock(&s->hook_mu);
 }
 
+static int64_t
+sqlite_last_audit_seq(struct cjx_store *base)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    return atomic_load(&s->last_audit_seq);
+}
+
+static void
+sqlite_set_audit_hook(struct cjx_store *base, cjx_store_commit_fn fn,
+                      void *arg)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    pthread_mutex_lock(&s->hook_mu);
+    s->audit_hook = fn;
+    s->audit_hook_arg = arg;
+    pthread_mutex_unlock(&s->hook_mu);
+}
+
+static int
+sqlite_set_audit_signer(struct cjx_store *base, const char *key_pem,
+                        const char *cert_pem, struct cjx_errbuf *eb)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    struct cjx_audit_signer *fresh = NULL;
+    if ((key_pem == NULL) != (cert_pem == NULL))
+        return cjx_errf(eb, CJX_EINVAL,
+                        "store: an audit key needs its certificate");
+    if (key_pem != NULL) {
+        int err = cjx_audit_signer_new(key_pem, cert_pem, &fresh, eb);
+        if (err != 0)
+            return err;
+    }
+    pthread_mutex_lock(&s->signer_mu);
+    struct cjx_audit_signer *old = s->signer;
+    s->signer = fresh;
+    atomic_store(&s->signing, fresh != NULL);
+    pthread_mutex_unlock(&s->signer_mu);
+    cjx_audit_signer_free(old);
+    return 0;
+}
+
 /* Frees everything open() may have built; the writer thread is not running. */
 static void
 store_free(struct sqlite_store *s)
 {
     cjx_store_readers_free(s);
+    cjx_store_cases_free(s);
     sqlite3_close_v2(s->wdb);
+    cjx_audit_signer_free(s->signer);
+    pthread_mutex_destroy(&s->signer_mu);
     pthread_mutex_destroy(&s->pool_mu);
     pthread_mutex_destroy(&s->hook_mu);
     pthread_cond_destroy(&s->cv);
@@ -54,7 +100,14 @@ static const struct cjx_store_ops sqlite_ops = {
     .last_seq = sqlite_last_seq,
     .set_commit_hook = sqlite_set_commit_hook,
     .stored_record_fini = cjx_store_reader_fini_record,
+    .append_audit = cjx_store_writer_append_audit,
+    .read_audit = cjx_store_reader_audit,
+    .read_audit_checkpoints = cjx_store_reader_audit_checkpoints,
+    .last_audit_seq = sqlite_last_audit_seq,
+    .set_audit_hook = sqlite_set_audit_hook,
+    .set_audit_signer = sqlite_set_audit_signer,
     .close = sqlite_close,
+    .cases = &cjx_store_sqlite_case_ops,
 };
 
 static int
@@ -87,6 +140,10 @@ writer_pragmas(sqlite3 *db, struct cjx_errbuf *eb)
     sqlite3_finalize(st);
     if (err == 0)
         err = exec_pragma(db, "PRAGMA synchronous=FULL", eb);
+    /* Each write runs in a savepoint, whose journal is a temporary file:
+     * kept in memory, it costs no system call per page. */
+    if (err == 0)
+        err = exec_pragma(db, "PRAGMA temp_store=MEMORY", eb);
     if (err == 0)
         err = exec_pragma(db, "PRAGMA foreign_keys=ON", eb);
     return err;
@@ -131,6 +188,10 @@ open_writer_db(struct sqlite_store *s, struct cjx_errbuf *eb)
         err = writer_pragmas(s->wdb, eb);
     if (err == 0)
         err = read_last_seq(s, eb);
+    if (err == 0)
+        err = cjx_store_writer_load_chain(s, eb);
+    if (err == 0)
+        err = cjx_store_cases_init(s, eb);
     if (err != 0 && eb != NULL && strstr(eb->msg, s->path) == NULL) {
         /* Name the file: the caller may hold several stores. */
         char msg[sizeof(eb->msg)];
@@ -151,10 +212,20 @@ init_locks(struct sqlite_store *s)
     pthread_mutexattr_destroy(&attr);
     if (rc != 0)
         return -1;
+    /* The writer waits on cv with a deadline when a checkpoint will fall
+     * due: on the monotonic clock, which no clock change moves. */
+    pthread_condattr_t cattr;
+    if (pthread_condattr_init(&cattr) != 0) {
+        pthread_mutex_destroy(&s->hook_mu);
+        return -1;
+    }
+    pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv, &cattr);
+    pthread_condattr_destroy(&cattr);
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
     pthread_cond_init(&s->committed_cv, NULL);
     pthread_mutex_init(&s->pool_mu, NULL);
+    pthread_mutex_init(&s->signer_mu, NULL);
     return 0;
 }
 
@@ -175,9 +246,16 @@ cjx_store_sqlite_open(const char *path,
 {
     if (path == NULL || path[0] == '\0' || out == NULL)
         return cjx_errf(eb, CJX_EINVAL, "store: a path is required");
-    if (opts != NULL && (opts->max_batch < 0 || opts->busy_timeout_ms < 0))
+    if (opts != NULL && (opts->max_batch < 0 || opts->busy_timeout_ms < 0 ||
+                         opts->audit_checkpoint_entries < 0 ||
+                         opts->audit_checkpoint_seconds < 0))
         return cjx_errf(eb, CJX_EINVAL,
-                        "store: max_batch and busy_timeout_ms must be >= 0");
+                        "store: max_batch, busy_timeout_ms and the audit "
+                        "checkpoint intervals must be >= 0");
+    if (opts != NULL &&
+        (opts->audit_key_pem == NULL) != (opts->audit_cert_pem == NULL))
+        return cjx_errf(eb, CJX_EINVAL,
+                        "store: an audit key needs its certificate");
     /* Readers on many threads and the writer thread use separate
      * connections, which needs SQLite built thread-safe. */
     if (!sqlite3_threadsafe())
@@ -201,9 +279,24 @@ cjx_store_sqlite_open(const char *path,
     s->busy_timeout_ms = opts != NULL && opts->busy_timeout_ms > 0
                              ? opts->busy_timeout_ms
                              : 5000;
+    s->checkpoint_entries =
+        opts != NULL && opts->audit_checkpoint_entries > 0
+            ? opts->audit_checkpoint_entries
+            : 1000;
+    s->checkpoint_seconds =
+        opts != NULL && opts->audit_checkpoint_seconds > 0
+            ? opts->audit_checkpoint_seconds
+            : 60;
     atomic_init(&s->last_seq, 0);
+    atomic_init(&s->last_audit_seq, 0);
 
-    int err = open_writer_db(s, eb);
+    int err = 0;
+    if (opts != NULL && opts->audit_key_pem != NULL)
+        err = cjx_audit_signer_new(opts->audit_key_pem, opts->audit_cert_pem,
+                                   &s->signer, eb);
+    atomic_init(&s->signing, s->signer != NULL);
+    if (err == 0)
+        err = open_writer_db(s, eb);
     if (err == 0)
         err = cjx_store_readers_start(s, eb);
     if (err == 0)

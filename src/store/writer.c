@@ -1,14 +1,28 @@
-/* The SQLite store's writer thread: queued record writes, group-committed. */
+/* The SQLite store's writer thread: queued record writes and audit entries,
+ * group-committed, with the audit chain's checkpoints. */
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cjx/clock.h"
+#include "cjx/log.h"
+#include "sqlite_cases.h"
 #include "sqlite_store.h"
 
 static const char conflict_detail[] =
     "request id already used by this sender with a different request";
+static const char replayed_note[] =
+    "replay: answered from the first request with this id";
+static const char unchanged_note[] =
+    "unchanged: the same record is already stored";
+
+/* How long audit entries that nobody waits for may wait for company before
+ * the writer commits them: at most this many commits per second come from
+ * them, however many calls there are. */
+#define AUDIT_GATHER_US 5000
 
 /* The writer's statements, prepared once on its connection. */
 enum writer_stmt {
@@ -25,6 +39,8 @@ enum writer_stmt {
     WS_REC_UPDATE,
     WS_VER_INSERT,
     WS_CHG_INSERT,
+    WS_AUDIT_INSERT,
+    WS_CHECKPOINT_INSERT,
     WS_COUNT_
 };
 _Static_assert(WS_COUNT_ == SQLITE_WRITER_STMTS, "writer statement count");
@@ -55,6 +71,10 @@ static const char *const writer_sql[] = {
                       " county, submitted_by, stored_at_us, flags, body)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [WS_CHG_INSERT] = "INSERT INTO changes (version_id) VALUES (?1)",
+    [WS_AUDIT_INSERT] = "INSERT INTO audit (seq, body, hash)"
+                        " VALUES (?1, ?2, ?3)",
+    [WS_CHECKPOINT_INSERT] = "INSERT INTO audit_checkpoints (seq, body)"
+                             " VALUES (?1, ?2)",
 };
 
 /* What one step of the writer failed at, copied before the statement is
@@ -225,6 +245,181 @@ remember_request(struct sqlite_store *s, struct sqlite_pending_write *pw,
     return step_done(s, st, we, "recording request id");
 }
 
+/* ---- the audit chain ------------------------------------------------- */
+
+/* Appends the entry for ev to the chain inside the open transaction. One
+ * packing, one SHA-256 and one insert: reads make an entry each, so this
+ * is on the path of every call. */
+static int
+append_entry(struct sqlite_store *s, const struct cjx_audit_event *ev,
+             int64_t *seq_out, struct writer_error *we)
+{
+    struct sqlite_audit_chain *c = &s->chain;
+    int64_t seq = c->seq + 1;
+    int64_t now = cjx_clock_now_us();
+    size_t n = cjx_audit_entry_pack(ev, seq, c->hash, now, s->abuf,
+                                    s->abuf_cap);
+    if (n > s->abuf_cap) {
+        size_t cap = n > 2048 ? n : 2048;
+        uint8_t *grown = realloc(s->abuf, cap);
+        if (grown == NULL) {
+            snprintf(we->msg, sizeof(we->msg), "out of memory for an audit "
+                                               "entry");
+            return SQLITE_NOMEM;
+        }
+        s->abuf = grown;
+        s->abuf_cap = cap;
+        cjx_audit_entry_pack(ev, seq, c->hash, now, s->abuf, s->abuf_cap);
+    }
+    if (n > INT_MAX) {
+        snprintf(we->msg, sizeof(we->msg), "audit entry too large");
+        return SQLITE_TOOBIG;
+    }
+    uint8_t hash[CJX_AUDIT_HASH_LEN];
+    if (cjx_audit_hash(s->abuf, n, hash) != 0) {
+        snprintf(we->msg, sizeof(we->msg), "SHA-256 is unavailable");
+        return SQLITE_ERROR;
+    }
+    sqlite3_stmt *st = s->ws[WS_AUDIT_INSERT];
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_blob(st, 2, s->abuf, (int)n, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, hash, CJX_AUDIT_HASH_LEN, SQLITE_STATIC);
+    int rc = step_done(s, st, we, "recording audit entry");
+    if (rc != SQLITE_OK)
+        return rc;
+    c->seq = seq;
+    memcpy(c->hash, hash, CJX_AUDIT_HASH_LEN);
+    c->unsigned_count++;
+    *seq_out = seq;
+    return SQLITE_OK;
+}
+
+static int
+has_signer(struct sqlite_store *s)
+{
+    return atomic_load(&s->signing);
+}
+
+/* Signs the newest entry inside the open transaction. Without a key, or
+ * when signing fails (logged once), the entries wait for the next try and
+ * the transaction goes on; only a failed insert fails it. */
+static int
+write_checkpoint(struct sqlite_store *s, struct writer_error *we)
+{
+    struct sqlite_audit_chain *c = &s->chain;
+    int64_t now = cjx_clock_now_us();
+    uint8_t *body = NULL;
+    size_t len = 0;
+    struct cjx_errbuf eb;
+    pthread_mutex_lock(&s->signer_mu);
+    int err = CJX_ENOTFOUND;
+    if (s->signer != NULL)
+        err = cjx_audit_checkpoint_make(s->signer, c->seq, c->hash, now,
+                                        s->checkpoint_entries, &body, &len,
+                                        &eb);
+    pthread_mutex_unlock(&s->signer_mu);
+    if (err == CJX_ENOTFOUND)
+        return SQLITE_OK;
+    if (err != 0) {
+        if (!s->sign_failed)
+            cjx_error("store", "cannot sign the audit checkpoint at %" PRId64
+                      ": %s", c->seq, eb.msg);
+        s->sign_failed = 1;
+        c->checkpoint_us = now; /* try again after a full interval */
+        return SQLITE_OK;
+    }
+    s->sign_failed = 0;
+    sqlite3_stmt *st = s->ws[WS_CHECKPOINT_INSERT];
+    sqlite3_bind_int64(st, 1, c->seq);
+    sqlite3_bind_blob(st, 2, body, (int)len, SQLITE_STATIC);
+    int rc = step_done(s, st, we, "recording audit checkpoint");
+    free(body);
+    if (rc == SQLITE_OK) {
+        c->unsigned_count = 0;
+        c->checkpoint_us = now;
+    }
+    return rc;
+}
+
+/* After a signing failure only the interval retries, not every entry. */
+static int
+checkpoint_due_by_count(struct sqlite_store *s)
+{
+    return s->chain.unsigned_count >= s->checkpoint_entries &&
+           !s->sign_failed && has_signer(s);
+}
+
+static int
+checkpoint_due_by_time(struct sqlite_store *s, int64_t now)
+{
+    struct sqlite_audit_chain *c = &s->chain;
+    if (c->unsigned_count == 0 || !has_signer(s))
+        return 0;
+    if (now < c->checkpoint_us)
+        c->checkpoint_us = now; /* the clock was set back */
+    return now - c->checkpoint_us >= (int64_t)s->checkpoint_seconds * 1000000;
+}
+
+/* A transaction of its own for a checkpoint that is due while no write
+ * comes: after the interval on an idle daemon, and at close. */
+static void
+checkpoint_alone(struct sqlite_store *s)
+{
+    struct writer_error we;
+    struct sqlite_audit_chain before = s->chain;
+    int rc = step_done(s, s->ws[WS_BEGIN], &we, "starting transaction");
+    if (rc == SQLITE_OK)
+        rc = write_checkpoint(s, &we);
+    if (rc == SQLITE_OK)
+        rc = step_done(s, s->ws[WS_COMMIT], &we, "committing");
+    if (rc != SQLITE_OK) {
+        if (!sqlite3_get_autocommit(s->wdb)) {
+            struct writer_error ignored;
+            step_done(s, s->ws[WS_ROLLBACK], &ignored, "rollback");
+        }
+        s->chain = before;
+        cjx_error("store", "audit checkpoint failed: %s", we.msg);
+    }
+    if (s->chain.unsigned_count > 0)
+        s->chain.checkpoint_us = cjx_clock_now_us();
+}
+
+/* Microseconds until a checkpoint falls due on an idle writer, 0 if it is
+ * due now, -1 if none will without new entries. */
+static int64_t
+checkpoint_wait_us(struct sqlite_store *s)
+{
+    if (s->chain.unsigned_count == 0 || !has_signer(s))
+        return -1;
+    int64_t now = cjx_clock_now_us();
+    if (checkpoint_due_by_time(s, now))
+        return 0;
+    return s->chain.checkpoint_us + (int64_t)s->checkpoint_seconds * 1000000 -
+           now;
+}
+
+/* Completes a write's event from what the write did. */
+static void
+complete_event(struct sqlite_pending_write *pw)
+{
+    struct cjx_audit_event *ev = &pw->ev;
+    const struct cjx_record_write_result *r = &pw->res;
+    ev->outcome_code = cjx_err_status_code(r->err);
+    ev->change_seq = r->seq;
+    ev->record_version = r->version;
+    ev->type = CJX_AUDIT_CALL;
+    if (r->err == CJX_ECONFLICT)
+        ev->outcome_message = conflict_detail;
+    else if (r->replayed)
+        ev->outcome_message = replayed_note;
+    else if (r->unchanged)
+        ev->outcome_message = unchanged_note;
+    else
+        ev->type = CJX_AUDIT_STATE_CHANGE;
+}
+
+/* ---- record writes -------------------------------------------------- */
+
 /* Applies one write inside the open transaction, filling pw->res. Returns
  * an SQLite error code if a statement failed (the caller rolls back to the
  * write's savepoint). */
@@ -268,19 +463,28 @@ fail_batch(struct sqlite_pending_write *batch, const char *detail)
         fail_write(pw, detail);
 }
 
-/* Applies one write in its own savepoint; a write that fails is undone
- * alone and answered with CJX_ESTORE. Returns SQLITE_OK, or an error when
- * the transaction itself cannot go on. */
+/* Applies one write, with its event, in its own savepoint; a write that
+ * fails is undone alone (its event with it) and answered with CJX_ESTORE.
+ * Returns SQLITE_OK, or an error when the transaction itself cannot go
+ * on. */
 static int
 apply_in_savepoint(struct sqlite_store *s, struct sqlite_pending_write *pw,
                    struct writer_error *we)
 {
+    struct sqlite_audit_chain before = s->chain;
     int rc = step_done(s, s->ws[WS_SAVEPOINT], we, "savepoint");
     if (rc != SQLITE_OK)
         return rc;
-    rc = apply_write(s, pw, we);
+    rc = pw->kind == SQLITE_WRITE_RECORD
+             ? apply_write(s, pw, we)
+             : cjx_store_cases_apply(s, pw, we->msg, sizeof(we->msg));
+    if (rc == SQLITE_OK && pw->has_event) {
+        complete_event(pw);
+        rc = append_entry(s, &pw->ev, &pw->res.audit_seq, we);
+    }
     if (rc == SQLITE_OK)
         return step_done(s, s->ws[WS_RELEASE], we, "release");
+    s->chain = before;
     fail_write(pw, we->msg);
     /* Some errors (disk full, I/O) make SQLite roll back the whole
      * transaction, and the writes before this one with it. */
@@ -292,17 +496,47 @@ apply_in_savepoint(struct sqlite_store *s, struct sqlite_pending_write *pw,
     return rc;
 }
 
-/* Applies a batch in one transaction. If the transaction fails, every write
- * in it fails. Returns the highest seq the batch committed, 0 if it advanced
- * nothing. */
+/* Appends an audit event that goes with no write. A single statement
+ * needs no savepoint: a failed one undoes itself. */
+static int
+apply_audit_only(struct sqlite_store *s, struct sqlite_pending_write *pw,
+                 struct writer_error *we)
+{
+    struct sqlite_audit_chain before = s->chain;
+    int rc = append_entry(s, &pw->ev, &pw->res.audit_seq, we);
+    if (rc == SQLITE_OK)
+        return rc;
+    s->chain = before;
+    fail_write(pw, we->msg);
+    /* Some errors (disk full, I/O) end the whole transaction. */
+    return sqlite3_get_autocommit(s->wdb) ? rc : SQLITE_OK;
+}
+
+/* Applies a batch in one transaction, with the checkpoints that fall due
+ * in it. If the transaction fails, every write in it fails. Returns the
+ * highest seq the batch committed, 0 if it advanced nothing; *audit_top
+ * likewise for the audit log. */
 static int64_t
-commit_batch(struct sqlite_store *s, struct sqlite_pending_write *batch)
+commit_batch(struct sqlite_store *s, struct sqlite_pending_write *batch,
+             int64_t *audit_top)
 {
     struct writer_error we;
+    struct sqlite_audit_chain before = s->chain;
+    *audit_top = 0;
     int rc = step_done(s, s->ws[WS_BEGIN], &we, "starting transaction");
     for (struct sqlite_pending_write *pw = batch; pw != NULL && rc == SQLITE_OK;
-         pw = pw->next)
-        rc = apply_in_savepoint(s, pw, &we);
+         pw = pw->next) {
+        if (pw->kind == SQLITE_WRITE_AUDIT)
+            rc = apply_audit_only(s, pw, &we);
+        else
+            rc = apply_in_savepoint(s, pw, &we);
+        /* Signed at exactly every N entries, so that a verifier can tell
+         * a removed checkpoint by a longer stretch. */
+        if (rc == SQLITE_OK && checkpoint_due_by_count(s))
+            rc = write_checkpoint(s, &we);
+    }
+    if (rc == SQLITE_OK && checkpoint_due_by_time(s, cjx_clock_now_us()))
+        rc = write_checkpoint(s, &we);
     if (rc == SQLITE_OK)
         rc = step_done(s, s->ws[WS_COMMIT], &we, "committing");
     if (rc != SQLITE_OK) {
@@ -311,13 +545,17 @@ commit_batch(struct sqlite_store *s, struct sqlite_pending_write *batch)
             struct writer_error ignored;
             step_done(s, s->ws[WS_ROLLBACK], &ignored, "rollback");
         }
+        s->chain = before;
         fail_batch(batch, we.msg);
         return 0;
     }
+    if (s->chain.seq > before.seq)
+        *audit_top = s->chain.seq;
 
     int64_t top = 0;
     for (struct sqlite_pending_write *pw = batch; pw != NULL; pw = pw->next)
-        if (pw->res.err == 0 && !pw->res.replayed && pw->res.seq > top)
+        if (pw->kind == SQLITE_WRITE_RECORD && pw->res.err == 0 &&
+            !pw->res.replayed && pw->res.seq > top)
             top = pw->res.seq;
     return top;
 }
@@ -327,7 +565,7 @@ commit_batch(struct sqlite_store *s, struct sqlite_pending_write *batch)
  * seen its seq. */
 static void
 finish_batch(struct sqlite_store *s, struct sqlite_pending_write *batch,
-             int64_t top)
+             int64_t top, int64_t audit_top)
 {
     if (top > 0) {
         atomic_store(&s->last_seq, top);
@@ -336,6 +574,15 @@ finish_batch(struct sqlite_store *s, struct sqlite_pending_write *batch,
             s->hook(s->hook_arg, top);
         pthread_mutex_unlock(&s->hook_mu);
     }
+    if (audit_top > 0) {
+        atomic_store(&s->last_audit_seq, audit_top);
+        pthread_mutex_lock(&s->hook_mu);
+        if (s->audit_hook != NULL)
+            s->audit_hook(s->audit_hook_arg, audit_top);
+        pthread_mutex_unlock(&s->hook_mu);
+    }
+    int lost = 0;
+    char why[sizeof(batch->detail)] = "";
     while (batch != NULL) {
         struct sqlite_pending_write *pw = batch;
         batch = pw->next;
@@ -343,9 +590,24 @@ finish_batch(struct sqlite_store *s, struct sqlite_pending_write *batch,
             pw->res.detail = pw->detail;
         else if (pw->res.err == CJX_ECONFLICT)
             pw->res.detail = conflict_detail;
-        pw->done(pw->arg, &pw->res);
+        if (pw->done != NULL) {
+            pw->done(pw->arg, &pw->res);
+        } else if (pw->res.err != 0 && lost++ == 0) {
+            memcpy(why, pw->detail, sizeof(why));
+        }
         free(pw);
     }
+    /* Nobody waits for these entries: the log is where their loss shows. */
+    if (lost > 0)
+        cjx_error("store", "%d audit entr%s not recorded: %s", lost,
+                  lost == 1 ? "y was" : "ies were", why);
+}
+
+/* Everything but an audit entry nobody waits for is committed at once. */
+static int
+is_urgent(const struct sqlite_pending_write *pw)
+{
+    return pw->kind != SQLITE_WRITE_AUDIT || pw->done != NULL;
 }
 
 /* Detaches up to max_batch writes from the queue head. Called with s->mu. */
@@ -353,21 +615,72 @@ static struct sqlite_pending_write *
 take_batch(struct sqlite_store *s)
 {
     struct sqlite_pending_write *batch = s->head, *last = s->head;
-    for (int n = 1; n < s->max_batch && last->next != NULL; n++)
+    int n = 1, urgent = is_urgent(last);
+    for (; n < s->max_batch && last->next != NULL; n++) {
         last = last->next;
+        urgent += is_urgent(last);
+    }
     s->head = last->next;
     if (s->head == NULL)
         s->tail = NULL;
     last->next = NULL;
+    s->queued -= n;
+    s->urgent -= urgent;
+    s->head_since_us = cjx_clock_monotonic_us();
     return batch;
+}
+
+/* With s->mu held and something queued: lets audit entries that nobody
+ * waits for gather until a write someone waits for arrives, a batch is
+ * full, the store closes, or the oldest has waited AUDIT_GATHER_US. */
+static void
+gather_audit_entries(struct sqlite_store *s)
+{
+    while (s->urgent == 0 && s->queued < s->max_batch && !s->closing) {
+        int64_t wait_us =
+            s->head_since_us + AUDIT_GATHER_US - cjx_clock_monotonic_us();
+        if (wait_us <= 0)
+            return;
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        long ns = until.tv_nsec + (long)wait_us * 1000;
+        until.tv_sec += ns / 1000000000;
+        until.tv_nsec = ns % 1000000000;
+        pthread_cond_timedwait(&s->cv, &s->mu, &until);
+    }
 }
 
 /* A committed batch on its way to the completer. */
 struct sqlite_committed {
     struct sqlite_committed *next;
     struct sqlite_pending_write *batch;
-    int64_t top;
+    int64_t top, audit_top;
 };
+
+/* Waits on s->cv (with s->mu held) until something is queued, the store
+ * closes, or a checkpoint falls due, which it makes. */
+static void
+wait_for_work(struct sqlite_store *s)
+{
+    while ((s->head == NULL || s->paused) && !s->closing) {
+        int64_t wait_us = checkpoint_wait_us(s);
+        if (wait_us < 0) {
+            pthread_cond_wait(&s->cv, &s->mu);
+        } else if (wait_us == 0) {
+            pthread_mutex_unlock(&s->mu);
+            checkpoint_alone(s);
+            pthread_mutex_lock(&s->mu);
+        } else {
+            /* s->cv runs on the monotonic clock (store_sqlite.c). */
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            int64_t ns = until.tv_nsec + (wait_us % 1000000) * 1000;
+            until.tv_sec += (time_t)(wait_us / 1000000 + ns / 1000000000);
+            until.tv_nsec = (long)(ns % 1000000000);
+            pthread_cond_timedwait(&s->cv, &s->mu, &until);
+        }
+    }
+}
 
 static void *
 writer_main(void *arg)
@@ -375,23 +688,25 @@ writer_main(void *arg)
     struct sqlite_store *s = arg;
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        while (s->head == NULL && !s->closing)
-            pthread_cond_wait(&s->cv, &s->mu);
+        wait_for_work(s);
         if (s->head == NULL)
             break; /* closing, and every queued write is committed */
+        gather_audit_entries(s);
         struct sqlite_pending_write *batch = take_batch(s);
         /* Unlocked while working, so submitters (including completions
          * that submit again) never wait for the disk. */
         pthread_mutex_unlock(&s->mu);
         struct sqlite_committed *c = malloc(sizeof(*c));
-        int64_t top = commit_batch(s, batch);
+        int64_t audit_top;
+        int64_t top = commit_batch(s, batch, &audit_top);
         if (c == NULL) {
             /* No memory to hand over: answer from here instead. */
-            finish_batch(s, batch, top);
+            finish_batch(s, batch, top, audit_top);
             pthread_mutex_lock(&s->mu);
             continue;
         }
-        *c = (struct sqlite_committed){.batch = batch, .top = top};
+        *c = (struct sqlite_committed){
+            .batch = batch, .top = top, .audit_top = audit_top};
         pthread_mutex_lock(&s->mu);
         if (s->committed_tail != NULL)
             s->committed_tail->next = c;
@@ -400,6 +715,11 @@ writer_main(void *arg)
         s->committed_tail = c;
         pthread_cond_signal(&s->committed_cv);
     }
+    /* The log of a daemon that stopped cleanly ends signed. */
+    pthread_mutex_unlock(&s->mu);
+    if (s->chain.unsigned_count > 0 && has_signer(s))
+        checkpoint_alone(s);
+    pthread_mutex_lock(&s->mu);
     s->writer_done = 1;
     pthread_cond_signal(&s->committed_cv);
     pthread_mutex_unlock(&s->mu);
@@ -424,7 +744,7 @@ completer_main(void *arg)
         if (s->committed_head == NULL)
             s->committed_tail = NULL;
         pthread_mutex_unlock(&s->mu);
-        finish_batch(s, c->batch, c->top);
+        finish_batch(s, c->batch, c->top, c->audit_top);
         free(c);
         pthread_mutex_lock(&s->mu);
     }
@@ -436,6 +756,84 @@ static int
 nonempty(const char *v)
 {
     return v != NULL && v[0] != '\0';
+}
+
+enum { EVENT_STRINGS = 8 };
+
+/* The text fields of an event, so that they can be measured and copied in
+ * one loop. */
+static void
+event_strings(struct cjx_audit_event *ev, const char **field[EVENT_STRINGS])
+{
+    field[0] = &ev->agency_ori;
+    field[1] = &ev->cert_fingerprint;
+    field[2] = &ev->peer;
+    field[3] = &ev->method;
+    field[4] = &ev->request_id;
+    field[5] = &ev->cii;
+    field[6] = &ev->court_case_number;
+    field[7] = &ev->outcome_message;
+}
+
+static size_t
+event_size(const struct cjx_audit_event *ev)
+{
+    struct cjx_audit_event copy = *ev;
+    const char **field[EVENT_STRINGS];
+    event_strings(&copy, field);
+    size_t total = 0;
+    for (int i = 0; i < EVENT_STRINGS; i++)
+        if (*field[i] != NULL)
+            total += strlen(*field[i]) + 1;
+    return total;
+}
+
+/* Copies ev into dst, its text at *p (advanced past it). */
+static void
+event_copy(struct cjx_audit_event *dst, const struct cjx_audit_event *ev,
+           char **p)
+{
+    *dst = *ev;
+    const char **field[EVENT_STRINGS];
+    event_strings(dst, field);
+    for (int i = 0; i < EVENT_STRINGS; i++) {
+        if (*field[i] == NULL)
+            continue;
+        size_t n = strlen(*field[i]) + 1;
+        memcpy(*p, *field[i], n);
+        *field[i] = *p;
+        *p += n;
+    }
+}
+
+static int
+enqueue(struct sqlite_store *s, struct sqlite_pending_write *pw)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->closing) {
+        pthread_mutex_unlock(&s->mu);
+        free(pw);
+        return CJX_ECLOSED;
+    }
+    int was_empty = s->head == NULL;
+    if (s->tail != NULL)
+        s->tail->next = pw;
+    else
+        s->head = pw;
+    s->tail = pw;
+    s->queued++;
+    if (was_empty)
+        s->head_since_us = cjx_clock_monotonic_us();
+    /* An entry nobody waits for wakes the writer only to start the clock
+     * or to fill a batch; each signal costs a wake-up of the writer. */
+    if (is_urgent(pw)) {
+        s->urgent++;
+        pthread_cond_signal(&s->cv);
+    } else if (was_empty || s->queued >= s->max_batch) {
+        pthread_cond_signal(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return 0;
 }
 
 int
@@ -458,12 +856,15 @@ cjx_store_writer_submit(struct cjx_store *base,
         lens[i] = strlen(strs[i]) + 1;
         total += lens[i];
     }
+    if (w->audit != NULL)
+        total += event_size(w->audit);
     struct sqlite_pending_write *pw = malloc(sizeof(*pw) + total);
     if (pw == NULL)
         return CJX_ENOMEM;
     memset(pw, 0, sizeof(*pw));
     pw->done = done;
     pw->arg = arg;
+    pw->kind = SQLITE_WRITE_RECORD;
 
     /* The record goes first in data[], ahead of the strings. */
     char *p = pw->data;
@@ -482,20 +883,84 @@ cjx_store_writer_submit(struct cjx_store *base,
     }
     memcpy(pw->w.request_digest, w->request_digest, CJX_STORE_DIGEST_LEN);
     pw->w.count_number = w->count_number;
-
-    pthread_mutex_lock(&s->mu);
-    if (s->closing) {
-        pthread_mutex_unlock(&s->mu);
-        free(pw);
-        return CJX_ECLOSED;
+    if (w->audit != NULL) {
+        event_copy(&pw->ev, w->audit, &p);
+        pw->has_event = 1;
     }
-    if (s->tail != NULL)
-        s->tail->next = pw;
-    else
-        s->head = pw;
-    s->tail = pw;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
+    return enqueue(s, pw);
+}
+
+int
+cjx_store_writer_append_audit(struct cjx_store *base,
+                              const struct cjx_audit_event *ev,
+                              cjx_store_write_done_fn done, void *arg)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    if (ev == NULL)
+        return CJX_EINVAL;
+    struct sqlite_pending_write *pw = malloc(sizeof(*pw) + event_size(ev));
+    if (pw == NULL)
+        return CJX_ENOMEM;
+    memset(pw, 0, sizeof(*pw));
+    pw->done = done;
+    pw->arg = arg;
+    pw->kind = SQLITE_WRITE_AUDIT;
+    pw->has_event = 1;
+    char *p = pw->data;
+    event_copy(&pw->ev, ev, &p);
+    return enqueue(s, pw);
+}
+
+int
+cjx_store_writer_load_chain(struct sqlite_store *s, struct cjx_errbuf *eb)
+{
+    memset(&s->chain, 0, sizeof(s->chain));
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->wdb,
+                           "SELECT seq, hash FROM audit ORDER BY seq DESC"
+                           " LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return cjx_errf(eb, CJX_ESTORE, "reading the audit log: %s",
+                        sqlite3_errmsg(s->wdb));
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        s->chain.seq = sqlite3_column_int64(st, 0);
+        const void *h = sqlite3_column_blob(st, 1);
+        int n = sqlite3_column_bytes(st, 1);
+        /* A damaged hash is chained to as it is: verification names that
+         * entry, and the entries after it still chain correctly. */
+        if (h != NULL)
+            memcpy(s->chain.hash, h,
+                   n < CJX_AUDIT_HASH_LEN ? (size_t)n : CJX_AUDIT_HASH_LEN);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return cjx_errf(eb, CJX_ESTORE, "reading the audit log: %s",
+                        sqlite3_errmsg(s->wdb));
+    if (sqlite3_prepare_v2(s->wdb,
+                           "SELECT coalesce(max(seq), 0) FROM"
+                           " audit_checkpoints",
+                           -1, &st, NULL) != SQLITE_OK)
+        return cjx_errf(eb, CJX_ESTORE, "reading audit checkpoints: %s",
+                        sqlite3_errmsg(s->wdb));
+    rc = sqlite3_step(st);
+    int64_t checkpoint = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return cjx_errf(eb, CJX_ESTORE, "reading audit checkpoints: %s",
+                        sqlite3_errmsg(s->wdb));
+    if (checkpoint > s->chain.seq) {
+        /* Entries signed by a checkpoint are gone from the end. Numbering
+         * goes on after the checkpoint, so that the gap stays for
+         * verification to name and no new checkpoint collides with it. */
+        cjx_warn("store", "audit log ends at entry %" PRId64 " but is signed "
+                 "up to entry %" PRId64 ": entries were removed",
+                 s->chain.seq, checkpoint);
+        s->chain.seq = checkpoint;
+    }
+    s->chain.unsigned_count = s->chain.seq - checkpoint;
+    s->chain.checkpoint_us = cjx_clock_now_us();
+    atomic_store(&s->last_audit_seq, s->chain.seq);
     return 0;
 }
 
@@ -560,4 +1025,37 @@ cjx_store_writer_stop(struct sqlite_store *s)
     pthread_join(s->writer, NULL);
     pthread_join(s->completer, NULL);
     finalize_all(s);
+    free(s->abuf);
+    s->abuf = NULL;
+    s->abuf_cap = 0;
+}
+
+void
+cjx_store_sqlite_pause(struct cjx_store *base, int paused)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    pthread_mutex_lock(&s->mu);
+    s->paused = paused;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+size_t
+cjx_store_writer_event_size(const struct cjx_audit_event *ev)
+{
+    return event_size(ev);
+}
+
+void
+cjx_store_writer_event_copy(struct cjx_audit_event *dst,
+                            const struct cjx_audit_event *ev, char **p)
+{
+    event_copy(dst, ev, p);
+}
+
+int
+cjx_store_writer_enqueue(struct sqlite_store *s,
+                         struct sqlite_pending_write *pw)
+{
+    return enqueue(s, pw);
 }

@@ -21,6 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "cjx/clock.h"
+#include "tls_internal.h"
 
 /* No PEM file cjx reads comes near this; a bigger one is a mistake. */
 #define PEM_MAX_BYTES (1u << 20)
@@ -33,8 +34,8 @@
 
 /* The reason for the most recent OpenSSL failure on this thread, after which
  * the thread's error queue is emptied so it cannot leak into a later call. */
-static const char *
-openssl_reason(char *buf, size_t len)
+const char *
+tls_openssl_reason(char *buf, size_t len)
 {
     unsigned long e = ERR_peek_last_error();
     if (e == 0)
@@ -47,8 +48,8 @@ openssl_reason(char *buf, size_t len)
 
 /* Copies attacker-controlled text for a message, shortened and with
  * non-printable bytes replaced, so that it cannot forge log lines. */
-static const char *
-printable(const unsigned char *s, size_t len, char *dst, size_t cap)
+const char *
+tls_printable(const unsigned char *s, size_t len, char *dst, size_t cap)
 {
     size_t n = 0;
     for (size_t i = 0; i < len && n + 4 < cap; i++)
@@ -154,7 +155,7 @@ agency_of(X509 *x, const char *trust_domain, int err,
 
     const unsigned char *u = ASN1_STRING_get0_data(uri);
     size_t len = (size_t)ASN1_STRING_length(uri);
-    printable(u, len, shown, sizeof(shown));
+    tls_printable(u, len, shown, sizeof(shown));
     size_t sl = strlen(SPIFFE_SCHEME);
     const unsigned char *domain = u + sl;
     const unsigned char *path =
@@ -198,7 +199,7 @@ cjx_tls_identify(const char *pem, size_t pem_len, const char *trust_domain,
     X509 *x = parse_leaf(pem, pem_len);
     if (x == NULL)
         return cjx_errf(eb, CJX_EUNAUTH, "cannot parse the peer certificate: %s",
-                        openssl_reason(why, sizeof(why)));
+                        tls_openssl_reason(why, sizeof(why)));
 
     struct cjx_peer_identity id;
     int rc = agency_of(x, trust_domain, CJX_EUNAUTH, id.ori, eb);
@@ -210,7 +211,7 @@ cjx_tls_identify(const char *pem, size_t pem_len, const char *trust_domain,
     if (!X509_digest(x, EVP_sha256(), md, &mdlen) ||
         mdlen * 2 != CJX_FINGERPRINT_HEX_LEN) {
         rc = cjx_errf(eb, CJX_ETLS, "cannot hash the peer certificate: %s",
-                      openssl_reason(why, sizeof(why)));
+                      tls_openssl_reason(why, sizeof(why)));
         goto out;
     }
     static const char hex[] = "0123456789abcdef";
@@ -316,8 +317,8 @@ no_passphrase(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
-static void
-format_time(const ASN1_TIME *t, char *buf, size_t len)
+void
+tls_format_time(const ASN1_TIME *t, char *buf, size_t len)
 {
     struct tm tm;
     if (ASN1_TIME_to_tm(t, &tm) != 1 ||
@@ -340,12 +341,12 @@ check_validity(X509 *x, struct cjx_errbuf *eb)
         return cjx_errf(eb, CJX_ETLS, "certificate validity dates are "
                         "unreadable");
     if (before > 0) {
-        format_time(nb, when, sizeof(when));
+        tls_format_time(nb, when, sizeof(when));
         return cjx_errf(eb, CJX_ETLS, "certificate is not valid before %s",
                         when);
     }
     if (after < 0) {
-        format_time(na, when, sizeof(when));
+        tls_format_time(na, when, sizeof(when));
         return cjx_errf(eb, CJX_ETLS, "certificate expired at %s", when);
     }
     return 0;
@@ -365,7 +366,7 @@ cjx_tls_check_own_cert(const char *cert_pem, const char *key_pem,
     X509 *x = parse_leaf(cert_pem, strlen(cert_pem));
     if (x == NULL)
         return cjx_errf(eb, CJX_ETLS, "cannot parse the certificate: %s",
-                        openssl_reason(why, sizeof(why)));
+                        tls_openssl_reason(why, sizeof(why)));
 
     int rc = 0;
     size_t klen = strlen(key_pem);
@@ -377,7 +378,7 @@ cjx_tls_check_own_cert(const char *cert_pem, const char *key_pem,
         rc = cjx_errf(eb, CJX_ETLS,
                       "cannot parse the private key (it must be unencrypted "
                       "PEM): %s",
-                      openssl_reason(why, sizeof(why)));
+                      tls_openssl_reason(why, sizeof(why)));
         goto out;
     }
     if (X509_check_private_key(x, key) != 1) {

@@ -80,6 +80,24 @@ cjx_workflow_prosecutor_for(const struct cjx_registry *reg, const char *county,
             return 0;
         }
     }
+    /* Of several prosecutors (a District Attorney and City Attorneys), the
+     * one the registry says prosecutes felonies is the county's default. */
+    const struct cjx_agency *felony = NULL;
+    size_t n = 0, n_felony = 0;
+    for (size_t i = 0; i < reg->n; i++) {
+        const struct cjx_agency *a = &reg->agencies[i];
+        if (!serves(a, CJX_ROLE_PROSECUTOR, county))
+            continue;
+        n++;
+        if (a->prosecutes & CJX_PROSECUTES_FELONY) {
+            felony = a;
+            n_felony++;
+        }
+    }
+    if (n > 1 && n_felony == 1) {
+        *out = felony;
+        return 0;
+    }
     return find_one(reg, CJX_ROLE_PROSECUTOR, county, out, eb);
 }
 

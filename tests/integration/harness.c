@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -68,28 +69,51 @@ write_conf(struct test_daemon *d)
             "listen: 127.0.0.1:%d\n"
             "local_socket: %s\n"
             "state_dir: %s/state\n"
-            "registry: %s/agencies.yaml\n"
+            "registry: %s%s\n"
             "log_level: info\n"
             "tls:\n"
-            "  ca: %s/ca.pem\n"
-            "  cert: %s/%s.pem\n"
-            "  key: %s/%s.key\n",
-            d->ori, d->port, d->socket, d->dir, certs, certs, certs, d->slug,
-            certs, d->slug);
+            "  ca: %s/ca.pem\n",
+            d->ori, d->port, d->socket, d->dir,
+            d->registry_file[0] != '\0' ? d->registry_file : certs,
+            d->registry_file[0] != '\0' ? "" : "/agencies.yaml", certs);
+    if (d->cert_file[0] != '\0')
+        fprintf(f, "  cert: %s\n  key: %s\n", d->cert_file, d->key_file);
+    else
+        fprintf(f, "  cert: %s/%s.pem\n  key: %s/%s.key\n", certs, d->slug,
+                certs, d->slug);
+    if (d->tls_yaml != NULL)
+        fputs(d->tls_yaml, f);
+    if (d->max_message_bytes > 0 || d->limits_yaml != NULL)
+        fputs("limits:\n", f);
     if (d->max_message_bytes > 0)
-        fprintf(f, "limits:\n  max_message_bytes: %d\n", d->max_message_bytes);
+        fprintf(f, "  max_message_bytes: %d\n", d->max_message_bytes);
+    if (d->limits_yaml != NULL)
+        fputs(d->limits_yaml, f);
     /* The shipped rule sets, as a deployment runs them. */
     if (getenv("CJX_TEST_RULES") != NULL)
         fprintf(f, "rules: %s\n", getenv("CJX_TEST_RULES"));
+    if (d->extra_yaml != NULL)
+        fputs(d->extra_yaml, f);
     fclose(f);
+}
+
+void
+harness_daemon_write_conf(struct test_daemon *d)
+{
+    write_conf(d);
 }
 
 void
 harness_daemon_init(struct test_daemon *d, const char *slug, const char *ori)
 {
     int max = d->max_message_bytes;
+    const char *limits = d->limits_yaml, *tls = d->tls_yaml;
+    const char *extra = d->extra_yaml;
     memset(d, 0, sizeof(*d));
     d->max_message_bytes = max;
+    d->limits_yaml = limits;
+    d->tls_yaml = tls;
+    d->extra_yaml = extra;
     d->slug = slug;
     d->ori = ori;
     snprintf(d->dir, sizeof(d->dir), "/tmp/cjx-test-XXXXXX");
@@ -135,6 +159,8 @@ harness_daemon_start(struct test_daemon *d)
     const char *cjxd = env_or_die("CJX_CJXD");
     d->pid = fork();
     if (d->pid == 0) {
+        /* A test that dies must not leave daemons behind. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
         dup2(fd, STDERR_FILENO);
         dup2(fd, STDOUT_FILENO);
@@ -213,6 +239,92 @@ harness_log_contains(const struct test_daemon *d, const char *text)
         found = strstr(line, text) != NULL;
     fclose(f);
     return found;
+}
+
+int
+harness_log_count(const struct test_daemon *d, const char *text)
+{
+    FILE *f = fopen(d->log, "r");
+    if (f == NULL)
+        return 0;
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof(line), f) != NULL)
+        n += strstr(line, text) != NULL;
+    fclose(f);
+    return n;
+}
+
+static char *
+read_pem_path(const char *path)
+{
+    char *pem;
+    size_t len;
+    struct cjx_errbuf eb;
+    if (cjx_tls_read_pem(path, 0, &pem, &len, &eb) != 0) {
+        fprintf(stderr, "%s\n", eb.msg);
+        exit(1);
+    }
+    return pem;
+}
+
+struct cjx_client *
+harness_client_tls_at(const struct test_daemon *d, const char *cert_path,
+                      const char *key_path)
+{
+    char target[64], ca_path[512];
+    snprintf(target, sizeof(target), "127.0.0.1:%d", d->port);
+    snprintf(ca_path, sizeof(ca_path), "%s/ca.pem", harness_certs());
+    char *ca = read_pem_path(ca_path);
+    char *cert = read_pem_path(cert_path);
+    char *key = read_pem_path(key_path);
+    struct cjx_client *cl;
+    struct cjx_errbuf eb;
+    if (cjx_client_connect_tls(target, ca, cert, key, &cl, &eb) != 0) {
+        fprintf(stderr, "%s\n", eb.msg);
+        exit(1);
+    }
+    cjx_tls_free_pem(ca, strlen(ca));
+    cjx_tls_free_pem(cert, strlen(cert));
+    cjx_tls_free_pem(key, strlen(key));
+    return cl;
+}
+
+int
+harness_rawpeer(const struct test_daemon *d, const char *mode,
+                const char *certdir, const char *client, int timeout_s,
+                char *out, size_t out_len)
+{
+    const char *python = getenv("CJX_PYTHON");
+    const char *script = getenv("CJX_RAWPEER");
+    if (python == NULL || script == NULL) {
+        fprintf(stderr, "CJX_PYTHON or CJX_RAWPEER is not set (run the tests "
+                        "through ctest)\n");
+        exit(1);
+    }
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "%s %s %s 127.0.0.1 %d %s %s %d 2>&1", python,
+             script, mode, d->port, certdir ? certdir : harness_certs(),
+             client, timeout_s);
+    FILE *p = popen(cmd, "r");
+    if (p == NULL) {
+        perror("popen");
+        exit(1);
+    }
+    size_t n = 0;
+    if (out_len > 0)
+        out[0] = '\0';
+    char line[1024];
+    while (fgets(line, sizeof(line), p) != NULL) {
+        fprintf(stderr, "  rawpeer %s: %s", mode, line);
+        size_t l = strlen(line);
+        if (out_len > 0 && n + l < out_len) {
+            memcpy(out + n, line, l + 1);
+            n += l;
+        }
+    }
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 static char *

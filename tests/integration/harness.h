@@ -18,6 +18,21 @@ struct test_daemon {
     int port;
     pid_t pid;
     int max_message_bytes; /* 0 = default */
+    /* Set before harness_daemon_init (which keeps them): more YAML lines
+     * for the configuration, each "  key: value\n", under tls: and limits:. */
+    const char *tls_yaml;
+    const char *limits_yaml;
+    /* Top-level YAML appended to the configuration (e.g. "exchange:
+     * ..."), kept by harness_daemon_init. */
+    const char *extra_yaml;
+    /* Set after init, then harness_daemon_write_conf: the daemon's own
+     * certificate and key files ("" = the slug's in the certificate
+     * directory). */
+    char cert_file[320];
+    char key_file[320];
+    /* Set after init, then harness_daemon_write_conf: the agency registry
+     * ("" = the test certificate directory's agencies.yaml). */
+    char registry_file[320];
 };
 
 /* Directory of certificates made by certs/make-dev-certs.sh for the tests. */
@@ -27,6 +42,8 @@ const char *harness_certs(void);
  * writes its configuration. Does not start it. */
 void harness_daemon_init(struct test_daemon *d, const char *slug,
                          const char *ori);
+/* Writes d's configuration again, after its fields changed. */
+void harness_daemon_write_conf(struct test_daemon *d);
 /* Starts cjxd and waits until it answers a health check on its socket.
  * Returns 0, or -1 (the log is printed to stderr). */
 int harness_daemon_start(struct test_daemon *d);
@@ -40,11 +57,24 @@ void harness_daemon_signal(struct test_daemon *d, int sig);
 void harness_daemon_cleanup(struct test_daemon *d);
 /* 1 if the daemon's log contains text. */
 int harness_log_contains(const struct test_daemon *d, const char *text);
+/* Number of lines of the daemon's log that contain text. */
+int harness_log_count(const struct test_daemon *d, const char *text);
 
 /* A client of d over mTLS presenting the certificate cert_name (e.g. "sf-da",
  * "expired"); NULL cert_name presents none. ca_name NULL = the trusted CA. */
 struct cjx_client *harness_client_tls(const struct test_daemon *d,
                                       const char *cert_name);
+/* As harness_client_tls, presenting the certificate and key at these paths. */
+struct cjx_client *harness_client_tls_at(const struct test_daemon *d,
+                                         const char *cert_path,
+                                         const char *key_path);
+/* Runs tests/integration/rawpeer.py MODE against d as client (the name of a
+ * certificate in certdir, NULL = the test certificate directory), echoing its
+ * output to stderr and keeping it in out. Returns its exit status (0 = the
+ * daemon behaved). Needs CJX_PYTHON and CJX_RAWPEER (set by ctest). */
+int harness_rawpeer(const struct test_daemon *d, const char *mode,
+                    const char *certdir, const char *client, int timeout_s,
+                    char *out, size_t out_len);
 /* A client on d's local operator socket. */
 struct cjx_client *harness_client_local(const struct test_daemon *d);
 

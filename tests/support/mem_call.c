@@ -77,12 +77,13 @@ static void
 op_request_next(struct cjx_call *c)
 {
     struct mem_call *mc = mem(c);
-    if (mc->ended)
-        return;
-    if (mc->next < mc->n_stream)
-        mc->handler->on_message(c, mc->stream[mc->next++]);
-    else
-        mc->handler->on_end(c);
+    pthread_mutex_lock(&mc->mu);
+    /* Delivered from mem_call_run's loop, as a completion queue would. */
+    if (!mc->ended) {
+        mc->recv_pending = 1;
+        pthread_cond_broadcast(&mc->cv);
+    }
+    pthread_mutex_unlock(&mc->mu);
 }
 
 static void
@@ -155,7 +156,18 @@ mem_call_run(struct mem_call *mc, const ProtobufCMessage *req)
         mc->handler->unary(c, req);
     }
     pthread_mutex_lock(&mc->mu);
-    while (!mc->ended || mc->refs > 0 || mc->send_pending) {
+    while (!mc->ended || mc->refs > 0 || mc->send_pending || mc->recv_pending) {
+        if (mc->recv_pending) {
+            mc->recv_pending = 0;
+            int more = !mc->ended && mc->next < mc->n_stream;
+            pthread_mutex_unlock(&mc->mu);
+            if (more)
+                mc->handler->on_message(c, mc->stream[mc->next++]);
+            else
+                mc->handler->on_end(c);
+            pthread_mutex_lock(&mc->mu);
+            continue;
+        }
         if (mc->send_pending) {
             mc->send_pending = 0;
             pthread_mutex_unlock(&mc->mu);

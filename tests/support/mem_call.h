@@ -22,6 +22,7 @@ struct mem_call {
     size_t reply_len;
     int sent;           /* server-streaming messages sent */
     int send_pending;   /* a send waits for its completion */
+    int recv_pending;   /* the handler asked for the next message */
     /* Client streaming: the messages to feed, already decoded. */
     ProtobufCMessage **stream;
     size_t n_stream, next;

@@ -8,6 +8,8 @@
 #include <cmocka.h>
 
 #include "cjx/authz.h"
+#include "cjx/v1/audit.methods.h"
+#include "cjx/v1/exchange.methods.h"
 #include "cjx/v1/record_service.methods.h"
 #include "cjx/v1/rules_service.methods.h"
 
@@ -26,6 +28,21 @@ static const struct expected_row {
     {"/cjx.v1.RecordService/WatchRecords", 1, "ADDD"},
     {"/cjx.v1.RulesService/Evaluate", 1, "AAAA"},
     {"/cjx.v1.RulesService/EvaluateQueries", 1, "AAAA"},
+    {"/cjx.v1.AuditService/TailAudit", 1, "DDDD"},
+    {"/cjx.v1.AuditService/ExportAudit", 1, "DDDD"},
+    {"/cjx.v1.AuditService/VerifyAudit", 1, "DDDD"},
+    {"/cjx.v1.CaseService/NotifyCandidate", 1, "ADDD"},
+    {"/cjx.v1.CaseService/NotifyCandidates", 1, "ADDD"},
+    {"/cjx.v1.CaseService/Decide", 1, "DCDD"},
+    {"/cjx.v1.CaseService/Order", 1, "DDDC"},
+    {"/cjx.v1.CaseService/OrderBulk", 1, "DDDC"},
+    {"/cjx.v1.CaseService/AcknowledgeHistoryUpdated", 1, "ADDD"},
+    {"/cjx.v1.CaseService/Deliver", 1, "ACDC"},
+    {"/cjx.v1.CaseService/GetCase", 1, "ACCC"},
+    {"/cjx.v1.CaseService/ListCases", 1, "ACCC"},
+    {"/cjx.v1.CaseService/WatchCases", 1, "ACCC"},
+    {"/cjx.v1.CaseService/CaseStats", 1, "ACCC"},
+    {"/cjx.v1.CaseService/ListOutbox", 1, "DDDD"},
     {"/grpc.health.v1.Health/Check", 1, "AAAA"},
 };
 #define N_EXPECTED (sizeof(expected) / sizeof(expected[0]))
@@ -149,6 +166,10 @@ test_authz__every_generated_method_has_a_row(void **state)
                                  RECORD_SERVICE_N_METHODS);
     check_every_method_has_a_row(cjx__v1__rules_service__methods,
                                  RULES_SERVICE_N_METHODS);
+    check_every_method_has_a_row(cjx__v1__audit_service__methods,
+                                 AUDIT_SERVICE_N_METHODS);
+    check_every_method_has_a_row(cjx__v1__case_service__methods,
+                                 CASE_SERVICE_N_METHODS);
 }
 
 int

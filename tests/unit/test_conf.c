@@ -390,6 +390,41 @@ test_conf__relative_config_path__made_absolute(void **state)
     cjx_conf_free(c);
 }
 
+/* "%d/" stands for systemd's credentials directory, as it does in units. */
+static void
+test_conf__credentials_paths__resolved_from_the_environment(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "agency: CA038013A\ntrust_domain: cjx.example\nlisten: 127.0.0.1:1\n"
+        "state_dir: s\nregistry: agencies.yaml\n"
+        "tls: {ca: a, cert: '%d/cjxd.pem', key: \"%d/tls.key\"}\n";
+    char path[PATH_MAX], want[PATH_MAX + 8];
+    data_path(path, sizeof(path), "inline.yaml");
+    struct cjx_conf *c = NULL;
+    struct cjx_errbuf eb = {{0}};
+    setenv("CREDENTIALS_DIRECTORY", "/run/credentials/cjxd.service", 1);
+    int rc = cjx_conf_parse(text, sizeof(text) - 1, path, &c, &eb);
+    unsetenv("CREDENTIALS_DIRECTORY");
+    if (rc != 0)
+        fail_msg("%s", eb.msg);
+    assert_string_equal(c->tls.key, "/run/credentials/cjxd.service/tls.key");
+    assert_string_equal(c->tls.cert, "/run/credentials/cjxd.service/cjxd.pem");
+    data_path(want, sizeof(want), "a");
+    assert_string_equal(c->tls.ca, want); /* others stay beside the file */
+    cjx_conf_free(c);
+
+    /* Outside systemd there is no such directory: said at the key. */
+    c = NULL;
+    assert_int_equal(cjx_conf_parse(text, sizeof(text) - 1, path, &c, &eb),
+                     CJX_EPARSE);
+    assert_null(c);
+    if (strstr(eb.msg, "inline.yaml:6:") == NULL ||
+        strstr(eb.msg, "tls.cert: a path starting with %d/ needs "
+                       "$CREDENTIALS_DIRECTORY") == NULL)
+        fail_msg("unexpected message: %s", eb.msg);
+}
+
 static void
 test_conf__registry__sorted_and_found_by_ori(void **state)
 {
@@ -831,6 +866,8 @@ test_conf__dev_cert_script_configs__all_load(void **state)
          "127.0.0.1:7445"},
         {"alameda-court", "CA001033J", CJX_ROLE_COURT, "Alameda",
          "127.0.0.1:7446"},
+        {"alameda-pd", "CA001023P", CJX_ROLE_DEFENDER, "Alameda",
+         "127.0.0.1:7447"},
     };
     char *out = make_dev_certs();
     for (size_t i = 0; i < sizeof(agencies) / sizeof(agencies[0]); i++) {
@@ -856,7 +893,7 @@ test_conf__dev_cert_script_configs__all_load(void **state)
         snprintf(want, sizeof(want), "%s/run/%s/cjxd.sock", out,
                  agencies[i].slug);
         assert_string_equal(c->local_socket, want);
-        assert_int_equal(c->registry.n, 6);
+        assert_int_equal(c->registry.n, 7);
         for (size_t j = 0; j < sizeof(agencies) / sizeof(agencies[0]); j++) {
             const struct cjx_agency *a =
                 cjx_registry_find(&c->registry, agencies[j].ori);
@@ -871,13 +908,93 @@ test_conf__dev_cert_script_configs__all_load(void **state)
     free(out);
 }
 
+/* ---- The exchange section and the registry's prosecutes ------------------ */
+
+#define US_DAY (INT64_C(86400) * 1000000)
+
+static void
+test_conf__exchange_section__every_key_read(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    data_path(path, sizeof(path), "exchange.yaml");
+    struct cjx_conf *c = NULL;
+    struct cjx_errbuf eb = {{0}};
+    if (cjx_conf_load(path, &c, &eb) != 0)
+        fail_msg("%s", eb.msg);
+    const struct cjx_exchange_conf *x = &c->exchange;
+    assert_false(x->statutory);
+    assert_int_equal(x->notice.window_us, 30 * US_DAY);
+    assert_int_equal(x->notice.not_after_us, 0);
+    assert_int_equal(x->review.window_us, 90 * US_DAY);
+    /* 1 July 2020 ends at 23:59:59.999999 Pacific daylight time. */
+    assert_int_equal(x->review.not_after_us, INT64_C(1593673199999999));
+    assert_int_equal(x->order_unchallenged.window_us, 48 * 3600 * INT64_C(1000000));
+    /* 1 March 2023 ends in Pacific standard time. */
+    assert_int_equal(x->order_unchallenged.not_after_us,
+                     INT64_C(1677743999999999));
+    assert_int_equal(x->order_challenged.window_us, 0);
+    assert_int_equal(x->history_update.window_us, 0);
+    assert_int_equal(x->above_ceiling_flag, 1);
+    assert_int_equal(x->review_lapse_wait, 1);
+    assert_int_equal(x->decision_grace_us, 24 * 3600 * INT64_C(1000000));
+    assert_int_equal(x->max_clock_skew_us, 60 * INT64_C(1000000));
+    assert_int_equal(x->delivery_batch, 100);
+    assert_int_equal(x->delivery_streams, 3);
+    assert_int_equal(x->delivery_timeout_ms, 5000);
+    assert_int_equal(x->retry_initial_ms, 50);
+    assert_int_equal(x->retry_max_ms, 2000);
+    assert_true(x->standin_prosecutor);
+    assert_int_equal(x->standin_eligible, CJX_STANDIN_PENDING);
+    assert_int_equal(x->standin_human_review, CJX_STANDIN_NO_CHALLENGE);
+    assert_int_equal(x->standin_n_challenge_flags, 2);
+    assert_string_equal(x->standin_challenge_flags[1], "possible_other_p64_charge");
+    assert_true(x->standin_court);
+    assert_int_equal(x->standin_unchallenged, CJX_STANDIN_ORDER_ACCEPTED);
+    assert_int_equal(x->standin_challenged, CJX_STANDIN_ORDER_FLOOR);
+    assert_int_equal(x->standin_doj_acknowledge, 0);
+    /* The registry's prosecutes: all levels unless it says otherwise. */
+    const struct cjx_agency *da = cjx_registry_find(&c->registry, "CA019013A");
+    const struct cjx_agency *ca = cjx_registry_find(&c->registry, "CA019423A");
+    assert_int_equal(da->prosecutes, CJX_PROSECUTES_ALL);
+    assert_int_equal(ca->prosecutes,
+                     CJX_PROSECUTES_MISDEMEANOR | CJX_PROSECUTES_INFRACTION);
+    cjx_conf_free(c);
+}
+
+static void
+test_conf__no_exchange_section__statutory_schedule_and_no_stand_ins(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    data_path(path, sizeof(path), "valid.yaml");
+    struct cjx_conf *c = NULL;
+    struct cjx_errbuf eb = {{0}};
+    if (cjx_conf_load(path, &c, &eb) != 0)
+        fail_msg("%s", eb.msg);
+    const struct cjx_exchange_conf *x = &c->exchange;
+    assert_true(x->statutory);
+    assert_false(x->standin_prosecutor);
+    assert_false(x->standin_court);
+    assert_false(x->standin_doj_acknowledge);
+    assert_int_equal(x->delivery_batch, 500);
+    assert_int_equal(x->delivery_streams, 2);
+    assert_int_equal(x->decision_grace_us, 7 * US_DAY);
+    const struct cjx_agency *court = cjx_registry_find(&c->registry, "CA038033J");
+    assert_int_equal(court->prosecutes, 0);
+    cjx_conf_free(c);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conf__exchange_section__every_key_read),
+        cmocka_unit_test(test_conf__no_exchange_section__statutory_schedule_and_no_stand_ins),
         cmocka_unit_test(test_conf__every_key_set__values_read_and_paths_resolved),
         cmocka_unit_test(test_conf__only_required_keys__defaults_apply),
         cmocka_unit_test(test_conf__relative_config_path__made_absolute),
+        cmocka_unit_test(test_conf__credentials_paths__resolved_from_the_environment),
         cmocka_unit_test(test_conf__registry__sorted_and_found_by_ori),
         cmocka_unit_test(test_conf__role_names__round_trip),
         cmocka_unit_test(test_conf__free__accepts_null),

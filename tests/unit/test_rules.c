@@ -228,6 +228,57 @@ test_rules__date_functions(void **state)
            "error: invalid date");
 }
 
+/* Comparisons with literals, membership, conditions, field arithmetic and
+ * sums of maps have evaluators of their own (specialise.c): each must
+ * answer as the general one, errors included. */
+static void
+test_rules__specialised_evaluators__answer_as_the_general_ones(void **state)
+{
+    (void)state;
+    const char *sect = "record: {charge: {section: '11357'}}";
+    EXPECT("record.offense_date < date('2016-11-09')", "", "error: date is not set");
+    EXPECT("record.offense_date < date('2016-11-09')",
+           "record: {offense_date: 2016-02-30}", "error: invalid date");
+    EXPECT("record.offense_date < date('2016-11-09')",
+           "record: {offense_date: 2016-11-08}", "true");
+    EXPECT("record.offense_date >= date('2016-11-09')",
+           "record: {offense_date: 2016-11-09}", "true");
+    EXPECT("record.level == 2", "record: {level: MISDEMEANOR}", "true");
+    EXPECT("record.cycle_age > 17", "record: {cycle_age: 18}", "true");
+    EXPECT("record.charge.attempt == true", "record: {charge: {attempt: true}}", "true");
+    EXPECT("record.facts.grams <= 28.5", "record: {facts: {grams: 28.5}}", "true");
+    EXPECT("record.facts.grams > 28", "record: {facts: {grams: 28.5}}", "true");
+    EXPECT("record.charge.section == '11357'", sect, "true");
+    EXPECT("record.charge.section == '1135'", sect, "false");
+    EXPECT("record.charge.section != '11357x'", sect, "true");
+    EXPECT("record.charge.section == ''", "", "true");
+    /* Equal literals share a pointer; built strings compare by content. */
+    EXPECT("['21_PLUS'][0] == '21_PLUS'", "", "true");
+    EXPECT("['21_PLUS'][0] == '18_TO_20'", "", "false");
+    EXPECT("'21_' + 'PLUS' == '21_PLUS'", "", "true");
+    EXPECT("record.charge.section in ['1', '22']", sect, "false");
+    EXPECT("record.charge.section in ['1', '11357']", sect, "true");
+    EXPECT("record.charge.code in ['HS', '']", "", "true");
+    EXPECT("PRIOR_RELIEF_PC1203_4_DISMISSED in record.prior_relief",
+           "record: {prior_relief: [PROP64_DISMISSED]}", "false");
+    EXPECT("record.level == OFFENSE_LEVEL_FELONY ? 'F' : 'other'",
+           "record: {level: FELONY}", "\"F\"");
+    EXPECT("record.offense_date < date('2016-11-09') ? 1 : 2", "",
+           "error: date is not set");
+    EXPECT("record.cycle_age * 12", "record: {cycle_age: 3}", "36");
+    EXPECT("record.count_number * 9223372036854775807",
+           "record: {count_number: 2}", "error: integer overflow");
+    /* A sum of a map: an error of map() comes before an overflow of sum(). */
+    EXPECT("[9223372036854775807, 1].map(x, x).sum()", "", "error: integer overflow");
+    EXPECT("[9223372036854775807, 1, 0].map(x, x == 0 ? 1 / x : x).sum()", "",
+           "error: division by zero");
+    EXPECT("record.sentence.map(p, p.unit == DURATION_UNIT_DAYS, p.length).sum()",
+           "record: {sentence: [{length: 10, unit: DAYS}, {length: 2, unit: YEARS},"
+           " {length: 5, unit: DAYS}]}",
+           "15");
+    EXPECT("[1.5, 2.0].map(x, x * 2.0).sum()", "", "7.0");
+}
+
 /* Compile errors carry "<expr>:1:col: message". */
 static void
 expect_compile_error(const char *src, const char *want_prefix)
@@ -324,6 +375,7 @@ static const struct CMUnitTest lang_tests[] = {
     cmocka_unit_test(test_rules__macros_over_repeated_fields),
     cmocka_unit_test(test_rules__string_functions),
     cmocka_unit_test(test_rules__date_functions),
+    cmocka_unit_test(test_rules__specialised_evaluators__answer_as_the_general_ones),
     cmocka_unit_test(test_rules__type_errors__fail_at_compile_time),
     cmocka_unit_test(test_rules__compile_error__shows_source_line_and_caret),
     cmocka_unit_test(test_rules__deep_nesting__is_refused_not_crashing),

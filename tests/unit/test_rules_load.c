@@ -317,6 +317,75 @@ test_rules_load__decide__first_match_and_enumeration(void **state)
     cjx_rules_set_free(set);
 }
 
+/* A later branch runs from the decision that first reached the fact that
+ * moved on, and keeps what was computed before it: the branches, their
+ * order and what they report are those of running every branch from the
+ * start. A fact reached first by the procedure is enumerated too. */
+static void
+test_rules_load__decide__later_branches_match_full_reruns(void **state)
+{
+    (void)state;
+    static const char text[] =
+        HEAD
+        "review:\n"
+        "  relief: HUMAN_REVIEW\n"
+        "  order: [NOT_ELIGIBLE, REDUCE_TO_MISDEMEANOR, REDUCE_TO_INFRACTION,"
+        " DISMISS_AND_SEAL]\n"
+        "lets:\n"
+        "  heavy: level == OFFENSE_LEVEL_FELONY && record.facts.grams > 10.0\n"
+        "facts:\n"
+        "  - {name: adult, known: has(record.subject.date_of_birth), value: 'true',\n"
+        "     domain: [true, false], missing: MISSING_DOB}\n"
+        "  - {name: level, known: record.level != OFFENSE_LEVEL_UNSPECIFIED,\n"
+        "     value: record.level, missing: MISSING_LEVEL,\n"
+        "     domain: '[OFFENSE_LEVEL_FELONY, OFFENSE_LEVEL_MISDEMEANOR]'}\n"
+        "  - {name: sentenced, known: has(record.sentence), value: 'true',\n"
+        "     domain: [true, false], missing: MISSING_SENTENCE}\n"
+        "procedure: >-\n"
+        "  sentenced ? PROCEDURE_PETITION_RECALL_RESENTENCE :\n"
+        "  PROCEDURE_APPLICATION_REDESIGNATION\n"
+        "decisions:\n"
+        "  - {id: conspiracy, when: record.charge.conspiracy, relief: NOT_ELIGIBLE}\n"
+        "  - {id: minor, when: '!adult', relief: REDUCE_TO_INFRACTION, reasons: [MINOR]}\n"
+        "  - {id: heavy, when: heavy, relief: NOT_ELIGIBLE, reasons: [HEAVY]}\n"
+        "  - {id: misdemeanor, when: level == OFFENSE_LEVEL_MISDEMEANOR,\n"
+        "     relief: DISMISS_AND_SEAL, reasons: [LAWFUL]}\n"
+        "  - {id: rest, when: 'true', relief: REDUCE_TO_MISDEMEANOR}\n";
+    struct cjx_rules_set *set = NULL;
+    if (load(text, &set) != 0)
+        fail_msg("%s", eb.msg);
+    struct cjx_arena a;
+    cjx_arena_init(&a, NULL, 0, 0);
+    /* adult=true, level=felony: heavy, sentenced true then false (heavy
+     * again); level=misdemeanor: misdemeanor; adult=false: minor. */
+    const Cjx__V1__Determination *d = decide(set, &a, "record: {facts: {grams: 20}}");
+    assert_int_equal(d->relief, CJX__V1__RELIEF__RELIEF_HUMAN_REVIEW);
+    assert_int_equal(d->floor, CJX__V1__RELIEF__RELIEF_NOT_ELIGIBLE);
+    assert_int_equal(d->ceiling, CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    assert_string_equal(d->decision_id, "heavy,misdemeanor,minor");
+    assert_int_equal(d->procedure, CJX__V1__PROCEDURE__PROCEDURE_PETITION_RECALL_RESENTENCE);
+    static const char *const reasons[] = {"MISSING_DOB", "MISSING_LEVEL",
+                                          "MISSING_SENTENCE", "HEAVY", "LAWFUL",
+                                          "MINOR"};
+    assert_int_equal(d->n_reason_codes, 6);
+    for (size_t i = 0; i < 6; i++)
+        assert_string_equal(d->reason_codes[i], reasons[i]);
+    static const char *const missing[] = {"adult", "level", "sentenced"};
+    assert_int_equal(d->n_missing_facts, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(d->missing_facts[i], missing[i]);
+    /* Known facts: one branch, its own lists. */
+    d = decide(set, &a, "record: {level: MISDEMEANOR, subject: {date_of_birth: 1980-01-01},"
+                        " sentence: [{length: 1, unit: DAYS}]}");
+    assert_int_equal(d->relief, CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    assert_string_equal(d->decision_id, "misdemeanor");
+    assert_int_equal(d->n_reason_codes, 1);
+    assert_string_equal(d->reason_codes[0], "LAWFUL");
+    assert_int_equal(d->n_missing_facts, 0);
+    cjx_arena_fini(&a);
+    cjx_rules_set_free(set);
+}
+
 static void
 test_rules_load__validate__reports_failures_with_severity(void **state)
 {
@@ -485,6 +554,7 @@ static const struct CMUnitTest load_tests[] = {
     cmocka_unit_test(test_rules_load__allocation_failures__are_enomem_and_leak_nothing),
     cmocka_unit_test(test_rules_load__prop64_allocation_failures__are_enomem),
     cmocka_unit_test(test_rules_load__decide__first_match_and_enumeration),
+    cmocka_unit_test(test_rules_load__decide__later_branches_match_full_reruns),
     cmocka_unit_test(test_rules_load__validate__reports_failures_with_severity),
     cmocka_unit_test(test_rules_load__decide_without_match__is_an_error),
     cmocka_unit_test(test_rules_load__decide_on_empty_message__does_not_crash),

@@ -1,4 +1,5 @@
-/* Unit tests for src/tls: agency identity, own-certificate checks, key files. */
+/* Unit tests for src/tls: agency identity, own-certificate checks, key files,
+ * revocation lists. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -752,6 +753,446 @@ test_tls__check_own__weak_key__refused(void **state)
     free(key2);
 }
 
+/* ---- Revocation lists ----------------------------------------------------- */
+
+static void
+path_join(char *buf, size_t len, const char *dir, const char *name)
+{
+    if (snprintf(buf, len, "%s/%s", dir, name) >= (int)len)
+        fail_msg("path too long");
+}
+
+/* A fresh directory under the test's certificate directory. */
+static void
+crl_dir_new(char *buf, size_t len, const char *name)
+{
+    path_join(buf, len, certs, name);
+    mkdir(buf, 0700);
+}
+
+static char *
+load_ca(void)
+{
+    return load("ca", "pem", NULL);
+}
+
+static EVP_PKEY *
+load_key(const char *name)
+{
+    char path[PATH_MAX];
+    cert_path(path, sizeof(path), name, "key");
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    assert_non_null(k);
+    return k;
+}
+
+static X509 *
+load_x509(const char *name)
+{
+    char path[PATH_MAX];
+    cert_path(path, sizeof(path), name, "pem");
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    assert_non_null(x);
+    return x;
+}
+
+/* Writes a CRL for issuer signed by key to path, issued at now+last_s and
+ * next due at now+next_s (no next update when next_s is 0), listing serial
+ * (if given) with reason (-1 for none). */
+static void
+write_crl(const char *path, const X509_NAME *issuer, EVP_PKEY *key,
+          long last_s, long next_s, const ASN1_INTEGER *serial, int reason)
+{
+    X509_CRL *crl = X509_CRL_new();
+    assert_non_null(crl);
+    X509_CRL_set_version(crl, 1);
+    X509_CRL_set_issuer_name(crl, issuer);
+    ASN1_TIME *t = X509_gmtime_adj(NULL, last_s);
+    X509_CRL_set1_lastUpdate(crl, t);
+    ASN1_TIME_free(t);
+    if (next_s != 0) {
+        t = X509_gmtime_adj(NULL, next_s);
+        X509_CRL_set1_nextUpdate(crl, t);
+        ASN1_TIME_free(t);
+    }
+    if (serial != NULL) {
+        X509_REVOKED *rev = X509_REVOKED_new();
+        X509_REVOKED_set_serialNumber(rev, (ASN1_INTEGER *)serial);
+        t = X509_gmtime_adj(NULL, -60);
+        X509_REVOKED_set_revocationDate(rev, t);
+        ASN1_TIME_free(t);
+        if (reason >= 0) {
+            ASN1_ENUMERATED *e = ASN1_ENUMERATED_new();
+            ASN1_ENUMERATED_set(e, reason);
+            X509_REVOKED_add1_ext_i2d(rev, NID_crl_reason, e, 0, 0);
+            ASN1_ENUMERATED_free(e);
+        }
+        X509_CRL_add0_revoked(crl, rev);
+    }
+    X509_CRL_sort(crl);
+    assert_true(X509_CRL_sign(crl, key, EVP_sha256()) > 0);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(PEM_write_X509_CRL(f, crl), 1);
+    fclose(f);
+    X509_CRL_free(crl);
+}
+
+/* A CRL of the development CA itself, in dir/name. */
+static void
+write_ca_crl(const char *dir, const char *name, long last_s, long next_s,
+             const char *revoke, int reason)
+{
+    char path[PATH_MAX];
+    path_join(path, sizeof(path), dir, name);
+    X509 *ca = load_x509("ca");
+    EVP_PKEY *key = load_key("ca");
+    X509 *victim = revoke != NULL ? load_x509(revoke) : NULL;
+    write_crl(path, X509_get_subject_name(ca), key, last_s, next_s,
+              victim != NULL ? X509_get0_serialNumber(victim) : NULL, reason);
+    X509_free(victim);
+    X509_free(ca);
+    EVP_PKEY_free(key);
+}
+
+static int
+load_set(const char *dir, struct cjx_tls_crl_set **set, struct cjx_errbuf *eb)
+{
+    char *ca = load_ca();
+    int rc = cjx_tls_crl_set_load(dir, ca, set, eb);
+    cjx_tls_free_pem(ca, strlen(ca));
+    return rc;
+}
+
+static int
+check_file(const struct cjx_tls_crl_set *set, const char *name,
+           struct cjx_errbuf *eb)
+{
+    size_t len;
+    char *pem = load(name, "pem", &len);
+    int rc = cjx_tls_crl_set_check(set, pem, len, eb);
+    cjx_tls_free_pem(pem, len);
+    return rc;
+}
+
+static void
+test_tls__crl__dev_crl__revoked_refused_others_pass(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    path_join(dir, sizeof(dir), certs, "crl");
+    struct cjx_tls_crl_set *set = NULL;
+    struct cjx_errbuf eb = {{0}};
+    if (load_set(dir, &set, &eb) != 0)
+        fail_msg("%s", eb.msg);
+    assert_int_equal(cjx_tls_crl_set_count(set), 1);
+    assert_string_equal(cjx_tls_crl_set_uncovered(set), "");
+
+    assert_int_equal(check_file(set, "revoked", &eb), CJX_EUNAUTH);
+    assert_msg_has(&eb, "was revoked at ");
+    assert_msg_has(&eb, "(keyCompromise)");
+    assert_msg_has(&eb, "CN=CA038013A");
+    assert_msg_has(&eb, "cjx development CA");
+    for (size_t i = 0; i < N_DEV; i++) {
+        if (check_file(set, dev_agencies[i].slug, &eb) != 0)
+            fail_msg("%s: %s", dev_agencies[i].slug, eb.msg);
+    }
+    /* Another CA's certificate: no CRL of that issuer, nothing to say. */
+    assert_int_equal(check_file(set, "otherca", &eb), 0);
+    cjx_tls_crl_set_unref(set);
+}
+
+static void
+test_tls__crl__revoked_anywhere_in_chain__refused(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    path_join(dir, sizeof(dir), certs, "crl");
+    struct cjx_tls_crl_set *set = NULL;
+    struct cjx_errbuf eb = {{0}};
+    assert_int_equal(load_set(dir, &set, &eb), 0);
+    size_t a, b;
+    char *good = load("sf-da", "pem", &a);
+    char *bad = load("revoked", "pem", &b);
+    char *chain = malloc(a + b + 1);
+    memcpy(chain, good, a);
+    memcpy(chain + a, bad, b + 1);
+    assert_int_equal(cjx_tls_crl_set_check(set, chain, a + b, &eb),
+                     CJX_EUNAUTH);
+    assert_msg_has(&eb, "was revoked");
+    free(chain);
+    cjx_tls_free_pem(good, a);
+    cjx_tls_free_pem(bad, b);
+
+    assert_int_equal(cjx_tls_crl_set_check(set, "junk", 4, &eb), CJX_EUNAUTH);
+    assert_msg_has(&eb, "cannot parse");
+    assert_int_equal(cjx_tls_crl_set_check(NULL, "junk", 4, &eb), CJX_EINVAL);
+    cjx_tls_crl_set_unref(set);
+}
+
+static void
+test_tls__crl__empty_dir__empty_set_names_uncovered_ca(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    crl_dir_new(dir, sizeof(dir), "crl-empty");
+    struct cjx_tls_crl_set *set = NULL;
+    struct cjx_errbuf eb = {{0}};
+    if (load_set(dir, &set, &eb) != 0)
+        fail_msg("%s", eb.msg);
+    assert_int_equal(cjx_tls_crl_set_count(set), 0);
+    assert_non_null(strstr(cjx_tls_crl_set_uncovered(set), "cjx development CA"));
+    /* Without a CRL a certificate cannot be found revoked. */
+    assert_int_equal(check_file(set, "revoked", &eb), 0);
+    cjx_tls_crl_set_unref(set);
+}
+
+static void
+test_tls__crl__pem_der_and_dotfiles__loaded_as_expected(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], path[PATH_MAX];
+    crl_dir_new(dir, sizeof(dir), "crl-forms");
+    write_ca_crl(dir, "a.r0", -60, 86400, "revoked", 1);
+    /* The same CRL as DER, and a hidden file that is not a CRL at all. */
+    char cmd[6 * PATH_MAX];
+    if (snprintf(cmd, sizeof(cmd),
+                 "openssl crl -in '%s/a.r0' -outform DER -out '%s/b.der' && "
+                 "echo junk > '%s/.hidden' && mkdir -p '%s/sub'",
+                 dir, dir, dir, dir) >= (int)sizeof(cmd))
+        fail_msg("command too long");
+    assert_int_equal(system(cmd), 0);
+    struct cjx_tls_crl_set *set = NULL;
+    struct cjx_errbuf eb = {{0}};
+    if (load_set(dir, &set, &eb) != 0)
+        fail_msg("%s", eb.msg);
+    assert_int_equal(cjx_tls_crl_set_count(set), 2);
+    assert_int_equal(check_file(set, "revoked", &eb), CJX_EUNAUTH);
+    cjx_tls_crl_set_unref(set);
+
+    /* A file that is not a CRL spoils the whole directory. */
+    path_join(path, sizeof(path), certs, "ca.pem");
+    if (snprintf(cmd, sizeof(cmd), "cp '%s' '%s/c.0'", path, dir) >=
+        (int)sizeof(cmd))
+        fail_msg("command too long");
+    assert_int_equal(system(cmd), 0);
+    set = NULL;
+    assert_int_equal(load_set(dir, &set, &eb), CJX_ETLS);
+    assert_null(set);
+    assert_msg_has(&eb, "c.0: not a CRL");
+}
+
+static void
+test_tls__crl__removed_from_crl__passes(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    crl_dir_new(dir, sizeof(dir), "crl-hold");
+    write_ca_crl(dir, "hold.r0", -60, 86400, "sf-court", 8 /* removeFromCRL */);
+    struct cjx_tls_crl_set *set = NULL;
+    struct cjx_errbuf eb = {{0}};
+    assert_int_equal(load_set(dir, &set, &eb), 0);
+    assert_int_equal(check_file(set, "sf-court", &eb), 0);
+    cjx_tls_crl_set_unref(set);
+
+    dir[0] = '\0';
+    crl_dir_new(dir, sizeof(dir), "crl-hold2");
+    write_ca_crl(dir, "hold.r0", -60, 86400, "sf-court", 6 /* certificateHold */);
+    assert_int_equal(load_set(dir, &set, &eb), 0);
+    assert_int_equal(check_file(set, "sf-court", &eb), CJX_EUNAUTH);
+    assert_msg_has(&eb, "(certificateHold)");
+    cjx_tls_crl_set_unref(set);
+
+    crl_dir_new(dir, sizeof(dir), "crl-noreason");
+    write_ca_crl(dir, "x.r0", -60, 0, "sf-court", -1);
+    assert_int_equal(load_set(dir, &set, &eb), 0);
+    assert_int_equal(check_file(set, "sf-court", &eb), CJX_EUNAUTH);
+    assert_msg_has(&eb, "(no reason given)");
+    cjx_tls_crl_set_unref(set);
+}
+
+static void
+test_tls__crl__foreign_or_forged_crl__refused_at_load(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], path[PATH_MAX];
+    struct cjx_tls_crl_set *set = NULL;
+    struct cjx_errbuf eb = {{0}};
+
+    /* Signed by a CA that is not in the bundle. */
+    crl_dir_new(dir, sizeof(dir), "crl-foreign");
+    path_join(path, sizeof(path), dir, "u.r0");
+    X509 *untrusted = load_x509("untrusted-ca");
+    EVP_PKEY *ukey = load_key("untrusted-ca");
+    write_crl(path, X509_get_subject_name(untrusted), ukey, -60, 86400, NULL,
+              -1);
+    assert_int_equal(load_set(dir, &set, &eb), CJX_ETLS);
+    assert_null(set);
+    assert_msg_has(&eb, "u.r0: the CRL is issued by ");
+    assert_msg_has(&eb, "untrusted CA");
+    assert_msg_has(&eb, "which is not a CA in the CA bundle");
+
+    /* The trusted CA's name, but another key signed it. */
+    crl_dir_new(dir, sizeof(dir), "crl-forged");
+    path_join(path, sizeof(path), dir, "f.r0");
+    X509 *ca = load_x509("ca");
+    write_crl(path, X509_get_subject_name(ca), ukey, -60, 86400, NULL, -1);
+    assert_int_equal(load_set(dir, &set, &eb), CJX_ETLS);
+    assert_msg_has(&eb, "f.r0: the CRL's signature does not verify");
+
+    /* A bundle CA whose key usage does not include cRLSign. */
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_set_pubkey(x, k);
+    X509_NAME *name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               (const unsigned char *)"no crl sign", -1, -1, 0);
+    X509_set_issuer_name(x, name);
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+    X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage,
+                                            "critical, keyCertSign");
+    X509_add_ext(x, e, -1);
+    X509_EXTENSION_free(e);
+    assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+    BIO *bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_X509(bio, x);
+    char *data;
+    long n = BIO_get_mem_data(bio, &data);
+    char *bundle = strndup(data, (size_t)n);
+    BIO_free(bio);
+    crl_dir_new(dir, sizeof(dir), "crl-nosign");
+    path_join(path, sizeof(path), dir, "n.r0");
+    write_crl(path, name, k, -60, 86400, NULL, -1);
+    assert_int_equal(cjx_tls_crl_set_load(dir, bundle, &set, &eb), CJX_ETLS);
+    assert_msg_has(&eb, "may not sign CRLs");
+
+    assert_int_equal(cjx_tls_crl_set_load(dir, "no certificates", &set, &eb),
+                     CJX_ETLS);
+    assert_msg_has(&eb, "the CA bundle holds no certificate");
+    path_join(path, sizeof(path), certs, "does-not-exist");
+    assert_int_equal(load_set(path, &set, &eb), CJX_EIO);
+    assert_msg_has(&eb, "does-not-exist");
+    assert_null(set);
+
+    free(bundle);
+    X509_free(x);
+    EVP_PKEY_free(k);
+    X509_free(ca);
+    X509_free(untrusted);
+    EVP_PKEY_free(ukey);
+}
+
+static void
+test_tls__crl__stale_or_future_crl__refused_at_load(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    struct cjx_tls_crl_set *set = NULL;
+    struct cjx_errbuf eb = {{0}};
+    crl_dir_new(dir, sizeof(dir), "crl-stale");
+    write_ca_crl(dir, "s.r0", -7200, -3600, NULL, -1);
+    assert_int_equal(load_set(dir, &set, &eb), CJX_ETLS);
+    assert_null(set);
+    assert_msg_has(&eb, "s.r0: the CRL expired at ");
+    assert_msg_has(&eb, "install a current CRL");
+
+    crl_dir_new(dir, sizeof(dir), "crl-future");
+    write_ca_crl(dir, "f.r0", 3600, 7200, NULL, -1);
+    assert_int_equal(load_set(dir, &set, &eb), CJX_ETLS);
+    assert_msg_has(&eb, "f.r0: the CRL is not valid before ");
+}
+
+/* A CRL that goes stale while loaded refuses its issuer's certificates
+ * rather than letting them pass unchecked. */
+static void
+test_tls__crl__expires_while_loaded__certificates_refused(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    path_join(dir, sizeof(dir), certs, "crl");
+    struct cjx_tls_crl_set *set = NULL;
+    struct cjx_errbuf eb = {{0}};
+    assert_int_equal(load_set(dir, &set, &eb), 0);
+    cjx_clock_set_source(pinned_clock);
+    pinned_us = INT64_C(4102444800) * 1000000; /* 2100-01-01 */
+    int rc = check_file(set, "sf-da", &eb);
+    int other = check_file(set, "otherca", NULL);
+    struct cjx_errbuf eb2 = {{0}};
+    struct cjx_tls_crl_set *later = NULL;
+    int load_rc = load_set(dir, &later, &eb2);
+    cjx_clock_set_source(NULL);
+    assert_int_equal(rc, CJX_ETLS);
+    assert_msg_has(&eb, "expired at ");
+    assert_msg_has(&eb, "revocation cannot be checked");
+    assert_int_equal(other, 0);
+    assert_int_equal(load_rc, CJX_ETLS);
+    assert_msg_has(&eb2, "the CRL expired at ");
+    assert_int_equal(check_file(set, "sf-da", &eb), 0);
+    cjx_tls_crl_set_unref(set);
+}
+
+struct crl_thread_arg {
+    const struct cjx_tls_crl_set *set;
+    const char *good, *bad;
+    size_t good_len, bad_len;
+    int failures;
+};
+
+static void *
+check_many(void *p)
+{
+    struct crl_thread_arg *a = p;
+    for (int i = 0; i < 200; i++) {
+        if (cjx_tls_crl_set_check(a->set, a->good, a->good_len, NULL) != 0 ||
+            cjx_tls_crl_set_check(a->set, a->bad, a->bad_len, NULL) !=
+                CJX_EUNAUTH)
+            a->failures++;
+    }
+    return NULL;
+}
+
+static void
+test_tls__crl__concurrent_checks_and_refs__agree(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    path_join(dir, sizeof(dir), certs, "crl");
+    struct cjx_tls_crl_set *set = NULL;
+    assert_int_equal(load_set(dir, &set, NULL), 0);
+    size_t gl, bl;
+    char *good = load("sf-pd", "pem", &gl);
+    char *bad = load("revoked", "pem", &bl);
+    pthread_t t[4];
+    struct crl_thread_arg args[4];
+    /* The threads' reference keeps the set alive after ours is dropped. */
+    cjx_tls_crl_set_ref(set);
+    for (int i = 0; i < 4; i++) {
+        args[i] = (struct crl_thread_arg){set, good, bad, gl, bl, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, check_many, &args[i]), 0);
+    }
+    cjx_tls_crl_set_unref(set);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(args[i].failures, 0);
+    }
+    cjx_tls_crl_set_unref(set);
+    cjx_tls_crl_set_unref(NULL);
+    cjx_tls_free_pem(good, gl);
+    cjx_tls_free_pem(bad, bl);
+}
+
 int
 main(void)
 {
@@ -773,6 +1214,15 @@ main(void)
         cmocka_unit_test(test_tls__check_own__judged_by_the_cjx_clock),
         cmocka_unit_test(test_tls__check_own__bad_key_material__refused),
         cmocka_unit_test(test_tls__check_own__weak_key__refused),
+        cmocka_unit_test(test_tls__crl__dev_crl__revoked_refused_others_pass),
+        cmocka_unit_test(test_tls__crl__revoked_anywhere_in_chain__refused),
+        cmocka_unit_test(test_tls__crl__empty_dir__empty_set_names_uncovered_ca),
+        cmocka_unit_test(test_tls__crl__pem_der_and_dotfiles__loaded_as_expected),
+        cmocka_unit_test(test_tls__crl__removed_from_crl__passes),
+        cmocka_unit_test(test_tls__crl__foreign_or_forged_crl__refused_at_load),
+        cmocka_unit_test(test_tls__crl__stale_or_future_crl__refused_at_load),
+        cmocka_unit_test(test_tls__crl__expires_while_loaded__certificates_refused),
+        cmocka_unit_test(test_tls__crl__concurrent_checks_and_refs__agree),
     };
     return cmocka_run_group_tests(tests, setup_certs, teardown_certs);
 }

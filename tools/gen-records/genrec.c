@@ -33,6 +33,7 @@ genrec_init(struct genrec *g, uint64_t seed)
 {
     g->s = seed * UINT64_C(0xD1B54A32D192ED03) + 1;
     g->serial = 0;
+    g->n_counties = 0;
 }
 
 struct weighted {
@@ -65,6 +66,41 @@ static const struct weighted counties[] = {
     {"Humboldt", 25}, {"Mendocino", 20}, {"San Joaquin", 25}, {"Contra Costa", 30},
     {"Yolo", 10},
 };
+
+int
+genrec_set_counties(struct genrec *g, const char *const *names, int n)
+{
+    g->n_counties = 0;
+    for (int i = 0; i < n && i < 16; i++) {
+        int found = -1;
+        for (size_t k = 0; k < sizeof(counties) / sizeof(*counties); k++)
+            if (strcmp(counties[k].name, names[i]) == 0)
+                found = (int)k;
+        if (found < 0)
+            return i;
+        g->counties[g->n_counties++] = found;
+    }
+    return -1;
+}
+
+/* The county of conviction: statewide, or among the chosen ones. */
+static const char *
+pick_county(struct genrec *g)
+{
+    if (g->n_counties == 0)
+        return PICK(g, counties);
+    unsigned total = 0;
+    for (int i = 0; i < g->n_counties; i++)
+        total += counties[g->counties[i]].weight;
+    unsigned r = rnd(g, total);
+    for (int i = 0; i < g->n_counties; i++) {
+        unsigned w = counties[g->counties[i]].weight;
+        if (r < w)
+            return counties[g->counties[i]].name;
+        r -= w;
+    }
+    return counties[g->counties[g->n_counties - 1]].name;
+}
 
 static const struct weighted p64_sections[] = {
     {"11357", 380}, {"11358", 90}, {"11359", 300}, {"11360", 190},
@@ -369,9 +405,10 @@ genrec_next(struct genrec *g, struct cjx_arena *a)
     p->first_name = str(a, first[rnd(g, 8)]);
     p->deceased = chance(g, 15);
 
-    const char *county = PICK(g, counties);
+    const char *county = pick_county(g);
     r->county = str(a, county);
-    snprintf(buf, sizeof(buf), "CA0%02u0000J", 1 + rnd(g, 58));
+    /* An NCIC ORI is nine characters. */
+    snprintf(buf, sizeof(buf), "CA0%02u000J", 1 + rnd(g, 58));
     r->court_ori = str(a, buf);
     r->prosecuting_agency_ori = str(a, buf);
 

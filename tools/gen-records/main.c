@@ -12,11 +12,13 @@ static void
 usage(FILE *f)
 {
     fputs("usage: gen-records [-n COUNT] [-s SEED] [-f jsonl|pb] [-m query|record]\n"
-          "                   [--dates-as-strings] [-o FILE]\n"
+          "                   [--dates-as-strings] [--counties A,B,...] [-o FILE]\n"
           "Writes COUNT (default 1000) synthetic cjx.v1.ReliefQuery messages (or\n"
           "their cjx.v1.ConvictionRecord with -m record), deterministic by SEED\n"
           "(default 1): JSON Lines in the proto3 JSON mapping, or protobuf\n"
-          "messages each preceded by its length as a varint (-f pb).\n",
+          "messages each preceded by its length as a varint (-f pb).\n"
+          "--counties draws the county of conviction from the named counties\n"
+          "only (with their statewide weights).\n",
           f);
 }
 
@@ -40,7 +42,7 @@ main(int argc, char **argv)
 {
     unsigned long long count = 1000, seed = 1;
     int pb = 0, record_only = 0, flags = 0;
-    const char *out = NULL;
+    const char *out = NULL, *counties = NULL;
     static const struct option opts[] = {
         {"count", required_argument, NULL, 'n'},
         {"seed", required_argument, NULL, 's'},
@@ -48,6 +50,7 @@ main(int argc, char **argv)
         {"message", required_argument, NULL, 'm'},
         {"output", required_argument, NULL, 'o'},
         {"dates-as-strings", no_argument, NULL, 'D'},
+        {"counties", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -93,6 +96,9 @@ main(int argc, char **argv)
         case 'D':
             flags |= JSONW_DATES_AS_STRINGS;
             break;
+        case 'C':
+            counties = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -108,6 +114,22 @@ main(int argc, char **argv)
     }
     struct genrec g;
     genrec_init(&g, seed);
+    if (counties != NULL) {
+        char *copy = strdup(counties);
+        const char *names[16];
+        int n = 0;
+        for (char *tok = strtok(copy, ","); tok != NULL && n < 16;
+             tok = strtok(NULL, ","))
+            names[n++] = tok;
+        int bad = genrec_set_counties(&g, names, n);
+        if (bad >= 0 || n == 0) {
+            fprintf(stderr, "gen-records: unknown county '%s'\n",
+                    n == 0 ? "" : names[bad]);
+            free(copy);
+            return 2;
+        }
+        free(copy);
+    }
     struct cjx_arena a;
     cjx_arena_init(&a, NULL, 0, 0);
     int rc = 0;

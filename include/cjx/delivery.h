@@ -1,0 +1,49 @@
+/* The outbox worker: delivers the hand-offs a daemon's steps queued to the
+ * peers that must receive them, over one long-lived mTLS channel per peer.
+ *
+ * A hand-off is written to the outbox in the transaction of the step that
+ * caused it (include/cjx/store_cases.h). The worker takes due rows in
+ * batches, sends each batch in one CaseService/Deliver call with a
+ * deadline, and marks every row by its result: delivered; retried later
+ * with exponential backoff and jitter (the peer is unreachable, or refused
+ * only because an earlier step has not reached it yet); or parked with the
+ * peer's reason (any other refusal, which waiting cannot change). Receivers
+ * answer a repeated message id with their first answer, so a row sent again
+ * after a crash or a lost reply takes effect exactly once. */
+#ifndef CJX_DELIVERY_H
+#define CJX_DELIVERY_H
+
+#include "cjx/conf.h"
+#include "cjx/error.h"
+#include "cjx/store.h"
+
+struct cjx_delivery;
+
+/* The client credentials of the daemon (PEM text, copied and wiped when
+ * no longer needed). */
+struct cjx_delivery_tls {
+    const char *ca_pem;
+    const char *cert_pem;
+    const char *key_pem;
+};
+
+/* Starts one sender thread per `exchange.delivery.streams_per_peer` for
+ * every registered agency with an endpoint other than conf's own. store is
+ * borrowed and must outlive the worker; conf and tls are copied. Returns 0
+ * with a new worker (stop with cjx_delivery_stop), or CJX_ENOMEM/CJX_EINVAL.
+ */
+int cjx_delivery_start(struct cjx_store *store, const struct cjx_conf *conf,
+                       const struct cjx_delivery_tls *tls,
+                       struct cjx_delivery **out, struct cjx_errbuf *eb);
+
+/* Takes up a new configuration (registry, settings) and credentials: the
+ * senders are restarted. A row in flight when they stop is sent again. */
+int cjx_delivery_reload(struct cjx_delivery *d, const struct cjx_conf *conf,
+                        const struct cjx_delivery_tls *tls,
+                        struct cjx_errbuf *eb);
+
+/* Stops the senders (cancelling calls in flight) and frees the worker.
+ * Accepts NULL. */
+void cjx_delivery_stop(struct cjx_delivery *d);
+
+#endif

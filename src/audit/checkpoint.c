@@ -1,0 +1,195 @@
+/* Audit checkpoints: the daemon's signature over the newest entry hash. */
+#include "audit_internal.h"
+
+#include <limits.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cjx_audit_signer {
+    EVP_PKEY *key;
+    char *cert_pem;
+};
+
+const char *
+audit_openssl_reason(char *buf, size_t len)
+{
+    unsigned long e = ERR_peek_last_error();
+    if (e == 0)
+        snprintf(buf, len, "unknown reason");
+    else
+        ERR_error_string_n(e, buf, len);
+    ERR_clear_error();
+    return buf;
+}
+
+const char *
+audit_digest_for(const EVP_PKEY *key)
+{
+    /* EdDSA hashes the message itself and takes no separate digest. */
+    if (EVP_PKEY_is_a(key, "ED25519") || EVP_PKEY_is_a(key, "ED448"))
+        return NULL;
+    return "SHA256";
+}
+
+/* Refuses to ask for a passphrase: a daemon has no one to ask. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1;
+}
+
+static BIO *
+pem_bio(const char *pem)
+{
+    size_t len = strlen(pem);
+    return len <= INT_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
+}
+
+int
+cjx_audit_signer_new(const char *key_pem, const char *cert_pem,
+                     struct cjx_audit_signer **out, struct cjx_errbuf *eb)
+{
+    char why[256];
+    if (key_pem == NULL || cert_pem == NULL || out == NULL)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "audit signer: key and certificate "
+                        "are required");
+    struct cjx_audit_signer *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    BIO *bio = pem_bio(key_pem);
+    if (bio != NULL)
+        s->key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+    BIO_free(bio);
+    if (s->key == NULL) {
+        free(s);
+        return cjx_errf(eb, CJX_ETLS,
+                        "audit signer: cannot parse the private key: %s",
+                        audit_openssl_reason(why, sizeof(why)));
+    }
+    X509 *leaf = NULL;
+    bio = pem_bio(cert_pem);
+    if (bio != NULL)
+        leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    int err = 0;
+    if (leaf == NULL)
+        err = cjx_errf(eb, CJX_ETLS,
+                       "audit signer: cannot parse the certificate: %s",
+                       audit_openssl_reason(why, sizeof(why)));
+    else if (X509_check_private_key(leaf, s->key) != 1)
+        err = cjx_errf(eb, CJX_ETLS,
+                       "audit signer: the private key does not "
+                       "belong to the certificate");
+    ERR_clear_error();
+    X509_free(leaf);
+    if (err == 0 && (s->cert_pem = strdup(cert_pem)) == NULL)
+        err = cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    if (err != 0) {
+        cjx_audit_signer_free(s);
+        return err;
+    }
+    *out = s;
+    return 0;
+}
+
+void
+cjx_audit_signer_free(struct cjx_audit_signer *s)
+{
+    if (s == NULL)
+        return;
+    /* OpenSSL clears the key's secret numbers when it frees them. */
+    EVP_PKEY_free(s->key);
+    free(s->cert_pem);
+    free(s);
+}
+
+/* The bytes a checkpoint's signature covers: a fixed label, so that no
+ * signature made with the daemon's key for another purpose can pass for
+ * one of these, then the checkpoint packed without its signature. Returns
+ * a new buffer (free()) or NULL. */
+uint8_t *
+audit_checkpoint_signed_bytes(const Cjx__V1__AuditCheckpoint *cp, size_t *len)
+{
+    Cjx__V1__AuditCheckpoint unsigned_cp = *cp;
+    unsigned_cp.signature.data = NULL;
+    unsigned_cp.signature.len = 0;
+    size_t label = sizeof(AUDIT_CHECKPOINT_LABEL) - 1;
+    size_t n = protobuf_c_message_get_packed_size(&unsigned_cp.base);
+    uint8_t *buf = malloc(label + n);
+    if (buf == NULL)
+        return NULL;
+    memcpy(buf, AUDIT_CHECKPOINT_LABEL, label);
+    protobuf_c_message_pack(&unsigned_cp.base, buf + label);
+    *len = label + n;
+    return buf;
+}
+
+static int
+sign(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t **sig,
+     size_t *sig_len)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx != NULL &&
+             EVP_DigestSignInit_ex(ctx, NULL, audit_digest_for(key), NULL, NULL,
+                                   key, NULL) == 1 &&
+             EVP_DigestSign(ctx, NULL, sig_len, msg, len) == 1;
+    *sig = ok ? malloc(*sig_len) : NULL;
+    ok =
+        ok && *sig != NULL && EVP_DigestSign(ctx, *sig, sig_len, msg, len) == 1;
+    EVP_MD_CTX_free(ctx);
+    if (!ok) {
+        free(*sig);
+        *sig = NULL;
+    }
+    return ok;
+}
+
+int
+cjx_audit_checkpoint_make(struct cjx_audit_signer *s, int64_t seq,
+                          const uint8_t entry_hash[CJX_AUDIT_HASH_LEN],
+                          int64_t time_us, int interval_entries, uint8_t **out,
+                          size_t *len, struct cjx_errbuf *eb)
+{
+    char why[256];
+    Cjx__V1__AuditCheckpoint cp = CJX__V1__AUDIT_CHECKPOINT__INIT;
+    cp.seq = seq;
+    cp.entry_hash.data = (uint8_t *)entry_hash;
+    cp.entry_hash.len = CJX_AUDIT_HASH_LEN;
+    cp.time_unix_us = time_us;
+    cp.signer_cert_pem = s->cert_pem;
+    cp.interval_entries = interval_entries;
+
+    size_t msg_len;
+    uint8_t *msg = audit_checkpoint_signed_bytes(&cp, &msg_len);
+    if (msg == NULL)
+        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    uint8_t *sig;
+    size_t sig_len;
+    int ok = sign(s->key, msg, msg_len, &sig, &sig_len);
+    free(msg);
+    if (!ok)
+        return cjx_errf(eb, CJX_ETLS, "signing checkpoint %lld: %s",
+                        (long long)seq, audit_openssl_reason(why, sizeof(why)));
+    cp.signature.data = sig;
+    cp.signature.len = sig_len;
+    size_t n = protobuf_c_message_get_packed_size(&cp.base);
+    uint8_t *buf = malloc(n);
+    if (buf == NULL) {
+        free(sig);
+        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    }
+    protobuf_c_message_pack(&cp.base, buf);
+    free(sig);
+    *out = buf;
+    *len = n;
+    return 0;
+}

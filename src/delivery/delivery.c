@@ -1,0 +1,602 @@
+/* The outbox worker: per peer, sender threads that take due hand-offs in
+ * batches, deliver them with CaseService/Deliver and mark each by result. */
+#include "cjx/delivery.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cjx/client.h"
+#include "cjx/clock.h"
+#include "cjx/log.h"
+#include "cjx/store_cases.h"
+#include "cjx/tls.h"
+#include "cjx/v1/exchange.methods.h"
+
+/* A batch is bounded by bytes too, well under the peers' default 4 MiB
+ * message limit. */
+#define BATCH_MAX_BYTES (2u << 20)
+/* After a wake-up, a sender waits this long for more rows to gather, so
+ * that a busy outbox goes out in batches rather than row by row. */
+#define LINGER_US 3000
+/* Even without a wake-up a sender looks at its rows this often. */
+#define IDLE_CHECK_US 1000000
+
+struct peer;
+
+struct sender {
+    struct peer *peer;
+    int partition;
+    pthread_t thread;
+    int started;
+    uint64_t rng;
+    int failures; /* consecutive failed calls */
+};
+
+struct peer {
+    struct cjx_delivery *d;
+    char ori[CJX_ORI_LEN + 1];
+    char *endpoint;
+    struct cjx_client *client;
+    int n_senders;
+    struct sender senders[16];
+};
+
+struct cjx_delivery {
+    struct cjx_store *store;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* monotonic clock */
+    uint64_t generation; /* bumped when rows are added */
+    int stopping;
+
+    /* Settings, from the configuration. */
+    int batch;
+    int timeout_ms;
+    int64_t retry_initial_us;
+    int64_t retry_max_us;
+
+    struct peer *peers;
+    size_t n_peers;
+};
+
+/* ---- time and randomness ------------------------------------------------ */
+
+static uint64_t
+next_rand(uint64_t *s)
+{
+    /* xorshift64*: enough to spread retries, which is all it is for. */
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * UINT64_C(2685821657736338717);
+}
+
+/* base, times a random factor in [0.5, 1.5): peers that failed together
+ * do not retry together. */
+static int64_t
+jitter(struct sender *s, int64_t base)
+{
+    uint64_t r = next_rand(&s->rng) % 1000;
+    return base / 2 + (int64_t)((double)base * (double)r / 1000.0);
+}
+
+static int64_t
+backoff(const struct cjx_delivery *d, int attempts)
+{
+    int64_t wait = d->retry_initial_us;
+    for (int i = 0; i < attempts && wait < d->retry_max_us; i++)
+        wait *= 2;
+    return wait < d->retry_max_us ? wait : d->retry_max_us;
+}
+
+/* Waits on d->cv until the generation moves past seen, stop, or until
+ * (monotonic microseconds). Called with d->mu held. */
+static void
+wait_until(struct cjx_delivery *d, uint64_t seen, int64_t until_mono_us)
+{
+    while (!d->stopping && d->generation == seen) {
+        int64_t now = cjx_clock_monotonic_us();
+        if (now >= until_mono_us)
+            return;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t ns = ts.tv_nsec + (until_mono_us - now) % 1000000 * 1000;
+        ts.tv_sec += (time_t)((until_mono_us - now) / 1000000 + ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        pthread_cond_timedwait(&d->cv, &d->mu, &ts);
+    }
+}
+
+static void
+on_outbox_rows(void *arg, int64_t last_seq, size_t added)
+{
+    (void)last_seq;
+    struct cjx_delivery *d = arg;
+    if (added == 0)
+        return;
+    pthread_mutex_lock(&d->mu);
+    d->generation++;
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+}
+
+/* ---- one batch ---------------------------------------------------------- */
+
+struct row {
+    int64_t id;
+    int attempts;
+};
+
+struct batch {
+    struct cjx_delivery *d;
+    struct row *rows;
+    size_t n, cap;
+    uint8_t *buf; /* the CaseMessages being built */
+    size_t len, buf_cap;
+    /* Rows of a method this version does not deliver: parked at once. */
+    int64_t unknown[64];
+    size_t n_unknown;
+};
+
+static int
+field_of(const char *method)
+{
+    static const struct {
+        int method;
+        int field; /* in cjx.v1.CaseMessage */
+    } map[] = {
+        {CASE_SERVICE_NOTIFY_CANDIDATE, 1},
+        {CASE_SERVICE_DECIDE, 2},
+        {CASE_SERVICE_ORDER, 3},
+        {CASE_SERVICE_ACKNOWLEDGE_HISTORY_UPDATED, 4},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(cjx__v1__case_service__methods[map[i].method].path,
+                   method) == 0)
+            return map[i].field;
+    return 0;
+}
+
+static size_t
+put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    do {
+        p[n] = (uint8_t)(v & 0x7F);
+        v >>= 7;
+        if (v)
+            p[n] |= 0x80;
+        n++;
+    } while (v);
+    return n;
+}
+
+static size_t
+varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >>= 7)
+        n++;
+    return n;
+}
+
+/* Appends a stored payload to the CaseMessages being built. The payload is
+ * already the encoding of its message, so wrapping it as CaseMessage's
+ * oneof field and as one item of CaseMessages.messages is two length
+ * prefixes: no decoding and no re-encoding. */
+static int
+add_row(void *arg, const struct cjx_outbox_row *r)
+{
+    struct batch *b = arg;
+    int field = field_of(r->method);
+    size_t inner = 1 + varint_len(r->payload_len) + r->payload_len;
+    size_t need = 1 + varint_len(inner) + inner;
+    if (field == 0) {
+        if (b->n_unknown < sizeof(b->unknown) / sizeof(b->unknown[0]))
+            b->unknown[b->n_unknown++] = r->id;
+        return 0;
+    }
+    if (b->n > 0 && b->len + need > BATCH_MAX_BYTES)
+        return 1;
+    if (b->len + need > b->buf_cap) {
+        size_t cap = (b->len + need) * 2;
+        uint8_t *grown = realloc(b->buf, cap);
+        if (grown == NULL)
+            return 1;
+        b->buf = grown;
+        b->buf_cap = cap;
+    }
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        struct row *grown = realloc(b->rows, cap * sizeof(*grown));
+        if (grown == NULL)
+            return 1;
+        b->rows = grown;
+        b->cap = cap;
+    }
+    uint8_t *p = b->buf + b->len;
+    *p++ = (1 << 3) | 2; /* CaseMessages.messages, length-delimited */
+    p += put_varint(p, inner);
+    *p++ = (uint8_t)((field << 3) | 2);
+    p += put_varint(p, r->payload_len);
+    memcpy(p, r->payload, r->payload_len);
+    p += r->payload_len;
+    b->len = (size_t)(p - b->buf);
+    b->rows[b->n++] = (struct row){.id = r->id, .attempts = r->attempts};
+    return 0;
+}
+
+/* Whether a refusal of a whole call is worth repeating: everything but a
+ * message this daemon cannot make acceptable. */
+static int
+call_retryable(int code)
+{
+    return code != 3 /* INVALID_ARGUMENT */ && code != 12 /* UNIMPLEMENTED */;
+}
+
+/* Whether a refusal of one message is worth repeating. */
+static int
+item_retryable(int code, int retry_later)
+{
+    switch (code) {
+    case 4:  /* DEADLINE_EXCEEDED */
+    case 8:  /* RESOURCE_EXHAUSTED */
+    case 10: /* ABORTED */
+    case 13: /* INTERNAL: the peer's store failed */
+    case 14: /* UNAVAILABLE */
+        return 1;
+    case 9: /* FAILED_PRECONDITION */
+        return retry_later;
+    default:
+        return 0;
+    }
+}
+
+struct mark_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+    int err;
+};
+
+static void
+marks_done(void *arg, const struct cjx_record_write_result *r)
+{
+    struct mark_wait *w = arg;
+    pthread_mutex_lock(&w->mu);
+    w->done = 1;
+    w->err = r->err;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Stores the marks and waits until they are durable, so that the next read
+ * does not see these rows as due again. */
+static void
+store_marks(struct cjx_delivery *d, const struct cjx_outbox_mark *m, size_t n)
+{
+    struct mark_wait w = {.done = 0};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    int err = cjx_store_outbox_mark(d->store, m, n, marks_done, &w);
+    if (err == 0) {
+        pthread_mutex_lock(&w.mu);
+        while (!w.done)
+            pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+        err = w.err;
+    }
+    if (err != 0)
+        cjx_error("delivery", "cannot record delivery results: %s",
+                  cjx_strerror(err));
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+}
+
+static void
+mark_all_retry(struct sender *s, struct batch *b, const char *why,
+               struct cjx_outbox_mark *m)
+{
+    struct cjx_delivery *d = s->peer->d;
+    /* The peer as a whole failed: every row waits as long as the peer's
+     * run of failures says. */
+    int64_t at = cjx_clock_now_us() + jitter(s, backoff(d, s->failures));
+    for (size_t i = 0; i < b->n; i++)
+        m[i] = (struct cjx_outbox_mark){.id = b->rows[i].id,
+                                        .outcome = CJX_OUTBOX_MARK_RETRY,
+                                        .next_attempt_us = at,
+                                        .error = why};
+}
+
+/* Sends one batch and marks its rows. */
+static void
+deliver_batch(struct sender *s, struct batch *b)
+{
+    struct peer *p = s->peer;
+    struct cjx_delivery *d = p->d;
+    struct cjx_outbox_mark *m = calloc(b->n, sizeof(*m));
+    char(*why)[200] = calloc(b->n, sizeof(*why));
+    if (m == NULL || why == NULL) {
+        free(m);
+        free(why);
+        return;
+    }
+    void *resp = NULL;
+    size_t resp_len = 0;
+    struct cjx_client_status st = {0};
+    int err = cjx_client_unary_raw(
+        p->client, cjx__v1__case_service__methods[CASE_SERVICE_DELIVER].path,
+        b->buf, b->len, d->timeout_ms, &resp, &resp_len, &st);
+    Cjx__V1__CaseResults *results = NULL;
+    if (err == 0 && st.code == 0)
+        results = cjx__v1__case_results__unpack(NULL, resp_len, resp);
+    free(resp);
+
+    char call_why[600];
+    if (results == NULL || results->n_results != b->n) {
+        if (err != 0)
+            snprintf(call_why, sizeof(call_why), "%s: %s", p->endpoint,
+                     cjx_strerror(err));
+        else if (st.code != 0)
+            snprintf(call_why, sizeof(call_why), "%s: %s",
+                     cjx_client_code_name(st.code), st.message);
+        else
+            snprintf(call_why, sizeof(call_why),
+                     "the peer's answer does not match the batch");
+        s->failures++;
+        if (err == 0 && st.code != 0 && !call_retryable(st.code)) {
+            for (size_t i = 0; i < b->n; i++)
+                m[i] = (struct cjx_outbox_mark){
+                    .id = b->rows[i].id,
+                    .outcome = CJX_OUTBOX_MARK_PARK,
+                    .error = call_why};
+            cjx_error("delivery", "%s refused a batch of %zu for good: %s",
+                      p->ori, b->n, call_why);
+        } else {
+            mark_all_retry(s, b, call_why, m);
+            if (s->failures == 1 || s->failures % 20 == 0)
+                cjx_warn("delivery", "%s unreachable (%d failed calls), "
+                         "will retry: %s",
+                         p->ori, s->failures, call_why);
+        }
+        if (results != NULL)
+            cjx__v1__case_results__free_unpacked(results, NULL);
+        store_marks(d, m, b->n);
+        free(m);
+        free(why);
+        return;
+    }
+    if (s->failures > 0)
+        cjx_info("delivery", "%s reachable again", p->ori);
+    s->failures = 0;
+    int64_t now = cjx_clock_now_us();
+    size_t parked = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const Cjx__V1__CaseResult *r = results->results[i];
+        m[i].id = b->rows[i].id;
+        if (r->code == 0) {
+            m[i].outcome = CJX_OUTBOX_MARK_DELIVERED;
+            continue;
+        }
+        snprintf(why[i], sizeof(why[i]), "%s: %s",
+                 cjx_client_code_name(r->code), r->message);
+        m[i].error = why[i];
+        if (item_retryable(r->code, r->retry_later)) {
+            m[i].outcome = CJX_OUTBOX_MARK_RETRY;
+            m[i].next_attempt_us =
+                now + jitter(s, backoff(d, b->rows[i].attempts));
+        } else {
+            m[i].outcome = CJX_OUTBOX_MARK_PARK;
+            parked++;
+            cjx_warn("delivery", "%s refused %s for good: %s", p->ori,
+                     results->results[i]->request_id, why[i]);
+        }
+    }
+    cjx__v1__case_results__free_unpacked(results, NULL);
+    store_marks(d, m, b->n);
+    free(m);
+    free(why);
+}
+
+/* ---- the sender loop ---------------------------------------------------- */
+
+static void *
+sender_main(void *arg)
+{
+    struct sender *s = arg;
+    struct peer *p = s->peer;
+    struct cjx_delivery *d = p->d;
+    struct batch b = {.d = d};
+    uint64_t seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&d->mu);
+        int stop = d->stopping;
+        seen = d->generation;
+        pthread_mutex_unlock(&d->mu);
+        if (stop)
+            break;
+        b.n = 0;
+        b.len = 0;
+        b.n_unknown = 0;
+        struct cjx_errbuf eb;
+        int err = cjx_store_outbox_due(d->store, p->ori, cjx_clock_now_us(),
+                                       s->partition, p->n_senders, d->batch,
+                                       add_row, &b, &eb);
+        if (err != 0)
+            cjx_error("delivery", "reading the outbox: %s", eb.msg);
+        for (size_t i = 0; i < b.n_unknown; i++) {
+            struct cjx_outbox_mark m = {
+                .id = b.unknown[i],
+                .outcome = CJX_OUTBOX_MARK_PARK,
+                .error = "not a method this daemon delivers"};
+            store_marks(d, &m, 1);
+        }
+        if (err == 0 && b.n > 0) {
+            deliver_batch(s, &b);
+            continue;
+        }
+        /* Nothing due: sleep until the earliest retry, a new row, or the
+         * idle check, whichever comes first. */
+        int64_t next = 0;
+        int64_t wait = IDLE_CHECK_US;
+        if (cjx_store_outbox_next_due(d->store, p->ori, &next, &eb) == 0 &&
+            next > 0) {
+            int64_t until = next - cjx_clock_now_us();
+            if (until < wait)
+                wait = until > 1000 ? until : 1000;
+        }
+        pthread_mutex_lock(&d->mu);
+        wait_until(d, seen, cjx_clock_monotonic_us() + wait);
+        int woken = d->generation != seen && !d->stopping;
+        pthread_mutex_unlock(&d->mu);
+        if (woken) {
+            /* Let more rows gather before reading. */
+            struct timespec ts = {0, LINGER_US * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    free(b.rows);
+    free(b.buf);
+    return NULL;
+}
+
+/* ---- peers ------------------------------------------------------------- */
+
+static void
+peers_stop(struct cjx_delivery *d)
+{
+    pthread_mutex_lock(&d->mu);
+    d->stopping = 1;
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    for (size_t i = 0; i < d->n_peers; i++)
+        cjx_client_cancel(d->peers[i].client);
+    for (size_t i = 0; i < d->n_peers; i++) {
+        struct peer *p = &d->peers[i];
+        for (int k = 0; k < p->n_senders; k++)
+            if (p->senders[k].started)
+                pthread_join(p->senders[k].thread, NULL);
+        cjx_client_free(p->client);
+        free(p->endpoint);
+    }
+    free(d->peers);
+    d->peers = NULL;
+    d->n_peers = 0;
+}
+
+static int
+peers_start(struct cjx_delivery *d, const struct cjx_conf *conf,
+            const struct cjx_delivery_tls *tls, struct cjx_errbuf *eb)
+{
+    const struct cjx_exchange_conf *x = &conf->exchange;
+    d->batch = x->delivery_batch;
+    d->timeout_ms = x->delivery_timeout_ms;
+    d->retry_initial_us = (int64_t)x->retry_initial_ms * 1000;
+    d->retry_max_us = (int64_t)x->retry_max_ms * 1000;
+    d->stopping = 0;
+    d->peers = calloc(conf->registry.n ? conf->registry.n : 1,
+                      sizeof(*d->peers));
+    if (d->peers == NULL)
+        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    int streams = x->delivery_streams;
+    if (streams > 16)
+        streams = 16;
+    uint64_t seed = (uint64_t)cjx_clock_now_us() | 1;
+    for (size_t i = 0; i < conf->registry.n; i++) {
+        const struct cjx_agency *a = &conf->registry.agencies[i];
+        if (a->endpoint[0] == '\0' || strcmp(a->ori, conf->agency) == 0)
+            continue;
+        struct peer *p = &d->peers[d->n_peers];
+        p->d = d;
+        snprintf(p->ori, sizeof(p->ori), "%s", a->ori);
+        p->endpoint = strdup(a->endpoint);
+        if (p->endpoint == NULL)
+            return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+        int err = cjx_client_connect_tls(a->endpoint, tls->ca_pem,
+                                         tls->cert_pem, tls->key_pem,
+                                         &p->client, eb);
+        if (err != 0) {
+            free(p->endpoint);
+            return err;
+        }
+        d->n_peers++;
+        p->n_senders = streams;
+        for (int k = 0; k < streams; k++) {
+            struct sender *s = &p->senders[k];
+            s->peer = p;
+            s->partition = k;
+            seed = seed * UINT64_C(6364136223846793005) + 1442695040888963407;
+            s->rng = seed | 1;
+            if (pthread_create(&s->thread, NULL, sender_main, s) != 0)
+                return cjx_errf(eb, CJX_ENOMEM, "cannot start a sender");
+            s->started = 1;
+        }
+    }
+    return 0;
+}
+
+int
+cjx_delivery_start(struct cjx_store *store, const struct cjx_conf *conf,
+                   const struct cjx_delivery_tls *tls,
+                   struct cjx_delivery **out, struct cjx_errbuf *eb)
+{
+    if (store == NULL || conf == NULL || tls == NULL || out == NULL)
+        return cjx_errf(eb, CJX_EINVAL, "delivery: missing argument");
+    struct cjx_delivery *d = calloc(1, sizeof(*d));
+    if (d == NULL)
+        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    d->store = store;
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&d->cv, &attr);
+    pthread_condattr_destroy(&attr);
+    int err = cjx_store_add_case_hook(store, on_outbox_rows, d);
+    if (err == 0)
+        err = peers_start(d, conf, tls, eb);
+    else
+        cjx_errf(eb, err, "delivery: cannot watch the outbox");
+    if (err != 0) {
+        cjx_store_remove_case_hook(store, on_outbox_rows, d);
+        peers_stop(d);
+        pthread_cond_destroy(&d->cv);
+        pthread_mutex_destroy(&d->mu);
+        free(d);
+        return err;
+    }
+    cjx_info("delivery", "delivering to %zu peer(s), %d stream(s) each",
+             d->n_peers, conf->exchange.delivery_streams);
+    *out = d;
+    return 0;
+}
+
+int
+cjx_delivery_reload(struct cjx_delivery *d, const struct cjx_conf *conf,
+                    const struct cjx_delivery_tls *tls, struct cjx_errbuf *eb)
+{
+    peers_stop(d);
+    int err = peers_start(d, conf, tls, eb);
+    if (err != 0)
+        cjx_error("delivery", "restarting the senders failed: %s",
+                  eb != NULL ? eb->msg : cjx_strerror(err));
+    return err;
+}
+
+void
+cjx_delivery_stop(struct cjx_delivery *d)
+{
+    if (d == NULL)
+        return;
+    cjx_store_remove_case_hook(d->store, on_outbox_rows, d);
+    peers_stop(d);
+    pthread_cond_destroy(&d->cv);
+    pthread_mutex_destroy(&d->mu);
+    free(d);
+}

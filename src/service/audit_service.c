@@ -1,0 +1,644 @@
+/* AuditService: the local operator's tail, export and verification of the
+ * audit log.
+ *
+ * Tail and export are streams like WatchRecords: they read the log in pages
+ * after a cursor and send one item at a time; a following tail parks in the
+ * audit hub until the store's audit hook reports a newer entry. An export
+ * interleaves the checkpoints, each right after the entry it signs, which
+ * is the order a verifier needs. Verification reads the whole log, so it
+ * runs on a thread of its own rather than on a completion-queue thread. */
+#include "service_internal.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cjx/audit.h"
+#include "cjx/log.h"
+#include "cjx/tls.h"
+#include "cjx/v1/audit.methods.h"
+
+#define PAGE 64
+
+/* An entry or checkpoint copied out of the store: body and hash in one
+ * allocation, both exactly as stored. */
+struct audit_item {
+    int checkpoint;
+    int64_t seq;
+    uint8_t *body;
+    size_t len;
+    uint8_t *hash; /* inside body's allocation; NULL for checkpoints */
+    size_t hash_len;
+};
+
+struct item_page {
+    struct audit_item item[PAGE];
+    int n;
+    int failed; /* out of memory while copying */
+};
+
+static void
+item_clear(struct audit_item *it)
+{
+    free(it->body);
+    memset(it, 0, sizeof(*it));
+}
+
+static int
+copy_item(void *arg, const struct cjx_stored_audit *a)
+{
+    struct item_page *p = arg;
+    struct audit_item *it = &p->item[p->n];
+    memset(it, 0, sizeof(*it));
+    it->checkpoint = a->hash == NULL;
+    it->seq = a->seq;
+    size_t hash_len = a->hash != NULL ? a->hash_len : 0;
+    it->body = malloc(a->body_len + hash_len + 1);
+    if (it->body == NULL) {
+        p->failed = 1;
+        return 1;
+    }
+    if (a->body_len > 0)
+        memcpy(it->body, a->body, a->body_len);
+    it->len = a->body_len;
+    if (a->hash != NULL) {
+        it->hash = it->body + a->body_len;
+        if (hash_len > 0)
+            memcpy(it->hash, a->hash, hash_len);
+        it->hash_len = hash_len;
+    }
+    p->n++;
+    return 0;
+}
+
+/* Where a reader of the log stands: the last entry and the last checkpoint
+ * it has taken. */
+struct audit_cursor {
+    int64_t entry;
+    int64_t checkpoint;
+    int with_checkpoints;
+};
+
+/* Reads the next items after the cursor into out (up to 2 * PAGE), entries
+ * and checkpoints merged by seq, a checkpoint after the entry it signs.
+ * Items beyond what both pages cover wait for the next call, so that the
+ * order holds across pages. *n is 0 at the end of the log. */
+static int
+read_items(struct cjx_store *store, struct audit_cursor *cur,
+           struct audit_item *out, int *n, struct cjx_errbuf *eb)
+{
+    struct item_page *e = calloc(1, sizeof(*e)), *c = calloc(1, sizeof(*c));
+    int err =
+        e == NULL || c == NULL ? cjx_errf(eb, CJX_ENOMEM, "out of memory") : 0;
+    if (err == 0)
+        err = cjx_store_read_audit(store, cur->entry, PAGE, copy_item, e, eb);
+    if (err == 0 && cur->with_checkpoints)
+        err = cjx_store_read_audit_checkpoints(store, cur->checkpoint, PAGE,
+                                               copy_item, c, eb);
+    if (err == 0 && (e->failed || c->failed))
+        err = cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    *n = 0;
+    if (err == 0) {
+        int64_t bound = INT64_MAX;
+        if (e->n == PAGE)
+            bound = e->item[PAGE - 1].seq;
+        if (c->n == PAGE && c->item[PAGE - 1].seq < bound)
+            bound = c->item[PAGE - 1].seq;
+        int i = 0, j = 0;
+        while (i < e->n || j < c->n) {
+            int take_cp =
+                j < c->n && (i == e->n || c->item[j].seq < e->item[i].seq);
+            struct audit_item *it = take_cp ? &c->item[j] : &e->item[i];
+            if (it->seq > bound)
+                break;
+            out[(*n)++] = *it;
+            memset(it, 0, sizeof(*it));
+            if (take_cp) {
+                cur->checkpoint = out[*n - 1].seq;
+                j++;
+            } else {
+                cur->entry = out[*n - 1].seq;
+                i++;
+            }
+        }
+    }
+    for (int i = 0; e != NULL && i < e->n; i++)
+        item_clear(&e->item[i]);
+    for (int i = 0; c != NULL && i < c->n; i++)
+        item_clear(&c->item[i]);
+    free(e);
+    free(c);
+    return err;
+}
+
+/* The AuditRecord for an item, in the arena. Bytes that do not decode are
+ * sent with an empty readable part: the stored bytes are the evidence. */
+static int
+record_message(struct cjx_arena *a, const struct audit_item *it,
+               Cjx__V1__AuditRecord *out)
+{
+    ProtobufCAllocator alloc = cjx_arena_pb_allocator(a);
+    cjx__v1__audit_record__init(out);
+    out->seq = it->seq;
+    out->body.data = it->body;
+    out->body.len = it->len;
+    if (it->checkpoint) {
+        out->item_case = CJX__V1__AUDIT_RECORD__ITEM_CHECKPOINT;
+        out->checkpoint =
+            cjx__v1__audit_checkpoint__unpack(&alloc, it->len, it->body);
+        if (out->checkpoint == NULL && !a->failed) {
+            out->checkpoint = cjx_arena_alloc(a, sizeof(*out->checkpoint));
+            if (out->checkpoint != NULL)
+                cjx__v1__audit_checkpoint__init(out->checkpoint);
+        }
+        return out->checkpoint != NULL ? 0 : CJX_ENOMEM;
+    }
+    out->hash.data = it->hash;
+    out->hash.len = it->hash_len;
+    out->item_case = CJX__V1__AUDIT_RECORD__ITEM_ENTRY;
+    out->entry = cjx__v1__audit_entry__unpack(&alloc, it->len, it->body);
+    if (out->entry == NULL && !a->failed) {
+        out->entry = cjx_arena_alloc(a, sizeof(*out->entry));
+        if (out->entry != NULL)
+            cjx__v1__audit_entry__init(out->entry);
+    }
+    return out->entry != NULL ? 0 : CJX_ENOMEM;
+}
+
+/* ---- tail and export streams ------------------------------------------ */
+
+struct audit_stream {
+    pthread_mutex_t mu;
+    struct cjx_call *call;
+    struct cjx_service *svc;
+    struct audit_cursor cursor;
+    int follow;
+    struct audit_item batch[2 * PAGE];
+    int batch_len, batch_next;
+    int sending;     /* a send is in flight */
+    int parked;      /* waiting in the hub for a commit */
+    int over;        /* the call ended: no more sends */
+    atomic_int refs; /* alive + in-flight send + wake-ups in progress */
+    struct audit_stream *next_parked;
+    struct audit_stream *next_active, *prev_active;
+    struct cjx_arena send_arena; /* the record being sent */
+};
+
+void
+audit_hub_init(struct audit_hub *hub)
+{
+    pthread_mutex_init(&hub->mu, NULL);
+    hub->parked = hub->active = NULL;
+    hub->closed = 0;
+}
+
+void
+audit_hub_fini(struct audit_hub *hub)
+{
+    pthread_mutex_destroy(&hub->mu);
+}
+
+static void
+stream_hold(struct audit_stream *s)
+{
+    atomic_fetch_add(&s->refs, 1);
+}
+
+/* Drops a reference; the last one frees the stream and releases its call. */
+static void
+stream_drop(struct audit_stream *s)
+{
+    if (atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    struct cjx_call *c = s->call;
+    for (int i = s->batch_next; i < s->batch_len; i++)
+        item_clear(&s->batch[i]);
+    cjx_arena_fini(&s->send_arena);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+    c->state = NULL;
+    c->ops->unref(c);
+}
+
+static void
+unpark_locked(struct audit_hub *hub, struct audit_stream *s)
+{
+    for (struct audit_stream **pp = &hub->parked; *pp != NULL;
+         pp = &(*pp)->next_parked) {
+        if (*pp == s) {
+            *pp = s->next_parked;
+            break;
+        }
+    }
+    s->parked = 0;
+}
+
+/* Takes an ended stream out of the hub and drops the reference it held for
+ * being alive. Called exactly once per stream, by whoever set s->over. */
+static void
+stream_end(struct audit_stream *s)
+{
+    struct audit_hub *hub = &s->svc->audit_hub;
+    pthread_mutex_lock(&hub->mu);
+    if (s->parked)
+        unpark_locked(hub, s);
+    if (s->prev_active)
+        s->prev_active->next_active = s->next_active;
+    else if (hub->active == s)
+        hub->active = s->next_active;
+    if (s->next_active)
+        s->next_active->prev_active = s->prev_active;
+    pthread_mutex_unlock(&hub->mu);
+    stream_drop(s);
+}
+
+static int
+send_item(struct audit_stream *s, const struct audit_item *it)
+{
+    cjx_arena_reset(&s->send_arena);
+    Cjx__V1__AuditRecord rec;
+    int err = record_message(&s->send_arena, it, &rec);
+    if (err != 0)
+        return err;
+    return s->call->ops->send(s->call, &rec.base);
+}
+
+/* Moves the stream forward: sends the next item, reads the next page,
+ * parks, or ends the stream. Called with s->mu held and no send in flight.
+ * Returns 1 when the stream is over and must be released by the caller. */
+static int
+stream_pump_locked(struct audit_stream *s)
+{
+    struct cjx_call *c = s->call;
+    for (;;) {
+        if (s->over)
+            return 1;
+        if (s->batch_next < s->batch_len) {
+            struct audit_item *it = &s->batch[s->batch_next++];
+            s->sending = 1;
+            stream_hold(s); /* dropped by audit_stream_on_sent */
+            int err = send_item(s, it);
+            item_clear(it);
+            if (err == 0)
+                return 0;
+            s->sending = 0;
+            atomic_fetch_sub(&s->refs, 1); /* the alive ref still holds it */
+            s->over = 1;
+            c->ops->fail(c, err, "could not send the audit record");
+            return 1;
+        }
+        s->batch_len = s->batch_next = 0;
+        struct cjx_errbuf eb;
+        int err =
+            read_items(s->svc->store, &s->cursor, s->batch, &s->batch_len, &eb);
+        if (err != 0) {
+            cjx_error("audit", "reading the audit log failed: %s", eb.msg);
+            s->over = 1;
+            c->ops->fail(c, err, "could not read the audit log");
+            return 1;
+        }
+        if (s->batch_len > 0)
+            continue;
+        if (!s->follow) {
+            s->over = 1;
+            c->ops->finish(c);
+            return 1;
+        }
+        /* Caught up: park, then look again, because a commit may have
+         * landed between the read and the parking. */
+        struct audit_hub *hub = &s->svc->audit_hub;
+        pthread_mutex_lock(&hub->mu);
+        if (hub->closed) {
+            pthread_mutex_unlock(&hub->mu);
+            s->over = 1;
+            c->ops->fail(c, CJX_ECLOSED,
+                         "server shutting down; resume from the last seq");
+            return 1;
+        }
+        s->parked = 1;
+        s->next_parked = hub->parked;
+        hub->parked = s;
+        pthread_mutex_unlock(&hub->mu);
+        if (cjx_store_last_audit_seq(s->svc->store) <= s->cursor.entry)
+            return 0;
+        pthread_mutex_lock(&hub->mu);
+        if (s->parked)
+            unpark_locked(hub, s);
+        pthread_mutex_unlock(&hub->mu);
+    }
+}
+
+static void
+stream_pump(struct audit_stream *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int ended = 0;
+    if (!s->over && !s->sending && !s->parked)
+        ended = stream_pump_locked(s);
+    pthread_mutex_unlock(&s->mu);
+    if (ended)
+        stream_end(s);
+}
+
+static void
+stream_start(struct cjx_call *c, int64_t after, int follow,
+             int with_checkpoints)
+{
+    struct audit_stream *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        c->ops->fail(c, CJX_ENOMEM, "out of memory");
+        return;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    cjx_arena_init(&s->send_arena, NULL, 0, 0);
+    s->call = c;
+    s->svc = c->service;
+    s->cursor = (struct audit_cursor){after, after, with_checkpoints};
+    s->follow = follow;
+    atomic_init(&s->refs, 1);
+    c->state = s;
+    c->ops->ref(c);
+
+    struct audit_hub *hub = &s->svc->audit_hub;
+    pthread_mutex_lock(&hub->mu);
+    int closed = hub->closed;
+    if (!closed) {
+        s->next_active = hub->active;
+        if (hub->active)
+            hub->active->prev_active = s;
+        hub->active = s;
+    }
+    pthread_mutex_unlock(&hub->mu);
+    if (closed) {
+        c->ops->fail(c, CJX_ECLOSED, "server shutting down");
+        stream_drop(s);
+        return;
+    }
+    stream_hold(s);
+    stream_pump(s);
+    stream_drop(s);
+}
+
+static void
+tail_audit(struct cjx_call *c, const ProtobufCMessage *msg)
+{
+    const Cjx__V1__TailAuditRequest *req =
+        (const Cjx__V1__TailAuditRequest *)msg;
+    if (req->after_seq < 0 || req->last < 0) {
+        c->ops->fail(c, CJX_EINVAL, "after_seq and last: must not be negative");
+        return;
+    }
+    int64_t after = req->after_seq;
+    if (after == 0 && req->last > 0) {
+        after = cjx_store_last_audit_seq(c->service->store) - req->last;
+        if (after < 0)
+            after = 0;
+    }
+    stream_start(c, after, req->follow, 0);
+}
+
+static void
+export_audit(struct cjx_call *c, const ProtobufCMessage *msg)
+{
+    const Cjx__V1__ExportAuditRequest *req =
+        (const Cjx__V1__ExportAuditRequest *)msg;
+    if (req->after_seq < 0) {
+        c->ops->fail(c, CJX_EINVAL, "after_seq: must not be negative");
+        return;
+    }
+    stream_start(c, req->after_seq, 0, 1);
+}
+
+static void
+audit_stream_on_sent(struct cjx_call *c, int ok)
+{
+    struct audit_stream *s = c->state;
+    pthread_mutex_lock(&s->mu);
+    s->sending = 0;
+    int ended = !ok && !s->over;
+    if (ended)
+        s->over = 1; /* the client is gone; the transport ends the call */
+    pthread_mutex_unlock(&s->mu);
+    if (ended)
+        stream_end(s);
+    else
+        stream_pump(s);
+    stream_drop(s); /* the send's reference */
+}
+
+static void
+audit_stream_on_cancel(struct cjx_call *c)
+{
+    struct audit_stream *s = c->state;
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->mu);
+    int ended = !s->over;
+    s->over = 1;
+    pthread_mutex_unlock(&s->mu);
+    if (ended)
+        stream_end(s);
+}
+
+void
+audit_hub_on_commit(void *arg, int64_t last_seq)
+{
+    struct cjx_service *svc = arg;
+    struct audit_hub *hub = &svc->audit_hub;
+    (void)last_seq;
+    pthread_mutex_lock(&hub->mu);
+    struct audit_stream *woken = hub->parked;
+    hub->parked = NULL;
+    for (struct audit_stream *s = woken; s != NULL; s = s->next_parked) {
+        s->parked = 0;
+        stream_hold(s); /* keeps it alive through a concurrent cancel */
+    }
+    pthread_mutex_unlock(&hub->mu);
+    while (woken != NULL) {
+        struct audit_stream *next = woken->next_parked;
+        woken->next_parked = NULL;
+        stream_pump(woken);
+        stream_drop(woken);
+        woken = next;
+    }
+}
+
+void
+audit_hub_close(struct cjx_service *svc)
+{
+    struct audit_hub *hub = &svc->audit_hub;
+    pthread_mutex_lock(&hub->mu);
+    hub->closed = 1;
+    struct audit_stream *parked = hub->parked;
+    hub->parked = NULL;
+    for (struct audit_stream *s = parked; s != NULL; s = s->next_parked) {
+        s->parked = 0;
+        stream_hold(s);
+    }
+    pthread_mutex_unlock(&hub->mu);
+    while (parked != NULL) {
+        struct audit_stream *next = parked->next_parked;
+        parked->next_parked = NULL;
+        pthread_mutex_lock(&parked->mu);
+        int ended = !parked->over && !parked->sending;
+        if (ended)
+            parked->over = 1;
+        pthread_mutex_unlock(&parked->mu);
+        if (ended) {
+            parked->call->ops->fail(parked->call, CJX_ECLOSED,
+                                    "server shutting down; resume from the "
+                                    "last seq received");
+            stream_end(parked);
+        }
+        stream_drop(parked);
+        parked = next;
+    }
+}
+
+/* ---- verification -------------------------------------------------------- */
+
+struct verify_job {
+    struct cjx_call *call;
+    struct cjx_service *svc;
+    struct cjx_audit_verifier *verifier;
+};
+
+static int
+verify_all(struct verify_job *job, struct cjx_audit_report *report,
+           struct cjx_errbuf *eb)
+{
+    struct audit_cursor cur = {0, 0, 1};
+    struct audit_item *items = calloc(2 * PAGE, sizeof(*items));
+    if (items == NULL)
+        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    int err = 0;
+    for (;;) {
+        if (atomic_load(&job->svc->audit_closing)) {
+            err = cjx_errf(eb, CJX_ECLOSED, "server shutting down");
+            break;
+        }
+        int n;
+        err = read_items(job->svc->store, &cur, items, &n, eb);
+        if (err != 0 || n == 0)
+            break;
+        for (int i = 0; i < n; i++) {
+            struct audit_item *it = &items[i];
+            if (it->checkpoint)
+                cjx_audit_verifier_checkpoint(job->verifier, it->seq, it->body,
+                                              it->len);
+            else
+                cjx_audit_verifier_entry(job->verifier, it->seq, it->body,
+                                         it->len, it->hash, it->hash_len);
+            item_clear(it);
+        }
+        if (!cjx_audit_verifier_ok(job->verifier))
+            break; /* the first finding is the answer */
+    }
+    free(items);
+    if (err == 0)
+        cjx_audit_verifier_finish(job->verifier, report);
+    return err;
+}
+
+static void *
+verify_main(void *arg)
+{
+    struct verify_job *job = arg;
+    struct cjx_call *c = job->call;
+    struct cjx_audit_report report;
+    struct cjx_errbuf eb;
+    int err = verify_all(job, &report, &eb);
+    if (err != 0) {
+        if (err != CJX_ECLOSED)
+            cjx_error("audit", "verification failed: %s", eb.msg);
+        c->ops->fail(c, err, eb.msg);
+    } else {
+        if (!report.ok)
+            cjx_warn("audit",
+                     "audit log verification failed at entry "
+                     "%" PRId64 ": %s",
+                     report.first_bad_seq, report.reason);
+        Cjx__V1__VerifyAuditResponse resp =
+            CJX__V1__VERIFY_AUDIT_RESPONSE__INIT;
+        resp.ok = report.ok;
+        resp.entries_checked = report.entries;
+        resp.checkpoints_checked = report.checkpoints;
+        resp.first_bad_seq = report.first_bad_seq;
+        resp.reason = report.reason;
+        resp.last_seq = report.last_seq;
+        resp.last_checkpoint_seq = report.last_checkpoint_seq;
+        c->ops->reply(c, &resp.base);
+    }
+    cjx_audit_verifier_free(job->verifier);
+    free(job);
+    c->ops->unref(c); /* last: the call may go with it */
+    return NULL;
+}
+
+/* Checkpoints must be signed by this daemon's agency with a certificate
+ * from the CA bundle it trusts now, read afresh so that a reloaded bundle
+ * counts. */
+static int
+make_verifier(const struct cjx_conf *conf, struct cjx_audit_verifier **out,
+              struct cjx_errbuf *eb)
+{
+    char *ca;
+    size_t ca_len;
+    int err = cjx_tls_read_pem(conf->tls.ca, 0, &ca, &ca_len, eb);
+    if (err != 0)
+        return err;
+    struct cjx_audit_trust trust = {ca, conf->trust_domain, conf->agency};
+    err = cjx_audit_verifier_new(&trust, out, eb);
+    cjx_tls_free_pem(ca, ca_len);
+    return err;
+}
+
+static void
+verify_audit(struct cjx_call *c, const ProtobufCMessage *msg)
+{
+    (void)msg;
+    struct cjx_errbuf eb;
+    struct verify_job *job = calloc(1, sizeof(*job));
+    if (job == NULL) {
+        c->ops->fail(c, CJX_ENOMEM, "out of memory");
+        return;
+    }
+    int err = c->conf != NULL
+                  ? make_verifier(c->conf, &job->verifier, &eb)
+                  : cjx_errf(&eb, CJX_EINTERNAL, "no configuration");
+    if (err != 0) {
+        free(job);
+        c->ops->fail(c, err, eb.msg);
+        return;
+    }
+    job->call = c;
+    job->svc = c->service;
+    c->ops->ref(c);
+    pthread_attr_t attr;
+    pthread_t th;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&th, &attr, verify_main, job);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        cjx_audit_verifier_free(job->verifier);
+        free(job);
+        c->ops->fail(c, CJX_EINTERNAL, "cannot start the verification");
+        c->ops->unref(c);
+    }
+}
+
+const struct cjx_handler cjx_audit_handlers[] = {
+    {.method = &cjx__v1__audit_service__methods[AUDIT_SERVICE_TAIL_AUDIT],
+     .server_stream = tail_audit,
+     .on_sent = audit_stream_on_sent,
+     .on_cancel = audit_stream_on_cancel},
+    {.method = &cjx__v1__audit_service__methods[AUDIT_SERVICE_EXPORT_AUDIT],
+     .server_stream = export_audit,
+     .on_sent = audit_stream_on_sent,
+     .on_cancel = audit_stream_on_cancel},
+    {.method = &cjx__v1__audit_service__methods[AUDIT_SERVICE_VERIFY_AUDIT],
+     .unary = verify_audit},
+};
+const size_t cjx_audit_handler_count =
+    sizeof(cjx_audit_handlers) / sizeof(cjx_audit_handlers[0]);

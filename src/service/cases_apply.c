@@ -1,0 +1,435 @@
+/* The path of every case message to the store: checks, the rule sets, and
+ * the function the store's writer calls inside the transaction to apply the
+ * workflow, route a step taken here and build the reply. */
+#include "cases_internal.h"
+
+#include <openssl/evp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cjx/audit.h"
+#include "cjx/clock.h"
+#include "cjx/evaluate.h"
+#include "cjx/log.h"
+
+#define US_PER_DAY (INT64_C(86400) * 1000000)
+
+void
+cjx_cases_policy(const struct cjx_exchange_conf *x,
+                 struct cjx_workflow_policy *out)
+{
+    cjx_workflow_policy_init_prop64(out);
+    if (!x->statutory) {
+        out->notice = (struct cjx_workflow_deadline){x->notice.window_us,
+                                                     x->notice.not_after_us};
+        out->review = (struct cjx_workflow_deadline){x->review.window_us,
+                                                     x->review.not_after_us};
+        out->order_unchallenged = (struct cjx_workflow_deadline){
+            x->order_unchallenged.window_us, x->order_unchallenged.not_after_us};
+        out->order_challenged = (struct cjx_workflow_deadline){
+            x->order_challenged.window_us, x->order_challenged.not_after_us};
+        out->history_update = (struct cjx_workflow_deadline){
+            x->history_update.window_us, x->history_update.not_after_us};
+    }
+    out->above_ceiling =
+        x->above_ceiling_flag ? CJX_CEILING_FLAG : CJX_CEILING_REFUSE;
+    out->review_lapse =
+        x->review_lapse_wait ? CJX_LAPSE_WAIT : CJX_LAPSE_NOT_CHALLENGED;
+    out->decision_grace_us = x->decision_grace_us;
+    out->max_clock_skew_us = x->max_clock_skew_us;
+}
+
+/* One case message between its check and its completion. The writer
+ * thread and then the completer use it, one after the other. */
+struct case_op {
+    struct cjx_service *svc;
+    const struct cjx_conf *conf;
+    const struct cjx_agency *sender;
+    const struct cjx_agency *self; /* this daemon's agency */
+    int local;
+    enum cjx_case_event_kind kind;
+    const char *method;
+    ProtobufCMessage *msg; /* the op's own copy, in the arena */
+    uint8_t *payload;      /* msg as it is sent on and kept */
+    size_t payload_len;
+    struct cjx_case_event ev;
+    struct cjx_workflow_policy policy;
+    case_done_fn done;
+    void *done_arg;
+    /* Filled on the writer thread. */
+    int retry_later;
+    struct cjx_case next_case;
+    struct cjx_outbox_put outbox[CJX_WORKFLOW_MAX_RECIPIENTS];
+    char detail[512];
+    struct cjx_arena arena;
+    char arena_buf[6144];
+};
+
+static void
+op_free(struct case_op *op)
+{
+    cjx_arena_fini(&op->arena);
+    free(op);
+}
+
+const char *
+case_error_detail(int err, const char *detail)
+{
+    /* The client needs the field it got wrong, not the store's wording. */
+    if (err == CJX_ECONFLICT)
+        return "meta.request_id: already used for a different message";
+    return detail != NULL ? detail : cjx_strerror(err);
+}
+
+/* ---- on the writer thread ----------------------------------------------- */
+
+static void
+refuse(struct case_op *op, struct cjx_case_next *next, int err,
+       const char *detail)
+{
+    if (detail != op->detail)
+        snprintf(op->detail, sizeof(op->detail), "%s", detail);
+    next->err = err;
+    next->detail = op->detail;
+}
+
+/* A county agency keeps only its county's cases: a message about another
+ * county's case is not for this daemon. */
+static int
+check_own_county(struct case_op *op, const char *county)
+{
+    if (op->self == NULL || op->self->county[0] == '\0' || county == NULL ||
+        strcmp(op->self->county, county) == 0)
+        return 0;
+    snprintf(op->detail, sizeof(op->detail),
+             "case %s %s #%d is a case of %s; %s (%s) serves %s only",
+             op->ev.cii, op->ev.court_case_number, (int)op->ev.count_number,
+             county, op->self->ori, op->self->name, op->self->county);
+    return CJX_EPERM;
+}
+
+/* The outbox rows of a step taken here: one per recipient that runs a
+ * daemon, this one excepted. */
+static int
+route_step(struct case_op *op, struct cjx_case_next *next)
+{
+    struct cjx_recipient to[CJX_WORKFLOW_MAX_RECIPIENTS];
+    size_t n = 0;
+    struct cjx_errbuf eb;
+    int err = cjx_workflow_route(op->kind, &op->next_case, &op->conf->registry,
+                                 to, CJX_WORKFLOW_MAX_RECIPIENTS, &n, &eb);
+    if (err != 0) {
+        snprintf(op->detail, sizeof(op->detail), "%s", eb.msg);
+        return err == CJX_ENOTFOUND ? CJX_ESTATE : err;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct cjx_agency *a = to[i].agency;
+        if (strcmp(a->ori, op->conf->agency) == 0 || a->endpoint[0] == '\0')
+            continue;
+        op->outbox[k++] = (struct cjx_outbox_put){
+            .destination_ori = a->ori,
+            .method = op->method,
+            .payload = op->payload,
+            .payload_len = op->payload_len,
+        };
+    }
+    next->outbox = op->outbox;
+    next->n_outbox = k;
+    return 0;
+}
+
+static void
+op_apply(void *arg, const struct cjx_case_current *cur,
+         struct cjx_case_next *next)
+{
+    struct case_op *op = arg;
+    struct cjx_case current;
+    Cjx__V1__Case *cur_msg = NULL;
+    ProtobufCAllocator alloc = cjx_arena_pb_allocator(&op->arena);
+    if (cur->body != NULL) {
+        cur_msg = cjx__v1__case__unpack(&alloc, cur->body_len, cur->body);
+        if (cur_msg == NULL || case_from_message(cur_msg, &current) != 0) {
+            refuse(op, next, CJX_ESTORE, "the stored case does not decode");
+            return;
+        }
+    }
+    const char *county = cur_msg != NULL ? current.county : op->ev.county;
+    int err = check_own_county(op, county);
+    if (err != 0) {
+        refuse(op, next, err, op->detail);
+        return;
+    }
+
+    struct cjx_errbuf eb;
+    int64_t now = cjx_clock_now_us();
+    const struct cjx_case *curp = cur_msg != NULL ? &current : NULL;
+    err = cjx_workflow_apply(curp, &op->ev, &op->policy, now, &op->next_case,
+                             &eb);
+    if (err != 0) {
+        op->retry_later =
+            cjx_workflow_retry_may_succeed(curp, &op->ev, &op->policy, now);
+        refuse(op, next, err, eb.msg);
+        return;
+    }
+    if (curp != NULL && op->next_case.version == current.version) {
+        /* A step taken before, under another id: nothing to store or send. */
+        next->unchanged = 1;
+        return;
+    }
+
+    Cjx__V1__Case m;
+    if (case_to_message(&op->next_case, &op->arena, &m) != 0) {
+        refuse(op, next, CJX_ENOMEM, "out of memory");
+        return;
+    }
+    m.seq = cur->next_seq;
+    /* DOJ's whole determination stays with the case from its notice on. */
+    if (op->msg->descriptor == &cjx__v1__candidate_notice__descriptor)
+        m.determination =
+            ((Cjx__V1__CandidateNotice *)op->msg)->determination;
+    else if (cur_msg != NULL)
+        m.determination = cur_msg->determination;
+    next->body = case_pack(&op->arena, &m.base, &next->body_len);
+    if (next->body == NULL) {
+        refuse(op, next, CJX_ENOMEM, "out of memory");
+        return;
+    }
+    next->county = op->next_case.county;
+    next->state = op->next_case.state;
+    next->event = op->kind;
+    next->version = op->next_case.version;
+    next->due_us = case_due_us(&op->next_case);
+    if (cur_msg == NULL &&
+        op->msg->descriptor == &cjx__v1__candidate_notice__descriptor) {
+        next->notice = op->payload;
+        next->notice_len = op->payload_len;
+    }
+    if (op->local && (err = route_step(op, next)) != 0)
+        refuse(op, next, err, op->detail);
+}
+
+/* ---- completion ----------------------------------------------------------- */
+
+static void
+op_done(void *arg, const struct cjx_case_write_result *r)
+{
+    struct case_op *op = arg;
+    struct case_result res = {
+        .err = r->err,
+        .detail = r->err != 0 ? case_error_detail(r->err, r->detail) : NULL,
+        .retry_later = r->err == CJX_ESTATE && op->retry_later,
+        .replayed = r->replayed,
+        .unchanged = r->unchanged,
+        .seq = r->seq,
+        .snapshot = r->snapshot,
+        .snapshot_len = r->snapshot_len,
+        .audit_seq = r->audit_seq,
+    };
+    op->done(op->done_arg, &res);
+    op_free(op);
+}
+
+/* ---- checks and queueing -------------------------------------------------- */
+
+/* The configured rule sets for the message's type and, for a notice, those
+ * for its conviction record. Flags do not refuse anything. */
+static int
+validate_with_rules(struct cjx_service *svc, const ProtobufCMessage *msg,
+                    struct cjx_arena *a, struct cjx_errbuf *eb)
+{
+    struct rules_ref *rules = service_rules_get(svc);
+    const char *flags;
+    int err = cjx_evaluate_validate(rules->reg, msg, a, &flags, eb);
+    if (err == 0 && msg->descriptor == &cjx__v1__candidate_notice__descriptor)
+        err = cjx_evaluate_validate(
+            rules->reg, &((const Cjx__V1__CandidateNotice *)msg)->record->base,
+            a, &flags, eb);
+    service_rules_put(rules);
+    return err;
+}
+
+/* Prepares a step taken here: its time (now, unless the operator dated
+ * it) and, for a notice, the prosecutor it goes to. */
+static int
+originate(struct case_op *op, struct cjx_errbuf *eb)
+{
+    if (case_time_of(op->msg) == 0)
+        case_set_time(op->msg, cjx_clock_now_us());
+    if (op->msg->descriptor != &cjx__v1__candidate_notice__descriptor)
+        return 0;
+    Cjx__V1__CandidateNotice *n = (Cjx__V1__CandidateNotice *)op->msg;
+    const struct cjx_agency *p = NULL;
+    const char *named = n->prosecutor_ori[0] != '\0'
+                            ? n->prosecutor_ori
+                            : n->record->prosecuting_agency_ori;
+    int err = cjx_workflow_prosecutor_for(&op->conf->registry,
+                                          n->record->county, named, &p, eb);
+    if (err != 0)
+        return err == CJX_ENOTFOUND || err == CJX_EINVAL ? CJX_ESTATE : err;
+    n->prosecutor_ori = (char *)p->ori;
+    return 0;
+}
+
+int
+case_submit(struct cjx_service *svc, const struct case_origin *o,
+            const ProtobufCMessage *msg, const struct cjx_audit_event *ev,
+            case_done_fn done, void *arg, struct cjx_errbuf *eb)
+{
+    int err = case_check_message(msg, eb);
+    if (err != 0)
+        return err;
+    if (msg->descriptor == &cjx__v1__candidate_notice__descriptor &&
+        ((const Cjx__V1__CandidateNotice *)msg)->hold && !o->local)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "hold: only DOJ's own operator may hold a notice");
+    struct case_op *op = malloc(sizeof(*op));
+    if (op == NULL)
+        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    memset(op, 0, offsetof(struct case_op, arena));
+    cjx_arena_init(&op->arena, op->arena_buf, sizeof(op->arena_buf), 0);
+    op->svc = svc;
+    op->conf = o->conf;
+    op->sender = o->sender;
+    op->self = cjx_registry_find(&o->conf->registry, o->conf->agency);
+    op->local = o->local;
+    op->kind = case_kind_of(msg);
+    op->method = cjx_cases_method_of(msg);
+    op->done = done;
+    op->done_arg = arg;
+    cjx_cases_policy(&o->conf->exchange, &op->policy);
+
+    /* The op's own copy: the request is borrowed only for this call, and a
+     * step taken here is completed (time, addressee) before it is kept. */
+    size_t req_len;
+    uint8_t *req = case_pack(&op->arena, msg, &req_len);
+    ProtobufCAllocator alloc = cjx_arena_pb_allocator(&op->arena);
+    op->msg = req != NULL ? protobuf_c_message_unpack(msg->descriptor, &alloc,
+                                                      req_len, req)
+                          : NULL;
+    struct cjx_case_write w;
+    memset(&w, 0, sizeof(w));
+    if (op->msg == NULL) {
+        err = cjx_errf(eb, CJX_ENOMEM, "out of memory");
+        goto fail;
+    }
+    /* The digest is of the bytes as sent, so that a retry of the same
+     * request is known for one whatever this daemon fills in. */
+    if (EVP_Digest(req, req_len, w.request_digest, NULL, EVP_sha256(), NULL) !=
+        1) {
+        err = cjx_errf(eb, CJX_EINTERNAL, "SHA-256 failed");
+        goto fail;
+    }
+    if ((err = validate_with_rules(svc, op->msg, &op->arena, eb)) != 0)
+        goto fail;
+    if (o->local && (err = originate(op, eb)) != 0)
+        goto fail;
+    if (o->local) {
+        op->payload = case_pack(&op->arena, op->msg, &op->payload_len);
+    } else {
+        op->payload = req;
+        op->payload_len = req_len;
+    }
+    if (op->payload == NULL) {
+        err = cjx_errf(eb, CJX_ENOMEM, "out of memory");
+        goto fail;
+    }
+    case_event_of(op->msg, op->sender, &op->ev);
+
+    struct cjx_call_audit ids = {0};
+    case_ids_of(op->msg, &ids);
+    w.sender_ori = op->sender->ori;
+    w.request_id = ids.request_id;
+    w.cii = ids.cii;
+    w.court_case_number = ids.court_case_number;
+    w.count_number = ids.count_number;
+    w.apply = op_apply;
+    w.apply_arg = op;
+    struct cjx_audit_event event;
+    if (ev != NULL) {
+        event = *ev;
+        event.request_id = ids.request_id;
+        event.cii = ids.cii;
+        event.court_case_number = ids.court_case_number;
+        event.count_number = ids.count_number;
+        w.audit = &event;
+    }
+    err = cjx_store_submit_case(svc->store, &w, op_done, op);
+    if (err == 0)
+        return 0;
+    cjx_errf(eb, err, "%s", cjx_strerror(err));
+fail:
+    op_free(op);
+    return err;
+}
+
+/* ---- the local API without a call (stand-ins) ---------------------------- */
+
+struct local_submit {
+    cjx_cases_done_fn done;
+    void *arg;
+};
+
+static void
+local_done(void *arg, const struct case_result *r)
+{
+    struct local_submit *ls = arg;
+    struct cjx_cases_outcome o = {
+        .err = r->err,
+        .detail = r->detail,
+        .retry_later = r->retry_later,
+        .replayed = r->replayed,
+        .unchanged = r->unchanged,
+        .seq = r->seq,
+    };
+    ls->done(ls->arg, &o);
+    free(ls);
+}
+
+int
+cjx_cases_submit_local(struct cjx_service *svc, const struct cjx_conf *conf,
+                       const ProtobufCMessage *msg, const char *via,
+                       cjx_cases_done_fn done, void *arg)
+{
+    const struct cjx_agency *self =
+        cjx_registry_find(&conf->registry, conf->agency);
+    const char *method = cjx_cases_method_of(msg);
+    if (self == NULL || method == NULL || done == NULL)
+        return CJX_EINVAL;
+    struct local_submit *ls = malloc(sizeof(*ls));
+    if (ls == NULL)
+        return CJX_ENOMEM;
+    ls->done = done;
+    ls->arg = arg;
+    struct case_origin o = {.conf = conf,
+                            .sender = self,
+                            .local = 1,
+                            .access = CJX_ACCESS_ALLOW};
+    struct cjx_audit_event ev = {
+        .type = CJX_AUDIT_CALL,
+        .time_us = cjx_clock_now_us(),
+        .agency_ori = self->ori,
+        .cert_fingerprint = "",
+        .peer = via != NULL ? via : "local",
+        .method = method,
+    };
+    struct cjx_errbuf eb;
+    int err = case_submit(svc, &o, msg, &ev, local_done, ls, &eb);
+    if (err != 0) {
+        free(ls);
+        /* The refusal goes to the audit log as a refused call would. */
+        struct cjx_call_audit ids = {0};
+        case_ids_of(msg, &ids);
+        ev.request_id = ids.request_id;
+        ev.cii = ids.cii;
+        ev.court_case_number = ids.court_case_number;
+        ev.count_number = ids.count_number;
+        ev.outcome_code = cjx_err_status_code(err);
+        ev.outcome_message = eb.msg;
+        cjx_store_append_audit(svc->store, &ev, NULL, NULL);
+        cjx_debug("cases", "%s refused %s: %s", ev.peer, method, eb.msg);
+    }
+    return err;
+}

@@ -1,0 +1,117 @@
+/* Private to the case service files (cases*.c): conversions between the wire
+ * messages and the workflow's structs, and the path every case message
+ * takes to the store. */
+#ifndef CJX_CASES_INTERNAL_H
+#define CJX_CASES_INTERNAL_H
+
+#include "service_internal.h"
+
+#include "cjx/cases.h"
+#include "cjx/store_cases.h"
+#include "cjx/v1/exchange.methods.h"
+#include "cjx/v1/exchange.pb-c.h"
+#include "cjx/workflow.h"
+
+/* ---- conversions (cases_convert.c) ------------------------------------ */
+
+/* The event kind a case message carries (IDENTIFY for a held notice), or
+ * CJX_CASE_EV_UNSPECIFIED for another message or an empty decision. */
+enum cjx_case_event_kind case_kind_of(const ProtobufCMessage *msg);
+
+/* The request id and case key a message names, as far as it names them
+ * (pointers into msg). */
+void case_ids_of(const ProtobufCMessage *msg, struct cjx_call_audit *ids);
+
+/* Checks what the service itself requires of a case message (request id,
+ * key, the parts its kind needs) before the rule sets and the workflow
+ * see it. 0 or CJX_EINVAL naming the field. */
+int case_check_message(const ProtobufCMessage *msg, struct cjx_errbuf *eb);
+
+/* Fills ev from msg (pointers into msg) for a sender. */
+void case_event_of(const ProtobufCMessage *msg, const struct cjx_agency *sender,
+                   struct cjx_case_event *ev);
+
+/* The time field of msg (when its step was taken), and a way to set it. */
+int64_t case_time_of(const ProtobufCMessage *msg);
+void case_set_time(ProtobufCMessage *msg, int64_t at_us);
+
+/* A stored case into the workflow's struct. CJX_ESTORE for a stored case
+ * that does not fit it (a corrupt row). */
+int case_from_message(const Cjx__V1__Case *m, struct cjx_case *out);
+
+/* The workflow's case into a wire message. Strings point into c, which
+ * must outlive out; flag names come from the arena. 0 or CJX_ENOMEM. */
+int case_to_message(const struct cjx_case *c, struct cjx_arena *a,
+                    Cjx__V1__Case *out);
+
+/* The deadline of the step the case waits for in its state, 0 if none. */
+int64_t case_due_us(const struct cjx_case *c);
+
+/* Packs msg into the arena; NULL when out of memory. */
+uint8_t *case_pack(struct cjx_arena *a, const ProtobufCMessage *msg,
+                   size_t *len);
+
+/* ---- the path to the store (cases_apply.c) ----------------------------- */
+
+/* Where a case message comes from. */
+struct case_origin {
+    const struct cjx_conf *conf;     /* borrowed until the message is done */
+    const struct cjx_agency *sender; /* the caller, from conf's registry */
+    int local;                       /* the step is taken here */
+    enum cjx_access access;          /* the method's access for the caller */
+};
+
+/* What a case message came to. Valid during the callback only. */
+struct case_result {
+    int err;
+    const char *detail;
+    int retry_later;
+    int replayed;
+    int unchanged;
+    int64_t seq;
+    /* When err == 0: what the message is answered with, the packed
+     * cjx.v1.Case it made or found, and unchanged. */
+    const void *snapshot;
+    size_t snapshot_len;
+    int64_t audit_seq; /* 0: the caller must record the call's outcome */
+};
+
+typedef void (*case_done_fn)(void *arg, const struct case_result *r);
+
+/* Checks msg (borrowed for this call only) and queues it to the store. The
+ * audit event ev (may be NULL; copied) is completed with the message's ids
+ * and committed with the change. Returns 0 when queued (done is then called
+ * exactly once, on a store thread), or the refusal with eb filled and
+ * *retry_later set when only an earlier step is missing. */
+int case_submit(struct cjx_service *svc, const struct case_origin *o,
+                const ProtobufCMessage *msg, const struct cjx_audit_event *ev,
+                case_done_fn done, void *arg, struct cjx_errbuf *eb);
+
+/* The detail a client sees for a failed write. */
+const char *case_error_detail(int err, const char *detail);
+
+/* ---- the case feed (cases_feed.c) -------------------------------------- */
+
+struct case_hub;
+int case_hub_new(struct cjx_service *svc, struct case_hub **out);
+/* Ends every open WatchCases with UNAVAILABLE and refuses new ones. */
+void case_hub_close(struct case_hub *hub);
+void case_hub_free(struct case_hub *hub);
+
+void watch_cases_start(struct cjx_call *c, const ProtobufCMessage *req);
+void watch_cases_on_sent(struct cjx_call *c, int ok);
+void watch_cases_on_cancel(struct cjx_call *c);
+
+/* ---- reads (cases_read.c) ---------------------------------------------- */
+
+void get_case(struct cjx_call *c, const ProtobufCMessage *req);
+void list_cases(struct cjx_call *c, const ProtobufCMessage *req);
+void case_stats(struct cjx_call *c, const ProtobufCMessage *req);
+void list_outbox(struct cjx_call *c, const ProtobufCMessage *req);
+
+/* A stored case as a wire message (its bytes decoded into the arena, seq
+ * and state from the row). 0, CJX_ENOMEM or CJX_ESTORE. */
+int stored_case_message(struct cjx_arena *a, const struct cjx_stored_case *s,
+                        Cjx__V1__Case **out);
+
+#endif

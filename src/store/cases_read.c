@@ -1,0 +1,642 @@
+/* The SQLite store's reads of cases, the case feed and the outbox, on a pool
+ * of read-only connections of their own. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sqlite_cases.h"
+
+/* Every case read yields these columns, so that one function turns a row
+ * into a struct cjx_stored_case. */
+#define CASE_COLUMNS                                                           \
+    "c.id, c.cii, c.court_case_number, c.count_number, c.county, "             \
+    "v.state, c.due_us, v.version, v.seq, v.event, v.sender_ori, "             \
+    "v.stored_at_us, v.body "
+
+enum {
+    COL_ID,
+    COL_CII,
+    COL_CCN,
+    COL_COUNT,
+    COL_COUNTY,
+    COL_STATE,
+    COL_DUE,
+    COL_VERSION,
+    COL_SEQ,
+    COL_EVENT,
+    COL_SENDER,
+    COL_STORED_AT,
+    COL_BODY,
+};
+
+#define OUTBOX_COLUMNS                                                         \
+    "o.id, m.message_id, o.destination, m.method, m.cii, "                     \
+    "m.court_case_number, m.count_number, m.created_us, o.attempts, "          \
+    "o.next_attempt_us, o.last_error, coalesce(o.delivered_us, 0), o.parked "
+/* A row of the outbox with the message it carries. */
+#define OUTBOX_FROM                                                            \
+    "FROM outbox o CROSS JOIN outbox_messages m ON m.id = o.message "
+
+enum case_read_stmt {
+    CR_GET,
+    CR_NOTICE,
+    CR_CHANGES,
+    CR_DUE,
+    CR_NEXT_DUE,
+    CR_PENDING_COUNTS,
+    CR_PARKED_COUNTS,
+    CR_DELIVERED_COUNTS,
+    CR_COUNT_
+};
+
+/* CROSS JOIN pins the join order: the driving table, then primary-key
+ * lookups. */
+static const char *const read_sql[] = {
+    [CR_GET] = "SELECT " CASE_COLUMNS "FROM cases c CROSS JOIN case_changes v"
+               " ON v.seq = c.seq WHERE c.cii = ?1"
+               " AND c.court_case_number = ?2 AND c.count_number = ?3",
+    [CR_NOTICE] = "SELECT body FROM case_notices WHERE case_id = ?1",
+    [CR_CHANGES] = "SELECT " CASE_COLUMNS "FROM case_changes v"
+                   " CROSS JOIN cases c ON c.id = v.case_id"
+                   " WHERE v.seq > ?1 ORDER BY v.seq LIMIT ?2",
+    [CR_DUE] = "SELECT " OUTBOX_COLUMNS ", m.payload " OUTBOX_FROM
+               "WHERE o.destination = ?1 AND o.delivered_us IS NULL"
+               " AND o.parked = 0 AND o.next_attempt_us <= ?2"
+               " AND o.id % ?3 = ?4 ORDER BY o.next_attempt_us, o.id LIMIT ?5",
+    [CR_NEXT_DUE] = "SELECT min(next_attempt_us) FROM outbox"
+                    " WHERE destination = ?1 AND delivered_us IS NULL"
+                    " AND parked = 0",
+    [CR_PENDING_COUNTS] = "SELECT o.destination, count(*), min(m.created_us) "
+                          OUTBOX_FROM "WHERE o.delivered_us IS NULL"
+                          " AND o.parked = 0 GROUP BY o.destination",
+    [CR_PARKED_COUNTS] = "SELECT destination, count(*) FROM outbox"
+                         " WHERE parked = 1 GROUP BY destination",
+    [CR_DELIVERED_COUNTS] = "SELECT destination, count(*) FROM outbox"
+                            " WHERE delivered_us IS NOT NULL"
+                            " GROUP BY destination",
+};
+
+/* A read-only connection with its statements; one thread at a time. */
+struct case_reader {
+    struct case_reader *next;
+    sqlite3 *db;
+    sqlite3_stmt *st[CR_COUNT_];
+};
+
+static void
+reader_free(struct case_reader *r)
+{
+    for (int i = 0; i < CR_COUNT_; i++)
+        sqlite3_finalize(r->st[i]);
+    sqlite3_close_v2(r->db);
+    free(r);
+}
+
+void
+cjx_store_case_readers_free(struct sqlite_cases *c)
+{
+    while (c->pool != NULL) {
+        struct case_reader *r = c->pool;
+        c->pool = r->next;
+        reader_free(r);
+    }
+}
+
+static int
+reader_open(struct sqlite_store *s, struct case_reader **out,
+            struct cjx_errbuf *eb)
+{
+    struct case_reader *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    int rc = sqlite3_open_v2(s->path, &r->db,
+                             SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(r->db, s->busy_timeout_ms);
+        /* The outbox worker and the feed followers read all the time:
+         * mapped pages spare them a system call per page. */
+        sqlite3_exec(r->db, "PRAGMA mmap_size=268435456", NULL, NULL, NULL);
+        for (int i = 0; i < CR_COUNT_ && rc == SQLITE_OK; i++)
+            rc = sqlite3_prepare_v3(r->db, read_sql[i], -1,
+                                    SQLITE_PREPARE_PERSISTENT, &r->st[i], NULL);
+    }
+    if (rc != SQLITE_OK) {
+        cjx_errf(eb, CJX_ESTORE, "opening a case reader on %s: %s", s->path,
+                 r->db != NULL ? sqlite3_errmsg(r->db) : sqlite3_errstr(rc));
+        reader_free(r);
+        return CJX_ESTORE;
+    }
+    *out = r;
+    return 0;
+}
+
+/* An idle connection, or a new one when all are busy: the pool grows to
+ * the number of threads reading at once. */
+static int
+acquire(struct sqlite_store *s, struct case_reader **out,
+        struct cjx_errbuf *eb)
+{
+    struct sqlite_cases *c = s->cases;
+    pthread_mutex_lock(&c->pool_mu);
+    struct case_reader *r = c->pool;
+    if (r != NULL)
+        c->pool = r->next;
+    pthread_mutex_unlock(&c->pool_mu);
+    if (r == NULL)
+        return reader_open(s, out, eb);
+    *out = r;
+    return 0;
+}
+
+static void
+release(struct sqlite_store *s, struct case_reader *r)
+{
+    struct sqlite_cases *c = s->cases;
+    pthread_mutex_lock(&c->pool_mu);
+    r->next = c->pool;
+    c->pool = r;
+    pthread_mutex_unlock(&c->pool_mu);
+}
+
+static const char *
+column_text(sqlite3_stmt *st, int col)
+{
+    const char *v = (const char *)sqlite3_column_text(st, col);
+    return v != NULL ? v : "";
+}
+
+static void
+row_to_case(sqlite3_stmt *st, struct cjx_stored_case *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->id = sqlite3_column_int64(st, COL_ID);
+    c->cii = column_text(st, COL_CII);
+    c->court_case_number = column_text(st, COL_CCN);
+    c->count_number = sqlite3_column_int(st, COL_COUNT);
+    c->county = column_text(st, COL_COUNTY);
+    c->state = sqlite3_column_int(st, COL_STATE);
+    c->due_us = sqlite3_column_int64(st, COL_DUE);
+    c->version = sqlite3_column_int64(st, COL_VERSION);
+    c->seq = sqlite3_column_int64(st, COL_SEQ);
+    c->event = sqlite3_column_int(st, COL_EVENT);
+    c->sender_ori = column_text(st, COL_SENDER);
+    c->stored_at_us = sqlite3_column_int64(st, COL_STORED_AT);
+    c->body = sqlite3_column_blob(st, COL_BODY);
+    c->body_len = (size_t)sqlite3_column_bytes(st, COL_BODY);
+}
+
+static char *
+copy_string(char **p, const char *v)
+{
+    size_t n = strlen(v) + 1;
+    char *dst = memcpy(*p, v, n);
+    *p += n;
+    return dst;
+}
+
+/* Copies a borrowed case (and notice) into one allocation *out owns. */
+static int
+case_copy(const struct cjx_stored_case *src, const void *notice,
+          size_t notice_len, struct cjx_stored_case *out)
+{
+    const char *strs[] = {src->cii, src->court_case_number, src->county,
+                          src->sender_ori};
+    size_t total = src->body_len + notice_len + 1;
+    for (size_t i = 0; i < 4; i++)
+        total += strlen(strs[i]) + 1;
+    char *block = malloc(total);
+    if (block == NULL)
+        return CJX_ENOMEM;
+    char *p = block;
+    *out = *src;
+    out->owned_ = block;
+    out->body = p;
+    if (src->body_len > 0)
+        memcpy(p, src->body, src->body_len);
+    p += src->body_len;
+    out->notice = NULL;
+    out->notice_len = 0;
+    if (notice != NULL) {
+        out->notice = p;
+        out->notice_len = notice_len;
+        if (notice_len > 0)
+            memcpy(p, notice, notice_len);
+        p += notice_len;
+    }
+    out->cii = copy_string(&p, src->cii);
+    out->court_case_number = copy_string(&p, src->court_case_number);
+    out->county = copy_string(&p, src->county);
+    out->sender_ori = copy_string(&p, src->sender_ori);
+    return 0;
+}
+
+int
+cjx_store_cases_get(struct cjx_store *base, const char *cii, const char *ccn,
+                    int32_t count, int with_notice,
+                    struct cjx_stored_case *out, struct cjx_errbuf *eb)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    if (cii == NULL || ccn == NULL || out == NULL)
+        return cjx_errf(eb, CJX_EINVAL, "get_case: missing key or output");
+    struct case_reader *r;
+    int err = acquire(s, &r, eb);
+    if (err != 0)
+        return err;
+    sqlite3_stmt *st = r->st[CR_GET];
+    sqlite3_bind_text(st, 1, cii, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ccn, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, count);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        struct cjx_stored_case c;
+        row_to_case(st, &c);
+        const void *notice = NULL;
+        size_t notice_len = 0;
+        sqlite3_stmt *nst = r->st[CR_NOTICE];
+        int nrc = SQLITE_DONE;
+        if (with_notice) {
+            sqlite3_bind_int64(nst, 1, c.id);
+            nrc = sqlite3_step(nst);
+            if (nrc == SQLITE_ROW) {
+                notice = sqlite3_column_blob(nst, 0);
+                notice_len = (size_t)sqlite3_column_bytes(nst, 0);
+                if (notice == NULL)
+                    notice = "";
+            }
+        }
+        if (nrc != SQLITE_ROW && nrc != SQLITE_DONE)
+            err = cjx_errf(eb, CJX_ESTORE, "get_case: %s",
+                           sqlite3_errmsg(r->db));
+        else if ((err = case_copy(&c, notice, notice_len, out)) != 0)
+            cjx_errf(eb, err, "get_case: copying the case");
+        sqlite3_reset(nst);
+    } else if (rc == SQLITE_DONE) {
+        err = cjx_errf(eb, CJX_ENOTFOUND, "no case %s/%s/%d", cii, ccn,
+                       (int)count);
+    } else {
+        err = cjx_errf(eb, CJX_ESTORE, "get_case: %s", sqlite3_errmsg(r->db));
+    }
+    sqlite3_reset(st);
+    release(s, r);
+    return err;
+}
+
+void
+cjx_store_cases_fini(struct cjx_stored_case *c)
+{
+    if (c == NULL)
+        return;
+    free(c->owned_);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Steps st and hands each row to visit until the end, the limit, or visit
+ * asks to stop; *last_pos gets the last visited row's position. */
+static int
+visit_case_rows(struct case_reader *r, sqlite3_stmt *st, const char *what,
+                int by_seq, cjx_store_case_visit_fn visit, void *arg,
+                int64_t *last_pos, struct cjx_errbuf *eb)
+{
+    int rc, err = 0;
+    int64_t pos = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct cjx_stored_case c;
+        row_to_case(st, &c);
+        pos = by_seq ? c.seq : c.id;
+        if (visit(arg, &c) != 0)
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = cjx_errf(eb, CJX_ESTORE, "%s: %s", what, sqlite3_errmsg(r->db));
+    sqlite3_reset(st);
+    if (err == 0 && last_pos != NULL)
+        *last_pos = pos;
+    return err;
+}
+
+static int
+set(const char *v)
+{
+    return v != NULL && v[0] != '\0';
+}
+
+int
+cjx_store_cases_list(struct cjx_store *base, const struct cjx_case_filter *f,
+                     int64_t after_id, int limit,
+                     cjx_store_case_visit_fn visit, void *arg,
+                     int64_t *last_id, struct cjx_errbuf *eb)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    struct cjx_case_filter none = {0};
+    if (f == NULL)
+        f = &none;
+    if (visit == NULL || after_id < 0 || limit <= 0)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "list_cases: needs a visitor, a position >= 0 and a "
+                        "limit > 0");
+    /* The conditions vary, so the statement is made for the call; the
+     * planner picks the index of the most selective one. */
+    char sql[768];
+    snprintf(sql, sizeof(sql),
+             "SELECT " CASE_COLUMNS "FROM cases c CROSS JOIN case_changes v"
+             " ON v.seq = c.seq WHERE c.id > ?1%s%s%s%s ORDER BY c.id LIMIT ?2",
+             set(f->county) ? " AND c.county = ?3" : "",
+             set(f->cii) ? " AND c.cii = ?4" : "",
+             f->state != 0 ? " AND c.state = ?5" : "",
+             f->due_before_us > 0 ? " AND c.due_us < ?6" : "");
+    struct case_reader *r;
+    int err = acquire(s, &r, eb);
+    if (err != 0)
+        return err;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        err = cjx_errf(eb, CJX_ESTORE, "list_cases: %s", sqlite3_errmsg(r->db));
+        release(s, r);
+        return err;
+    }
+    sqlite3_bind_int64(st, 1, after_id);
+    sqlite3_bind_int(st, 2, limit);
+    if (set(f->county))
+        sqlite3_bind_text(st, 3, f->county, -1, SQLITE_STATIC);
+    if (set(f->cii))
+        sqlite3_bind_text(st, 4, f->cii, -1, SQLITE_STATIC);
+    if (f->state != 0)
+        sqlite3_bind_int(st, 5, f->state);
+    if (f->due_before_us > 0)
+        sqlite3_bind_int64(st, 6, f->due_before_us);
+    err = visit_case_rows(r, st, "list_cases", 0, visit, arg, last_id, eb);
+    sqlite3_finalize(st);
+    release(s, r);
+    return err;
+}
+
+int
+cjx_store_cases_changes(struct cjx_store *base, int64_t after_seq, int limit,
+                        cjx_store_case_visit_fn visit, void *arg,
+                        struct cjx_errbuf *eb)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    if (visit == NULL || after_seq < 0 || limit <= 0)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "read_case_changes: needs a visitor, a seq >= 0 and "
+                        "a limit > 0");
+    struct case_reader *r;
+    int err = acquire(s, &r, eb);
+    if (err != 0)
+        return err;
+    sqlite3_stmt *st = r->st[CR_CHANGES];
+    sqlite3_bind_int64(st, 1, after_seq);
+    sqlite3_bind_int(st, 2, limit);
+    err = visit_case_rows(r, st, "read_case_changes", 1, visit, arg, NULL, eb);
+    release(s, r);
+    return err;
+}
+
+/* ---- the outbox --------------------------------------------------------- */
+
+enum {
+    OC_ID,
+    OC_MESSAGE_ID,
+    OC_DESTINATION,
+    OC_METHOD,
+    OC_CII,
+    OC_CCN,
+    OC_COUNT,
+    OC_CREATED,
+    OC_ATTEMPTS,
+    OC_NEXT,
+    OC_ERROR,
+    OC_DELIVERED,
+    OC_PARKED,
+    OC_PAYLOAD,
+};
+
+static void
+row_to_outbox(sqlite3_stmt *st, int with_payload, struct cjx_outbox_row *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->id = sqlite3_column_int64(st, OC_ID);
+    o->message_id = column_text(st, OC_MESSAGE_ID);
+    o->destination_ori = column_text(st, OC_DESTINATION);
+    o->method = column_text(st, OC_METHOD);
+    o->cii = column_text(st, OC_CII);
+    o->court_case_number = column_text(st, OC_CCN);
+    o->count_number = sqlite3_column_int(st, OC_COUNT);
+    o->created_us = sqlite3_column_int64(st, OC_CREATED);
+    o->attempts = sqlite3_column_int(st, OC_ATTEMPTS);
+    o->next_attempt_us = sqlite3_column_int64(st, OC_NEXT);
+    o->last_error = column_text(st, OC_ERROR);
+    o->delivered_us = sqlite3_column_int64(st, OC_DELIVERED);
+    o->parked = sqlite3_column_int(st, OC_PARKED);
+    if (with_payload) {
+        o->payload = sqlite3_column_blob(st, OC_PAYLOAD);
+        o->payload_len = (size_t)sqlite3_column_bytes(st, OC_PAYLOAD);
+        if (o->payload == NULL)
+            o->payload = "";
+    }
+}
+
+static int
+visit_outbox_rows(struct case_reader *r, sqlite3_stmt *st, int with_payload,
+                  const char *what, cjx_store_outbox_visit_fn visit, void *arg,
+                  int64_t *last_id, struct cjx_errbuf *eb)
+{
+    int rc, err = 0;
+    int64_t pos = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct cjx_outbox_row o;
+        row_to_outbox(st, with_payload, &o);
+        pos = o.id;
+        if (visit(arg, &o) != 0)
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = cjx_errf(eb, CJX_ESTORE, "%s: %s", what, sqlite3_errmsg(r->db));
+    sqlite3_reset(st);
+    if (err == 0 && last_id != NULL)
+        *last_id = pos;
+    return err;
+}
+
+int
+cjx_store_outbox_read_due(struct cjx_store *base, const char *destination,
+                          int64_t now_us, int partition, int partitions,
+                          int limit, cjx_store_outbox_visit_fn visit,
+                          void *arg, struct cjx_errbuf *eb)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    if (!set(destination) || visit == NULL || limit <= 0 || partitions <= 0 ||
+        partition < 0 || partition >= partitions)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "outbox_due: needs a destination, a visitor, a limit "
+                        "and 0 <= partition < partitions");
+    struct case_reader *r;
+    int err = acquire(s, &r, eb);
+    if (err != 0)
+        return err;
+    sqlite3_stmt *st = r->st[CR_DUE];
+    sqlite3_bind_text(st, 1, destination, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_us);
+    sqlite3_bind_int(st, 3, partitions);
+    sqlite3_bind_int(st, 4, partition);
+    sqlite3_bind_int(st, 5, limit);
+    err = visit_outbox_rows(r, st, 1, "outbox_due", visit, arg, NULL, eb);
+    release(s, r);
+    return err;
+}
+
+int
+cjx_store_outbox_read_next_due(struct cjx_store *base, const char *destination,
+                               int64_t *next_us, struct cjx_errbuf *eb)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    if (!set(destination) || next_us == NULL)
+        return cjx_errf(eb, CJX_EINVAL, "outbox_next_due: needs a destination");
+    struct case_reader *r;
+    int err = acquire(s, &r, eb);
+    if (err != 0)
+        return err;
+    sqlite3_stmt *st = r->st[CR_NEXT_DUE];
+    sqlite3_bind_text(st, 1, destination, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *next_us = sqlite3_column_int64(st, 0); /* NULL reads as 0 */
+    else
+        err = cjx_errf(eb, CJX_ESTORE, "outbox_next_due: %s",
+                       sqlite3_errmsg(r->db));
+    sqlite3_reset(st);
+    release(s, r);
+    return err;
+}
+
+int
+cjx_store_outbox_read_list(struct cjx_store *base, enum cjx_outbox_which which,
+                           const char *destination, int64_t after_id,
+                           int limit, cjx_store_outbox_visit_fn visit,
+                           void *arg, int64_t *last_id, struct cjx_errbuf *eb)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    static const char *const conditions[] = {
+        [CJX_OUTBOX_PENDING] = " AND o.delivered_us IS NULL AND o.parked = 0",
+        [CJX_OUTBOX_PARKED] = " AND o.parked = 1",
+        [CJX_OUTBOX_DELIVERED] = " AND o.delivered_us IS NOT NULL",
+        [CJX_OUTBOX_ALL] = "",
+    };
+    if (which < CJX_OUTBOX_PENDING || which > CJX_OUTBOX_ALL || visit == NULL ||
+        after_id < 0 || limit <= 0)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "outbox_list: needs a known filter, a visitor, a "
+                        "position >= 0 and a limit > 0");
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT " OUTBOX_COLUMNS OUTBOX_FROM "WHERE o.id > ?1%s%s"
+             " ORDER BY o.id LIMIT ?2",
+             conditions[which],
+             set(destination) ? " AND o.destination = ?3" : "");
+    struct case_reader *r;
+    int err = acquire(s, &r, eb);
+    if (err != 0)
+        return err;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        err = cjx_errf(eb, CJX_ESTORE, "outbox_list: %s",
+                       sqlite3_errmsg(r->db));
+        release(s, r);
+        return err;
+    }
+    sqlite3_bind_int64(st, 1, after_id);
+    sqlite3_bind_int(st, 2, limit);
+    if (set(destination))
+        sqlite3_bind_text(st, 3, destination, -1, SQLITE_STATIC);
+    err = visit_outbox_rows(r, st, 0, "outbox_list", visit, arg, last_id, eb);
+    sqlite3_finalize(st);
+    release(s, r);
+    return err;
+}
+
+#define MAX_DESTINATIONS 256
+
+struct count_table {
+    struct cjx_outbox_count rows[MAX_DESTINATIONS];
+    char names[MAX_DESTINATIONS][16];
+    size_t n;
+};
+
+static struct cjx_outbox_count *
+count_row(struct count_table *t, const char *destination)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->names[i], destination) == 0)
+            return &t->rows[i];
+    if (t->n == MAX_DESTINATIONS)
+        return NULL;
+    struct cjx_outbox_count *c = &t->rows[t->n];
+    snprintf(t->names[t->n], sizeof(t->names[0]), "%s", destination);
+    memset(c, 0, sizeof(*c));
+    c->destination_ori = t->names[t->n];
+    t->n++;
+    return c;
+}
+
+/* Adds the (destination, count[, oldest]) rows of one counting statement. */
+static int
+count_into(struct case_reader *r, sqlite3_stmt *st, int which,
+           struct count_table *t, struct cjx_errbuf *eb)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct cjx_outbox_count *c = count_row(t, column_text(st, 0));
+        if (c == NULL)
+            continue;
+        int64_t n = sqlite3_column_int64(st, 1);
+        if (which == CR_PENDING_COUNTS) {
+            c->pending = n;
+            c->oldest_pending_us = sqlite3_column_int64(st, 2);
+        } else if (which == CR_PARKED_COUNTS) {
+            c->parked = n;
+        } else {
+            c->delivered = n;
+        }
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return cjx_errf(eb, CJX_ESTORE, "outbox_counts: %s",
+                        sqlite3_errmsg(r->db));
+    return 0;
+}
+
+int
+cjx_store_outbox_read_counts(struct cjx_store *base, int with_delivered,
+                             cjx_store_outbox_count_fn visit, void *arg,
+                             struct cjx_errbuf *eb)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    if (visit == NULL)
+        return cjx_errf(eb, CJX_EINVAL, "outbox_counts: needs a visitor");
+    struct count_table *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    struct case_reader *r;
+    int err = acquire(s, &r, eb);
+    if (err != 0) {
+        free(t);
+        return err;
+    }
+    /* Counts come from the partial indexes, except the delivered rows,
+     * which only a scan of the whole outbox can count. */
+    err = count_into(r, r->st[CR_PENDING_COUNTS], CR_PENDING_COUNTS, t, eb);
+    if (err == 0)
+        err = count_into(r, r->st[CR_PARKED_COUNTS], CR_PARKED_COUNTS, t, eb);
+    if (err == 0 && with_delivered)
+        err = count_into(r, r->st[CR_DELIVERED_COUNTS], CR_DELIVERED_COUNTS, t,
+                         eb);
+    release(s, r);
+    for (size_t i = 0; err == 0 && i < t->n; i++) {
+        if (!with_delivered)
+            t->rows[i].delivered = -1;
+        if (visit(arg, &t->rows[i]) != 0)
+            break;
+    }
+    free(t);
+    return err;
+}

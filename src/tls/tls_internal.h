@@ -1,0 +1,21 @@
+/* Helpers shared by the files of the tls module. */
+#ifndef CJX_TLS_INTERNAL_H
+#define CJX_TLS_INTERNAL_H
+
+#include <stddef.h>
+
+#include <openssl/asn1.h>
+
+/* The reason for the most recent OpenSSL failure on this thread, written to
+ * buf; the thread's error queue is emptied. Returns buf. */
+const char *tls_openssl_reason(char *buf, size_t len);
+
+/* Copies len bytes of s into dst (cap bytes) with non-printable bytes
+ * replaced and "..." when shortened. Returns dst. */
+const char *tls_printable(const unsigned char *s, size_t len, char *dst,
+                          size_t cap);
+
+/* Formats t as "2026-11-25T08:00:00Z", or "(unreadable)". */
+void tls_format_time(const ASN1_TIME *t, char *buf, size_t len);
+
+#endif

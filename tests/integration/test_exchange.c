@@ -1,0 +1,682 @@
+/* Integration tests of the relief exchange with real daemons: DOJ, a
+ * District Attorney, a court and a public defender on loopback, talking
+ * mTLS, with their stand-in policies on. A case goes through every hop;
+ * then peers are down, daemons are killed (SIGKILL) at several points and
+ * restarted, messages are replayed and arrive out of order, and afterwards
+ * every case on every daemon is compared: no hand-off lost, none applied
+ * twice. Waits poll for a condition with a bound; nothing asserts on time. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cjx/client.h"
+#include "cjx/v1/exchange.methods.h"
+#include "cjx/v1/exchange.pb-c.h"
+#include "harness.h"
+
+enum { DOJ, DA, COURT, PD, N_DAEMONS };
+
+static const struct {
+    const char *slug, *ori;
+} agencies[N_DAEMONS] = {
+    [DOJ] = {"doj", "CA0000001"},
+    [DA] = {"sf-da", "CA038013A"},
+    [COURT] = {"sf-court", "CA038033J"},
+    [PD] = {"sf-pd", "CA038023P"},
+};
+
+/* Short retries, so that a peer back from a crash is reached soon. */
+#define EXCHANGE_COMMON                                                        \
+    "exchange:\n"                                                              \
+    "  deadlines:\n"                                                           \
+    "    review: {days: 365}\n"                                                \
+    "    order_unchallenged: {days: 365}\n"                                    \
+    "    history_update: {days: 90}\n"                                         \
+    "  delivery:\n"                                                            \
+    "    batch: 40\n"                                                          \
+    "    streams_per_peer: 2\n"                                                \
+    "    timeout_ms: 5000\n"                                                   \
+    "    retry_initial_ms: 50\n"                                               \
+    "    retry_max_ms: 400\n"
+
+static const char *const exchange_yaml[N_DAEMONS] = {
+    [DOJ] = EXCHANGE_COMMON "  stand_in:\n"
+                            "    doj: {history_update: acknowledge}\n",
+    [DA] = EXCHANGE_COMMON "  stand_in:\n"
+                           "    prosecutor:\n"
+                           "      eligible: no_challenge\n"
+                           "      challenge_flags: [challenge_me]\n"
+                           "      human_review: pending\n",
+    [COURT] = EXCHANGE_COMMON "  stand_in:\n"
+                              "    court: {unchallenged: accepted, "
+                              "challenged: deny}\n",
+    [PD] = EXCHANGE_COMMON,
+};
+
+struct net {
+    struct test_daemon d[N_DAEMONS];
+    char registry[300];
+};
+
+static void
+write_registry(struct net *n)
+{
+    snprintf(n->registry, sizeof(n->registry), "%s/agencies.yaml",
+             n->d[DOJ].dir);
+    FILE *f = fopen(n->registry, "w");
+    assert_non_null(f);
+    static const char *const roles[] = {"DOJ", "PROSECUTOR", "COURT",
+                                        "DEFENDER"};
+    fprintf(f, "agencies:\n");
+    for (int i = 0; i < N_DAEMONS; i++) {
+        fprintf(f,
+                "  - ori: %s\n    role: %s\n%s    endpoint: 127.0.0.1:%d\n"
+                "    name: test %s\n",
+                agencies[i].ori, roles[i],
+                i == DOJ ? "" : "    county: San Francisco\n", n->d[i].port,
+                agencies[i].slug);
+    }
+    fclose(f);
+}
+
+static int
+setup(void **state)
+{
+    struct net *n = calloc(1, sizeof(*n));
+    for (int i = 0; i < N_DAEMONS; i++) {
+        n->d[i].extra_yaml = exchange_yaml[i];
+        harness_daemon_init(&n->d[i], agencies[i].slug, agencies[i].ori);
+    }
+    write_registry(n);
+    for (int i = 0; i < N_DAEMONS; i++) {
+        snprintf(n->d[i].registry_file, sizeof(n->d[i].registry_file), "%s",
+                 n->registry);
+        harness_daemon_write_conf(&n->d[i]);
+    }
+    *state = n;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct net *n = *state;
+    for (int i = N_DAEMONS - 1; i >= 0; i--) {
+        if (n->d[i].pid > 0)
+            harness_daemon_stop(&n->d[i]);
+        harness_daemon_cleanup(&n->d[i]);
+    }
+    free(n);
+    return 0;
+}
+
+static void
+start(struct net *n, int i)
+{
+    if (harness_daemon_start(&n->d[i]) != 0)
+        fail_msg("%s did not start", agencies[i].slug);
+}
+
+static void
+start_all(struct net *n)
+{
+    for (int i = 0; i < N_DAEMONS; i++)
+        start(n, i);
+}
+
+static const struct cjx_method *
+method(int i)
+{
+    return &cjx__v1__case_service__methods[i];
+}
+
+static void
+nap_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- notices ---- */
+
+/* Test notice i: relief by i, every seventh flagged for a challenge, every
+ * eleventh for human review (left pending by the prosecutor). */
+struct test_notice {
+    Cjx__V1__CandidateNotice n;
+    Cjx__V1__RequestMeta meta;
+    Cjx__V1__ConvictionRecord rec;
+    Cjx__V1__Person person;
+    Cjx__V1__Statute charge;
+    Cjx__V1__Determination det;
+    char id[32], cii[16], ccn[32];
+    char *flags[1];
+};
+
+static void
+make_notice(struct test_notice *t, int i, const char *id_prefix)
+{
+    static const Cjx__V1__Relief reliefs[] = {
+        CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL,
+        CJX__V1__RELIEF__RELIEF_REDUCE_TO_MISDEMEANOR,
+        CJX__V1__RELIEF__RELIEF_REDUCE_TO_INFRACTION};
+    memset(t, 0, sizeof(*t));
+    cjx__v1__candidate_notice__init(&t->n);
+    cjx__v1__request_meta__init(&t->meta);
+    cjx__v1__conviction_record__init(&t->rec);
+    cjx__v1__person__init(&t->person);
+    cjx__v1__statute__init(&t->charge);
+    cjx__v1__determination__init(&t->det);
+    snprintf(t->id, sizeof(t->id), "%s-%d", id_prefix, i);
+    snprintf(t->cii, sizeof(t->cii), "T%08d", i);
+    snprintf(t->ccn, sizeof(t->ccn), "SF-%d", i);
+    t->meta.request_id = t->id;
+    t->person.cii = t->cii;
+    t->charge.code = "HS";
+    t->charge.section = "11357";
+    t->rec.subject = &t->person;
+    t->rec.county = "San Francisco";
+    t->rec.court_case_number = t->ccn;
+    t->rec.count_number = 1;
+    t->rec.charge = &t->charge;
+    t->rec.level = CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_FELONY;
+    t->rec.disposition = CJX__V1__DISPOSITION__DISPOSITION_CONVICTED;
+    t->det.relief = reliefs[i % 3];
+    t->det.procedure = CJX__V1__PROCEDURE__PROCEDURE_APPLICATION_REDESIGNATION;
+    if (i % 11 == 10) {
+        t->det.relief = CJX__V1__RELIEF__RELIEF_HUMAN_REVIEW;
+        t->det.floor = CJX__V1__RELIEF__RELIEF_NOT_ELIGIBLE;
+        t->det.ceiling = CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL;
+    } else if (i % 7 == 6) {
+        t->flags[0] = "challenge_me";
+        t->det.flags = t->flags;
+        t->det.n_flags = 1;
+    }
+    t->n.meta = &t->meta;
+    t->n.record = &t->rec;
+    t->n.determination = &t->det;
+}
+
+/* Sends notices [from, to) to DOJ's local API in one stream. Returns how
+ * many DOJ accepted, or -1 when the stream failed (DOJ died). */
+static int
+notify(struct net *n, int from, int to)
+{
+    struct cjx_client *cl = harness_client_local(&n->d[DOJ]);
+    struct cjx_client_stream *s;
+    int accepted = -1;
+    if (cjx_client_stream_open(cl, method(CASE_SERVICE_NOTIFY_CANDIDATES),
+                               NULL, 30000, &s) == 0) {
+        int err = 0;
+        for (int i = from; i < to && err == 0; i++) {
+            struct test_notice t;
+            make_notice(&t, i, "t-notice");
+            err = cjx_client_stream_write(s, &t.n.base);
+        }
+        ProtobufCMessage *resp = NULL;
+        struct cjx_client_status st;
+        cjx_client_stream_finish(s, &resp, &st);
+        if (st.code == 0 && resp != NULL)
+            accepted = ((Cjx__V1__CaseResults *)resp)->accepted;
+        if (resp != NULL)
+            protobuf_c_message_free_unpacked(resp, NULL);
+        cjx_client_stream_free(s);
+    }
+    cjx_client_free(cl);
+    return accepted;
+}
+
+/* ---- what each daemon holds ---- */
+
+struct case_row {
+    char cii[16];
+    int state, decision, order;
+    int64_t version;
+    int64_t notified, decided, ordered, updated;
+};
+
+struct table {
+    struct case_row *rows;
+    size_t n;
+};
+
+static int
+row_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct case_row *)a)->cii,
+                  ((const struct case_row *)b)->cii);
+}
+
+/* Every case of daemon i, sorted by CII; 0, or -1 if it cannot be read. */
+static int
+read_cases(struct net *n, int i, struct table *t)
+{
+    memset(t, 0, sizeof(*t));
+    struct cjx_client *cl = harness_client_local(&n->d[i]);
+    char token[32] = "";
+    int rc = 0;
+    do {
+        Cjx__V1__ListCasesRequest req = CJX__V1__LIST_CASES_REQUEST__INIT;
+        req.page_size = 1000;
+        req.page_token = token;
+        ProtobufCMessage *resp;
+        struct cjx_client_status st;
+        if (cjx_client_unary(cl, method(CASE_SERVICE_LIST_CASES), &req.base,
+                             10000, &resp, &st) != 0 ||
+            st.code != 0) {
+            rc = -1;
+            break;
+        }
+        Cjx__V1__ListCasesResponse *r = (Cjx__V1__ListCasesResponse *)resp;
+        t->rows = realloc(t->rows, (t->n + r->n_cases + 1) * sizeof(*t->rows));
+        for (size_t k = 0; k < r->n_cases; k++) {
+            const Cjx__V1__Case *c = r->cases[k];
+            struct case_row *row = &t->rows[t->n++];
+            snprintf(row->cii, sizeof(row->cii), "%s", c->key->cii);
+            row->state = c->state;
+            row->decision = c->decision;
+            row->order = c->order;
+            row->version = c->version;
+            row->notified = c->times->notified_at_unix_us;
+            row->decided = c->times->decided_at_unix_us;
+            row->ordered = c->times->ordered_at_unix_us;
+            row->updated = c->times->history_updated_at_unix_us;
+        }
+        snprintf(token, sizeof(token), "%s", r->next_page_token);
+        protobuf_c_message_free_unpacked(resp, NULL);
+    } while (token[0] != '\0');
+    cjx_client_free(cl);
+    if (rc == 0 && t->n > 0)
+        qsort(t->rows, t->n, sizeof(*t->rows), row_cmp);
+    return rc;
+}
+
+/* Outbox rows of daemon i: pending, parked and delivered. */
+static void
+outbox_counts(struct net *n, int i, int64_t *pending, int64_t *parked,
+              int64_t *delivered)
+{
+    *pending = *parked = *delivered = -1;
+    struct cjx_client *cl = harness_client_local(&n->d[i]);
+    Cjx__V1__ListOutboxRequest req = CJX__V1__LIST_OUTBOX_REQUEST__INIT;
+    req.which = CJX__V1__LIST_OUTBOX_REQUEST__WHICH__WHICH_ALL;
+    req.page_size = 1;
+    ProtobufCMessage *resp;
+    struct cjx_client_status st;
+    if (cjx_client_unary(cl, method(CASE_SERVICE_LIST_OUTBOX), &req.base,
+                         10000, &resp, &st) == 0 &&
+        st.code == 0) {
+        Cjx__V1__ListOutboxResponse *r = (Cjx__V1__ListOutboxResponse *)resp;
+        *pending = *parked = *delivered = 0;
+        for (size_t k = 0; k < r->n_counts; k++) {
+            *pending += r->counts[k]->pending;
+            *parked += r->counts[k]->parked;
+            *delivered += r->counts[k]->delivered;
+        }
+        protobuf_c_message_free_unpacked(resp, NULL);
+    }
+    cjx_client_free(cl);
+}
+
+/* How far the exchange is: cases at DOJ, of them decided, of those
+ * history-updated, and whether every running daemon's outbox is empty. */
+struct progress {
+    int64_t cases, decided, updated;
+    int quiet;
+};
+
+static struct progress
+progress(struct net *n)
+{
+    struct progress p = {0};
+    struct table t;
+    if (read_cases(n, DOJ, &t) == 0) {
+        p.cases = (int64_t)t.n;
+        for (size_t k = 0; k < t.n; k++) {
+            p.decided += t.rows[k].decision != 0;
+            p.updated += t.rows[k].state ==
+                         CJX__V1__CASE_STATE__CASE_STATE_HISTORY_UPDATED;
+        }
+    }
+    free(t.rows);
+    p.quiet = 1;
+    for (int i = 0; i < N_DAEMONS; i++) {
+        if (n->d[i].pid <= 0)
+            continue;
+        int64_t pending, parked, delivered;
+        outbox_counts(n, i, &pending, &parked, &delivered);
+        p.quiet &= pending == 0;
+    }
+    return p;
+}
+
+/* Waits (at most about two minutes) until the n_cases cases are at DOJ,
+ * every decided one is history-updated, and no outbox holds anything. */
+static void
+wait_until_settled(struct net *n, int64_t n_cases, int64_t want_decided)
+{
+    struct progress p = {0};
+    for (int tries = 0; tries < 1200; tries++) {
+        p = progress(n);
+        if (p.cases == n_cases && p.decided == want_decided &&
+            p.updated == p.decided && p.quiet)
+            return;
+        nap_ms(100);
+    }
+    fail_msg("the exchange did not settle: %lld case(s) at DOJ, %lld decided, "
+             "%lld history-updated, outboxes %s",
+             (long long)p.cases, (long long)p.decided, (long long)p.updated,
+             p.quiet ? "empty" : "not empty");
+}
+
+/* How many of notices [0, n) the prosecutor's policy decides. */
+static int64_t
+decided_among(int n)
+{
+    int64_t d = 0;
+    for (int i = 0; i < n; i++)
+        d += i % 11 != 10;
+    return d;
+}
+
+/* Every daemon holds every case with the same content, each step applied
+ * once: a decided case is at version 4 everywhere (notice, decision,
+ * order, acknowledgement), a pending one at 1. And nothing was parked. */
+static void
+compare_all(struct net *n, int64_t n_cases)
+{
+    struct table t[N_DAEMONS];
+    for (int i = 0; i < N_DAEMONS; i++)
+        assert_int_equal(read_cases(n, i, &t[i]), 0);
+    for (int i = 0; i < N_DAEMONS; i++) {
+        if ((int64_t)t[i].n != n_cases)
+            fail_msg("%s holds %zu case(s), DOJ sent %lld", agencies[i].slug,
+                     t[i].n, (long long)n_cases);
+        for (size_t k = 0; k < t[i].n; k++) {
+            const struct case_row *a = &t[DOJ].rows[k], *b = &t[i].rows[k];
+            assert_string_equal(a->cii, b->cii);
+            if (a->state != b->state || a->decision != b->decision ||
+                a->order != b->order || a->notified != b->notified ||
+                a->decided != b->decided || a->ordered != b->ordered ||
+                a->updated != b->updated)
+                fail_msg("case %s differs between doj and %s", a->cii,
+                         agencies[i].slug);
+            int64_t want = b->decision != 0 ? 4 : 1;
+            if (b->version != want)
+                fail_msg("case %s at %s is at version %lld, not %lld: a step "
+                         "was lost or applied twice",
+                         b->cii, agencies[i].slug, (long long)b->version,
+                         (long long)want);
+        }
+    }
+    for (int i = 0; i < N_DAEMONS; i++) {
+        int64_t pending, parked, delivered;
+        outbox_counts(n, i, &pending, &parked, &delivered);
+        assert_int_equal(pending, 0);
+        assert_int_equal(parked, 0);
+        free(t[i].rows);
+    }
+}
+
+/* ---- the tests ---- */
+
+static void
+test_exchange__one_case__goes_through_every_hop_on_four_daemons(void **state)
+{
+    struct net *n = *state;
+    start_all(n);
+    assert_int_equal(notify(n, 0, 1), 1);
+    wait_until_settled(n, 1, 1);
+    compare_all(n, 1);
+    struct table t;
+    assert_int_equal(read_cases(n, PD, &t), 0);
+    assert_int_equal(t.rows[0].state,
+                     CJX__V1__CASE_STATE__CASE_STATE_HISTORY_UPDATED);
+    assert_int_equal(t.rows[0].order,
+                     CJX__V1__ORDER_RELIEF__ORDER_RELIEF_DISMISS_AND_SEAL);
+    free(t.rows);
+    /* Each hand-off went out once: three from DOJ's notice and three from
+     * its acknowledgement, three from the decision, three from the order. */
+    int64_t pending, parked, delivered;
+    outbox_counts(n, DOJ, &pending, &parked, &delivered);
+    assert_int_equal(delivered, 6);
+    outbox_counts(n, DA, &pending, &parked, &delivered);
+    assert_int_equal(delivered, 3);
+    outbox_counts(n, COURT, &pending, &parked, &delivered);
+    assert_int_equal(delivered, 3);
+    outbox_counts(n, PD, &pending, &parked, &delivered);
+    assert_int_equal(delivered, 0);
+}
+
+static void
+test_exchange__peer_down__everything_delivered_once_when_it_is_back(
+    void **state)
+{
+    struct net *n = *state;
+    start(n, DOJ);
+    start(n, DA);
+    start(n, COURT);
+    const int cases = 60;
+    assert_int_equal(notify(n, 0, cases), cases);
+    /* Without the public defender the case still goes through the others;
+     * what is for the defender waits in three outboxes, with the reason. */
+    for (int tries = 0; tries < 1200; tries++) {
+        struct progress p = progress(n);
+        if (p.decided == decided_among(cases) && p.updated == p.decided)
+            break;
+        nap_ms(100);
+    }
+    int64_t pending, parked, delivered;
+    outbox_counts(n, DOJ, &pending, &parked, &delivered);
+    assert_true(pending > 0);
+    assert_int_equal(parked, 0);
+    start(n, PD);
+    wait_until_settled(n, cases, decided_among(cases));
+    compare_all(n, cases);
+}
+
+struct notifier {
+    struct net *net;
+    int from, to;
+    int result;
+};
+
+static void *
+notify_thread(void *arg)
+{
+    struct notifier *t = arg;
+    t->result = notify(t->net, t->from, t->to);
+    return NULL;
+}
+
+static int64_t
+cases_at(struct net *n, int i)
+{
+    struct table t;
+    int64_t count = read_cases(n, i, &t) == 0 ? (int64_t)t.n : -1;
+    free(t.rows);
+    return count;
+}
+
+static int64_t
+decided_at(struct net *n, int i)
+{
+    struct table t;
+    int64_t d = 0;
+    if (read_cases(n, i, &t) == 0)
+        for (size_t k = 0; k < t.n; k++)
+            d += t.rows[k].decision != 0;
+    free(t.rows);
+    return d;
+}
+
+/* Waits until f(n, i) reaches at least want, or gives up quietly. */
+static void
+wait_for(struct net *n, int i, int64_t (*f)(struct net *, int), int64_t want)
+{
+    for (int tries = 0; tries < 1200 && f(n, i) < want; tries++)
+        nap_ms(50);
+}
+
+/* Kills daemon i, saying how far it had come (for the test's log). */
+static void
+crash(struct net *n, int i)
+{
+    fprintf(stderr, "kill -9 %s holding %lld case(s), %lld decided\n",
+            agencies[i].slug, (long long)cases_at(n, i),
+            (long long)decided_at(n, i));
+    harness_daemon_kill9(&n->d[i]);
+}
+
+static void
+test_exchange__kill9_of_senders_and_receivers__no_hand_off_lost_or_doubled(
+    void **state)
+{
+    struct net *n = *state;
+    start_all(n);
+    const int cases = 2000;
+
+    /* DOJ dies in the middle of taking notices. */
+    struct notifier bg = {.net = n, .from = 0, .to = cases};
+    pthread_t th;
+    pthread_create(&th, NULL, notify_thread, &bg);
+    wait_for(n, DOJ, cases_at, 100);
+    crash(n, DOJ);
+    pthread_join(th, NULL);
+    start(n, DOJ);
+
+    /* A receiver dies while notices reach it and its decisions go out. */
+    crash(n, DA);
+    start(n, DA);
+    /* The operator sends the extract again: what DOJ took is replayed. */
+    assert_int_equal(notify(n, 0, cases), cases);
+
+    /* The court dies while ordering; the prosecutor while deciding. */
+    wait_for(n, COURT, decided_at, decided_among(cases) / 4);
+    crash(n, COURT);
+    wait_for(n, DA, decided_at, decided_among(cases) / 2);
+    crash(n, DA);
+    start(n, COURT);
+    start(n, DA);
+
+    /* DOJ dies again while it acknowledges orders. */
+    wait_for(n, DOJ, decided_at, decided_among(cases) * 2 / 3);
+    crash(n, DOJ);
+    start(n, DOJ);
+
+    wait_until_settled(n, cases, decided_among(cases));
+    compare_all(n, cases);
+}
+
+static void
+test_exchange__replayed_message_id__first_answer_and_nothing_changes(
+    void **state)
+{
+    struct net *n = *state;
+    start(n, DA);
+    /* DOJ's notice, sent by DOJ's certificate straight to the DA twice. */
+    struct cjx_client *cl = harness_client_tls(&n->d[DA], "doj");
+    struct test_notice t;
+    make_notice(&t, 10, "replay");
+    t.n.notified_at_unix_us = (int64_t)time(NULL) * 1000000;
+    t.n.prosecutor_ori = "CA038013A";
+    ProtobufCMessage *resp;
+    struct cjx_client_status st;
+    assert_int_equal(cjx_client_unary(cl, method(CASE_SERVICE_NOTIFY_CANDIDATE),
+                                      &t.n.base, 10000, &resp, &st),
+                     0);
+    assert_int_equal(st.code, 0);
+    int64_t seq = ((Cjx__V1__CaseReply *)resp)->snapshot->seq;
+    protobuf_c_message_free_unpacked(resp, NULL);
+    assert_int_equal(cjx_client_unary(cl, method(CASE_SERVICE_NOTIFY_CANDIDATE),
+                                      &t.n.base, 10000, &resp, &st),
+                     0);
+    assert_int_equal(st.code, 0);
+    assert_int_equal(((Cjx__V1__CaseReply *)resp)->snapshot->seq, seq);
+    assert_int_equal(((Cjx__V1__CaseReply *)resp)->snapshot->version, 1);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    /* The same id with other content is refused; nothing changed. */
+    t.det.relief = CJX__V1__RELIEF__RELIEF_REDUCE_TO_MISDEMEANOR;
+    assert_int_equal(cjx_client_unary(cl, method(CASE_SERVICE_NOTIFY_CANDIDATE),
+                                      &t.n.base, 10000, &resp, &st),
+                     0);
+    assert_int_equal(st.code, 6); /* ALREADY_EXISTS */
+    cjx_client_free(cl);
+    struct table tab;
+    assert_int_equal(read_cases(n, DA, &tab), 0);
+    assert_int_equal(tab.n, 1);
+    assert_int_equal(tab.rows[0].version, 1);
+    free(tab.rows);
+}
+
+static void
+test_exchange__order_before_the_notice__retried_until_it_fits(void **state)
+{
+    struct net *n = *state;
+    start(n, DOJ);
+    /* The court's order for a case DOJ has not notified yet. */
+    struct cjx_client *cl = harness_client_tls(&n->d[DOJ], "sf-court");
+    Cjx__V1__RequestMeta meta = CJX__V1__REQUEST_META__INIT;
+    Cjx__V1__RecordKey key = CJX__V1__RECORD_KEY__INIT;
+    Cjx__V1__ReliefOrder o = CJX__V1__RELIEF_ORDER__INIT;
+    meta.request_id = "early-order";
+    key.cii = "T00000000";
+    key.court_case_number = "SF-0";
+    key.count_number = 1;
+    o.meta = &meta;
+    o.key = &key;
+    o.relief = CJX__V1__ORDER_RELIEF__ORDER_RELIEF_DISMISS_AND_SEAL;
+    o.ordered_at_unix_us = (int64_t)time(NULL) * 1000000;
+    Cjx__V1__CaseMessage cm = CJX__V1__CASE_MESSAGE__INIT;
+    cm.message_case = CJX__V1__CASE_MESSAGE__MESSAGE_ORDER;
+    cm.order = &o;
+    Cjx__V1__CaseMessage *items[] = {&cm};
+    Cjx__V1__CaseMessages batch = CJX__V1__CASE_MESSAGES__INIT;
+    batch.messages = items;
+    batch.n_messages = 1;
+    ProtobufCMessage *resp;
+    struct cjx_client_status st;
+    assert_int_equal(cjx_client_unary(cl, method(CASE_SERVICE_DELIVER),
+                                      &batch.base, 10000, &resp, &st),
+                     0);
+    assert_int_equal(st.code, 0);
+    Cjx__V1__CaseResults *r = (Cjx__V1__CaseResults *)resp;
+    assert_int_equal(r->results[0]->code, 9); /* FAILED_PRECONDITION */
+    assert_true(r->results[0]->retry_later);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    cjx_client_free(cl);
+
+    /* The rest of the exchange comes up; the messages race, and what comes
+     * too early waits in its sender's outbox until it fits. */
+    start(n, COURT);
+    start(n, PD);
+    assert_int_equal(notify(n, 0, 30), 30);
+    start(n, DA);
+    wait_until_settled(n, 30, decided_among(30));
+    compare_all(n, 30);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int
+main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        T(test_exchange__one_case__goes_through_every_hop_on_four_daemons),
+        T(test_exchange__peer_down__everything_delivered_once_when_it_is_back),
+        T(test_exchange__kill9_of_senders_and_receivers__no_hand_off_lost_or_doubled),
+        T(test_exchange__replayed_message_id__first_answer_and_nothing_changes),
+        T(test_exchange__order_before_the_notice__retried_until_it_fits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

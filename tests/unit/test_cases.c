@@ -1,0 +1,1023 @@
+/* Unit tests for the case service (src/service/cases*.c): every step of the
+ * exchange driven in memory (tests/support/mem_call.c) against a real
+ * SQLite store, as the originating daemon and as a receiving one, with the
+ * refusals each sender must get. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cjx/cases.h"
+#include "cjx/clock.h"
+#include "cjx/evaluate.h"
+#include "cjx/rules.h"
+#include "cjx/service.h"
+#include "cjx/store.h"
+#include "cjx/store_cases.h"
+#include "cjx/v1/exchange.methods.h"
+#include "cjx/v1/exchange.pb-c.h"
+#include "mem_call.h"
+
+enum {
+    OK = 0, INVALID_ARGUMENT = 3, NOT_FOUND = 5, ALREADY_EXISTS = 6,
+    PERMISSION_DENIED = 7, FAILED_PRECONDITION = 9
+};
+
+#define DAY (INT64_C(86400) * 1000000)
+/* The tests' clock: 1 March 2026, moved by the tests that need it. */
+static int64_t test_now = INT64_C(1772323200) * 1000000;
+
+static int64_t
+fixed_now(void)
+{
+    return test_now;
+}
+
+struct fixture {
+    char dir[64];
+    struct cjx_store *store;
+    struct cjx_service *svc;
+    struct cjx_conf *conf;
+};
+
+static const struct cjx_agency *
+agency(struct fixture *f, const char *ori)
+{
+    const struct cjx_agency *a = cjx_registry_find(&f->conf->registry, ori);
+    assert_non_null(a);
+    return a;
+}
+
+#define DOJ "CA0000001"
+#define SF_DA "CA038013A"
+#define SF_COURT "CA038033J"
+#define SF_PD "CA038023P"
+#define ALA_DA "CA001013A"
+#define ALA_COURT "CA001033J"
+#define LA_CITY "CA019423A"
+#define LA_DA "CA019013A"
+
+/* Makes the fixture's daemon the one of agency ori. */
+static void
+become(struct fixture *f, const char *ori)
+{
+    free(f->conf->agency);
+    f->conf->agency = strdup(ori);
+}
+
+static int
+setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/cjx-cases-svc-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    char path[128];
+    snprintf(path, sizeof(path), "%s/s.db", f->dir);
+    struct cjx_errbuf eb;
+    test_now = INT64_C(1772323200) * 1000000;
+    cjx_clock_set_source(fixed_now);
+    assert_int_equal(cjx_store_sqlite_open(path, NULL, &f->store, &eb), 0);
+    assert_int_equal(cjx_service_new(f->store, &f->svc), 0);
+    f->conf = calloc(1, sizeof(*f->conf));
+    f->conf->agency = strdup(DOJ);
+    char reg[512];
+    snprintf(reg, sizeof(reg), "%s/cases/agencies.yaml", getenv("CJX_TEST_DATA"));
+    if (cjx_registry_load(reg, &f->conf->registry, &eb) != 0)
+        fail_msg("%s", eb.msg);
+    /* Windows from each step, as the development configurations have. */
+    struct cjx_exchange_conf *x = &f->conf->exchange;
+    x->review.window_us = 90 * DAY;
+    x->order_unchallenged.window_us = 90 * DAY;
+    x->history_update.window_us = 30 * DAY;
+    x->decision_grace_us = 7 * DAY;
+    x->max_clock_skew_us = 300 * INT64_C(1000000);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fixture *f = *state;
+    cjx_service_shutdown(f->svc);
+    cjx_service_free(f->svc);
+    cjx_store_close(f->store);
+    cjx_conf_free(f->conf);
+    cjx_clock_set_source(NULL);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* ---- messages ---- */
+
+struct notice_buf {
+    Cjx__V1__CandidateNotice n;
+    Cjx__V1__RequestMeta meta;
+    Cjx__V1__ConvictionRecord rec;
+    Cjx__V1__Person person;
+    Cjx__V1__Statute charge;
+    Cjx__V1__Determination det;
+    char id[48], cii[16], ccn[32], county[32];
+    char *flags[1];
+};
+
+static Cjx__V1__CandidateNotice *
+notice(struct notice_buf *b, const char *id, const char *cii, const char *county,
+       Cjx__V1__Relief relief)
+{
+    memset(b, 0, sizeof(*b));
+    cjx__v1__candidate_notice__init(&b->n);
+    cjx__v1__request_meta__init(&b->meta);
+    cjx__v1__conviction_record__init(&b->rec);
+    cjx__v1__person__init(&b->person);
+    cjx__v1__statute__init(&b->charge);
+    cjx__v1__determination__init(&b->det);
+    snprintf(b->id, sizeof(b->id), "%s", id);
+    snprintf(b->cii, sizeof(b->cii), "%s", cii);
+    snprintf(b->ccn, sizeof(b->ccn), "CASE-%s", cii);
+    snprintf(b->county, sizeof(b->county), "%s", county);
+    b->meta.request_id = b->id;
+    b->person.cii = b->cii;
+    b->charge.section = "11357";
+    b->rec.subject = &b->person;
+    b->rec.county = b->county;
+    b->rec.court_case_number = b->ccn;
+    b->rec.count_number = 1;
+    b->rec.charge = &b->charge;
+    b->rec.level = CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_FELONY;
+    b->det.relief = relief;
+    b->det.procedure =
+        CJX__V1__PROCEDURE__PROCEDURE_APPLICATION_REDESIGNATION;
+    b->det.rule_set = "prop64";
+    b->n.meta = &b->meta;
+    b->n.record = &b->rec;
+    b->n.determination = &b->det;
+    return &b->n;
+}
+
+struct step_buf {
+    union {
+        Cjx__V1__ProsecutorDecision d;
+        Cjx__V1__ReliefOrder o;
+        Cjx__V1__HistoryUpdated h;
+    } m;
+    Cjx__V1__RequestMeta meta;
+    Cjx__V1__RecordKey key;
+    Cjx__V1__NoChallenge nc;
+    Cjx__V1__Challenge ch;
+    char id[48], cii[16], ccn[32];
+};
+
+static void
+step_common(struct step_buf *b, const char *id, const char *cii)
+{
+    cjx__v1__request_meta__init(&b->meta);
+    cjx__v1__record_key__init(&b->key);
+    snprintf(b->id, sizeof(b->id), "%s", id);
+    snprintf(b->cii, sizeof(b->cii), "%s", cii);
+    snprintf(b->ccn, sizeof(b->ccn), "CASE-%s", cii);
+    b->meta.request_id = b->id;
+    b->key.cii = b->cii;
+    b->key.court_case_number = b->ccn;
+    b->key.count_number = 1;
+}
+
+static Cjx__V1__ProsecutorDecision *
+no_challenge(struct step_buf *b, const char *id, const char *cii,
+             Cjx__V1__Relief relief)
+{
+    memset(b, 0, sizeof(*b));
+    step_common(b, id, cii);
+    cjx__v1__prosecutor_decision__init(&b->m.d);
+    cjx__v1__no_challenge__init(&b->nc);
+    b->nc.relief = relief;
+    b->m.d.meta = &b->meta;
+    b->m.d.key = &b->key;
+    b->m.d.decision_case = CJX__V1__PROSECUTOR_DECISION__DECISION_NO_CHALLENGE;
+    b->m.d.no_challenge = &b->nc;
+    return &b->m.d;
+}
+
+static Cjx__V1__ProsecutorDecision *
+challenge(struct step_buf *b, const char *id, const char *cii,
+          const char *reason)
+{
+    memset(b, 0, sizeof(*b));
+    step_common(b, id, cii);
+    cjx__v1__prosecutor_decision__init(&b->m.d);
+    cjx__v1__challenge__init(&b->ch);
+    b->ch.ground = CJX__V1__CHALLENGE_GROUND__CHALLENGE_GROUND_CRITERIA_NOT_MET;
+    b->ch.reason_code = (char *)reason;
+    b->ch.supporting_facts_ref = "file 7";
+    b->m.d.meta = &b->meta;
+    b->m.d.key = &b->key;
+    b->m.d.decision_case = CJX__V1__PROSECUTOR_DECISION__DECISION_CHALLENGE;
+    b->m.d.challenge = &b->ch;
+    return &b->m.d;
+}
+
+static Cjx__V1__ReliefOrder *
+order(struct step_buf *b, const char *id, const char *cii,
+      Cjx__V1__OrderRelief relief)
+{
+    memset(b, 0, sizeof(*b));
+    step_common(b, id, cii);
+    cjx__v1__relief_order__init(&b->m.o);
+    b->m.o.meta = &b->meta;
+    b->m.o.key = &b->key;
+    b->m.o.relief = relief;
+    return &b->m.o;
+}
+
+static Cjx__V1__HistoryUpdated *
+acknowledge(struct step_buf *b, const char *id, const char *cii,
+            Cjx__V1__OrderRelief applied)
+{
+    memset(b, 0, sizeof(*b));
+    step_common(b, id, cii);
+    cjx__v1__history_updated__init(&b->m.h);
+    b->m.h.meta = &b->meta;
+    b->m.h.key = &b->key;
+    b->m.h.applied = applied;
+    return &b->m.h;
+}
+
+/* ---- calls ---- */
+
+struct answer {
+    int code;
+    char message[512];
+    Cjx__V1__CaseReply *reply;
+    Cjx__V1__CaseResults *results;
+};
+
+static void
+answer_free(struct answer *a)
+{
+    if (a->reply != NULL)
+        cjx__v1__case_reply__free_unpacked(a->reply, NULL);
+    if (a->results != NULL)
+        cjx__v1__case_results__free_unpacked(a->results, NULL);
+    memset(a, 0, sizeof(*a));
+}
+
+/* Runs method i with req as caller ori (NULL: the local operator). */
+static struct answer
+run(struct fixture *f, int i, const char *caller, const ProtobufCMessage *req)
+{
+    const struct cjx_method *m = &cjx__v1__case_service__methods[i];
+    const struct cjx_handler *h = cjx_service_find(m->path);
+    assert_non_null(h);
+    struct mem_call mc;
+    mem_call_init(&mc, f->svc, f->conf, h,
+                  caller != NULL ? agency(f, caller) : NULL);
+    struct answer a = {0};
+    a.code = mem_call_run(&mc, req);
+    snprintf(a.message, sizeof(a.message), "%s", mc.message);
+    if (a.code == OK && m->output == &cjx__v1__case_reply__descriptor)
+        a.reply = cjx__v1__case_reply__unpack(NULL, mc.reply_len, mc.reply);
+    if (a.code == OK && m->output == &cjx__v1__case_results__descriptor)
+        a.results = cjx__v1__case_results__unpack(NULL, mc.reply_len, mc.reply);
+    mem_call_fini(&mc);
+    return a;
+}
+
+/* Runs a method whose reply is not a case message; *out is its reply. */
+static int
+run_read(struct fixture *f, int i, const char *caller,
+         const ProtobufCMessage *req, ProtobufCMessage **out)
+{
+    const struct cjx_method *m = &cjx__v1__case_service__methods[i];
+    struct mem_call mc;
+    mem_call_init(&mc, f->svc, f->conf, cjx_service_find(m->path),
+                  caller != NULL ? agency(f, caller) : NULL);
+    int code = mem_call_run(&mc, req);
+    *out = NULL;
+    if (code == OK && mc.reply != NULL)
+        *out = protobuf_c_message_unpack(m->output, NULL, mc.reply_len,
+                                         mc.reply);
+    mem_call_fini(&mc);
+    return code;
+}
+
+static int64_t
+pending_for(struct fixture *f, const char *destination)
+{
+    Cjx__V1__ListOutboxRequest req = CJX__V1__LIST_OUTBOX_REQUEST__INIT;
+    ProtobufCMessage *out;
+    assert_int_equal(run_read(f, CASE_SERVICE_LIST_OUTBOX, NULL, &req.base,
+                              &out),
+                     OK);
+    Cjx__V1__ListOutboxResponse *r = (Cjx__V1__ListOutboxResponse *)out;
+    int64_t n = 0;
+    for (size_t i = 0; i < r->n_counts; i++)
+        if (destination == NULL ||
+            strcmp(r->counts[i]->destination_ori, destination) == 0)
+            n += r->counts[i]->pending;
+    protobuf_c_message_free_unpacked(out, NULL);
+    return n;
+}
+
+static struct answer
+local_notice(struct fixture *f, const char *id, const char *cii,
+             const char *county, Cjx__V1__Relief relief)
+{
+    struct notice_buf b;
+    return run(f, CASE_SERVICE_NOTIFY_CANDIDATE, NULL,
+               &notice(&b, id, cii, county, relief)->base);
+}
+
+/* ---- DOJ originates ---- */
+
+static void
+test_cases__local_notice__stored_notified_and_routed_to_the_county(void **state)
+{
+    struct fixture *f = *state;
+    struct answer a = local_notice(f, "n1", "A1", "San Francisco",
+                                   CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    assert_int_equal(a.code, OK);
+    const Cjx__V1__Case *c = a.reply->snapshot;
+    assert_int_equal(c->state, CJX__V1__CASE_STATE__CASE_STATE_NOTIFIED);
+    assert_string_equal(c->prosecutor_ori, SF_DA);
+    assert_int_equal(c->times->notified_at_unix_us, test_now);
+    assert_int_equal(c->deadlines->review_by_unix_us, test_now + 90 * DAY);
+    assert_non_null(c->determination);
+    assert_string_equal(c->determination->rule_set, "prop64");
+    assert_int_equal(c->seq, 1);
+    assert_false(a.reply->unchanged);
+    answer_free(&a);
+    /* The prosecutor, the court and the public defender, nobody else. */
+    assert_int_equal(pending_for(f, SF_DA), 1);
+    assert_int_equal(pending_for(f, SF_COURT), 1);
+    assert_int_equal(pending_for(f, SF_PD), 1);
+    assert_int_equal(pending_for(f, NULL), 3);
+}
+
+static void
+test_cases__replayed_notice__first_answer_and_no_second_hand_off(void **state)
+{
+    struct fixture *f = *state;
+    struct answer a = local_notice(f, "n1", "A1", "San Francisco",
+                                   CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    int64_t seq = a.reply->snapshot->seq;
+    answer_free(&a);
+    test_now += 1000;
+    a = local_notice(f, "n1", "A1", "San Francisco",
+                     CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    assert_int_equal(a.code, OK);
+    assert_int_equal(a.reply->snapshot->seq, seq);
+    assert_int_equal(a.reply->snapshot->times->notified_at_unix_us,
+                     test_now - 1000);
+    answer_free(&a);
+    assert_int_equal(pending_for(f, NULL), 3);
+    assert_int_equal(cjx_store_last_case_seq(f->store), 1);
+}
+
+static void
+test_cases__same_id_other_notice__already_exists(void **state)
+{
+    struct fixture *f = *state;
+    struct answer a = local_notice(f, "n1", "A1", "San Francisco",
+                                   CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    answer_free(&a);
+    a = local_notice(f, "n1", "A1", "San Francisco",
+                     CJX__V1__RELIEF__RELIEF_REDUCE_TO_MISDEMEANOR);
+    assert_int_equal(a.code, ALREADY_EXISTS);
+    assert_non_null(strstr(a.message, "meta.request_id"));
+    answer_free(&a);
+}
+
+static void
+test_cases__city_attorney__gets_the_misdemeanors_it_prosecuted(void **state)
+{
+    struct fixture *f = *state;
+    struct notice_buf b;
+    notice(&b, "n-la", "A7", "Los Angeles",
+           CJX__V1__RELIEF__RELIEF_REDUCE_TO_INFRACTION);
+    b.rec.prosecuting_agency_ori = LA_CITY;
+    struct answer a = run(f, CASE_SERVICE_NOTIFY_CANDIDATE, NULL, &b.n.base);
+    assert_int_equal(a.code, OK);
+    assert_string_equal(a.reply->snapshot->prosecutor_ori, LA_CITY);
+    answer_free(&a);
+    /* A count naming no agency goes to the one prosecuting felonies. */
+    notice(&b, "n-la2", "A8", "Los Angeles",
+           CJX__V1__RELIEF__RELIEF_REDUCE_TO_INFRACTION);
+    a = run(f, CASE_SERVICE_NOTIFY_CANDIDATE, NULL, &b.n.base);
+    assert_int_equal(a.code, OK);
+    assert_string_equal(a.reply->snapshot->prosecutor_ori, LA_DA);
+    answer_free(&a);
+}
+
+static void
+test_cases__notice_for_a_county_without_prosecutor__failed_precondition(
+    void **state)
+{
+    struct fixture *f = *state;
+    struct answer a = local_notice(f, "n1", "A1", "Yolo",
+                                   CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    assert_int_equal(a.code, FAILED_PRECONDITION);
+    assert_non_null(strstr(a.message, "Yolo"));
+    answer_free(&a);
+    assert_int_equal(cjx_store_last_case_seq(f->store), 0);
+}
+
+static void
+test_cases__malformed_notice__invalid_argument_naming_the_field(void **state)
+{
+    struct fixture *f = *state;
+    struct notice_buf b;
+    notice(&b, "n1", "a-1", "San Francisco",
+           CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    struct answer a = run(f, CASE_SERVICE_NOTIFY_CANDIDATE, NULL, &b.n.base);
+    assert_int_equal(a.code, INVALID_ARGUMENT);
+    assert_non_null(strstr(a.message, "record.subject.cii"));
+    answer_free(&a);
+    notice(&b, "n1", "A1", "San Francisco",
+           CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    b.n.determination = NULL;
+    a = run(f, CASE_SERVICE_NOTIFY_CANDIDATE, NULL, &b.n.base);
+    assert_int_equal(a.code, INVALID_ARGUMENT);
+    assert_non_null(strstr(a.message, "determination"));
+    answer_free(&a);
+    assert_int_equal(pending_for(f, NULL), 0);
+}
+
+/* ---- who may send what ---- */
+
+static void
+test_cases__notice_from_a_prosecutor__permission_denied(void **state)
+{
+    struct fixture *f = *state;
+    become(f, SF_COURT);
+    struct notice_buf b;
+    struct answer a =
+        run(f, CASE_SERVICE_NOTIFY_CANDIDATE, SF_DA,
+            &notice(&b, "n1", "A1", "San Francisco",
+                    CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL)
+                 ->base);
+    assert_int_equal(a.code, PERMISSION_DENIED);
+    answer_free(&a);
+}
+
+static void
+test_cases__local_operator_of_a_court__may_not_notify(void **state)
+{
+    struct fixture *f = *state;
+    become(f, SF_COURT);
+    struct answer a = local_notice(f, "n1", "A1", "San Francisco",
+                                   CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    assert_int_equal(a.code, PERMISSION_DENIED);
+    answer_free(&a);
+}
+
+static void
+test_cases__notice_for_another_county__permission_denied_at_the_receiver(
+    void **state)
+{
+    struct fixture *f = *state;
+    become(f, SF_DA);
+    struct notice_buf b;
+    notice(&b, "n1", "A1", "Alameda", CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    b.n.notified_at_unix_us = test_now;
+    struct answer a = run(f, CASE_SERVICE_NOTIFY_CANDIDATE, DOJ, &b.n.base);
+    assert_int_equal(a.code, PERMISSION_DENIED);
+    assert_non_null(strstr(a.message, "San Francisco only"));
+    answer_free(&a);
+}
+
+static void
+test_cases__decision_on_another_countys_case__permission_denied(void **state)
+{
+    struct fixture *f = *state;
+    /* At SF's court, holding an SF case: Alameda's DA may not decide it. */
+    become(f, SF_COURT);
+    struct notice_buf b;
+    notice(&b, "n1", "A1", "San Francisco",
+           CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    b.n.notified_at_unix_us = test_now;
+    b.n.prosecutor_ori = SF_DA;
+    struct answer a = run(f, CASE_SERVICE_NOTIFY_CANDIDATE, DOJ, &b.n.base);
+    assert_int_equal(a.code, OK);
+    answer_free(&a);
+    struct step_buf s;
+    no_challenge(&s, "d1", "A1", CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    s.m.d.decided_at_unix_us = test_now;
+    a = run(f, CASE_SERVICE_DECIDE, ALA_DA, &s.m.d.base);
+    assert_int_equal(a.code, PERMISSION_DENIED);
+    answer_free(&a);
+}
+
+/* ---- received steps ---- */
+
+/* The SF court receives DOJ's notice for case cii. */
+static void
+court_has_notice(struct fixture *f, const char *cii, Cjx__V1__Relief relief)
+{
+    become(f, SF_COURT);
+    struct notice_buf b;
+    notice(&b, cii, cii, "San Francisco", relief);
+    b.n.notified_at_unix_us = test_now;
+    b.n.prosecutor_ori = SF_DA;
+    struct answer a = run(f, CASE_SERVICE_NOTIFY_CANDIDATE, DOJ, &b.n.base);
+    assert_int_equal(a.code, OK);
+    answer_free(&a);
+}
+
+static void
+test_cases__received_steps__stored_and_never_sent_on(void **state)
+{
+    struct fixture *f = *state;
+    court_has_notice(f, "A1", CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    struct step_buf s;
+    no_challenge(&s, "d1", "A1", CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    s.m.d.decided_at_unix_us = test_now;
+    struct answer a = run(f, CASE_SERVICE_DECIDE, SF_DA, &s.m.d.base);
+    assert_int_equal(a.code, OK);
+    assert_int_equal(a.reply->snapshot->state,
+                     CJX__V1__CASE_STATE__CASE_STATE_NOT_CHALLENGED);
+    answer_free(&a);
+    assert_int_equal(pending_for(f, NULL), 0);
+    /* The court's own order is sent: to DOJ, the prosecutor, the PD. */
+    order(&s, "o1", "A1", CJX__V1__ORDER_RELIEF__ORDER_RELIEF_DISMISS_AND_SEAL);
+    a = run(f, CASE_SERVICE_ORDER, NULL, &s.m.o.base);
+    assert_int_equal(a.code, OK);
+    assert_int_equal(a.reply->snapshot->state,
+                     CJX__V1__CASE_STATE__CASE_STATE_ORDERED);
+    answer_free(&a);
+    assert_int_equal(pending_for(f, DOJ), 1);
+    assert_int_equal(pending_for(f, SF_DA), 1);
+    assert_int_equal(pending_for(f, SF_PD), 1);
+    assert_int_equal(pending_for(f, SF_COURT), 0);
+    /* DOJ's acknowledgement closes the case here. */
+    acknowledge(&s, "h1", "A1",
+                CJX__V1__ORDER_RELIEF__ORDER_RELIEF_DISMISS_AND_SEAL);
+    s.m.h.updated_at_unix_us = test_now;
+    a = run(f, CASE_SERVICE_ACKNOWLEDGE_HISTORY_UPDATED, DOJ, &s.m.h.base);
+    assert_int_equal(a.code, OK);
+    assert_int_equal(a.reply->snapshot->state,
+                     CJX__V1__CASE_STATE__CASE_STATE_HISTORY_UPDATED);
+    answer_free(&a);
+}
+
+static void
+test_cases__decision_before_the_notice__failed_precondition_to_retry(
+    void **state)
+{
+    struct fixture *f = *state;
+    become(f, SF_COURT);
+    struct step_buf s;
+    no_challenge(&s, "d1", "A9", CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    s.m.d.decided_at_unix_us = test_now;
+    struct answer a = run(f, CASE_SERVICE_DECIDE, SF_DA, &s.m.d.base);
+    assert_int_equal(a.code, FAILED_PRECONDITION);
+    answer_free(&a);
+    /* Delivered in a batch, the refusal says to retry later. */
+    Cjx__V1__CaseMessage cm = CJX__V1__CASE_MESSAGE__INIT;
+    cm.message_case = CJX__V1__CASE_MESSAGE__MESSAGE_DECISION;
+    cm.decision = &s.m.d;
+    Cjx__V1__CaseMessage *items[] = {&cm};
+    Cjx__V1__CaseMessages batch = CJX__V1__CASE_MESSAGES__INIT;
+    batch.messages = items;
+    batch.n_messages = 1;
+    a = run(f, CASE_SERVICE_DELIVER, SF_DA, &batch.base);
+    assert_int_equal(a.code, OK);
+    assert_int_equal(a.results->n_results, 1);
+    assert_int_equal(a.results->results[0]->code, FAILED_PRECONDITION);
+    assert_true(a.results->results[0]->retry_later);
+    answer_free(&a);
+    /* Once the notice is in, the same message is applied. */
+    court_has_notice(f, "A9", CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    a = run(f, CASE_SERVICE_DELIVER, SF_DA, &batch.base);
+    assert_int_equal(a.results->results[0]->code, OK);
+    assert_int_equal(a.results->accepted, 1);
+    answer_free(&a);
+}
+
+static void
+test_cases__order_before_the_notice__failed_precondition_to_retry(void **state)
+{
+    struct fixture *f = *state;
+    become(f, DOJ);
+    struct step_buf s;
+    order(&s, "o1", "B1", CJX__V1__ORDER_RELIEF__ORDER_RELIEF_DISMISS_AND_SEAL);
+    s.m.o.ordered_at_unix_us = test_now;
+    Cjx__V1__CaseMessage cm = CJX__V1__CASE_MESSAGE__INIT;
+    cm.message_case = CJX__V1__CASE_MESSAGE__MESSAGE_ORDER;
+    cm.order = &s.m.o;
+    Cjx__V1__CaseMessage *items[] = {&cm};
+    Cjx__V1__CaseMessages batch = CJX__V1__CASE_MESSAGES__INIT;
+    batch.messages = items;
+    batch.n_messages = 1;
+    struct answer a = run(f, CASE_SERVICE_DELIVER, SF_COURT, &batch.base);
+    assert_int_equal(a.results->results[0]->code, FAILED_PRECONDITION);
+    assert_true(a.results->results[0]->retry_later);
+    answer_free(&a);
+}
+
+static void
+test_cases__decision_after_the_deadline__failed_precondition_for_good(
+    void **state)
+{
+    struct fixture *f = *state;
+    become(f, SF_DA);
+    struct notice_buf b;
+    notice(&b, "n1", "A1", "San Francisco",
+           CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    b.n.notified_at_unix_us = test_now;
+    struct answer a = run(f, CASE_SERVICE_NOTIFY_CANDIDATE, DOJ, &b.n.base);
+    assert_int_equal(a.code, OK);
+    answer_free(&a);
+    test_now += 91 * DAY;
+    struct step_buf s;
+    no_challenge(&s, "d1", "A1", CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    a = run(f, CASE_SERVICE_DECIDE, NULL, &s.m.d.base);
+    assert_int_equal(a.code, FAILED_PRECONDITION);
+    assert_non_null(strstr(a.message, "deadline"));
+    answer_free(&a);
+    assert_int_equal(pending_for(f, NULL), 0);
+    /* Listed as overdue for the prosecutor. */
+    Cjx__V1__ListCasesRequest req = CJX__V1__LIST_CASES_REQUEST__INIT;
+    req.overdue_for = CJX__V1__AGENCY_ROLE__AGENCY_ROLE_PROSECUTOR;
+    ProtobufCMessage *out;
+    assert_int_equal(run_read(f, CASE_SERVICE_LIST_CASES, NULL, &req.base, &out),
+                     OK);
+    assert_int_equal(((Cjx__V1__ListCasesResponse *)out)->n_cases, 1);
+    protobuf_c_message_free_unpacked(out, NULL);
+    req.overdue_for = CJX__V1__AGENCY_ROLE__AGENCY_ROLE_COURT;
+    assert_int_equal(run_read(f, CASE_SERVICE_LIST_CASES, NULL, &req.base, &out),
+                     OK);
+    assert_int_equal(((Cjx__V1__ListCasesResponse *)out)->n_cases, 0);
+    protobuf_c_message_free_unpacked(out, NULL);
+}
+
+static void
+test_cases__order_above_the_ceiling__refused_or_flagged_as_configured(
+    void **state)
+{
+    struct fixture *f = *state;
+    court_has_notice(f, "A1", CJX__V1__RELIEF__RELIEF_REDUCE_TO_MISDEMEANOR);
+    struct step_buf s;
+    no_challenge(&s, "d1", "A1", CJX__V1__RELIEF__RELIEF_REDUCE_TO_MISDEMEANOR);
+    s.m.d.decided_at_unix_us = test_now;
+    struct answer a = run(f, CASE_SERVICE_DECIDE, SF_DA, &s.m.d.base);
+    assert_int_equal(a.code, OK);
+    answer_free(&a);
+    order(&s, "o1", "A1", CJX__V1__ORDER_RELIEF__ORDER_RELIEF_DISMISS_AND_SEAL);
+    a = run(f, CASE_SERVICE_ORDER, NULL, &s.m.o.base);
+    assert_int_equal(a.code, FAILED_PRECONDITION);
+    assert_non_null(strstr(a.message, "ceiling"));
+    answer_free(&a);
+    assert_int_equal(pending_for(f, NULL), 0);
+    f->conf->exchange.above_ceiling_flag = 1;
+    order(&s, "o2", "A1", CJX__V1__ORDER_RELIEF__ORDER_RELIEF_DISMISS_AND_SEAL);
+    a = run(f, CASE_SERVICE_ORDER, NULL, &s.m.o.base);
+    assert_int_equal(a.code, OK);
+    const Cjx__V1__Case *c = a.reply->snapshot;
+    int flagged = 0;
+    for (size_t i = 0; i < c->n_flags; i++)
+        flagged |= strcmp(c->flags[i], "ABOVE_CEILING") == 0;
+    assert_true(flagged);
+    answer_free(&a);
+}
+
+static void
+test_cases__challenge__goes_to_court_and_public_defender_with_copy_to_doj(
+    void **state)
+{
+    struct fixture *f = *state;
+    become(f, SF_DA);
+    struct notice_buf b;
+    notice(&b, "n1", "A1", "San Francisco",
+           CJX__V1__RELIEF__RELIEF_REDUCE_TO_MISDEMEANOR);
+    b.n.notified_at_unix_us = test_now;
+    b.n.prosecutor_ori = SF_DA;
+    struct answer a = run(f, CASE_SERVICE_NOTIFY_CANDIDATE, DOJ, &b.n.base);
+    answer_free(&a);
+    struct step_buf s;
+    challenge(&s, "c1", "A1", "AGGRAVATOR_FACTS_UNCHECKED");
+    a = run(f, CASE_SERVICE_DECIDE, NULL, &s.m.d.base);
+    assert_int_equal(a.code, OK);
+    assert_int_equal(a.reply->snapshot->state,
+                     CJX__V1__CASE_STATE__CASE_STATE_CHALLENGED);
+    assert_string_equal(a.reply->snapshot->reason_code,
+                        "AGGRAVATOR_FACTS_UNCHECKED");
+    answer_free(&a);
+    assert_int_equal(pending_for(f, SF_COURT), 1);
+    assert_int_equal(pending_for(f, SF_PD), 1);
+    assert_int_equal(pending_for(f, DOJ), 1);
+    /* A different decision on the same case is refused for good. */
+    no_challenge(&s, "d2", "A1", CJX__V1__RELIEF__RELIEF_REDUCE_TO_MISDEMEANOR);
+    a = run(f, CASE_SERVICE_DECIDE, NULL, &s.m.d.base);
+    assert_int_equal(a.code, FAILED_PRECONDITION);
+    answer_free(&a);
+}
+
+static void
+test_cases__rule_sets__check_incoming_decisions(void **state)
+{
+    struct fixture *f = *state;
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/cases/rules", getenv("CJX_TEST_DATA"));
+    struct cjx_rules_registry *reg;
+    struct cjx_errbuf eb;
+    if (cjx_rules_registry_load_dir(dir, cjx_evaluate_types(), &reg, &eb) != 0)
+        fail_msg("%s", eb.msg);
+    cjx_service_set_rules(f->svc, reg);
+    court_has_notice(f, "A1", CJX__V1__RELIEF__RELIEF_REDUCE_TO_MISDEMEANOR);
+    struct step_buf s;
+    challenge(&s, "c1", "A1", "X");
+    s.ch.supporting_facts_ref = "";
+    s.m.d.decided_at_unix_us = test_now;
+    struct answer a = run(f, CASE_SERVICE_DECIDE, SF_DA, &s.m.d.base);
+    assert_int_equal(a.code, INVALID_ARGUMENT);
+    assert_non_null(strstr(a.message, "challenge_cites_facts"));
+    answer_free(&a);
+    s.ch.supporting_facts_ref = "file 9";
+    a = run(f, CASE_SERVICE_DECIDE, SF_DA, &s.m.d.base);
+    assert_int_equal(a.code, OK);
+    answer_free(&a);
+}
+
+/* ---- batches ---- */
+
+static void
+test_cases__deliver_batch__each_message_authorized_on_its_own(void **state)
+{
+    struct fixture *f = *state;
+    court_has_notice(f, "A1", CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    court_has_notice(f, "A2", CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    struct step_buf d1, d2, o1;
+    no_challenge(&d1, "d1", "A1", CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    no_challenge(&d2, "d2", "A2", CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    order(&o1, "o1", "A1", CJX__V1__ORDER_RELIEF__ORDER_RELIEF_DISMISS_AND_SEAL);
+    d1.m.d.decided_at_unix_us = d2.m.d.decided_at_unix_us = test_now;
+    o1.m.o.ordered_at_unix_us = test_now;
+    Cjx__V1__CaseMessage m[4];
+    for (int i = 0; i < 4; i++)
+        cjx__v1__case_message__init(&m[i]);
+    m[0].message_case = CJX__V1__CASE_MESSAGE__MESSAGE_DECISION;
+    m[0].decision = &d1.m.d;
+    m[1].message_case = CJX__V1__CASE_MESSAGE__MESSAGE_ORDER; /* not the DA's */
+    m[1].order = &o1.m.o;
+    m[2].message_case = CJX__V1__CASE_MESSAGE__MESSAGE_DECISION;
+    m[2].decision = &d2.m.d;
+    /* m[3] is empty */
+    Cjx__V1__CaseMessage *items[] = {&m[0], &m[1], &m[2], &m[3]};
+    Cjx__V1__CaseMessages batch = CJX__V1__CASE_MESSAGES__INIT;
+    batch.messages = items;
+    batch.n_messages = 4;
+    struct answer a = run(f, CASE_SERVICE_DELIVER, SF_DA, &batch.base);
+    assert_int_equal(a.code, OK);
+    assert_int_equal(a.results->n_results, 4);
+    assert_int_equal(a.results->results[0]->code, OK);
+    assert_int_equal(a.results->results[1]->code, PERMISSION_DENIED);
+    assert_int_equal(a.results->results[2]->code, OK);
+    assert_int_equal(a.results->results[3]->code, INVALID_ARGUMENT);
+    assert_int_equal(a.results->accepted, 2);
+    assert_int_equal(a.results->rejected, 2);
+    assert_string_equal(a.results->results[2]->request_id, "d2");
+    answer_free(&a);
+    /* A defender may not deliver at all. */
+    a = run(f, CASE_SERVICE_DELIVER, SF_PD, &batch.base);
+    assert_int_equal(a.code, PERMISSION_DENIED);
+    answer_free(&a);
+}
+
+static void
+test_cases__notify_stream__answers_each_notice(void **state)
+{
+    struct fixture *f = *state;
+    struct notice_buf b[3];
+    notice(&b[0], "n1", "A1", "San Francisco",
+           CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    notice(&b[1], "n2", "A2", "Alameda", CJX__V1__RELIEF__RELIEF_HUMAN_REVIEW);
+    b[1].det.floor = CJX__V1__RELIEF__RELIEF_NOT_ELIGIBLE;
+    b[1].det.ceiling = CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL;
+    notice(&b[2], "n3", "A3", "Yolo", CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    ProtobufCMessage *stream[] = {&b[0].n.base, &b[1].n.base, &b[2].n.base};
+    const struct cjx_method *m =
+        &cjx__v1__case_service__methods[CASE_SERVICE_NOTIFY_CANDIDATES];
+    struct mem_call mc;
+    mem_call_init(&mc, f->svc, f->conf, cjx_service_find(m->path), NULL);
+    mc.stream = stream;
+    mc.n_stream = 3;
+    assert_int_equal(mem_call_run(&mc, NULL), OK);
+    Cjx__V1__CaseResults *r =
+        cjx__v1__case_results__unpack(NULL, mc.reply_len, mc.reply);
+    mem_call_fini(&mc);
+    assert_int_equal(r->accepted, 2);
+    assert_int_equal(r->rejected, 1);
+    assert_int_equal(r->results[2]->code, FAILED_PRECONDITION);
+    assert_non_null(r->results[1]->reply);
+    assert_int_equal(r->results[1]->reply->snapshot->relief,
+                     CJX__V1__RELIEF__RELIEF_HUMAN_REVIEW);
+    cjx__v1__case_results__free_unpacked(r, NULL);
+}
+
+/* ---- reads ---- */
+
+static void
+test_cases__reads__scoped_to_the_callers_county(void **state)
+{
+    struct fixture *f = *state;
+    struct answer a = local_notice(f, "n1", "A1", "San Francisco",
+                                   CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    answer_free(&a);
+    a = local_notice(f, "n2", "A2", "Alameda",
+                     CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    answer_free(&a);
+    Cjx__V1__RecordKey key = CJX__V1__RECORD_KEY__INIT;
+    key.cii = "A1";
+    key.court_case_number = "CASE-A1";
+    key.count_number = 1;
+    Cjx__V1__GetCaseRequest get = CJX__V1__GET_CASE_REQUEST__INIT;
+    get.key = &key;
+    get.include_notice = 1;
+    ProtobufCMessage *out;
+    assert_int_equal(run_read(f, CASE_SERVICE_GET_CASE, SF_COURT, &get.base,
+                              &out),
+                     OK);
+    Cjx__V1__Case *c = (Cjx__V1__Case *)out;
+    assert_non_null(c->notice);
+    assert_string_equal(c->notice->record->county, "San Francisco");
+    protobuf_c_message_free_unpacked(out, NULL);
+    assert_int_equal(run_read(f, CASE_SERVICE_GET_CASE, ALA_COURT, &get.base,
+                              &out),
+                     PERMISSION_DENIED);
+    key.cii = "Z9";
+    assert_int_equal(run_read(f, CASE_SERVICE_GET_CASE, DOJ, &get.base, &out),
+                     NOT_FOUND);
+
+    Cjx__V1__ListCasesRequest list = CJX__V1__LIST_CASES_REQUEST__INIT;
+    assert_int_equal(run_read(f, CASE_SERVICE_LIST_CASES, ALA_COURT,
+                              &list.base, &out),
+                     OK);
+    Cjx__V1__ListCasesResponse *r = (Cjx__V1__ListCasesResponse *)out;
+    assert_int_equal(r->n_cases, 1);
+    assert_string_equal(r->cases[0]->county, "Alameda");
+    protobuf_c_message_free_unpacked(out, NULL);
+    list.filter_case = CJX__V1__LIST_CASES_REQUEST__FILTER_COUNTY;
+    list.county = "San Francisco";
+    assert_int_equal(run_read(f, CASE_SERVICE_LIST_CASES, ALA_COURT,
+                              &list.base, &out),
+                     PERMISSION_DENIED);
+    assert_int_equal(run_read(f, CASE_SERVICE_LIST_CASES, NULL, &list.base,
+                              &out),
+                     OK);
+    assert_int_equal(((Cjx__V1__ListCasesResponse *)out)->n_cases, 1);
+    protobuf_c_message_free_unpacked(out, NULL);
+    /* The outbox is the local operator's only. */
+    Cjx__V1__ListOutboxRequest ob = CJX__V1__LIST_OUTBOX_REQUEST__INIT;
+    assert_int_equal(run_read(f, CASE_SERVICE_LIST_OUTBOX, DOJ, &ob.base,
+                              &out),
+                     PERMISSION_DENIED);
+}
+
+static void
+test_cases__stats__count_cases_by_state_and_outcome(void **state)
+{
+    struct fixture *f = *state;
+    struct answer a = local_notice(f, "n1", "A1", "San Francisco",
+                                   CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    answer_free(&a);
+    a = local_notice(f, "n2", "A2", "San Francisco",
+                     CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    answer_free(&a);
+    a = local_notice(f, "n3", "A3", "Alameda",
+                     CJX__V1__RELIEF__RELIEF_REDUCE_TO_MISDEMEANOR);
+    answer_free(&a);
+    Cjx__V1__CaseStatsRequest req = CJX__V1__CASE_STATS_REQUEST__INIT;
+    ProtobufCMessage *out;
+    assert_int_equal(run_read(f, CASE_SERVICE_CASE_STATS, NULL, &req.base,
+                              &out),
+                     OK);
+    Cjx__V1__CaseStatsResponse *r = (Cjx__V1__CaseStatsResponse *)out;
+    assert_int_equal(r->total, 3);
+    assert_int_equal(r->n_counts, 2);
+    assert_int_equal(r->first->notified_at_unix_us, test_now);
+    protobuf_c_message_free_unpacked(out, NULL);
+    req.county = "Alameda";
+    assert_int_equal(run_read(f, CASE_SERVICE_CASE_STATS, NULL, &req.base,
+                              &out),
+                     OK);
+    assert_int_equal(((Cjx__V1__CaseStatsResponse *)out)->total, 1);
+    protobuf_c_message_free_unpacked(out, NULL);
+}
+
+static void
+test_cases__feed__every_change_once_and_scoped(void **state)
+{
+    struct fixture *f = *state;
+    struct answer a = local_notice(f, "n1", "A1", "San Francisco",
+                                   CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    answer_free(&a);
+    a = local_notice(f, "n2", "A2", "Alameda",
+                     CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    answer_free(&a);
+    Cjx__V1__WatchCasesRequest req = CJX__V1__WATCH_CASES_REQUEST__INIT;
+    const struct cjx_method *m =
+        &cjx__v1__case_service__methods[CASE_SERVICE_WATCH_CASES];
+    struct mem_call mc;
+    mem_call_init(&mc, f->svc, f->conf, cjx_service_find(m->path), NULL);
+    assert_int_equal(mem_call_run(&mc, &req.base), OK);
+    assert_int_equal(mc.sent, 2);
+    mem_call_fini(&mc);
+    mem_call_init(&mc, f->svc, f->conf, cjx_service_find(m->path),
+                  agency(f, ALA_COURT));
+    assert_int_equal(mem_call_run(&mc, &req.base), OK);
+    assert_int_equal(mc.sent, 1);
+    mem_call_fini(&mc);
+    req.after_seq = 1;
+    mem_call_init(&mc, f->svc, f->conf, cjx_service_find(m->path), NULL);
+    assert_int_equal(mem_call_run(&mc, &req.base), OK);
+    assert_int_equal(mc.sent, 1);
+    mem_call_fini(&mc);
+}
+
+/* ---- the local API without a call ---- */
+
+struct outcome {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, err, retry;
+};
+
+static void
+outcome_done(void *arg, const struct cjx_cases_outcome *o)
+{
+    struct outcome *out = arg;
+    pthread_mutex_lock(&out->mu);
+    out->done = 1;
+    out->err = o->err;
+    out->retry = o->retry_later;
+    pthread_cond_signal(&out->cv);
+    pthread_mutex_unlock(&out->mu);
+}
+
+static void
+test_cases__submit_local__takes_the_step_as_the_operator_would(void **state)
+{
+    struct fixture *f = *state;
+    struct notice_buf b;
+    notice(&b, "n1", "A1", "San Francisco",
+           CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    struct outcome o = {.done = 0};
+    pthread_mutex_init(&o.mu, NULL);
+    pthread_cond_init(&o.cv, NULL);
+    assert_int_equal(cjx_cases_submit_local(f->svc, f->conf, &b.n.base,
+                                            "stand-in", outcome_done, &o),
+                     0);
+    pthread_mutex_lock(&o.mu);
+    while (!o.done)
+        pthread_cond_wait(&o.cv, &o.mu);
+    pthread_mutex_unlock(&o.mu);
+    assert_int_equal(o.err, 0);
+    assert_int_equal(pending_for(f, NULL), 3);
+    /* Refused before the store: done is not called. */
+    b.n.record->county = "Nowhere";
+    b.meta.request_id = "n2";
+    assert_int_not_equal(cjx_cases_submit_local(f->svc, f->conf, &b.n.base,
+                                                "stand-in", outcome_done, &o),
+                         0);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_cases__local_notice__stored_notified_and_routed_to_the_county),
+        T(test_cases__replayed_notice__first_answer_and_no_second_hand_off),
+        T(test_cases__same_id_other_notice__already_exists),
+        T(test_cases__city_attorney__gets_the_misdemeanors_it_prosecuted),
+        T(test_cases__notice_for_a_county_without_prosecutor__failed_precondition),
+        T(test_cases__malformed_notice__invalid_argument_naming_the_field),
+        T(test_cases__notice_from_a_prosecutor__permission_denied),
+        T(test_cases__local_operator_of_a_court__may_not_notify),
+        T(test_cases__notice_for_another_county__permission_denied_at_the_receiver),
+        T(test_cases__decision_on_another_countys_case__permission_denied),
+        T(test_cases__received_steps__stored_and_never_sent_on),
+        T(test_cases__decision_before_the_notice__failed_precondition_to_retry),
+        T(test_cases__order_before_the_notice__failed_precondition_to_retry),
+        T(test_cases__decision_after_the_deadline__failed_precondition_for_good),
+        T(test_cases__order_above_the_ceiling__refused_or_flagged_as_configured),
+        T(test_cases__challenge__goes_to_court_and_public_defender_with_copy_to_doj),
+        T(test_cases__rule_sets__check_incoming_decisions),
+        T(test_cases__deliver_batch__each_message_authorized_on_its_own),
+        T(test_cases__notify_stream__answers_each_notice),
+        T(test_cases__reads__scoped_to_the_callers_county),
+        T(test_cases__stats__count_cases_by_state_and_outcome),
+        T(test_cases__feed__every_change_once_and_scoped),
+        T(test_cases__submit_local__takes_the_step_as_the_operator_would),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,489 @@
+/* Unit tests for src/service: every handler driven in memory against a real
+ * SQLite store, with the refusals each caller must get. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cjx/evaluate.h"
+#include "cjx/service.h"
+#include "cjx/store.h"
+#include "cjx/v1/record_service.pb-c.h"
+#include "cjx/v1/rules_service.pb-c.h"
+#include "mem_call.h"
+
+enum {
+    OK = 0, INVALID_ARGUMENT = 3, NOT_FOUND = 5, ALREADY_EXISTS = 6,
+    PERMISSION_DENIED = 7, RESOURCE_EXHAUSTED = 8, FAILED_PRECONDITION = 9
+};
+
+struct fixture {
+    char dir[64];
+    struct cjx_store *store;
+    struct cjx_service *svc;
+    struct cjx_conf *conf;
+};
+
+static const struct cjx_agency *
+agency(struct fixture *f, const char *ori)
+{
+    const struct cjx_agency *a = cjx_registry_find(&f->conf->registry, ori);
+    assert_non_null(a);
+    return a;
+}
+
+#define DOJ(f) agency(f, "CA0000001")
+#define SF_DA(f) agency(f, "CA038013A")
+#define SF_COURT(f) agency(f, "CA038033J")
+#define ALAMEDA_COURT(f) agency(f, "CA001033J")
+
+static int
+setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/cjx-svc-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    char path[128];
+    snprintf(path, sizeof(path), "%s/s.db", f->dir);
+    struct cjx_errbuf eb;
+    assert_int_equal(cjx_store_sqlite_open(path, NULL, &f->store, &eb), 0);
+    assert_int_equal(cjx_service_new(f->store, &f->svc), 0);
+    f->conf = calloc(1, sizeof(*f->conf));
+    f->conf->agency = strdup("CA0000001");
+    char reg[512];
+    snprintf(reg, sizeof(reg), "%s/service/agencies.yaml", getenv("CJX_TEST_DATA"));
+    assert_int_equal(cjx_registry_load(reg, &f->conf->registry, &eb), 0);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fixture *f = *state;
+    cjx_service_shutdown(f->svc);
+    cjx_service_free(f->svc);
+    cjx_store_close(f->store);
+    cjx_conf_free(f->conf);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* A request message and everything it points to. */
+struct request {
+    Cjx__V1__SubmitRecordRequest req;
+    Cjx__V1__RequestMeta meta;
+    Cjx__V1__ConvictionRecord rec;
+    Cjx__V1__Person person;
+    Cjx__V1__Statute charge;
+    Cjx__V1__Date offense, conviction;
+    char id[32], cii[16], ccn[32], county[32];
+};
+
+static Cjx__V1__SubmitRecordRequest *
+request(struct request *r, const char *id, const char *cii, int count,
+        const char *county)
+{
+    memset(r, 0, sizeof(*r));
+    cjx__v1__submit_record_request__init(&r->req);
+    cjx__v1__request_meta__init(&r->meta);
+    cjx__v1__conviction_record__init(&r->rec);
+    cjx__v1__person__init(&r->person);
+    cjx__v1__statute__init(&r->charge);
+    cjx__v1__date__init(&r->offense);
+    cjx__v1__date__init(&r->conviction);
+    snprintf(r->id, sizeof(r->id), "%s", id);
+    snprintf(r->cii, sizeof(r->cii), "%s", cii);
+    snprintf(r->ccn, sizeof(r->ccn), "CASE-%s", cii);
+    snprintf(r->county, sizeof(r->county), "%s", county);
+    r->meta.request_id = r->id;
+    r->person.cii = r->cii;
+    r->charge.section = "11357";
+    r->offense.year = 2010;
+    r->offense.month = 1;
+    r->offense.day = 5;
+    r->conviction = r->offense;
+    r->conviction.month = 3;
+    r->rec.subject = &r->person;
+    r->rec.county = r->county;
+    r->rec.court_case_number = r->ccn;
+    r->rec.count_number = count;
+    r->rec.charge = &r->charge;
+    r->rec.offense_date = &r->offense;
+    r->rec.conviction_date = &r->conviction;
+    r->req.meta = &r->meta;
+    r->req.record = &r->rec;
+    return &r->req;
+}
+
+/* Runs one call of path as caller (NULL: local operator); returns the code
+ * and leaves the message in msg (if not NULL). */
+static int
+call(struct fixture *f, const char *path, const struct cjx_agency *caller,
+     const ProtobufCMessage *req, char *msg, size_t msg_len)
+{
+    const struct cjx_handler *h = cjx_service_find(path);
+    assert_non_null(h);
+    struct mem_call mc;
+    mem_call_init(&mc, f->svc, f->conf, h, caller);
+    int code = mem_call_run(&mc, req);
+    if (msg != NULL)
+        snprintf(msg, msg_len, "%.200s", mc.message);
+    mem_call_fini(&mc);
+    return code;
+}
+
+static int
+submit(struct fixture *f, const struct cjx_agency *caller,
+       Cjx__V1__SubmitRecordRequest *req, char *msg)
+{
+    return call(f, "/cjx.v1.RecordService/SubmitRecord", caller, &req->base,
+                msg, 256);
+}
+
+static void
+test_service__local_operator_submits__ok(void **state)
+{
+    struct fixture *f = *state;
+    struct request r;
+    assert_int_equal(submit(f, NULL, request(&r, "r1", "A1", 1, "Alameda"), NULL),
+                     OK);
+}
+
+static void
+test_service__submit_without_request_id__invalid_argument(void **state)
+{
+    struct fixture *f = *state;
+    struct request r;
+    char msg[256];
+    request(&r, "", "A2", 1, "Alameda");
+    assert_int_equal(submit(f, NULL, &r.req, msg), INVALID_ARGUMENT);
+    assert_string_equal(msg, "meta.request_id: required");
+    r.req.meta = NULL;
+    assert_int_equal(submit(f, NULL, &r.req, msg), INVALID_ARGUMENT);
+}
+
+static void
+test_service__malformed_record_fields__invalid_argument_naming_field(void **state)
+{
+    struct fixture *f = *state;
+    struct request r;
+    char msg[256];
+    request(&r, "bad-cii", "a-1", 1, "Alameda");
+    assert_int_equal(submit(f, NULL, &r.req, msg), INVALID_ARGUMENT);
+    assert_non_null(strstr(msg, "record.subject.cii"));
+    request(&r, "bad-count", "A3", 0, "Alameda");
+    assert_int_equal(submit(f, NULL, &r.req, msg), INVALID_ARGUMENT);
+    assert_non_null(strstr(msg, "record.count_number"));
+    request(&r, "bad-county", "A3", 1, "");
+    assert_int_equal(submit(f, NULL, &r.req, msg), INVALID_ARGUMENT);
+    assert_non_null(strstr(msg, "record.county"));
+    request(&r, "bad-date", "A3", 1, "Alameda");
+    r.offense.day = 32;
+    assert_int_equal(submit(f, NULL, &r.req, msg), INVALID_ARGUMENT);
+    assert_non_null(strstr(msg, "record.offense_date"));
+    request(&r, "bad;id", "A3", 1, "Alameda");
+    assert_int_equal(submit(f, NULL, &r.req, msg), INVALID_ARGUMENT);
+    assert_non_null(strstr(msg, "meta.request_id"));
+    /* Nothing of it was stored. */
+    assert_int_equal(cjx_store_last_seq(f->store), 0);
+}
+
+static void
+test_service__court_writes_only_its_county(void **state)
+{
+    struct fixture *f = *state;
+    struct request r;
+    char msg[256];
+    assert_int_equal(submit(f, SF_COURT(f),
+                            request(&r, "c1", "B1", 1, "San Francisco"), msg),
+                     OK);
+    assert_int_equal(submit(f, ALAMEDA_COURT(f),
+                            request(&r, "c2", "B2", 1, "San Francisco"), msg),
+                     PERMISSION_DENIED);
+    assert_non_null(strstr(msg, "record.county"));
+    assert_int_equal(submit(f, SF_DA(f), request(&r, "c3", "B3", 1, "San Francisco"),
+                            msg),
+                     PERMISSION_DENIED);
+}
+
+static void
+test_service__retry_replays_and_reuse_conflicts(void **state)
+{
+    struct fixture *f = *state;
+    struct request r;
+    char msg[256];
+    assert_int_equal(submit(f, DOJ(f), request(&r, "same", "C1", 1, "Alameda"), NULL),
+                     OK);
+    int64_t seq = cjx_store_last_seq(f->store);
+    assert_int_equal(submit(f, DOJ(f), request(&r, "same", "C1", 1, "Alameda"), NULL),
+                     OK);
+    assert_int_equal(cjx_store_last_seq(f->store), seq);
+    request(&r, "same", "C1", 1, "Alameda");
+    r.charge.section = "11358";
+    assert_int_equal(submit(f, DOJ(f), &r.req, msg), ALREADY_EXISTS);
+    assert_non_null(strstr(msg, "meta.request_id"));
+    assert_int_equal(cjx_store_last_seq(f->store), seq);
+}
+
+static int
+get(struct fixture *f, const struct cjx_agency *caller, const char *cii,
+    const char *ccn, int count, char *msg)
+{
+    Cjx__V1__RecordKey key = CJX__V1__RECORD_KEY__INIT;
+    key.cii = (char *)cii;
+    key.court_case_number = (char *)ccn;
+    key.count_number = count;
+    Cjx__V1__GetRecordRequest req = CJX__V1__GET_RECORD_REQUEST__INIT;
+    req.key = &key;
+    return call(f, "/cjx.v1.RecordService/GetRecord", caller, &req.base, msg,
+                256);
+}
+
+static void
+test_service__get_checks_key_existence_and_county(void **state)
+{
+    struct fixture *f = *state;
+    struct request r;
+    char msg[256];
+    assert_int_equal(submit(f, NULL, request(&r, "g1", "D1", 1, "Alameda"), NULL),
+                     OK);
+    assert_int_equal(get(f, NULL, "D1", "CASE-D1", 1, msg), OK);
+    assert_int_equal(get(f, ALAMEDA_COURT(f), "D1", "CASE-D1", 1, msg), OK);
+    assert_int_equal(get(f, SF_DA(f), "D1", "CASE-D1", 1, msg), PERMISSION_DENIED);
+    assert_int_equal(get(f, NULL, "D1", "CASE-D1", 2, msg), NOT_FOUND);
+    assert_int_equal(get(f, NULL, "", "CASE-D1", 1, msg), INVALID_ARGUMENT);
+    assert_non_null(strstr(msg, "key.cii"));
+    Cjx__V1__GetRecordRequest empty = CJX__V1__GET_RECORD_REQUEST__INIT;
+    assert_int_equal(call(f, "/cjx.v1.RecordService/GetRecord", NULL, &empty.base,
+                          msg, sizeof(msg)),
+                     INVALID_ARGUMENT);
+}
+
+static void
+test_service__list_refusals(void **state)
+{
+    struct fixture *f = *state;
+    char msg[256];
+    Cjx__V1__ListRecordsRequest req = CJX__V1__LIST_RECORDS_REQUEST__INIT;
+    const char *path = "/cjx.v1.RecordService/ListRecords";
+    assert_int_equal(call(f, path, NULL, &req.base, msg, sizeof(msg)),
+                     INVALID_ARGUMENT);
+    req.filter_case = CJX__V1__LIST_RECORDS_REQUEST__FILTER_COUNTY;
+    req.county = "Alameda";
+    req.page_size = 1001;
+    assert_int_equal(call(f, path, NULL, &req.base, msg, sizeof(msg)),
+                     INVALID_ARGUMENT);
+    req.page_size = 0;
+    req.page_token = "not-a-token";
+    assert_int_equal(call(f, path, NULL, &req.base, msg, sizeof(msg)),
+                     INVALID_ARGUMENT);
+    req.page_token = "";
+    assert_int_equal(call(f, path, SF_DA(f), &req.base, msg, sizeof(msg)),
+                     PERMISSION_DENIED);
+    assert_int_equal(call(f, path, ALAMEDA_COURT(f), &req.base, msg, sizeof(msg)),
+                     OK);
+}
+
+static void
+test_service__bulk_answers_each_record(void **state)
+{
+    struct fixture *f = *state;
+    struct request r[3];
+    request(&r[0], "b1", "E1", 1, "Alameda");
+    request(&r[1], "b2", "e-bad", 1, "Alameda");
+    request(&r[2], "b3", "E3", 1, "Alameda");
+    ProtobufCMessage *stream[] = {&r[0].req.base, &r[1].req.base, &r[2].req.base};
+    const struct cjx_handler *h =
+        cjx_service_find("/cjx.v1.RecordService/SubmitRecords");
+    struct mem_call mc;
+    mem_call_init(&mc, f->svc, f->conf, h, NULL);
+    mc.stream = stream;
+    mc.n_stream = 3;
+    assert_int_equal(mem_call_run(&mc, NULL), OK);
+    Cjx__V1__SubmitRecordsResponse *resp =
+        cjx__v1__submit_records_response__unpack(NULL, mc.reply_len, mc.reply);
+    assert_non_null(resp);
+    assert_int_equal(resp->n_results, 3);
+    assert_int_equal(resp->accepted, 2);
+    assert_int_equal(resp->rejected, 1);
+    assert_int_equal(resp->results[1]->code, INVALID_ARGUMENT);
+    assert_string_equal(resp->results[1]->request_id, "b2");
+    assert_non_null(strstr(resp->results[1]->message, "record.subject.cii"));
+    cjx__v1__submit_records_response__free_unpacked(resp, NULL);
+    mem_call_fini(&mc);
+}
+
+static void
+test_service__bulk_over_the_limit__resource_exhausted(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 10001 };
+    struct request *r = calloc(N, sizeof(*r));
+    ProtobufCMessage **stream = calloc(N, sizeof(*stream));
+    for (int i = 0; i < N; i++) {
+        /* Invalid records: refused without touching the store. */
+        request(&r[i], "x", "bad-cii", 1, "Alameda");
+        stream[i] = &r[i].req.base;
+    }
+    const struct cjx_handler *h =
+        cjx_service_find("/cjx.v1.RecordService/SubmitRecords");
+    struct mem_call mc;
+    mem_call_init(&mc, f->svc, f->conf, h, NULL);
+    mc.stream = stream;
+    mc.n_stream = N;
+    assert_int_equal(mem_call_run(&mc, NULL), RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(mc.message, "10000"));
+    mem_call_fini(&mc);
+    free(stream);
+    free(r);
+}
+
+static void
+test_service__watch_sends_every_change_then_ends(void **state)
+{
+    struct fixture *f = *state;
+    struct request r;
+    char id[8], cii[8];
+    for (int i = 0; i < 70; i++) { /* more than one read batch */
+        snprintf(id, sizeof(id), "w%d", i);
+        snprintf(cii, sizeof(cii), "W%d", i);
+        assert_int_equal(submit(f, NULL, request(&r, id, cii, 1, "Alameda"), NULL),
+                         OK);
+    }
+    const struct cjx_handler *h =
+        cjx_service_find("/cjx.v1.RecordService/WatchRecords");
+    Cjx__V1__WatchRecordsRequest req = CJX__V1__WATCH_RECORDS_REQUEST__INIT;
+    req.after_seq = 5;
+    struct mem_call mc;
+    mem_call_init(&mc, f->svc, f->conf, h, NULL);
+    assert_int_equal(mem_call_run(&mc, &req.base), OK);
+    assert_int_equal(mc.sent, 65);
+    mem_call_fini(&mc);
+
+    req.after_seq = -1;
+    mem_call_init(&mc, f->svc, f->conf, h, NULL);
+    assert_int_equal(mem_call_run(&mc, &req.base), INVALID_ARGUMENT);
+    mem_call_fini(&mc);
+
+    req.after_seq = 0;
+    mem_call_init(&mc, f->svc, f->conf, h, SF_DA(f));
+    assert_int_equal(mem_call_run(&mc, &req.base), PERMISSION_DENIED);
+    mem_call_fini(&mc);
+}
+
+static void
+load_rules(struct fixture *f)
+{
+    struct cjx_rules_registry *reg;
+    struct cjx_errbuf eb;
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/../../rules", getenv("CJX_TEST_DATA"));
+    if (cjx_rules_registry_load_dir(dir, cjx_evaluate_types(), &reg, &eb) != 0)
+        fail_msg("%s", eb.msg);
+    cjx_service_set_rules(f->svc, reg);
+}
+
+static void
+test_service__record_rules_reject_and_flag(void **state)
+{
+    struct fixture *f = *state;
+    load_rules(f);
+    struct request r;
+    char msg[256];
+    request(&r, "rule-1", "F1", 1, "Alameda");
+    r.conviction.year = 2009; /* before the offense */
+    assert_int_equal(submit(f, NULL, &r.req, msg), INVALID_ARGUMENT);
+    assert_non_null(strstr(msg, "conviction_after_offense"));
+    assert_non_null(strstr(msg, "conviction_date"));
+
+    /* No date of birth on record: accepted and flagged. */
+    assert_int_equal(submit(f, NULL, request(&r, "rule-2", "F2", 1, "Alameda"), NULL),
+                     OK);
+    struct cjx_stored_record rec;
+    struct cjx_errbuf eb;
+    assert_int_equal(cjx_store_get_record(f->store, "F2", "CASE-F2", 1, &rec, &eb),
+                     0);
+    assert_non_null(strstr(rec.flags, "missing_dob"));
+    cjx_stored_record_fini(f->store, &rec);
+}
+
+static int
+evaluate(struct fixture *f, Cjx__V1__EvaluateRequest *req, char *msg,
+         Cjx__V1__EvaluateResponse **out)
+{
+    const struct cjx_handler *h = cjx_service_find("/cjx.v1.RulesService/Evaluate");
+    struct mem_call mc;
+    mem_call_init(&mc, f->svc, f->conf, h, SF_DA(f));
+    int code = mem_call_run(&mc, &req->base);
+    snprintf(msg, 256, "%.200s", mc.message);
+    if (out != NULL && code == OK)
+        *out = cjx__v1__evaluate_response__unpack(NULL, mc.reply_len, mc.reply);
+    mem_call_fini(&mc);
+    return code;
+}
+
+static void
+test_service__evaluate_decides_and_refuses(void **state)
+{
+    struct fixture *f = *state;
+    struct request r;
+    char msg[256];
+    Cjx__V1__Date as_of = CJX__V1__DATE__INIT;
+    as_of.year = 2026;
+    as_of.month = 1;
+    as_of.day = 1;
+    Cjx__V1__ReliefQuery q = CJX__V1__RELIEF_QUERY__INIT;
+    request(&r, "q", "G1", 1, "Alameda");
+    q.record = &r.rec;
+    q.as_of = &as_of;
+    r.charge.section = "11364";
+    r.charge.code = "HS";
+    Cjx__V1__EvaluateRequest req = CJX__V1__EVALUATE_REQUEST__INIT;
+    req.query = &q;
+    /* Without rule sets there is nothing to evaluate with. */
+    assert_int_equal(evaluate(f, &req, msg, NULL), FAILED_PRECONDITION);
+
+    load_rules(f);
+    Cjx__V1__EvaluateResponse *resp;
+    assert_int_equal(evaluate(f, &req, msg, &resp), OK);
+    assert_int_equal(resp->determination->relief, CJX__V1__RELIEF__RELIEF_NOT_ELIGIBLE);
+    assert_string_equal(resp->determination->rule_set, "prop64");
+    cjx__v1__evaluate_response__free_unpacked(resp, NULL);
+
+    req.rule_set = "no-such-set";
+    assert_int_equal(evaluate(f, &req, msg, NULL), INVALID_ARGUMENT);
+    assert_non_null(strstr(msg, "no-such-set"));
+    req.rule_set = "";
+    req.query = NULL;
+    assert_int_equal(evaluate(f, &req, msg, NULL), INVALID_ARGUMENT);
+    assert_string_equal(msg, "query: required");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_service__local_operator_submits__ok, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service__submit_without_request_id__invalid_argument, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service__malformed_record_fields__invalid_argument_naming_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service__court_writes_only_its_county, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service__retry_replays_and_reuse_conflicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service__get_checks_key_existence_and_county, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service__list_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service__bulk_answers_each_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service__bulk_over_the_limit__resource_exhausted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service__watch_sends_every_change_then_ends, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service__record_rules_reject_and_flag, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service__evaluate_decides_and_refuses, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,755 @@
+/* Unit tests for the cases, inbox and outbox of src/store (SQLite backend),
+ * on real database files in a temporary directory. The apply functions
+ * here are small fakes of the workflow: the store does not know it. */
+#include <dirent.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cjx/audit.h"
+#include "cjx/clock.h"
+#include "cjx/store.h"
+#include "cjx/store_cases.h"
+
+struct fixture {
+    char dir[256];
+    char path[300];
+    struct cjx_store *s;
+};
+
+static int
+setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    const char *tmp = getenv("TMPDIR");
+    snprintf(f->dir, sizeof(f->dir), "%s/cjx-cases-XXXXXX",
+             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+    if (mkdtemp(f->dir) == NULL)
+        return -1;
+    snprintf(f->path, sizeof(f->path), "%s/cjx.db", f->dir);
+    struct cjx_errbuf eb;
+    if (cjx_store_sqlite_open(f->path, NULL, &f->s, &eb) != 0) {
+        fprintf(stderr, "open: %s\n", eb.msg);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fixture *f = *state;
+    cjx_store_close(f->s);
+    DIR *d = opendir(f->dir);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        char p[600];
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
+        unlink(p);
+    }
+    if (d != NULL)
+        closedir(d);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static void
+reopen(struct fixture *f)
+{
+    struct cjx_errbuf eb;
+    cjx_store_close(f->s);
+    if (cjx_store_sqlite_open(f->path, NULL, &f->s, &eb) != 0)
+        fail_msg("reopen: %s", eb.msg);
+}
+
+/* ---- a fake transition and a synchronous write ---- */
+
+/* What the fake apply function does: refuse, repeat, or write "body" with
+ * the outbox rows given. */
+struct fake {
+    int refuse;         /* CJX code, or 0 */
+    int unchanged;
+    const char *body;   /* the new version's bytes */
+    const char *county;
+    int state;
+    int64_t due_us;
+    int n_outbox;
+    const char *destinations[4];
+    const char *notice;
+    int mismatched_outbox; /* a broken apply function */
+    /* Seen by the apply function. */
+    int calls;
+    int64_t seen_version, seen_next_seq;
+    char seen_body[64];
+    struct cjx_outbox_put puts[4];
+};
+
+static void
+fake_apply(void *arg, const struct cjx_case_current *cur,
+           struct cjx_case_next *next)
+{
+    struct fake *f = arg;
+    f->calls++;
+    f->seen_version = cur->version;
+    f->seen_next_seq = cur->next_seq;
+    snprintf(f->seen_body, sizeof(f->seen_body), "%.*s", (int)cur->body_len,
+             cur->body != NULL ? (const char *)cur->body : "");
+    if (f->refuse != 0) {
+        next->err = f->refuse;
+        next->detail = "refused by the fake";
+        return;
+    }
+    if (f->unchanged) {
+        next->unchanged = 1;
+        return;
+    }
+    next->body = f->body;
+    next->body_len = strlen(f->body);
+    next->county = f->county;
+    next->state = f->state;
+    next->event = 2;
+    next->version = cur->version + 1;
+    next->due_us = f->due_us;
+    if (f->notice != NULL) {
+        next->notice = f->notice;
+        next->notice_len = strlen(f->notice);
+    }
+    for (int i = 0; i < f->n_outbox; i++)
+        f->puts[i] = (struct cjx_outbox_put){
+            .destination_ori = f->destinations[i],
+            .method = "/cjx.v1.CaseService/NotifyCandidate",
+            .payload = i > 0 && f->mismatched_outbox ? "other" : "payload",
+            .payload_len = 7};
+    next->outbox = f->puts;
+    next->n_outbox = (size_t)f->n_outbox;
+}
+
+struct result {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+    struct cjx_case_write_result r;
+    char snapshot[128];
+    char detail[256];
+};
+
+static void
+write_done(void *arg, const struct cjx_case_write_result *r)
+{
+    struct result *res = arg;
+    pthread_mutex_lock(&res->mu);
+    res->r = *r;
+    snprintf(res->snapshot, sizeof(res->snapshot), "%.*s",
+             (int)r->snapshot_len,
+             r->snapshot != NULL ? (const char *)r->snapshot : "");
+    snprintf(res->detail, sizeof(res->detail), "%s",
+             r->detail != NULL ? r->detail : "");
+    res->r.snapshot = res->snapshot;
+    res->r.detail = res->detail;
+    res->done = 1;
+    pthread_cond_signal(&res->cv);
+    pthread_mutex_unlock(&res->mu);
+}
+
+static void
+fill_digest(uint8_t d[CJX_STORE_DIGEST_LEN], int variant)
+{
+    for (int i = 0; i < CJX_STORE_DIGEST_LEN; i++)
+        d[i] = (uint8_t)(i * 7 + variant);
+}
+
+/* Writes a message from sender with id about key A1 / CASE-1 / count. */
+static struct cjx_case_write_result
+write_case(struct cjx_store *s, const char *sender, const char *id,
+           int count, int variant, struct fake *f,
+           const struct cjx_audit_event *ev)
+{
+    static struct result res; /* the tests are sequential */
+    memset(&res, 0, sizeof(res));
+    pthread_mutex_init(&res.mu, NULL);
+    pthread_cond_init(&res.cv, NULL);
+    struct cjx_case_write w = {
+        .sender_ori = sender,
+        .request_id = id,
+        .cii = "A1",
+        .court_case_number = "CASE-1",
+        .count_number = count,
+        .apply = fake_apply,
+        .apply_arg = f,
+        .audit = ev,
+    };
+    fill_digest(w.request_digest, variant);
+    assert_int_equal(cjx_store_submit_case(s, &w, write_done, &res), 0);
+    pthread_mutex_lock(&res.mu);
+    while (!res.done)
+        pthread_cond_wait(&res.cv, &res.mu);
+    pthread_mutex_unlock(&res.mu);
+    return res.r;
+}
+
+static struct fake
+notice(const char *body)
+{
+    return (struct fake){.body = body, .county = "San Francisco", .state = 2};
+}
+
+/* ---- the inbox ---- */
+
+static void
+test_store_cases__new_case__stored_with_seq_1_and_answered_with_it(void **state)
+{
+    struct fixture *f = *state;
+    struct fake fk = notice("v1");
+    fk.due_us = 12345;
+    struct cjx_case_write_result r =
+        write_case(f->s, "CA0000001", "m-1", 1, 0, &fk, NULL);
+    assert_int_equal(r.err, 0);
+    assert_int_equal(r.seq, 1);
+    assert_int_equal(r.version, 1);
+    assert_false(r.replayed);
+    assert_string_equal(r.snapshot, "v1");
+    assert_int_equal(fk.seen_version, 0);
+    assert_int_equal(fk.seen_next_seq, 1);
+    assert_int_equal(cjx_store_last_case_seq(f->s), 1);
+
+    struct cjx_stored_case c;
+    assert_int_equal(cjx_store_get_case(f->s, "A1", "CASE-1", 1, 0, &c, NULL),
+                     0);
+    assert_string_equal(c.county, "San Francisco");
+    assert_int_equal(c.state, 2);
+    assert_int_equal(c.due_us, 12345);
+    assert_int_equal(c.version, 1);
+    assert_int_equal(c.seq, 1);
+    assert_string_equal(c.sender_ori, "CA0000001");
+    assert_int_equal(c.body_len, 2);
+    assert_memory_equal(c.body, "v1", 2);
+    cjx_stored_case_fini(f->s, &c);
+}
+
+static void
+test_store_cases__repeated_message_id__returns_first_answer_and_changes_nothing(
+    void **state)
+{
+    struct fixture *f = *state;
+    struct fake fk = notice("v1");
+    write_case(f->s, "CA0000001", "m-1", 1, 0, &fk, NULL);
+    struct fake again = notice("v2");
+    struct cjx_case_write_result r =
+        write_case(f->s, "CA0000001", "m-1", 1, 0, &again, NULL);
+    assert_int_equal(r.err, 0);
+    assert_true(r.replayed);
+    assert_int_equal(r.seq, 0);
+    assert_string_equal(r.snapshot, "v1");
+    assert_int_equal(again.calls, 0); /* the workflow never saw it */
+    assert_int_equal(cjx_store_last_case_seq(f->s), 1);
+}
+
+static void
+test_store_cases__same_id_other_content__is_a_conflict(void **state)
+{
+    struct fixture *f = *state;
+    struct fake fk = notice("v1");
+    write_case(f->s, "CA0000001", "m-1", 1, 0, &fk, NULL);
+    struct fake other = notice("v2");
+    struct cjx_case_write_result r =
+        write_case(f->s, "CA0000001", "m-1", 1, 9, &other, NULL);
+    assert_int_equal(r.err, CJX_ECONFLICT);
+    assert_int_equal(other.calls, 0);
+    assert_int_equal(cjx_store_last_case_seq(f->s), 1);
+}
+
+static void
+test_store_cases__same_id_from_another_sender__is_another_message(void **state)
+{
+    struct fixture *f = *state;
+    struct fake fk = notice("v1");
+    write_case(f->s, "CA0000001", "m-1", 1, 0, &fk, NULL);
+    struct fake next = notice("v2");
+    struct cjx_case_write_result r =
+        write_case(f->s, "CA038013A", "m-1", 1, 0, &next, NULL);
+    assert_int_equal(r.err, 0);
+    assert_false(r.replayed);
+    assert_int_equal(r.seq, 2);
+    assert_string_equal(next.seen_body, "v1");
+    assert_int_equal(next.seen_version, 1);
+}
+
+static void
+test_store_cases__refusal__stores_nothing_and_a_retry_is_applied_again(
+    void **state)
+{
+    struct fixture *f = *state;
+    struct fake fk = notice("v1");
+    fk.refuse = CJX_ESTATE;
+    fk.n_outbox = 1;
+    fk.destinations[0] = "CA038013A";
+    struct cjx_case_write_result r =
+        write_case(f->s, "CA0000001", "m-1", 1, 0, &fk, NULL);
+    assert_int_equal(r.err, CJX_ESTATE);
+    assert_string_equal(r.detail, "refused by the fake");
+    struct cjx_stored_case c;
+    assert_int_equal(cjx_store_get_case(f->s, "A1", "CASE-1", 1, 0, &c, NULL),
+                     CJX_ENOTFOUND);
+    /* The same message again reaches the workflow: a refusal because an
+     * earlier step was missing may succeed once it arrives. */
+    fk.refuse = 0;
+    r = write_case(f->s, "CA0000001", "m-1", 1, 0, &fk, NULL);
+    assert_int_equal(r.err, 0);
+    assert_int_equal(fk.calls, 2);
+    assert_int_equal(r.outbox_added, 1);
+}
+
+static void
+test_store_cases__repeated_step__stores_the_id_and_answers_with_the_case(
+    void **state)
+{
+    struct fixture *f = *state;
+    struct fake fk = notice("v1");
+    write_case(f->s, "CA0000001", "m-1", 1, 0, &fk, NULL);
+    struct fake same = {.unchanged = 1};
+    struct cjx_case_write_result r =
+        write_case(f->s, "CA0000001", "m-2", 1, 1, &same, NULL);
+    assert_int_equal(r.err, 0);
+    assert_true(r.unchanged);
+    assert_int_equal(r.seq, 0);
+    assert_string_equal(r.snapshot, "v1");
+    /* Its id is remembered: a replay does not reach the workflow. */
+    r = write_case(f->s, "CA0000001", "m-2", 1, 1, &same, NULL);
+    assert_true(r.replayed);
+    assert_true(r.unchanged);
+    assert_string_equal(r.snapshot, "v1");
+    assert_int_equal(same.calls, 1);
+    assert_int_equal(cjx_store_last_case_seq(f->s), 1);
+}
+
+static void
+test_store_cases__broken_apply_result__is_refused_whole(void **state)
+{
+    struct fixture *f = *state;
+    struct fake fk = notice("v1");
+    fk.n_outbox = 2;
+    fk.destinations[0] = "CA038013A";
+    fk.destinations[1] = "CA038033J";
+    fk.mismatched_outbox = 1;
+    struct cjx_case_write_result r =
+        write_case(f->s, "CA0000001", "m-1", 1, 0, &fk, NULL);
+    assert_int_equal(r.err, CJX_EINTERNAL);
+    assert_int_equal(cjx_store_last_case_seq(f->s), 0);
+    struct fake ok = notice("v1");
+    r = write_case(f->s, "CA0000001", "m-1", 1, 0, &ok, NULL);
+    assert_int_equal(r.err, 0);
+    assert_int_equal(r.seq, 1); /* no number was used up */
+}
+
+static void
+test_store_cases__write_with_event__commits_its_audit_entry(void **state)
+{
+    struct fixture *f = *state;
+    struct cjx_audit_event ev = {.type = CJX_AUDIT_CALL,
+                                 .agency_ori = "CA0000001",
+                                 .method = "/cjx.v1.CaseService/Deliver"};
+    int64_t before = cjx_store_last_audit_seq(f->s);
+    struct fake fk = notice("v1");
+    struct cjx_case_write_result r =
+        write_case(f->s, "CA0000001", "m-1", 1, 0, &fk, &ev);
+    assert_int_equal(r.err, 0);
+    assert_true(r.audit_seq > before);
+    struct fake no = notice("v1");
+    no.refuse = CJX_EPERM;
+    r = write_case(f->s, "CA0000001", "m-2", 2, 0, &no, &ev);
+    assert_int_equal(r.err, CJX_EPERM);
+    assert_int_equal(r.audit_seq, 0); /* the caller records a refusal */
+}
+
+static void
+test_store_cases__notice__kept_once_with_the_case(void **state)
+{
+    struct fixture *f = *state;
+    struct fake fk = notice("v1");
+    fk.notice = "the notice";
+    write_case(f->s, "CA0000001", "m-1", 1, 0, &fk, NULL);
+    struct fake second = notice("v2");
+    second.notice = "another notice";
+    write_case(f->s, "CA0000001", "m-2", 1, 1, &second, NULL);
+    struct cjx_stored_case c;
+    assert_int_equal(cjx_store_get_case(f->s, "A1", "CASE-1", 1, 1, &c, NULL),
+                     0);
+    assert_int_equal(c.notice_len, strlen("the notice"));
+    assert_memory_equal(c.notice, "the notice", c.notice_len);
+    assert_memory_equal(c.body, "v2", 2);
+    cjx_stored_case_fini(f->s, &c);
+    assert_int_equal(cjx_store_get_case(f->s, "A1", "CASE-1", 1, 0, &c, NULL),
+                     0);
+    assert_null(c.notice);
+    cjx_stored_case_fini(f->s, &c);
+}
+
+/* ---- survival ---- */
+
+static void
+test_store_cases__reopen__keeps_cases_inbox_outbox_and_seq(void **state)
+{
+    struct fixture *f = *state;
+    struct fake fk = notice("v1");
+    fk.n_outbox = 1;
+    fk.destinations[0] = "CA038013A";
+    write_case(f->s, "CA0000001", "m-1", 1, 0, &fk, NULL);
+    reopen(f);
+    assert_int_equal(cjx_store_last_case_seq(f->s), 1);
+    struct fake again = notice("v1");
+    struct cjx_case_write_result r =
+        write_case(f->s, "CA0000001", "m-1", 1, 0, &again, NULL);
+    assert_true(r.replayed);
+    struct fake next = notice("v2");
+    r = write_case(f->s, "CA0000001", "m-2", 1, 1, &next, NULL);
+    assert_int_equal(r.seq, 2);
+    int64_t at = 0;
+    assert_int_equal(cjx_store_outbox_next_due(f->s, "CA038013A", &at, NULL),
+                     0);
+    assert_true(at > 0);
+}
+
+/* ---- listings and the feed ---- */
+
+struct seen {
+    int n;
+    int64_t ids[16];
+    char bodies[16][8];
+};
+
+static int
+collect(void *arg, const struct cjx_stored_case *c)
+{
+    struct seen *s = arg;
+    s->ids[s->n] = c->seq;
+    snprintf(s->bodies[s->n], sizeof(s->bodies[0]), "%.*s", (int)c->body_len,
+             (const char *)c->body);
+    s->n++;
+    return 0;
+}
+
+static void
+test_store_cases__feed__every_version_in_seq_order(void **state)
+{
+    struct fixture *f = *state;
+    struct fake a = notice("a1"), b = notice("b1"), a2 = notice("a2");
+    write_case(f->s, "CA0000001", "m-1", 1, 0, &a, NULL);
+    write_case(f->s, "CA0000001", "m-2", 2, 1, &b, NULL);
+    write_case(f->s, "CA0000001", "m-3", 1, 2, &a2, NULL);
+    struct seen s = {0};
+    assert_int_equal(cjx_store_read_case_changes(f->s, 0, 10, collect, &s,
+                                                 NULL),
+                     0);
+    assert_int_equal(s.n, 3);
+    assert_string_equal(s.bodies[0], "a1");
+    assert_string_equal(s.bodies[1], "b1");
+    assert_string_equal(s.bodies[2], "a2");
+    memset(&s, 0, sizeof(s));
+    cjx_store_read_case_changes(f->s, 1, 10, collect, &s, NULL);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.ids[0], 2);
+}
+
+static void
+test_store_cases__list__filters_and_pages(void **state)
+{
+    struct fixture *f = *state;
+    for (int i = 1; i <= 5; i++) {
+        struct fake k = notice("x");
+        k.county = i % 2 ? "San Francisco" : "Alameda";
+        k.state = i <= 2 ? 2 : 3;
+        k.due_us = i * 100;
+        char id[16];
+        snprintf(id, sizeof(id), "m-%d", i);
+        write_case(f->s, "CA0000001", id, i, i, &k, NULL);
+    }
+    struct seen s = {0};
+    struct cjx_case_filter sf = {.county = "San Francisco"};
+    cjx_store_list_cases(f->s, &sf, 0, 10, collect, &s, NULL, NULL);
+    assert_int_equal(s.n, 3);
+    memset(&s, 0, sizeof(s));
+    struct cjx_case_filter st = {.state = 3, .county = "San Francisco"};
+    cjx_store_list_cases(f->s, &st, 0, 10, collect, &s, NULL, NULL);
+    assert_int_equal(s.n, 2);
+    memset(&s, 0, sizeof(s));
+    struct cjx_case_filter due = {.due_before_us = 250};
+    cjx_store_list_cases(f->s, &due, 0, 10, collect, &s, NULL, NULL);
+    assert_int_equal(s.n, 2);
+    /* Pages by position: two, two, one. */
+    int64_t after = 0, last = 0;
+    int total = 0, pages = 0;
+    do {
+        memset(&s, 0, sizeof(s));
+        last = 0;
+        cjx_store_list_cases(f->s, NULL, after, 2, collect, &s, &last, NULL);
+        total += s.n;
+        pages++;
+        after = last;
+    } while (last != 0);
+    assert_int_equal(total, 5);
+    assert_int_equal(pages, 4); /* the last page is empty */
+}
+
+/* ---- the outbox ---- */
+
+struct due {
+    int n;
+    int64_t ids[16];
+    char payload[16][16];
+    int attempts[16];
+};
+
+static int
+collect_due(void *arg, const struct cjx_outbox_row *r)
+{
+    struct due *d = arg;
+    d->ids[d->n] = r->id;
+    d->attempts[d->n] = r->attempts;
+    snprintf(d->payload[d->n], sizeof(d->payload[0]), "%.*s",
+             (int)r->payload_len,
+             r->payload != NULL ? (const char *)r->payload : "");
+    d->n++;
+    return 0;
+}
+
+static void
+mark(struct cjx_store *s, int64_t id, enum cjx_outbox_outcome o, int64_t at,
+     const char *why)
+{
+    struct cjx_outbox_mark m = {
+        .id = id, .outcome = o, .next_attempt_us = at, .error = why};
+    assert_int_equal(cjx_store_outbox_mark(s, &m, 1, NULL, NULL), 0);
+    /* A case write queued after the mark is done after it. */
+    struct fake fk = notice("sync");
+    char rid[32];
+    snprintf(rid, sizeof(rid), "sync-%lld", (long long)id * 10 + o);
+    write_case(s, "CA0999999", rid, 99, 0, &fk, NULL);
+}
+
+struct counted {
+    int n;
+    struct cjx_outbox_count c[4];
+    char names[4][16];
+};
+
+static int
+collect_count(void *arg, const struct cjx_outbox_count *c)
+{
+    struct counted *k = arg;
+    k->c[k->n] = *c;
+    snprintf(k->names[k->n], sizeof(k->names[0]), "%s", c->destination_ori);
+    k->c[k->n].destination_ori = k->names[k->n];
+    k->n++;
+    return 0;
+}
+
+static void
+test_store_cases__outbox__one_row_per_peer_until_marked(void **state)
+{
+    struct fixture *f = *state;
+    struct fake fk = notice("v1");
+    fk.n_outbox = 3;
+    fk.destinations[0] = "CA038013A";
+    fk.destinations[1] = "CA038033J";
+    fk.destinations[2] = "CA038023P";
+    struct cjx_case_write_result r =
+        write_case(f->s, "CA0000001", "m-1", 1, 0, &fk, NULL);
+    assert_int_equal(r.outbox_added, 3);
+    int64_t now = cjx_clock_now_us();
+    struct due d = {0};
+    assert_int_equal(cjx_store_outbox_due(f->s, "CA038013A", now, 0, 1, 10,
+                                          collect_due, &d, NULL),
+                     0);
+    assert_int_equal(d.n, 1);
+    assert_string_equal(d.payload[0], "payload");
+    int64_t da_row = d.ids[0];
+
+    mark(f->s, da_row, CJX_OUTBOX_MARK_DELIVERED, 0, NULL);
+    memset(&d, 0, sizeof(d));
+    cjx_store_outbox_due(f->s, "CA038013A", now, 0, 1, 10, collect_due, &d,
+                         NULL);
+    assert_int_equal(d.n, 0);
+
+    /* A retry waits for its time; its reason is kept. */
+    memset(&d, 0, sizeof(d));
+    cjx_store_outbox_due(f->s, "CA038033J", now, 0, 1, 10, collect_due, &d,
+                         NULL);
+    assert_int_equal(d.n, 1);
+    int64_t later = now + 60 * 1000000LL;
+    mark(f->s, d.ids[0], CJX_OUTBOX_MARK_RETRY, later, "UNAVAILABLE: down");
+    memset(&d, 0, sizeof(d));
+    cjx_store_outbox_due(f->s, "CA038033J", now, 0, 1, 10, collect_due, &d,
+                         NULL);
+    assert_int_equal(d.n, 0);
+    int64_t next = 0;
+    cjx_store_outbox_next_due(f->s, "CA038033J", &next, NULL);
+    assert_int_equal(next, later);
+    memset(&d, 0, sizeof(d));
+    cjx_store_outbox_due(f->s, "CA038033J", later, 0, 1, 10, collect_due, &d,
+                         NULL);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.attempts[0], 1);
+
+    /* A parked row is never due again. */
+    memset(&d, 0, sizeof(d));
+    cjx_store_outbox_due(f->s, "CA038023P", now, 0, 1, 10, collect_due, &d,
+                         NULL);
+    mark(f->s, d.ids[0], CJX_OUTBOX_MARK_PARK, 0, "PERMISSION_DENIED: no");
+    memset(&d, 0, sizeof(d));
+    cjx_store_outbox_due(f->s, "CA038023P", later * 2, 0, 1, 10, collect_due,
+                         &d, NULL);
+    assert_int_equal(d.n, 0);
+    memset(&d, 0, sizeof(d));
+    cjx_store_outbox_list(f->s, CJX_OUTBOX_PARKED, NULL, 0, 10, collect_due,
+                          &d, NULL, NULL);
+    assert_int_equal(d.n, 1);
+    assert_string_equal(d.payload[0], ""); /* listings carry no payload */
+
+    struct counted k = {0};
+    assert_int_equal(cjx_store_outbox_counts(f->s, 1, collect_count, &k, NULL),
+                     0);
+    assert_int_equal(k.n, 3);
+    for (int i = 0; i < k.n; i++) {
+        if (strcmp(k.names[i], "CA038013A") == 0) {
+            assert_int_equal(k.c[i].delivered, 1);
+            assert_int_equal(k.c[i].pending, 0);
+        } else if (strcmp(k.names[i], "CA038033J") == 0) {
+            assert_int_equal(k.c[i].pending, 1);
+        } else {
+            assert_int_equal(k.c[i].parked, 1);
+        }
+    }
+}
+
+static void
+test_store_cases__outbox_partitions__never_share_a_row(void **state)
+{
+    struct fixture *f = *state;
+    for (int i = 1; i <= 6; i++) {
+        struct fake fk = notice("v");
+        fk.n_outbox = 1;
+        fk.destinations[0] = "CA038013A";
+        char id[16];
+        snprintf(id, sizeof(id), "m-%d", i);
+        write_case(f->s, "CA0000001", id, i, i, &fk, NULL);
+    }
+    int64_t now = cjx_clock_now_us();
+    struct due p0 = {0}, p1 = {0}, p2 = {0};
+    cjx_store_outbox_due(f->s, "CA038013A", now, 0, 3, 10, collect_due, &p0,
+                         NULL);
+    cjx_store_outbox_due(f->s, "CA038013A", now, 1, 3, 10, collect_due, &p1,
+                         NULL);
+    cjx_store_outbox_due(f->s, "CA038013A", now, 2, 3, 10, collect_due, &p2,
+                         NULL);
+    assert_int_equal(p0.n + p1.n + p2.n, 6);
+    for (int i = 0; i < p0.n; i++)
+        assert_int_equal(p0.ids[i] % 3, 0);
+    for (int i = 0; i < p1.n; i++)
+        assert_int_equal(p1.ids[i] % 3, 1);
+    assert_int_equal(cjx_store_outbox_due(f->s, "CA038013A", now, 3, 3, 10,
+                                          collect_due, &p0, NULL),
+                     CJX_EINVAL);
+}
+
+static void
+test_store_cases__bad_arguments__refused(void **state)
+{
+    struct fixture *f = *state;
+    struct cjx_case_write w = {.sender_ori = "CA0000001", .request_id = "",
+                               .cii = "A1", .court_case_number = "C",
+                               .apply = fake_apply};
+    assert_int_equal(cjx_store_submit_case(f->s, &w, write_done, NULL),
+                     CJX_EINVAL);
+    w.request_id = "x";
+    w.apply = NULL;
+    assert_int_equal(cjx_store_submit_case(f->s, &w, write_done, NULL),
+                     CJX_EINVAL);
+    struct cjx_outbox_mark m = {.id = 0, .outcome = CJX_OUTBOX_MARK_DELIVERED};
+    assert_int_equal(cjx_store_outbox_mark(f->s, &m, 1, NULL, NULL),
+                     CJX_EINVAL);
+    m.id = 1;
+    m.outcome = (enum cjx_outbox_outcome)9;
+    assert_int_equal(cjx_store_outbox_mark(f->s, &m, 1, NULL, NULL),
+                     CJX_EINVAL);
+    assert_int_equal(cjx_store_list_cases(f->s, NULL, 0, 0, collect, NULL,
+                                          NULL, NULL),
+                     CJX_EINVAL);
+}
+
+/* ---- hooks ---- */
+
+struct hook_count {
+    int calls;
+    size_t added;
+    int64_t last;
+};
+
+static void
+count_hook(void *arg, int64_t last, size_t added)
+{
+    struct hook_count *h = arg;
+    h->calls++;
+    h->added += added;
+    h->last = last;
+}
+
+static void
+test_store_cases__hook__sees_each_commit_before_its_answer(void **state)
+{
+    struct fixture *f = *state;
+    struct hook_count h = {0};
+    assert_int_equal(cjx_store_add_case_hook(f->s, count_hook, &h), 0);
+    struct fake fk = notice("v1");
+    fk.n_outbox = 2;
+    fk.destinations[0] = "CA038013A";
+    fk.destinations[1] = "CA038033J";
+    write_case(f->s, "CA0000001", "m-1", 1, 0, &fk, NULL);
+    assert_int_equal(h.calls, 1);
+    assert_int_equal(h.added, 2);
+    assert_int_equal(h.last, 1);
+    /* A replay changes nothing and calls nothing. */
+    write_case(f->s, "CA0000001", "m-1", 1, 0, &fk, NULL);
+    assert_int_equal(h.calls, 1);
+    cjx_store_remove_case_hook(f->s, count_hook, &h);
+    struct fake more = notice("v2");
+    write_case(f->s, "CA0000001", "m-2", 1, 1, &more, NULL);
+    assert_int_equal(h.calls, 1);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_store_cases__new_case__stored_with_seq_1_and_answered_with_it),
+        T(test_store_cases__repeated_message_id__returns_first_answer_and_changes_nothing),
+        T(test_store_cases__same_id_other_content__is_a_conflict),
+        T(test_store_cases__same_id_from_another_sender__is_another_message),
+        T(test_store_cases__refusal__stores_nothing_and_a_retry_is_applied_again),
+        T(test_store_cases__repeated_step__stores_the_id_and_answers_with_the_case),
+        T(test_store_cases__broken_apply_result__is_refused_whole),
+        T(test_store_cases__write_with_event__commits_its_audit_entry),
+        T(test_store_cases__notice__kept_once_with_the_case),
+        T(test_store_cases__reopen__keeps_cases_inbox_outbox_and_seq),
+        T(test_store_cases__feed__every_version_in_seq_order),
+        T(test_store_cases__list__filters_and_pages),
+        T(test_store_cases__outbox__one_row_per_peer_until_marked),
+        T(test_store_cases__outbox_partitions__never_share_a_row),
+        T(test_store_cases__bad_arguments__refused),
+        T(test_store_cases__hook__sees_each_commit_before_its_answer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

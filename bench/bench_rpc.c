@@ -120,7 +120,7 @@ server_start(struct bench_server *s, int noop)
     free(conf->listen);
     conf->listen = strdup("127.0.0.1:0");
     char *ca = slurp("ca.pem"), *cert = slurp("doj.pem"), *key = slurp("doj.key");
-    struct cjx_rpc_tls tls = {ca, cert, key};
+    struct cjx_rpc_tls tls = {.ca_pem = ca, .cert_pem = cert, .key_pem = key};
     struct cjx_rpc_server_options opts = {
         .listen = "127.0.0.1:0", .handlers = s->handlers, .n_handlers = n,
         .service = s->service};

@@ -185,7 +185,7 @@ list_cases(struct cjx_call *c, const ProtobufCMessage *msg)
         }
         f.county = scope;
     }
-    int limit;
+    int limit = 0;
     int64_t after;
     int err = parse_page(req->page_size, req->page_token, &limit, &after, &eb);
     if (err != 0) {
@@ -440,7 +440,7 @@ list_outbox(struct cjx_call *c, const ProtobufCMessage *msg)
     const Cjx__V1__ListOutboxRequest *req =
         (const Cjx__V1__ListOutboxRequest *)msg;
     struct cjx_errbuf eb;
-    int limit;
+    int limit = 0;
     int64_t after;
     int err = parse_page(req->page_size, req->page_token, &limit, &after, &eb);
     if (err == 0 && ((int)req->which < CJX_OUTBOX_PENDING ||

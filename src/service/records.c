@@ -531,7 +531,11 @@ stored_record_message(struct cjx_arena *arena, const struct cjx_stored_record *r
         return arena->failed ? CJX_ENOMEM : CJX_ESTORE;
     out->version = r->version;
     out->seq = r->seq;
-    out->submitted_by = (char *)r->submitted_by;
+    /* Copied: a listing builds its messages after the store's row is gone. */
+    out->submitted_by =
+        cjx_arena_strndup(arena, r->submitted_by, strlen(r->submitted_by));
+    if (out->submitted_by == NULL)
+        return CJX_ENOMEM;
     out->stored_at_unix_us = r->stored_at_us;
     split_flags(arena, r->flags, out);
     return 0;

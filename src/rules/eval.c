@@ -1,4 +1,5 @@
 /* Tree-walking evaluator: one function per operator, CEL error semantics, lets computed once. */
+#include <stddef.h>
 #include <string.h>
 
 #include "rules_internal.h"
@@ -23,7 +24,7 @@ int
 rules_eval_init(struct eval_ctx *ex, const struct cjx_rules_set *set,
                 const ProtobufCMessage *msg, struct cjx_arena *arena)
 {
-    memset(ex, 0, sizeof(*ex));
+    memset(ex, 0, offsetof(struct eval_ctx, choices));
     ex->set = set;
     ex->root = msg;
     ex->arena = arena;
@@ -429,8 +430,43 @@ ev_cond(struct eval_ctx *ex, const struct node *n)
     return rules_eval(ex, c.u.i ? n->b : n->c);
 }
 
-/* all/exists absorb errors as && and || do: one false element makes all()
- * false (one true makes exists() true) even if other elements error. */
+/* l.all(x, p) (stop 0) and l.exists(x, p) (stop 1) absorb errors as &&
+ * and || do: one false element makes all() false (one true makes exists()
+ * true) even if other elements error. */
+static struct val
+quantify(struct eval_ctx *ex, const struct node *n, int stop)
+{
+    struct val l = rules_eval(ex, n->a);
+    if (l.k == V_ERR)
+        return l;
+    struct val *slot = &ex->slots[n->slot];
+    struct val err = {.k = V_NULL};
+    for (size_t i = 0; i < l.n; i++) {
+        *slot = rules_list_item(&l, i);
+        if (slot->k == V_ERR && slot->u.at == NULL)
+            slot->u.at = n;
+        struct val r = rules_eval(ex, n->b);
+        if (r.k == V_ERR)
+            err = r;
+        else if (r.u.i == stop)
+            return r;
+    }
+    return err.k == V_ERR ? err : mkbool(!stop);
+}
+
+static struct val
+ev_all(struct eval_ctx *ex, const struct node *n)
+{
+    return quantify(ex, n, 0);
+}
+
+static struct val
+ev_exists(struct eval_ctx *ex, const struct node *n)
+{
+    return quantify(ex, n, 1);
+}
+
+/* The other macros: exists_one, filter and map. */
 static struct val
 ev_macro(struct eval_ctx *ex, const struct node *n)
 {
@@ -535,7 +571,10 @@ rules_op_evaluator(const struct node *n)
     case N_IN: return ev_in;
     case N_IN_SET: return ev_in_set;
     case N_CALL: return rules_fn_call;
-    case N_MACRO: return ev_macro;
+    case N_MACRO:
+        return n->sub == M_ALL      ? ev_all
+               : n->sub == M_EXISTS ? ev_exists
+                                    : ev_macro;
     default: return ev_unresolved;
     }
 }

@@ -205,7 +205,7 @@ mapping_pairs(struct loader *ld, yaml_node_t *m, const char *what,
               const char *const *allowed, struct pair *out, size_t cap,
               size_t *n_out)
 {
-    *n_out = 0; /* callers never read it on failure; this keeps -O2 sure of it */
+    *n_out = 0; /* set on every path: optimised builds warn otherwise */
     if (m->type != YAML_MAPPING_NODE)
         return lerr(ld, m, "%s must be a mapping", what);
     size_t n = 0;

@@ -450,14 +450,12 @@ struct eval_ctx {
                           until computed */
     /* unknown-fact enumeration */
     int enumerate;
-    struct choice choices[RULES_MAX_CHOICES];
     int n_choices;
     int pos;                /* choices consumed so far in this branch */
     int cur_dec;            /* decision being evaluated */
     uint64_t unknown_used;  /* bit per fact index (lets order) referenced
                                while unknown */
     int overflow;           /* too many choices */
-    uint8_t unknown_order[64]; /* fact bits in order of first reference */
     int n_unknown_order;
     /* Slots that may differ between branches, in the order they were
      * computed, with pos at that moment: a value computed when pos was p
@@ -467,6 +465,10 @@ struct eval_ctx {
     uint16_t *branch_slots;
     uint8_t *branch_pos;
     int n_branch_slots;
+    /* Arrays last: rules_eval_init clears what precedes them, and the
+     * counts above say how much of them is in use. */
+    struct choice choices[RULES_MAX_CHOICES];
+    uint8_t unknown_order[64]; /* fact bits in order of first reference */
 };
 
 /* Prepares ex for evaluating set on msg, with slots from arena. Returns 0

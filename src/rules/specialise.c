@@ -321,6 +321,19 @@ ev_arith_field_const(struct eval_ctx *ex, const struct node *n)
     return v;
 }
 
+/* Two integer-like operands, neither a literal. */
+static struct val
+ev_cmp_ints(struct eval_ctx *ex, const struct node *n)
+{
+    struct val x = rules_eval(ex, n->a);
+    if (x.k == V_ERR)
+        return x;
+    struct val y = rules_eval(ex, n->b);
+    if (y.k == V_ERR)
+        return y;
+    return cmp_result(n, order3(x.u.i, y.u.i));
+}
+
 /* A double operand with a number: NaN is unordered and unequal. */
 static struct val
 ev_cmp_double_const(struct eval_ctx *ex, const struct node *n)
@@ -355,6 +368,20 @@ ev_eq_string_const(struct eval_ctx *ex, const struct node *n)
     /* Two literals of the set are equal exactly when they are one. */
     int eq = x.lk && y->lk ? x.u.s == y->u.s
                            : x.n == y->n && bytes_eq(x.u.s, y->u.s, x.n);
+    return mkbool(n->sub == OP_EQ ? eq : !eq);
+}
+
+/* Two strings, neither a literal. */
+static struct val
+ev_eq_strings(struct eval_ctx *ex, const struct node *n)
+{
+    struct val x = rules_eval(ex, n->a);
+    if (x.k == V_ERR)
+        return x;
+    struct val y = rules_eval(ex, n->b);
+    if (y.k == V_ERR)
+        return y;
+    int eq = x.n == y.n && bytes_eq(x.u.s, y.u.s, x.n);
     return mkbool(n->sub == OP_EQ ? eq : !eq);
 }
 
@@ -393,17 +420,25 @@ is_intlike_val(const struct val *v)
     return v->k == V_INT || v->k == V_ENUM || v->k == V_BOOL || v->k == V_DATE;
 }
 
-/* The evaluator of `a op literal`, or NULL when the general one is
- * needed. An operand of a static type always yields a value of that kind
+/* The evaluator of a comparison, `a op literal` above all, or NULL when
+ * the general one is needed. An operand of a static type always yields a value of that kind
  * or an error, which is what makes these shortcuts exact. */
 static rules_eval_fn
 cmp_const_evaluator(struct node *n)
 {
     const struct node *a = n->a, *b = n->b;
-    if (b->op != N_LIT || n->sub < OP_EQ || n->sub > OP_GE)
+    if (n->sub < OP_EQ || n->sub > OP_GE)
         return NULL;
     n->rk = cmp_mask(n->sub);
     const struct rtype *t = a->type;
+    if (b->op != N_LIT) {
+        if (is_intlike_type(t) && is_intlike_type(b->type))
+            return ev_cmp_ints;
+        if (t->kind == T_STRING && b->type->kind == T_STRING &&
+            (n->sub == OP_EQ || n->sub == OP_NE))
+            return ev_eq_strings;
+        return NULL;
+    }
     if (is_intlike_type(t) && is_intlike_val(&b->lit))
         return is_int_field(a) ? ev_cmp_field_const : ev_cmp_int_const;
     if (t->kind == T_DOUBLE && (b->lit.k == V_DOUBLE || b->lit.k == V_INT))

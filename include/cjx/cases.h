@@ -32,8 +32,7 @@ struct cjx_cases_outcome {
     int64_t seq;
 };
 
-typedef void (*cjx_cases_done_fn)(void *arg,
-                                  const struct cjx_cases_outcome *o);
+typedef void (*cjx_cases_done_fn)(void *arg, const struct cjx_cases_outcome *o);
 
 /* Takes a step at this daemon as its local operator would through the local
  * API: msg is a cjx.v1.CandidateNotice, ProsecutorDecision, ReliefOrder or
@@ -41,8 +40,7 @@ typedef void (*cjx_cases_done_fn)(void *arg,
  * audit log ("stand-in"). conf (borrowed) must stay valid until done has
  * run. Returns 0 when queued (done is then called exactly once, on a store
  * thread), or a CJX code without calling done. */
-int cjx_cases_submit_local(struct cjx_service *svc,
-                           const struct cjx_conf *conf,
+int cjx_cases_submit_local(struct cjx_service *svc, const struct cjx_conf *conf,
                            const ProtobufCMessage *msg, const char *via,
                            cjx_cases_done_fn done, void *arg);
 

@@ -29,7 +29,8 @@ struct cjx_case_current {
 /* One hand-off a transition sends to a peer: a row of the outbox. */
 struct cjx_outbox_put {
     const char *destination_ori;
-    const char *method;  /* RPC path of the payload, "/cjx.v1.CaseService/Decide" */
+    const char
+        *method; /* RPC path of the payload, "/cjx.v1.CaseService/Decide" */
     const void *payload; /* the packed request */
     size_t payload_len;
 };
@@ -47,8 +48,8 @@ struct cjx_case_next {
     const void *body; /* packed cjx.v1.Case, whose seq is cur->next_seq */
     size_t body_len;
     const char *county;
-    int state;     /* enum cjx_case_state */
-    int event;     /* enum cjx_case_event_kind of the step */
+    int state; /* enum cjx_case_state */
+    int event; /* enum cjx_case_event_kind of the step */
     int64_t version;
     int64_t due_us; /* deadline of the step the case waits for; 0 = none */
     /* The document that opened the case (a packed CandidateNotice), kept
@@ -63,8 +64,7 @@ struct cjx_case_next {
 
 /* Called once per write on the writer thread, inside its transaction, with
  * the case as stored. Must fill *next (zeroed on entry) and not block. */
-typedef void (*cjx_case_apply_fn)(void *arg,
-                                  const struct cjx_case_current *cur,
+typedef void (*cjx_case_apply_fn)(void *arg, const struct cjx_case_current *cur,
                                   struct cjx_case_next *next);
 
 /* One case message. Borrowed for cjx_store_submit_case() only, except
@@ -122,6 +122,9 @@ struct cjx_stored_case {
     int64_t due_us; /* 0 = none */
     int64_t version;
     int64_t seq;
+    /* The case's newest version's seq: in the feed, greater than seq when
+     * the case has moved on since. */
+    int64_t current_seq;
     int event;              /* the step that made this version */
     const char *sender_ori; /* who sent that step */
     int64_t stored_at_us;
@@ -211,24 +214,24 @@ struct cjx_store_case_ops {
     int (*submit_case)(struct cjx_store *s, const struct cjx_case_write *w,
                        cjx_case_write_done_fn done, void *arg);
     int (*get_case)(struct cjx_store *s, const char *cii, const char *ccn,
-                    int32_t count, int with_notice,
-                    struct cjx_stored_case *out, struct cjx_errbuf *eb);
+                    int32_t count, int with_notice, struct cjx_stored_case *out,
+                    struct cjx_errbuf *eb);
     void (*stored_case_fini)(struct cjx_stored_case *c);
     int (*list_cases)(struct cjx_store *s, const struct cjx_case_filter *f,
                       int64_t after_id, int limit,
                       cjx_store_case_visit_fn visit, void *arg,
                       int64_t *last_id, struct cjx_errbuf *eb);
-    int (*read_case_changes)(struct cjx_store *s, int64_t after_seq,
-                             int limit, cjx_store_case_visit_fn visit,
-                             void *arg, struct cjx_errbuf *eb);
+    int (*read_case_changes)(struct cjx_store *s, int64_t after_seq, int limit,
+                             cjx_store_case_visit_fn visit, void *arg,
+                             struct cjx_errbuf *eb);
     int64_t (*last_case_seq)(struct cjx_store *s);
     int (*add_case_hook)(struct cjx_store *s, cjx_store_case_hook_fn fn,
                          void *arg);
     void (*remove_case_hook)(struct cjx_store *s, cjx_store_case_hook_fn fn,
                              void *arg);
     int (*outbox_due)(struct cjx_store *s, const char *destination,
-                      int64_t now_us, int partition, int partitions,
-                      int limit, cjx_store_outbox_visit_fn visit, void *arg,
+                      int64_t now_us, int partition, int partitions, int limit,
+                      cjx_store_outbox_visit_fn visit, void *arg,
                       struct cjx_errbuf *eb);
     int (*outbox_next_due)(struct cjx_store *s, const char *destination,
                            int64_t *next_us, struct cjx_errbuf *eb);
@@ -283,8 +286,8 @@ cjx_store_list_cases(struct cjx_store *s, const struct cjx_case_filter *f,
                      int64_t after_id, int limit, cjx_store_case_visit_fn visit,
                      void *arg, int64_t *last_id, struct cjx_errbuf *eb)
 {
-    return s->ops->cases->list_cases(s, f, after_id, limit, visit, arg,
-                                     last_id, eb);
+    return s->ops->cases->list_cases(s, f, after_id, limit, visit, arg, last_id,
+                                     eb);
 }
 
 /* The case feed: visits up to limit versions with seq > after_seq in

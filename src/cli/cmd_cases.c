@@ -26,7 +26,8 @@ case_method(int index)
 static const char *
 short_name(const ProtobufCEnumDescriptor *d, int value, const char *prefix)
 {
-    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(d, value);
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(d, value);
     if (v == NULL)
         return "?";
     size_t n = strlen(prefix);
@@ -101,9 +102,9 @@ format_time(int64_t us, char *buf, size_t len)
 static int
 cases_list(struct cli *cli, Cjx__V1__ListCasesRequest *req, long limit)
 {
-    static const char *const headers[] = {"CII", "CASE", "COUNT", "COUNTY",
-                                          "STATE", "RELIEF", "DECISION",
-                                          "ORDER", "DUE", "FLAGS"};
+    static const char *const headers[] = {
+        "CII",    "CASE",     "COUNT", "COUNTY", "STATE",
+        "RELIEF", "DECISION", "ORDER", "DUE",    "FLAGS"};
     struct cli_table *t = cli->json ? NULL : cli_table_new(10, headers);
     long shown = 0;
     char token[32] = "";
@@ -114,14 +115,14 @@ cases_list(struct cli *cli, Cjx__V1__ListCasesRequest *req, long limit)
         req->page_size = (int32_t)want;
         ProtobufCMessage *resp;
         struct cjx_client_status st;
-        int err = cjx_client_unary(cli->client,
-                                   case_method(CASE_SERVICE_LIST_CASES),
-                                   &req->base, cli->timeout_ms, &resp, &st);
+        int err =
+            cjx_client_unary(cli->client, case_method(CASE_SERVICE_LIST_CASES),
+                             &req->base, cli->timeout_ms, &resp, &st);
         if (err != 0 || st.code != 0) {
-            status = err != 0 ? (fprintf(stderr, "cjxctl: %s\n",
-                                         cjx_strerror(err)),
-                                 1)
-                              : cli_report_status("cases", &st);
+            status =
+                err != 0
+                    ? (fprintf(stderr, "cjxctl: %s\n", cjx_strerror(err)), 1)
+                    : cli_report_status("cases", &st);
             break;
         }
         Cjx__V1__ListCasesResponse *r = (Cjx__V1__ListCasesResponse *)resp;
@@ -241,8 +242,8 @@ print_stats(const Cjx__V1__CaseStatsResponse *r)
             n[4] += c->cases;
     }
     printf("\n");
-    static const char *const h2[] = {"STEP", "CASES", "FIRST", "LAST",
-                                     "SECONDS", "CASES/S"};
+    static const char *const h2[] = {"STEP", "CASES",   "FIRST",
+                                     "LAST", "SECONDS", "CASES/S"};
     t = cli_table_new(6, h2);
     for (int i = 1; i < 5; i++) {
         if (n[i] == 0)
@@ -304,51 +305,55 @@ fetch_stats(struct cli *cli, const char *county,
     Cjx__V1__CaseStatsRequest req = CJX__V1__CASE_STATS_REQUEST__INIT;
     req.county = (char *)(county != NULL ? county : "");
     ProtobufCMessage *resp = NULL;
-    int err = cjx_client_unary(cli->client,
-                               case_method(CASE_SERVICE_CASE_STATS), &req.base,
-                               cli->timeout_ms, &resp, st);
+    int err =
+        cjx_client_unary(cli->client, case_method(CASE_SERVICE_CASE_STATS),
+                         &req.base, cli->timeout_ms, &resp, st);
     *out = (Cjx__V1__CaseStatsResponse *)resp;
     return err;
 }
 
-/* A fingerprint of the counts, to see whether anything still moves. */
-static uint64_t
-stats_hash(const Cjx__V1__CaseStatsResponse *r)
+/* This daemon's newest case-feed position, or -1. */
+static int64_t
+feed_position(struct cli *cli)
 {
-    uint64_t h = (uint64_t)r->total * 1099511628211ULL;
-    for (size_t i = 0; i < r->n_counts; i++) {
-        const Cjx__V1__CaseCount *c = r->counts[i];
-        h = (h ^ (uint64_t)(c->state * 7 + c->decision * 131 + c->order * 977 +
-                            c->relief * 7919)) *
-            1099511628211ULL;
-        h = (h ^ (uint64_t)c->cases) * 1099511628211ULL;
-    }
-    return h;
+    Cjx__V1__CaseStatsRequest req = CJX__V1__CASE_STATS_REQUEST__INIT;
+    req.position_only = 1;
+    ProtobufCMessage *resp;
+    struct cjx_client_status st;
+    if (cjx_client_unary(cli->client, case_method(CASE_SERVICE_CASE_STATS),
+                         &req.base, cli->timeout_ms, &resp, &st) != 0 ||
+        st.code != 0)
+        return -1;
+    int64_t seq = ((Cjx__V1__CaseStatsResponse *)resp)->last_seq;
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return seq;
 }
 
-/* Waits until the exchange is quiet here: nothing in the outbox, every
- * decided case history-updated, and the counts unchanged for a second
- * (the stand-ins and peers have nothing left to do). 0, or 1 after
- * timeout_s. */
+/* Waits until the exchange is quiet here: nothing in the outbox and no
+ * case changing for a second, then every decided case history-updated.
+ * The cheap looks come first, so that waiting costs the daemon nothing.
+ * 0, or 1 after timeout_s. */
 static int
 wait_settled(struct cli *cli, const char *county, int timeout_s)
 {
     int64_t deadline = cjx_clock_monotonic_us() + (int64_t)timeout_s * 1000000;
-    uint64_t last = 0;
+    int64_t last = -1;
     int steady = 0;
     while (cjx_clock_monotonic_us() < deadline) {
-        Cjx__V1__CaseStatsResponse *r = NULL;
-        struct cjx_client_status st;
-        if (fetch_stats(cli, county, &r, &st) == 0 && st.code == 0) {
-            uint64_t h = stats_hash(r);
-            int quiet = unfinished(r) == 0 && outbox_pending(cli) == 0;
-            steady = quiet && h == last ? steady + 1 : 0;
-            last = h;
-            protobuf_c_message_free_unpacked(&r->base, NULL);
-            if (steady >= 4)
+        int64_t seq = feed_position(cli);
+        int quiet = seq >= 0 && outbox_pending(cli) == 0 && seq == last;
+        steady = quiet ? steady + 1 : 0;
+        last = seq;
+        if (steady >= 4) {
+            Cjx__V1__CaseStatsResponse *r = NULL;
+            struct cjx_client_status st;
+            int done = fetch_stats(cli, county, &r, &st) == 0 && st.code == 0 &&
+                       unfinished(r) == 0;
+            if (r != NULL)
+                protobuf_c_message_free_unpacked(&r->base, NULL);
+            if (done)
                 return 0;
-        } else if (r != NULL) {
-            protobuf_c_message_free_unpacked(&r->base, NULL);
+            steady = 0;
         }
         struct timespec ts = {0, 250 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -365,8 +370,9 @@ cases_stats(struct cli *cli, const char *county, int check)
     req.county = (char *)(county != NULL ? county : "");
     ProtobufCMessage *resp;
     struct cjx_client_status st;
-    int err = cjx_client_unary(cli->client, case_method(CASE_SERVICE_CASE_STATS),
-                               &req.base, cli->timeout_ms, &resp, &st);
+    int err =
+        cjx_client_unary(cli->client, case_method(CASE_SERVICE_CASE_STATS),
+                         &req.base, cli->timeout_ms, &resp, &st);
     if (err != 0) {
         fprintf(stderr, "cjxctl: %s\n", cjx_strerror(err));
         return 1;
@@ -407,11 +413,12 @@ cmd_cases(struct cli *cli, int argc, char **argv)
         {"limit", required_argument, NULL, 'n'},
         {"check", no_argument, NULL, 'k'},
         {"wait", required_argument, NULL, 'w'},
+        {"position", no_argument, NULL, 'p'},
         {NULL, 0, NULL, 0}};
     Cjx__V1__ListCasesRequest req = CJX__V1__LIST_CASES_REQUEST__INIT;
     const char *county = NULL;
     long limit = 0;
-    int check = 0, stats = 0, wait_s = 0;
+    int check = 0, stats = 0, wait_s = 0, position = 0;
     int ch, v;
     optind = 1;
     if (argc > 1 && strcmp(argv[1], "stats") == 0) {
@@ -456,6 +463,9 @@ cmd_cases(struct cli *cli, int argc, char **argv)
         case 'w':
             wait_s = atoi(optarg);
             break;
+        case 'p':
+            position = 1;
+            break;
         default:
             return 2;
         }
@@ -465,12 +475,23 @@ cmd_cases(struct cli *cli, int argc, char **argv)
                 "usage: cjxctl cases [--county X | --cii X] [--state S] "
                 "[--overdue] [--overdue-for ROLE] [--limit N]\n"
                 "       cjxctl cases stats [--county X] [--check] "
-                "[--wait SECONDS]\n");
+                "[--wait SECONDS] [--position]\n");
         return 2;
     }
     int status = cli_connect(cli);
     if (status != 0)
         return status;
+    if (stats && position) {
+        /* Whether anything still moves here, cheaply: the newest case
+         * version and the hand-offs still to deliver. */
+        int64_t seq = feed_position(cli), pending = outbox_pending(cli);
+        if (seq < 0 || pending < 0) {
+            fprintf(stderr, "cjxctl: cannot read the daemon's position\n");
+            return 1;
+        }
+        printf("%" PRId64 " %" PRId64 "\n", seq, pending);
+        return 0;
+    }
     if (stats && wait_s > 0 && wait_settled(cli, county, wait_s) != 0)
         return 1;
     if (stats)
@@ -484,17 +505,18 @@ static void
 print_case(const Cjx__V1__Case *c)
 {
     char buf[64];
-    printf("case        %s %s count %d (%s)\n", c->key ? c->key->cii : "",
+    printf("case            %s %s count %d (%s)\n", c->key ? c->key->cii : "",
            c->key ? c->key->court_case_number : "",
            c->key ? (int)c->key->count_number : 0, c->county);
-    printf("state       %s (version %" PRId64 ", seq %" PRId64 ")\n",
+    printf("state           %s (version %" PRId64 ", seq %" PRId64 ")\n",
            state_name(c->state), c->version, c->seq);
-    printf("prosecutor  %s\n", c->prosecutor_ori[0] ? c->prosecutor_ori : "-");
-    printf("relief      %s", relief_name(c->relief));
+    printf("prosecutor      %s\n",
+           c->prosecutor_ori[0] ? c->prosecutor_ori : "-");
+    printf("relief          %s", relief_name(c->relief));
     if (c->relief == CJX__V1__RELIEF__RELIEF_HUMAN_REVIEW)
         printf(" (floor %s, ceiling %s)", relief_name(c->floor),
                relief_name(c->ceiling));
-    printf("\ndecision    %s", decision_name(c->decision));
+    printf("\ndecision        %s", decision_name(c->decision));
     if (c->decision == CJX__V1__DECISION_KIND__DECISION_KIND_NO_CHALLENGE)
         printf(" (%s)", relief_name(c->accepted_relief));
     if (c->decision == CJX__V1__DECISION_KIND__DECISION_KIND_CHALLENGE)
@@ -502,16 +524,14 @@ print_case(const Cjx__V1__Case *c)
                short_name(&cjx__v1__challenge_ground__descriptor, c->ground,
                           "CHALLENGE_GROUND_"),
                c->reason_code[0] ? ": " : "", c->reason_code);
-    printf("\norder       %s\n", order_name(c->order));
+    printf("\norder           %s\n", order_name(c->order));
     if (c->times != NULL) {
-        static const char *const names[] = {"identified", "notified",
-                                            "decided", "ordered",
-                                            "history updated"};
-        int64_t t[] = {c->times->identified_at_unix_us,
-                       c->times->notified_at_unix_us,
-                       c->times->decided_at_unix_us,
-                       c->times->ordered_at_unix_us,
-                       c->times->history_updated_at_unix_us};
+        static const char *const names[] = {"identified", "notified", "decided",
+                                            "ordered", "history updated"};
+        int64_t t[] = {
+            c->times->identified_at_unix_us, c->times->notified_at_unix_us,
+            c->times->decided_at_unix_us, c->times->ordered_at_unix_us,
+            c->times->history_updated_at_unix_us};
         for (int i = 0; i < 5; i++) {
             if (t[i] == 0)
                 continue;
@@ -520,7 +540,7 @@ print_case(const Cjx__V1__Case *c)
         }
     }
     for (size_t i = 0; i < c->n_flags; i++)
-        printf("flag        %s\n", c->flags[i]);
+        printf("flag            %s\n", c->flags[i]);
 }
 
 int

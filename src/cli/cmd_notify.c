@@ -20,7 +20,7 @@
 
 /* Notices per stream: the daemon answers each stream in one response and
  * takes at most 10000. */
-#define CHUNK 10000
+#define CHUNK        10000
 #define MAX_REPORTED 10
 
 struct chunk {
@@ -117,7 +117,8 @@ evaluate(struct loader *l, struct chunk *c, Cjx__V1__ReliefQuery *q,
     }
     if (l->have_as_of || q->as_of == NULL || q->as_of->year == 0)
         q->as_of = &l->as_of;
-    const struct cjx_rules_set *set = cjx_evaluate_pick_set(l->reg, NULL, q, &eb);
+    const struct cjx_rules_set *set =
+        cjx_evaluate_pick_set(l->reg, NULL, q, &eb);
     Cjx__V1__EvaluateResponse resp;
     if (set == NULL || cjx_evaluate_query(set, q, &c->arena, &resp, &eb) != 0) {
         l->errors++;
@@ -215,17 +216,16 @@ evaluator_main(void *arg)
             uint64_t n;
             if (off >= l->len)
                 break;
-            size_t k = read_varint((const uint8_t *)l->buf + off, l->len - off,
-                                   &n);
+            size_t k =
+                read_varint((const uint8_t *)l->buf + off, l->len - off, &n);
             if (k == 0 || n > l->len - off - k) {
                 fprintf(stderr, "%s: truncated at byte %zu\n", l->path, off);
                 l->errors++;
                 break;
             }
-            snprintf(where, sizeof(where), "%s: message %ld", l->path,
-                     ++index);
-            q = cjx__v1__relief_query__unpack(&alloc, n,
-                                              (const uint8_t *)l->buf + off + k);
+            snprintf(where, sizeof(where), "%s: message %ld", l->path, ++index);
+            q = cjx__v1__relief_query__unpack(
+                &alloc, n, (const uint8_t *)l->buf + off + k);
             off += k + n;
             if (q == NULL) {
                 l->errors++;
@@ -235,8 +235,8 @@ evaluator_main(void *arg)
         } else {
             const char *doc;
             size_t doc_len;
-            int r = cjx_json_next_document(l->buf, l->len, &off, &doc,
-                                           &doc_len, &line);
+            int r = cjx_json_next_document(l->buf, l->len, &off, &doc, &doc_len,
+                                           &line);
             if (r <= 0) {
                 if (r < 0) {
                     fprintf(stderr, "%s:%d: not JSON\n", l->path, line);
@@ -432,7 +432,8 @@ cmd_notify(struct cli *cli, int argc, char **argv)
             printf(" %s %ld,", relief_name(i), l.by_relief[i]);
     printf(" errors %ld\n", l.errors);
     printf("notices: %ld accepted, %ld rejected, in %.2f s (%.0f notices/s)\n",
-           accepted, rejected, secs, secs > 0 ? (double)l.candidates / secs : 0);
+           accepted, rejected, secs,
+           secs > 0 ? (double)l.candidates / secs : 0);
     pthread_cond_destroy(&l.cv);
     pthread_mutex_destroy(&l.mu);
     free(l.buf);

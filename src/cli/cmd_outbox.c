@@ -114,12 +114,15 @@ cmd_outbox(struct cli *cli, int argc, char **argv)
     int with_delivered =
         req.which == CJX__V1__LIST_OUTBOX_REQUEST__WHICH__WHICH_DELIVERED ||
         req.which == CJX__V1__LIST_OUTBOX_REQUEST__WHICH__WHICH_ALL;
-    print_counts(r, with_delivered);
+    if (r->n_counts == 0)
+        printf("nothing to deliver, nothing parked\n");
+    else
+        print_counts(r, with_delivered);
     if (limit > 0 && r->n_entries > 0) {
         printf("\n");
         static const char *const headers[] = {
-            "ID", "PEER", "STEP", "CASE", "ATTEMPTS", "NEXT ATTEMPT",
-            "STATUS", "LAST ERROR"};
+            "ID",       "PEER",         "STEP",   "CASE",
+            "ATTEMPTS", "NEXT ATTEMPT", "STATUS", "LAST ERROR"};
         struct cli_table *t = cli_table_new(8, headers);
         for (size_t i = 0; i < r->n_entries; i++) {
             const Cjx__V1__OutboxEntry *e = r->entries[i];
@@ -137,8 +140,13 @@ cmd_outbox(struct cli *cli, int argc, char **argv)
                             ? e->next_attempt_at_unix_us
                             : 0,
                         next, sizeof(next));
-            const char *cells[] = {id, e->destination_ori, method_short(e->method),
-                                   key, attempts, next, status_text,
+            const char *cells[] = {id,
+                                   e->destination_ori,
+                                   method_short(e->method),
+                                   key,
+                                   attempts,
+                                   next,
+                                   status_text,
                                    e->last_error[0] ? e->last_error : "-"};
             cli_table_add(t, cells);
         }

@@ -10,7 +10,7 @@
 #include "yaml_walk.h"
 
 #define US_PER_SECOND INT64_C(1000000)
-#define US_PER_DAY (86400 * US_PER_SECOND)
+#define US_PER_DAY    (86400 * US_PER_SECOND)
 
 void
 cjx_conf_exchange_defaults(struct cjx_exchange_conf *x)
@@ -61,9 +61,11 @@ pacific_daylight(int year, int month, int day)
 {
     int sm, sd, em, ed;
     if (year >= 2007) {
-        sm = 3, sd = sunday_of(year, 3, 2), em = 11, ed = sunday_of(year, 11, 1);
+        sm = 3, sd = sunday_of(year, 3, 2), em = 11,
+        ed = sunday_of(year, 11, 1);
     } else {
-        sm = 4, sd = sunday_of(year, 4, 1), em = 10, ed = sunday_of(year, 10, 0);
+        sm = 4, sd = sunday_of(year, 4, 1), em = 10,
+        ed = sunday_of(year, 10, 0);
     }
     int64_t d = cjx_date_to_days(year, month, day);
     return d >= cjx_date_to_days(year, sm, sd) &&
@@ -74,7 +76,8 @@ int64_t
 cjx_conf_end_of_day_pacific_us(int year, int month, int day)
 {
     int offset_h = pacific_daylight(year, month, day) ? -7 : -8;
-    int64_t next_midnight = (cjx_date_to_days(year, month, day) + 1) * US_PER_DAY;
+    int64_t next_midnight =
+        (cjx_date_to_days(year, month, day) + 1) * US_PER_DAY;
     return next_midnight - offset_h * 3600 * US_PER_SECOND - 1;
 }
 
@@ -120,15 +123,15 @@ parse_deadline(struct cjx_conf_yaml *y, yaml_node_t *node, const char *what,
     if (rc == 0 && keys[D_DAYS].value != NULL) {
         int days;
         snprintf(name, sizeof(name), "%s.days", what);
-        rc = cjx_conf_yaml_int(y, keys[D_DAYS].value, name, 1, 36500, &days,
-                               eb);
+        rc =
+            cjx_conf_yaml_int(y, keys[D_DAYS].value, name, 1, 36500, &days, eb);
         d->window_us = (int64_t)days * US_PER_DAY;
     }
     if (rc == 0 && keys[D_HOURS].value != NULL) {
         int hours;
         snprintf(name, sizeof(name), "%s.hours", what);
-        rc = cjx_conf_yaml_int(y, keys[D_HOURS].value, name, 1, 876000,
-                               &hours, eb);
+        rc = cjx_conf_yaml_int(y, keys[D_HOURS].value, name, 1, 876000, &hours,
+                               eb);
         d->window_us = (int64_t)hours * 3600 * US_PER_SECOND;
     }
     if (rc == 0 && keys[D_NOT_AFTER].value != NULL) {
@@ -145,10 +148,9 @@ parse_deadlines(struct cjx_conf_yaml *y, yaml_node_t *node,
     static const char *const names[] = {"notice", "review",
                                         "order_unchallenged",
                                         "order_challenged", "history_update"};
-    struct cjx_conf_deadline *dst[] = {&x->notice, &x->review,
-                                       &x->order_unchallenged,
-                                       &x->order_challenged,
-                                       &x->history_update};
+    struct cjx_conf_deadline *dst[] = {
+        &x->notice, &x->review, &x->order_unchallenged, &x->order_challenged,
+        &x->history_update};
     struct cjx_conf_yaml_key keys[5];
     for (int i = 0; i < 5; i++)
         keys[i] = (struct cjx_conf_yaml_key){names[i], 0, NULL, NULL};
@@ -181,8 +183,12 @@ read_word(struct cjx_conf_yaml *y, yaml_node_t *node, const char *what,
     }
     char expected[200] = "";
     for (int i = 0; i < n; i++)
-        snprintf(expected + strlen(expected), sizeof(expected) - strlen(expected),
-                 "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", words[i]);
+        snprintf(expected + strlen(expected),
+                 sizeof(expected) - strlen(expected), "%s%s",
+                 i == 0       ? ""
+                 : i == n - 1 ? " or "
+                              : ", ",
+                 words[i]);
     char q[64];
     rc = cjx_conf_yaml_errf(y, node, CJX_EPARSE, eb,
                             "%s: unknown value '%s' (expected %s)", what,
@@ -283,8 +289,8 @@ parse_court(struct cjx_conf_yaml *y, yaml_node_t *node,
         [C_CHALLENGED] = {"challenged", 0, NULL, NULL},
     };
     /* Indexes are enum cjx_standin_order values. */
-    static const char *const orders[] = {"pending", "accepted", "deny",
-                                         "floor", "relief"};
+    static const char *const orders[] = {"pending", "accepted", "deny", "floor",
+                                         "relief"};
     int rc = cjx_conf_yaml_mapping(y, node, "exchange.stand_in.court", keys,
                                    C_N, eb);
     int v;
@@ -300,8 +306,7 @@ parse_court(struct cjx_conf_yaml *y, yaml_node_t *node,
         rc = read_word(y, keys[C_CHALLENGED].value,
                        "exchange.stand_in.court.challenged", orders, 5, &v, eb);
         if (rc == 0 && v == CJX_STANDIN_ORDER_ACCEPTED)
-            rc = cjx_conf_yaml_errf(y, keys[C_CHALLENGED].value, CJX_EPARSE,
-                                    eb,
+            rc = cjx_conf_yaml_errf(y, keys[C_CHALLENGED].value, CJX_EPARSE, eb,
                                     "exchange.stand_in.court.challenged: a "
                                     "challenged case has no accepted relief "
                                     "(expected pending, deny, floor or "
@@ -318,13 +323,12 @@ parse_doj(struct cjx_conf_yaml *y, yaml_node_t *node,
 {
     struct cjx_conf_yaml_key keys[1] = {{"history_update", 0, NULL, NULL}};
     static const char *const modes[] = {"pending", "acknowledge"};
-    int rc = cjx_conf_yaml_mapping(y, node, "exchange.stand_in.doj", keys, 1,
-                                   eb);
+    int rc =
+        cjx_conf_yaml_mapping(y, node, "exchange.stand_in.doj", keys, 1, eb);
     int v = 1;
     if (rc == 0 && keys[0].value != NULL)
-        rc = read_word(y, keys[0].value,
-                       "exchange.stand_in.doj.history_update", modes, 2, &v,
-                       eb);
+        rc = read_word(y, keys[0].value, "exchange.stand_in.doj.history_update",
+                       modes, 2, &v, eb);
     x->standin_doj_acknowledge = v;
     return rc;
 }
@@ -434,8 +438,8 @@ cjx_conf_exchange_parse(struct cjx_conf_yaml *y, yaml_node_t *node,
         x->decision_grace_us = (int64_t)v * 3600 * US_PER_SECOND;
     if (rc == 0 && keys[X_SKEW].value != NULL &&
         (rc = cjx_conf_yaml_int(y, keys[X_SKEW].value,
-                                "exchange.max_clock_skew_seconds", 0, 86400,
-                                &v, eb)) == 0)
+                                "exchange.max_clock_skew_seconds", 0, 86400, &v,
+                                eb)) == 0)
         x->max_clock_skew_us = (int64_t)v * US_PER_SECOND;
     if (rc == 0 && keys[X_DELIVERY].value != NULL)
         rc = parse_delivery(y, keys[X_DELIVERY].value, x, eb);

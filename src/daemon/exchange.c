@@ -30,8 +30,8 @@ daemon_exchange_start(struct cjx_daemon *d, const struct cjx_rpc_tls *tls,
         err = cjx_delivery_start(d->store, conf, &ctls, &d->delivery, eb);
     cjx_conf_free(conf);
     if (err == 0) {
-        err = cjx_standin_start(d->service, d->store, standin_conf,
-                                &d->standin, eb);
+        err = cjx_standin_start(d->service, d->store, standin_conf, &d->standin,
+                                eb);
         standin_conf = NULL; /* taken over */
         if (err != 0) {
             cjx_delivery_stop(d->delivery);

@@ -35,6 +35,7 @@ struct sender {
     int started;
     uint64_t rng;
     int failures; /* consecutive failed calls */
+    int max_rows; /* rows per call; halved when a peer finds a call too big */
 };
 
 struct peer {
@@ -49,7 +50,7 @@ struct peer {
 struct cjx_delivery {
     struct cjx_store *store;
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* monotonic clock */
+    pthread_cond_t cv;   /* monotonic clock */
     uint64_t generation; /* bumped when rows are added */
     int stopping;
 
@@ -107,7 +108,8 @@ wait_until(struct cjx_delivery *d, uint64_t seen, int64_t until_mono_us)
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         int64_t ns = ts.tv_nsec + (until_mono_us - now) % 1000000 * 1000;
-        ts.tv_sec += (time_t)((until_mono_us - now) / 1000000 + ns / 1000000000);
+        ts.tv_sec +=
+            (time_t)((until_mono_us - now) / 1000000 + ns / 1000000000);
         ts.tv_nsec = (long)(ns % 1000000000);
         pthread_cond_timedwait(&d->cv, &d->mu, &ts);
     }
@@ -350,18 +352,37 @@ deliver_batch(struct sender *s, struct batch *b)
             snprintf(call_why, sizeof(call_why),
                      "the peer's answer does not match the batch");
         s->failures++;
-        if (err == 0 && st.code != 0 && !call_retryable(st.code)) {
+        if (err == 0 && b->n > 1 &&
+            (st.code == 8 /* RESOURCE_EXHAUSTED */ ||
+             st.code == 3 /* INVALID_ARGUMENT */)) {
+            /* The peer's message limit may be smaller than this batch, or
+             * one row may be unreadable to it: send half as many at a
+             * time, and again at once, down to the row that is refused. */
+            s->max_rows = (int)(b->n / 2);
+            s->failures = 0;
+            int64_t now = cjx_clock_now_us();
             for (size_t i = 0; i < b->n; i++)
-                m[i] = (struct cjx_outbox_mark){
-                    .id = b->rows[i].id,
-                    .outcome = CJX_OUTBOX_MARK_PARK,
-                    .error = call_why};
+                m[i] =
+                    (struct cjx_outbox_mark){.id = b->rows[i].id,
+                                             .outcome = CJX_OUTBOX_MARK_RETRY,
+                                             .next_attempt_us = now,
+                                             .error = call_why};
+            cjx_warn("delivery",
+                     "%s refused a batch of %zu (%s): sending "
+                     "%d at a time",
+                     p->ori, b->n, call_why, s->max_rows);
+        } else if (err == 0 && st.code != 0 && !call_retryable(st.code)) {
+            for (size_t i = 0; i < b->n; i++)
+                m[i] = (struct cjx_outbox_mark){.id = b->rows[i].id,
+                                                .outcome = CJX_OUTBOX_MARK_PARK,
+                                                .error = call_why};
             cjx_error("delivery", "%s refused a batch of %zu for good: %s",
                       p->ori, b->n, call_why);
         } else {
             mark_all_retry(s, b, call_why, m);
             if (s->failures == 1 || s->failures % 20 == 0)
-                cjx_warn("delivery", "%s unreachable (%d failed calls), "
+                cjx_warn("delivery",
+                         "%s unreachable (%d failed calls), "
                          "will retry: %s",
                          p->ori, s->failures, call_why);
         }
@@ -375,6 +396,8 @@ deliver_batch(struct sender *s, struct batch *b)
     if (s->failures > 0)
         cjx_info("delivery", "%s reachable again", p->ori);
     s->failures = 0;
+    if (s->max_rows < d->batch)
+        s->max_rows = s->max_rows * 2 < d->batch ? s->max_rows * 2 : d->batch;
     int64_t now = cjx_clock_now_us();
     size_t parked = 0;
     for (size_t i = 0; i < b->n; i++) {
@@ -426,7 +449,7 @@ sender_main(void *arg)
         b.n_unknown = 0;
         struct cjx_errbuf eb;
         int err = cjx_store_outbox_due(d->store, p->ori, cjx_clock_now_us(),
-                                       s->partition, p->n_senders, d->batch,
+                                       s->partition, p->n_senders, s->max_rows,
                                        add_row, &b, &eb);
         if (err != 0)
             cjx_error("delivery", "reading the outbox: %s", eb.msg);
@@ -500,8 +523,8 @@ peers_start(struct cjx_delivery *d, const struct cjx_conf *conf,
     d->retry_initial_us = (int64_t)x->retry_initial_ms * 1000;
     d->retry_max_us = (int64_t)x->retry_max_ms * 1000;
     d->stopping = 0;
-    d->peers = calloc(conf->registry.n ? conf->registry.n : 1,
-                      sizeof(*d->peers));
+    d->peers =
+        calloc(conf->registry.n ? conf->registry.n : 1, sizeof(*d->peers));
     if (d->peers == NULL)
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
     int streams = x->delivery_streams;
@@ -518,9 +541,9 @@ peers_start(struct cjx_delivery *d, const struct cjx_conf *conf,
         p->endpoint = strdup(a->endpoint);
         if (p->endpoint == NULL)
             return cjx_errf(eb, CJX_ENOMEM, "out of memory");
-        int err = cjx_client_connect_tls(a->endpoint, tls->ca_pem,
-                                         tls->cert_pem, tls->key_pem,
-                                         &p->client, eb);
+        int err =
+            cjx_client_connect_tls(a->endpoint, tls->ca_pem, tls->cert_pem,
+                                   tls->key_pem, &p->client, eb);
         if (err != 0) {
             free(p->endpoint);
             return err;
@@ -531,6 +554,7 @@ peers_start(struct cjx_delivery *d, const struct cjx_conf *conf,
             struct sender *s = &p->senders[k];
             s->peer = p;
             s->partition = k;
+            s->max_rows = d->batch;
             seed = seed * UINT64_C(6364136223846793005) + 1442695040888963407;
             s->rng = seed | 1;
             if (pthread_create(&s->thread, NULL, sender_main, s) != 0)

@@ -85,14 +85,14 @@ case_step(struct cjx_call *c, const ProtobufCMessage *msg)
 
 /* ---- batches: client streams and peers' deliveries ---------------------- */
 
+/* A bulk answer names each message's outcome; the cases themselves are
+ * read with GetCase or followed with WatchCases, not sent back by the
+ * thousand. */
 struct batch_item {
     char *request_id;
     int code;
     char *message;
     int retry_later;
-    void *snapshot; /* packed Case, when the batch returns them */
-    size_t snapshot_len;
-    int unchanged;
 };
 
 struct batch {
@@ -105,7 +105,6 @@ struct batch {
     int replied;
     int paused;    /* streaming: reading stopped until the window drains */
     int streaming; /* a client stream (else one Deliver call) */
-    int with_replies;
 };
 
 struct batch_entry {
@@ -122,7 +121,6 @@ batch_free(struct batch *b)
     for (size_t i = 0; i < b->n; i++) {
         free(b->items[i].request_id);
         free(b->items[i].message);
-        free(b->items[i].snapshot);
     }
     free(b->items);
     pthread_mutex_destroy(&b->mu);
@@ -145,8 +143,6 @@ batch_reply_locked(struct batch *b)
         free(ptrs);
         return;
     }
-    struct cjx_arena replies;
-    cjx_arena_init(&replies, NULL, 0, 0);
     for (size_t i = 0; i < b->n; i++) {
         struct batch_item *it = &b->items[i];
         cjx__v1__case_result__init(&items[i]);
@@ -154,12 +150,6 @@ batch_reply_locked(struct batch *b)
         items[i].code = it->code;
         items[i].message = it->message ? it->message : "";
         items[i].retry_later = it->retry_later;
-        if (it->snapshot != NULL) {
-            struct case_result r = {.snapshot = it->snapshot,
-                                    .snapshot_len = it->snapshot_len,
-                                    .unchanged = it->unchanged};
-            items[i].reply = case_reply(&replies, &r);
-        }
         if (it->code == 0)
             resp.accepted++;
         else
@@ -169,7 +159,6 @@ batch_reply_locked(struct batch *b)
     resp.results = ptrs;
     resp.n_results = b->n;
     c->ops->reply(c, &resp.base);
-    cjx_arena_fini(&replies);
     free(items);
     free(ptrs);
 }
@@ -208,7 +197,6 @@ batch_new(struct cjx_call *c, int streaming, size_t cap)
     b->cap = cap;
     b->call = c;
     b->streaming = streaming;
-    b->with_replies = streaming;
     c->state = b;
     c->ops->ref(c); /* dropped when the batch is freed */
     return b;
@@ -266,14 +254,6 @@ entry_done(void *arg, const struct case_result *r)
     pthread_mutex_lock(&b->mu);
     struct batch_item *it = &b->items[e->index];
     set_result(it, r->err, r->detail, r->retry_later);
-    if (r->err == 0 && b->with_replies) {
-        it->snapshot = malloc(r->snapshot_len ? r->snapshot_len : 1);
-        if (it->snapshot != NULL) {
-            memcpy(it->snapshot, r->snapshot, r->snapshot_len);
-            it->snapshot_len = r->snapshot_len;
-            it->unchanged = r->unchanged;
-        }
-    }
     b->outstanding--;
     int resume = 0;
     if (b->streaming && b->paused && !b->ended &&
@@ -331,9 +311,9 @@ batch_add_locked(struct batch *b, const ProtobufCMessage *msg)
     const char *method = cjx_cases_method_of(msg);
     int64_t bytes_in = (int64_t)protobuf_c_message_get_packed_size(msg);
     struct cjx_errbuf eb;
-    int err = method != NULL ? may_send(c, method, &eb)
-                             : cjx_errf(&eb, CJX_EINVAL, "messages[%zu]: empty",
-                                        index);
+    int err = method != NULL
+                  ? may_send(c, method, &eb)
+                  : cjx_errf(&eb, CJX_EINVAL, "messages[%zu]: empty", index);
     if (method == NULL)
         method = c->method->path;
     struct batch_entry *e = NULL;
@@ -469,8 +449,9 @@ deliver(struct cjx_call *c, const ProtobufCMessage *req)
             batch_add_locked(b, inner);
         } else {
             struct batch_item *it = &b->items[b->n++];
-            set_result(it, CJX_EINVAL, "messages: one of notice, decision, "
-                                       "order or history_updated is required",
+            set_result(it, CJX_EINVAL,
+                       "messages: one of notice, decision, "
+                       "order or history_updated is required",
                        0);
         }
     }

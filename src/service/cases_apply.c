@@ -26,8 +26,9 @@ cjx_cases_policy(const struct cjx_exchange_conf *x,
                                                      x->notice.not_after_us};
         out->review = (struct cjx_workflow_deadline){x->review.window_us,
                                                      x->review.not_after_us};
-        out->order_unchallenged = (struct cjx_workflow_deadline){
-            x->order_unchallenged.window_us, x->order_unchallenged.not_after_us};
+        out->order_unchallenged =
+            (struct cjx_workflow_deadline){x->order_unchallenged.window_us,
+                                           x->order_unchallenged.not_after_us};
         out->order_challenged = (struct cjx_workflow_deadline){
             x->order_challenged.window_us, x->order_challenged.not_after_us};
         out->history_update = (struct cjx_workflow_deadline){
@@ -51,8 +52,11 @@ struct case_op {
     int local;
     enum cjx_case_event_kind kind;
     const char *method;
-    ProtobufCMessage *msg; /* the op's own copy, in the arena */
-    uint8_t *payload;      /* msg as it is sent on and kept */
+    ProtobufCMessage *msg; /* a step taken here: the op's own copy */
+    int is_notice;
+    const char *request_id;
+    Cjx__V1__Determination *determination; /* a notice's */
+    uint8_t *payload;                      /* msg as it is sent on and kept */
     size_t payload_len;
     struct cjx_case_event ev;
     struct cjx_workflow_policy policy;
@@ -187,9 +191,8 @@ op_apply(void *arg, const struct cjx_case_current *cur,
     }
     m.seq = cur->next_seq;
     /* DOJ's whole determination stays with the case from its notice on. */
-    if (op->msg->descriptor == &cjx__v1__candidate_notice__descriptor)
-        m.determination =
-            ((Cjx__V1__CandidateNotice *)op->msg)->determination;
+    if (op->is_notice)
+        m.determination = op->determination;
     else if (cur_msg != NULL)
         m.determination = cur_msg->determination;
     next->body = case_pack(&op->arena, &m.base, &next->body_len);
@@ -202,8 +205,7 @@ op_apply(void *arg, const struct cjx_case_current *cur,
     next->event = op->kind;
     next->version = op->next_case.version;
     next->due_us = case_due_us(&op->next_case);
-    if (cur_msg == NULL &&
-        op->msg->descriptor == &cjx__v1__candidate_notice__descriptor) {
+    if (cur_msg == NULL && op->is_notice) {
         next->notice = op->payload;
         next->notice_len = op->payload_len;
     }
@@ -273,6 +275,74 @@ originate(struct case_op *op, struct cjx_errbuf *eb)
     return 0;
 }
 
+static char *
+arena_copy(struct cjx_arena *a, const char *s)
+{
+    return s != NULL ? cjx_arena_strndup(a, s, strlen(s)) : NULL;
+}
+
+/* A step taken here: the op's own copy of the message, completed. */
+static int
+own_copy(struct case_op *op, const ProtobufCMessage *msg, const uint8_t *req,
+         size_t req_len, struct cjx_errbuf *eb)
+{
+    ProtobufCAllocator alloc = cjx_arena_pb_allocator(&op->arena);
+    ProtobufCMessage *copy =
+        protobuf_c_message_unpack(msg->descriptor, &alloc, req_len, req);
+    if (copy == NULL)
+        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    op->msg = copy;
+    int err = originate(op, eb);
+    if (err != 0)
+        return err;
+    op->payload = case_pack(&op->arena, copy, &op->payload_len);
+    if (op->payload == NULL)
+        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    case_event_of(copy, op->sender, &op->ev);
+    if (copy->descriptor == &cjx__v1__candidate_notice__descriptor)
+        op->determination = ((Cjx__V1__CandidateNotice *)copy)->determination;
+    struct cjx_call_audit ids = {0};
+    case_ids_of(copy, &ids);
+    op->request_id = ids.request_id;
+    return 0;
+}
+
+/* A received step: its bytes as sent, and copies of the fields the apply
+ * function reads (a notice's determination goes into the case). */
+static int
+received_copy(struct case_op *op, const ProtobufCMessage *msg, uint8_t *req,
+              size_t req_len, struct cjx_errbuf *eb)
+{
+    struct cjx_arena *a = &op->arena;
+    op->payload = req;
+    op->payload_len = req_len;
+    case_event_of(msg, op->sender, &op->ev);
+    struct cjx_case_event *ev = &op->ev;
+    ev->cii = arena_copy(a, ev->cii);
+    ev->court_case_number = arena_copy(a, ev->court_case_number);
+    ev->county = arena_copy(a, ev->county);
+    ev->prosecutor_ori = arena_copy(a, ev->prosecutor_ori);
+    ev->reason_code = arena_copy(a, ev->reason_code);
+    struct cjx_call_audit ids = {0};
+    case_ids_of(msg, &ids);
+    op->request_id = arena_copy(a, ids.request_id);
+    if (msg->descriptor == &cjx__v1__candidate_notice__descriptor) {
+        const Cjx__V1__Determination *d =
+            ((const Cjx__V1__CandidateNotice *)msg)->determination;
+        size_t n;
+        uint8_t *bytes = case_pack(a, &d->base, &n);
+        ProtobufCAllocator alloc = cjx_arena_pb_allocator(a);
+        if (bytes != NULL)
+            op->determination =
+                cjx__v1__determination__unpack(&alloc, n, bytes);
+        if (op->determination == NULL)
+            return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    }
+    if (a->failed)
+        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    return 0;
+}
+
 int
 case_submit(struct cjx_service *svc, const struct case_origin *o,
             const ProtobufCMessage *msg, const struct cjx_audit_event *ev,
@@ -296,22 +366,20 @@ case_submit(struct cjx_service *svc, const struct case_origin *o,
     op->self = cjx_registry_find(&o->conf->registry, o->conf->agency);
     op->local = o->local;
     op->kind = case_kind_of(msg);
+    op->is_notice = msg->descriptor == &cjx__v1__candidate_notice__descriptor;
     op->method = cjx_cases_method_of(msg);
     op->done = done;
     op->done_arg = arg;
     cjx_cases_policy(&o->conf->exchange, &op->policy);
 
-    /* The op's own copy: the request is borrowed only for this call, and a
-     * step taken here is completed (time, addressee) before it is kept. */
+    /* The request is borrowed for this call only. A step taken here is
+     * completed (time, addressee) on a copy of its own; a received one is
+     * kept as its bytes plus what the apply function reads. */
     size_t req_len;
     uint8_t *req = case_pack(&op->arena, msg, &req_len);
-    ProtobufCAllocator alloc = cjx_arena_pb_allocator(&op->arena);
-    op->msg = req != NULL ? protobuf_c_message_unpack(msg->descriptor, &alloc,
-                                                      req_len, req)
-                          : NULL;
     struct cjx_case_write w;
     memset(&w, 0, sizeof(w));
-    if (op->msg == NULL) {
+    if (req == NULL) {
         err = cjx_errf(eb, CJX_ENOMEM, "out of memory");
         goto fail;
     }
@@ -322,24 +390,21 @@ case_submit(struct cjx_service *svc, const struct case_origin *o,
         err = cjx_errf(eb, CJX_EINTERNAL, "SHA-256 failed");
         goto fail;
     }
-    if ((err = validate_with_rules(svc, op->msg, &op->arena, eb)) != 0)
+    if ((err = validate_with_rules(svc, msg, &op->arena, eb)) != 0)
         goto fail;
-    if (o->local && (err = originate(op, eb)) != 0)
+    if (o->local)
+        err = own_copy(op, msg, req, req_len, eb);
+    else
+        err = received_copy(op, msg, req, req_len, eb);
+    if (err != 0)
         goto fail;
-    if (o->local) {
-        op->payload = case_pack(&op->arena, op->msg, &op->payload_len);
-    } else {
-        op->payload = req;
-        op->payload_len = req_len;
-    }
-    if (op->payload == NULL) {
-        err = cjx_errf(eb, CJX_ENOMEM, "out of memory");
-        goto fail;
-    }
-    case_event_of(op->msg, op->sender, &op->ev);
 
-    struct cjx_call_audit ids = {0};
-    case_ids_of(op->msg, &ids);
+    struct cjx_call_audit ids = {
+        .request_id = op->request_id,
+        .cii = op->ev.cii,
+        .court_case_number = op->ev.court_case_number,
+        .count_number = op->ev.count_number,
+    };
     w.sender_ori = op->sender->ori;
     w.request_id = ids.request_id;
     w.cii = ids.cii;
@@ -403,10 +468,8 @@ cjx_cases_submit_local(struct cjx_service *svc, const struct cjx_conf *conf,
         return CJX_ENOMEM;
     ls->done = done;
     ls->arg = arg;
-    struct case_origin o = {.conf = conf,
-                            .sender = self,
-                            .local = 1,
-                            .access = CJX_ACCESS_ALLOW};
+    struct case_origin o = {
+        .conf = conf, .sender = self, .local = 1, .access = CJX_ACCESS_ALLOW};
     struct cjx_audit_event ev = {
         .type = CJX_AUDIT_CALL,
         .time_us = cjx_clock_now_us(),

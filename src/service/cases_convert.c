@@ -21,7 +21,8 @@ case_kind_of(const ProtobufCMessage *msg)
         if (pd->decision_case ==
             CJX__V1__PROSECUTOR_DECISION__DECISION_NO_CHALLENGE)
             return CJX_CASE_EV_NO_CHALLENGE;
-        if (pd->decision_case == CJX__V1__PROSECUTOR_DECISION__DECISION_CHALLENGE)
+        if (pd->decision_case ==
+            CJX__V1__PROSECUTOR_DECISION__DECISION_CHALLENGE)
             return CJX_CASE_EV_CHALLENGE;
         return CJX_CASE_EV_UNSPECIFIED;
     }
@@ -161,7 +162,8 @@ case_event_of(const ProtobufCMessage *msg, const struct cjx_agency *sender,
         ev->prosecutor_ori = n->prosecutor_ori;
         if (n->determination != NULL) {
             /* The wire and workflow enumerations share their numbers. */
-            ev->determination.relief = (enum cjx_relief)n->determination->relief;
+            ev->determination.relief =
+                (enum cjx_relief)n->determination->relief;
             ev->determination.floor = (enum cjx_relief)n->determination->floor;
             ev->determination.ceiling =
                 (enum cjx_relief)n->determination->ceiling;
@@ -334,7 +336,8 @@ case_to_message(const struct cjx_case *c, struct cjx_arena *a,
     dl->notice_by_unix_us = deadline_out(c->deadlines.notice_us);
     dl->review_by_unix_us = deadline_out(c->deadlines.review_us);
     dl->order_by_unix_us = deadline_out(c->deadlines.order_us);
-    dl->history_update_by_unix_us = deadline_out(c->deadlines.history_update_us);
+    dl->history_update_by_unix_us =
+        deadline_out(c->deadlines.history_update_us);
     out->deadlines = dl;
     size_t n = 0;
     for (unsigned bit = 1; bit != 0 && bit <= (1u << 15); bit <<= 1)

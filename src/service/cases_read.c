@@ -13,7 +13,7 @@
 #include "record_check.h"
 
 #define PAGE_DEFAULT 100
-#define PAGE_MAX 1000
+#define PAGE_MAX     1000
 
 int
 stored_case_message(struct cjx_arena *a, const struct cjx_stored_case *s,
@@ -318,6 +318,12 @@ case_stats(struct cjx_call *c, const ProtobufCMessage *msg)
         }
         f.county = scope;
     }
+    if (req->position_only) {
+        Cjx__V1__CaseStatsResponse resp = CJX__V1__CASE_STATS_RESPONSE__INIT;
+        resp.last_seq = cjx_store_last_case_seq(c->service->store);
+        c->ops->reply(c, &resp.base);
+        return;
+    }
     struct stats *st = calloc(1, sizeof(*st));
     if (st == NULL) {
         c->ops->fail(c, CJX_ENOMEM, "out of memory");
@@ -350,6 +356,7 @@ case_stats(struct cjx_call *c, const ProtobufCMessage *msg)
         resp.total = st->total;
         resp.first = &first;
         resp.last = &lastt;
+        resp.last_seq = cjx_store_last_case_seq(c->service->store);
         c->ops->reply(c, &resp.base);
     }
     cjx_arena_fini(&st->scratch);
@@ -465,10 +472,9 @@ list_outbox(struct cjx_call *c, const ProtobufCMessage *msg)
     if (err == 0)
         err = page.err;
     if (err == 0)
-        err = cjx_store_outbox_counts(store,
-                                      which == CJX_OUTBOX_DELIVERED ||
-                                          which == CJX_OUTBOX_ALL,
-                                      count_visit, &page, &eb);
+        err = cjx_store_outbox_counts(
+            store, which == CJX_OUTBOX_DELIVERED || which == CJX_OUTBOX_ALL,
+            count_visit, &page, &eb);
     if (err == 0)
         err = page.err;
     if (err != 0) {

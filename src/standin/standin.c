@@ -79,8 +79,8 @@ step_id(struct cjx_arena *a, const char *step, const Cjx__V1__RecordKey *k)
 {
     unsigned char md[32];
     char key[160];
-    int n = snprintf(key, sizeof(key), "%s|%s|%d", k->cii,
-                     k->court_case_number, (int)k->count_number);
+    int n = snprintf(key, sizeof(key), "%s|%s|%d", k->cii, k->court_case_number,
+                     (int)k->count_number);
     if (EVP_Digest(key, (size_t)n, md, NULL, EVP_sha256(), NULL) != 1)
         return NULL;
     char *id = cjx_arena_alloc(a, 64);
@@ -168,7 +168,8 @@ prosecutor_step(const struct cjx_exchange_conf *x, const Cjx__V1__Case *c,
         if (ch == NULL)
             return NULL;
         cjx__v1__challenge__init(ch);
-        ch->ground = CJX__V1__CHALLENGE_GROUND__CHALLENGE_GROUND_CRITERIA_NOT_MET;
+        ch->ground =
+            CJX__V1__CHALLENGE_GROUND__CHALLENGE_GROUND_CRITERIA_NOT_MET;
         ch->reason_code = reason_code(a, flag);
         ch->supporting_facts_ref = "stand-in policy: flagged by DOJ's rules";
         if (ch->reason_code == NULL)
@@ -183,10 +184,10 @@ prosecutor_step(const struct cjx_exchange_conf *x, const Cjx__V1__Case *c,
         cjx__v1__no_challenge__init(nc);
         nc->relief = accept;
         nc->procedure = c->procedure;
-        nc->statutory_reason = c->determination != NULL &&
-                                       c->determination->n_reason_codes > 0
-                                   ? c->determination->reason_codes[0]
-                                   : "";
+        nc->statutory_reason =
+            c->determination != NULL && c->determination->n_reason_codes > 0
+                ? c->determination->reason_codes[0]
+                : "";
         d->decision_case = CJX__V1__PROSECUTOR_DECISION__DECISION_NO_CHALLENGE;
         d->no_challenge = nc;
         d->meta = meta(a, "no-challenge", c->key);
@@ -376,6 +377,11 @@ feed_visit(void *arg, const struct cjx_stored_case *c)
 {
     struct feed_read *r = arg;
     r->last = c->seq;
+    /* A case that has moved on since this version needs nothing from it:
+     * following the feed again after a restart submits nothing for the
+     * steps already taken. */
+    if (c->current_seq != c->seq)
+        return 0;
     cjx_arena_reset(&r->arena);
     ProtobufCMessage *step =
         cjx_standin_step(r->conf->conf, c->event, c->body, c->body_len,
@@ -481,7 +487,8 @@ cjx_standin_start(struct cjx_service *svc, struct cjx_store *store,
         free(s);
         return cjx_errf(eb, err, "cannot start the stand-in");
     }
-    cjx_warn("standin", "the stand-in policy of this %s is on: it takes the "
+    cjx_warn("standin",
+             "the stand-in policy of this %s is on: it takes the "
              "agency's steps automatically (exchange.stand_in)",
              cjx_role_name(self->role));
     *out = s;

@@ -84,9 +84,9 @@ struct case_pending {
     /* Filled on the writer thread. */
     const void *snapshot; /* the apply function's, or snapshot_copy */
     size_t snapshot_len;
-    void *snapshot_copy;  /* a stored version, read for the answer */
+    void *snapshot_copy; /* a stored version, read for the answer */
     size_t outbox_added;
-    char detail[512];  /* the apply function's refusal */
+    char detail[512]; /* the apply function's refusal */
     /* PENDING_MARKS */
     struct cjx_outbox_mark *marks;
     size_t n_marks;
@@ -196,8 +196,8 @@ prepare_statements(struct sqlite_store *s, char *msg, size_t msg_len)
 /* ---- statement helpers ----------------------------------------------- */
 
 static int
-step_done(struct sqlite_store *s, sqlite3_stmt *st, const char *what,
-          char *msg, size_t msg_len)
+step_done(struct sqlite_store *s, sqlite3_stmt *st, const char *what, char *msg,
+          size_t msg_len)
 {
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE)
@@ -253,8 +253,7 @@ check_inbox(struct sqlite_store *s, struct sqlite_pending_write *pw,
         return SQLITE_OK;
     }
     if (rc != SQLITE_ROW) {
-        snprintf(msg, msg_len, "reading the inbox: %s",
-                 sqlite3_errmsg(s->wdb));
+        snprintf(msg, msg_len, "reading the inbox: %s", sqlite3_errmsg(s->wdb));
         sqlite3_reset(st);
         return rc;
     }
@@ -341,8 +340,7 @@ write_version(struct sqlite_store *s, struct sqlite_pending_write *pw,
         bind_due(st, 4, next->due_us);
         sqlite3_bind_int64(st, 5, next->version);
         sqlite3_bind_int64(st, 6, seq);
-        if ((rc = step_done(s, st, "updating case", msg, msg_len)) !=
-            SQLITE_OK)
+        if ((rc = step_done(s, st, "updating case", msg, msg_len)) != SQLITE_OK)
             return rc;
     }
     st = c->ws[CW_CHANGE_INSERT];
@@ -411,8 +409,7 @@ next_is_sane(const struct cjx_case_next *n)
             strcmp(n->outbox[i].method, n->outbox[0].method) != 0)
             return 0;
     return n->body != NULL && n->body_len <= INT_MAX && n->county != NULL &&
-           n->county[0] != '\0' && n->version > 0 &&
-           n->notice_len <= INT_MAX;
+           n->county[0] != '\0' && n->version > 0 && n->notice_len <= INT_MAX;
 }
 
 static int
@@ -709,7 +706,8 @@ outbox_mark(struct cjx_store *base, const struct cjx_outbox_mark *m, size_t n,
     memcpy(cp->marks, m, n * sizeof(*m));
     char *p = (char *)(cp->marks + n);
     for (size_t i = 0; i < n; i++)
-        cp->marks[i].error = put_string(&p, m[i].error != NULL ? m[i].error : "");
+        cp->marks[i].error =
+            put_string(&p, m[i].error != NULL ? m[i].error : "");
     pw->kind = SQLITE_WRITE_OUTBOX;
     pw->done = marks_done;
     pw->arg = cp;

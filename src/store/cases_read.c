@@ -8,10 +8,10 @@
 
 /* Every case read yields these columns, so that one function turns a row
  * into a struct cjx_stored_case. */
-#define CASE_COLUMNS                                                           \
-    "c.id, c.cii, c.court_case_number, c.count_number, c.county, "             \
-    "v.state, c.due_us, v.version, v.seq, v.event, v.sender_ori, "             \
-    "v.stored_at_us, v.body "
+#define CASE_COLUMNS                                               \
+    "c.id, c.cii, c.court_case_number, c.count_number, c.county, " \
+    "v.state, c.due_us, v.version, v.seq, v.event, v.sender_ori, " \
+    "v.stored_at_us, v.body, c.seq "
 
 enum {
     COL_ID,
@@ -27,14 +27,15 @@ enum {
     COL_SENDER,
     COL_STORED_AT,
     COL_BODY,
+    COL_CURRENT_SEQ,
 };
 
-#define OUTBOX_COLUMNS                                                         \
-    "o.id, m.message_id, o.destination, m.method, m.cii, "                     \
-    "m.court_case_number, m.count_number, m.created_us, o.attempts, "          \
+#define OUTBOX_COLUMNS                                                \
+    "o.id, m.message_id, o.destination, m.method, m.cii, "            \
+    "m.court_case_number, m.count_number, m.created_us, o.attempts, " \
     "o.next_attempt_us, o.last_error, coalesce(o.delivered_us, 0), o.parked "
 /* A row of the outbox with the message it carries. */
-#define OUTBOX_FROM                                                            \
+#define OUTBOX_FROM \
     "FROM outbox o CROSS JOIN outbox_messages m ON m.id = o.message "
 
 enum case_read_stmt {
@@ -66,9 +67,10 @@ static const char *const read_sql[] = {
     [CR_NEXT_DUE] = "SELECT min(next_attempt_us) FROM outbox"
                     " WHERE destination = ?1 AND delivered_us IS NULL"
                     " AND parked = 0",
-    [CR_PENDING_COUNTS] = "SELECT o.destination, count(*), min(m.created_us) "
-                          OUTBOX_FROM "WHERE o.delivered_us IS NULL"
-                          " AND o.parked = 0 GROUP BY o.destination",
+    [CR_PENDING_COUNTS] =
+        "SELECT o.destination, count(*), min(m.created_us) " OUTBOX_FROM
+        "WHERE o.delivered_us IS NULL"
+        " AND o.parked = 0 GROUP BY o.destination",
     [CR_PARKED_COUNTS] = "SELECT destination, count(*) FROM outbox"
                          " WHERE parked = 1 GROUP BY destination",
     [CR_DELIVERED_COUNTS] = "SELECT destination, count(*) FROM outbox"
@@ -133,8 +135,7 @@ reader_open(struct sqlite_store *s, struct case_reader **out,
 /* An idle connection, or a new one when all are busy: the pool grows to
  * the number of threads reading at once. */
 static int
-acquire(struct sqlite_store *s, struct case_reader **out,
-        struct cjx_errbuf *eb)
+acquire(struct sqlite_store *s, struct case_reader **out, struct cjx_errbuf *eb)
 {
     struct sqlite_cases *c = s->cases;
     pthread_mutex_lock(&c->pool_mu);
@@ -183,6 +184,7 @@ row_to_case(sqlite3_stmt *st, struct cjx_stored_case *c)
     c->stored_at_us = sqlite3_column_int64(st, COL_STORED_AT);
     c->body = sqlite3_column_blob(st, COL_BODY);
     c->body_len = (size_t)sqlite3_column_bytes(st, COL_BODY);
+    c->current_seq = sqlite3_column_int64(st, COL_CURRENT_SEQ);
 }
 
 static char *
@@ -232,8 +234,8 @@ case_copy(const struct cjx_stored_case *src, const void *notice,
 
 int
 cjx_store_cases_get(struct cjx_store *base, const char *cii, const char *ccn,
-                    int32_t count, int with_notice,
-                    struct cjx_stored_case *out, struct cjx_errbuf *eb)
+                    int32_t count, int with_notice, struct cjx_stored_case *out,
+                    struct cjx_errbuf *eb)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
     if (cii == NULL || ccn == NULL || out == NULL)
@@ -265,8 +267,8 @@ cjx_store_cases_get(struct cjx_store *base, const char *cii, const char *ccn,
             }
         }
         if (nrc != SQLITE_ROW && nrc != SQLITE_DONE)
-            err = cjx_errf(eb, CJX_ESTORE, "get_case: %s",
-                           sqlite3_errmsg(r->db));
+            err =
+                cjx_errf(eb, CJX_ESTORE, "get_case: %s", sqlite3_errmsg(r->db));
         else if ((err = case_copy(&c, notice, notice_len, out)) != 0)
             cjx_errf(eb, err, "get_case: copying the case");
         sqlite3_reset(nst);
@@ -322,9 +324,8 @@ set(const char *v)
 
 int
 cjx_store_cases_list(struct cjx_store *base, const struct cjx_case_filter *f,
-                     int64_t after_id, int limit,
-                     cjx_store_case_visit_fn visit, void *arg,
-                     int64_t *last_id, struct cjx_errbuf *eb)
+                     int64_t after_id, int limit, cjx_store_case_visit_fn visit,
+                     void *arg, int64_t *last_id, struct cjx_errbuf *eb)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
     struct cjx_case_filter none = {0};
@@ -461,8 +462,8 @@ visit_outbox_rows(struct case_reader *r, sqlite3_stmt *st, int with_payload,
 int
 cjx_store_outbox_read_due(struct cjx_store *base, const char *destination,
                           int64_t now_us, int partition, int partitions,
-                          int limit, cjx_store_outbox_visit_fn visit,
-                          void *arg, struct cjx_errbuf *eb)
+                          int limit, cjx_store_outbox_visit_fn visit, void *arg,
+                          struct cjx_errbuf *eb)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
     if (!set(destination) || visit == NULL || limit <= 0 || partitions <= 0 ||
@@ -511,9 +512,9 @@ cjx_store_outbox_read_next_due(struct cjx_store *base, const char *destination,
 
 int
 cjx_store_outbox_read_list(struct cjx_store *base, enum cjx_outbox_which which,
-                           const char *destination, int64_t after_id,
-                           int limit, cjx_store_outbox_visit_fn visit,
-                           void *arg, int64_t *last_id, struct cjx_errbuf *eb)
+                           const char *destination, int64_t after_id, int limit,
+                           cjx_store_outbox_visit_fn visit, void *arg,
+                           int64_t *last_id, struct cjx_errbuf *eb)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
     static const char *const conditions[] = {
@@ -539,8 +540,8 @@ cjx_store_outbox_read_list(struct cjx_store *base, enum cjx_outbox_which which,
         return err;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        err = cjx_errf(eb, CJX_ESTORE, "outbox_list: %s",
-                       sqlite3_errmsg(r->db));
+        err =
+            cjx_errf(eb, CJX_ESTORE, "outbox_list: %s", sqlite3_errmsg(r->db));
         release(s, r);
         return err;
     }

@@ -56,9 +56,8 @@ checkpointer_main(void *arg)
         c->wanted = 0;
         pthread_mutex_unlock(&c->mu);
         int log = 0, done = 0;
-        int rc = sqlite3_wal_checkpoint_v2(c->db, NULL,
-                                           SQLITE_CHECKPOINT_PASSIVE, &log,
-                                           &done);
+        int rc = sqlite3_wal_checkpoint_v2(
+            c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
         if (rc != SQLITE_OK && rc != SQLITE_BUSY)
             cjx_warn("store", "WAL checkpoint: %s", sqlite3_errmsg(c->db));
         pthread_mutex_lock(&c->mu);
@@ -80,9 +79,9 @@ cjx_store_checkpointer_start(struct sqlite_store *s, struct cjx_errbuf *eb)
         rc = sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
     }
     if (rc != SQLITE_OK) {
-        int err = cjx_errf(eb, CJX_ESTORE, "opening the checkpoint connection: %s",
-                           c->db != NULL ? sqlite3_errmsg(c->db)
-                                         : sqlite3_errstr(rc));
+        int err = cjx_errf(
+            eb, CJX_ESTORE, "opening the checkpoint connection: %s",
+            c->db != NULL ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
         sqlite3_close_v2(c->db);
         free(c);
         return err;
@@ -105,8 +104,8 @@ cjx_store_checkpointer_start(struct sqlite_store *s, struct cjx_errbuf *eb)
 void
 cjx_store_checkpointer_stop(struct sqlite_store *s)
 {
-    struct sqlite_checkpointer *c = s->cases != NULL ? s->cases->checkpointer
-                                                     : NULL;
+    struct sqlite_checkpointer *c =
+        s->cases != NULL ? s->cases->checkpointer : NULL;
     if (c == NULL)
         return;
     sqlite3_wal_hook(s->wdb, NULL, NULL);

@@ -67,8 +67,8 @@ int cjx_store_cases_list(struct cjx_store *base,
                          int limit, cjx_store_case_visit_fn visit, void *arg,
                          int64_t *last_id, struct cjx_errbuf *eb);
 int cjx_store_cases_changes(struct cjx_store *base, int64_t after_seq,
-                            int limit, cjx_store_case_visit_fn visit,
-                            void *arg, struct cjx_errbuf *eb);
+                            int limit, cjx_store_case_visit_fn visit, void *arg,
+                            struct cjx_errbuf *eb);
 int cjx_store_outbox_read_due(struct cjx_store *base, const char *destination,
                               int64_t now_us, int partition, int partitions,
                               int limit, cjx_store_outbox_visit_fn visit,

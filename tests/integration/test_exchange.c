@@ -36,17 +36,17 @@ static const struct {
 };
 
 /* Short retries, so that a peer back from a crash is reached soon. */
-#define EXCHANGE_COMMON                                                        \
-    "exchange:\n"                                                              \
-    "  deadlines:\n"                                                           \
-    "    review: {days: 365}\n"                                                \
-    "    order_unchallenged: {days: 365}\n"                                    \
-    "    history_update: {days: 90}\n"                                         \
-    "  delivery:\n"                                                            \
-    "    batch: 40\n"                                                          \
-    "    streams_per_peer: 2\n"                                                \
-    "    timeout_ms: 5000\n"                                                   \
-    "    retry_initial_ms: 50\n"                                               \
+#define EXCHANGE_COMMON                     \
+    "exchange:\n"                           \
+    "  deadlines:\n"                        \
+    "    review: {days: 365}\n"             \
+    "    order_unchallenged: {days: 365}\n" \
+    "    history_update: {days: 90}\n"      \
+    "  delivery:\n"                         \
+    "    batch: 40\n"                       \
+    "    streams_per_peer: 2\n"             \
+    "    timeout_ms: 5000\n"                \
+    "    retry_initial_ms: 50\n"            \
     "    retry_max_ms: 400\n"
 
 static const char *const exchange_yaml[N_DAEMONS] = {
@@ -111,13 +111,22 @@ static int
 teardown(void **state)
 {
     struct net *n = *state;
+    int failed = 0;
     for (int i = N_DAEMONS - 1; i >= 0; i--) {
-        if (n->d[i].pid > 0)
-            harness_daemon_stop(&n->d[i]);
+        /* Every daemon still running stops cleanly (a sanitizer's finding
+         * at exit would show here as a failed stop). */
+        if (n->d[i].pid > 0 && harness_daemon_stop(&n->d[i]) != 0) {
+            fprintf(stderr, "%s did not stop cleanly; its log:\n",
+                    agencies[i].slug);
+            char cmd[400];
+            snprintf(cmd, sizeof(cmd), "tail -n 40 %s >&2", n->d[i].log);
+            harness_run(cmd);
+            failed = 1;
+        }
         harness_daemon_cleanup(&n->d[i]);
     }
     free(n);
-    return 0;
+    return failed ? -1 : 0;
 }
 
 static void
@@ -214,8 +223,8 @@ notify(struct net *n, int from, int to)
     struct cjx_client *cl = harness_client_local(&n->d[DOJ]);
     struct cjx_client_stream *s;
     int accepted = -1;
-    if (cjx_client_stream_open(cl, method(CASE_SERVICE_NOTIFY_CANDIDATES),
-                               NULL, 30000, &s) == 0) {
+    if (cjx_client_stream_open(cl, method(CASE_SERVICE_NOTIFY_CANDIDATES), NULL,
+                               30000, &s) == 0) {
         int err = 0;
         for (int i = from; i < to && err == 0; i++) {
             struct test_notice t;
@@ -312,8 +321,8 @@ outbox_counts(struct net *n, int i, int64_t *pending, int64_t *parked,
     req.page_size = 1;
     ProtobufCMessage *resp;
     struct cjx_client_status st;
-    if (cjx_client_unary(cl, method(CASE_SERVICE_LIST_OUTBOX), &req.base,
-                         10000, &resp, &st) == 0 &&
+    if (cjx_client_unary(cl, method(CASE_SERVICE_LIST_OUTBOX), &req.base, 10000,
+                         &resp, &st) == 0 &&
         st.code == 0) {
         Cjx__V1__ListOutboxResponse *r = (Cjx__V1__ListOutboxResponse *)resp;
         *pending = *parked = *delivered = 0;
@@ -665,6 +674,59 @@ test_exchange__order_before_the_notice__retried_until_it_fits(void **state)
     compare_all(n, 30);
 }
 
+static void
+test_exchange__final_refusal__parked_with_the_peers_reason(void **state)
+{
+    struct net *n = *state;
+    /* The public defender's daemon thinks it serves Alameda (its own
+     * registry says so), while DOJ's says San Francisco: it refuses San
+     * Francisco's notices for good, and DOJ stops trying. */
+    char reg[300];
+    snprintf(reg, sizeof(reg), "%.250s/pd-agencies.yaml", n->d[PD].dir);
+    FILE *f = fopen(reg, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "agencies:\n"
+            "  - ori: CA0000001\n    role: DOJ\n"
+            "    endpoint: 127.0.0.1:%d\n    name: test doj\n"
+            "  - ori: CA038023P\n    role: DEFENDER\n    county: Alameda\n"
+            "    endpoint: 127.0.0.1:%d\n    name: test pd\n",
+            n->d[DOJ].port, n->d[PD].port);
+    fclose(f);
+    snprintf(n->d[PD].registry_file, sizeof(n->d[PD].registry_file), "%s", reg);
+    harness_daemon_write_conf(&n->d[PD]);
+    start(n, DOJ);
+    start(n, PD);
+    assert_int_equal(notify(n, 0, 3), 3);
+    int64_t pending = 0, parked = 0, delivered = 0;
+    for (int tries = 0; tries < 1200 && parked < 3; tries++) {
+        outbox_counts(n, DOJ, &pending, &parked, &delivered);
+        nap_ms(50);
+    }
+    assert_int_equal(parked, 3);
+    /* The rows for the prosecutor and the court (down) still wait. */
+    assert_int_equal(pending, 6);
+    struct cjx_client *cl = harness_client_local(&n->d[DOJ]);
+    Cjx__V1__ListOutboxRequest req = CJX__V1__LIST_OUTBOX_REQUEST__INIT;
+    req.which = CJX__V1__LIST_OUTBOX_REQUEST__WHICH__WHICH_PARKED;
+    ProtobufCMessage *resp;
+    struct cjx_client_status st;
+    assert_int_equal(cjx_client_unary(cl, method(CASE_SERVICE_LIST_OUTBOX),
+                                      &req.base, 10000, &resp, &st),
+                     0);
+    assert_int_equal(st.code, 0);
+    Cjx__V1__ListOutboxResponse *r = (Cjx__V1__ListOutboxResponse *)resp;
+    assert_int_equal(r->n_entries, 3);
+    for (size_t i = 0; i < r->n_entries; i++) {
+        assert_string_equal(r->entries[i]->destination_ori, "CA038023P");
+        assert_non_null(strstr(r->entries[i]->last_error, "PERMISSION_DENIED"));
+        assert_true(r->entries[i]->parked);
+    }
+    protobuf_c_message_free_unpacked(resp, NULL);
+    cjx_client_free(cl);
+    assert_int_equal(cases_at(n, PD), 0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -677,6 +739,7 @@ main(void)
         T(test_exchange__kill9_of_senders_and_receivers__no_hand_off_lost_or_doubled),
         T(test_exchange__replayed_message_id__first_answer_and_nothing_changes),
         T(test_exchange__order_before_the_notice__retried_until_it_fits),
+        T(test_exchange__final_refusal__parked_with_the_peers_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,8 +24,12 @@
 #include "mem_call.h"
 
 enum {
-    OK = 0, INVALID_ARGUMENT = 3, NOT_FOUND = 5, ALREADY_EXISTS = 6,
-    PERMISSION_DENIED = 7, FAILED_PRECONDITION = 9
+    OK = 0,
+    INVALID_ARGUMENT = 3,
+    NOT_FOUND = 5,
+    ALREADY_EXISTS = 6,
+    PERMISSION_DENIED = 7,
+    FAILED_PRECONDITION = 9
 };
 
 #define DAY (INT64_C(86400) * 1000000)
@@ -53,14 +57,14 @@ agency(struct fixture *f, const char *ori)
     return a;
 }
 
-#define DOJ "CA0000001"
-#define SF_DA "CA038013A"
-#define SF_COURT "CA038033J"
-#define SF_PD "CA038023P"
-#define ALA_DA "CA001013A"
+#define DOJ       "CA0000001"
+#define SF_DA     "CA038013A"
+#define SF_COURT  "CA038033J"
+#define SF_PD     "CA038023P"
+#define ALA_DA    "CA001013A"
 #define ALA_COURT "CA001033J"
-#define LA_CITY "CA019423A"
-#define LA_DA "CA019013A"
+#define LA_CITY   "CA019423A"
+#define LA_DA     "CA019013A"
 
 /* Makes the fixture's daemon the one of agency ori. */
 static void
@@ -86,7 +90,8 @@ setup(void **state)
     f->conf = calloc(1, sizeof(*f->conf));
     f->conf->agency = strdup(DOJ);
     char reg[512];
-    snprintf(reg, sizeof(reg), "%s/cases/agencies.yaml", getenv("CJX_TEST_DATA"));
+    snprintf(reg, sizeof(reg), "%s/cases/agencies.yaml",
+             getenv("CJX_TEST_DATA"));
     if (cjx_registry_load(reg, &f->conf->registry, &eb) != 0)
         fail_msg("%s", eb.msg);
     /* Windows from each step, as the development configurations have. */
@@ -130,8 +135,8 @@ struct notice_buf {
 };
 
 static Cjx__V1__CandidateNotice *
-notice(struct notice_buf *b, const char *id, const char *cii, const char *county,
-       Cjx__V1__Relief relief)
+notice(struct notice_buf *b, const char *id, const char *cii,
+       const char *county, Cjx__V1__Relief relief)
 {
     memset(b, 0, sizeof(*b));
     cjx__v1__candidate_notice__init(&b->n);
@@ -154,8 +159,7 @@ notice(struct notice_buf *b, const char *id, const char *cii, const char *county
     b->rec.charge = &b->charge;
     b->rec.level = CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_FELONY;
     b->det.relief = relief;
-    b->det.procedure =
-        CJX__V1__PROCEDURE__PROCEDURE_APPLICATION_REDESIGNATION;
+    b->det.procedure = CJX__V1__PROCEDURE__PROCEDURE_APPLICATION_REDESIGNATION;
     b->det.rule_set = "prop64";
     b->n.meta = &b->meta;
     b->n.record = &b->rec;
@@ -302,8 +306,8 @@ run_read(struct fixture *f, int i, const char *caller,
     int code = mem_call_run(&mc, req);
     *out = NULL;
     if (code == OK && mc.reply != NULL)
-        *out = protobuf_c_message_unpack(m->output, NULL, mc.reply_len,
-                                         mc.reply);
+        *out =
+            protobuf_c_message_unpack(m->output, NULL, mc.reply_len, mc.reply);
     mem_call_fini(&mc);
     return code;
 }
@@ -313,9 +317,8 @@ pending_for(struct fixture *f, const char *destination)
 {
     Cjx__V1__ListOutboxRequest req = CJX__V1__LIST_OUTBOX_REQUEST__INIT;
     ProtobufCMessage *out;
-    assert_int_equal(run_read(f, CASE_SERVICE_LIST_OUTBOX, NULL, &req.base,
-                              &out),
-                     OK);
+    assert_int_equal(
+        run_read(f, CASE_SERVICE_LIST_OUTBOX, NULL, &req.base, &out), OK);
     Cjx__V1__ListOutboxResponse *r = (Cjx__V1__ListOutboxResponse *)out;
     int64_t n = 0;
     for (size_t i = 0; i < r->n_counts; i++)
@@ -430,6 +433,39 @@ test_cases__notice_for_a_county_without_prosecutor__failed_precondition(
 }
 
 static void
+test_cases__held_notice__identified_then_released_by_a_later_notice(
+    void **state)
+{
+    struct fixture *f = *state;
+    struct notice_buf b;
+    notice(&b, "hold-1", "A1", "San Francisco",
+           CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    b.n.hold = 1;
+    struct answer a = run(f, CASE_SERVICE_NOTIFY_CANDIDATE, NULL, &b.n.base);
+    assert_int_equal(a.code, OK);
+    assert_int_equal(a.reply->snapshot->state,
+                     CJX__V1__CASE_STATE__CASE_STATE_IDENTIFIED);
+    answer_free(&a);
+    assert_int_equal(pending_for(f, NULL), 0);
+    /* A peer may not hold anything. */
+    become(f, SF_DA);
+    b.n.notified_at_unix_us = test_now;
+    a = run(f, CASE_SERVICE_NOTIFY_CANDIDATE, DOJ, &b.n.base);
+    assert_int_equal(a.code, INVALID_ARGUMENT);
+    answer_free(&a);
+    /* DOJ's operator releases it: now it is sent. */
+    become(f, DOJ);
+    notice(&b, "release-1", "A1", "San Francisco",
+           CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    a = run(f, CASE_SERVICE_NOTIFY_CANDIDATE, NULL, &b.n.base);
+    assert_int_equal(a.code, OK);
+    assert_int_equal(a.reply->snapshot->state,
+                     CJX__V1__CASE_STATE__CASE_STATE_NOTIFIED);
+    answer_free(&a);
+    assert_int_equal(pending_for(f, NULL), 3);
+}
+
+static void
 test_cases__malformed_notice__invalid_argument_naming_the_field(void **state)
 {
     struct fixture *f = *state;
@@ -458,11 +494,10 @@ test_cases__notice_from_a_prosecutor__permission_denied(void **state)
     struct fixture *f = *state;
     become(f, SF_COURT);
     struct notice_buf b;
-    struct answer a =
-        run(f, CASE_SERVICE_NOTIFY_CANDIDATE, SF_DA,
-            &notice(&b, "n1", "A1", "San Francisco",
-                    CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL)
-                 ->base);
+    struct answer a = run(f, CASE_SERVICE_NOTIFY_CANDIDATE, SF_DA,
+                          &notice(&b, "n1", "A1", "San Francisco",
+                                  CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL)
+                               ->base);
     assert_int_equal(a.code, PERMISSION_DENIED);
     answer_free(&a);
 }
@@ -647,13 +682,13 @@ test_cases__decision_after_the_deadline__failed_precondition_for_good(
     Cjx__V1__ListCasesRequest req = CJX__V1__LIST_CASES_REQUEST__INIT;
     req.overdue_for = CJX__V1__AGENCY_ROLE__AGENCY_ROLE_PROSECUTOR;
     ProtobufCMessage *out;
-    assert_int_equal(run_read(f, CASE_SERVICE_LIST_CASES, NULL, &req.base, &out),
-                     OK);
+    assert_int_equal(
+        run_read(f, CASE_SERVICE_LIST_CASES, NULL, &req.base, &out), OK);
     assert_int_equal(((Cjx__V1__ListCasesResponse *)out)->n_cases, 1);
     protobuf_c_message_free_unpacked(out, NULL);
     req.overdue_for = CJX__V1__AGENCY_ROLE__AGENCY_ROLE_COURT;
-    assert_int_equal(run_read(f, CASE_SERVICE_LIST_CASES, NULL, &req.base, &out),
-                     OK);
+    assert_int_equal(
+        run_read(f, CASE_SERVICE_LIST_CASES, NULL, &req.base, &out), OK);
     assert_int_equal(((Cjx__V1__ListCasesResponse *)out)->n_cases, 0);
     protobuf_c_message_free_unpacked(out, NULL);
 }
@@ -757,7 +792,8 @@ test_cases__deliver_batch__each_message_authorized_on_its_own(void **state)
     struct step_buf d1, d2, o1;
     no_challenge(&d1, "d1", "A1", CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
     no_challenge(&d2, "d2", "A2", CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
-    order(&o1, "o1", "A1", CJX__V1__ORDER_RELIEF__ORDER_RELIEF_DISMISS_AND_SEAL);
+    order(&o1, "o1", "A1",
+          CJX__V1__ORDER_RELIEF__ORDER_RELIEF_DISMISS_AND_SEAL);
     d1.m.d.decided_at_unix_us = d2.m.d.decided_at_unix_us = test_now;
     o1.m.o.ordered_at_unix_us = test_now;
     Cjx__V1__CaseMessage m[4];
@@ -816,9 +852,8 @@ test_cases__notify_stream__answers_each_notice(void **state)
     assert_int_equal(r->accepted, 2);
     assert_int_equal(r->rejected, 1);
     assert_int_equal(r->results[2]->code, FAILED_PRECONDITION);
-    assert_non_null(r->results[1]->reply);
-    assert_int_equal(r->results[1]->reply->snapshot->relief,
-                     CJX__V1__RELIEF__RELIEF_HUMAN_REVIEW);
+    assert_string_equal(r->results[1]->request_id, "n2");
+    assert_null(r->results[1]->reply); /* read with GetCase */
     cjx__v1__case_results__free_unpacked(r, NULL);
 }
 
@@ -842,42 +877,38 @@ test_cases__reads__scoped_to_the_callers_county(void **state)
     get.key = &key;
     get.include_notice = 1;
     ProtobufCMessage *out;
-    assert_int_equal(run_read(f, CASE_SERVICE_GET_CASE, SF_COURT, &get.base,
-                              &out),
-                     OK);
+    assert_int_equal(
+        run_read(f, CASE_SERVICE_GET_CASE, SF_COURT, &get.base, &out), OK);
     Cjx__V1__Case *c = (Cjx__V1__Case *)out;
     assert_non_null(c->notice);
     assert_string_equal(c->notice->record->county, "San Francisco");
     protobuf_c_message_free_unpacked(out, NULL);
-    assert_int_equal(run_read(f, CASE_SERVICE_GET_CASE, ALA_COURT, &get.base,
-                              &out),
-                     PERMISSION_DENIED);
+    assert_int_equal(
+        run_read(f, CASE_SERVICE_GET_CASE, ALA_COURT, &get.base, &out),
+        PERMISSION_DENIED);
     key.cii = "Z9";
     assert_int_equal(run_read(f, CASE_SERVICE_GET_CASE, DOJ, &get.base, &out),
                      NOT_FOUND);
 
     Cjx__V1__ListCasesRequest list = CJX__V1__LIST_CASES_REQUEST__INIT;
-    assert_int_equal(run_read(f, CASE_SERVICE_LIST_CASES, ALA_COURT,
-                              &list.base, &out),
-                     OK);
+    assert_int_equal(
+        run_read(f, CASE_SERVICE_LIST_CASES, ALA_COURT, &list.base, &out), OK);
     Cjx__V1__ListCasesResponse *r = (Cjx__V1__ListCasesResponse *)out;
     assert_int_equal(r->n_cases, 1);
     assert_string_equal(r->cases[0]->county, "Alameda");
     protobuf_c_message_free_unpacked(out, NULL);
     list.filter_case = CJX__V1__LIST_CASES_REQUEST__FILTER_COUNTY;
     list.county = "San Francisco";
-    assert_int_equal(run_read(f, CASE_SERVICE_LIST_CASES, ALA_COURT,
-                              &list.base, &out),
-                     PERMISSION_DENIED);
-    assert_int_equal(run_read(f, CASE_SERVICE_LIST_CASES, NULL, &list.base,
-                              &out),
-                     OK);
+    assert_int_equal(
+        run_read(f, CASE_SERVICE_LIST_CASES, ALA_COURT, &list.base, &out),
+        PERMISSION_DENIED);
+    assert_int_equal(
+        run_read(f, CASE_SERVICE_LIST_CASES, NULL, &list.base, &out), OK);
     assert_int_equal(((Cjx__V1__ListCasesResponse *)out)->n_cases, 1);
     protobuf_c_message_free_unpacked(out, NULL);
     /* The outbox is the local operator's only. */
     Cjx__V1__ListOutboxRequest ob = CJX__V1__LIST_OUTBOX_REQUEST__INIT;
-    assert_int_equal(run_read(f, CASE_SERVICE_LIST_OUTBOX, DOJ, &ob.base,
-                              &out),
+    assert_int_equal(run_read(f, CASE_SERVICE_LIST_OUTBOX, DOJ, &ob.base, &out),
                      PERMISSION_DENIED);
 }
 
@@ -896,18 +927,16 @@ test_cases__stats__count_cases_by_state_and_outcome(void **state)
     answer_free(&a);
     Cjx__V1__CaseStatsRequest req = CJX__V1__CASE_STATS_REQUEST__INIT;
     ProtobufCMessage *out;
-    assert_int_equal(run_read(f, CASE_SERVICE_CASE_STATS, NULL, &req.base,
-                              &out),
-                     OK);
+    assert_int_equal(
+        run_read(f, CASE_SERVICE_CASE_STATS, NULL, &req.base, &out), OK);
     Cjx__V1__CaseStatsResponse *r = (Cjx__V1__CaseStatsResponse *)out;
     assert_int_equal(r->total, 3);
     assert_int_equal(r->n_counts, 2);
     assert_int_equal(r->first->notified_at_unix_us, test_now);
     protobuf_c_message_free_unpacked(out, NULL);
     req.county = "Alameda";
-    assert_int_equal(run_read(f, CASE_SERVICE_CASE_STATS, NULL, &req.base,
-                              &out),
-                     OK);
+    assert_int_equal(
+        run_read(f, CASE_SERVICE_CASE_STATS, NULL, &req.base, &out), OK);
     assert_int_equal(((Cjx__V1__CaseStatsResponse *)out)->total, 1);
     protobuf_c_message_free_unpacked(out, NULL);
 }
@@ -1000,6 +1029,7 @@ main(void)
         T(test_cases__same_id_other_notice__already_exists),
         T(test_cases__city_attorney__gets_the_misdemeanors_it_prosecuted),
         T(test_cases__notice_for_a_county_without_prosecutor__failed_precondition),
+        T(test_cases__held_notice__identified_then_released_by_a_later_notice),
         T(test_cases__malformed_notice__invalid_argument_naming_the_field),
         T(test_cases__notice_from_a_prosecutor__permission_denied),
         T(test_cases__local_operator_of_a_court__may_not_notify),

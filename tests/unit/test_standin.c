@@ -30,7 +30,8 @@ setup(void **state)
     f->conf = calloc(1, sizeof(*f->conf));
     char reg[512];
     struct cjx_errbuf eb;
-    snprintf(reg, sizeof(reg), "%s/cases/agencies.yaml", getenv("CJX_TEST_DATA"));
+    snprintf(reg, sizeof(reg), "%s/cases/agencies.yaml",
+             getenv("CJX_TEST_DATA"));
     if (cjx_registry_load(reg, &f->conf->registry, &eb) != 0)
         fail_msg("%s", eb.msg);
     struct cjx_exchange_conf *x = &f->conf->exchange;
@@ -140,9 +141,11 @@ test_standin__prosecutor__challenges_a_flagged_determination(void **state)
     assert_non_null(d);
     assert_int_equal(d->decision_case,
                      CJX__V1__PROSECUTOR_DECISION__DECISION_CHALLENGE);
-    assert_int_equal(d->challenge->ground,
-                     CJX__V1__CHALLENGE_GROUND__CHALLENGE_GROUND_CRITERIA_NOT_MET);
-    assert_string_equal(d->challenge->reason_code, "AGGRAVATOR_FACTS_UNCHECKED");
+    assert_int_equal(
+        d->challenge->ground,
+        CJX__V1__CHALLENGE_GROUND__CHALLENGE_GROUND_CRITERIA_NOT_MET);
+    assert_string_equal(d->challenge->reason_code,
+                        "AGGRAVATOR_FACTS_UNCHECKED");
 }
 
 static void

@@ -79,9 +79,9 @@ reopen(struct fixture *f)
 /* What the fake apply function does: refuse, repeat, or write "body" with
  * the outbox rows given. */
 struct fake {
-    int refuse;         /* CJX code, or 0 */
+    int refuse; /* CJX code, or 0 */
     int unchanged;
-    const char *body;   /* the new version's bytes */
+    const char *body; /* the new version's bytes */
     const char *county;
     int state;
     int64_t due_us;
@@ -151,8 +151,7 @@ write_done(void *arg, const struct cjx_case_write_result *r)
     struct result *res = arg;
     pthread_mutex_lock(&res->mu);
     res->r = *r;
-    snprintf(res->snapshot, sizeof(res->snapshot), "%.*s",
-             (int)r->snapshot_len,
+    snprintf(res->snapshot, sizeof(res->snapshot), "%.*s", (int)r->snapshot_len,
              r->snapshot != NULL ? (const char *)r->snapshot : "");
     snprintf(res->detail, sizeof(res->detail), "%s",
              r->detail != NULL ? r->detail : "");
@@ -172,9 +171,8 @@ fill_digest(uint8_t d[CJX_STORE_DIGEST_LEN], int variant)
 
 /* Writes a message from sender with id about key A1 / CASE-1 / count. */
 static struct cjx_case_write_result
-write_case(struct cjx_store *s, const char *sender, const char *id,
-           int count, int variant, struct fake *f,
-           const struct cjx_audit_event *ev)
+write_case(struct cjx_store *s, const char *sender, const char *id, int count,
+           int variant, struct fake *f, const struct cjx_audit_event *ev)
 {
     static struct result res; /* the tests are sequential */
     memset(&res, 0, sizeof(res));
@@ -426,6 +424,7 @@ test_store_cases__reopen__keeps_cases_inbox_outbox_and_seq(void **state)
 struct seen {
     int n;
     int64_t ids[16];
+    int64_t current[16];
     char bodies[16][8];
 };
 
@@ -434,6 +433,7 @@ collect(void *arg, const struct cjx_stored_case *c)
 {
     struct seen *s = arg;
     s->ids[s->n] = c->seq;
+    s->current[s->n] = c->current_seq;
     snprintf(s->bodies[s->n], sizeof(s->bodies[0]), "%.*s", (int)c->body_len,
              (const char *)c->body);
     s->n++;
@@ -449,13 +449,16 @@ test_store_cases__feed__every_version_in_seq_order(void **state)
     write_case(f->s, "CA0000001", "m-2", 2, 1, &b, NULL);
     write_case(f->s, "CA0000001", "m-3", 1, 2, &a2, NULL);
     struct seen s = {0};
-    assert_int_equal(cjx_store_read_case_changes(f->s, 0, 10, collect, &s,
-                                                 NULL),
-                     0);
+    assert_int_equal(
+        cjx_store_read_case_changes(f->s, 0, 10, collect, &s, NULL), 0);
     assert_int_equal(s.n, 3);
     assert_string_equal(s.bodies[0], "a1");
     assert_string_equal(s.bodies[1], "b1");
     assert_string_equal(s.bodies[2], "a2");
+    /* Each change says whether its case has moved on since. */
+    assert_int_equal(s.current[0], 3);
+    assert_int_equal(s.current[1], 2);
+    assert_int_equal(s.current[2], 3);
     memset(&s, 0, sizeof(s));
     cjx_store_read_case_changes(f->s, 1, 10, collect, &s, NULL);
     assert_int_equal(s.n, 2);
@@ -612,8 +615,8 @@ test_store_cases__outbox__one_row_per_peer_until_marked(void **state)
                          &d, NULL);
     assert_int_equal(d.n, 0);
     memset(&d, 0, sizeof(d));
-    cjx_store_outbox_list(f->s, CJX_OUTBOX_PARKED, NULL, 0, 10, collect_due,
-                          &d, NULL, NULL);
+    cjx_store_outbox_list(f->s, CJX_OUTBOX_PARKED, NULL, 0, 10, collect_due, &d,
+                          NULL, NULL);
     assert_int_equal(d.n, 1);
     assert_string_equal(d.payload[0], ""); /* listings carry no payload */
 
@@ -667,8 +670,10 @@ static void
 test_store_cases__bad_arguments__refused(void **state)
 {
     struct fixture *f = *state;
-    struct cjx_case_write w = {.sender_ori = "CA0000001", .request_id = "",
-                               .cii = "A1", .court_case_number = "C",
+    struct cjx_case_write w = {.sender_ori = "CA0000001",
+                               .request_id = "",
+                               .cii = "A1",
+                               .court_case_number = "C",
                                .apply = fake_apply};
     assert_int_equal(cjx_store_submit_case(f->s, &w, write_done, NULL),
                      CJX_EINVAL);
@@ -683,9 +688,9 @@ test_store_cases__bad_arguments__refused(void **state)
     m.outcome = (enum cjx_outbox_outcome)9;
     assert_int_equal(cjx_store_outbox_mark(f->s, &m, 1, NULL, NULL),
                      CJX_EINVAL);
-    assert_int_equal(cjx_store_list_cases(f->s, NULL, 0, 0, collect, NULL,
-                                          NULL, NULL),
-                     CJX_EINVAL);
+    assert_int_equal(
+        cjx_store_list_cases(f->s, NULL, 0, 0, collect, NULL, NULL, NULL),
+        CJX_EINVAL);
 }
 
 /* ---- hooks ---- */

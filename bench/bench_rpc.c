@@ -27,7 +27,7 @@
 #include "cjx/v1/record_service.methods.h"
 
 #define MAX_SLOTS 64
-#define GET_KEYS 1000
+#define GET_KEYS  1000
 
 static int repeats = 5;
 static double seconds = 2.0;
@@ -102,15 +102,18 @@ server_start(struct bench_server *s, int noop)
     size_t n = 0;
     if (noop) {
         s->noop[0] = (struct cjx_handler){
-            .method = &cjx__v1__record_service__methods[RECORD_SERVICE_SUBMIT_RECORD],
+            .method =
+                &cjx__v1__record_service__methods[RECORD_SERVICE_SUBMIT_RECORD],
             .unary = noop_submit};
         s->noop[1] = (struct cjx_handler){
-            .method = &cjx__v1__record_service__methods[RECORD_SERVICE_GET_RECORD],
+            .method =
+                &cjx__v1__record_service__methods[RECORD_SERVICE_GET_RECORD],
             .unary = noop_get};
         s->handlers[n++] = &s->noop[0];
         s->handlers[n++] = &s->noop[1];
     } else {
-        s->handlers[n++] = cjx_service_find("/cjx.v1.RecordService/SubmitRecord");
+        s->handlers[n++] =
+            cjx_service_find("/cjx.v1.RecordService/SubmitRecord");
         s->handlers[n++] = cjx_service_find("/cjx.v1.RecordService/GetRecord");
     }
     snprintf(path, sizeof(path), "%s/doj.yaml", certs);
@@ -119,11 +122,13 @@ server_start(struct bench_server *s, int noop)
         cjx_fatal("bench", "%s", eb.msg);
     free(conf->listen);
     conf->listen = strdup("127.0.0.1:0");
-    char *ca = slurp("ca.pem"), *cert = slurp("doj.pem"), *key = slurp("doj.key");
+    char *ca = slurp("ca.pem"), *cert = slurp("doj.pem"),
+         *key = slurp("doj.key");
     struct cjx_rpc_tls tls = {.ca_pem = ca, .cert_pem = cert, .key_pem = key};
-    struct cjx_rpc_server_options opts = {
-        .listen = "127.0.0.1:0", .handlers = s->handlers, .n_handlers = n,
-        .service = s->service};
+    struct cjx_rpc_server_options opts = {.listen = "127.0.0.1:0",
+                                          .handlers = s->handlers,
+                                          .n_handlers = n,
+                                          .service = s->service};
     if (cjx_rpc_server_start(&opts, conf, &tls, &s->rpc, &eb) != 0)
         cjx_fatal("bench", "server: %s", eb.msg);
     cjx_tls_free_pem(ca, strlen(ca));
@@ -317,9 +322,11 @@ static void
 load_open(struct load *l, int port, enum workload work)
 {
     memset(l, 0, sizeof(*l));
-    char *ca = slurp("ca.pem"), *cert = slurp("doj.pem"), *key = slurp("doj.key");
+    char *ca = slurp("ca.pem"), *cert = slurp("doj.pem"),
+         *key = slurp("doj.key");
     grpc_ssl_pem_key_cert_pair pair = {key, cert};
-    grpc_channel_credentials *creds = grpc_ssl_credentials_create(ca, &pair, NULL, NULL);
+    grpc_channel_credentials *creds =
+        grpc_ssl_credentials_create(ca, &pair, NULL, NULL);
     grpc_arg args[1] = {{.type = GRPC_ARG_INTEGER,
                          .key = GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL,
                          .value.integer = 1}};
@@ -359,7 +366,8 @@ populate(int port)
 {
     char target[64];
     snprintf(target, sizeof(target), "127.0.0.1:%d", port);
-    char *ca = slurp("ca.pem"), *cert = slurp("doj.pem"), *key = slurp("doj.key");
+    char *ca = slurp("ca.pem"), *cert = slurp("doj.pem"),
+         *key = slurp("doj.key");
     struct cjx_client *cl;
     struct cjx_errbuf eb;
     if (cjx_client_connect_tls(target, ca, cert, key, &cl, &eb) != 0)
@@ -380,9 +388,10 @@ populate(int port)
         req.record = &r;
         ProtobufCMessage *resp;
         struct cjx_client_status st_;
-        if (cjx_client_unary(cl, &cjx__v1__record_service__methods
-                                     [RECORD_SERVICE_SUBMIT_RECORD],
-                             &req.base, 10000, &resp, &st_) != 0 ||
+        if (cjx_client_unary(
+                cl,
+                &cjx__v1__record_service__methods[RECORD_SERVICE_SUBMIT_RECORD],
+                &req.base, 10000, &resp, &st_) != 0 ||
             st_.code != 0)
             cjx_fatal("bench", "populate: %s", st_.message);
         protobuf_c_message_free_unpacked(resp, NULL);

@@ -29,22 +29,29 @@ now_s(void)
  * facts with the same unknown-value enumeration, the same tiers, the same
  * procedure, and a filled cjx.v1.Determination. */
 
-enum { R_N = CJX__V1__RELIEF__RELIEF_NOT_ELIGIBLE,
-       R_M = CJX__V1__RELIEF__RELIEF_REDUCE_TO_MISDEMEANOR,
-       R_I = CJX__V1__RELIEF__RELIEF_REDUCE_TO_INFRACTION,
-       R_D = CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL,
-       R_H = CJX__V1__RELIEF__RELIEF_HUMAN_REVIEW,
-       R_X = CJX__V1__RELIEF__RELIEF_NO_ACTION };
+enum {
+    R_N = CJX__V1__RELIEF__RELIEF_NOT_ELIGIBLE,
+    R_M = CJX__V1__RELIEF__RELIEF_REDUCE_TO_MISDEMEANOR,
+    R_I = CJX__V1__RELIEF__RELIEF_REDUCE_TO_INFRACTION,
+    R_D = CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL,
+    R_H = CJX__V1__RELIEF__RELIEF_HUMAN_REVIEW,
+    R_X = CJX__V1__RELIEF__RELIEF_NO_ACTION
+};
 
 static int
 rank(int r)
 {
     switch (r) {
-    case R_N: return 0;
-    case R_M: return 1;
-    case R_I: return 2;
-    case R_D: return 3;
-    default: return -1;
+    case R_N:
+        return 0;
+    case R_M:
+        return 1;
+    case R_I:
+        return 2;
+    case R_D:
+        return 3;
+    default:
+        return -1;
     }
 }
 
@@ -115,22 +122,67 @@ classify(int band, int level, char sub, int small, int concentrated_fact)
     int conc = sub == 'a' || concentrated_fact;
     (void)conc;
     if (sub == 'a' && band == B_21 && small)
-        return (struct outcome){R_D, 0, 0, "hs11357a_adult_concentrate_8g", "LEGAL_ADULT_POSSESSION", "HS 11362.1(a)(2)"};
+        return (struct outcome){R_D,
+                                0,
+                                0,
+                                "hs11357a_adult_concentrate_8g",
+                                "LEGAL_ADULT_POSSESSION",
+                                "HS 11362.1(a)(2)"};
     if (sub == 'b' && band == B_21)
-        return (struct outcome){R_D, 0, 0, "hs11357b_adult_28g", "LEGAL_ADULT_POSSESSION", "HS 11362.1(a)(1)"};
+        return (struct outcome){R_D,
+                                0,
+                                0,
+                                "hs11357b_adult_28g",
+                                "LEGAL_ADULT_POSSESSION",
+                                "HS 11362.1(a)(1)"};
     if (level == CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_INFRACTION)
-        return (struct outcome){R_N, 0, 0, "recorded_infraction", "NO_LESSER_OFFENSE", "HS 11361.8(a)"};
+        return (struct outcome){R_N,
+                                0,
+                                0,
+                                "recorded_infraction",
+                                "NO_LESSER_OFFENSE",
+                                "HS 11361.8(a)"};
     if (sub == 'e' && band == B_U18)
-        return (struct outcome){R_I, 0, 0, "hs11357e_school_under18", "NOW_INFRACTION_SCHOOL_UNDER18", "HS 11357(d)"};
+        return (struct outcome){R_I,
+                                0,
+                                0,
+                                "hs11357e_school_under18",
+                                "NOW_INFRACTION_SCHOOL_UNDER18",
+                                "HS 11357(d)"};
     if (band == B_U18)
-        return (struct outcome){R_I, 0, 0, "under18_any", "NOW_INFRACTION_UNDER18", "HS 11357(a)(1)"};
+        return (struct outcome){R_I,
+                                0,
+                                0,
+                                "under18_any",
+                                "NOW_INFRACTION_UNDER18",
+                                "HS 11357(a)(1)"};
     if (sub == 'a' && band == B_18_20 && small)
-        return (struct outcome){R_I, 0, 0, "hs11357a_18_20_concentrate_8g", "NOW_INFRACTION_18_20", "HS 11357(a)(2)"};
+        return (struct outcome){R_I,
+                                0,
+                                0,
+                                "hs11357a_18_20_concentrate_8g",
+                                "NOW_INFRACTION_18_20",
+                                "HS 11357(a)(2)"};
     if (sub == 'b' && band == B_18_20)
-        return (struct outcome){R_I, 0, 0, "hs11357b_18_20", "NOW_INFRACTION_18_20", "HS 11357(a)(2)"};
+        return (struct outcome){R_I,
+                                0,
+                                0,
+                                "hs11357b_18_20",
+                                "NOW_INFRACTION_18_20",
+                                "HS 11357(a)(2)"};
     if (level == CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_MISDEMEANOR)
-        return (struct outcome){R_N, 0, 0, "recorded_misdemeanor", "NO_LESSER_OFFENSE", "HS 11361.8(a)"};
-    return (struct outcome){R_M, 0, 0, "hs11357_adult_misdemeanor", "NOW_MISDEMEANOR", "HS 11357(b)(2)"};
+        return (struct outcome){R_N,
+                                0,
+                                0,
+                                "recorded_misdemeanor",
+                                "NO_LESSER_OFFENSE",
+                                "HS 11361.8(a)"};
+    return (struct outcome){R_M,
+                            0,
+                            0,
+                            "hs11357_adult_misdemeanor",
+                            "NOW_MISDEMEANOR",
+                            "HS 11357(b)(2)"};
 }
 
 static int
@@ -152,12 +204,14 @@ static int
 procedure_of(const Cjx__V1__ReliefQuery *q)
 {
     const Cjx__V1__ConvictionRecord *r = q->record;
-    if (r->n_sentence == 0 || !date_ok(r->conviction_date) || !date_ok(q->as_of))
+    if (r->n_sentence == 0 || !date_ok(r->conviction_date) ||
+        !date_ok(q->as_of))
         return CJX__V1__PROCEDURE__PROCEDURE_UNKNOWN_SENTENCE_STATUS;
     int64_t years = 0, months = 0, ndays = 0;
     for (size_t i = 0; i < r->n_sentence; i++) {
         const Cjx__V1__SentencePart *p = r->sentence[i];
-        if (p->length != 0 && p->unit == CJX__V1__DURATION_UNIT__DURATION_UNIT_UNSPECIFIED)
+        if (p->length != 0 &&
+            p->unit == CJX__V1__DURATION_UNIT__DURATION_UNIT_UNSPECIFIED)
             return CJX__V1__PROCEDURE__PROCEDURE_UNKNOWN_SENTENCE_STATUS;
         if (p->unit == CJX__V1__DURATION_UNIT__DURATION_UNIT_YEARS)
             years += p->length;
@@ -168,11 +222,13 @@ procedure_of(const Cjx__V1__ReliefQuery *q)
     }
     int y = r->conviction_date->year, m = r->conviction_date->month,
         d = r->conviction_date->day;
-    if (add_months(&y, &m, &d, years * 12) != 0 || add_months(&y, &m, &d, months) != 0)
+    if (add_months(&y, &m, &d, years * 12) != 0 ||
+        add_months(&y, &m, &d, months) != 0)
         return -1;
     int64_t end = days_from_civil(y, (unsigned)m, (unsigned)d) + ndays;
-    return end > days(q->as_of) ? CJX__V1__PROCEDURE__PROCEDURE_PETITION_RECALL_RESENTENCE
-                                : CJX__V1__PROCEDURE__PROCEDURE_APPLICATION_REDESIGNATION;
+    return end > days(q->as_of)
+               ? CJX__V1__PROCEDURE__PROCEDURE_PETITION_RECALL_RESENTENCE
+               : CJX__V1__PROCEDURE__PROCEDURE_APPLICATION_REDESIGNATION;
 }
 
 static int
@@ -186,7 +242,8 @@ has_relief(const Cjx__V1__ConvictionRecord *r, int v)
 
 static Cjx__V1__Determination *
 emit(struct cjx_arena *a, const struct outcome *o, int procedure,
-     const char **reasons, size_t n_reasons, const char **missing, size_t n_missing)
+     const char **reasons, size_t n_reasons, const char **missing,
+     size_t n_missing)
 {
     Cjx__V1__Determination *d = cjx_arena_alloc(a, sizeof(*d));
     if (d == NULL)
@@ -227,10 +284,12 @@ emit(struct cjx_arena *a, const struct outcome *o, int procedure,
 static Cjx__V1__Determination *
 decide_11357(const Cjx__V1__ReliefQuery *q, struct cjx_arena *a)
 {
-    static const Cjx__V1__ConvictionRecord empty_record = CJX__V1__CONVICTION_RECORD__INIT;
+    static const Cjx__V1__ConvictionRecord empty_record =
+        CJX__V1__CONVICTION_RECORD__INIT;
     static const Cjx__V1__Statute empty_statute = CJX__V1__STATUTE__INIT;
     static const Cjx__V1__Person empty_person = CJX__V1__PERSON__INIT;
-    static const Cjx__V1__OffenseFacts empty_facts = CJX__V1__OFFENSE_FACTS__INIT;
+    static const Cjx__V1__OffenseFacts empty_facts =
+        CJX__V1__OFFENSE_FACTS__INIT;
     const Cjx__V1__ConvictionRecord *r = q->record ? q->record : &empty_record;
     const Cjx__V1__Statute *ch = r->charge ? r->charge : &empty_statute;
     const Cjx__V1__Person *p = r->subject ? r->subject : &empty_person;
@@ -240,48 +299,71 @@ decide_11357(const Cjx__V1__ReliefQuery *q, struct cjx_arena *a)
     struct outcome o;
     if (r->disposition != CJX__V1__DISPOSITION__DISPOSITION_CONVICTED &&
         r->disposition != CJX__V1__DISPOSITION__DISPOSITION_UNSPECIFIED) {
-        o = (struct outcome){R_X, 0, 0, "not_a_conviction", "NOT_A_CONVICTION", NULL};
+        o = (struct outcome){R_X, 0, 0, "not_a_conviction", "NOT_A_CONVICTION",
+                             NULL};
         one[0] = o.reason;
         return emit(a, &o, procedure, one, 1, NULL, 0);
     }
     if (has_relief(r, CJX__V1__PRIOR_RELIEF__PRIOR_RELIEF_PROP64_DISMISSED) ||
-        has_relief(r, CJX__V1__PRIOR_RELIEF__PRIOR_RELIEF_PROP64_REDESIGNATED)) {
-        o = (struct outcome){R_X, 0, 0, "already_relieved", "ALREADY_RELIEVED", NULL};
+        has_relief(r,
+                   CJX__V1__PRIOR_RELIEF__PRIOR_RELIEF_PROP64_REDESIGNATED)) {
+        o = (struct outcome){R_X, 0, 0, "already_relieved", "ALREADY_RELIEVED",
+                             NULL};
         one[0] = o.reason;
         return emit(a, &o, procedure, one, 1, NULL, 0);
     }
-    const char *code = ch->code ? ch->code : "", *sec = ch->section ? ch->section : "",
+    const char *code = ch->code ? ch->code : "",
+               *sec = ch->section ? ch->section : "",
                *sub = ch->subsection ? ch->subsection : "";
-    int label = strcmp(code, "HS") == 0 || strcmp(code, "PC") == 0 || code[0] == '\0';
+    int label =
+        strcmp(code, "HS") == 0 || strcmp(code, "PC") == 0 || code[0] == '\0';
     if (!label || strcmp(sec, "11357") != 0)
         return NULL; /* this benchmark only feeds HS 11357 counts */
     if (ch->conspiracy) {
-        o = (struct outcome){R_H, R_N, R_D, "conspiracy", "CONSPIRACY_OR_FORMER_SECTION", "PC 182"};
+        o = (struct outcome){
+            R_H,     R_N, R_D, "conspiracy", "CONSPIRACY_OR_FORMER_SECTION",
+            "PC 182"};
         one[0] = o.reason;
         return emit(a, &o, procedure, one, 1, NULL, 0);
     }
     if (has_relief(r, CJX__V1__PRIOR_RELIEF__PRIOR_RELIEF_PC1203_4_DISMISSED)) {
-        o = (struct outcome){R_H, R_N, R_D, "dismissed_under_1203_4", "PRIOR_PC1203_4_DISMISSAL", "PC 1203.4"};
+        o = (struct outcome){R_H,
+                             R_N,
+                             R_D,
+                             "dismissed_under_1203_4",
+                             "PRIOR_PC1203_4_DISMISSAL",
+                             "PC 1203.4"};
         one[0] = o.reason;
         return emit(a, &o, procedure, one, 1, NULL, 0);
     }
     const int64_t act = days_from_civil(2016, 11, 9);
-    int has_off = date_ok(r->offense_date), has_conv = date_ok(r->conviction_date);
+    int has_off = date_ok(r->offense_date),
+        has_conv = date_ok(r->conviction_date);
     if ((r->offense_date != NULL && r->offense_date->year != 0 && !has_off) ||
-        (r->conviction_date != NULL && r->conviction_date->year != 0 && !has_conv))
+        (r->conviction_date != NULL && r->conviction_date->year != 0 &&
+         !has_conv))
         return NULL; /* invalid dates are errors in the rule set too */
     int64_t off = has_off ? days(r->offense_date) : 0;
     int64_t conv = has_conv ? days(r->conviction_date) : 0;
     int conv_after = has_conv && conv >= act;
     size_t sublen = strlen(sub);
     if (!has_off && sublen > 3) {
-        o = (struct outcome){R_N, 0, 0, "post_act_lettering", "POST_ACT_OFFENSE", "HS 11361.8(a)"};
+        o = (struct outcome){R_N,
+                             0,
+                             0,
+                             "post_act_lettering",
+                             "POST_ACT_OFFENSE",
+                             "HS 11361.8(a)"};
         one[0] = o.reason;
         return emit(a, &o, procedure, one, 1, NULL, 0);
     }
     if (has_off && off < act && conv_after && sublen > 0) {
-        o = (struct outcome){R_H, R_N, R_D, "straddles_act",
-                             "OFFENSE_VS_CONVICTION_DATE_STRADDLES_ACT", "HS 11361.8(a)"};
+        o = (struct outcome){R_H,
+                             R_N,
+                             R_D,
+                             "straddles_act",
+                             "OFFENSE_VS_CONVICTION_DATE_STRADDLES_ACT",
+                             "HS 11361.8(a)"};
         one[0] = o.reason;
         return emit(a, &o, procedure, one, 1, NULL, 0);
     }
@@ -303,7 +385,9 @@ decide_11357(const Cjx__V1__ReliefQuery *q, struct cjx_arena *a)
     int bands[3], n_bands;
     int dob = date_ok(p->date_of_birth);
     int dob_conv_only = dob && !has_off && has_conv;
-    int conv_band = dob_conv_only ? band_of(age_at(p->date_of_birth, r->conviction_date)) : 0;
+    int conv_band = dob_conv_only
+                        ? band_of(age_at(p->date_of_birth, r->conviction_date))
+                        : 0;
     if (dob && has_off) {
         bands[0] = band_of(age_at(p->date_of_birth, r->offense_date));
         n_bands = 1;
@@ -349,7 +433,12 @@ decide_11357(const Cjx__V1__ReliefQuery *q, struct cjx_arena *a)
     struct outcome firsto = {0};
     for (int ip = 0; ip < n_pre; ip++) {
         if (!pre[ip]) {
-            struct outcome x = {R_N, 0, 0, "post_act_offense", "POST_ACT_OFFENSE", "HS 11361.8(a)"};
+            struct outcome x = {R_N,
+                                0,
+                                0,
+                                "post_act_offense",
+                                "POST_ACT_OFFENSE",
+                                "HS 11361.8(a)"};
             post_act = 1;
             if (first)
                 firsto = x, first = 0;
@@ -366,9 +455,14 @@ decide_11357(const Cjx__V1__ReliefQuery *q, struct cjx_arena *a)
                 if (sub_known)
                     subs = known_sub;
                 else
-                    subs = levels[il] == CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_FELONY ? "a"
-                           : levels[il] == CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_INFRACTION ? "b"
-                                                                                           : "abcde";
+                    subs =
+                        levels[il] ==
+                                CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_FELONY
+                            ? "a"
+                        : levels[il] ==
+                                CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_INFRACTION
+                            ? "b"
+                            : "abcde";
                 for (const char *s = subs; *s; s++) {
                     int conc = *s == 'a' || conc_fact;
                     int smalls[2], n_small;
@@ -384,7 +478,8 @@ decide_11357(const Cjx__V1__ReliefQuery *q, struct cjx_arena *a)
                         n_small = 2;
                     }
                     for (int is = 0; is < n_small; is++) {
-                        struct outcome x = classify(bands[ib], levels[il], *s, smalls[is], conc_fact);
+                        struct outcome x = classify(bands[ib], levels[il], *s,
+                                                    smalls[is], conc_fact);
                         if (first) {
                             firsto = x;
                             first = 0;
@@ -407,7 +502,8 @@ decide_11357(const Cjx__V1__ReliefQuery *q, struct cjx_arena *a)
         one[0] = firsto.reason;
         return emit(a, &firsto, procedure, one, 1, missing, n_missing);
     }
-    o = (struct outcome){R_H, order[lo], order[hi], "enumerated", NULL, "HS 11361.8"};
+    o = (struct outcome){R_H,          order[lo], order[hi],
+                         "enumerated", NULL,      "HS 11361.8"};
     return emit(a, &o, procedure, codes, n_missing, missing, n_missing);
 }
 
@@ -489,14 +585,16 @@ main(int argc, char **argv)
         else if (strcmp(argv[i], "-f") == 0 && i + 1 < argc)
             rules = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_rules [-n RECORDS] [-r RUNS] [-s SEED] [-f RULES.yaml]\n");
+            fprintf(stderr, "usage: bench_rules [-n RECORDS] [-r RUNS] [-s "
+                            "SEED] [-f RULES.yaml]\n");
             return 2;
         }
     }
     if (runs < 1 || runs > 99 || n == 0)
         return 2;
-    const ProtobufCMessageDescriptor *msgs[] = {&cjx__v1__relief_query__descriptor,
-                                                &cjx__v1__determination__descriptor};
+    const ProtobufCMessageDescriptor *msgs[] = {
+        &cjx__v1__relief_query__descriptor,
+        &cjx__v1__determination__descriptor};
     struct cjx_rules_types types = {msgs, 2};
     struct cjx_rules_set *set;
     struct cjx_errbuf eb;
@@ -526,7 +624,8 @@ main(int argc, char **argv)
             (strcmp(c->code, "HS") == 0 || strcmp(c->code, "PC") == 0))
             q57[n57++] = qs[i];
     }
-    printf("generated %zu records (seed %llu) in %.2f s; %zu are HS 11357 counts\n",
+    printf("generated %zu records (seed %llu) in %.2f s; %zu are HS 11357 "
+           "counts\n",
            n, seed, now_s() - t0, n57);
 
     /* One arena per decision, reset between decisions: a stack buffer
@@ -558,17 +657,21 @@ main(int argc, char **argv)
             continue;
         const Cjx__V1__Determination *a = (const Cjx__V1__Determination *)out;
         Cjx__V1__Determination *b = decide_11357(q57[i], &ea);
-        if (b == NULL || a->relief != b->relief || a->procedure != b->procedure ||
-            ((int)a->relief == R_H && (a->floor != b->floor || a->ceiling != b->ceiling))) {
+        if (b == NULL || a->relief != b->relief ||
+            a->procedure != b->procedure ||
+            ((int)a->relief == R_H &&
+             (a->floor != b->floor || a->ceiling != b->ceiling))) {
             if (mismatches++ < 5)
-                fprintf(stderr, "mismatch on record %zu: rules %d/%d/%d (%s) hand %d/%d/%d (%s)\n",
+                fprintf(stderr,
+                        "mismatch on record %zu: rules %d/%d/%d (%s) hand "
+                        "%d/%d/%d (%s)\n",
                         i, a->relief, a->floor, a->ceiling, a->decision_id,
                         b ? (int)b->relief : -1, b ? (int)b->floor : -1,
-                        b ? (int)b->ceiling : -1,
-                        b ? b->decision_id : "-");
+                        b ? (int)b->ceiling : -1, b ? b->decision_id : "-");
         }
     }
-    printf("outcomes: dismiss %zu, misdemeanor %zu, infraction %zu, not eligible %zu, "
+    printf("outcomes: dismiss %zu, misdemeanor %zu, infraction %zu, not "
+           "eligible %zu, "
            "review %zu, no action %zu; errors %zu\n",
            mix[R_D], mix[R_M], mix[R_I], mix[R_N], mix[R_H], mix[R_X], errors);
     printf("HS 11357: rules and hand-written C disagree on %zu of %zu counts\n",
@@ -580,7 +683,8 @@ main(int argc, char **argv)
         unchanged = errors == 0 && h == recorded_digest;
         for (int k = 0; k < 8; k++)
             unchanged &= mix[k] == recorded_mix[k];
-        printf("outcome mix and digest %s the recorded ones (seed %d, %d records)\n",
+        printf("outcome mix and digest %s the recorded ones (seed %d, %d "
+               "records)\n",
                unchanged ? "match" : "DIFFER FROM", RECORDED_SEED, RECORDED_N);
     }
 
@@ -611,14 +715,19 @@ main(int argc, char **argv)
                 sink += d->relief;
         }
         h57[r] = (double)n57 / (now_s() - t);
-        printf("run %d: all %.0f/s, HS 11357 rules %.0f/s, HS 11357 hand-written %.0f/s\n",
+        printf("run %d: all %.0f/s, HS 11357 rules %.0f/s, HS 11357 "
+               "hand-written %.0f/s\n",
                r + 1, all[r], r57[r], h57[r]);
     }
-    double ma = median(all, runs), mr = median(r57, runs), mh = median(h57, runs);
+    double ma = median(all, runs), mr = median(r57, runs),
+           mh = median(h57, runs);
     printf("median of %d runs, one core:\n", runs);
-    printf("  Prop 64 rule set, all %zu records:   %12.0f decisions/s\n", n, ma);
-    printf("  Prop 64 rule set, %zu HS 11357:      %12.0f decisions/s\n", n57, mr);
-    printf("  hand-written C,  %zu HS 11357:       %12.0f decisions/s\n", n57, mh);
+    printf("  Prop 64 rule set, all %zu records:   %12.0f decisions/s\n", n,
+           ma);
+    printf("  Prop 64 rule set, %zu HS 11357:      %12.0f decisions/s\n", n57,
+           mr);
+    printf("  hand-written C,  %zu HS 11357:       %12.0f decisions/s\n", n57,
+           mh);
     printf("  ratio hand-written / rules (HS 11357): %.2fx\n", mh / mr);
     cjx_arena_fini(&ea);
     cjx_arena_fini(&data);

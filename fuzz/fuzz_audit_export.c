@@ -38,8 +38,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct cjx_audit_trust trust = {
-        .ca_pem = ca_pem, .trust_domain = "cjx.example", .agency_ori = "CA0000001"};
+    struct cjx_audit_trust trust = {.ca_pem = ca_pem,
+                                    .trust_domain = "cjx.example",
+                                    .agency_ori = "CA0000001"};
     struct cjx_audit_report report;
     struct cjx_errbuf eb;
     if (cjx_audit_verify_export((const char *)data, size, &trust, &report,

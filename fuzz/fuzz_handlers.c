@@ -45,7 +45,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     struct cjx_rules_registry *rules;
     snprintf(path, sizeof(path), "%s/rules", CJX_SOURCE_DIR);
-    if (cjx_rules_registry_load_dir(path, cjx_evaluate_types(), &rules, &eb) != 0)
+    if (cjx_rules_registry_load_dir(path, cjx_evaluate_types(), &rules, &eb) !=
+        0)
         abort();
     cjx_service_set_rules(svc, rules);
     return 0;

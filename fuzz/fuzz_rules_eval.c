@@ -19,7 +19,8 @@ static void
 load_rules(void)
 {
     static const ProtobufCMessageDescriptor *const msgs[] = {
-        &cjx__v1__relief_query__descriptor, &cjx__v1__determination__descriptor};
+        &cjx__v1__relief_query__descriptor,
+        &cjx__v1__determination__descriptor};
     static const struct cjx_rules_types types = {msgs, 2};
     struct cjx_errbuf eb;
     const char *path = getenv("CJX_RULES_FILE");

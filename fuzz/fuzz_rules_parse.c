@@ -38,7 +38,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(src, data, size);
     src[size] = '\0';
     struct cjx_rules_expr *e = NULL;
-    if (cjx_rules_expr_compile(src, &cjx__v1__relief_query__descriptor, &e, &eb) == 0) {
+    if (cjx_rules_expr_compile(src, &cjx__v1__relief_query__descriptor, &e,
+                               &eb) == 0) {
         struct cjx_arena a;
         cjx_arena_init(&a, NULL, 0, 1 << 20);
         const char *text;

@@ -16,9 +16,9 @@ struct cjx_arena {
     struct cjx_arena_chunk *chunks; /* malloc'd chunks, newest first */
     char *initial;                  /* borrowed first buffer, or NULL */
     size_t initial_size;
-    size_t limit;  /* total bytes allowed; 0 = unlimited */
-    size_t used;   /* bytes handed out since the last reset */
-    int failed;    /* an allocation failed since the last reset */
+    size_t limit; /* total bytes allowed; 0 = unlimited */
+    size_t used;  /* bytes handed out since the last reset */
+    int failed;   /* an allocation failed since the last reset */
 };
 
 /* Prepares an arena. buf/size may be NULL/0. limit caps the total handed out

@@ -21,8 +21,8 @@ int cjx_authz_local(const char *method_path);
 /* The table itself, for tests that check it cell by cell. */
 struct cjx_authz_rule {
     const char *method_path;
-    int local;                        /* local operator allowed */
-    enum cjx_access by_role[5];       /* indexed by enum cjx_role */
+    int local;                  /* local operator allowed */
+    enum cjx_access by_role[5]; /* indexed by enum cjx_role */
 };
 extern const struct cjx_authz_rule cjx_authz_table[];
 extern const int cjx_authz_table_len;

@@ -68,7 +68,8 @@ int cjx_client_stream_write(struct cjx_client_stream *s,
 int cjx_client_stream_read(struct cjx_client_stream *s, ProtobufCMessage **msg);
 /* Ends the call: half-closes (client streaming), receives the response if
  * the method has one, and the status. */
-int cjx_client_stream_finish(struct cjx_client_stream *s, ProtobufCMessage **resp,
+int cjx_client_stream_finish(struct cjx_client_stream *s,
+                             ProtobufCMessage **resp,
                              struct cjx_client_status *st);
 /* Cancels if still running, and frees. Accepts NULL. */
 void cjx_client_stream_free(struct cjx_client_stream *s);

@@ -28,11 +28,11 @@ int cjx_role_parse(const char *name, enum cjx_role *out);
 
 /* Offense levels a prosecuting agency prosecutes (registry key
  * `prosecutes`), as bits of cjx.v1.OffenseLevel values. */
-#define CJX_PROSECUTES_FELONY (1u << 1)
+#define CJX_PROSECUTES_FELONY      (1u << 1)
 #define CJX_PROSECUTES_MISDEMEANOR (1u << 2)
-#define CJX_PROSECUTES_INFRACTION (1u << 3)
-#define CJX_PROSECUTES_ALL                                                     \
-    (CJX_PROSECUTES_FELONY | CJX_PROSECUTES_MISDEMEANOR |                      \
+#define CJX_PROSECUTES_INFRACTION  (1u << 3)
+#define CJX_PROSECUTES_ALL                                \
+    (CJX_PROSECUTES_FELONY | CJX_PROSECUTES_MISDEMEANOR | \
      CJX_PROSECUTES_INFRACTION)
 
 struct cjx_agency {
@@ -57,13 +57,13 @@ const struct cjx_agency *cjx_registry_find(const struct cjx_registry *reg,
 
 /* Limits on what peers may send and how long they may hold resources. */
 struct cjx_limits {
-    int max_message_bytes;        /* default 4 MiB */
-    int max_concurrent_streams;   /* per connection, default 100 */
-    int handshake_timeout_ms;     /* default 10000 */
-    int idle_timeout_ms;          /* default 600000, at most 3600000 */
-    int keepalive_time_ms;        /* default 60000 */
-    int keepalive_timeout_ms;     /* default 20000 */
-    int rate_limit_per_agency;    /* requests/s per agency, 0 = off */
+    int max_message_bytes;      /* default 4 MiB */
+    int max_concurrent_streams; /* per connection, default 100 */
+    int handshake_timeout_ms;   /* default 10000 */
+    int idle_timeout_ms;        /* default 600000, at most 3600000 */
+    int keepalive_time_ms;      /* default 60000 */
+    int keepalive_timeout_ms;   /* default 20000 */
+    int rate_limit_per_agency;  /* requests/s per agency, 0 = off */
 };
 
 struct cjx_tls_files {
@@ -91,8 +91,8 @@ enum cjx_standin_order {
     CJX_STANDIN_ORDER_NONE = 0,     /* leave it for a judge */
     CJX_STANDIN_ORDER_ACCEPTED = 1, /* the relief the prosecutor accepted */
     CJX_STANDIN_ORDER_DENY = 2,     /* deny relief */
-    CJX_STANDIN_ORDER_FLOOR = 3,    /* DOJ's floor if it is a grant, else deny */
-    CJX_STANDIN_ORDER_RELIEF = 4,   /* DOJ's relief (its ceiling under review) */
+    CJX_STANDIN_ORDER_FLOOR = 3,  /* DOJ's floor if it is a grant, else deny */
+    CJX_STANDIN_ORDER_RELIEF = 4, /* DOJ's relief (its ceiling under review) */
 };
 
 #define CJX_STANDIN_MAX_FLAGS 16
@@ -116,7 +116,7 @@ struct cjx_exchange_conf {
     int retry_max_ms;
 
     /* Stand-ins; each acts only in a daemon of its role. */
-    int standin_prosecutor; /* configured */
+    int standin_prosecutor;                       /* configured */
     enum cjx_standin_review standin_eligible;     /* definite relief */
     enum cjx_standin_review standin_human_review; /* HUMAN_REVIEW */
     /* Determination flags that make the prosecutor challenge

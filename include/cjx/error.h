@@ -6,23 +6,23 @@
 
 /* A call that can fail returns 0 or one of these negative codes. The list is
  * the single source of the codes, their names and their messages. */
-#define CJX_ERRNO_MAP(XX)                                                      \
-    XX(EINVAL, "invalid argument")                                             \
-    XX(ENOMEM, "out of memory")                                                \
-    XX(EIO, "input/output error")                                              \
-    XX(ENOTFOUND, "not found")                                                 \
-    XX(EEXIST, "already exists")                                               \
-    XX(ECONFLICT, "request id reused with different content")                  \
-    XX(EPERM, "permission denied")                                             \
-    XX(EUNAUTH, "unauthenticated")                                             \
-    XX(EPARSE, "parse error")                                                  \
-    XX(ESTORE, "storage failure")                                              \
-    XX(EBUSY, "busy")                                                          \
-    XX(ELIMIT, "limit exceeded")                                               \
-    XX(ESTATE, "illegal state")                                                \
-    XX(ECLOSED, "shutting down")                                               \
-    XX(ETLS, "certificate or TLS error")                                       \
-    XX(ERULE, "rejected by a validation rule")                                 \
+#define CJX_ERRNO_MAP(XX)                                     \
+    XX(EINVAL, "invalid argument")                            \
+    XX(ENOMEM, "out of memory")                               \
+    XX(EIO, "input/output error")                             \
+    XX(ENOTFOUND, "not found")                                \
+    XX(EEXIST, "already exists")                              \
+    XX(ECONFLICT, "request id reused with different content") \
+    XX(EPERM, "permission denied")                            \
+    XX(EUNAUTH, "unauthenticated")                            \
+    XX(EPARSE, "parse error")                                 \
+    XX(ESTORE, "storage failure")                             \
+    XX(EBUSY, "busy")                                         \
+    XX(ELIMIT, "limit exceeded")                              \
+    XX(ESTATE, "illegal state")                               \
+    XX(ECLOSED, "shutting down")                              \
+    XX(ETLS, "certificate or TLS error")                      \
+    XX(ERULE, "rejected by a validation rule")                \
     XX(EINTERNAL, "internal error")
 
 enum cjx_errno {

@@ -25,8 +25,8 @@ void cjx_log(enum cjx_log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #define cjx_debug(mod, ...) cjx_log(CJX_LOG_DEBUG, mod, __VA_ARGS__)
-#define cjx_info(mod, ...) cjx_log(CJX_LOG_INFO, mod, __VA_ARGS__)
-#define cjx_warn(mod, ...) cjx_log(CJX_LOG_WARN, mod, __VA_ARGS__)
+#define cjx_info(mod, ...)  cjx_log(CJX_LOG_INFO, mod, __VA_ARGS__)
+#define cjx_warn(mod, ...)  cjx_log(CJX_LOG_WARN, mod, __VA_ARGS__)
 #define cjx_error(mod, ...) cjx_log(CJX_LOG_ERROR, mod, __VA_ARGS__)
 
 /* Logs at error level and exits 1. Start-up and broken invariants only:

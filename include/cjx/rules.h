@@ -32,8 +32,7 @@ struct cjx_rules_set;
  * cjx_rules_set_free(). */
 int cjx_rules_set_load_file(const char *path,
                             const struct cjx_rules_types *types,
-                            struct cjx_rules_set **out,
-                            struct cjx_errbuf *eb);
+                            struct cjx_rules_set **out, struct cjx_errbuf *eb);
 /* Same from a buffer; name is the file name shown in messages. */
 int cjx_rules_set_load_buffer(const char *name, const char *buf, size_t len,
                               const struct cjx_rules_types *types,
@@ -63,7 +62,7 @@ enum cjx_rules_severity {
 struct cjx_rules_failure {
     const char *id;
     const char *message;
-    const char *field;  /* field path the rule concerns; "" if none */
+    const char *field; /* field path the rule concerns; "" if none */
     enum cjx_rules_severity severity;
     const char *detail; /* evaluation error when the rule errored, else NULL */
 };
@@ -104,8 +103,7 @@ struct cjx_rules_expr;
  * expression; free with cjx_rules_expr_free(). */
 int cjx_rules_expr_compile(const char *src,
                            const ProtobufCMessageDescriptor *root,
-                           struct cjx_rules_expr **out,
-                           struct cjx_errbuf *eb);
+                           struct cjx_rules_expr **out, struct cjx_errbuf *eb);
 void cjx_rules_expr_free(struct cjx_rules_expr *e);
 /* Evaluates e on msg (NULL: the default instance) and formats the result
  * as CEL-like text in the arena: `true`, `42`, `1.5`, `"abc"`,

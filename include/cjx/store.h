@@ -31,8 +31,8 @@ struct cjx_store;
 /* One conviction-record write. Everything is borrowed for the duration of
  * cjx_store_submit_record() only: the store copies what it keeps. */
 struct cjx_record_write {
-    const char *sender_ori;  /* agency that sent it: the idempotency scope */
-    const char *request_id;  /* sender-chosen, non-empty */
+    const char *sender_ori; /* agency that sent it: the idempotency scope */
+    const char *request_id; /* sender-chosen, non-empty */
     uint8_t request_digest[CJX_STORE_DIGEST_LEN];
     const char *cii;
     const char *court_case_number;
@@ -53,22 +53,22 @@ struct cjx_record_write {
 /* What a write did. With replayed set, the values are those of the first
  * write with the same (sender_ori, request_id), and nothing was changed. */
 struct cjx_record_write_result {
-    int err;        /* 0, CJX_ECONFLICT (same id, different digest),
+    int err;            /* 0, CJX_ECONFLICT (same id, different digest),
                        CJX_ESTORE, CJX_ECLOSED */
-    int64_t version; /* 1 for a new key; +1 per changed rewrite */
-    int64_t seq;     /* change-feed position; 0 if unchanged */
-    int unchanged;   /* identical record bytes were already stored */
-    int replayed;    /* answered from the idempotency table */
+    int64_t version;    /* 1 for a new key; +1 per changed rewrite */
+    int64_t seq;        /* change-feed position; 0 if unchanged */
+    int unchanged;      /* identical record bytes were already stored */
+    int replayed;       /* answered from the idempotency table */
     const char *detail; /* static or store-owned text for err, or NULL;
                            valid during the callback only */
-    int64_t audit_seq; /* the audit entry committed with the write (or by
+    int64_t audit_seq;  /* the audit entry committed with the write (or by
                           an audit append); 0 if none was */
 };
 
 /* Called once per write, on the writer thread, after the transaction holding
  * the write is durable (or has failed). Must not block: hand the result on. */
-typedef void (*cjx_store_write_done_fn)(void *arg,
-                                        const struct cjx_record_write_result *r);
+typedef void (*cjx_store_write_done_fn)(
+    void *arg, const struct cjx_record_write_result *r);
 
 /* A stored record, borrowed: valid during the callback that receives it or
  * until cjx_stored_record_fini() for one filled by a get. */
@@ -296,8 +296,7 @@ cjx_store_last_audit_seq(struct cjx_store *s)
  * thread after each commit that added audit entries, with the newest
  * entry's seq. Must not block. */
 static inline void
-cjx_store_set_audit_hook(struct cjx_store *s, cjx_store_commit_fn fn,
-                         void *arg)
+cjx_store_set_audit_hook(struct cjx_store *s, cjx_store_commit_fn fn, void *arg)
 {
     s->ops->set_audit_hook(s, fn, arg);
 }

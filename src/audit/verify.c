@@ -23,7 +23,7 @@ struct signer_cache {
     char *pem;
     EVP_PKEY *key;
     X509 *leaf;
-    STACK_OF(X509) *rest; /* intermediates, untrusted */
+    STACK_OF(X509) * rest; /* intermediates, untrusted */
     char ori[CJX_ORI_LEN + 1];
     char identity_error[256]; /* "" when the certificate names an agency */
     /* Once the chain has verified: the times (Unix seconds) between which

@@ -3,8 +3,8 @@
 
 #include <string.h>
 
-#define DENY CJX_ACCESS_DENY
-#define ALLOW CJX_ACCESS_ALLOW
+#define DENY   CJX_ACCESS_DENY
+#define ALLOW  CJX_ACCESS_ALLOW
 #define COUNTY CJX_ACCESS_OWN_COUNTY
 
 /* One row per method. A role left out of a row is denied, and so is
@@ -13,28 +13,42 @@
 const struct cjx_authz_rule cjx_authz_table[] = {
     /* Records come from DOJ's criminal-history system and from courts'
      * case management systems; a court writes only its own county's. */
-    {"/cjx.v1.RecordService/SubmitRecord", 1,
+    {"/cjx.v1.RecordService/SubmitRecord",
+     1,
      {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_COURT] = COUNTY}},
-    {"/cjx.v1.RecordService/SubmitRecords", 1,
+    {"/cjx.v1.RecordService/SubmitRecords",
+     1,
      {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_COURT] = COUNTY}},
     /* Every party reads; county agencies only their county's records. */
-    {"/cjx.v1.RecordService/GetRecord", 1,
-     {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = COUNTY,
-      [CJX_ROLE_DEFENDER] = COUNTY, [CJX_ROLE_COURT] = COUNTY}},
-    {"/cjx.v1.RecordService/ListRecords", 1,
-     {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = COUNTY,
-      [CJX_ROLE_DEFENDER] = COUNTY, [CJX_ROLE_COURT] = COUNTY}},
+    {"/cjx.v1.RecordService/GetRecord",
+     1,
+     {[CJX_ROLE_DOJ] = ALLOW,
+      [CJX_ROLE_PROSECUTOR] = COUNTY,
+      [CJX_ROLE_DEFENDER] = COUNTY,
+      [CJX_ROLE_COURT] = COUNTY}},
+    {"/cjx.v1.RecordService/ListRecords",
+     1,
+     {[CJX_ROLE_DOJ] = ALLOW,
+      [CJX_ROLE_PROSECUTOR] = COUNTY,
+      [CJX_ROLE_DEFENDER] = COUNTY,
+      [CJX_ROLE_COURT] = COUNTY}},
     /* The change feed carries every record, so it is not county-scoped and
      * only the statewide agency may follow it. */
     {"/cjx.v1.RecordService/WatchRecords", 1, {[CJX_ROLE_DOJ] = ALLOW}},
     /* Evaluating a query is pure computation over what the caller sends:
      * any registered agency may ask what the rules say. */
-    {"/cjx.v1.RulesService/Evaluate", 1,
-     {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = ALLOW,
-      [CJX_ROLE_DEFENDER] = ALLOW, [CJX_ROLE_COURT] = ALLOW}},
-    {"/cjx.v1.RulesService/EvaluateQueries", 1,
-     {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = ALLOW,
-      [CJX_ROLE_DEFENDER] = ALLOW, [CJX_ROLE_COURT] = ALLOW}},
+    {"/cjx.v1.RulesService/Evaluate",
+     1,
+     {[CJX_ROLE_DOJ] = ALLOW,
+      [CJX_ROLE_PROSECUTOR] = ALLOW,
+      [CJX_ROLE_DEFENDER] = ALLOW,
+      [CJX_ROLE_COURT] = ALLOW}},
+    {"/cjx.v1.RulesService/EvaluateQueries",
+     1,
+     {[CJX_ROLE_DOJ] = ALLOW,
+      [CJX_ROLE_PROSECUTOR] = ALLOW,
+      [CJX_ROLE_DEFENDER] = ALLOW,
+      [CJX_ROLE_COURT] = ALLOW}},
     /* The audit log names every caller and record touched: the local
      * operator reads and verifies it; no remote agency may. */
     {"/cjx.v1.AuditService/TailAudit", 1, {0}},
@@ -51,30 +65,48 @@ const struct cjx_authz_rule cjx_authz_table[] = {
     {"/cjx.v1.CaseService/Decide", 1, {[CJX_ROLE_PROSECUTOR] = COUNTY}},
     {"/cjx.v1.CaseService/Order", 1, {[CJX_ROLE_COURT] = COUNTY}},
     {"/cjx.v1.CaseService/OrderBulk", 1, {[CJX_ROLE_COURT] = COUNTY}},
-    {"/cjx.v1.CaseService/AcknowledgeHistoryUpdated", 1,
+    {"/cjx.v1.CaseService/AcknowledgeHistoryUpdated",
+     1,
      {[CJX_ROLE_DOJ] = ALLOW}},
-    {"/cjx.v1.CaseService/Deliver", 1,
-     {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = COUNTY,
+    {"/cjx.v1.CaseService/Deliver",
+     1,
+     {[CJX_ROLE_DOJ] = ALLOW,
+      [CJX_ROLE_PROSECUTOR] = COUNTY,
       [CJX_ROLE_COURT] = COUNTY}},
     /* Every party reads the cases it takes part in: county agencies
      * their county's (the feed skips other counties' changes for them). */
-    {"/cjx.v1.CaseService/GetCase", 1,
-     {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = COUNTY,
-      [CJX_ROLE_DEFENDER] = COUNTY, [CJX_ROLE_COURT] = COUNTY}},
-    {"/cjx.v1.CaseService/ListCases", 1,
-     {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = COUNTY,
-      [CJX_ROLE_DEFENDER] = COUNTY, [CJX_ROLE_COURT] = COUNTY}},
-    {"/cjx.v1.CaseService/WatchCases", 1,
-     {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = COUNTY,
-      [CJX_ROLE_DEFENDER] = COUNTY, [CJX_ROLE_COURT] = COUNTY}},
-    {"/cjx.v1.CaseService/CaseStats", 1,
-     {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = COUNTY,
-      [CJX_ROLE_DEFENDER] = COUNTY, [CJX_ROLE_COURT] = COUNTY}},
+    {"/cjx.v1.CaseService/GetCase",
+     1,
+     {[CJX_ROLE_DOJ] = ALLOW,
+      [CJX_ROLE_PROSECUTOR] = COUNTY,
+      [CJX_ROLE_DEFENDER] = COUNTY,
+      [CJX_ROLE_COURT] = COUNTY}},
+    {"/cjx.v1.CaseService/ListCases",
+     1,
+     {[CJX_ROLE_DOJ] = ALLOW,
+      [CJX_ROLE_PROSECUTOR] = COUNTY,
+      [CJX_ROLE_DEFENDER] = COUNTY,
+      [CJX_ROLE_COURT] = COUNTY}},
+    {"/cjx.v1.CaseService/WatchCases",
+     1,
+     {[CJX_ROLE_DOJ] = ALLOW,
+      [CJX_ROLE_PROSECUTOR] = COUNTY,
+      [CJX_ROLE_DEFENDER] = COUNTY,
+      [CJX_ROLE_COURT] = COUNTY}},
+    {"/cjx.v1.CaseService/CaseStats",
+     1,
+     {[CJX_ROLE_DOJ] = ALLOW,
+      [CJX_ROLE_PROSECUTOR] = COUNTY,
+      [CJX_ROLE_DEFENDER] = COUNTY,
+      [CJX_ROLE_COURT] = COUNTY}},
     /* The outbox is this daemon's own business. */
     {"/cjx.v1.CaseService/ListOutbox", 1, {0}},
-    {"/grpc.health.v1.Health/Check", 1,
-     {[CJX_ROLE_DOJ] = ALLOW, [CJX_ROLE_PROSECUTOR] = ALLOW,
-      [CJX_ROLE_DEFENDER] = ALLOW, [CJX_ROLE_COURT] = ALLOW}},
+    {"/grpc.health.v1.Health/Check",
+     1,
+     {[CJX_ROLE_DOJ] = ALLOW,
+      [CJX_ROLE_PROSECUTOR] = ALLOW,
+      [CJX_ROLE_DEFENDER] = ALLOW,
+      [CJX_ROLE_COURT] = ALLOW}},
 };
 
 const int cjx_authz_table_len =

@@ -82,7 +82,8 @@ cli_table_add(struct cli_table *t, const char *const *cells)
         return;
     if (t->nrows == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 16;
-        char **grown = realloc(t->cells, cap * (size_t)t->ncols * sizeof(char *));
+        char **grown =
+            realloc(t->cells, cap * (size_t)t->ncols * sizeof(char *));
         if (grown == NULL)
             return;
         t->cells = grown;

@@ -8,10 +8,10 @@
 #include "cjx/v1/conviction.pb-c.h"
 
 struct cli {
-    const char *socket;  /* local API socket */
-    const char *remote;  /* host:port of a remote daemon, or NULL */
+    const char *socket; /* local API socket */
+    const char *remote; /* host:port of a remote daemon, or NULL */
     const char *ca, *cert, *key;
-    int json;            /* machine-readable output */
+    int json; /* machine-readable output */
     int timeout_ms;
     struct cjx_client *client;
 };

@@ -18,7 +18,8 @@ struct eval_totals {
 static const char *
 enum_name(const ProtobufCEnumDescriptor *d, int value, size_t strip)
 {
-    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(d, value);
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(d, value);
     if (v == NULL)
         return "?";
     return strlen(v->name) > strip ? v->name + strip : v->name;
@@ -49,10 +50,11 @@ print_determination(const char *where, const Cjx__V1__ReliefQuery *q,
     const Cjx__V1__ConvictionRecord *rec = q->record;
     const Cjx__V1__Determination *d = r->determination;
     char statute[128];
-    printf("%s  %s %s count %d  %s\n", where,
-           rec && rec->subject ? rec->subject->cii : "-",
-           rec ? rec->court_case_number : "-", rec ? (int)rec->count_number : 0,
-           cli_statute_text(rec ? rec->charge : NULL, statute, sizeof(statute)));
+    printf(
+        "%s  %s %s count %d  %s\n", where,
+        rec && rec->subject ? rec->subject->cii : "-",
+        rec ? rec->court_case_number : "-", rec ? (int)rec->count_number : 0,
+        cli_statute_text(rec ? rec->charge : NULL, statute, sizeof(statute)));
     printf("  %-12s%s\n", "relief", relief_name(d->relief));
     if (d->relief == CJX__V1__RELIEF__RELIEF_HUMAN_REVIEW)
         printf("  %-12s%s .. %s\n", "floor..ceil", relief_name(d->floor),
@@ -234,7 +236,8 @@ cmd_eval(struct cli *cli, int argc, char **argv)
     const char *path = argv[optind];
     struct cjx_errbuf eb;
     struct cjx_rules_registry *reg;
-    if (cjx_rules_registry_load_dir(o.rules, cjx_evaluate_types(), &reg, &eb) != 0) {
+    if (cjx_rules_registry_load_dir(o.rules, cjx_evaluate_types(), &reg, &eb) !=
+        0) {
         fprintf(stderr, "cjxctl: %s\n", eb.msg);
         return 1;
     }
@@ -250,7 +253,8 @@ cmd_eval(struct cli *cli, int argc, char **argv)
     const char *doc;
     size_t doc_len;
     int line = 0, r;
-    while ((r = cjx_json_next_document(buf, len, &off, &doc, &doc_len, &line)) == 1) {
+    while ((r = cjx_json_next_document(buf, len, &off, &doc, &doc_len,
+                                       &line)) == 1) {
         char where[512];
         snprintf(where, sizeof(where), "%s:%d", path, line);
         status |= eval_document(cli, &o, reg, where, doc, doc_len, &t);

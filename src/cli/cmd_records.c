@@ -11,7 +11,7 @@
 #include "grpc/health/v1/health.methods.h"
 #include "cli.h"
 
-#define BULK_CHUNK 10000 /* the server's limit per SubmitRecords stream */
+#define BULK_CHUNK          10000 /* the server's limit per SubmitRecords stream */
 #define MAX_REPORTED_ERRORS 20
 
 static const struct cjx_method *
@@ -26,7 +26,8 @@ record_method(int index)
 static const char *
 enum_short(const ProtobufCEnumDescriptor *d, int value)
 {
-    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(d, value);
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(d, value);
     if (v == NULL)
         return "?";
     char prefix[128];
@@ -137,9 +138,8 @@ for_each_record(struct submit_input *in, int *parse_errors,
             (*parse_errors)++;
             continue;
         }
-        int err = fn != NULL
-                      ? fn(arg, (Cjx__V1__ConvictionRecord *)msg, line)
-                      : 0;
+        int err =
+            fn != NULL ? fn(arg, (Cjx__V1__ConvictionRecord *)msg, line) : 0;
         protobuf_c_message_free_unpacked(msg, NULL);
         if (err != 0)
             return err;
@@ -250,11 +250,13 @@ submit_single(struct cli *cli, Cjx__V1__ConvictionRecord *rec,
     req.record = rec;
     ProtobufCMessage *resp_msg;
     struct cjx_client_status st;
-    if (cjx_client_unary(cli->client, record_method(RECORD_SERVICE_SUBMIT_RECORD),
-                         &req.base, cli->timeout_ms, &resp_msg, &st) != 0 ||
+    if (cjx_client_unary(cli->client,
+                         record_method(RECORD_SERVICE_SUBMIT_RECORD), &req.base,
+                         cli->timeout_ms, &resp_msg, &st) != 0 ||
         st.code != 0)
         return cli_report_status("SubmitRecord", &st);
-    Cjx__V1__SubmitRecordResponse *resp = (Cjx__V1__SubmitRecordResponse *)resp_msg;
+    Cjx__V1__SubmitRecordResponse *resp =
+        (Cjx__V1__SubmitRecordResponse *)resp_msg;
     if (cli->json) {
         cli_print_json_line(stdout, resp_msg);
     } else {
@@ -350,9 +352,9 @@ cmd_submit(struct cli *cli, int argc, char **argv)
 
 /* ---- reading ---------------------------------------------------------- */
 
-static const char *const record_headers[] = {
-    "CII", "NAME", "CASE", "COUNT", "COUNTY", "STATUTE", "LEVEL", "CONVICTED",
-    "VERSION"};
+static const char *const record_headers[] = {"CII",   "NAME",      "CASE",
+                                             "COUNT", "COUNTY",    "STATUTE",
+                                             "LEVEL", "CONVICTED", "VERSION"};
 
 static void
 add_record_row(struct cli_table *t, const Cjx__V1__StoredRecord *s)
@@ -369,8 +371,14 @@ add_record_row(struct cli_table *t, const Cjx__V1__StoredRecord *s)
     const char *statute =
         cli_statute_text(r->charge, statute_buf, sizeof(statute_buf));
     const char *cells[] = {
-        p ? p->cii : "", name, r->court_case_number, count, r->county, statute,
-        enum_short(&cjx__v1__offense_level__descriptor, r->level), convicted,
+        p ? p->cii : "",
+        name,
+        r->court_case_number,
+        count,
+        r->county,
+        statute,
+        enum_short(&cjx__v1__offense_level__descriptor, r->level),
+        convicted,
         version};
     cli_table_add(t, cells);
 }
@@ -555,7 +563,8 @@ cmd_health(struct cli *cli, int argc, char **argv)
         GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
     ProtobufCMessage *resp;
     struct cjx_client_status st;
-    if (cjx_client_unary(cli->client, &grpc__health__v1__health__methods[HEALTH_CHECK],
+    if (cjx_client_unary(cli->client,
+                         &grpc__health__v1__health__methods[HEALTH_CHECK],
                          &req.base, cli->timeout_ms, &resp, &st) != 0 ||
         st.code != 0)
         return cli_report_status("Health/Check", &st);
@@ -569,7 +578,8 @@ cmd_health(struct cli *cli, int argc, char **argv)
     else
         printf("%s\n", v ? v->name : "UNKNOWN");
     int serving =
-        h->status == GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+        h->status ==
+        GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
     protobuf_c_message_free_unpacked(resp, NULL);
     return serving ? 0 : 1;
 }

@@ -8,11 +8,13 @@
 static void
 usage(FILE *out)
 {
-    fprintf(out,
+    fprintf(
+        out,
         "usage: cjxctl [options] COMMAND [args]\n"
         "\n"
         "Commands:\n"
-        "  submit FILE|-              submit conviction records (one JSON object,\n"
+        "  submit FILE|-              submit conviction records (one JSON "
+        "object,\n"
         "                             or JSON Lines; proto3 JSON of\n"
         "                             cjx.v1.ConvictionRecord)\n"
         "  get CII CASE COUNT         show one record\n"
@@ -22,14 +24,18 @@ usage(FILE *out)
         "                             print the change feed\n"
         "  health                     ask whether the daemon is serving\n"
         "  eval [--rules DIR] [--rule-set NAME] [--as-of DATE] FILE|-\n"
-        "                             dry run of the rule sets, no daemon: what\n"
-        "                             they decide for each count (JSON Lines of\n"
+        "                             dry run of the rule sets, no daemon: "
+        "what\n"
+        "                             they decide for each count (JSON Lines "
+        "of\n"
         "                             cjx.v1.ReliefQuery or ConvictionRecord)\n"
         "  audit verify               check the audit log's hash chain and\n"
         "                             signed checkpoints; names the first bad\n"
         "                             entry\n"
-        "  audit verify --file FILE --ca CA.pem --agency ORI --trust-domain TD\n"
-        "                             the same for an export, no daemon needed\n"
+        "  audit verify --file FILE --ca CA.pem --agency ORI --trust-domain "
+        "TD\n"
+        "                             the same for an export, no daemon "
+        "needed\n"
         "  audit tail [-n N] [--after SEQ] [--follow]\n"
         "                             print audit entries\n"
         "  audit export [--after SEQ] [FILE]\n"
@@ -41,14 +47,18 @@ usage(FILE *out)
         "  cases stats [--county X] [--check] [--wait SECONDS] [--position]\n"
         "                             cases by state and outcome, and the\n"
         "                             throughput of each step; --check fails\n"
-        "                             if a decided case is not history-updated;\n"
+        "                             if a decided case is not "
+        "history-updated;\n"
         "                             --wait first waits for the exchange to\n"
-        "                             settle here; --position prints the newest\n"
+        "                             settle here; --position prints the "
+        "newest\n"
         "                             case-feed seq and the pending hand-offs\n"
         "  case [--notice] CII CASE COUNT\n"
         "                             show one case\n"
-        "  notify [--rules DIR] [--as-of DATE] [--format pb|jsonl] [--hold] FILE\n"
-        "                             DOJ: evaluate an extract (cjx.v1.ReliefQuery)\n"
+        "  notify [--rules DIR] [--as-of DATE] [--format pb|jsonl] [--hold] "
+        "FILE\n"
+        "                             DOJ: evaluate an extract "
+        "(cjx.v1.ReliefQuery)\n"
         "                             and send every candidate as a notice\n"
         "  outbox [--parked|--delivered|--all] [--to ORI] [--limit N]\n"
         "                             hand-offs to peers: pending, and why\n"
@@ -70,8 +80,8 @@ struct command {
 
 static const struct command commands[] = {
     {"submit", cmd_submit}, {"get", cmd_get},       {"list", cmd_list},
-    {"watch", cmd_watch},   {"health", cmd_health},     {"eval", cmd_eval},
-    {"audit", cmd_audit},   {"cases", cmd_cases},       {"case", cmd_case},
+    {"watch", cmd_watch},   {"health", cmd_health}, {"eval", cmd_eval},
+    {"audit", cmd_audit},   {"cases", cmd_cases},   {"case", cmd_case},
     {"notify", cmd_notify}, {"outbox", cmd_outbox},
 };
 

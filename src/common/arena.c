@@ -39,8 +39,8 @@ cjx_arena_init(struct cjx_arena *a, void *buf, size_t size, size_t limit)
     a->limit = limit;
     if (buf != NULL && size >= ARENA_ALIGN) {
         /* Align the borrowed buffer's start. */
-        uintptr_t p = ((uintptr_t)buf + ARENA_ALIGN - 1) &
-                      ~(uintptr_t)(ARENA_ALIGN - 1);
+        uintptr_t p =
+            ((uintptr_t)buf + ARENA_ALIGN - 1) & ~(uintptr_t)(ARENA_ALIGN - 1);
         a->initial = (char *)p;
         a->initial_size = size - (p - (uintptr_t)buf);
         a->cur = a->initial;
@@ -150,6 +150,6 @@ pb_free(void *data, void *ptr)
 ProtobufCAllocator
 cjx_arena_pb_allocator(struct cjx_arena *a)
 {
-    return (ProtobufCAllocator){.alloc = pb_alloc, .free = pb_free,
-                                .allocator_data = a};
+    return (ProtobufCAllocator){
+        .alloc = pb_alloc, .free = pb_free, .allocator_data = a};
 }

@@ -10,8 +10,8 @@ cjx_strerror(int err)
     switch (err) {
     case CJX_OK:
         return "success";
-#define CJX_ERRNO_MSG_(name, msg)                                              \
-    case CJX_##name:                                                           \
+#define CJX_ERRNO_MSG_(name, msg) \
+    case CJX_##name:              \
         return msg;
         CJX_ERRNO_MAP(CJX_ERRNO_MSG_)
 #undef CJX_ERRNO_MSG_
@@ -26,8 +26,8 @@ cjx_err_name(int err)
     switch (err) {
     case CJX_OK:
         return "CJX_OK";
-#define CJX_ERRNO_NAME_(name, msg)                                             \
-    case CJX_##name:                                                           \
+#define CJX_ERRNO_NAME_(name, msg) \
+    case CJX_##name:               \
         return "CJX_" #name;
         CJX_ERRNO_MAP(CJX_ERRNO_NAME_)
 #undef CJX_ERRNO_NAME_
@@ -53,9 +53,15 @@ cjx_err_status_code(int err)
 {
     /* google.rpc.Code values; gRPC's status codes are the same numbers. */
     enum {
-        OK = 0, INVALID_ARGUMENT = 3, NOT_FOUND = 5, ALREADY_EXISTS = 6,
-        PERMISSION_DENIED = 7, RESOURCE_EXHAUSTED = 8,
-        FAILED_PRECONDITION = 9, INTERNAL = 13, UNAVAILABLE = 14,
+        OK = 0,
+        INVALID_ARGUMENT = 3,
+        NOT_FOUND = 5,
+        ALREADY_EXISTS = 6,
+        PERMISSION_DENIED = 7,
+        RESOURCE_EXHAUSTED = 8,
+        FAILED_PRECONDITION = 9,
+        INTERNAL = 13,
+        UNAVAILABLE = 14,
         UNAUTHENTICATED = 16
     };
     switch (err) {

@@ -56,8 +56,8 @@ log_write(enum cjx_log_level level, const char *module, const char *fmt,
     size_t n;
 
     if (atomic_load(&log_journal)) {
-        n = (size_t)snprintf(line, sizeof(line), "<%d>%s: ",
-                             level_priority[level], module);
+        n = (size_t)snprintf(line, sizeof(line),
+                             "<%d>%s: ", level_priority[level], module);
     } else {
         char ts[40];
         cjx_clock_format_utc(cjx_clock_now_us(), ts, sizeof(ts));

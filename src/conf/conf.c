@@ -36,8 +36,8 @@ static const struct limit_spec {
      100, 120000},
     {"idle_timeout_ms", offsetof(struct cjx_limits, idle_timeout_ms), 1000,
      3600000},
-    {"keepalive_time_ms", offsetof(struct cjx_limits, keepalive_time_ms),
-     10000, 7200000},
+    {"keepalive_time_ms", offsetof(struct cjx_limits, keepalive_time_ms), 10000,
+     7200000},
     {"keepalive_timeout_ms", offsetof(struct cjx_limits, keepalive_timeout_ms),
      1000, 600000},
     {"rate_limit_per_agency",
@@ -112,8 +112,10 @@ absolute_path(const char *path, char **out, struct cjx_errbuf *eb)
     } else {
         char cwd[PATH_MAX];
         if (getcwd(cwd, sizeof(cwd)) == NULL)
-            return cjx_errf(eb, CJX_EIO, "%s: cannot resolve the current "
-                            "directory", path);
+            return cjx_errf(eb, CJX_EIO,
+                            "%s: cannot resolve the current "
+                            "directory",
+                            path);
         *out = join_path(cwd, path);
     }
     return *out == NULL ? cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", path)
@@ -151,8 +153,7 @@ read_path(struct cjx_conf_yaml *y, const yaml_node_t *node, const char *what,
     }
     *out = join_path(base_dir, rel);
     free(s);
-    return *out == NULL ? cjx_errf(eb, CJX_ENOMEM, "%s: out of memory",
-                                   y->name)
+    return *out == NULL ? cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", y->name)
                         : 0;
 }
 
@@ -239,38 +240,37 @@ parse_conf(struct cjx_conf_yaml *y, const char *base_dir, struct cjx_conf *c,
     if (rc != 0)
         return rc;
 
-    rc = cjx_conf_yaml_string(y, keys[K_AGENCY].value, "agency", 0,
-                              &c->agency, eb);
+    rc = cjx_conf_yaml_string(y, keys[K_AGENCY].value, "agency", 0, &c->agency,
+                              eb);
     if (rc != 0)
         return rc;
     if (!cjx_conf_ori_valid(c->agency))
-        return cjx_conf_yaml_errf(y, keys[K_AGENCY].value, CJX_EPARSE, eb,
-                                  "agency: '%s' is not an ORI (exactly 9 "
-                                  "characters A-Z or 0-9)",
-                                  cjx_conf_yaml_quote(keys[K_AGENCY].value, q,
-                                                      sizeof(q)));
+        return cjx_conf_yaml_errf(
+            y, keys[K_AGENCY].value, CJX_EPARSE, eb,
+            "agency: '%s' is not an ORI (exactly 9 "
+            "characters A-Z or 0-9)",
+            cjx_conf_yaml_quote(keys[K_AGENCY].value, q, sizeof(q)));
 
     rc = cjx_conf_yaml_string(y, keys[K_TRUST_DOMAIN].value, "trust_domain", 0,
                               &c->trust_domain, eb);
     if (rc != 0)
         return rc;
     if (!trust_domain_valid(c->trust_domain))
-        return cjx_conf_yaml_errf(y, keys[K_TRUST_DOMAIN].value, CJX_EPARSE,
-                                  eb,
+        return cjx_conf_yaml_errf(y, keys[K_TRUST_DOMAIN].value, CJX_EPARSE, eb,
                                   "trust_domain: not a SPIFFE trust domain "
                                   "(lower-case letters, digits, '.', '-', "
                                   "'_'; no scheme)");
 
-    rc = cjx_conf_yaml_string(y, keys[K_LISTEN].value, "listen", 0,
-                              &c->listen, eb);
+    rc = cjx_conf_yaml_string(y, keys[K_LISTEN].value, "listen", 0, &c->listen,
+                              eb);
     if (rc != 0)
         return rc;
     if (!cjx_conf_address_valid(c->listen, 1))
-        return cjx_conf_yaml_errf(y, keys[K_LISTEN].value, CJX_EPARSE, eb,
-                                  "listen: '%s' is not host:port (port 0 to "
-                                  "65535)",
-                                  cjx_conf_yaml_quote(keys[K_LISTEN].value, q,
-                                                      sizeof(q)));
+        return cjx_conf_yaml_errf(
+            y, keys[K_LISTEN].value, CJX_EPARSE, eb,
+            "listen: '%s' is not host:port (port 0 to "
+            "65535)",
+            cjx_conf_yaml_quote(keys[K_LISTEN].value, q, sizeof(q)));
 
     rc = read_path(y, keys[K_STATE_DIR].value, "state_dir", base_dir, 0,
                    &c->state_dir, eb);

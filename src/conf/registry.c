@@ -223,11 +223,11 @@ parse_agency(struct cjx_conf_yaml *y, yaml_node_t *node, struct entry *e,
     if (rc != 0)
         goto out;
     if (!cjx_conf_ori_valid(ori)) {
-        rc = cjx_conf_yaml_errf(y, keys[K_ORI].value, CJX_EPARSE, eb,
-                                "ori: '%s' is not an ORI (exactly 9 "
-                                "characters A-Z or 0-9)",
-                                cjx_conf_yaml_quote(keys[K_ORI].value, q,
-                                                    sizeof(q)));
+        rc = cjx_conf_yaml_errf(
+            y, keys[K_ORI].value, CJX_EPARSE, eb,
+            "ori: '%s' is not an ORI (exactly 9 "
+            "characters A-Z or 0-9)",
+            cjx_conf_yaml_quote(keys[K_ORI].value, q, sizeof(q)));
         goto out;
     }
     memcpy(e->agency.ori, ori, CJX_ORI_LEN + 1);
@@ -237,11 +237,11 @@ parse_agency(struct cjx_conf_yaml *y, yaml_node_t *node, struct entry *e,
     if (rc != 0)
         goto out;
     if (cjx_role_parse(role, &e->agency.role) != 0) {
-        rc = cjx_conf_yaml_errf(y, keys[K_ROLE].value, CJX_EPARSE, eb,
-                                "role: unknown role '%s' (expected DOJ, "
-                                "PROSECUTOR, DEFENDER or COURT)",
-                                cjx_conf_yaml_quote(keys[K_ROLE].value, q,
-                                                    sizeof(q)));
+        rc = cjx_conf_yaml_errf(
+            y, keys[K_ROLE].value, CJX_EPARSE, eb,
+            "role: unknown role '%s' (expected DOJ, "
+            "PROSECUTOR, DEFENDER or COURT)",
+            cjx_conf_yaml_quote(keys[K_ROLE].value, q, sizeof(q)));
         goto out;
     }
 
@@ -277,11 +277,11 @@ parse_agency(struct cjx_conf_yaml *y, yaml_node_t *node, struct entry *e,
                                   &e->agency.endpoint, eb);
         if (rc == 0 && e->agency.endpoint[0] != '\0' &&
             !cjx_conf_address_valid(e->agency.endpoint, 0))
-            rc = cjx_conf_yaml_errf(y, keys[K_ENDPOINT].value, CJX_EPARSE, eb,
-                                    "endpoint: '%s' is not host:port (port 1 "
-                                    "to 65535)",
-                                    cjx_conf_yaml_quote(keys[K_ENDPOINT].value,
-                                                        q, sizeof(q)));
+            rc = cjx_conf_yaml_errf(
+                y, keys[K_ENDPOINT].value, CJX_EPARSE, eb,
+                "endpoint: '%s' is not host:port (port 1 "
+                "to 65535)",
+                cjx_conf_yaml_quote(keys[K_ENDPOINT].value, q, sizeof(q)));
     } else {
         e->agency.endpoint = strdup("");
         if (e->agency.endpoint == NULL)
@@ -290,8 +290,8 @@ parse_agency(struct cjx_conf_yaml *y, yaml_node_t *node, struct entry *e,
     if (rc != 0)
         goto out;
 
-    rc = cjx_conf_yaml_string(y, keys[K_NAME].value, "name", 0,
-                              &e->agency.name, eb);
+    rc = cjx_conf_yaml_string(y, keys[K_NAME].value, "name", 0, &e->agency.name,
+                              eb);
     if (rc != 0)
         goto out;
 
@@ -324,8 +324,8 @@ cjx_registry_parse(const char *text, size_t len, const char *name,
         goto out;
 
     yaml_node_t *seq = keys[0].value;
-    size_t count = (size_t)(seq->data.sequence.items.top -
-                            seq->data.sequence.items.start);
+    size_t count =
+        (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
     entries = calloc(count > 0 ? count : 1, sizeof(*entries));
     if (entries == NULL) {
         rc = cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", name);

@@ -126,9 +126,8 @@ verrf_at(const char *name, size_t line, size_t col, int err,
     return err;
 }
 
-static int
-errf_at(const char *name, size_t line, size_t col, int err,
-        struct cjx_errbuf *eb, const char *fmt, ...)
+static int errf_at(const char *name, size_t line, size_t col, int err,
+                   struct cjx_errbuf *eb, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
 static int
@@ -203,8 +202,8 @@ parser_error(const yaml_parser_t *p, const char *name, const char *buf,
 }
 
 int
-cjx_conf_yaml_parse(struct cjx_conf_yaml *y, const char *name,
-                    const char *buf, size_t len, struct cjx_errbuf *eb)
+cjx_conf_yaml_parse(struct cjx_conf_yaml *y, const char *name, const char *buf,
+                    size_t len, struct cjx_errbuf *eb)
 {
     memset(y, 0, sizeof(*y));
     y->name = name;
@@ -320,8 +319,8 @@ cjx_conf_yaml_mapping(struct cjx_conf_yaml *y, yaml_node_t *node,
             size_t off = 0;
             expected[0] = '\0';
             for (size_t j = 0; j < n && off < sizeof(expected); j++) {
-                int w = snprintf(expected + off, sizeof(expected) - off,
-                                 "%s%s", j > 0 ? ", " : "", keys[j].name);
+                int w = snprintf(expected + off, sizeof(expected) - off, "%s%s",
+                                 j > 0 ? ", " : "", keys[j].name);
                 if (w < 0)
                     break;
                 off += (size_t)w;

@@ -43,8 +43,7 @@ int cjx_conf_yaml_errf(const struct cjx_conf_yaml *y, const yaml_node_t *node,
 
 /* Copies a scalar's text into dst for a message: shortened, with control
  * characters replaced so that a value cannot forge log lines. Returns dst. */
-const char *cjx_conf_yaml_quote(const yaml_node_t *node, char *dst,
-                                size_t cap);
+const char *cjx_conf_yaml_quote(const yaml_node_t *node, char *dst, size_t cap);
 
 /* One key a mapping may hold. cjx_conf_yaml_mapping() fills value (and key,
  * for messages) with borrowed nodes, or leaves them NULL when absent. */

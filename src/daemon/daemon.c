@@ -17,7 +17,8 @@
 static void
 tls_free(struct cjx_rpc_tls *tls)
 {
-    cjx_tls_free_pem((char *)tls->ca_pem, tls->ca_pem ? strlen(tls->ca_pem) : 0);
+    cjx_tls_free_pem((char *)tls->ca_pem,
+                     tls->ca_pem ? strlen(tls->ca_pem) : 0);
     cjx_tls_free_pem((char *)tls->cert_pem,
                      tls->cert_pem ? strlen(tls->cert_pem) : 0);
     cjx_tls_free_pem((char *)tls->key_pem,
@@ -44,7 +45,8 @@ load_tls(const struct cjx_conf *conf, struct cjx_rpc_tls *tls,
     struct cjx_tls_crl_set *crls = NULL;
     int err;
     if ((err = cjx_tls_read_pem(conf->tls.ca, 0, &ca, &ca_len, eb)) != 0 ||
-        (err = cjx_tls_read_pem(conf->tls.cert, 0, &cert, &cert_len, eb)) != 0 ||
+        (err = cjx_tls_read_pem(conf->tls.cert, 0, &cert, &cert_len, eb)) !=
+            0 ||
         (err = cjx_tls_read_pem(conf->tls.key, 1, &key, &key_len, eb)) != 0 ||
         (err = cjx_tls_check_own_cert(cert, key, conf->trust_domain,
                                       conf->agency, eb)) != 0 ||
@@ -193,8 +195,7 @@ daemon_reload(struct cjx_daemon *d)
     struct daemon_loaded l;
     sd_notify(0, "RELOADING=1");
     int err = daemon_load(d->conf_path, &l, &eb);
-    if (err == 0 &&
-        strcmp(l.conf->agency, d->agency) != 0) {
+    if (err == 0 && strcmp(l.conf->agency, d->agency) != 0) {
         /* The store and its audit log belong to one agency. */
         err = cjx_errf(&eb, CJX_EINVAL,
                        "agency changed from %s to %s: that needs a restart",
@@ -202,13 +203,14 @@ daemon_reload(struct cjx_daemon *d)
         daemon_loaded_free(&l);
     }
     if (err != 0) {
-        cjx_error("daemon", "reload refused, keeping the running configuration: %s",
+        cjx_error("daemon",
+                  "reload refused, keeping the running configuration: %s",
                   eb.msg);
         audit_admin(d, "cjxd/reload", err, eb.msg);
     } else {
         /* Checkpoints from now on are signed with the renewed key. */
-        if (cjx_store_set_audit_signer(d->store, l.tls.key_pem,
-                                       l.tls.cert_pem, &eb) != 0)
+        if (cjx_store_set_audit_signer(d->store, l.tls.key_pem, l.tls.cert_pem,
+                                       &eb) != 0)
             cjx_error("daemon", "audit checkpoints keep the old key: %s",
                       eb.msg);
         enum cjx_log_level level;
@@ -221,8 +223,10 @@ daemon_reload(struct cjx_daemon *d)
         cjx_rpc_server_reload(d->server, l.conf, &l.tls);
         l.conf = NULL;
         daemon_loaded_free(&l);
-        cjx_info("daemon", "configuration, certificates and %zu rule set(s) "
-                 "reloaded", n_rules);
+        cjx_info("daemon",
+                 "configuration, certificates and %zu rule set(s) "
+                 "reloaded",
+                 n_rules);
         audit_admin(d, "cjxd/reload", 0, "configuration reloaded");
     }
     sd_notify(0, "READY=1");

@@ -53,7 +53,8 @@ void daemon_reload(struct cjx_daemon *d);
  * first. */
 int daemon_exchange_start(struct cjx_daemon *d, const struct cjx_rpc_tls *tls,
                           struct cjx_errbuf *eb);
-void daemon_exchange_reload(struct cjx_daemon *d, const struct cjx_rpc_tls *tls);
+void daemon_exchange_reload(struct cjx_daemon *d,
+                            const struct cjx_rpc_tls *tls);
 void daemon_exchange_stop(struct cjx_daemon *d);
 
 /* SIGTERM: drains calls, closes the store. */

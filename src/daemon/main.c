@@ -29,7 +29,8 @@ watchdog_init(struct watchdog *w)
     memset(w, 0, sizeof(*w));
     if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
         w->interval_us = (int64_t)usec;
-        cjx_info("daemon", "systemd watchdog every %lld ms: pinging at half that",
+        cjx_info("daemon",
+                 "systemd watchdog every %lld ms: pinging at half that",
                  (long long)(w->interval_us / 1000));
     }
     w->next_us = cjx_clock_monotonic_us();
@@ -53,10 +54,11 @@ watchdog_tick(struct watchdog *w, struct cjx_daemon *d)
         sd_notify(0, "WATCHDOG=1");
         if (w->withheld)
             cjx_info("daemon", "server threads responsive again: watchdog "
-                     "pings resume");
+                               "pings resume");
         w->withheld = 0;
     } else if (!w->withheld) {
-        cjx_error("daemon", "a server thread has not returned to its queue "
+        cjx_error("daemon",
+                  "a server thread has not returned to its queue "
                   "for %d ms: withholding the watchdog ping",
                   max_age_ms);
         w->withheld = 1;
@@ -75,7 +77,8 @@ wait_signal(const sigset_t *signals, const struct watchdog *w)
     int64_t wait = w->next_us - cjx_clock_monotonic_us();
     if (wait < 0)
         wait = 0;
-    struct timespec ts = {(time_t)(wait / 1000000), (long)(wait % 1000000) * 1000};
+    struct timespec ts = {(time_t)(wait / 1000000),
+                          (long)(wait % 1000000) * 1000};
     return sigtimedwait(signals, &info, &ts);
 }
 
@@ -84,7 +87,8 @@ usage(FILE *out)
 {
     fprintf(out,
             "usage: cjxd [-n] [-c FILE]\n"
-            "  -c, --config FILE   configuration file (default /etc/cjxd/cjxd.yaml)\n"
+            "  -c, --config FILE   configuration file (default "
+            "/etc/cjxd/cjxd.yaml)\n"
             "  -n, --check         check the configuration, registry and\n"
             "                      certificates, then exit\n"
             "  -h, --help          this help\n"

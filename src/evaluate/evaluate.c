@@ -49,12 +49,13 @@ cjx_evaluate_pick_set(const struct cjx_rules_registry *reg, const char *name,
         return NULL;
     }
     const Cjx__V1__Date *d = query != NULL ? query->as_of : NULL;
-    const struct cjx_rules_set *s = cjx_rules_registry_find(
-        reg, "cjx.v1.ReliefQuery", d ? d->year : 0, d ? d->month : 0,
-        d ? d->day : 0);
+    const struct cjx_rules_set *s =
+        cjx_rules_registry_find(reg, "cjx.v1.ReliefQuery", d ? d->year : 0,
+                                d ? d->month : 0, d ? d->day : 0);
     if (s == NULL)
-        cjx_errf(eb, CJX_ENOTFOUND,
-                 "no rule set for cjx.v1.ReliefQuery is in effect on that date");
+        cjx_errf(
+            eb, CJX_ENOTFOUND,
+            "no rule set for cjx.v1.ReliefQuery is in effect on that date");
     return s;
 }
 

@@ -7,10 +7,10 @@
 /* A key of an object still open, for duplicate detection. Decoded keys live
  * in the scratch buffer, which may move, so they are kept as offsets. */
 struct check_key {
-    const char *raw;     /* key text in the document when it had no escape */
-    size_t scratch_off;  /* else its decoded form in scratch */
+    const char *raw;    /* key text in the document when it had no escape */
+    size_t scratch_off; /* else its decoded form in scratch */
     size_t len;
-    size_t doc_off;      /* where the key starts, for the error message */
+    size_t doc_off; /* where the key starts, for the error message */
     const char *resolved;
 };
 
@@ -131,9 +131,10 @@ check_string(struct check *c, struct check_key *key)
     size_t scratch_start = c->n_scratch;
 
     if (c->pos >= c->len || c->s[c->pos] != '"')
-        return fail_at(c, c->pos, c->pos < c->len && c->s[c->pos] == '\''
-                                      ? "strings must be in double quotes"
-                                      : "string expected");
+        return fail_at(c, c->pos,
+                       c->pos < c->len && c->s[c->pos] == '\''
+                           ? "strings must be in double quotes"
+                           : "string expected");
     c->pos++;
     for (;;) {
         size_t at = c->pos;
@@ -164,14 +165,30 @@ check_string(struct check *c, struct check_key *key)
             if (at + 1 >= c->len)
                 return fail_at(c, at, "unterminated string");
             switch (c->s[at + 1]) {
-            case '"': out[n_out++] = '"'; break;
-            case '\\': out[n_out++] = '\\'; break;
-            case '/': out[n_out++] = '/'; break;
-            case 'b': out[n_out++] = '\b'; break;
-            case 'f': out[n_out++] = '\f'; break;
-            case 'n': out[n_out++] = '\n'; break;
-            case 'r': out[n_out++] = '\r'; break;
-            case 't': out[n_out++] = '\t'; break;
+            case '"':
+                out[n_out++] = '"';
+                break;
+            case '\\':
+                out[n_out++] = '\\';
+                break;
+            case '/':
+                out[n_out++] = '/';
+                break;
+            case 'b':
+                out[n_out++] = '\b';
+                break;
+            case 'f':
+                out[n_out++] = '\f';
+                break;
+            case 'n':
+                out[n_out++] = '\n';
+                break;
+            case 'r':
+                out[n_out++] = '\r';
+                break;
+            case 't':
+                out[n_out++] = '\t';
+                break;
             case 'u':
                 if (at + 6 > c->len || hex4(c->s + at + 2, &cp) < 0)
                     return fail_at(c, at, "bad \\u escape");
@@ -285,10 +302,9 @@ check_number(struct check *c)
     }
     /* json-c silently saturates integer literals beyond 64 bits, so they
      * cannot be told apart from the limits afterwards; refuse them here. */
-    if (integral &&
-        digits_exceed(c->s + int_start, c->pos - int_start,
-                      negative ? "9223372036854775808"
-                               : "18446744073709551615")) {
+    if (integral && digits_exceed(c->s + int_start, c->pos - int_start,
+                                  negative ? "9223372036854775808"
+                                           : "18446744073709551615")) {
         size_t n = c->pos - start;
         if (c->path.len > 0)
             return cjx_errf(c->eb, CJX_EPARSE,
@@ -365,10 +381,9 @@ check_duplicates(struct check *c, size_t first)
                         "%s: duplicate key \"%.*s\" at byte offset %zu",
                         c->path.buf, (int)(dup->len > 64 ? 64 : dup->len),
                         dup->resolved, dup->doc_off);
-    return cjx_errf(c->eb, CJX_EPARSE,
-                    "duplicate key \"%.*s\" at byte offset %zu",
-                    (int)(dup->len > 64 ? 64 : dup->len), dup->resolved,
-                    dup->doc_off);
+    return cjx_errf(
+        c->eb, CJX_EPARSE, "duplicate key \"%.*s\" at byte offset %zu",
+        (int)(dup->len > 64 ? 64 : dup->len), dup->resolved, dup->doc_off);
 }
 
 static int
@@ -479,8 +494,16 @@ check_value(struct check *c)
     case '\'':
         return check_string(c, NULL);
     case '-':
-    case '0': case '1': case '2': case '3': case '4':
-    case '5': case '6': case '7': case '8': case '9':
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9':
         return check_number(c);
     default:
         return check_literal(c);

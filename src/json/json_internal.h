@@ -12,7 +12,8 @@
  * lets through some non-JSON (single quotes, NaN, "1.", raw control
  * characters, surrogate code points); cjx_json_check_strict() closes those
  * gaps. */
-#define CJX_JSON_TOKENER_FLAGS (JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8)
+#define CJX_JSON_TOKENER_FLAGS \
+    (JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8)
 /* Nesting allowed in a document; cjx messages nest far less deeply. */
 #define CJX_JSON_MAX_DEPTH 64
 
@@ -71,7 +72,6 @@ int cjx_json_date_parse(const char *s, size_t len, int32_t *year,
  * rules: no duplicate keys, no NaN/Infinity literals, no integer literal
  * beyond 64 bits, strict UTF-8, no unpaired surrogate escapes, no \u0000.
  * Returns 0, CJX_EPARSE or CJX_ENOMEM with the path and byte offset in eb. */
-int cjx_json_check_strict(const char *json, size_t len,
-                          struct cjx_errbuf *eb);
+int cjx_json_check_strict(const char *json, size_t len, struct cjx_errbuf *eb);
 
 #endif

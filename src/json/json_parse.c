@@ -24,8 +24,7 @@ static int parse_message(struct parse_ctx *c,
                          struct json_object *obj, ProtobufCMessage *msg);
 
 /* Formats "path: message" (or just the message at the root). */
-static int
-fail(struct parse_ctx *c, int err, const char *fmt, ...)
+static int fail(struct parse_ctx *c, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
@@ -58,13 +57,19 @@ static const char *
 json_kind(struct json_object *v)
 {
     switch (json_object_get_type(v)) {
-    case json_type_null: return "null";
-    case json_type_boolean: return "boolean";
+    case json_type_null:
+        return "null";
+    case json_type_boolean:
+        return "boolean";
     case json_type_double:
-    case json_type_int: return "number";
-    case json_type_object: return "object";
-    case json_type_array: return "array";
-    case json_type_string: return "string";
+    case json_type_int:
+        return "number";
+    case json_type_object:
+        return "object";
+    case json_type_array:
+        return "array";
+    case json_type_string:
+        return "string";
     }
     return "value";
 }
@@ -124,21 +129,20 @@ read_integer(struct parse_ctx *c, struct json_object *v, const char *type_name,
     case json_type_int: {
         int64_t s = json_object_get_int64(v);
         out->negative = s < 0;
-        out->magnitude = s < 0 ? (uint64_t)0 - (uint64_t)s
-                               : json_object_get_uint64(v);
+        out->magnitude =
+            s < 0 ? (uint64_t)0 - (uint64_t)s : json_object_get_uint64(v);
         return 0;
     }
     case json_type_double: {
         double d = json_object_get_double(v);
         if (!isfinite(d))
-            return fail(c, CJX_EPARSE, "%s is out of range for %s",
-                        show(c, v), type_name);
+            return fail(c, CJX_EPARSE, "%s is out of range for %s", show(c, v),
+                        type_name);
         if (d != floor(d))
-            return fail(c, CJX_EPARSE, "%s is not an integer",
-                        show(c, v));
+            return fail(c, CJX_EPARSE, "%s is not an integer", show(c, v));
         if (d >= 18446744073709551616.0 || d < -9223372036854775808.0)
-            return fail(c, CJX_EPARSE, "%s is out of range for %s",
-                        show(c, v), type_name);
+            return fail(c, CJX_EPARSE, "%s is out of range for %s", show(c, v),
+                        type_name);
         out->negative = d < 0;
         out->magnitude = (uint64_t)fabs(d);
         return 0;
@@ -156,8 +160,8 @@ read_integer(struct parse_ctx *c, struct json_object *v, const char *type_name,
         for (; i < n; i++) {
             unsigned d = (unsigned char)s[i] - '0';
             if (d > 9)
-                return fail(c, CJX_EPARSE,
-                            "\"%s\" is not a decimal integer", show(c, v));
+                return fail(c, CJX_EPARSE, "\"%s\" is not a decimal integer",
+                            show(c, v));
             if (m > (UINT64_MAX - d) / 10)
                 return fail(c, CJX_EPARSE, "\"%s\" is out of range for %s",
                             show(c, v), type_name);
@@ -178,10 +182,10 @@ static int
 out_of_range(struct parse_ctx *c, struct json_object *v, const char *type_name)
 {
     if (json_object_is_type(v, json_type_string))
-        return fail(c, CJX_EPARSE, "\"%s\" is out of range for %s",
-                    show(c, v), type_name);
-    return fail(c, CJX_EPARSE, "%s is out of range for %s",
-                show(c, v), type_name);
+        return fail(c, CJX_EPARSE, "\"%s\" is out of range for %s", show(c, v),
+                    type_name);
+    return fail(c, CJX_EPARSE, "%s is out of range for %s", show(c, v),
+                type_name);
 }
 
 static int
@@ -202,8 +206,8 @@ read_signed(struct parse_ctx *c, struct json_object *v, const char *type_name,
 }
 
 static int
-read_unsigned(struct parse_ctx *c, struct json_object *v,
-              const char *type_name, uint64_t max, uint64_t *out)
+read_unsigned(struct parse_ctx *c, struct json_object *v, const char *type_name,
+              uint64_t max, uint64_t *out)
 {
     struct json_int n;
     int rc = read_integer(c, v, type_name, &n);
@@ -265,8 +269,8 @@ read_double(struct parse_ctx *c, struct json_object *v, int is_float,
         /* JSON has no literal for infinity: this is an overflow. */
         d = json_object_get_double(v);
         if (isinf(d))
-            return fail(c, CJX_EPARSE, "%s is out of range for %s",
-                        show(c, v), type_name);
+            return fail(c, CJX_EPARSE, "%s is out of range for %s", show(c, v),
+                        type_name);
         break;
     case json_type_string: {
         const char *s = json_object_get_string(v);
@@ -283,8 +287,7 @@ read_double(struct parse_ctx *c, struct json_object *v, int is_float,
                 return fail(c, CJX_EPARSE, "\"%s\" is out of range for %s",
                             show(c, v), type_name);
         } else {
-            return fail(c, CJX_EPARSE, "\"%s\" is not a number",
-                        show(c, v));
+            return fail(c, CJX_EPARSE, "\"%s\" is not a number", show(c, v));
         }
         break;
     }
@@ -380,8 +383,7 @@ read_message(struct parse_ctx *c, const ProtobufCFieldDescriptor *f,
                                 (size_t)json_object_get_string_len(v), &y, &m,
                                 &d) < 0)
             return fail(c, CJX_EPARSE,
-                        "\"%s\" is not a valid date (YYYY-MM-DD)",
-                        show(c, v));
+                        "\"%s\" is not a valid date (YYYY-MM-DD)", show(c, v));
         if ((sub = pb_alloc(c, md->sizeof_message)) == NULL)
             return nomem(c);
         protobuf_c_message_init(md, sub);
@@ -394,10 +396,9 @@ read_message(struct parse_ctx *c, const ProtobufCFieldDescriptor *f,
         return 0;
     }
     if (!json_object_is_type(v, json_type_object))
-        return fail(c, CJX_EPARSE, "expected an object for %s%s, got %s",
-                    md->name, is_date_type(f) ? " or a \"YYYY-MM-DD\" string"
-                                              : "",
-                    json_kind(v));
+        return fail(
+            c, CJX_EPARSE, "expected an object for %s%s, got %s", md->name,
+            is_date_type(f) ? " or a \"YYYY-MM-DD\" string" : "", json_kind(v));
     if ((sub = pb_alloc(c, md->sizeof_message)) == NULL)
         return nomem(c);
     protobuf_c_message_init(md, sub);
@@ -680,9 +681,9 @@ tokenize(const char *json, size_t len, struct cjx_errbuf *eb, int *err)
     }
     json_tokener_free(tok);
     if (root == NULL && jerr != json_tokener_success) {
-        *err = cjx_errf(eb, CJX_EPARSE,
-                        "JSON syntax error at byte offset %zu: %s", at,
-                        json_tokener_error_desc(jerr));
+        *err =
+            cjx_errf(eb, CJX_EPARSE, "JSON syntax error at byte offset %zu: %s",
+                     at, json_tokener_error_desc(jerr));
         return NULL;
     }
     return root;

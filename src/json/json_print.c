@@ -10,8 +10,8 @@
 
 #include "json_internal.h"
 
-static struct json_object *print_message(const ProtobufCMessage *msg,
-                                         int flags, int *failed);
+static struct json_object *print_message(const ProtobufCMessage *msg, int flags,
+                                         int *failed);
 
 /* Shortest "%.*g" text that reads back as the same value: what a reader
  * needs to round-trip, without 17 digits of noise. */
@@ -103,8 +103,7 @@ static int
 date_member(const ProtobufCMessage *date, const char *name, int32_t *out)
 {
     const ProtobufCFieldDescriptor *f =
-        protobuf_c_message_descriptor_get_field_by_name(date->descriptor,
-                                                        name);
+        protobuf_c_message_descriptor_get_field_by_name(date->descriptor, name);
 
     if (f == NULL || f->type != PROTOBUF_C_TYPE_INT32 ||
         f->label == PROTOBUF_C_LABEL_REPEATED)
@@ -272,8 +271,8 @@ print_repeated(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f,
     size_t n = *(const size_t *)(base + f->quantifier_offset);
     const char *elems = *(char *const *)(base + f->offset);
     size_t size = cjx_json_element_size(f);
-    struct json_object *arr = json_object_new_array_ext(n < 1024 ? (int)n
-                                                                 : 1024);
+    struct json_object *arr =
+        json_object_new_array_ext(n < 1024 ? (int)n : 1024);
 
     if (arr == NULL) {
         *failed = 1;
@@ -329,7 +328,8 @@ print_message(const ProtobufCMessage *msg, int flags, int *failed)
                 v = NULL;
             else
                 v = print_value(f, member, flags, failed);
-        } else if (f->label == PROTOBUF_C_LABEL_REQUIRED || is_present(msg, f)) {
+        } else if (f->label == PROTOBUF_C_LABEL_REQUIRED ||
+                   is_present(msg, f)) {
             v = print_value(f, member, flags, failed);
         } else if (!emit_defaults) {
             continue;

@@ -17,8 +17,7 @@ path_append(struct cjx_json_path *p, const char *s, size_t n)
 }
 
 size_t
-cjx_json_path_push_key(struct cjx_json_path *p, const char *key,
-                       size_t key_len)
+cjx_json_path_push_key(struct cjx_json_path *p, const char *key, size_t key_len)
 {
     size_t saved = p->len;
 
@@ -189,8 +188,8 @@ cjx_json_base64_encode(const uint8_t *data, size_t len, char *out)
     size_t i = 0;
 
     for (; i + 3 <= len; i += 3) {
-        uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8 |
-                     data[i + 2];
+        uint32_t v =
+            (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8 | data[i + 2];
         *out++ = b64_alphabet[v >> 18];
         *out++ = b64_alphabet[(v >> 12) & 63];
         *out++ = b64_alphabet[(v >> 6) & 63];
@@ -271,8 +270,7 @@ cjx_json_date_valid(long year, long month, long day)
     if (year < 1 || year > 9999 || month < 1 || month > 12 || day < 1)
         return 0;
     dim = days_in_month[month - 1];
-    if (month == 2 &&
-        ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0))
+    if (month == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0))
         dim = 29;
     return day <= dim;
 }
@@ -297,9 +295,9 @@ cjx_json_date_parse(const char *s, size_t len, int32_t *year, int32_t *month,
 {
     int32_t y, m, d;
 
-    if (len != 10 || s[4] != '-' || s[7] != '-' ||
-        digits_value(s, 4, &y) < 0 || digits_value(s + 5, 2, &m) < 0 ||
-        digits_value(s + 8, 2, &d) < 0 || !cjx_json_date_valid(y, m, d))
+    if (len != 10 || s[4] != '-' || s[7] != '-' || digits_value(s, 4, &y) < 0 ||
+        digits_value(s + 5, 2, &m) < 0 || digits_value(s + 8, 2, &d) < 0 ||
+        !cjx_json_date_valid(y, m, d))
         return -1;
     *year = y;
     *month = m;

@@ -20,7 +20,7 @@
 /* A decoded request may take this many times its wire size in memory; more
  * means a message built to exhaust memory, refused as such. */
 #define DECODE_EXPANSION 16
-#define DECODE_SLACK (64 * 1024)
+#define DECODE_SLACK     (64 * 1024)
 
 static struct rpc_call *
 rpc_of(struct cjx_call *c)
@@ -98,7 +98,8 @@ end_with_status_locked(struct rpc_call *rc, grpc_status_code code,
     rc->status_set = 1;
     rc->status = code;
     if (code != GRPC_STATUS_OK)
-        rc->status_details = grpc_slice_from_copied_string(detail ? detail : "");
+        rc->status_details =
+            grpc_slice_from_copied_string(detail ? detail : "");
     if (rc->sending) {
         /* One send at a time: the status follows the message in flight. */
         rc->final_deferred = 1;
@@ -246,18 +247,17 @@ record_call(struct rpc_call *rc)
     if (rc->srv->service == NULL)
         return;
     char path[300], message[CJX_AUDIT_TEXT_MAX + 1];
-    const char *method = rc->base.method != NULL
-                             ? rc->base.method->path
-                             : slice_text(rc->details.method, path,
-                                          sizeof(path));
+    const char *method =
+        rc->base.method != NULL
+            ? rc->base.method->path
+            : slice_text(rc->details.method, path, sizeof(path));
     int code = GRPC_STATUS_CANCELLED;
     const char *detail = "ended before it was answered";
     if (rc->status_set) {
         code = (int)rc->status;
         detail = code == GRPC_STATUS_OK
                      ? ""
-                     : slice_text(rc->status_details, message,
-                                  sizeof(message));
+                     : slice_text(rc->status_details, message, sizeof(message));
     }
     cjx_service_audit_call(rc->srv->service, &rc->base, method, code, detail,
                            rc->bytes_out);
@@ -374,7 +374,8 @@ refuse_over_rate(struct rpc_call *rc, const char *ori, int64_t retry_ms)
         ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
         ops[n].data.send_status_from_server.status =
             GRPC_STATUS_RESOURCE_EXHAUSTED;
-        ops[n].data.send_status_from_server.status_details = &rc->status_details;
+        ops[n].data.send_status_from_server.status_details =
+            &rc->status_details;
         ops[n].data.send_status_from_server.trailing_metadata_count = 2;
         ops[n++].data.send_status_from_server.trailing_metadata = md;
         if (!rc->close_started) {

@@ -35,11 +35,23 @@ struct cjx_client_stream {
     int initial_md_received;
 };
 
-static const char *const code_names[] = {
-    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
-    "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+static const char *const code_names[] = {"OK",
+                                         "CANCELLED",
+                                         "UNKNOWN",
+                                         "INVALID_ARGUMENT",
+                                         "DEADLINE_EXCEEDED",
+                                         "NOT_FOUND",
+                                         "ALREADY_EXISTS",
+                                         "PERMISSION_DENIED",
+                                         "RESOURCE_EXHAUSTED",
+                                         "FAILED_PRECONDITION",
+                                         "ABORTED",
+                                         "OUT_OF_RANGE",
+                                         "UNIMPLEMENTED",
+                                         "INTERNAL",
+                                         "UNAVAILABLE",
+                                         "DATA_LOSS",
+                                         "UNAUTHENTICATED"};
 
 const char *
 cjx_client_code_name(int code)
@@ -288,8 +300,8 @@ cjx_client_unary(struct cjx_client *cl, const struct cjx_method *m,
     free(data);
     if (*resp == NULL) {
         st->code = GRPC_STATUS_INTERNAL;
-        snprintf(st->message, sizeof(st->message),
-                 "response is not a valid %s", m->output->name);
+        snprintf(st->message, sizeof(st->message), "response is not a valid %s",
+                 m->output->name);
     }
     return 0;
 }
@@ -326,7 +338,8 @@ start_status(struct cjx_client_stream *s)
     op.data.recv_status_on_client.status = &s->status;
     op.data.recv_status_on_client.status_details = &s->details;
     op.data.recv_status_on_client.trailing_metadata = &s->trailing_md;
-    if (grpc_call_start_batch(s->call, &op, 1, &s->status, NULL) != GRPC_CALL_OK)
+    if (grpc_call_start_batch(s->call, &op, 1, &s->status, NULL) !=
+        GRPC_CALL_OK)
         return CJX_EINTERNAL;
     return 0;
 }
@@ -370,7 +383,8 @@ cjx_client_stream_open(struct cjx_client *cl, const struct cjx_method *m,
 }
 
 int
-cjx_client_stream_write(struct cjx_client_stream *s, const ProtobufCMessage *msg)
+cjx_client_stream_write(struct cjx_client_stream *s,
+                        const ProtobufCMessage *msg)
 {
     grpc_byte_buffer *bb = codec_encode(msg);
     grpc_op op;

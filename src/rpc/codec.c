@@ -39,7 +39,8 @@ with_bytes(grpc_byte_buffer *bb, int (*fn)(void *, const uint8_t *, size_t),
         return CJX_EPARSE; /* compressed data that does not inflate */
     int err;
     grpc_slice *peek;
-    if (bb->type == GRPC_BB_RAW && bb->data.raw.compression == GRPC_COMPRESS_NONE &&
+    if (bb->type == GRPC_BB_RAW &&
+        bb->data.raw.compression == GRPC_COMPRESS_NONE &&
         bb->data.raw.slice_buffer.count == 1 &&
         grpc_byte_buffer_reader_peek(&r, &peek)) {
         err = fn(arg, GRPC_SLICE_START_PTR(*peek), GRPC_SLICE_LENGTH(*peek));

@@ -121,9 +121,8 @@ identity_of_call(grpc_call *call, struct conf_ref *ref, struct cjx_caller *out,
         if (pem == NULL) {
             err = cjx_errf(eb, CJX_EUNAUTH, "no client certificate");
         } else if ((err = identify_cached(&ref->cache, pem->value,
-                                          pem->value_length,
-                                          conf->trust_domain, ref->crls, &id,
-                                          eb)) == 0) {
+                                          pem->value_length, conf->trust_domain,
+                                          ref->crls, &id, eb)) == 0) {
             memcpy(out->fingerprint, id.fingerprint, sizeof(out->fingerprint));
             out->agency = cjx_registry_find(&conf->registry, id.ori);
             if (out->agency == NULL)

@@ -74,19 +74,20 @@ struct rpc_call {
     pthread_mutex_t mu; /* serialises batches on this call */
     atomic_int refs;
     int initial_md_sent;
-    int close_started; /* RECV_CLOSE_ON_SERVER is already posted */
-    int sending;       /* a SEND_MESSAGE batch is in flight */
-    int ended;         /* reply, fail or finish was called */
+    int close_started;  /* RECV_CLOSE_ON_SERVER is already posted */
+    int sending;        /* a SEND_MESSAGE batch is in flight */
+    int ended;          /* reply, fail or finish was called */
     int final_deferred; /* final status waits for the send in flight */
     grpc_status_code final_code;
     /* What the audit log records when the call is over (call.c). */
-    int dispatched;          /* a call arrived and was answered */
-    int status_set;          /* the final status was sent: status */
+    int dispatched; /* a call arrived and was answered */
+    int status_set; /* the final status was sent: status */
     grpc_status_code status;
-    int64_t bytes_out;       /* response bytes sent */
+    int64_t bytes_out; /* response bytes sent */
     struct conf_ref *conf;
-    struct cjx_arena arena;     /* the call's memory */
-    struct cjx_arena msg_arena; /* each client-stream message, reset per message */
+    struct cjx_arena arena; /* the call's memory */
+    struct cjx_arena
+        msg_arena; /* each client-stream message, reset per message */
     char arena_buf[2048];
 };
 

@@ -22,7 +22,7 @@
 
 /* Requests kept posted per method: calls arriving together do not queue
  * inside gRPC waiting for the next post. */
-#define POSTED_PER_METHOD 32
+#define POSTED_PER_METHOD   32
 #define POSTED_UNREGISTERED 4
 
 /* How often gRPC's provider re-reads the credentials, and so how long a
@@ -150,7 +150,8 @@ revocation_swap(struct revocation *r, struct cjx_tls_crl_set *set)
  * chain; answers at once. gRPC caches the CRL directory it reads itself, so
  * this check is what makes a CRL replaced on SIGHUP count. */
 static int
-verify_not_revoked(void *user_data, grpc_tls_custom_verification_check_request *req,
+verify_not_revoked(void *user_data,
+                   grpc_tls_custom_verification_check_request *req,
                    grpc_tls_on_custom_verification_check_done_cb cb,
                    void *cb_arg, grpc_status_code *status, char **details)
 {
@@ -206,14 +207,16 @@ log_revocation(const struct cjx_conf *conf, const struct cjx_tls_crl_set *set)
 {
     if (set == NULL) {
         cjx_warn("rpc", "tls.crl_dir is not set: peer certificates are not "
-                 "checked for revocation");
+                        "checked for revocation");
         return;
     }
-    cjx_info("rpc", "revocation: %zu CRL(s) from %s", cjx_tls_crl_set_count(set),
+    cjx_info("rpc", "revocation: %zu CRL(s) from %s",
+             cjx_tls_crl_set_count(set),
              conf->tls.crl_dir ? conf->tls.crl_dir : "?");
     const char *uncovered = cjx_tls_crl_set_uncovered(set);
     if (uncovered[0] != '\0')
-        cjx_warn("rpc", "no CRL in %s for CA %s: certificates it issues are "
+        cjx_warn("rpc",
+                 "no CRL in %s for CA %s: certificates it issues are "
                  "not checked for revocation",
                  conf->tls.crl_dir ? conf->tls.crl_dir : "?", uncovered);
 }
@@ -294,16 +297,16 @@ publish_tls(struct cjx_rpc_server *srv, const struct cjx_rpc_tls *tls,
         srv->roots_fd = ro;
     } else if (dup3(id, srv->identity_fd, O_CLOEXEC) < 0 ||
                dup3(ro, srv->roots_fd, O_CLOEXEC) < 0) {
-        rc = cjx_errf(eb, CJX_EIO, "replacing credentials: %s",
-                      strerror(errno));
+        rc =
+            cjx_errf(eb, CJX_EIO, "replacing credentials: %s", strerror(errno));
         close(id);
         close(ro);
     } else {
         close(id);
         close(ro);
     }
-    snprintf(srv->identity_path, sizeof(srv->identity_path),
-             "/proc/self/fd/%d", srv->identity_fd);
+    snprintf(srv->identity_path, sizeof(srv->identity_path), "/proc/self/fd/%d",
+             srv->identity_fd);
     snprintf(srv->roots_path, sizeof(srv->roots_path), "/proc/self/fd/%d",
              srv->roots_fd);
     return rc;
@@ -417,9 +420,9 @@ server_args(const struct cjx_limits *l, grpc_arg *buf)
 {
     static grpc_channel_args args;
     int n = 0;
-#define INT_ARG(k, v)                                                          \
-    buf[n++] = (grpc_arg){.type = GRPC_ARG_INTEGER, .key = (char *)(k),        \
-                          .value.integer = (v)}
+#define INT_ARG(k, v)      \
+    buf[n++] = (grpc_arg){ \
+        .type = GRPC_ARG_INTEGER, .key = (char *)(k), .value.integer = (v)}
     INT_ARG(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, l->max_message_bytes);
     INT_ARG(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, l->max_message_bytes);
     INT_ARG(GRPC_ARG_MAX_CONCURRENT_STREAMS, l->max_concurrent_streams);
@@ -452,7 +455,8 @@ add_ports(struct cjx_rpc_server *srv, const struct cjx_rpc_server_options *opts,
             return cjx_errf(eb, CJX_ETLS,
                             "the server certificate, key or CA bundle was "
                             "refused by the TLS library");
-        srv->port = grpc_server_add_http2_port(srv->server, opts->listen, creds);
+        srv->port =
+            grpc_server_add_http2_port(srv->server, opts->listen, creds);
         grpc_server_credentials_release(creds);
         if (srv->port == 0)
             return cjx_errf(eb, CJX_EIO, "cannot listen on %s", opts->listen);
@@ -460,7 +464,8 @@ add_ports(struct cjx_rpc_server *srv, const struct cjx_rpc_server_options *opts,
     if (opts->local_socket != NULL) {
         char addr[512];
         snprintf(addr, sizeof(addr), "unix:%s", opts->local_socket);
-        grpc_server_credentials *creds = grpc_local_server_credentials_create(UDS);
+        grpc_server_credentials *creds =
+            grpc_local_server_credentials_create(UDS);
         int ok = grpc_server_add_http2_port(srv->server, addr, creds);
         grpc_server_credentials_release(creds);
         if (ok == 0)
@@ -484,8 +489,9 @@ register_methods(struct cjx_rpc_server *srv,
         srv->methods[i].handler = h;
         srv->methods[i].registration = grpc_server_register_method(
             srv->server, h->method->path, NULL,
-            h->method->client_streaming ? GRPC_SRM_PAYLOAD_NONE
-                                        : GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
+            h->method->client_streaming
+                ? GRPC_SRM_PAYLOAD_NONE
+                : GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
             0);
         if (srv->methods[i].registration == NULL)
             return CJX_EINTERNAL;
@@ -561,9 +567,10 @@ cjx_rpc_server_start(const struct cjx_rpc_server_options *opts,
     srv->conf = conf_ref_new(conf, tls != NULL ? tls->crls : NULL);
     srv->revocation = revocation_new();
     srv->ratelimit = ratelimit_new();
-    srv->heartbeat_us = calloc((size_t)srv->n_threads, sizeof(*srv->heartbeat_us));
-    if (srv->conf == NULL || srv->revocation == NULL || srv->ratelimit == NULL ||
-        srv->heartbeat_us == NULL) {
+    srv->heartbeat_us =
+        calloc((size_t)srv->n_threads, sizeof(*srv->heartbeat_us));
+    if (srv->conf == NULL || srv->revocation == NULL ||
+        srv->ratelimit == NULL || srv->heartbeat_us == NULL) {
         if (srv->conf == NULL)
             cjx_conf_free(conf);
         server_free_parts(srv);
@@ -572,7 +579,8 @@ cjx_rpc_server_start(const struct cjx_rpc_server_options *opts,
     for (int i = 0; i < srv->n_threads; i++)
         atomic_init(&srv->heartbeat_us[i], cjx_clock_monotonic_us());
     srv->service = opts->service;
-    srv->drain_grace_ms = opts->drain_grace_ms > 0 ? opts->drain_grace_ms : 5000;
+    srv->drain_grace_ms =
+        opts->drain_grace_ms > 0 ? opts->drain_grace_ms : 5000;
     srv->max_message_bytes = (size_t)conf->limits.max_message_bytes;
     srv->t_shutdown = (struct rpc_tag){TAG_SHUTDOWN, NULL};
     if (opts->listen != NULL) {
@@ -598,9 +606,8 @@ cjx_rpc_server_start(const struct cjx_rpc_server_options *opts,
     if (err != 0) {
         grpc_server_destroy(srv->server);
         grpc_completion_queue_shutdown(srv->cq);
-        while (grpc_completion_queue_next(srv->cq,
-                                          gpr_inf_future(GPR_CLOCK_REALTIME),
-                                          NULL)
+        while (grpc_completion_queue_next(
+                   srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
                    .type != GRPC_QUEUE_SHUTDOWN) {
         }
         grpc_completion_queue_destroy(srv->cq);
@@ -665,7 +672,8 @@ cjx_rpc_server_responsive(struct cjx_rpc_server *srv, int max_age_ms)
 {
     int64_t now = cjx_clock_monotonic_us();
     for (int i = 0; i < srv->n_threads; i++) {
-        if (now - atomic_load(&srv->heartbeat_us[i]) > (int64_t)max_age_ms * 1000)
+        if (now - atomic_load(&srv->heartbeat_us[i]) >
+            (int64_t)max_age_ms * 1000)
             return 0;
     }
     return 1;

@@ -6,9 +6,8 @@
 
 #include "rules_internal.h"
 
-static int
-cerr(struct check_ctx *cx, const struct node *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static int cerr(struct check_ctx *cx, const struct node *n, const char *fmt,
+                ...) __attribute__((format(printf, 3, 4)));
 
 static int
 cerr(struct check_ctx *cx, const struct node *n, const char *fmt, ...)
@@ -21,11 +20,11 @@ cerr(struct check_ctx *cx, const struct node *n, const char *fmt, ...)
     return rules_diag(cx->eb, CJX_EPARSE, cx->sm, n->line, n->col, "%s", msg);
 }
 
-#define TRY(expr)                                                              \
-    do {                                                                       \
-        int rc_ = (expr);                                                      \
-        if (rc_ != 0)                                                          \
-            return rc_;                                                        \
+#define TRY(expr)         \
+    do {                  \
+        int rc_ = (expr); \
+        if (rc_ != 0)     \
+            return rc_;   \
     } while (0)
 
 static const struct enum_const *
@@ -258,8 +257,10 @@ macro_kind(const char *name, int *kind)
     static const struct {
         const char *name;
         int kind;
-    } m[] = {{"all", M_ALL}, {"exists", M_EXISTS},
-             {"exists_one", M_EXISTS_ONE}, {"map", M_MAP},
+    } m[] = {{"all", M_ALL},
+             {"exists", M_EXISTS},
+             {"exists_one", M_EXISTS_ONE},
+             {"map", M_MAP},
              {"filter", M_FILTER}};
     for (size_t i = 0; i < sizeof(m) / sizeof(*m); i++)
         if (strcmp(name, m[i].name) == 0)
@@ -289,8 +290,8 @@ check_macro(struct check_ctx *cx, struct node *n, int kind)
     if (find_let(cx->set, var) != NULL ||
         protobuf_c_message_descriptor_get_field_by_name(cx->set->message,
                                                         var) != NULL)
-        return cerr(cx, n->args[0], "'%s' would hide a variable of the same name",
-                    var);
+        return cerr(cx, n->args[0],
+                    "'%s' would hide a variable of the same name", var);
     /* Every macro variable gets its own slot in the whole set, so a let
      * evaluated inside a loop body can never overwrite an enclosing loop's
      * variable. */
@@ -306,8 +307,7 @@ check_macro(struct check_ctx *cx, struct node *n, int kind)
     TRY(rc);
     if (kind != M_MAP || want == 3) {
         if (n->args[1]->type->kind != T_BOOL)
-            return cerr(cx, n->args[1], "%s() needs a bool condition",
-                        n->name);
+            return cerr(cx, n->args[1], "%s() needs a bool condition", n->name);
     }
     n->op = N_MACRO;
     n->sub = (uint8_t)kind;
@@ -384,7 +384,7 @@ ordering_ok(const struct rtype *x, const struct rtype *y)
 static const char *const binop_names[] = {
     [OP_ADD] = "_+_", [OP_SUB] = "_-_", [OP_MUL] = "_*_", [OP_DIV] = "_/_",
     [OP_MOD] = "_%_", [OP_EQ] = "_==_", [OP_NE] = "_!=_", [OP_LT] = "_<_",
-    [OP_LE] = "_<=_", [OP_GT] = "_>_", [OP_GE] = "_>=_",
+    [OP_LE] = "_<=_", [OP_GT] = "_>_",  [OP_GE] = "_>=_",
 };
 
 static int
@@ -535,7 +535,8 @@ flatten_logic(struct check_ctx *cx, struct node *n)
     int flat = count <= 255;
     if (!flat)
         count = 2;
-    struct node **args = cjx_arena_alloc(cx->arena, (size_t)count * sizeof(*args));
+    struct node **args =
+        cjx_arena_alloc(cx->arena, (size_t)count * sizeof(*args));
     if (args == NULL)
         return CJX_ENOMEM;
     int k = 0;
@@ -603,8 +604,9 @@ rules_check(struct check_ctx *cx, struct node *n)
             return cerr(cx, n->a, "the condition of '?:' must be a bool");
         if (!rules_type_equal(n->b->type, n->c->type)) {
             char a[128], b[128];
-            return cerr(cx, n, "the branches of '?:' have different types: "
-                               "'%s' and '%s'",
+            return cerr(cx, n,
+                        "the branches of '?:' have different types: "
+                        "'%s' and '%s'",
                         rules_type_name(n->b->type, a, sizeof(a)),
                         rules_type_name(n->c->type, b, sizeof(b)));
         }
@@ -664,9 +666,9 @@ rules_check_let(struct cjx_rules_set *set, struct let_def *l,
     }
     if (rc == 0 && l->domain != NULL) {
         rc = rules_check(&cx, l->domain);
-        if (rc == 0 && (l->domain->type->kind != T_LIST ||
-                        !rules_type_equal(l->domain->type->elem,
-                                          l->expr->type))) {
+        if (rc == 0 &&
+            (l->domain->type->kind != T_LIST ||
+             !rules_type_equal(l->domain->type->elem, l->expr->type))) {
             char a[128];
             rc = cerr(&cx, l->domain, "'domain' must be a list of '%s'",
                       rules_type_name(l->expr->type, a, sizeof(a)));

@@ -6,8 +6,7 @@
 #include "rules_internal.h"
 
 void
-rules_pos(const struct srcmap *sm, uint32_t off, uint32_t *line,
-          uint32_t *col)
+rules_pos(const struct srcmap *sm, uint32_t off, uint32_t *line, uint32_t *col)
 {
     if (sm == NULL) {
         *line = 1;
@@ -54,10 +53,9 @@ rules_diag(struct cjx_errbuf *eb, int err, const struct srcmap *sm,
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     const char *file = sm != NULL && sm->file != NULL ? sm->file : "<expr>";
-    int w = snprintf(eb->msg, sizeof(eb->msg), "%s:%u:%u: %s", file, line,
-                     col, msg);
-    if (w < 0 || (size_t)w >= sizeof(eb->msg) || sm == NULL ||
-        sm->text == NULL)
+    int w = snprintf(eb->msg, sizeof(eb->msg), "%s:%u:%u: %s", file, line, col,
+                     msg);
+    if (w < 0 || (size_t)w >= sizeof(eb->msg) || sm == NULL || sm->text == NULL)
         return err;
     size_t n;
     const char *ls = line_start(sm->text, sm->text_len, line, &n);

@@ -180,7 +180,8 @@ concat(struct eval_ctx *ex, const struct node *n, const struct val *x,
         return v;
     }
     size_t a = x->n, b = y->n;
-    struct val *items = cjx_arena_alloc(ex->arena, (a + b + 1) * sizeof(*items));
+    struct val *items =
+        cjx_arena_alloc(ex->arena, (a + b + 1) * sizeof(*items));
     if (items == NULL)
         return rules_err(n, E_NOMEM);
     for (size_t i = 0; i < a; i++)
@@ -201,10 +202,18 @@ arith(struct eval_ctx *ex, const struct node *n, const struct val *x,
     if (x->k == V_DOUBLE) {
         struct val v = {.k = V_DOUBLE};
         switch (n->sub) {
-        case OP_ADD: v.u.d = x->u.d + y->u.d; break;
-        case OP_SUB: v.u.d = x->u.d - y->u.d; break;
-        case OP_MUL: v.u.d = x->u.d * y->u.d; break;
-        default: v.u.d = x->u.d / y->u.d; break;
+        case OP_ADD:
+            v.u.d = x->u.d + y->u.d;
+            break;
+        case OP_SUB:
+            v.u.d = x->u.d - y->u.d;
+            break;
+        case OP_MUL:
+            v.u.d = x->u.d * y->u.d;
+            break;
+        default:
+            v.u.d = x->u.d / y->u.d;
+            break;
         }
         return v;
     }
@@ -256,7 +265,8 @@ ev_binop(struct eval_ctx *ex, const struct node *n)
         int eq;
         if (x.k == V_STRING)
             eq = x.n == y.n && memcmp(x.u.s, y.u.s, x.n) == 0;
-        else if (x.k == V_INT || x.k == V_ENUM || x.k == V_BOOL || x.k == V_DATE)
+        else if (x.k == V_INT || x.k == V_ENUM || x.k == V_BOOL ||
+                 x.k == V_DATE)
             eq = x.u.i == y.u.i;
         else
             eq = rules_val_equal(&x, &y);
@@ -291,8 +301,8 @@ ev_in_set(struct eval_ctx *ex, const struct node *n)
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         const struct val *e = &s->items[mid];
-        int c = e->n != x.n ? (e->n < x.n ? -1 : 1)
-                            : memcmp(e->u.s, x.u.s, x.n);
+        int c =
+            e->n != x.n ? (e->n < x.n ? -1 : 1) : memcmp(e->u.s, x.u.s, x.n);
         if (c == 0)
             return mkbool(1);
         if (c < 0)
@@ -325,7 +335,8 @@ static struct val
 ev_list(struct eval_ctx *ex, const struct node *n)
 {
     int k = n->slot;
-    struct val *items = cjx_arena_alloc(ex->arena, (size_t)(k + 1) * sizeof(*items));
+    struct val *items =
+        cjx_arena_alloc(ex->arena, (size_t)(k + 1) * sizeof(*items));
     if (items == NULL)
         return rules_err(n, E_NOMEM);
     for (int i = 0; i < k; i++) {
@@ -554,28 +565,45 @@ rules_eval_fn
 rules_op_evaluator(const struct node *n)
 {
     switch (n->op) {
-    case N_LIT: return ev_lit;
+    case N_LIT:
+        return ev_lit;
     case N_SELECT:
-    case N_HAS: return ev_select;
-    case N_LET: return ev_let;
-    case N_FACT: return ev_fact;
-    case N_LOOPVAR: return ev_loopvar;
-    case N_LIST: return ev_list;
-    case N_INDEX: return ev_index;
-    case N_NOT: return ev_not;
-    case N_NEG: return ev_neg;
-    case N_AND: return ev_and;
-    case N_OR: return ev_or;
-    case N_COND: return ev_cond;
-    case N_BINOP: return ev_binop;
-    case N_IN: return ev_in;
-    case N_IN_SET: return ev_in_set;
-    case N_CALL: return rules_fn_call;
+    case N_HAS:
+        return ev_select;
+    case N_LET:
+        return ev_let;
+    case N_FACT:
+        return ev_fact;
+    case N_LOOPVAR:
+        return ev_loopvar;
+    case N_LIST:
+        return ev_list;
+    case N_INDEX:
+        return ev_index;
+    case N_NOT:
+        return ev_not;
+    case N_NEG:
+        return ev_neg;
+    case N_AND:
+        return ev_and;
+    case N_OR:
+        return ev_or;
+    case N_COND:
+        return ev_cond;
+    case N_BINOP:
+        return ev_binop;
+    case N_IN:
+        return ev_in;
+    case N_IN_SET:
+        return ev_in_set;
+    case N_CALL:
+        return rules_fn_call;
     case N_MACRO:
         return n->sub == M_ALL      ? ev_all
                : n->sub == M_EXISTS ? ev_exists
                                     : ev_macro;
-    default: return ev_unresolved;
+    default:
+        return ev_unresolved;
     }
 }
 

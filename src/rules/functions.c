@@ -135,9 +135,8 @@ add_months(int64_t date, int64_t months, int64_t *out)
 
 /* ---- checking --------------------------------------------------------- */
 
-static int
-ferr(struct check_ctx *cx, const struct node *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static int ferr(struct check_ctx *cx, const struct node *n, const char *fmt,
+                ...) __attribute__((format(printf, 3, 4)));
 
 static int
 ferr(struct check_ctx *cx, const struct node *n, const char *fmt, ...)
@@ -204,8 +203,7 @@ sig_error(struct check_ctx *cx, const struct node *n)
     int total = n->nargs + (n->receiver ? 1 : 0);
     for (int i = 0; i < total && used < sizeof(buf) - 1; i++) {
         char tn[96];
-        int w = snprintf(buf + used, sizeof(buf) - used, "%s%s",
-                         i ? ", " : "",
+        int w = snprintf(buf + used, sizeof(buf) - used, "%s%s", i ? ", " : "",
                          rules_type_name(arg_type(n, i), tn, sizeof(tn)));
         if (w < 0)
             break;
@@ -220,8 +218,9 @@ compile_regex(struct check_ctx *cx, struct node *n)
 {
     struct node *pat = arg_node(n, 1);
     if (pat->op != N_LIT || pat->lit.k != V_STRING)
-        return ferr(cx, pat, "matches() needs a literal pattern, compiled "
-                             "once at load");
+        return ferr(cx, pat,
+                    "matches() needs a literal pattern, compiled "
+                    "once at load");
     /* CEL's matches() finds the pattern anywhere; ours is anchored at both
      * ends, so a rule says exactly what must match. */
     size_t len = pat->lit.n;
@@ -267,8 +266,8 @@ rules_fn_check(struct check_ctx *cx, struct node *n)
     int total = n->nargs + (n->receiver ? 1 : 0);
     if (total != f->nargs) {
         int shown = n->receiver ? f->nargs - 1 : f->nargs;
-        return ferr(cx, n, "'%s' expects %d argument%s, got %d", n->name,
-                    shown, shown == 1 ? "" : "s", n->nargs);
+        return ferr(cx, n, "'%s' expects %d argument%s, got %d", n->name, shown,
+                    shown == 1 ? "" : "s", n->nargs);
     }
     n->sub = (uint8_t)f->id;
     const struct rtype *t0 = arg_type(n, 0);
@@ -316,8 +315,9 @@ rules_fn_check(struct check_ctx *cx, struct node *n)
             /* A literal date is resolved once, here. */
             int64_t packed;
             if (rules_parse_date(a->lit.u.s, a->lit.n, &packed) != 0)
-                return ferr(cx, a, "invalid date literal \"%s\" (expected "
-                                   "a valid YYYY-MM-DD)",
+                return ferr(cx, a,
+                            "invalid date literal \"%s\" (expected "
+                            "a valid YYYY-MM-DD)",
                             a->lit.u.s);
             n->op = N_LIT;
             memset(&n->lit, 0, sizeof(n->lit));
@@ -506,7 +506,8 @@ to_int(const struct node *n, const struct val *x)
         return mkint(x->u.i);
     case V_DOUBLE:
         /* CEL: truncation toward zero; out of range is an error. */
-        if (!(x->u.d > -9223372036854775808.0 && x->u.d < 9223372036854775808.0))
+        if (!(x->u.d > -9223372036854775808.0 &&
+              x->u.d < 9223372036854775808.0))
             return rules_err(n, E_INT_RANGE);
         return mkint((int64_t)x->u.d);
     case V_STRING: {
@@ -573,8 +574,7 @@ rules_fn_call(struct eval_ctx *ex, const struct node *n)
     case FN_STARTS:
         return mkbool(b.n <= a.n && memcmp(a.u.s, b.u.s, b.n) == 0);
     case FN_ENDS:
-        return mkbool(b.n <= a.n &&
-                      memcmp(a.u.s + a.n - b.n, b.u.s, b.n) == 0);
+        return mkbool(b.n <= a.n && memcmp(a.u.s + a.n - b.n, b.u.s, b.n) == 0);
     case FN_CONTAINS:
         if (b.n == 0)
             return mkbool(1);

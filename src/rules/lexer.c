@@ -70,8 +70,8 @@ lex_string(struct lexer *lx, struct token *t, int raw)
     const char *s = lx->src;
     size_t start = lx->pos;
     char q = s[lx->pos];
-    int triple = lx->pos + 2 < lx->len && s[lx->pos + 1] == q &&
-                 s[lx->pos + 2] == q;
+    int triple =
+        lx->pos + 2 < lx->len && s[lx->pos + 1] == q && s[lx->pos + 2] == q;
     size_t i = lx->pos + (triple ? 3 : 1);
     /* The decoded text is never longer than the source. */
     char *out = cjx_arena_alloc(lx->arena, lx->len - i + 1);
@@ -103,17 +103,38 @@ lex_string(struct lexer *lx, struct token *t, int raw)
         char e = s[i + 1];
         i += 2;
         switch (e) {
-        case 'n': out[o++] = '\n'; break;
-        case 't': out[o++] = '\t'; break;
-        case 'r': out[o++] = '\r'; break;
-        case 'a': out[o++] = '\a'; break;
-        case 'b': out[o++] = '\b'; break;
-        case 'f': out[o++] = '\f'; break;
-        case 'v': out[o++] = '\v'; break;
-        case '\\': case '\'': case '"': case '`': case '?':
+        case 'n':
+            out[o++] = '\n';
+            break;
+        case 't':
+            out[o++] = '\t';
+            break;
+        case 'r':
+            out[o++] = '\r';
+            break;
+        case 'a':
+            out[o++] = '\a';
+            break;
+        case 'b':
+            out[o++] = '\b';
+            break;
+        case 'f':
+            out[o++] = '\f';
+            break;
+        case 'v':
+            out[o++] = '\v';
+            break;
+        case '\\':
+        case '\'':
+        case '"':
+        case '`':
+        case '?':
             out[o++] = e;
             break;
-        case 'x': case 'X': case 'u': case 'U': {
+        case 'x':
+        case 'X':
+        case 'u':
+        case 'U': {
             int nd = (e == 'x' || e == 'X') ? 2 : e == 'u' ? 4 : 8;
             uint32_t cp = 0;
             for (int k = 0; k < nd; k++) {
@@ -150,7 +171,8 @@ lex_number(struct lexer *lx, struct token *t)
     const char *s = lx->src;
     size_t start = lx->pos, i = lx->pos;
     int is_double = 0;
-    if (s[i] == '0' && i + 1 < lx->len && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
+    if (s[i] == '0' && i + 1 < lx->len &&
+        (s[i + 1] == 'x' || s[i + 1] == 'X')) {
         i += 2;
         size_t d0 = i;
         while (i < lx->len && hexval(s[i]) >= 0)
@@ -216,12 +238,12 @@ rules_lex_next(struct lexer *lx, struct token *t)
     const char *s = lx->src;
     memset(t, 0, sizeof(*t));
     for (;;) {
-        while (lx->pos < lx->len &&
-               (s[lx->pos] == ' ' || s[lx->pos] == '\t' ||
-                s[lx->pos] == '\n' || s[lx->pos] == '\r'))
+        while (lx->pos < lx->len && (s[lx->pos] == ' ' || s[lx->pos] == '\t' ||
+                                     s[lx->pos] == '\n' || s[lx->pos] == '\r'))
             lx->pos++;
         /* CEL comments run from // to the end of the line. */
-        if (lx->pos + 1 < lx->len && s[lx->pos] == '/' && s[lx->pos + 1] == '/') {
+        if (lx->pos + 1 < lx->len && s[lx->pos] == '/' &&
+            s[lx->pos + 1] == '/') {
             while (lx->pos < lx->len && s[lx->pos] != '\n')
                 lx->pos++;
             continue;
@@ -273,21 +295,51 @@ rules_lex_next(struct lexer *lx, struct token *t)
     enum tok_kind k;
     size_t n = 1;
     switch (c) {
-    case '(': k = TK_LPAREN; break;
-    case ')': k = TK_RPAREN; break;
-    case '[': k = TK_LBRACK; break;
-    case ']': k = TK_RBRACK; break;
-    case '{': k = TK_LBRACE; break;
-    case '}': k = TK_RBRACE; break;
-    case '.': k = TK_DOT; break;
-    case ',': k = TK_COMMA; break;
-    case ':': k = TK_COLON; break;
-    case '?': k = TK_QUESTION; break;
-    case '+': k = TK_PLUS; break;
-    case '-': k = TK_MINUS; break;
-    case '*': k = TK_STAR; break;
-    case '/': k = TK_SLASH; break;
-    case '%': k = TK_PERCENT; break;
+    case '(':
+        k = TK_LPAREN;
+        break;
+    case ')':
+        k = TK_RPAREN;
+        break;
+    case '[':
+        k = TK_LBRACK;
+        break;
+    case ']':
+        k = TK_RBRACK;
+        break;
+    case '{':
+        k = TK_LBRACE;
+        break;
+    case '}':
+        k = TK_RBRACE;
+        break;
+    case '.':
+        k = TK_DOT;
+        break;
+    case ',':
+        k = TK_COMMA;
+        break;
+    case ':':
+        k = TK_COLON;
+        break;
+    case '?':
+        k = TK_QUESTION;
+        break;
+    case '+':
+        k = TK_PLUS;
+        break;
+    case '-':
+        k = TK_MINUS;
+        break;
+    case '*':
+        k = TK_STAR;
+        break;
+    case '/':
+        k = TK_SLASH;
+        break;
+    case '%':
+        k = TK_PERCENT;
+        break;
     case '|':
         if (d != '|')
             return lex_error(t, lx->pos, "unexpected character '|'");

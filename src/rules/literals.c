@@ -61,7 +61,8 @@ collect_lits(struct lits *l, struct node *n)
 static int
 lit_cmp(const void *pa, const void *pb)
 {
-    const struct val *a = *(struct val *const *)pa, *b = *(struct val *const *)pb;
+    const struct val *a = *(struct val *const *)pa,
+                     *b = *(struct val *const *)pb;
     if (a->n != b->n)
         return a->n < b->n ? -1 : 1;
     int c = memcmp(a->u.s, b->u.s, a->n);

@@ -22,15 +22,14 @@ struct loader {
         *procedure;
 };
 
-#define TRY(expr)                                                              \
-    do {                                                                       \
-        int rc_ = (expr);                                                      \
-        if (rc_ != 0)                                                          \
-            return rc_;                                                        \
+#define TRY(expr)         \
+    do {                  \
+        int rc_ = (expr); \
+        if (rc_ != 0)     \
+            return rc_;   \
     } while (0)
 
-static int
-lerr(struct loader *ld, const yaml_node_t *n, const char *fmt, ...)
+static int lerr(struct loader *ld, const yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
@@ -128,12 +127,10 @@ parse_expr(struct loader *ld, const yaml_node_t *n, const char *what,
     struct srcmap sm;
     size_t start = offset_of(ld, n->start_mark.line, n->start_mark.column);
     size_t end = offset_of(ld, n->end_mark.line, n->end_mark.column);
-    TRY(rules_srcmap_scalar(&ld->set->arena, &sm, ld->set->file, ld->text,
-                            ld->text_len, start, end,
-                            (uint32_t)n->start_mark.line + 1,
-                            (uint32_t)n->start_mark.column + 1,
-                            (const char *)n->data.scalar.value,
-                            n->data.scalar.length));
+    TRY(rules_srcmap_scalar(
+        &ld->set->arena, &sm, ld->set->file, ld->text, ld->text_len, start, end,
+        (uint32_t)n->start_mark.line + 1, (uint32_t)n->start_mark.column + 1,
+        (const char *)n->data.scalar.value, n->data.scalar.length));
     return rules_parse(&ld->set->arena, (const char *)n->data.scalar.value,
                        n->data.scalar.length, &sm, out, ld->eb);
 }
@@ -145,7 +142,8 @@ parse_domain(struct loader *ld, yaml_node_t *n, struct node **out)
 {
     if (n->type != YAML_SEQUENCE_NODE)
         return parse_expr(ld, n, "domain", out);
-    size_t k = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    size_t k =
+        (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
     if (k > 256)
         return lerr(ld, n, "domain too long");
     struct node *l = rules_node_new(&ld->set->arena, N_LIST, 0, NULL);
@@ -364,11 +362,13 @@ relief_value(struct loader *ld, yaml_node_t *n, int *out)
     TRY(want_scalar(ld, n, "a relief", &s));
     if (ld->set->out.relief == NULL)
         return lerr(ld, n, "the output message has no 'relief' field");
-    const ProtobufCEnumValue *v = enum_value(ld->set->out.relief->descriptor, s);
+    const ProtobufCEnumValue *v =
+        enum_value(ld->set->out.relief->descriptor, s);
     if (v == NULL)
-        return lerr(ld, n, "unknown relief '%s' (not a value of %s)", s,
-                    ((const ProtobufCEnumDescriptor *)
-                         ld->set->out.relief->descriptor)->name);
+        return lerr(
+            ld, n, "unknown relief '%s' (not a value of %s)", s,
+            ((const ProtobufCEnumDescriptor *)ld->set->out.relief->descriptor)
+                ->name);
     *out = v->value;
     return 0;
 }
@@ -415,9 +415,8 @@ declare_lets(struct loader *ld)
             expr_node = lp[i].value;
             l->name = lp[i].key;
         } else {
-            static const char *const keys[] = {"name", "value", "known",
-                                               "domain", "missing", "field",
-                                               NULL};
+            static const char *const keys[] = {
+                "name", "value", "known", "domain", "missing", "field", NULL};
             yaml_node_t *f = get(ld, fit[i - n_lets]);
             struct pair fp[8];
             size_t nf;
@@ -442,8 +441,8 @@ declare_lets(struct loader *ld)
         }
         if (!is_identifier(l->name))
             return lerr(ld, name_node, "'%s' is not a valid name", l->name);
-        static const char *const reserved[] = {"has", "true", "false", "null",
-                                               "in", NULL};
+        static const char *const reserved[] = {"has",  "true", "false",
+                                               "null", "in",   NULL};
         for (size_t r = 0; reserved[r] != NULL; r++)
             if (strcmp(reserved[r], l->name) == 0)
                 return lerr(ld, name_node, "'%s' is a reserved word", l->name);
@@ -452,8 +451,9 @@ declare_lets(struct loader *ld)
                 return lerr(ld, name_node, "'%s' is declared twice", l->name);
         if (protobuf_c_message_descriptor_get_field_by_name(set->message,
                                                             l->name) != NULL)
-            return lerr(ld, name_node, "'%s' would hide the field of the same "
-                                       "name in %s",
+            return lerr(ld, name_node,
+                        "'%s' would hide the field of the same "
+                        "name in %s",
                         l->name, set->message->name);
         l->name = cjx_arena_strndup(&set->arena, l->name, strlen(l->name));
         if (l->name == NULL)
@@ -473,12 +473,13 @@ load_validations(struct loader *ld)
     size_t n;
     TRY(seq_items(ld, ld->validations, "validations", &it, &n));
     struct cjx_rules_set *set = ld->set;
-    set->validations = cjx_arena_alloc(&set->arena, (n + 1) * sizeof(*set->validations));
+    set->validations =
+        cjx_arena_alloc(&set->arena, (n + 1) * sizeof(*set->validations));
     if (set->validations == NULL)
         return CJX_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        static const char *const keys[] = {"id", "rule", "message", "severity",
-                                           "field", NULL};
+        static const char *const keys[] = {"id",       "rule",  "message",
+                                           "severity", "field", NULL};
         yaml_node_t *v = get(ld, it[i]), *id, *rule, *msg, *sev, *field;
         struct pair p[8];
         size_t np;
@@ -493,7 +494,8 @@ load_validations(struct loader *ld)
         TRY(copy_str(ld, id, "id", &val->id));
         for (size_t j = 0; j < i; j++)
             if (strcmp(set->validations[j].id, val->id) == 0)
-                return lerr(ld, id, "validation id '%s' is used twice", val->id);
+                return lerr(ld, id, "validation id '%s' is used twice",
+                            val->id);
         TRY(copy_str(ld, msg, "message", &val->message));
         val->field = "";
         if ((field = lookup(p, np, "field")) != NULL)
@@ -568,7 +570,8 @@ compile_procedure(struct loader *ld, yaml_node_t *n, struct node **out)
         return rules_diag(ld->eb, CJX_EPARSE, &ld->file_sm, (*out)->line,
                           (*out)->col, "procedure must be a value of %s",
                           ((const ProtobufCEnumDescriptor *)
-                               ld->set->out.procedure->descriptor)->name);
+                               ld->set->out.procedure->descriptor)
+                              ->name);
     return 0;
 }
 
@@ -580,14 +583,16 @@ load_decisions(struct loader *ld)
     struct cjx_rules_set *set = ld->set;
     TRY(seq_items(ld, ld->decisions, "decisions", &it, &n));
     if (set->output == NULL)
-        return lerr(ld, ld->decisions, "decisions need an 'output' message type");
-    set->decisions = cjx_arena_alloc(&set->arena, (n + 1) * sizeof(*set->decisions));
+        return lerr(ld, ld->decisions,
+                    "decisions need an 'output' message type");
+    set->decisions =
+        cjx_arena_alloc(&set->arena, (n + 1) * sizeof(*set->decisions));
     if (set->decisions == NULL)
         return CJX_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         static const char *const keys[] = {
-            "id", "when", "relief", "floor", "ceiling", "reasons",
-            "citations", "missing", "procedure", NULL};
+            "id",      "when",      "relief",  "floor",     "ceiling",
+            "reasons", "citations", "missing", "procedure", NULL};
         yaml_node_t *v = get(ld, it[i]), *id, *when, *relief, *x;
         struct pair p[12];
         size_t np;
@@ -606,7 +611,8 @@ load_decisions(struct loader *ld)
         d->line = (uint32_t)v->start_mark.line + 1;
         d->col = (uint32_t)v->start_mark.column + 1;
         TRY(relief_value(ld, relief, &d->relief));
-        yaml_node_t *fl = lookup(p, np, "floor"), *ce = lookup(p, np, "ceiling");
+        yaml_node_t *fl = lookup(p, np, "floor"),
+                    *ce = lookup(p, np, "ceiling");
         if ((fl == NULL) != (ce == NULL))
             return lerr(ld, v, "floor and ceiling go together");
         if (fl != NULL) {
@@ -620,12 +626,14 @@ load_decisions(struct loader *ld)
                 return lerr(ld, ce, "ceiling is not in the review order");
             d->has_range = 1;
         } else if (set->review_relief >= 0 && d->relief == set->review_relief) {
-            return lerr(ld, relief, "a review decision needs floor and ceiling");
+            return lerr(ld, relief,
+                        "a review decision needs floor and ceiling");
         }
         if ((x = lookup(p, np, "reasons")) != NULL)
             TRY(string_list(ld, x, "reasons", &d->reasons, &d->n_reasons));
         if ((x = lookup(p, np, "citations")) != NULL)
-            TRY(string_list(ld, x, "citations", &d->citations, &d->n_citations));
+            TRY(string_list(ld, x, "citations", &d->citations,
+                            &d->n_citations));
         if ((x = lookup(p, np, "missing")) != NULL)
             TRY(string_list(ld, x, "missing", &d->missing, &d->n_missing));
         if ((x = lookup(p, np, "procedure")) != NULL)
@@ -636,7 +644,8 @@ load_decisions(struct loader *ld)
             lead = lead->args[0];
         d->lead_slot = -1;
         d->lead_neg = 0;
-        if (lead->op == N_NOT && (lead->a->op == N_LET || lead->a->op == N_FACT)) {
+        if (lead->op == N_NOT &&
+            (lead->a->op == N_LET || lead->a->op == N_FACT)) {
             d->lead_neg = 1;
             lead = lead->a;
         }
@@ -705,7 +714,8 @@ resolve_output(struct loader *ld)
         {"missing_facts", &set->out.missing_facts, PROTOBUF_C_TYPE_STRING, 1},
         {"decision_id", &set->out.decision_id, PROTOBUF_C_TYPE_STRING, 0},
         {"rule_set", &set->out.rule_set, PROTOBUF_C_TYPE_STRING, 0},
-        {"rule_set_version", &set->out.rule_set_version, PROTOBUF_C_TYPE_STRING, 0},
+        {"rule_set_version", &set->out.rule_set_version, PROTOBUF_C_TYPE_STRING,
+         0},
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++) {
         const ProtobufCFieldDescriptor *fd =
@@ -718,10 +728,12 @@ resolve_output(struct loader *ld)
         *want[i].slot = fd;
     }
     if (set->out.relief == NULL)
-        return lerr(ld, ld->decisions != NULL ? ld->decisions : ld->doc->nodes.start,
-                    "output message %s has no enum field 'relief'", o->name);
+        return lerr(
+            ld, ld->decisions != NULL ? ld->decisions : ld->doc->nodes.start,
+            "output message %s has no enum field 'relief'", o->name);
     /* floor and ceiling must use the relief enumeration. */
-    if (set->out.floor != NULL && set->out.floor->descriptor != set->out.relief->descriptor)
+    if (set->out.floor != NULL &&
+        set->out.floor->descriptor != set->out.relief->descriptor)
         set->out.floor = NULL;
     if (set->out.ceiling != NULL &&
         set->out.ceiling->descriptor != set->out.relief->descriptor)
@@ -786,9 +798,9 @@ static int
 load_root(struct loader *ld, yaml_node_t *root)
 {
     static const char *const keys[] = {
-        "name", "version", "description", "message", "output", "effective",
-        "lets", "facts", "review", "procedure", "notes", "validations",
-        "decisions", NULL};
+        "name",      "version",     "description", "message", "output",
+        "effective", "lets",        "facts",       "review",  "procedure",
+        "notes",     "validations", "decisions",   NULL};
     struct pair p[16];
     size_t np;
     struct cjx_rules_set *set = ld->set;
@@ -915,10 +927,11 @@ cjx_rules_set_load_buffer(const char *name, const char *buf, size_t len,
         if (parser.error == YAML_MEMORY_ERROR) {
             rc = cjx_errf(eb, CJX_ENOMEM, "out of memory");
         } else {
-            rc = rules_diag(eb, CJX_EPARSE, &ld.file_sm,
-                            (uint32_t)parser.problem_mark.line + 1,
-                            (uint32_t)parser.problem_mark.column + 1,
-                            "YAML: %s", parser.problem ? parser.problem : "error");
+            rc =
+                rules_diag(eb, CJX_EPARSE, &ld.file_sm,
+                           (uint32_t)parser.problem_mark.line + 1,
+                           (uint32_t)parser.problem_mark.column + 1, "YAML: %s",
+                           parser.problem ? parser.problem : "error");
         }
         yaml_parser_delete(&parser);
         cjx_rules_set_free(set);

@@ -50,18 +50,18 @@ expect(struct parse_ctx *p, enum tok_kind k, const char *what)
     return advance(p);
 }
 
-#define NEW(var, op, pos)                                                      \
-    do {                                                                       \
-        (var) = rules_node_new(p->arena, (op), (pos), p->sm);                  \
-        if ((var) == NULL)                                                     \
-            return CJX_ENOMEM;                                                 \
+#define NEW(var, op, pos)                                     \
+    do {                                                      \
+        (var) = rules_node_new(p->arena, (op), (pos), p->sm); \
+        if ((var) == NULL)                                    \
+            return CJX_ENOMEM;                                \
     } while (0)
 
-#define TRY(expr)                                                              \
-    do {                                                                       \
-        int rc_ = (expr);                                                      \
-        if (rc_ != 0)                                                          \
-            return rc_;                                                        \
+#define TRY(expr)         \
+    do {                  \
+        int rc_ = (expr); \
+        if (rc_ != 0)     \
+            return rc_;   \
     } while (0)
 
 static int parse_expr(struct parse_ctx *p, struct node **out);
@@ -204,7 +204,8 @@ parse_primary(struct parse_ctx *p, struct node **out)
         }
         TRY(expect(p, TK_RBRACK, "']' or ','"));
         n->nargs = 0;
-        n->args = cjx_arena_alloc(p->arena, (size_t)(k ? k : 1) * sizeof(*items));
+        n->args =
+            cjx_arena_alloc(p->arena, (size_t)(k ? k : 1) * sizeof(*items));
         if (n->args == NULL)
             return CJX_ENOMEM;
         memcpy(n->args, items, (size_t)k * sizeof(*items));
@@ -233,7 +234,8 @@ parse_member(struct parse_ctx *p, struct node **out)
             uint32_t dot = p->tok.pos;
             TRY(advance(p));
             if (p->tok.kind != TK_IDENT)
-                return perr(p, p->tok.pos, "expected a field or method name after '.'");
+                return perr(p, p->tok.pos,
+                            "expected a field or method name after '.'");
             struct token name = p->tok;
             TRY(advance(p));
             struct node *m;
@@ -303,8 +305,8 @@ parse_unary(struct parse_ctx *p, struct node **out)
     return parse_member(p, out);
 }
 
-static int
-parse_binary_level(struct parse_ctx *p, int level, struct node **out);
+static int parse_binary_level(struct parse_ctx *p, int level,
+                              struct node **out);
 
 /* Binary precedence levels, loosest first: || && relations + * . */
 static int
@@ -317,14 +319,29 @@ binop_of(enum tok_kind k, int level, int *op)
         return k == TK_AND ? (*op = -2, 1) : 0;
     case 2:
         switch (k) {
-        case TK_EQ: *op = OP_EQ; return 1;
-        case TK_NE: *op = OP_NE; return 1;
-        case TK_LT: *op = OP_LT; return 1;
-        case TK_LE: *op = OP_LE; return 1;
-        case TK_GT: *op = OP_GT; return 1;
-        case TK_GE: *op = OP_GE; return 1;
-        case TK_IN: *op = -3; return 1;
-        default: return 0;
+        case TK_EQ:
+            *op = OP_EQ;
+            return 1;
+        case TK_NE:
+            *op = OP_NE;
+            return 1;
+        case TK_LT:
+            *op = OP_LT;
+            return 1;
+        case TK_LE:
+            *op = OP_LE;
+            return 1;
+        case TK_GT:
+            *op = OP_GT;
+            return 1;
+        case TK_GE:
+            *op = OP_GE;
+            return 1;
+        case TK_IN:
+            *op = -3;
+            return 1;
+        default:
+            return 0;
         }
     case 3:
         if (k == TK_PLUS)

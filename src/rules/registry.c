@@ -74,7 +74,8 @@ is_rule_file(const char *name)
 }
 
 int
-cjx_rules_registry_load_dir(const char *dir, const struct cjx_rules_types *types,
+cjx_rules_registry_load_dir(const char *dir,
+                            const struct cjx_rules_types *types,
                             struct cjx_rules_registry **out,
                             struct cjx_errbuf *eb)
 {
@@ -110,8 +111,8 @@ cjx_rules_registry_load_dir(const char *dir, const struct cjx_rules_types *types
     if (rc == 0) {
         if (n > 0)
             qsort(paths, n, sizeof(*paths), cmp_str);
-        rc = cjx_rules_registry_load_files((const char *const *)paths, n,
-                                           types, out, eb);
+        rc = cjx_rules_registry_load_files((const char *const *)paths, n, types,
+                                           out, eb);
     } else {
         cjx_errf(eb, rc, "out of memory");
     }

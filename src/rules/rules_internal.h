@@ -32,9 +32,9 @@ enum rtype_kind {
 
 struct rtype {
     enum rtype_kind kind;
-    const struct rtype *elem;                /* T_LIST */
-    const ProtobufCMessageDescriptor *msg;   /* T_MSG */
-    const ProtobufCEnumDescriptor *en;       /* T_ENUM */
+    const struct rtype *elem;              /* T_LIST */
+    const ProtobufCMessageDescriptor *msg; /* T_MSG */
+    const ProtobufCEnumDescriptor *en;     /* T_ENUM */
 };
 
 extern const struct rtype rtype_any, rtype_null, rtype_bool, rtype_int,
@@ -112,7 +112,7 @@ enum err_code {
 
 /* Sixteen bytes, so that evaluators return values in registers. */
 struct val {
-    uint8_t k;  /* enum val_kind */
+    uint8_t k; /* enum val_kind */
     /* V_LIST: enum list_kind; V_ERR: enum err_code; V_STRING: 1 for a
      * literal of the rule set, which shares one pointer with every equal
      * literal (see rules_specialise_set) */
@@ -135,30 +135,39 @@ _Static_assert(sizeof(struct val) == 16, "a value fits two registers");
 
 enum node_op {
     /* Leaves first: rules_eval answers these without a call. */
-    N_LIT,       /* lit */
-    N_LET,       /* slot */
-    N_FACT,      /* slot */
-    N_LOOPVAR,   /* slot */
-    N_IDENT,     /* name (before resolution) */
-    N_SELECT,    /* a.name -> fd after resolution; a == NULL: root field */
-    N_HAS,       /* has(a.name) */
-    N_LIST,      /* args */
-    N_INDEX,     /* a[b] */
+    N_LIT,     /* lit */
+    N_LET,     /* slot */
+    N_FACT,    /* slot */
+    N_LOOPVAR, /* slot */
+    N_IDENT,   /* name (before resolution) */
+    N_SELECT,  /* a.name -> fd after resolution; a == NULL: root field */
+    N_HAS,     /* has(a.name) */
+    N_LIST,    /* args */
+    N_INDEX,   /* a[b] */
     N_NOT,
     N_NEG,
     N_AND,
     N_OR,
-    N_COND,      /* a ? b : c */
-    N_BINOP,     /* a op b; sub = operator */
-    N_IN,        /* a in b */
-    N_IN_SET,    /* a in constant string set */
-    N_CALL,      /* name(args) or a.name(args) before resolution; fn after */
-    N_MACRO,     /* a.sub(var, b[, c]) */
+    N_COND,   /* a ? b : c */
+    N_BINOP,  /* a op b; sub = operator */
+    N_IN,     /* a in b */
+    N_IN_SET, /* a in constant string set */
+    N_CALL,   /* name(args) or a.name(args) before resolution; fn after */
+    N_MACRO,  /* a.sub(var, b[, c]) */
 };
 
 enum binop {
-    OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD,
-    OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE,
+    OP_ADD,
+    OP_SUB,
+    OP_MUL,
+    OP_DIV,
+    OP_MOD,
+    OP_EQ,
+    OP_NE,
+    OP_LT,
+    OP_LE,
+    OP_GT,
+    OP_GE,
 };
 
 enum macro_kind { M_ALL, M_EXISTS, M_EXISTS_ONE, M_MAP, M_FILTER };
@@ -177,11 +186,11 @@ struct node {
      * compiled (rules_specialise); until then a generic switch. */
     rules_eval_fn ev;
     uint8_t op;
-    uint8_t sub;       /* enum binop / macro_kind / function id */
-    uint8_t receiver;  /* N_CALL: written as a.f(...) */
+    uint8_t sub;      /* enum binop / macro_kind / function id */
+    uint8_t receiver; /* N_CALL: written as a.f(...) */
     uint8_t nargs;
-    uint16_t height;   /* longest path to a leaf, bounded at parse time */
-    uint32_t pos;      /* byte offset in the expression text */
+    uint16_t height;    /* longest path to a leaf, bounded at parse time */
+    uint32_t pos;       /* byte offset in the expression text */
     uint32_t line, col; /* position in the rule file */
     const struct rtype *type;
     struct node *a, *b, *c;
@@ -211,12 +220,12 @@ struct node {
 /* Maps byte offsets of an expression (a YAML scalar's value) back to the
  * rule file so that errors point at the right column. */
 struct srcmap {
-    const char *file;       /* name shown in messages */
-    const char *text;       /* whole file, for quoting the line */
+    const char *file; /* name shown in messages */
+    const char *text; /* whole file, for quoting the line */
     size_t text_len;
-    const uint32_t *line;   /* per value byte, 1-based; NULL: line0 */
+    const uint32_t *line; /* per value byte, 1-based; NULL: line0 */
     const uint32_t *col;
-    uint32_t line0, col0;   /* position of byte 0 when no table */
+    uint32_t line0, col0; /* position of byte 0 when no table */
 };
 
 void rules_pos(const struct srcmap *sm, uint32_t off, uint32_t *line,
@@ -235,12 +244,40 @@ int rules_srcmap_scalar(struct cjx_arena *a, struct srcmap *sm,
 /* ---- lexer / parser --------------------------------------------------- */
 
 enum tok_kind {
-    TK_EOF, TK_ERR, TK_INT, TK_DOUBLE, TK_STRING, TK_IDENT,
-    TK_TRUE, TK_FALSE, TK_NULL, TK_IN,
-    TK_LPAREN, TK_RPAREN, TK_LBRACK, TK_RBRACK, TK_LBRACE, TK_RBRACE,
-    TK_DOT, TK_COMMA, TK_COLON, TK_QUESTION,
-    TK_OR, TK_AND, TK_NOT, TK_EQ, TK_NE, TK_LT, TK_LE, TK_GT, TK_GE,
-    TK_PLUS, TK_MINUS, TK_STAR, TK_SLASH, TK_PERCENT,
+    TK_EOF,
+    TK_ERR,
+    TK_INT,
+    TK_DOUBLE,
+    TK_STRING,
+    TK_IDENT,
+    TK_TRUE,
+    TK_FALSE,
+    TK_NULL,
+    TK_IN,
+    TK_LPAREN,
+    TK_RPAREN,
+    TK_LBRACK,
+    TK_RBRACK,
+    TK_LBRACE,
+    TK_RBRACE,
+    TK_DOT,
+    TK_COMMA,
+    TK_COLON,
+    TK_QUESTION,
+    TK_OR,
+    TK_AND,
+    TK_NOT,
+    TK_EQ,
+    TK_NE,
+    TK_LT,
+    TK_LE,
+    TK_GT,
+    TK_GE,
+    TK_PLUS,
+    TK_MINUS,
+    TK_STAR,
+    TK_SLASH,
+    TK_PERCENT,
 };
 
 struct token {
@@ -248,7 +285,7 @@ struct token {
     uint32_t pos, len;
     int64_t i;
     double d;
-    char *s;      /* TK_STRING: decoded (arena); TK_IDENT: copy */
+    char *s; /* TK_STRING: decoded (arena); TK_IDENT: copy */
     size_t slen;
     const char *err;
 };
@@ -275,8 +312,8 @@ struct parse_ctx {
 int rules_parse(struct cjx_arena *a, const char *src, size_t len,
                 const struct srcmap *sm, struct node **out,
                 struct cjx_errbuf *eb);
-struct node *rules_node_new(struct cjx_arena *a, enum node_op op,
-                            uint32_t pos, const struct srcmap *sm);
+struct node *rules_node_new(struct cjx_arena *a, enum node_op op, uint32_t pos,
+                            const struct srcmap *sm);
 
 /* ---- compiled rule sets ----------------------------------------------- */
 
@@ -366,7 +403,8 @@ struct cjx_rules_set {
     const char *name, *version, *description;
     const ProtobufCMessageDescriptor *message, *output;
     struct output_fields out;
-    int32_t eff_from, eff_until; /* packed dates; INT32_MIN / INT32_MAX when open */
+    int32_t eff_from,
+        eff_until; /* packed dates; INT32_MIN / INT32_MAX when open */
     struct enum_const *enums;
     size_t n_enums;
     struct let_def *lets;
@@ -378,10 +416,10 @@ struct cjx_rules_set {
     struct note *notes;
     size_t n_notes;
     struct node *procedure;
-    int review_relief;       /* -1: no enumeration declared */
-    int *order;              /* relief numbers, least relief first */
+    int review_relief; /* -1: no enumeration declared */
+    int *order;        /* relief numbers, least relief first */
     size_t n_order;
-    int n_slots;             /* lets + facts + loop variables */
+    int n_slots; /* lets + facts + loop variables */
     int n_loop_slots;
     const struct let_def *fact_of_bit[64]; /* facts by fact_bit */
 };
@@ -421,9 +459,25 @@ int rules_collect_enums(struct cjx_rules_set *set,
 /* ---- functions -------------------------------------------------------- */
 
 enum fn_id {
-    FN_SIZE = 1, FN_STARTS, FN_ENDS, FN_CONTAINS, FN_MATCHES, FN_INT,
-    FN_DOUBLE, FN_STRING, FN_DATE, FN_AGE_AT, FN_DAYS_BETWEEN, FN_ADD_DAYS,
-    FN_ADD_MONTHS, FN_ADD_YEARS, FN_SUM, FN_MIN, FN_MAX, FN_YEAR, FN_MONTH,
+    FN_SIZE = 1,
+    FN_STARTS,
+    FN_ENDS,
+    FN_CONTAINS,
+    FN_MATCHES,
+    FN_INT,
+    FN_DOUBLE,
+    FN_STRING,
+    FN_DATE,
+    FN_AGE_AT,
+    FN_DAYS_BETWEEN,
+    FN_ADD_DAYS,
+    FN_ADD_MONTHS,
+    FN_ADD_YEARS,
+    FN_SUM,
+    FN_MIN,
+    FN_MAX,
+    FN_YEAR,
+    FN_MONTH,
     FN_DAY,
 };
 
@@ -451,11 +505,11 @@ struct eval_ctx {
     /* unknown-fact enumeration */
     int enumerate;
     int n_choices;
-    int pos;                /* choices consumed so far in this branch */
-    int cur_dec;            /* decision being evaluated */
-    uint64_t unknown_used;  /* bit per fact index (lets order) referenced
+    int pos;               /* choices consumed so far in this branch */
+    int cur_dec;           /* decision being evaluated */
+    uint64_t unknown_used; /* bit per fact index (lets order) referenced
                                while unknown */
-    int overflow;           /* too many choices */
+    int overflow;          /* too many choices */
     int n_unknown_order;
     /* Slots that may differ between branches, in the order they were
      * computed, with pos at that moment: a value computed when pos was p
@@ -513,7 +567,8 @@ rules_field_msg(struct eval_ctx *ex, const struct node *n,
     const ProtobufCMessage *m = ex->root;
     const struct node *b = n->base;
     if (b != NULL) {
-        struct val v = b->op == N_LOOPVAR ? ex->slots[b->slot] : rules_eval(ex, b);
+        struct val v =
+            b->op == N_LOOPVAR ? ex->slots[b->slot] : rules_eval(ex, b);
         if (v.k == V_ERR) {
             *err = v;
             return 1;

@@ -12,9 +12,8 @@ eval_error(const struct eval_ctx *ex, const struct val *v, const char *what,
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
     const struct node *n = v->u.at;
     if (n != NULL)
-        return cjx_errf(eb, CJX_EINVAL, "%s:%u:%u: %s '%s': %s",
-                        ex->set->file, n->line, n->col, what, id,
-                        rules_err_msg(v));
+        return cjx_errf(eb, CJX_EINVAL, "%s:%u:%u: %s '%s': %s", ex->set->file,
+                        n->line, n->col, what, id, rules_err_msg(v));
     return cjx_errf(eb, CJX_EINVAL, "%s: %s '%s': %s", ex->set->file, what, id,
                     rules_err_msg(v));
 }
@@ -186,8 +185,8 @@ fill_single(const struct cjx_rules_set *set, const struct decision *d,
  * repeats; notes come last. */
 static int
 fill_combined(const struct cjx_rules_set *set, const struct eval_ctx *ex,
-              const uint16_t *branch, int n_branch,
-              const struct strlist *notes, ProtobufCMessage *m)
+              const uint16_t *branch, int n_branch, const struct strlist *notes,
+              ProtobufCMessage *m)
 {
     struct cjx_arena *arena = ex->arena;
     const struct decision *first = &set->decisions[branch[0]];
@@ -195,8 +194,8 @@ fill_combined(const struct cjx_rules_set *set, const struct eval_ctx *ex,
     for (int i = 0; i < n_branch; i++) {
         const struct decision *d = &set->decisions[branch[i]];
         if (d->relief != first->relief || d->has_range != first->has_range ||
-            (d->has_range && (d->floor != first->floor ||
-                              d->ceiling != first->ceiling)))
+            (d->has_range &&
+             (d->floor != first->floor || d->ceiling != first->ceiling)))
             agree = 0;
         int f = rank(set, d->has_range ? d->floor : d->relief);
         int c = rank(set, d->has_range ? d->ceiling : d->relief);
@@ -223,7 +222,8 @@ fill_combined(const struct cjx_rules_set *set, const struct eval_ctx *ex,
         const struct decision *d = &set->decisions[branch[i]];
         rc = strlist_add_all(arena, &reasons, d->reasons, d->n_reasons);
         if (rc == 0)
-            rc = strlist_add_all(arena, &citations, d->citations, d->n_citations);
+            rc = strlist_add_all(arena, &citations, d->citations,
+                                 d->n_citations);
         if (rc == 0)
             rc = strlist_add_all(arena, &missing, d->missing, d->n_missing);
         if (rc == 0)
@@ -384,8 +384,10 @@ cjx_rules_decide(const struct cjx_rules_set *set, const ProtobufCMessage *msg,
         if (d < 0)
             return d;
         if (n_branch == RULES_MAX_BRANCHES || ex.overflow)
-            return cjx_errf(eb, CJX_ELIMIT, "%s: too many combinations of "
-                                            "unknown facts", set->file);
+            return cjx_errf(eb, CJX_ELIMIT,
+                            "%s: too many combinations of "
+                            "unknown facts",
+                            set->file);
         branch[n_branch++] = (uint16_t)d;
         if (n_branch == 1) {
             /* The procedure and notes are read with the first branch's
@@ -406,8 +408,9 @@ cjx_rules_decide(const struct cjx_rules_set *set, const ProtobufCMessage *msg,
                 struct val r = rules_eval(&ex, set->notes[i].when);
                 if (r.k == V_ERR)
                     return eval_error(&ex, &r, "note", "when", eb);
-                if (r.u.i && strlist_add_all(arena, &notes, set->notes[i].reasons,
-                                             set->notes[i].n_reasons) != 0)
+                if (r.u.i &&
+                    strlist_add_all(arena, &notes, set->notes[i].reasons,
+                                    set->notes[i].n_reasons) != 0)
                     return cjx_errf(eb, CJX_ENOMEM, "out of memory");
             }
         }

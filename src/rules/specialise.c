@@ -63,9 +63,8 @@ ev_field(struct eval_ctx *ex, const struct node *n)
         v.u.m = m != NULL ? AT(m, off, ProtobufCMessage *) : NULL;
         return v;
     case RK_DATE:
-        return rules_read_date(n, n->date,
-                               m != NULL ? AT(m, off, ProtobufCMessage *)
-                                         : NULL);
+        return rules_read_date(
+            n, n->date, m != NULL ? AT(m, off, ProtobufCMessage *) : NULL);
     case RK_LIST:
         v.k = V_LIST;
         v.lk = n->list_kind;
@@ -187,12 +186,18 @@ static uint8_t
 cmp_mask(int sub)
 {
     switch (sub) {
-    case OP_EQ: return 2;
-    case OP_NE: return 5;
-    case OP_LT: return 1;
-    case OP_LE: return 3;
-    case OP_GT: return 4;
-    default: return 6;
+    case OP_EQ:
+        return 2;
+    case OP_NE:
+        return 5;
+    case OP_LT:
+        return 1;
+    case OP_LE:
+        return 3;
+    case OP_GT:
+        return 4;
+    default:
+        return 6;
     }
 }
 
@@ -237,13 +242,24 @@ field_int(struct eval_ctx *ex, const struct node *f, int64_t *x,
     }
     unsigned off = f->fd->offset;
     switch (f->rk) {
-    case RK_I32: *x = AT(m, off, int32_t); return 0;
-    case RK_U32: *x = AT(m, off, uint32_t); return 0;
-    case RK_I64: *x = AT(m, off, int64_t); return 0;
-    case RK_ENUM: *x = AT(m, off, int); return 0;
-    case RK_BOOL: *x = AT(m, off, protobuf_c_boolean) != 0; return 0;
+    case RK_I32:
+        *x = AT(m, off, int32_t);
+        return 0;
+    case RK_U32:
+        *x = AT(m, off, uint32_t);
+        return 0;
+    case RK_I64:
+        *x = AT(m, off, int64_t);
+        return 0;
+    case RK_ENUM:
+        *x = AT(m, off, int);
+        return 0;
+    case RK_BOOL:
+        *x = AT(m, off, protobuf_c_boolean) != 0;
+        return 0;
     default: {
-        struct val v = rules_read_date(f, f->date, AT(m, off, ProtobufCMessage *));
+        struct val v =
+            rules_read_date(f, f->date, AT(m, off, ProtobufCMessage *));
         if (v.k == V_ERR) {
             *err = v;
             return 1;

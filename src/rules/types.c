@@ -144,15 +144,33 @@ const char *
 rules_type_name(const struct rtype *t, char *buf, size_t len)
 {
     switch (t->kind) {
-    case T_ANY: snprintf(buf, len, "dyn"); break;
-    case T_NULL: snprintf(buf, len, "null_type"); break;
-    case T_BOOL: snprintf(buf, len, "bool"); break;
-    case T_INT: snprintf(buf, len, "int"); break;
-    case T_DOUBLE: snprintf(buf, len, "double"); break;
-    case T_STRING: snprintf(buf, len, "string"); break;
-    case T_DATE: snprintf(buf, len, "date"); break;
-    case T_ENUM: snprintf(buf, len, "%s", t->en->name); break;
-    case T_MSG: snprintf(buf, len, "%s", t->msg->name); break;
+    case T_ANY:
+        snprintf(buf, len, "dyn");
+        break;
+    case T_NULL:
+        snprintf(buf, len, "null_type");
+        break;
+    case T_BOOL:
+        snprintf(buf, len, "bool");
+        break;
+    case T_INT:
+        snprintf(buf, len, "int");
+        break;
+    case T_DOUBLE:
+        snprintf(buf, len, "double");
+        break;
+    case T_STRING:
+        snprintf(buf, len, "string");
+        break;
+    case T_DATE:
+        snprintf(buf, len, "date");
+        break;
+    case T_ENUM:
+        snprintf(buf, len, "%s", t->en->name);
+        break;
+    case T_MSG:
+        snprintf(buf, len, "%s", t->msg->name);
+        break;
     case T_LIST: {
         char inner[96];
         snprintf(buf, len, "list(%s)",
@@ -177,9 +195,8 @@ add_enum(struct cjx_rules_set *set, const ProtobufCEnumDescriptor *en)
 {
     if (has_enum(set, en))
         return 0;
-    struct enum_const *grown =
-        cjx_arena_alloc(&set->arena, (set->n_enums + en->n_values) *
-                                         sizeof(*grown));
+    struct enum_const *grown = cjx_arena_alloc(
+        &set->arena, (set->n_enums + en->n_values) * sizeof(*grown));
     if (grown == NULL)
         return CJX_ENOMEM;
     if (set->n_enums > 0)

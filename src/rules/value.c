@@ -271,7 +271,8 @@ format_val(struct sbuf *b, const struct val *v, const struct rtype *t)
 }
 
 char *
-rules_val_format(struct cjx_arena *a, const struct val *v, const struct rtype *t)
+rules_val_format(struct cjx_arena *a, const struct val *v,
+                 const struct rtype *t)
 {
     struct sbuf b = {.a = a};
     format_val(&b, v, t);

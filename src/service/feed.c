@@ -35,9 +35,9 @@ struct watch {
     int follow;
     struct pending_change batch[WATCH_BATCH];
     int batch_len, batch_next;
-    int sending; /* a send is in flight */
-    int parked;  /* waiting in the hub for a commit */
-    int over;    /* the call ended: no more sends */
+    int sending;     /* a send is in flight */
+    int parked;      /* waiting in the hub for a commit */
+    int over;        /* the call ended: no more sends */
     atomic_int refs; /* alive + in-flight send + wake-ups in progress */
     struct watch *next_parked;
     struct watch *next_active, *prev_active;
@@ -99,7 +99,8 @@ copy_change(void *arg, const struct cjx_stored_record *r)
 static void
 unpark_locked(struct feed_hub *hub, struct watch *w)
 {
-    for (struct watch **pp = &hub->parked; *pp != NULL; pp = &(*pp)->next_parked) {
+    for (struct watch **pp = &hub->parked; *pp != NULL;
+         pp = &(*pp)->next_parked) {
         if (*pp == w) {
             *pp = w->next_parked;
             break;
@@ -152,11 +153,17 @@ watch_end(struct watch *w)
 static int
 send_pending(struct watch *w, struct pending_change *p)
 {
-    struct cjx_stored_record r = {
-        .cii = p->cii, .court_case_number = p->ccn, .count_number = p->count,
-        .county = p->county, .version = p->version, .seq = p->seq,
-        .submitted_by = p->submitted_by, .stored_at_us = p->stored_at_us,
-        .flags = p->flags, .record = p->bytes, .record_len = p->len};
+    struct cjx_stored_record r = {.cii = p->cii,
+                                  .court_case_number = p->ccn,
+                                  .count_number = p->count,
+                                  .county = p->county,
+                                  .version = p->version,
+                                  .seq = p->seq,
+                                  .submitted_by = p->submitted_by,
+                                  .stored_at_us = p->stored_at_us,
+                                  .flags = p->flags,
+                                  .record = p->bytes,
+                                  .record_len = p->len};
     Cjx__V1__StoredRecord rec;
     cjx_arena_reset(&w->send_arena);
     int err = stored_record_message(&w->send_arena, &r, &rec);

@@ -18,7 +18,8 @@ health_check(struct cjx_call *c, const ProtobufCMessage *msg)
     }
     Grpc__Health__V1__HealthCheckResponse resp =
         GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
-    resp.status = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+    resp.status =
+        GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
     c->ops->reply(c, &resp.base);
 }
 

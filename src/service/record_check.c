@@ -41,8 +41,8 @@ check_text(const char *path, const char *value, size_t max,
         return cjx_errf(eb, CJX_EINVAL, "%s: required", path);
     size_t n = strlen(value);
     if (n > max)
-        return cjx_errf(eb, CJX_EINVAL, "%s: longer than %zu characters",
-                        path, max);
+        return cjx_errf(eb, CJX_EINVAL, "%s: longer than %zu characters", path,
+                        max);
     for (size_t i = 0; i < n; i++) {
         if ((unsigned char)value[i] < 0x20)
             return cjx_errf(eb, CJX_EINVAL, "%s: contains a control character",
@@ -98,7 +98,8 @@ record_check_record(const Cjx__V1__ConvictionRecord *rec, struct cjx_errbuf *eb)
     if ((err = check_cii("record.subject.cii", rec->subject->cii, eb)) != 0 ||
         (err = check_text("record.court_case_number", rec->court_case_number,
                           64, eb)) != 0 ||
-        (err = check_count("record.count_number", rec->count_number, eb)) != 0 ||
+        (err = check_count("record.count_number", rec->count_number, eb)) !=
+            0 ||
         (err = check_text("record.county", rec->county, 64, eb)) != 0 ||
         (err = check_date("record.subject.date_of_birth",
                           rec->subject->date_of_birth, eb)) != 0 ||

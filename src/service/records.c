@@ -25,7 +25,7 @@
 #define BULK_WINDOW 256
 
 #define LIST_DEFAULT_PAGE 100
-#define LIST_MAX_PAGE 1000
+#define LIST_MAX_PAGE     1000
 
 static struct cjx_service *
 service_of(struct cjx_call *c)
@@ -220,9 +220,9 @@ struct bulk {
     struct bulk_result *results; /* malloc'd: results outlive message arenas */
     size_t n;
     struct cjx_arena scratch; /* one record's packed bytes, reset per record */
-    int outstanding; /* writes queued and not yet done */
-    int paused;      /* reading stopped until the window drains */
-    int ended;       /* the client half-closed */
+    int outstanding;          /* writes queued and not yet done */
+    int paused;               /* reading stopped until the window drains */
+    int ended;                /* the client half-closed */
     int replied;
 };
 
@@ -231,10 +231,13 @@ static void
 bulk_reply_locked(struct bulk *b)
 {
     struct cjx_call *c = b->call;
-    Cjx__V1__SubmitRecordsResponse resp = CJX__V1__SUBMIT_RECORDS_RESPONSE__INIT;
-    Cjx__V1__SubmitRecordResult *items = calloc(b->n ? b->n : 1, sizeof(*items));
+    Cjx__V1__SubmitRecordsResponse resp =
+        CJX__V1__SUBMIT_RECORDS_RESPONSE__INIT;
+    Cjx__V1__SubmitRecordResult *items =
+        calloc(b->n ? b->n : 1, sizeof(*items));
     Cjx__V1__SubmitRecordResult **ptrs = calloc(b->n ? b->n : 1, sizeof(*ptrs));
-    Cjx__V1__SubmitRecordResponse *resps = calloc(b->n ? b->n : 1, sizeof(*resps));
+    Cjx__V1__SubmitRecordResponse *resps =
+        calloc(b->n ? b->n : 1, sizeof(*resps));
     Cjx__V1__RecordKey *keys = calloc(b->n ? b->n : 1, sizeof(*keys));
     b->replied = 1;
     if (items == NULL || ptrs == NULL || resps == NULL || keys == NULL) {
@@ -454,8 +457,8 @@ bulk_on_message(struct cjx_call *c, const ProtobufCMessage *msg)
         w.audit = &ev;
         b->outstanding++;
         pthread_mutex_unlock(&b->mu);
-        err = cjx_store_submit_record(service_of(c)->store, &w,
-                                      bulk_write_done, bw);
+        err = cjx_store_submit_record(service_of(c)->store, &w, bulk_write_done,
+                                      bw);
         pthread_mutex_lock(&b->mu);
         if (err != 0) {
             b->outstanding--;
@@ -520,13 +523,14 @@ split_flags(struct cjx_arena *a, const char *flags, Cjx__V1__StoredRecord *out)
 }
 
 int
-stored_record_message(struct cjx_arena *arena, const struct cjx_stored_record *r,
+stored_record_message(struct cjx_arena *arena,
+                      const struct cjx_stored_record *r,
                       Cjx__V1__StoredRecord *out)
 {
     ProtobufCAllocator alloc = cjx_arena_pb_allocator(arena);
     cjx__v1__stored_record__init(out);
-    out->record = cjx__v1__conviction_record__unpack(&alloc, r->record_len,
-                                                     r->record);
+    out->record =
+        cjx__v1__conviction_record__unpack(&alloc, r->record_len, r->record);
     if (out->record == NULL)
         return arena->failed ? CJX_ENOMEM : CJX_ESTORE;
     out->version = r->version;
@@ -544,7 +548,8 @@ stored_record_message(struct cjx_arena *arena, const struct cjx_stored_record *r
 static void
 get_record(struct cjx_call *c, const ProtobufCMessage *msg)
 {
-    const Cjx__V1__GetRecordRequest *req = (const Cjx__V1__GetRecordRequest *)msg;
+    const Cjx__V1__GetRecordRequest *req =
+        (const Cjx__V1__GetRecordRequest *)msg;
     struct cjx_errbuf eb;
     if (req->key != NULL) {
         c->audit.cii = req->key->cii;
@@ -558,8 +563,9 @@ get_record(struct cjx_call *c, const ProtobufCMessage *msg)
     }
     struct cjx_store *store = service_of(c)->store;
     struct cjx_stored_record r;
-    err = cjx_store_get_record(store, req->key->cii, req->key->court_case_number,
-                               req->key->count_number, &r, &eb);
+    err =
+        cjx_store_get_record(store, req->key->cii, req->key->court_case_number,
+                             req->key->count_number, &r, &eb);
     if (err == CJX_ENOTFOUND) {
         c->ops->fail(c, err, "no record with that key");
         return;
@@ -671,7 +677,8 @@ list_records(struct cjx_call *c, const ProtobufCMessage *msg)
     struct list_page page = {.call = c};
     if (c->access == CJX_ACCESS_OWN_COUNTY) {
         page.county_only = c->caller.agency->county;
-        if (filter == CJX_FILTER_COUNTY && strcmp(value, page.county_only) != 0) {
+        if (filter == CJX_FILTER_COUNTY &&
+            strcmp(value, page.county_only) != 0) {
             c->ops->fail(c, CJX_EPERM, "county: outside the caller's county");
             return;
         }

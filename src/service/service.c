@@ -113,7 +113,8 @@ size_t
 cjx_service_handler_count(void)
 {
     size_t n = 0;
-    for (size_t t = 0; t < sizeof(handler_tables) / sizeof(handler_tables[0]); t++)
+    for (size_t t = 0; t < sizeof(handler_tables) / sizeof(handler_tables[0]);
+         t++)
         n += *handler_tables[t].count;
     return n;
 }
@@ -121,7 +122,8 @@ cjx_service_handler_count(void)
 const struct cjx_handler *
 cjx_service_handler(size_t i)
 {
-    for (size_t t = 0; t < sizeof(handler_tables) / sizeof(handler_tables[0]); t++) {
+    for (size_t t = 0; t < sizeof(handler_tables) / sizeof(handler_tables[0]);
+         t++) {
         if (i < *handler_tables[t].count)
             return &handler_tables[t].handlers[i];
         i -= *handler_tables[t].count;

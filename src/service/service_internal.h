@@ -13,8 +13,8 @@ struct case_hub;
 /* Follow streams parked until the store commits a newer change. */
 struct feed_hub {
     pthread_mutex_t mu;
-    struct watch *parked;  /* singly linked through watch->next_parked */
-    struct watch *active;  /* every open watch, for shutdown */
+    struct watch *parked; /* singly linked through watch->next_parked */
+    struct watch *active; /* every open watch, for shutdown */
     int closed;
 };
 

@@ -9,7 +9,7 @@
  * into a struct cjx_stored_record. Column 0 is the row's position: the
  * record id for listings, the seq for the change feed. */
 #define RECORD_COLUMNS "r.cii, r.court_case_number, r.count_number, "
-#define VERSION_COLUMNS                                                        \
+#define VERSION_COLUMNS \
     "v.version, v.submitted_by, v.stored_at_us, v.flags, v.body "
 
 enum {
@@ -26,9 +26,9 @@ enum {
     COL_BODY,
 };
 
-#define CURRENT_SELECT                                                         \
-    "SELECT r.id, " RECORD_COLUMNS "r.county, r.seq, " VERSION_COLUMNS         \
-    "FROM records r CROSS JOIN record_versions v"                              \
+#define CURRENT_SELECT                                                 \
+    "SELECT r.id, " RECORD_COLUMNS "r.county, r.seq, " VERSION_COLUMNS \
+    "FROM records r CROSS JOIN record_versions v"                      \
     " ON v.id = r.current_version_id "
 
 enum reader_stmt {
@@ -393,7 +393,6 @@ cjx_store_reader_audit_checkpoints(struct cjx_store *base, int64_t after_seq,
                                    int limit, cjx_store_audit_visit_fn visit,
                                    void *arg, struct cjx_errbuf *eb)
 {
-    return read_audit_rows(base, RS_AUDIT_CHECKPOINTS,
-                           "read_audit_checkpoints", after_seq, limit, visit,
-                           arg, eb);
+    return read_audit_rows(base, RS_AUDIT_CHECKPOINTS, "read_audit_checkpoints",
+                           after_seq, limit, visit, arg, eb);
 }

@@ -38,19 +38,19 @@ struct sqlite_pending_write {
 /* Where the audit chain stands. The writer thread owns it; it is copied
  * before each write and transaction so that a rollback can put it back. */
 struct sqlite_audit_chain {
-    int64_t seq; /* the next entry gets seq + 1 */
+    int64_t seq;                      /* the next entry gets seq + 1 */
     uint8_t hash[CJX_AUDIT_HASH_LEN]; /* of the newest entry */
-    int64_t unsigned_count; /* entries after the newest checkpoint */
-    int64_t checkpoint_us;  /* time of that checkpoint (or of the open) */
+    int64_t unsigned_count;           /* entries after the newest checkpoint */
+    int64_t checkpoint_us; /* time of that checkpoint (or of the open) */
 };
 
-struct sqlite_reader; /* reader.c */
+struct sqlite_reader;    /* reader.c */
 struct sqlite_committed; /* writer.c */
 
 struct sqlite_cases; /* sqlite_cases.h */
 
 struct sqlite_store {
-    struct cjx_store base; /* first, so a struct cjx_store * converts */
+    struct cjx_store base;      /* first, so a struct cjx_store * converts */
     struct sqlite_cases *cases; /* the relief exchange's tables */
     char *path;
     int max_batch;
@@ -163,9 +163,9 @@ int cjx_store_reader_changes(struct cjx_store *base, int64_t after_seq,
                              struct cjx_errbuf *eb);
 
 /* The read_audit and read_audit_checkpoints ops. */
-int cjx_store_reader_audit(struct cjx_store *base, int64_t after_seq,
-                           int limit, cjx_store_audit_visit_fn visit,
-                           void *arg, struct cjx_errbuf *eb);
+int cjx_store_reader_audit(struct cjx_store *base, int64_t after_seq, int limit,
+                           cjx_store_audit_visit_fn visit, void *arg,
+                           struct cjx_errbuf *eb);
 int cjx_store_reader_audit_checkpoints(struct cjx_store *base,
                                        int64_t after_seq, int limit,
                                        cjx_store_audit_visit_fn visit,

@@ -33,8 +33,7 @@ sqlite_last_audit_seq(struct cjx_store *base)
 }
 
 static void
-sqlite_set_audit_hook(struct cjx_store *base, cjx_store_commit_fn fn,
-                      void *arg)
+sqlite_set_audit_hook(struct cjx_store *base, cjx_store_commit_fn fn, void *arg)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
     pthread_mutex_lock(&s->hook_mu);
@@ -279,14 +278,12 @@ cjx_store_sqlite_open(const char *path,
     s->busy_timeout_ms = opts != NULL && opts->busy_timeout_ms > 0
                              ? opts->busy_timeout_ms
                              : 5000;
-    s->checkpoint_entries =
-        opts != NULL && opts->audit_checkpoint_entries > 0
-            ? opts->audit_checkpoint_entries
-            : 1000;
-    s->checkpoint_seconds =
-        opts != NULL && opts->audit_checkpoint_seconds > 0
-            ? opts->audit_checkpoint_seconds
-            : 60;
+    s->checkpoint_entries = opts != NULL && opts->audit_checkpoint_entries > 0
+                                ? opts->audit_checkpoint_entries
+                                : 1000;
+    s->checkpoint_seconds = opts != NULL && opts->audit_checkpoint_seconds > 0
+                                ? opts->audit_checkpoint_seconds
+                                : 60;
     atomic_init(&s->last_seq, 0);
     atomic_init(&s->last_audit_seq, 0);
 

@@ -257,14 +257,15 @@ append_entry(struct sqlite_store *s, const struct cjx_audit_event *ev,
     struct sqlite_audit_chain *c = &s->chain;
     int64_t seq = c->seq + 1;
     int64_t now = cjx_clock_now_us();
-    size_t n = cjx_audit_entry_pack(ev, seq, c->hash, now, s->abuf,
-                                    s->abuf_cap);
+    size_t n =
+        cjx_audit_entry_pack(ev, seq, c->hash, now, s->abuf, s->abuf_cap);
     if (n > s->abuf_cap) {
         size_t cap = n > 2048 ? n : 2048;
         uint8_t *grown = realloc(s->abuf, cap);
         if (grown == NULL) {
-            snprintf(we->msg, sizeof(we->msg), "out of memory for an audit "
-                                               "entry");
+            snprintf(we->msg, sizeof(we->msg),
+                     "out of memory for an audit "
+                     "entry");
             return SQLITE_NOMEM;
         }
         s->abuf = grown;
@@ -314,16 +315,17 @@ write_checkpoint(struct sqlite_store *s, struct writer_error *we)
     pthread_mutex_lock(&s->signer_mu);
     int err = CJX_ENOTFOUND;
     if (s->signer != NULL)
-        err = cjx_audit_checkpoint_make(s->signer, c->seq, c->hash, now,
-                                        s->checkpoint_entries, &body, &len,
-                                        &eb);
+        err =
+            cjx_audit_checkpoint_make(s->signer, c->seq, c->hash, now,
+                                      s->checkpoint_entries, &body, &len, &eb);
     pthread_mutex_unlock(&s->signer_mu);
     if (err == CJX_ENOTFOUND)
         return SQLITE_OK;
     if (err != 0) {
         if (!s->sign_failed)
-            cjx_error("store", "cannot sign the audit checkpoint at %" PRId64
-                      ": %s", c->seq, eb.msg);
+            cjx_error("store",
+                      "cannot sign the audit checkpoint at %" PRId64 ": %s",
+                      c->seq, eb.msg);
         s->sign_failed = 1;
         c->checkpoint_us = now; /* try again after a full interval */
         return SQLITE_OK;
@@ -953,7 +955,8 @@ cjx_store_writer_load_chain(struct sqlite_store *s, struct cjx_errbuf *eb)
         /* Entries signed by a checkpoint are gone from the end. Numbering
          * goes on after the checkpoint, so that the gap stays for
          * verification to name and no new checkpoint collides with it. */
-        cjx_warn("store", "audit log ends at entry %" PRId64 " but is signed "
+        cjx_warn("store",
+                 "audit log ends at entry %" PRId64 " but is signed "
                  "up to entry %" PRId64 ": entries were removed",
                  s->chain.seq, checkpoint);
         s->chain.seq = checkpoint;

@@ -73,8 +73,7 @@ now_s(void)
 }
 
 /* The CA certificates of the bundle, in order. */
-static STACK_OF(X509) *
-read_bundle(const char *ca_pem, struct cjx_errbuf *eb)
+static STACK_OF(X509) * read_bundle(const char *ca_pem, struct cjx_errbuf *eb)
 {
     size_t len = strlen(ca_pem);
     BIO *bio = len <= INT_MAX ? BIO_new_mem_buf(ca_pem, (int)len) : NULL;
@@ -171,7 +170,7 @@ add_crl(struct cjx_tls_crl_set *set, X509_CRL *crl, const char *file)
 
 /* The CRL must be signed by a CA of the bundle that may sign CRLs. */
 static int
-verify_issuer(STACK_OF(X509) *cas, X509_CRL *crl, const char *file,
+verify_issuer(STACK_OF(X509) * cas, X509_CRL *crl, const char *file,
               struct cjx_errbuf *eb)
 {
     const X509_NAME *issuer = X509_CRL_get_issuer(crl);
@@ -261,7 +260,7 @@ presort(X509_CRL *crl)
 
 /* Parses every CRL in one file (PEM, possibly several, or one DER). */
 static int
-load_file(struct cjx_tls_crl_set *set, STACK_OF(X509) *cas, const char *path,
+load_file(struct cjx_tls_crl_set *set, STACK_OF(X509) * cas, const char *path,
           time_t now, struct cjx_errbuf *eb)
 {
     unsigned char *data = NULL;
@@ -323,7 +322,7 @@ covered(const struct cjx_tls_crl_set *set, const X509_NAME *subject)
 }
 
 static int
-list_uncovered(struct cjx_tls_crl_set *set, STACK_OF(X509) *cas)
+list_uncovered(struct cjx_tls_crl_set *set, STACK_OF(X509) * cas)
 {
     size_t cap = 1, used = 0;
     char name[256];

@@ -27,7 +27,7 @@
 #define PEM_MAX_BYTES (1u << 20)
 
 #define SPIFFE_SCHEME "spiffe://"
-#define AGENCY_PATH "/agency/"
+#define AGENCY_PATH   "/agency/"
 
 /* Below this a key is refused: 112 bits is RSA-2048, 128 is P-256. */
 #define MIN_SECURITY_BITS 112
@@ -106,18 +106,19 @@ ori_valid(const unsigned char *s, size_t len)
 /* Finds the one agency URI SAN of x and checks it names an agency in
  * trust_domain. Fails with err and the reason in eb. */
 static int
-agency_of(X509 *x, const char *trust_domain, int err,
-          char ori[CJX_ORI_LEN + 1], struct cjx_errbuf *eb)
+agency_of(X509 *x, const char *trust_domain, int err, char ori[CJX_ORI_LEN + 1],
+          struct cjx_errbuf *eb)
 {
     int crit = -1;
-    GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, &crit,
-                                            NULL);
+    GENERAL_NAMES *names =
+        X509_get_ext_d2i(x, NID_subject_alt_name, &crit, NULL);
     if (names == NULL) {
         ERR_clear_error();
         if (crit == -1)
             return cjx_errf(eb, err, "certificate has no subjectAltName");
         if (crit == -2)
-            return cjx_errf(eb, err, "certificate has several "
+            return cjx_errf(eb, err,
+                            "certificate has several "
                             "subjectAltName extensions");
         return cjx_errf(eb, err, "certificate subjectAltName is malformed");
     }
@@ -158,8 +159,7 @@ agency_of(X509 *x, const char *trust_domain, int err,
     tls_printable(u, len, shown, sizeof(shown));
     size_t sl = strlen(SPIFFE_SCHEME);
     const unsigned char *domain = u + sl;
-    const unsigned char *path =
-        len > sl ? memchr(domain, '/', len - sl) : NULL;
+    const unsigned char *path = len > sl ? memchr(domain, '/', len - sl) : NULL;
     if (path == NULL || memcmp(u, SPIFFE_SCHEME, sl) != 0 ||
         memchr(u, '\0', len) != NULL) {
         rc = cjx_errf(eb, err, "agency URI SAN %s is malformed", shown);
@@ -167,9 +167,8 @@ agency_of(X509 *x, const char *trust_domain, int err,
     }
     size_t dl = (size_t)(path - domain);
     if (dl != strlen(trust_domain) || memcmp(domain, trust_domain, dl) != 0) {
-        rc = cjx_errf(eb, err,
-                      "agency URI SAN %s is not in trust domain %s", shown,
-                      trust_domain);
+        rc = cjx_errf(eb, err, "agency URI SAN %s is not in trust domain %s",
+                      shown, trust_domain);
         goto out;
     }
     const unsigned char *o = path + strlen(AGENCY_PATH);
@@ -198,7 +197,8 @@ cjx_tls_identify(const char *pem, size_t pem_len, const char *trust_domain,
 
     X509 *x = parse_leaf(pem, pem_len);
     if (x == NULL)
-        return cjx_errf(eb, CJX_EUNAUTH, "cannot parse the peer certificate: %s",
+        return cjx_errf(eb, CJX_EUNAUTH,
+                        "cannot parse the peer certificate: %s",
                         tls_openssl_reason(why, sizeof(why)));
 
     struct cjx_peer_identity id;
@@ -227,8 +227,8 @@ out:
 }
 
 int
-cjx_tls_read_pem(const char *path, int require_private, char **out,
-                 size_t *len, struct cjx_errbuf *eb)
+cjx_tls_read_pem(const char *path, int require_private, char **out, size_t *len,
+                 struct cjx_errbuf *eb)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
@@ -338,7 +338,8 @@ check_validity(X509 *x, struct cjx_errbuf *eb)
     int after = X509_cmp_time(na, &now);
     ERR_clear_error();
     if (before == 0 || after == 0)
-        return cjx_errf(eb, CJX_ETLS, "certificate validity dates are "
+        return cjx_errf(eb, CJX_ETLS,
+                        "certificate validity dates are "
                         "unreadable");
     if (before > 0) {
         tls_format_time(nb, when, sizeof(when));

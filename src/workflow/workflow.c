@@ -84,8 +84,7 @@ check_scope(const struct workflow_step *st, const struct cjx_case *c,
         return 0; /* statewide */
     if (strcmp(workflow_nz(ev->sender_county), c->county) != 0)
         return cjx_errf(
-            eb, CJX_EPERM,
-            "%s for %s: %s %s of %s may not act on a case of %s",
+            eb, CJX_EPERM, "%s for %s: %s %s of %s may not act on a case of %s",
             workflow_event_what(ev->kind), st->label,
             cjx_role_name(ev->sender_role), workflow_nz(ev->sender_ori),
             workflow_nz(ev->sender_county)[0] != '\0' ? ev->sender_county

@@ -144,9 +144,10 @@ healthy(const struct test_daemon *d)
         GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
     ProtobufCMessage *resp = NULL;
     struct cjx_client_status st;
-    int ok = cjx_client_unary(cl, &grpc__health__v1__health__methods[HEALTH_CHECK],
-                              &req.base, 1000, &resp, &st) == 0 &&
-             st.code == 0;
+    int ok =
+        cjx_client_unary(cl, &grpc__health__v1__health__methods[HEALTH_CHECK],
+                         &req.base, 1000, &resp, &st) == 0 &&
+        st.code == 0;
     if (resp != NULL)
         protobuf_c_message_free_unpacked(resp, NULL);
     cjx_client_free(cl);
@@ -304,8 +305,8 @@ harness_rawpeer(const struct test_daemon *d, const char *mode,
     }
     char cmd[2048];
     snprintf(cmd, sizeof(cmd), "%s %s %s 127.0.0.1 %d %s %s %d 2>&1", python,
-             script, mode, d->port, certdir ? certdir : harness_certs(),
-             client, timeout_s);
+             script, mode, d->port, certdir ? certdir : harness_certs(), client,
+             timeout_s);
     FILE *p = popen(cmd, "r");
     if (p == NULL) {
         perror("popen");

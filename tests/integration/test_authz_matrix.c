@@ -78,7 +78,8 @@ denied_audit_entries(struct test_daemon *d)
 }
 
 static void
-test_authz_matrix__every_cell_is_enforced_audited_and_changes_nothing(void **state)
+test_authz_matrix__every_cell_is_enforced_audited_and_changes_nothing(
+    void **state)
 {
     (void)state;
     struct test_daemon d = {0};
@@ -97,17 +98,18 @@ test_authz_matrix__every_cell_is_enforced_audited_and_changes_nothing(void **sta
             struct cjx_client_status st;
             /* An empty message is a valid request of every type; an allowed
              * caller gets past authorization to the request's own checks. */
-            assert_int_equal(cjx_client_unary_raw(cl, path, "", 0, 10000, &resp,
-                                                  &len, &st),
-                             0);
+            assert_int_equal(
+                cjx_client_unary_raw(cl, path, "", 0, 10000, &resp, &len, &st),
+                0);
             free(resp);
             int refused = st.code == PERMISSION_DENIED &&
                           strstr(st.message, "may not call") != NULL;
             if (access == CJX_ACCESS_DENY) {
                 if (!refused)
-                    fail_msg("%s calling %s: want PERMISSION_DENIED, got %s: %s",
-                             callers[c].slug, path,
-                             cjx_client_code_name(st.code), st.message);
+                    fail_msg(
+                        "%s calling %s: want PERMISSION_DENIED, got %s: %s",
+                        callers[c].slug, path, cjx_client_code_name(st.code),
+                        st.message);
                 denied++;
             } else {
                 if (refused)

@@ -14,13 +14,19 @@
 #include "grpc/health/v1/health.methods.h"
 #include "harness.h"
 
-#define DOJ_ORI "CA0000001"
+#define DOJ_ORI      "CA0000001"
 #define SF_COURT_ORI "CA038033J"
 
 enum {
-    OK = 0, INVALID_ARGUMENT = 3, NOT_FOUND = 5, ALREADY_EXISTS = 6,
-    PERMISSION_DENIED = 7, RESOURCE_EXHAUSTED = 8, UNIMPLEMENTED = 12,
-    UNAVAILABLE = 14, UNAUTHENTICATED = 16
+    OK = 0,
+    INVALID_ARGUMENT = 3,
+    NOT_FOUND = 5,
+    ALREADY_EXISTS = 6,
+    PERMISSION_DENIED = 7,
+    RESOURCE_EXHAUSTED = 8,
+    UNIMPLEMENTED = 12,
+    UNAVAILABLE = 14,
+    UNAUTHENTICATED = 16
 };
 
 static struct test_daemon doj;
@@ -61,13 +67,16 @@ make_request(struct record_buf *b, const char *cii, const char *ccn, int count,
     b->person.cii = b->cii;
     b->person.last_name = "TESTER";
     b->person.first_name = "PAT";
-    b->dob = (Cjx__V1__Date){.base = b->dob.base, .year = 1980, .month = 5, .day = 1};
+    b->dob = (Cjx__V1__Date){
+        .base = b->dob.base, .year = 1980, .month = 5, .day = 1};
     b->person.date_of_birth = &b->dob;
     b->charge.section = "11359";
     b->charge.code = "HS";
     b->charge.normalized = "HS 11359";
-    b->offense = (Cjx__V1__Date){.base = b->offense.base, .year = 2012, .month = 3, .day = 2};
-    b->conviction = (Cjx__V1__Date){.base = b->conviction.base, .year = 2012, .month = 6, .day = 1};
+    b->offense = (Cjx__V1__Date){
+        .base = b->offense.base, .year = 2012, .month = 3, .day = 2};
+    b->conviction = (Cjx__V1__Date){
+        .base = b->conviction.base, .year = 2012, .month = 6, .day = 1};
     b->rec.subject = &b->person;
     b->rec.county = (char *)county;
     b->rec.court_ori = SF_COURT_ORI;
@@ -120,9 +129,10 @@ last_seq_seen(struct cjx_client *cl, int64_t after, int *count)
     Cjx__V1__WatchRecordsRequest req = CJX__V1__WATCH_RECORDS_REQUEST__INIT;
     req.after_seq = after;
     struct cjx_client_stream *s;
-    assert_int_equal(cjx_client_stream_open(cl, method(RECORD_SERVICE_WATCH_RECORDS),
-                                            &req.base, 10000, &s),
-                     0);
+    assert_int_equal(
+        cjx_client_stream_open(cl, method(RECORD_SERVICE_WATCH_RECORDS),
+                               &req.base, 10000, &s),
+        0);
     ProtobufCMessage *m;
     int64_t last = after;
     *count = 0;
@@ -170,8 +180,9 @@ test_daemon__court_submits_over_mtls__record_is_stored(void **state)
     struct record_buf b;
     struct cjx_client_status st;
     Cjx__V1__SubmitRecordResponse *resp;
-    assert_int_equal(submit(cl, make_request(&b, "A20000001", "SF-1", 1,
-                                             "San Francisco", "court-1"),
+    assert_int_equal(submit(cl,
+                            make_request(&b, "A20000001", "SF-1", 1,
+                                         "San Francisco", "court-1"),
                             &resp, &st),
                      OK);
     assert_int_equal(resp->version, 1);
@@ -262,8 +273,9 @@ test_daemon__unknown_agency__unauthenticated(void **state)
     struct cjx_client *cl = harness_client_tls(&doj, "unknown");
     struct record_buf b;
     struct cjx_client_status st;
-    assert_int_equal(submit(cl, make_request(&b, "A20000002", "SF-2", 1,
-                                             "San Francisco", "unk-1"),
+    assert_int_equal(submit(cl,
+                            make_request(&b, "A20000002", "SF-2", 1,
+                                         "San Francisco", "unk-1"),
                             NULL, &st),
                      UNAUTHENTICATED);
     assert_non_null(strstr(st.message, "not in the agency registry"));
@@ -285,8 +297,9 @@ test_daemon__prosecutor_submitting_records__permission_denied(void **state)
     struct cjx_client *cl = harness_client_tls(&doj, "sf-da");
     struct record_buf b;
     struct cjx_client_status st;
-    assert_int_equal(submit(cl, make_request(&b, "A20000003", "SF-3", 1,
-                                             "San Francisco", "da-1"),
+    assert_int_equal(submit(cl,
+                            make_request(&b, "A20000003", "SF-3", 1,
+                                         "San Francisco", "da-1"),
                             NULL, &st),
                      PERMISSION_DENIED);
     assert_non_null(strstr(st.message, "PROSECUTOR"));
@@ -300,8 +313,9 @@ test_daemon__court_of_other_county__permission_denied(void **state)
     struct cjx_client *cl = harness_client_tls(&doj, "alameda-court");
     struct record_buf b;
     struct cjx_client_status st;
-    assert_int_equal(submit(cl, make_request(&b, "A20000004", "SF-4", 1,
-                                             "San Francisco", "ala-1"),
+    assert_int_equal(submit(cl,
+                            make_request(&b, "A20000004", "SF-4", 1,
+                                         "San Francisco", "ala-1"),
                             NULL, &st),
                      PERMISSION_DENIED);
     assert_non_null(strstr(st.message, "Alameda"));
@@ -309,7 +323,8 @@ test_daemon__court_of_other_county__permission_denied(void **state)
 }
 
 static void
-test_daemon__malformed_protobuf__invalid_argument_and_still_serving(void **state)
+test_daemon__malformed_protobuf__invalid_argument_and_still_serving(
+    void **state)
 {
     (void)state;
     struct cjx_client *cl = harness_client_tls(&doj, "sf-court");
@@ -318,10 +333,10 @@ test_daemon__malformed_protobuf__invalid_argument_and_still_serving(void **state
     void *resp;
     size_t len;
     struct cjx_client_status st;
-    assert_int_equal(cjx_client_unary_raw(cl, "/cjx.v1.RecordService/SubmitRecord",
-                                          garbage, sizeof(garbage), 5000, &resp,
-                                          &len, &st),
-                     0);
+    assert_int_equal(
+        cjx_client_unary_raw(cl, "/cjx.v1.RecordService/SubmitRecord", garbage,
+                             sizeof(garbage), 5000, &resp, &len, &st),
+        0);
     assert_int_equal(st.code, INVALID_ARGUMENT);
     assert_non_null(strstr(st.message, "cjx.v1.SubmitRecordRequest"));
     free(resp);
@@ -336,8 +351,8 @@ test_daemon__invalid_record__invalid_argument_naming_field(void **state)
     struct cjx_client *cl = harness_client_tls(&doj, "sf-court");
     struct record_buf b;
     struct cjx_client_status st;
-    Cjx__V1__SubmitRecordRequest *req = make_request(
-        &b, "A20000005", "SF-5", 1, "San Francisco", "bad-1");
+    Cjx__V1__SubmitRecordRequest *req =
+        make_request(&b, "A20000005", "SF-5", 1, "San Francisco", "bad-1");
     b.offense.month = 13;
     assert_int_equal(submit(cl, req, NULL, &st), INVALID_ARGUMENT);
     assert_non_null(strstr(st.message, "record.offense_date"));
@@ -354,9 +369,10 @@ test_daemon__oversize_message__resource_exhausted(void **state)
     void *resp;
     size_t resp_len;
     struct cjx_client_status st;
-    assert_int_equal(cjx_client_unary_raw(cl, "/cjx.v1.RecordService/SubmitRecord",
-                                          big, len, 5000, &resp, &resp_len, &st),
-                     0);
+    assert_int_equal(
+        cjx_client_unary_raw(cl, "/cjx.v1.RecordService/SubmitRecord", big, len,
+                             5000, &resp, &resp_len, &st),
+        0);
     assert_int_equal(st.code, RESOURCE_EXHAUSTED);
     free(big);
     free(resp);
@@ -372,8 +388,8 @@ test_daemon__unknown_method__unimplemented(void **state)
     void *resp;
     size_t len;
     struct cjx_client_status st;
-    assert_int_equal(cjx_client_unary_raw(cl, "/cjx.v1.RecordService/Nope", "", 0,
-                                          5000, &resp, &len, &st),
+    assert_int_equal(cjx_client_unary_raw(cl, "/cjx.v1.RecordService/Nope", "",
+                                          0, 5000, &resp, &len, &st),
                      0);
     assert_int_equal(st.code, UNIMPLEMENTED);
     free(resp);
@@ -390,14 +406,16 @@ test_daemon__repeated_request_id__first_answer_and_nothing_changes(void **state)
     struct record_buf b;
     struct cjx_client_status st;
     Cjx__V1__SubmitRecordResponse *first, *again;
-    assert_int_equal(submit(cl, make_request(&b, "A20000006", "SF-6", 1,
-                                             "San Francisco", "idem-1"),
+    assert_int_equal(submit(cl,
+                            make_request(&b, "A20000006", "SF-6", 1,
+                                         "San Francisco", "idem-1"),
                             &first, &st),
                      OK);
     int n;
     int64_t seq_before = last_seq_seen(cl, 0, &n);
-    assert_int_equal(submit(cl, make_request(&b, "A20000006", "SF-6", 1,
-                                             "San Francisco", "idem-1"),
+    assert_int_equal(submit(cl,
+                            make_request(&b, "A20000006", "SF-6", 1,
+                                         "San Francisco", "idem-1"),
                             &again, &st),
                      OK);
     assert_int_equal(again->version, first->version);
@@ -405,8 +423,8 @@ test_daemon__repeated_request_id__first_answer_and_nothing_changes(void **state)
     assert_int_equal(last_seq_seen(cl, 0, &n), seq_before);
 
     /* The same id with other content is refused and changes nothing. */
-    Cjx__V1__SubmitRecordRequest *other = make_request(
-        &b, "A20000006", "SF-6", 1, "San Francisco", "idem-1");
+    Cjx__V1__SubmitRecordRequest *other =
+        make_request(&b, "A20000006", "SF-6", 1, "San Francisco", "idem-1");
     b.charge.section = "11358";
     assert_int_equal(submit(cl, other, NULL, &st), ALREADY_EXISTS);
     assert_int_equal(last_seq_seen(cl, 0, &n), seq_before);
@@ -427,8 +445,9 @@ test_daemon__change_feed__resumes_exactly_after_reconnect(void **state)
     char id[32];
     for (int i = 0; i < 5; i++) {
         snprintf(id, sizeof(id), "feed-%d", i);
-        assert_int_equal(submit(cl, make_request(&b, "A20000007", "SF-7", i + 1,
-                                                 "San Francisco", id),
+        assert_int_equal(submit(cl,
+                                make_request(&b, "A20000007", "SF-7", i + 1,
+                                             "San Francisco", id),
                                 NULL, &st),
                          OK);
     }
@@ -437,9 +456,10 @@ test_daemon__change_feed__resumes_exactly_after_reconnect(void **state)
     req.after_seq = start;
     req.follow = 1;
     struct cjx_client_stream *s;
-    assert_int_equal(cjx_client_stream_open(cl, method(RECORD_SERVICE_WATCH_RECORDS),
-                                            &req.base, 0, &s),
-                     0);
+    assert_int_equal(
+        cjx_client_stream_open(cl, method(RECORD_SERVICE_WATCH_RECORDS),
+                               &req.base, 0, &s),
+        0);
     int64_t cursor = start;
     for (int i = 0; i < 2; i++) {
         ProtobufCMessage *m;
@@ -457,12 +477,14 @@ test_daemon__change_feed__resumes_exactly_after_reconnect(void **state)
 
     /* A follower sees a change committed after it caught up. */
     req.after_seq = last;
-    assert_int_equal(cjx_client_stream_open(cl, method(RECORD_SERVICE_WATCH_RECORDS),
-                                            &req.base, 0, &s),
-                     0);
+    assert_int_equal(
+        cjx_client_stream_open(cl, method(RECORD_SERVICE_WATCH_RECORDS),
+                               &req.base, 0, &s),
+        0);
     struct cjx_client *writer = harness_client_local(&doj);
-    assert_int_equal(submit(writer, make_request(&b, "A20000007", "SF-7", 9,
-                                                 "San Francisco", "feed-late"),
+    assert_int_equal(submit(writer,
+                            make_request(&b, "A20000007", "SF-7", 9,
+                                         "San Francisco", "feed-late"),
                             NULL, &st),
                      OK);
     ProtobufCMessage *m;
@@ -490,10 +512,11 @@ test_daemon__acknowledged_records_survive_kill9(void **state)
     for (int i = 0; i < 50; i++) {
         snprintf(id, sizeof(id), "k9-%d", i);
         snprintf(ccn, sizeof(ccn), "K9-%d", i);
-        assert_int_equal(submit(cl, make_request(&b, "A30000001", ccn, 1,
-                                                 "San Francisco", id),
-                                NULL, &st),
-                         OK);
+        assert_int_equal(
+            submit(cl,
+                   make_request(&b, "A30000001", ccn, 1, "San Francisco", id),
+                   NULL, &st),
+            OK);
     }
     cjx_client_free(cl);
     harness_daemon_kill9(&d);
@@ -541,11 +564,12 @@ test_daemon__check_mode_reports_file_and_line(void **state)
              d.conf);
     assert_int_equal(harness_run(cmd), 0);
     snprintf(cmd, sizeof(cmd),
-             "echo 'listen: [oops' >> %s; %s -n -c %s 2>&1 | grep -Eq '%s:[0-9]+:[0-9]+: '",
+             "echo 'listen: [oops' >> %s; %s -n -c %s 2>&1 | grep -Eq "
+             "'%s:[0-9]+:[0-9]+: '",
              d.conf, getenv("CJX_CJXD"), d.conf, d.conf);
     assert_int_equal(harness_run(cmd), 0);
-    snprintf(cmd, sizeof(cmd), "%s -n -c %s >/dev/null 2>&1", getenv("CJX_CJXD"),
-             d.conf);
+    snprintf(cmd, sizeof(cmd), "%s -n -c %s >/dev/null 2>&1",
+             getenv("CJX_CJXD"), d.conf);
     assert_int_not_equal(harness_run(cmd), 0);
     harness_daemon_cleanup(&d);
 }
@@ -554,23 +578,33 @@ int
 main(void)
 {
     const struct CMUnitTest shared[] = {
-        cmocka_unit_test(test_daemon__court_submits_over_mtls__record_is_stored),
+        cmocka_unit_test(
+            test_daemon__court_submits_over_mtls__record_is_stored),
         cmocka_unit_test(test_daemon__health_over_mtls_and_local__serving),
-        cmocka_unit_test(test_daemon__no_client_certificate__refused_at_handshake),
-        cmocka_unit_test(test_daemon__certificate_from_other_ca__refused_at_handshake),
-        cmocka_unit_test(test_daemon__expired_certificate__refused_at_handshake),
-        cmocka_unit_test(test_daemon__not_yet_valid_certificate__refused_at_handshake),
+        cmocka_unit_test(
+            test_daemon__no_client_certificate__refused_at_handshake),
+        cmocka_unit_test(
+            test_daemon__certificate_from_other_ca__refused_at_handshake),
+        cmocka_unit_test(
+            test_daemon__expired_certificate__refused_at_handshake),
+        cmocka_unit_test(
+            test_daemon__not_yet_valid_certificate__refused_at_handshake),
         cmocka_unit_test(test_daemon__wrong_key_usage__refused_at_handshake),
         cmocka_unit_test(test_daemon__unknown_agency__unauthenticated),
         cmocka_unit_test(test_daemon__no_agency_san__unauthenticated),
-        cmocka_unit_test(test_daemon__prosecutor_submitting_records__permission_denied),
+        cmocka_unit_test(
+            test_daemon__prosecutor_submitting_records__permission_denied),
         cmocka_unit_test(test_daemon__court_of_other_county__permission_denied),
-        cmocka_unit_test(test_daemon__malformed_protobuf__invalid_argument_and_still_serving),
-        cmocka_unit_test(test_daemon__invalid_record__invalid_argument_naming_field),
+        cmocka_unit_test(
+            test_daemon__malformed_protobuf__invalid_argument_and_still_serving),
+        cmocka_unit_test(
+            test_daemon__invalid_record__invalid_argument_naming_field),
         cmocka_unit_test(test_daemon__oversize_message__resource_exhausted),
         cmocka_unit_test(test_daemon__unknown_method__unimplemented),
-        cmocka_unit_test(test_daemon__repeated_request_id__first_answer_and_nothing_changes),
-        cmocka_unit_test(test_daemon__change_feed__resumes_exactly_after_reconnect),
+        cmocka_unit_test(
+            test_daemon__repeated_request_id__first_answer_and_nothing_changes),
+        cmocka_unit_test(
+            test_daemon__change_feed__resumes_exactly_after_reconnect),
     };
     const struct CMUnitTest own[] = {
         cmocka_unit_test(test_daemon__acknowledged_records_survive_kill9),

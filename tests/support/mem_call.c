@@ -130,7 +130,8 @@ mem_call_init(struct mem_call *mc, struct cjx_service *svc,
     mc->base.arena = &mc->arena_storage;
     if (agency == NULL) {
         mc->base.caller.local = 1;
-        mc->base.caller.agency = cjx_registry_find(&conf->registry, conf->agency);
+        mc->base.caller.agency =
+            cjx_registry_find(&conf->registry, conf->agency);
         snprintf(mc->base.caller.peer, sizeof(mc->base.caller.peer), "local");
     } else {
         mc->base.caller.agency = agency;

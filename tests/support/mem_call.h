@@ -16,13 +16,13 @@ struct mem_call {
     pthread_cond_t cv;
     int refs;
     int ended;
-    int status;         /* google.rpc.Code the call ended with */
-    char message[512];  /* its detail */
-    uint8_t *reply;     /* packed reply (unary, client streaming) */
+    int status;        /* google.rpc.Code the call ended with */
+    char message[512]; /* its detail */
+    uint8_t *reply;    /* packed reply (unary, client streaming) */
     size_t reply_len;
-    int sent;           /* server-streaming messages sent */
-    int send_pending;   /* a send waits for its completion */
-    int recv_pending;   /* the handler asked for the next message */
+    int sent;         /* server-streaming messages sent */
+    int send_pending; /* a send waits for its completion */
+    int recv_pending; /* the handler asked for the next message */
     /* Client streaming: the messages to feed, already decoded. */
     ProtobufCMessage **stream;
     size_t n_stream, next;

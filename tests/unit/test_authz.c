@@ -87,8 +87,8 @@ test_authz__table_has_exactly_the_expected_rows(void **state)
     for (int i = 0; i < cjx_authz_table_len; i++) {
         size_t found = 0;
         for (size_t j = 0; j < N_EXPECTED; j++)
-            found += strcmp(cjx_authz_table[i].method_path,
-                            expected[j].method) == 0;
+            found +=
+                strcmp(cjx_authz_table[i].method_path, expected[j].method) == 0;
         if (found != 1)
             fail_msg("table row %s appears %zu times in the policy",
                      cjx_authz_table[i].method_path, found);
@@ -114,9 +114,8 @@ test_authz__out_of_range_role_is_denied(void **state)
     (void)state;
     const char *m = "/grpc.health.v1.Health/Check";
     assert_int_equal(cjx_authz_remote((enum cjx_role)5, m), CJX_ACCESS_DENY);
-    assert_int_equal(cjx_authz_remote((enum cjx_role)-1, m), CJX_ACCESS_DENY);
-    assert_int_equal(cjx_authz_remote((enum cjx_role)1000, m),
-                     CJX_ACCESS_DENY);
+    assert_int_equal(cjx_authz_remote((enum cjx_role) - 1, m), CJX_ACCESS_DENY);
+    assert_int_equal(cjx_authz_remote((enum cjx_role)1000, m), CJX_ACCESS_DENY);
 }
 
 static void

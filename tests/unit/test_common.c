@@ -72,9 +72,8 @@ test_arena__allocations_are_aligned_and_distinct(void **state)
     char *q = cjx_arena_alloc(&a, 100000); /* spills into a chunk */
     assert_non_null(p);
     assert_non_null(q);
-    assert_int_equal((uintptr_t)q % sizeof(max_align_t) == 0 ||
-                         (uintptr_t)q % 16 == 0,
-                     1);
+    assert_int_equal(
+        (uintptr_t)q % sizeof(max_align_t) == 0 || (uintptr_t)q % 16 == 0, 1);
     memset(q, 7, 100000);
     assert_ptr_not_equal(p, q);
     cjx_arena_reset(&a);

@@ -51,13 +51,13 @@ extern void *__libc_realloc(void *, size_t);
 extern void __libc_free(void *);
 
 static struct {
-    int counting;        /* count live blocks */
-    long fail_at;        /* 1-based allocation to fail; 0 = none */
-    int persistent;      /* keep failing after fail_at */
-    long calls;          /* allocations seen while counting */
-    long live;           /* blocks allocated minus freed while counting */
-    long failed;         /* allocations refused */
-    int failed_in_yaml;  /* the first refused one was libyaml's */
+    int counting;       /* count live blocks */
+    long fail_at;       /* 1-based allocation to fail; 0 = none */
+    int persistent;     /* keep failing after fail_at */
+    long calls;         /* allocations seen while counting */
+    long live;          /* blocks allocated minus freed while counting */
+    long failed;        /* allocations refused */
+    int failed_in_yaml; /* the first refused one was libyaml's */
 } fault;
 
 /* Whether the allocation being made comes from libyaml (directly or through
@@ -82,8 +82,9 @@ fault_fail_now(void)
     if (!fault.counting)
         return 0;
     fault.calls++;
-    if (fault.fail_at > 0 && (fault.calls == fault.fail_at ||
-                              (fault.persistent && fault.calls > fault.fail_at))) {
+    if (fault.fail_at > 0 &&
+        (fault.calls == fault.fail_at ||
+         (fault.persistent && fault.calls > fault.fail_at))) {
         if (fault.failed++ == 0) {
             fault.counting = 0;
             fault.failed_in_yaml = called_from_libyaml();
@@ -604,9 +605,9 @@ parse_inline(const char *text, size_t len, struct cjx_errbuf *eb)
     return rc;
 }
 
-#define INLINE_HEAD                                                            \
-    "agency: CA038013A\ntrust_domain: cjx.example\nlisten: 127.0.0.1:1\n"     \
-    "state_dir: s\nregistry: agencies.yaml\n"                                  \
+#define INLINE_HEAD                                                       \
+    "agency: CA038013A\ntrust_domain: cjx.example\nlisten: 127.0.0.1:1\n" \
+    "state_dir: s\nregistry: agencies.yaml\n"                             \
     "tls: {ca: a, cert: b, key: c}\n"
 
 static void
@@ -632,8 +633,9 @@ test_conf__limits__bounds_are_inclusive(void **state)
         for (size_t v = 0; v < 4; v++) {
             char text[512];
             struct cjx_errbuf eb = {{0}};
-            int n = snprintf(text, sizeof(text), INLINE_HEAD "limits:\n  %s: %ld\n",
-                             ranges[i].key, values[v]);
+            int n =
+                snprintf(text, sizeof(text), INLINE_HEAD "limits:\n  %s: %ld\n",
+                         ranges[i].key, values[v]);
             int rc = parse_inline(text, (size_t)n, &eb);
             if ((v < 2) != (rc == 0))
                 fail_msg("%s: %ld gave %s (%s)", ranges[i].key, values[v],
@@ -690,7 +692,8 @@ test_conf__aliases__are_not_expanded(void **state)
     assert_int_equal(parse_inline(fanout, sizeof(fanout) - 1, &eb), CJX_EPARSE);
     assert_non_null(strstr(eb.msg, "unknown key 'x'"));
     assert_int_equal(parse_inline(cycle, sizeof(cycle) - 1, &eb), CJX_EPARSE);
-    assert_non_null(strstr(eb.msg, "limits: expected a mapping, found a sequence"));
+    assert_non_null(
+        strstr(eb.msg, "limits: expected a mapping, found a sequence"));
 }
 
 /* ---- Robustness ----------------------------------------------------------- */
@@ -713,8 +716,8 @@ test_conf__garbled_variants__never_crash(void **state)
 {
     (void)state;
     static const unsigned char junk[] = {
-        '\0', ':', ' ', '\n', '-', '[', '{', '}', '&', '*', '!', '"',
-        '\'', '\t', '#', '|', '>', '%', '?', ',', 0xff, 0xc3, '9', 'A'};
+        '\0', ':',  ' ', '\n', '-', '[', '{', '}', '&',  '*',  '!', '"',
+        '\'', '\t', '#', '|',  '>', '%', '?', ',', 0xff, 0xc3, '9', 'A'};
     static const char *const files[] = {"valid.yaml", "agencies.yaml"};
 
     for (size_t f = 0; f < 2; f++) {
@@ -929,7 +932,8 @@ test_conf__exchange_section__every_key_read(void **state)
     assert_int_equal(x->review.window_us, 90 * US_DAY);
     /* 1 July 2020 ends at 23:59:59.999999 Pacific daylight time. */
     assert_int_equal(x->review.not_after_us, INT64_C(1593673199999999));
-    assert_int_equal(x->order_unchallenged.window_us, 48 * 3600 * INT64_C(1000000));
+    assert_int_equal(x->order_unchallenged.window_us,
+                     48 * 3600 * INT64_C(1000000));
     /* 1 March 2023 ends in Pacific standard time. */
     assert_int_equal(x->order_unchallenged.not_after_us,
                      INT64_C(1677743999999999));
@@ -948,7 +952,8 @@ test_conf__exchange_section__every_key_read(void **state)
     assert_int_equal(x->standin_eligible, CJX_STANDIN_PENDING);
     assert_int_equal(x->standin_human_review, CJX_STANDIN_NO_CHALLENGE);
     assert_int_equal(x->standin_n_challenge_flags, 2);
-    assert_string_equal(x->standin_challenge_flags[1], "possible_other_p64_charge");
+    assert_string_equal(x->standin_challenge_flags[1],
+                        "possible_other_p64_charge");
     assert_true(x->standin_court);
     assert_int_equal(x->standin_unchallenged, CJX_STANDIN_ORDER_ACCEPTED);
     assert_int_equal(x->standin_challenged, CJX_STANDIN_ORDER_FLOOR);
@@ -963,7 +968,8 @@ test_conf__exchange_section__every_key_read(void **state)
 }
 
 static void
-test_conf__no_exchange_section__statutory_schedule_and_no_stand_ins(void **state)
+test_conf__no_exchange_section__statutory_schedule_and_no_stand_ins(
+    void **state)
 {
     (void)state;
     char path[PATH_MAX];
@@ -980,7 +986,8 @@ test_conf__no_exchange_section__statutory_schedule_and_no_stand_ins(void **state
     assert_int_equal(x->delivery_batch, 500);
     assert_int_equal(x->delivery_streams, 2);
     assert_int_equal(x->decision_grace_us, 7 * US_DAY);
-    const struct cjx_agency *court = cjx_registry_find(&c->registry, "CA038033J");
+    const struct cjx_agency *court =
+        cjx_registry_find(&c->registry, "CA038033J");
     assert_int_equal(court->prosecutes, 0);
     cjx_conf_free(c);
 }
@@ -990,18 +997,23 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conf__exchange_section__every_key_read),
-        cmocka_unit_test(test_conf__no_exchange_section__statutory_schedule_and_no_stand_ins),
-        cmocka_unit_test(test_conf__every_key_set__values_read_and_paths_resolved),
+        cmocka_unit_test(
+            test_conf__no_exchange_section__statutory_schedule_and_no_stand_ins),
+        cmocka_unit_test(
+            test_conf__every_key_set__values_read_and_paths_resolved),
         cmocka_unit_test(test_conf__only_required_keys__defaults_apply),
         cmocka_unit_test(test_conf__relative_config_path__made_absolute),
-        cmocka_unit_test(test_conf__credentials_paths__resolved_from_the_environment),
+        cmocka_unit_test(
+            test_conf__credentials_paths__resolved_from_the_environment),
         cmocka_unit_test(test_conf__registry__sorted_and_found_by_ori),
         cmocka_unit_test(test_conf__role_names__round_trip),
         cmocka_unit_test(test_conf__free__accepts_null),
         cmocka_unit_test(test_conf__broken_configs__refused_at_the_right_place),
-        cmocka_unit_test(test_conf__broken_registries__refused_at_the_right_place),
+        cmocka_unit_test(
+            test_conf__broken_registries__refused_at_the_right_place),
         cmocka_unit_test(test_conf__failed_load__leaves_output_untouched),
-        cmocka_unit_test(test_conf__unreadable_files__refused_with_the_file_named),
+        cmocka_unit_test(
+            test_conf__unreadable_files__refused_with_the_file_named),
         cmocka_unit_test(test_conf__limits__bounds_are_inclusive),
         cmocka_unit_test(test_conf__invalid_utf8__refused_with_position),
         cmocka_unit_test(test_conf__nul_byte_in_text__refused),

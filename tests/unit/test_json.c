@@ -165,8 +165,8 @@ print(const ProtobufCMessage *m, int flags)
 
 #define RECORD_DESC (&cjx__v1__conviction_record__descriptor)
 #define SUBMIT_DESC (&cjx__v1__submit_record_request__descriptor)
-#define ALL_DESC (&cjx__jsontest__all_types__descriptor)
-#define OPT_DESC (&cjx__jsontest__optionals__descriptor)
+#define ALL_DESC    (&cjx__jsontest__all_types__descriptor)
+#define OPT_DESC    (&cjx__jsontest__optionals__descriptor)
 
 static const char all_types_json[] =
     "{\"fInt32\":-2147483648,\"fInt64\":\"-9223372036854775808\","
@@ -214,7 +214,8 @@ static const char record_golden[] =
     "\"priorRelief\":[\"PRIOR_RELIEF_PROP64_REDESIGNATED\","
     "\"PRIOR_RELIEF_PC1203_4_DISMISSED\"],"
     "\"sameCaseStatutes\":[\"HS 11358\",\"FG 5650(a)(1)\","
-    "\"\xc3\xbc" "ml\xc3\xa4ut \xf0\x9f\x98\x80\"]}";
+    "\"\xc3\xbc"
+    "ml\xc3\xa4ut \xf0\x9f\x98\x80\"]}";
 
 static void
 test_json__conviction_record__round_trips_through_binary(void **state)
@@ -237,7 +238,8 @@ test_json__conviction_record__round_trips_through_binary(void **state)
     assert_int_equal(r->subject->date_of_birth->year, 1970);
     assert_int_equal(r->subject->date_of_birth->day, 28);
     assert_int_equal(r->offense_date->day, 29);
-    assert_int_equal(r->charge_level, CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_MISDEMEANOR);
+    assert_int_equal(r->charge_level,
+                     CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_MISDEMEANOR);
     assert_int_equal(r->n_sentence, 3);
     assert_int_equal(r->sentence[1]->fine_cents, 150000);
     assert_true(r->sentence[2]->fine_cents == INT64_C(9007199254740993));
@@ -327,14 +329,14 @@ static void
 test_json__both_name_spellings__give_the_same_message(void **state)
 {
     (void)state;
-    ProtobufCMessage *a = parse_ok(
-        SUBMIT_DESC, "{\"meta\":{\"requestId\":\"r1\"},\"record\":"
-                     "{\"courtCaseNumber\":\"C1\",\"count_number\":3,"
-                     "\"sameCaseStatutes\":[\"x\"]}}");
-    ProtobufCMessage *b = parse_ok(
-        SUBMIT_DESC, "{\"meta\":{\"request_id\":\"r1\"},\"record\":"
-                     "{\"court_case_number\":\"C1\",\"countNumber\":3,"
-                     "\"same_case_statutes\":[\"x\"]}}");
+    ProtobufCMessage *a =
+        parse_ok(SUBMIT_DESC, "{\"meta\":{\"requestId\":\"r1\"},\"record\":"
+                              "{\"courtCaseNumber\":\"C1\",\"count_number\":3,"
+                              "\"sameCaseStatutes\":[\"x\"]}}");
+    ProtobufCMessage *b =
+        parse_ok(SUBMIT_DESC, "{\"meta\":{\"request_id\":\"r1\"},\"record\":"
+                              "{\"court_case_number\":\"C1\",\"countNumber\":3,"
+                              "\"same_case_statutes\":[\"x\"]}}");
 
     assert_same_bytes(a, b);
     assert_string_equal(
@@ -390,8 +392,8 @@ static void
 test_json__bytes__accept_url_safe_and_unpadded_base64(void **state)
 {
     (void)state;
-    ProtobufCMessage *m =
-        parse_ok(ALL_DESC, "{\"fBytes\":\"-_8\",\"rBytes\":[\"AAE\",\"+/8=\"]}");
+    ProtobufCMessage *m = parse_ok(
+        ALL_DESC, "{\"fBytes\":\"-_8\",\"rBytes\":[\"AAE\",\"+/8=\"]}");
     Cjx__Jsontest__AllTypes *t = (Cjx__Jsontest__AllTypes *)m;
 
     assert_int_equal(t->f_bytes.len, 2);
@@ -407,9 +409,9 @@ static void
 test_json__null__leaves_fields_absent(void **state)
 {
     (void)state;
-    ProtobufCMessage *m = parse_ok(
-        OPT_DESC, "{\"oInt32\":null,\"oChild\":null,\"oString\":null,"
-                  "\"rEnum\":null,\"oBool\":false}");
+    ProtobufCMessage *m =
+        parse_ok(OPT_DESC, "{\"oInt32\":null,\"oChild\":null,\"oString\":null,"
+                           "\"rEnum\":null,\"oBool\":false}");
     Cjx__Jsontest__Optionals *o = (Cjx__Jsontest__Optionals *)m;
     char *out = print(m, 0);
 
@@ -438,11 +440,10 @@ test_json__proto2_optionals__print_when_set_even_at_zero(void **state)
     assert_true(o->has_o_bytes && o->has_o_enum && o->has_o_defaulted_int);
     assert_false(o->has_o_uint64);
     assert_string_equal(o->o_defaulted, "dflt"); /* default, not "set" */
-    assert_string_equal(out,
-                        "{\"oInt32\":0,\"oInt64\":\"0\",\"oDouble\":0,"
-                        "\"oString\":\"\",\"oBytes\":\"\","
-                        "\"oEnum\":\"CLOSED_ZERO\",\"oChild\":{},"
-                        "\"oDefaultedInt\":7,\"rEnum\":[\"CLOSED_ONE\"]}");
+    assert_string_equal(out, "{\"oInt32\":0,\"oInt64\":\"0\",\"oDouble\":0,"
+                             "\"oString\":\"\",\"oBytes\":\"\","
+                             "\"oEnum\":\"CLOSED_ZERO\",\"oChild\":{},"
+                             "\"oDefaultedInt\":7,\"rEnum\":[\"CLOSED_ONE\"]}");
     back = parse_ok(OPT_DESC, out);
     assert_same_bytes(m, back);
     protobuf_c_message_free_unpacked(m, NULL);
@@ -491,11 +492,11 @@ static void
 test_json__dates_as_strings__print_days_and_omit_zero_dates(void **state)
 {
     (void)state;
-    ProtobufCMessage *m = parse_ok(
-        RECORD_DESC, "{\"offenseDate\":\"2020-02-29\","
-                     "\"convictionDate\":{\"year\":0},"
-                     "\"subject\":{\"dateOfBirth\":{\"year\":2021,"
-                     "\"month\":2,\"day\":30}}}");
+    ProtobufCMessage *m =
+        parse_ok(RECORD_DESC, "{\"offenseDate\":\"2020-02-29\","
+                              "\"convictionDate\":{\"year\":0},"
+                              "\"subject\":{\"dateOfBirth\":{\"year\":2021,"
+                              "\"month\":2,\"day\":30}}}");
     char *out = print(m, CJX_JSON_DATES_AS_STRINGS);
     char *plain = print(m, 0);
     char *emit = print(m, CJX_JSON_DATES_AS_STRINGS | CJX_JSON_EMIT_DEFAULTS);
@@ -505,11 +506,10 @@ test_json__dates_as_strings__print_days_and_omit_zero_dates(void **state)
     assert_string_equal(out, "{\"subject\":{\"dateOfBirth\":{\"year\":2021,"
                              "\"month\":2,\"day\":30}},"
                              "\"offenseDate\":\"2020-02-29\"}");
-    assert_string_equal(plain,
-                        "{\"subject\":{\"dateOfBirth\":{\"year\":2021,"
-                        "\"month\":2,\"day\":30}},\"offenseDate\":"
-                        "{\"year\":2020,\"month\":2,\"day\":29},"
-                        "\"convictionDate\":{}}");
+    assert_string_equal(plain, "{\"subject\":{\"dateOfBirth\":{\"year\":2021,"
+                               "\"month\":2,\"day\":30}},\"offenseDate\":"
+                               "{\"year\":2020,\"month\":2,\"day\":29},"
+                               "\"convictionDate\":{}}");
     assert_non_null(strstr(emit, "\"convictionDate\":null,"));
     /* The zero date reads back as absent, which prints the same. */
     free(out);
@@ -535,7 +535,8 @@ test_json__oneof__one_member_and_nulls_are_accepted(void **state)
     char *out = print(m, 0);
 
     /* A oneof member set to its default is still the one chosen. */
-    assert_int_equal(l->filter_case, CJX__V1__LIST_RECORDS_REQUEST__FILTER_COUNTY);
+    assert_int_equal(l->filter_case,
+                     CJX__V1__LIST_RECORDS_REQUEST__FILTER_COUNTY);
     assert_string_equal(out, "{\"county\":\"\"}");
     protobuf_c_message_free_unpacked(m, NULL);
     free(out);
@@ -546,7 +547,8 @@ test_json__printer__unknown_enum_number_and_bad_utf8(void **state)
 {
     (void)state;
     Cjx__Jsontest__AllTypes t = CJX__JSONTEST__ALL_TYPES__INIT;
-    char bad[] = "a\xff" "b\xc0\xaf";
+    char bad[] = "a\xff"
+                 "b\xc0\xaf";
     char *out;
 
     t.f_enum = 9;
@@ -584,7 +586,8 @@ test_json__wrong_type__names_what_was_expected(void **state)
                  "got array");
     expect_error(SUBMIT_DESC, "{\"record\":{\"sentence\":{}}}",
                  "record.sentence: expected an array, got object");
-    expect_error(SUBMIT_DESC, "{\"record\":{\"charge\":{\"attempt\":\"true\"}}}",
+    expect_error(SUBMIT_DESC,
+                 "{\"record\":{\"charge\":{\"attempt\":\"true\"}}}",
                  "record.charge.attempt: expected true or false, got string");
     expect_error(SUBMIT_DESC, "{\"record\":{\"countNumber\":true}}",
                  "record.countNumber: expected an integer (number or decimal "
@@ -768,13 +771,15 @@ static void
 test_json__two_oneof_members__are_refused(void **state)
 {
     (void)state;
-    expect_error(&cjx__v1__list_records_request__descriptor,
-                 "{\"cii\":\"A1\",\"pageSize\":5,\"county\":\"Kern\"}",
-                 "county: \"cii\" and \"county\" belong to the same oneof; give "
-                 "at most one");
-    expect_error(ALL_DESC, "{\"oInner\":{\"a\":1},\"oBytes\":\"AA==\"}",
-                 "oBytes: \"o_inner\" and \"o_bytes\" belong to the same oneof; "
-                 "give at most one");
+    expect_error(
+        &cjx__v1__list_records_request__descriptor,
+        "{\"cii\":\"A1\",\"pageSize\":5,\"county\":\"Kern\"}",
+        "county: \"cii\" and \"county\" belong to the same oneof; give "
+        "at most one");
+    expect_error(
+        ALL_DESC, "{\"oInner\":{\"a\":1},\"oBytes\":\"AA==\"}",
+        "oBytes: \"o_inner\" and \"o_bytes\" belong to the same oneof; "
+        "give at most one");
 }
 
 static void
@@ -843,9 +848,9 @@ test_json__nul_byte__is_refused(void **state)
     ProtobufCMessage *m = NULL;
     static const char text[] = "{}\0{\"x\":1}";
 
-    assert_int_equal(cjx_json_to_message(RECORD_DESC, text, sizeof(text) - 1,
-                                         NULL, &m, &eb),
-                     CJX_EPARSE);
+    assert_int_equal(
+        cjx_json_to_message(RECORD_DESC, text, sizeof(text) - 1, NULL, &m, &eb),
+        CJX_EPARSE);
     assert_string_equal(eb.msg, "JSON syntax error at byte offset 2: NUL byte");
     assert_null(m);
 }
@@ -854,8 +859,9 @@ static void
 test_json__null_in_repeated__is_refused(void **state)
 {
     (void)state;
-    expect_error(RECORD_DESC, "{\"sameCaseStatutes\":[\"a\",null]}",
-                 "sameCaseStatutes[1]: null is not allowed in a repeated field");
+    expect_error(
+        RECORD_DESC, "{\"sameCaseStatutes\":[\"a\",null]}",
+        "sameCaseStatutes[1]: null is not allowed in a repeated field");
     expect_error(RECORD_DESC, "{\"sentence\":[null]}",
                  "sentence[0]: null is not allowed in a repeated field");
 }
@@ -888,9 +894,9 @@ test_json__bad_arguments__are_einval(void **state)
 
     assert_int_equal(cjx_json_to_message(NULL, "{}", 2, NULL, &m, NULL),
                      CJX_EINVAL);
-    assert_int_equal(cjx_json_to_message(RECORD_DESC, "{}", 2, NULL, NULL,
-                                         NULL),
-                     CJX_EINVAL);
+    assert_int_equal(
+        cjx_json_to_message(RECORD_DESC, "{}", 2, NULL, NULL, NULL),
+        CJX_EINVAL);
     assert_int_equal(cjx_json_to_message(RECORD_DESC, NULL, 2, NULL, &m, NULL),
                      CJX_EINVAL);
     assert_null(m);
@@ -946,8 +952,8 @@ test_json__allocation_failure__returns_enomem_and_leaks_nothing(void **state)
     assert_true(fail_every_allocation_in_turn(ALL_DESC, all_types_json,
                                               strlen(all_types_json)) > 20);
     /* Top, 2 children, 2 strings, bytes, enum array. */
-    assert_int_equal(fail_every_allocation_in_turn(OPT_DESC, opt,
-                                                   strlen(opt)), 7);
+    assert_int_equal(fail_every_allocation_in_turn(OPT_DESC, opt, strlen(opt)),
+                     7);
     free(text);
 }
 
@@ -971,8 +977,8 @@ split_all(const char *buf, size_t len, struct split *out, int max)
         const char *doc = NULL;
         size_t doc_len = 0;
         size_t before = offset;
-        int rc = cjx_json_next_document(buf, len, &offset, &doc, &doc_len,
-                                        &line);
+        int rc =
+            cjx_json_next_document(buf, len, &offset, &doc, &doc_len, &line);
         out[n].rc = rc;
         out[n].line = line;
         out[n].text[0] = '\0';
@@ -1010,7 +1016,8 @@ test_json__next_document__pretty_object_over_several_lines(void **state)
 {
     (void)state;
     struct split s[4];
-    static const char buf[] = "\n\n{\n  \"a\": 1,\n  \"b\": [\n    2\n  ]\n}\n\n";
+    static const char buf[] =
+        "\n\n{\n  \"a\": 1,\n  \"b\": [\n    2\n  ]\n}\n\n";
     int n = split_all(buf, strlen(buf), s, 4);
 
     assert_int_equal(n, 2);
@@ -1025,8 +1032,9 @@ test_json__next_document__json_lines_with_blank_lines(void **state)
 {
     (void)state;
     struct split s[8];
-    static const char buf[] = "\xef\xbb\xbf{\"a\":1}\r\n\r\n{\"b\":\"x\\ny\"}  \n"
-                              "\n\n  {\"c\":[1,2]}\n[3]\n42";
+    static const char buf[] =
+        "\xef\xbb\xbf{\"a\":1}\r\n\r\n{\"b\":\"x\\ny\"}  \n"
+        "\n\n  {\"c\":[1,2]}\n[3]\n42";
     int n = split_all(buf, strlen(buf), s, 8);
 
     assert_int_equal(n, 6);
@@ -1120,9 +1128,8 @@ test_json__next_document__documents_parse_as_messages(void **state)
                                   &line) == 1) {
         struct cjx_errbuf eb;
         ProtobufCMessage *m = NULL;
-        assert_int_equal(cjx_json_to_message(SUBMIT_DESC, doc, doc_len, NULL,
-                                             &m, &eb),
-                         0);
+        assert_int_equal(
+            cjx_json_to_message(SUBMIT_DESC, doc, doc_len, NULL, &m, &eb), 0);
         protobuf_c_message_free_unpacked(m, NULL);
         count++;
         assert_int_equal(line, count);
@@ -1170,9 +1177,10 @@ crosscheck(const ProtobufCMessage *msg)
     bytes = pack(msg, &len);
     write_file(ours, json, strlen(json));
     write_file(bin, bytes, len);
-    snprintf(cmd, sizeof(cmd), "'%s' '%s/json/crosscheck.py' '%s' '%s' '%s' "
-             "'%s' '%s'", python, data, pygen, msg->descriptor->name, ours,
-             bin, theirs);
+    snprintf(cmd, sizeof(cmd),
+             "'%s' '%s/json/crosscheck.py' '%s' '%s' '%s' "
+             "'%s' '%s'",
+             python, data, pygen, msg->descriptor->name, ours, bin, theirs);
     if (system(cmd) != 0)
         fail_msg("cross-check failed for %s: %s", msg->descriptor->name, json);
 
@@ -1235,17 +1243,24 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json__conviction_record__round_trips_through_binary),
-        cmocka_unit_test(test_json__pretty_output__parses_back_to_the_same_message),
+        cmocka_unit_test(
+            test_json__conviction_record__round_trips_through_binary),
+        cmocka_unit_test(
+            test_json__pretty_output__parses_back_to_the_same_message),
         cmocka_unit_test(test_json__all_types__print_and_round_trip),
         cmocka_unit_test(test_json__both_name_spellings__give_the_same_message),
-        cmocka_unit_test(test_json__numbers__accept_strings_exponents_and_integral_floats),
-        cmocka_unit_test(test_json__floats__print_shortest_form_that_reads_back),
+        cmocka_unit_test(
+            test_json__numbers__accept_strings_exponents_and_integral_floats),
+        cmocka_unit_test(
+            test_json__floats__print_shortest_form_that_reads_back),
         cmocka_unit_test(test_json__bytes__accept_url_safe_and_unpadded_base64),
         cmocka_unit_test(test_json__null__leaves_fields_absent),
-        cmocka_unit_test(test_json__proto2_optionals__print_when_set_even_at_zero),
-        cmocka_unit_test(test_json__emit_defaults__prints_defaults_and_null_for_unset),
-        cmocka_unit_test(test_json__dates_as_strings__print_days_and_omit_zero_dates),
+        cmocka_unit_test(
+            test_json__proto2_optionals__print_when_set_even_at_zero),
+        cmocka_unit_test(
+            test_json__emit_defaults__prints_defaults_and_null_for_unset),
+        cmocka_unit_test(
+            test_json__dates_as_strings__print_days_and_omit_zero_dates),
         cmocka_unit_test(test_json__oneof__one_member_and_nulls_are_accepted),
         cmocka_unit_test(test_json__printer__unknown_enum_number_and_bad_utf8),
         cmocka_unit_test(test_json__unknown_field__is_refused_with_its_path),
@@ -1258,21 +1273,26 @@ main(void)
         cmocka_unit_test(test_json__duplicate_key__is_refused),
         cmocka_unit_test(test_json__field_by_both_names__is_refused),
         cmocka_unit_test(test_json__two_oneof_members__are_refused),
-        cmocka_unit_test(test_json__syntax_error__reports_json_c_error_and_offset),
+        cmocka_unit_test(
+            test_json__syntax_error__reports_json_c_error_and_offset),
         cmocka_unit_test(test_json__json_c_leniencies__are_refused),
         cmocka_unit_test(test_json__invalid_utf8__is_refused),
         cmocka_unit_test(test_json__nul_byte__is_refused),
         cmocka_unit_test(test_json__null_in_repeated__is_refused),
         cmocka_unit_test(test_json__deep_nesting__is_refused_not_crashed),
         cmocka_unit_test(test_json__bad_arguments__are_einval),
-        cmocka_unit_test(test_json__allocation_failure__returns_enomem_and_leaks_nothing),
+        cmocka_unit_test(
+            test_json__allocation_failure__returns_enomem_and_leaks_nothing),
         cmocka_unit_test(test_json__next_document__single_object),
-        cmocka_unit_test(test_json__next_document__pretty_object_over_several_lines),
+        cmocka_unit_test(
+            test_json__next_document__pretty_object_over_several_lines),
         cmocka_unit_test(test_json__next_document__json_lines_with_blank_lines),
-        cmocka_unit_test(test_json__next_document__garbage_is_eparse_with_its_line),
+        cmocka_unit_test(
+            test_json__next_document__garbage_is_eparse_with_its_line),
         cmocka_unit_test(test_json__next_document__ignores_line_at_offset_zero),
         cmocka_unit_test(test_json__next_document__documents_parse_as_messages),
-        cmocka_unit_test(test_json__printed_json__matches_python_protobuf_reference),
+        cmocka_unit_test(
+            test_json__printed_json__matches_python_protobuf_reference),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,8 +25,8 @@ ev(const char *src, const char *yaml)
         test_rules_msg(yaml, &cjx__v1__relief_query__descriptor, &a);
     struct cjx_rules_expr *e = NULL;
     struct cjx_errbuf eb = {{0}};
-    int rc = cjx_rules_expr_compile(src, &cjx__v1__relief_query__descriptor,
-                                    &e, &eb);
+    int rc = cjx_rules_expr_compile(src, &cjx__v1__relief_query__descriptor, &e,
+                                    &eb);
     if (rc != 0) {
         snprintf(result, sizeof(result), "compile: %s", eb.msg);
         snprintf(errmsg, sizeof(errmsg), "%s", eb.msg);
@@ -102,7 +102,8 @@ test_rules__and_or__absorb_errors_commutatively(void **state)
 }
 
 static void
-test_rules__field_selection_through_unset_messages__yields_defaults(void **state)
+test_rules__field_selection_through_unset_messages__yields_defaults(
+    void **state)
 {
     (void)state;
     EXPECT("record.charge.section", "", "\"\"");
@@ -143,32 +144,37 @@ test_rules__has__follows_proto2_and_proto3_presence(void **state)
            "false");
     EXPECT("has(record.offense_date)", "record: {offense_date: 2012-01-02}",
            "true");
-    EXPECT("has(record.offense_date) && record.offense_date < date('2016-11-09')",
-           "", "false");
+    EXPECT(
+        "has(record.offense_date) && record.offense_date < date('2016-11-09')",
+        "", "false");
 }
 
 static void
 test_rules__macros_over_repeated_fields(void **state)
 {
     (void)state;
-    const char *h = "record: {charge: {section: '11359'}, offense_date: 2010-05-01}\n"
-                    "history: {events: ["
-                    "{statute: {section: '11359'}, offense_date: 2004-01-01},"
-                    "{statute: {section: '11359'}, offense_date: 2010-05-01},"
-                    "{statute: {section: '11359.5'}, offense_date: 2001-01-01},"
-                    "{statute: {section: '11359'}, offense_date: 2011-01-01}]}";
-    EXPECT("history.events.filter(e, e.statute.section == record.charge.section "
-           "&& e.offense_date < record.offense_date).size()",
-           h, "1");
+    const char *h =
+        "record: {charge: {section: '11359'}, offense_date: 2010-05-01}\n"
+        "history: {events: ["
+        "{statute: {section: '11359'}, offense_date: 2004-01-01},"
+        "{statute: {section: '11359'}, offense_date: 2010-05-01},"
+        "{statute: {section: '11359.5'}, offense_date: 2001-01-01},"
+        "{statute: {section: '11359'}, offense_date: 2011-01-01}]}";
+    EXPECT(
+        "history.events.filter(e, e.statute.section == record.charge.section "
+        "&& e.offense_date < record.offense_date).size()",
+        h, "1");
     EXPECT("history.events.map(e, e.statute.section)", h,
            "[\"11359\", \"11359\", \"11359.5\", \"11359\"]");
-    EXPECT("history.events.map(e, e.statute.section == '11359', year(e.offense_date))",
+    EXPECT("history.events.map(e, e.statute.section == '11359', "
+           "year(e.offense_date))",
            h, "[2004, 2010, 2011]");
     EXPECT("history.events.exists_one(e, e.statute.section == '11359.5')", h,
            "true");
     EXPECT("history.events.all(e, e.statute.section.startsWith('11359'))", h,
            "true");
-    EXPECT("history.events.exists(e, e.statute.section == '11357')", h, "false");
+    EXPECT("history.events.exists(e, e.statute.section == '11357')", h,
+           "false");
     EXPECT("[1, 2, 3].filter(x, x > 1).map(x, x * 10)", "", "[20, 30]");
     EXPECT("[[1], [2, 3]].exists(l, l.exists(x, x == 3))", "", "true");
     EXPECT("'11357' in ['11357', '11358', '11359', '11360']", "", "true");
@@ -236,7 +242,8 @@ test_rules__specialised_evaluators__answer_as_the_general_ones(void **state)
 {
     (void)state;
     const char *sect = "record: {charge: {section: '11357'}}";
-    EXPECT("record.offense_date < date('2016-11-09')", "", "error: date is not set");
+    EXPECT("record.offense_date < date('2016-11-09')", "",
+           "error: date is not set");
     EXPECT("record.offense_date < date('2016-11-09')",
            "record: {offense_date: 2016-02-30}", "error: invalid date");
     EXPECT("record.offense_date < date('2016-11-09')",
@@ -245,8 +252,10 @@ test_rules__specialised_evaluators__answer_as_the_general_ones(void **state)
            "record: {offense_date: 2016-11-09}", "true");
     EXPECT("record.level == 2", "record: {level: MISDEMEANOR}", "true");
     EXPECT("record.cycle_age > 17", "record: {cycle_age: 18}", "true");
-    EXPECT("record.charge.attempt == true", "record: {charge: {attempt: true}}", "true");
-    EXPECT("record.facts.grams <= 28.5", "record: {facts: {grams: 28.5}}", "true");
+    EXPECT("record.charge.attempt == true", "record: {charge: {attempt: true}}",
+           "true");
+    EXPECT("record.facts.grams <= 28.5", "record: {facts: {grams: 28.5}}",
+           "true");
     EXPECT("record.facts.grams > 28", "record: {facts: {grams: 28.5}}", "true");
     EXPECT("record.charge.section == '11357'", sect, "true");
     EXPECT("record.charge.section == '1135'", sect, "false");
@@ -269,13 +278,16 @@ test_rules__specialised_evaluators__answer_as_the_general_ones(void **state)
     EXPECT("record.count_number * 9223372036854775807",
            "record: {count_number: 2}", "error: integer overflow");
     /* A sum of a map: an error of map() comes before an overflow of sum(). */
-    EXPECT("[9223372036854775807, 1].map(x, x).sum()", "", "error: integer overflow");
+    EXPECT("[9223372036854775807, 1].map(x, x).sum()", "",
+           "error: integer overflow");
     EXPECT("[9223372036854775807, 1, 0].map(x, x == 0 ? 1 / x : x).sum()", "",
            "error: division by zero");
-    EXPECT("record.sentence.map(p, p.unit == DURATION_UNIT_DAYS, p.length).sum()",
-           "record: {sentence: [{length: 10, unit: DAYS}, {length: 2, unit: YEARS},"
-           " {length: 5, unit: DAYS}]}",
-           "15");
+    EXPECT(
+        "record.sentence.map(p, p.unit == DURATION_UNIT_DAYS, p.length).sum()",
+        "record: {sentence: [{length: 10, unit: DAYS}, {length: 2, unit: "
+        "YEARS},"
+        " {length: 5, unit: DAYS}]}",
+        "15");
     EXPECT("[1.5, 2.0].map(x, x * 2.0).sum()", "", "7.0");
 }
 
@@ -294,38 +306,52 @@ static void
 test_rules__type_errors__fail_at_compile_time(void **state)
 {
     (void)state;
-    expect_compile_error("record.charge.sectoin == '1'",
-                         "<expr>:1:15: no field 'sectoin' in message 'cjx.v1.Statute'");
-    expect_compile_error("1 + 'a'",
-                         "<expr>:1:3: no matching overload for '_+_' applied to '(int, string)'");
-    expect_compile_error("recrd.x", "<expr>:1:1: undeclared reference to 'recrd'");
+    expect_compile_error(
+        "record.charge.sectoin == '1'",
+        "<expr>:1:15: no field 'sectoin' in message 'cjx.v1.Statute'");
+    expect_compile_error("1 + 'a'", "<expr>:1:3: no matching overload for "
+                                    "'_+_' applied to '(int, string)'");
+    expect_compile_error("recrd.x",
+                         "<expr>:1:1: undeclared reference to 'recrd'");
     expect_compile_error("foo(1)", "<expr>:1:1: unknown function 'foo'");
-    expect_compile_error("'a'.startsWith()", "<expr>:1:5: 'startsWith' expects 1 argument, got 0");
-    expect_compile_error("'a'.matches('(')", "<expr>:1:13: invalid regular expression");
-    expect_compile_error("date('2016-13-01')", "<expr>:1:6: invalid date literal");
+    expect_compile_error("'a'.startsWith()",
+                         "<expr>:1:5: 'startsWith' expects 1 argument, got 0");
+    expect_compile_error("'a'.matches('(')",
+                         "<expr>:1:13: invalid regular expression");
+    expect_compile_error("date('2016-13-01')",
+                         "<expr>:1:6: invalid date literal");
     expect_compile_error("record.level == RELIEF_DISMISS_AND_SEAL",
                          "<expr>:1:17: undeclared reference");
     expect_compile_error("record.level == 'F'",
                          "<expr>:1:14: no matching overload for '_==_'");
-    expect_compile_error("1 ? 2 : 3", "<expr>:1:1: the condition of '?:' must be a bool");
-    expect_compile_error("[1, 'a']", "<expr>:1:5: list items must have one type");
+    expect_compile_error("1 ? 2 : 3",
+                         "<expr>:1:1: the condition of '?:' must be a bool");
+    expect_compile_error("[1, 'a']",
+                         "<expr>:1:5: list items must have one type");
     expect_compile_error("has(1)", "<expr>:1:5: has() needs a field selection");
     expect_compile_error("1 +", "<expr>:1:4: unexpected end of expression");
     expect_compile_error("(1", "<expr>:1:3: expected ')'");
     expect_compile_error("'abc", "<expr>:1:1: unterminated string literal");
     expect_compile_error("1 = 1", "<expr>:1:3: unexpected '=' (use '==')");
-    expect_compile_error("{1: 2}", "<expr>:1:1: map literals are not supported");
-    expect_compile_error("99999999999999999999", "<expr>:1:1: integer literal out of range");
-    expect_compile_error("1u", "<expr>:1:1: unsigned integers are not supported");
-    expect_compile_error("[1].map(x)", "<expr>:1:5: map() expects 2 arguments, got 1");
-    expect_compile_error("[1].all(x, x)", "<expr>:1:12: all() needs a bool condition");
+    expect_compile_error("{1: 2}",
+                         "<expr>:1:1: map literals are not supported");
+    expect_compile_error("99999999999999999999",
+                         "<expr>:1:1: integer literal out of range");
+    expect_compile_error("1u",
+                         "<expr>:1:1: unsigned integers are not supported");
+    expect_compile_error("[1].map(x)",
+                         "<expr>:1:5: map() expects 2 arguments, got 1");
+    expect_compile_error("[1].all(x, x)",
+                         "<expr>:1:12: all() needs a bool condition");
     expect_compile_error("[1].all(record, true)",
                          "<expr>:1:9: 'record' would hide a variable");
     expect_compile_error("'a'.matches(record.county)",
                          "<expr>:1:20: matches() needs a literal pattern");
     expect_compile_error("int(record)",
-                         "<expr>:1:1: no matching overload for 'int' applied to '(cjx.v1.ConvictionRecord)'");
-    expect_compile_error("size('a', 'b')", "<expr>:1:1: 'size' expects 1 argument, got 2");
+                         "<expr>:1:1: no matching overload for 'int' applied "
+                         "to '(cjx.v1.ConvictionRecord)'");
+    expect_compile_error("size('a', 'b')",
+                         "<expr>:1:1: 'size' expects 1 argument, got 2");
     expect_compile_error("'a'.age_at(date('2000-01-01'))",
                          "<expr>:1:5: 'age_at' cannot be called as a method");
 }
@@ -335,10 +361,10 @@ test_rules__compile_error__shows_source_line_and_caret(void **state)
 {
     (void)state;
     ev("record.charge.sectoin == '1'", "");
-    assert_string_equal(errmsg,
-                        "<expr>:1:15: no field 'sectoin' in message 'cjx.v1.Statute'\n"
-                        "record.charge.sectoin == '1'\n"
-                        "              ^");
+    assert_string_equal(
+        errmsg, "<expr>:1:15: no field 'sectoin' in message 'cjx.v1.Statute'\n"
+                "record.charge.sectoin == '1'\n"
+                "              ^");
 }
 
 static void
@@ -370,12 +396,14 @@ static const struct CMUnitTest lang_tests[] = {
     cmocka_unit_test(test_rules__literals_and_arithmetic),
     cmocka_unit_test(test_rules__int_overflow__is_an_error_value),
     cmocka_unit_test(test_rules__and_or__absorb_errors_commutatively),
-    cmocka_unit_test(test_rules__field_selection_through_unset_messages__yields_defaults),
+    cmocka_unit_test(
+        test_rules__field_selection_through_unset_messages__yields_defaults),
     cmocka_unit_test(test_rules__has__follows_proto2_and_proto3_presence),
     cmocka_unit_test(test_rules__macros_over_repeated_fields),
     cmocka_unit_test(test_rules__string_functions),
     cmocka_unit_test(test_rules__date_functions),
-    cmocka_unit_test(test_rules__specialised_evaluators__answer_as_the_general_ones),
+    cmocka_unit_test(
+        test_rules__specialised_evaluators__answer_as_the_general_ones),
     cmocka_unit_test(test_rules__type_errors__fail_at_compile_time),
     cmocka_unit_test(test_rules__compile_error__shows_source_line_and_caret),
     cmocka_unit_test(test_rules__deep_nesting__is_refused_not_crashing),

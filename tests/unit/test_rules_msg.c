@@ -19,7 +19,8 @@ test_rules_data_path(const char *rel)
 {
     static char buf[1024];
     const char *base = getenv("CJX_TEST_DATA");
-    snprintf(buf, sizeof(buf), "%s/%s", base != NULL ? base : "tests/data", rel);
+    snprintf(buf, sizeof(buf), "%s/%s", base != NULL ? base : "tests/data",
+             rel);
     return buf;
 }
 
@@ -81,8 +82,8 @@ static int
 store(yaml_document_t *doc, yaml_node_t *v, const ProtobufCFieldDescriptor *fd,
       struct cjx_arena *arena, void *p, char *err, size_t len)
 {
-    const char *s = v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value
-                                                : NULL;
+    const char *s =
+        v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : NULL;
     if (fd->type != PROTOBUF_C_TYPE_MESSAGE && s == NULL)
         return fail(err, len, "field %s needs a scalar", fd->name);
     switch (fd->type) {
@@ -179,8 +180,8 @@ test_rules_msg_from_node(yaml_document_t *doc, yaml_node_t *node,
             char *arr = cjx_arena_alloc(arena, (n + 1) * es);
             memset(arr, 0, (n + 1) * es);
             for (size_t i = 0; i < n; i++) {
-                yaml_node_t *e =
-                    yaml_document_get_node(doc, v->data.sequence.items.start[i]);
+                yaml_node_t *e = yaml_document_get_node(
+                    doc, v->data.sequence.items.start[i]);
                 if (store(doc, e, fd, arena, arr + i * es, err, len) != 0)
                     return -1;
             }

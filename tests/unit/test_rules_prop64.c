@@ -18,8 +18,8 @@ setup(void **state)
 {
     (void)state;
     struct cjx_errbuf eb = {{0}};
-    int rc = cjx_rules_set_load_file(test_rules_prop64_path(), &test_rules_types,
-                                     &prop64, &eb);
+    int rc = cjx_rules_set_load_file(test_rules_prop64_path(),
+                                     &test_rules_types, &prop64, &eb);
     if (rc != 0)
         fprintf(stderr, "prop64.yaml: %s\n", eb.msg);
     return rc;
@@ -76,12 +76,14 @@ contains(char **list, size_t n, const char *s)
 static void
 describe(char *buf, size_t len, const Cjx__V1__Determination *d)
 {
-    int o = snprintf(buf, len, "relief=%s floor=%s ceiling=%s procedure=%s decision=%s reasons=[",
-                     enum_name(&cjx__v1__relief__descriptor, d->relief),
-                     enum_name(&cjx__v1__relief__descriptor, d->floor),
-                     enum_name(&cjx__v1__relief__descriptor, d->ceiling),
-                     enum_name(&cjx__v1__procedure__descriptor, d->procedure),
-                     d->decision_id);
+    int o = snprintf(
+        buf, len,
+        "relief=%s floor=%s ceiling=%s procedure=%s decision=%s reasons=[",
+        enum_name(&cjx__v1__relief__descriptor, d->relief),
+        enum_name(&cjx__v1__relief__descriptor, d->floor),
+        enum_name(&cjx__v1__relief__descriptor, d->ceiling),
+        enum_name(&cjx__v1__procedure__descriptor, d->procedure),
+        d->decision_id);
     for (size_t i = 0; i < d->n_reason_codes && o > 0 && (size_t)o < len; i++)
         o += snprintf(buf + o, len - (size_t)o, "%s%s", i ? " " : "",
                       d->reason_codes[i]);
@@ -107,8 +109,9 @@ check_case(yaml_document_t *doc, yaml_node_t *defaults, yaml_node_t *c,
         goto out;
     }
     if ((defaults != NULL &&
-         test_rules_msg_from_node(doc, defaults, &cjx__v1__relief_query__descriptor,
-                                  &a, &q, err, sizeof(err)) != 0) ||
+         test_rules_msg_from_node(doc, defaults,
+                                  &cjx__v1__relief_query__descriptor, &a, &q,
+                                  err, sizeof(err)) != 0) ||
         test_rules_msg_from_node(doc, query, &cjx__v1__relief_query__descriptor,
                                  &a, &q, err, sizeof(err)) != 0) {
         snprintf(why, why_len, "bad query: %s", err);
@@ -131,10 +134,14 @@ check_case(yaml_document_t *doc, yaml_node_t *defaults, yaml_node_t *c,
         size_t off;
         const ProtobufCEnumDescriptor *en;
     } enums[] = {
-        {"relief", offsetof(Cjx__V1__Determination, relief), &cjx__v1__relief__descriptor},
-        {"floor", offsetof(Cjx__V1__Determination, floor), &cjx__v1__relief__descriptor},
-        {"ceiling", offsetof(Cjx__V1__Determination, ceiling), &cjx__v1__relief__descriptor},
-        {"procedure", offsetof(Cjx__V1__Determination, procedure), &cjx__v1__procedure__descriptor},
+        {"relief", offsetof(Cjx__V1__Determination, relief),
+         &cjx__v1__relief__descriptor},
+        {"floor", offsetof(Cjx__V1__Determination, floor),
+         &cjx__v1__relief__descriptor},
+        {"ceiling", offsetof(Cjx__V1__Determination, ceiling),
+         &cjx__v1__relief__descriptor},
+        {"procedure", offsetof(Cjx__V1__Determination, procedure),
+         &cjx__v1__procedure__descriptor},
     };
     for (size_t i = 0; i < sizeof(enums) / sizeof(*enums); i++) {
         yaml_node_t *w = map_get(doc, expect, enums[i].key);
@@ -149,8 +156,10 @@ check_case(yaml_document_t *doc, yaml_node_t *defaults, yaml_node_t *c,
         }
     }
     yaml_node_t *w = map_get(doc, expect, "decision");
-    if (w != NULL && strcmp(d->decision_id, (const char *)w->data.scalar.value) != 0) {
-        snprintf(why, why_len, "decision: want %s; got %s", w->data.scalar.value, got);
+    if (w != NULL &&
+        strcmp(d->decision_id, (const char *)w->data.scalar.value) != 0) {
+        snprintf(why, why_len, "decision: want %s; got %s",
+                 w->data.scalar.value, got);
         res = why;
         goto out;
     }
@@ -161,11 +170,13 @@ check_case(yaml_document_t *doc, yaml_node_t *defaults, yaml_node_t *c,
             continue;
         for (yaml_node_item_t *it = w->data.sequence.items.start;
              it < w->data.sequence.items.top; it++) {
-            const char *s = (const char *)yaml_document_get_node(doc, *it)->data.scalar.value;
+            const char *s = (const char *)yaml_document_get_node(doc, *it)
+                                ->data.scalar.value;
             int ok = l == 0 ? contains(d->reason_codes, d->n_reason_codes, s)
                             : contains(d->missing_facts, d->n_missing_facts, s);
             if (!ok) {
-                snprintf(why, why_len, "%s: want %s among them; got %s", lists[l], s, got);
+                snprintf(why, why_len, "%s: want %s among them; got %s",
+                         lists[l], s, got);
                 res = why;
                 goto out;
             }

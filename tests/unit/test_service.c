@@ -18,8 +18,13 @@
 #include "mem_call.h"
 
 enum {
-    OK = 0, INVALID_ARGUMENT = 3, NOT_FOUND = 5, ALREADY_EXISTS = 6,
-    PERMISSION_DENIED = 7, RESOURCE_EXHAUSTED = 8, FAILED_PRECONDITION = 9
+    OK = 0,
+    INVALID_ARGUMENT = 3,
+    NOT_FOUND = 5,
+    ALREADY_EXISTS = 6,
+    PERMISSION_DENIED = 7,
+    RESOURCE_EXHAUSTED = 8,
+    FAILED_PRECONDITION = 9
 };
 
 struct fixture {
@@ -37,9 +42,9 @@ agency(struct fixture *f, const char *ori)
     return a;
 }
 
-#define DOJ(f) agency(f, "CA0000001")
-#define SF_DA(f) agency(f, "CA038013A")
-#define SF_COURT(f) agency(f, "CA038033J")
+#define DOJ(f)           agency(f, "CA0000001")
+#define SF_DA(f)         agency(f, "CA038013A")
+#define SF_COURT(f)      agency(f, "CA038033J")
 #define ALAMEDA_COURT(f) agency(f, "CA001033J")
 
 static int
@@ -56,7 +61,8 @@ setup(void **state)
     f->conf = calloc(1, sizeof(*f->conf));
     f->conf->agency = strdup("CA0000001");
     char reg[512];
-    snprintf(reg, sizeof(reg), "%s/service/agencies.yaml", getenv("CJX_TEST_DATA"));
+    snprintf(reg, sizeof(reg), "%s/service/agencies.yaml",
+             getenv("CJX_TEST_DATA"));
     assert_int_equal(cjx_registry_load(reg, &f->conf->registry, &eb), 0);
     *state = f;
     return 0;
@@ -154,8 +160,8 @@ test_service__local_operator_submits__ok(void **state)
 {
     struct fixture *f = *state;
     struct request r;
-    assert_int_equal(submit(f, NULL, request(&r, "r1", "A1", 1, "Alameda"), NULL),
-                     OK);
+    assert_int_equal(
+        submit(f, NULL, request(&r, "r1", "A1", 1, "Alameda"), NULL), OK);
 }
 
 static void
@@ -172,7 +178,8 @@ test_service__submit_without_request_id__invalid_argument(void **state)
 }
 
 static void
-test_service__malformed_record_fields__invalid_argument_naming_field(void **state)
+test_service__malformed_record_fields__invalid_argument_naming_field(
+    void **state)
 {
     struct fixture *f = *state;
     struct request r;
@@ -210,9 +217,9 @@ test_service__court_writes_only_its_county(void **state)
                             request(&r, "c2", "B2", 1, "San Francisco"), msg),
                      PERMISSION_DENIED);
     assert_non_null(strstr(msg, "record.county"));
-    assert_int_equal(submit(f, SF_DA(f), request(&r, "c3", "B3", 1, "San Francisco"),
-                            msg),
-                     PERMISSION_DENIED);
+    assert_int_equal(
+        submit(f, SF_DA(f), request(&r, "c3", "B3", 1, "San Francisco"), msg),
+        PERMISSION_DENIED);
 }
 
 static void
@@ -221,11 +228,11 @@ test_service__retry_replays_and_reuse_conflicts(void **state)
     struct fixture *f = *state;
     struct request r;
     char msg[256];
-    assert_int_equal(submit(f, DOJ(f), request(&r, "same", "C1", 1, "Alameda"), NULL),
-                     OK);
+    assert_int_equal(
+        submit(f, DOJ(f), request(&r, "same", "C1", 1, "Alameda"), NULL), OK);
     int64_t seq = cjx_store_last_seq(f->store);
-    assert_int_equal(submit(f, DOJ(f), request(&r, "same", "C1", 1, "Alameda"), NULL),
-                     OK);
+    assert_int_equal(
+        submit(f, DOJ(f), request(&r, "same", "C1", 1, "Alameda"), NULL), OK);
     assert_int_equal(cjx_store_last_seq(f->store), seq);
     request(&r, "same", "C1", 1, "Alameda");
     r.charge.section = "11358";
@@ -254,17 +261,18 @@ test_service__get_checks_key_existence_and_county(void **state)
     struct fixture *f = *state;
     struct request r;
     char msg[256];
-    assert_int_equal(submit(f, NULL, request(&r, "g1", "D1", 1, "Alameda"), NULL),
-                     OK);
+    assert_int_equal(
+        submit(f, NULL, request(&r, "g1", "D1", 1, "Alameda"), NULL), OK);
     assert_int_equal(get(f, NULL, "D1", "CASE-D1", 1, msg), OK);
     assert_int_equal(get(f, ALAMEDA_COURT(f), "D1", "CASE-D1", 1, msg), OK);
-    assert_int_equal(get(f, SF_DA(f), "D1", "CASE-D1", 1, msg), PERMISSION_DENIED);
+    assert_int_equal(get(f, SF_DA(f), "D1", "CASE-D1", 1, msg),
+                     PERMISSION_DENIED);
     assert_int_equal(get(f, NULL, "D1", "CASE-D1", 2, msg), NOT_FOUND);
     assert_int_equal(get(f, NULL, "", "CASE-D1", 1, msg), INVALID_ARGUMENT);
     assert_non_null(strstr(msg, "key.cii"));
     Cjx__V1__GetRecordRequest empty = CJX__V1__GET_RECORD_REQUEST__INIT;
-    assert_int_equal(call(f, "/cjx.v1.RecordService/GetRecord", NULL, &empty.base,
-                          msg, sizeof(msg)),
+    assert_int_equal(call(f, "/cjx.v1.RecordService/GetRecord", NULL,
+                          &empty.base, msg, sizeof(msg)),
                      INVALID_ARGUMENT);
 }
 
@@ -289,8 +297,8 @@ test_service__list_refusals(void **state)
     req.page_token = "";
     assert_int_equal(call(f, path, SF_DA(f), &req.base, msg, sizeof(msg)),
                      PERMISSION_DENIED);
-    assert_int_equal(call(f, path, ALAMEDA_COURT(f), &req.base, msg, sizeof(msg)),
-                     OK);
+    assert_int_equal(
+        call(f, path, ALAMEDA_COURT(f), &req.base, msg, sizeof(msg)), OK);
 }
 
 static void
@@ -302,8 +310,8 @@ test_service__list_pages_through_every_record(void **state)
     for (int i = 0; i < 5; i++) {
         snprintf(id, sizeof(id), "l%d", i);
         snprintf(cii, sizeof(cii), "L%d", i);
-        assert_int_equal(submit(f, ALAMEDA_COURT(f), request(&r, id, cii, 1, "Alameda"),
-                                NULL),
+        assert_int_equal(submit(f, ALAMEDA_COURT(f),
+                                request(&r, id, cii, 1, "Alameda"), NULL),
                          OK);
     }
     const struct cjx_handler *h =
@@ -320,7 +328,8 @@ test_service__list_pages_through_every_record(void **state)
         mem_call_init(&mc, f->svc, f->conf, h, NULL);
         assert_int_equal(mem_call_run(&mc, &req.base), OK);
         Cjx__V1__ListRecordsResponse *resp =
-            cjx__v1__list_records_response__unpack(NULL, mc.reply_len, mc.reply);
+            cjx__v1__list_records_response__unpack(NULL, mc.reply_len,
+                                                   mc.reply);
         assert_non_null(resp);
         for (size_t i = 0; i < resp->n_records; i++) {
             /* Built after the store's row is gone: must be a copy. */
@@ -342,7 +351,8 @@ test_service__bulk_answers_each_record(void **state)
     request(&r[0], "b1", "E1", 1, "Alameda");
     request(&r[1], "b2", "e-bad", 1, "Alameda");
     request(&r[2], "b3", "E3", 1, "Alameda");
-    ProtobufCMessage *stream[] = {&r[0].req.base, &r[1].req.base, &r[2].req.base};
+    ProtobufCMessage *stream[] = {&r[0].req.base, &r[1].req.base,
+                                  &r[2].req.base};
     const struct cjx_handler *h =
         cjx_service_find("/cjx.v1.RecordService/SubmitRecords");
     struct mem_call mc;
@@ -397,8 +407,8 @@ test_service__watch_sends_every_change_then_ends(void **state)
     for (int i = 0; i < 70; i++) { /* more than one read batch */
         snprintf(id, sizeof(id), "w%d", i);
         snprintf(cii, sizeof(cii), "W%d", i);
-        assert_int_equal(submit(f, NULL, request(&r, id, cii, 1, "Alameda"), NULL),
-                         OK);
+        assert_int_equal(
+            submit(f, NULL, request(&r, id, cii, 1, "Alameda"), NULL), OK);
     }
     const struct cjx_handler *h =
         cjx_service_find("/cjx.v1.RecordService/WatchRecords");
@@ -447,12 +457,12 @@ test_service__record_rules_reject_and_flag(void **state)
     assert_non_null(strstr(msg, "conviction_date"));
 
     /* No date of birth on record: accepted and flagged. */
-    assert_int_equal(submit(f, NULL, request(&r, "rule-2", "F2", 1, "Alameda"), NULL),
-                     OK);
+    assert_int_equal(
+        submit(f, NULL, request(&r, "rule-2", "F2", 1, "Alameda"), NULL), OK);
     struct cjx_stored_record rec;
     struct cjx_errbuf eb;
-    assert_int_equal(cjx_store_get_record(f->store, "F2", "CASE-F2", 1, &rec, &eb),
-                     0);
+    assert_int_equal(
+        cjx_store_get_record(f->store, "F2", "CASE-F2", 1, &rec, &eb), 0);
     assert_non_null(strstr(rec.flags, "missing_dob"));
     cjx_stored_record_fini(f->store, &rec);
 }
@@ -461,7 +471,8 @@ static int
 evaluate(struct fixture *f, Cjx__V1__EvaluateRequest *req, char *msg,
          Cjx__V1__EvaluateResponse **out)
 {
-    const struct cjx_handler *h = cjx_service_find("/cjx.v1.RulesService/Evaluate");
+    const struct cjx_handler *h =
+        cjx_service_find("/cjx.v1.RulesService/Evaluate");
     struct mem_call mc;
     mem_call_init(&mc, f->svc, f->conf, h, SF_DA(f));
     int code = mem_call_run(&mc, &req->base);
@@ -496,7 +507,8 @@ test_service__evaluate_decides_and_refuses(void **state)
     load_rules(f);
     Cjx__V1__EvaluateResponse *resp;
     assert_int_equal(evaluate(f, &req, msg, &resp), OK);
-    assert_int_equal(resp->determination->relief, CJX__V1__RELIEF__RELIEF_NOT_ELIGIBLE);
+    assert_int_equal(resp->determination->relief,
+                     CJX__V1__RELIEF__RELIEF_NOT_ELIGIBLE);
     assert_string_equal(resp->determination->rule_set, "prop64");
     cjx__v1__evaluate_response__free_unpacked(resp, NULL);
 
@@ -513,19 +525,35 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_service__local_operator_submits__ok, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_service__submit_without_request_id__invalid_argument, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_service__malformed_record_fields__invalid_argument_naming_field, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_service__court_writes_only_its_county, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_service__retry_replays_and_reuse_conflicts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_service__get_checks_key_existence_and_county, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_service__list_refusals, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_service__list_pages_through_every_record, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_service__bulk_answers_each_record, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_service__bulk_over_the_limit__resource_exhausted, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_service__watch_sends_every_change_then_ends, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_service__record_rules_reject_and_flag, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_service__evaluate_decides_and_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__local_operator_submits__ok, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__submit_without_request_id__invalid_argument, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__malformed_record_fields__invalid_argument_naming_field,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__court_writes_only_its_county, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__retry_replays_and_reuse_conflicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__get_checks_key_existence_and_county, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service__list_refusals, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__list_pages_through_every_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service__bulk_answers_each_record,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__bulk_over_the_limit__resource_exhausted, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__watch_sends_every_change_then_ends, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__record_rules_reject_and_flag, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__evaluate_decides_and_refuses, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

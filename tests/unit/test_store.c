@@ -839,7 +839,7 @@ test_store__commit_hook__fires_with_the_new_seq(void **state)
 
 /* ---- concurrency ---- */
 
-#define WRITERS 8
+#define WRITERS           8
 #define WRITES_PER_WRITER 500
 
 struct concurrent {
@@ -1321,7 +1321,7 @@ test_store__commit_failure__fails_every_write_in_the_batch(void **state)
 
 /* ---- acknowledged means durable ---- */
 
-#define CRASH_WRITES 20000
+#define CRASH_WRITES     20000
 #define CRASH_KILL_AFTER 300
 
 struct crash_slot {
@@ -1647,9 +1647,9 @@ static int64_t
 checkpoint_seqs(struct cjx_store *s, int64_t *out, int max)
 {
     struct audit_list l = {0};
-    assert_int_equal(cjx_store_read_audit_checkpoints(s, 0, 1000, collect_audit,
-                                                      &l, NULL),
-                     0);
+    assert_int_equal(
+        cjx_store_read_audit_checkpoints(s, 0, 1000, collect_audit, &l, NULL),
+        0);
     int n = l.n < max ? l.n : max;
     for (int i = 0; i < n; i++)
         out[i] = l.v[i].seq;
@@ -1713,8 +1713,8 @@ static void
 test_store__audit_append_without_callback__is_committed(void **state)
 {
     struct fixture *f = *state;
-    struct cjx_audit_event ev = test_event("/cjx.v1.RecordService/GetRecord",
-                                           "A1");
+    struct cjx_audit_event ev =
+        test_event("/cjx.v1.RecordService/GetRecord", "A1");
     for (int i = 0; i < 100; i++)
         assert_int_equal(cjx_store_append_audit(f->s, &ev, NULL, NULL), 0);
     reopen(f); /* close completes every queued write */
@@ -1965,7 +1965,8 @@ test_store__audit_key_not_matching_cert__is_refused_at_open(void **state)
 }
 
 static void
-test_store__entries_removed_from_the_end__numbering_continues_after(void **state)
+test_store__entries_removed_from_the_end__numbering_continues_after(
+    void **state)
 {
     struct fixture *f = *state;
     reopen_signed(f, 5, 3600);
@@ -2032,7 +2033,7 @@ test_store__audit_signer_set_later__signs_from_then_on(void **state)
     assert_int_equal(checkpoint_seqs(f->s, seqs, 4), 1);
 }
 
-#define AUDIT_THREADS 4
+#define AUDIT_THREADS    4
 #define AUDIT_PER_THREAD 500
 
 static void *
@@ -2095,14 +2096,14 @@ test_store__bad_audit_arguments__are_refused(void **state)
     struct fixture *f = *state;
     assert_int_equal(cjx_store_append_audit(f->s, NULL, NULL, NULL),
                      CJX_EINVAL);
-    assert_int_equal(cjx_store_read_audit(f->s, -1, 10, never_visit, NULL,
-                                          NULL),
-                     CJX_EINVAL);
+    assert_int_equal(
+        cjx_store_read_audit(f->s, -1, 10, never_visit, NULL, NULL),
+        CJX_EINVAL);
     assert_int_equal(cjx_store_read_audit(f->s, 0, 0, never_visit, NULL, NULL),
                      CJX_EINVAL);
-    assert_int_equal(cjx_store_read_audit_checkpoints(f->s, 0, 10, NULL, NULL,
-                                                      NULL),
-                     CJX_EINVAL);
+    assert_int_equal(
+        cjx_store_read_audit_checkpoints(f->s, 0, 10, NULL, NULL, NULL),
+        CJX_EINVAL);
     /* An empty log visits nothing. */
     assert_int_equal(cjx_store_read_audit(f->s, 0, 10, never_visit, NULL, NULL),
                      0);

@@ -299,9 +299,8 @@ test_tls__identify__wrong_trust_domain__refused(void **state)
     struct cjx_peer_identity id;
     struct cjx_errbuf eb = {{0}};
     assert_int_equal(identify_file("wrongdomain", &id, &eb), CJX_EUNAUTH);
-    assert_string_equal(eb.msg,
-                        "agency URI SAN spiffe://other.example/agency/"
-                        "CA038013A is not in trust domain cjx.example");
+    assert_string_equal(eb.msg, "agency URI SAN spiffe://other.example/agency/"
+                                "CA038013A is not in trust domain cjx.example");
 }
 
 static void
@@ -733,11 +732,11 @@ test_tls__check_own__weak_key__refused(void **state)
     EVP_PKEY *rsa = EVP_RSA_gen(1024);
     assert_non_null(rsa);
     char *key_pem = NULL;
-    char *cert = make_cert("URI:spiffe://cjx.example/agency/CA038013A", rsa,
-                           &key_pem);
+    char *cert =
+        make_cert("URI:spiffe://cjx.example/agency/CA038013A", rsa, &key_pem);
     struct cjx_errbuf eb = {{0}};
-    assert_int_equal(cjx_tls_check_own_cert(cert, key_pem, TD, "CA038013A", &eb),
-                     CJX_ETLS);
+    assert_int_equal(
+        cjx_tls_check_own_cert(cert, key_pem, TD, "CA038013A", &eb), CJX_ETLS);
     assert_msg_has(&eb, "the key is too weak (80 bits of security");
     free(cert);
     free(key_pem);
@@ -745,8 +744,8 @@ test_tls__check_own__weak_key__refused(void **state)
 
     /* The same shape with a P-256 key passes, so weakness was the reason. */
     char *key2 = NULL;
-    char *cert2 = make_cert("URI:spiffe://cjx.example/agency/CA038013A", NULL,
-                            &key2);
+    char *cert2 =
+        make_cert("URI:spiffe://cjx.example/agency/CA038013A", NULL, &key2);
     if (cjx_tls_check_own_cert(cert2, key2, TD, "CA038013A", &eb) != 0)
         fail_msg("%s", eb.msg);
     free(cert2);
@@ -806,8 +805,8 @@ load_x509(const char *name)
  * next due at now+next_s (no next update when next_s is 0), listing serial
  * (if given) with reason (-1 for none). */
 static void
-write_crl(const char *path, const X509_NAME *issuer, EVP_PKEY *key,
-          long last_s, long next_s, const ASN1_INTEGER *serial, int reason)
+write_crl(const char *path, const X509_NAME *issuer, EVP_PKEY *key, long last_s,
+          long next_s, const ASN1_INTEGER *serial, int reason)
 {
     X509_CRL *crl = X509_CRL_new();
     assert_non_null(crl);
@@ -947,7 +946,8 @@ test_tls__crl__empty_dir__empty_set_names_uncovered_ca(void **state)
     if (load_set(dir, &set, &eb) != 0)
         fail_msg("%s", eb.msg);
     assert_int_equal(cjx_tls_crl_set_count(set), 0);
-    assert_non_null(strstr(cjx_tls_crl_set_uncovered(set), "cjx development CA"));
+    assert_non_null(
+        strstr(cjx_tls_crl_set_uncovered(set), "cjx development CA"));
     /* Without a CRL a certificate cannot be found revoked. */
     assert_int_equal(check_file(set, "revoked", &eb), 0);
     cjx_tls_crl_set_unref(set);
@@ -1003,7 +1003,8 @@ test_tls__crl__removed_from_crl__passes(void **state)
 
     dir[0] = '\0';
     crl_dir_new(dir, sizeof(dir), "crl-hold2");
-    write_ca_crl(dir, "hold.r0", -60, 86400, "sf-court", 6 /* certificateHold */);
+    write_ca_crl(dir, "hold.r0", -60, 86400, "sf-court",
+                 6 /* certificateHold */);
     assert_int_equal(load_set(dir, &set, &eb), 0);
     assert_int_equal(check_file(set, "sf-court", &eb), CJX_EUNAUTH);
     assert_msg_has(&eb, "(certificateHold)");
@@ -1061,8 +1062,8 @@ test_tls__crl__foreign_or_forged_crl__refused_at_load(void **state)
     X509V3_CTX ctx;
     X509V3_set_ctx_nodb(&ctx);
     X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-    X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage,
-                                            "critical, keyCertSign");
+    X509_EXTENSION *e =
+        X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage, "critical, keyCertSign");
     X509_add_ext(x, e, -1);
     X509_EXTENSION_free(e);
     assert_true(X509_sign(x, k, EVP_sha256()) > 0);
@@ -1197,8 +1198,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tls__identify__agency_cert__gives_ori_and_fingerprint),
-        cmocka_unit_test(test_tls__identify__does_not_judge_validity_or_registration),
+        cmocka_unit_test(
+            test_tls__identify__agency_cert__gives_ori_and_fingerprint),
+        cmocka_unit_test(
+            test_tls__identify__does_not_judge_validity_or_registration),
         cmocka_unit_test(test_tls__identify__no_san__refused),
         cmocka_unit_test(test_tls__identify__wrong_trust_domain__refused),
         cmocka_unit_test(test_tls__identify__san_shapes),
@@ -1206,7 +1209,8 @@ main(void)
         cmocka_unit_test(test_tls__identify__garbage__refused),
         cmocka_unit_test(test_tls__identify__concurrent_calls__agree),
         cmocka_unit_test(test_tls__read_pem__key_open_to_others__refused),
-        cmocka_unit_test(test_tls__read_pem__private_modes_accepted_and_content_exact),
+        cmocka_unit_test(
+            test_tls__read_pem__private_modes_accepted_and_content_exact),
         cmocka_unit_test(test_tls__read_pem__missing_or_not_a_file__refused),
         cmocka_unit_test(test_tls__check_own__every_dev_agency__accepted),
         cmocka_unit_test(test_tls__check_own__via_generated_config__accepted),
@@ -1216,12 +1220,15 @@ main(void)
         cmocka_unit_test(test_tls__check_own__weak_key__refused),
         cmocka_unit_test(test_tls__crl__dev_crl__revoked_refused_others_pass),
         cmocka_unit_test(test_tls__crl__revoked_anywhere_in_chain__refused),
-        cmocka_unit_test(test_tls__crl__empty_dir__empty_set_names_uncovered_ca),
-        cmocka_unit_test(test_tls__crl__pem_der_and_dotfiles__loaded_as_expected),
+        cmocka_unit_test(
+            test_tls__crl__empty_dir__empty_set_names_uncovered_ca),
+        cmocka_unit_test(
+            test_tls__crl__pem_der_and_dotfiles__loaded_as_expected),
         cmocka_unit_test(test_tls__crl__removed_from_crl__passes),
         cmocka_unit_test(test_tls__crl__foreign_or_forged_crl__refused_at_load),
         cmocka_unit_test(test_tls__crl__stale_or_future_crl__refused_at_load),
-        cmocka_unit_test(test_tls__crl__expires_while_loaded__certificates_refused),
+        cmocka_unit_test(
+            test_tls__crl__expires_while_loaded__certificates_refused),
         cmocka_unit_test(test_tls__crl__concurrent_checks_and_refs__agree),
     };
     return cmocka_run_group_tests(tests, setup_certs, teardown_certs);

@@ -60,10 +60,11 @@ pick(struct genrec *g, const struct weighted *w, size_t n)
 
 /* Roughly the share of the 2019 statewide caseload. */
 static const struct weighted counties[] = {
-    {"Los Angeles", 300}, {"San Diego", 90}, {"Orange", 70}, {"Riverside", 80},
-    {"San Bernardino", 70}, {"Sacramento", 50}, {"Alameda", 40},
-    {"San Francisco", 40}, {"Santa Clara", 40}, {"Fresno", 35}, {"Kern", 35},
-    {"Humboldt", 25}, {"Mendocino", 20}, {"San Joaquin", 25}, {"Contra Costa", 30},
+    {"Los Angeles", 300}, {"San Diego", 90},      {"Orange", 70},
+    {"Riverside", 80},    {"San Bernardino", 70}, {"Sacramento", 50},
+    {"Alameda", 40},      {"San Francisco", 40},  {"Santa Clara", 40},
+    {"Fresno", 35},       {"Kern", 35},           {"Humboldt", 25},
+    {"Mendocino", 20},    {"San Joaquin", 25},    {"Contra Costa", 30},
     {"Yolo", 10},
 };
 
@@ -104,18 +105,20 @@ pick_county(struct genrec *g)
 
 static const struct weighted p64_sections[] = {
     {"11357", 380}, {"11358", 90}, {"11359", 300}, {"11360", 190},
-    {"11357.5", 5}, {"11361", 5}, {"11364", 10}, {"4060", 10}, {"4573.6", 5},
-    {"11530", 5},
+    {"11357.5", 5}, {"11361", 5},  {"11364", 10},  {"4060", 10},
+    {"4573.6", 5},  {"11530", 5},
 };
 
 /* Other offenses seen in histories. */
 static const struct weighted other_sections[] = {
-    {"HS 11350", 120}, {"HS 11377", 120}, {"HS 11364", 60}, {"PC 459", 80},
-    {"PC 488", 90}, {"PC 484", 60}, {"VC 23152", 120}, {"PC 273.5", 40},
-    {"PC 245", 40}, {"PC 148", 40}, {"PC 647", 40}, {"PC 211", 20},
-    {"HS 11359", 40}, {"HS 11357", 40}, {"HS 11358", 10}, {"HS 11360", 25},
-    {"PC 261.5", 5}, {"PC 288(a)", 3}, {"PC 187(a)", 2}, {"PC 261(a)(2)", 2},
-    {"PC 314(1)", 2}, {"PC 290", 2},
+    {"HS 11350", 120}, {"HS 11377", 120},   {"HS 11364", 60},
+    {"PC 459", 80},    {"PC 488", 90},      {"PC 484", 60},
+    {"VC 23152", 120}, {"PC 273.5", 40},    {"PC 245", 40},
+    {"PC 148", 40},    {"PC 647", 40},      {"PC 211", 20},
+    {"HS 11359", 40},  {"HS 11357", 40},    {"HS 11358", 10},
+    {"HS 11360", 25},  {"PC 261.5", 5},     {"PC 288(a)", 3},
+    {"PC 187(a)", 2},  {"PC 261(a)(2)", 2}, {"PC 314(1)", 2},
+    {"PC 290", 2},
 };
 
 static char *
@@ -159,7 +162,8 @@ days_of(int y, int m, int d)
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
     unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (unsigned)(m > 2 ? m - 3 : m + 9) + 2) / 5 + (unsigned)d - 1;
+    unsigned doy =
+        (153 * (unsigned)(m > 2 ? m - 3 : m + 9) + 2) / 5 + (unsigned)d - 1;
     unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return era * 146097 + (int64_t)doe - 719468;
 }
@@ -224,11 +228,13 @@ level_for(struct genrec *g, const char *section, const char *sub, int year)
 {
     if (strcmp(section, "11357") == 0) {
         if (strcmp(sub, "(b)") == 0)
-            return year >= 2011 ? CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_INFRACTION
-                                : CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_MISDEMEANOR;
+            return year >= 2011
+                       ? CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_INFRACTION
+                       : CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_MISDEMEANOR;
         if (strcmp(sub, "(a)") == 0 || sub[0] == '\0')
-            return chance(g, 550) ? CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_FELONY
-                                  : CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_MISDEMEANOR;
+            return chance(g, 550)
+                       ? CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_FELONY
+                       : CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_MISDEMEANOR;
         return CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_MISDEMEANOR;
     }
     if (strcmp(section, "11360") == 0 && strcmp(sub, "(b)") == 0)
@@ -247,7 +253,8 @@ facts_for(struct genrec *g, struct cjx_arena *a, const char *section,
     cjx__v1__offense_facts__init(f);
     if (chance(g, 420)) {
         f->has_grams = 1;
-        int concentrate = strcmp(section, "11357") == 0 && strcmp(sub, "(a)") == 0;
+        int concentrate =
+            strcmp(section, "11357") == 0 && strcmp(sub, "(a)") == 0;
         f->grams = concentrate ? (double)(1 + rnd(g, 300)) / 10.0
                                : (double)(5 + rnd(g, 2000)) / 10.0 *
                                      (chance(g, 200) ? 20 : 1);
@@ -258,7 +265,8 @@ facts_for(struct genrec *g, struct cjx_arena *a, const char *section,
     }
     if (strcmp(section, "11358") == 0 && chance(g, 500)) {
         f->has_plants = 1;
-        f->plants = chance(g, 400) ? (int32_t)(1 + rnd(g, 6)) : (int32_t)(7 + rnd(g, 200));
+        f->plants = chance(g, 400) ? (int32_t)(1 + rnd(g, 6))
+                                   : (int32_t)(7 + rnd(g, 200));
     }
     if (strcmp(section, "11360") == 0 && chance(g, 500)) {
         f->has_sale_involved = 1;
@@ -291,8 +299,8 @@ facts_for(struct genrec *g, struct cjx_arena *a, const char *section,
 }
 
 static int
-add_sentence(struct genrec *g, struct cjx_arena *a, Cjx__V1__ConvictionRecord *r,
-             int felony)
+add_sentence(struct genrec *g, struct cjx_arena *a,
+             Cjx__V1__ConvictionRecord *r, int felony)
 {
     if (chance(g, 50))
         return 0; /* no sentence data */
@@ -351,22 +359,26 @@ add_history(struct genrec *g, struct cjx_arena *a, Cjx__V1__PersonHistory *h,
         cjx__v1__history_event__init(e);
         const char *text = PICK(g, other_sections);
         int registration = strcmp(text, "PC 290") == 0 && chance(g, 700);
-        e->kind = registration ? CJX__V1__HISTORY_EVENT_KIND__HISTORY_EVENT_KIND_REGISTRATION
-                               : CJX__V1__HISTORY_EVENT_KIND__HISTORY_EVENT_KIND_CONVICTION;
+        e->kind =
+            registration
+                ? CJX__V1__HISTORY_EVENT_KIND__HISTORY_EVENT_KIND_REGISTRATION
+                : CJX__V1__HISTORY_EVENT_KIND__HISTORY_EVENT_KIND_CONVICTION;
         e->statute = statute_of(a, text);
         /* Anywhere from age 18 to ten years after this offense. */
         int64_t lo = birth + 18 * 365, hi = offense + 3650;
-        int64_t when = lo + (hi > lo ? (int64_t)rnd(g, (uint32_t)(hi - lo)) : 0);
+        int64_t when =
+            lo + (hi > lo ? (int64_t)rnd(g, (uint32_t)(hi - lo)) : 0);
         if (!chance(g, 40))
             e->offense_date = date_of_days(a, when);
         if (!chance(g, 20))
             e->event_date = date_of_days(a, when + 20 + rnd(g, 300));
         char cn[32];
-        snprintf(cn, sizeof(cn), "%c%02d-%06u", county[0], (int)((when / 365 + 70) % 100),
-                 rnd(g, 1000000));
+        snprintf(cn, sizeof(cn), "%c%02d-%06u", county[0],
+                 (int)((when / 365 + 70) % 100), rnd(g, 1000000));
         e->court_case_number = str(a, cn);
-        e->level = chance(g, 500) ? CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_FELONY
-                                  : CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_MISDEMEANOR;
+        e->level = chance(g, 500)
+                       ? CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_FELONY
+                       : CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_MISDEMEANOR;
         e->county = str(a, chance(g, 800) ? county : PICK(g, counties));
         h->events[i] = e;
     }
@@ -397,10 +409,11 @@ genrec_next(struct genrec *g, struct cjx_arena *a)
     snprintf(buf, sizeof(buf), "A%08u", (unsigned)(rnd(g, 100000000)));
     p->cii = str(a, buf);
     h->cii = p->cii;
-    static const char *const last[] = {"GARCIA", "SMITH", "NGUYEN", "JOHNSON",
-                                       "LOPEZ", "WILLIAMS", "KIM", "BROWN"};
-    static const char *const first[] = {"JOSE", "MARIA", "JAMES", "LINDA",
-                                        "DAVID", "ANA", "MICHAEL", "TAN"};
+    static const char *const last[] = {"GARCIA",  "SMITH", "NGUYEN",
+                                       "JOHNSON", "LOPEZ", "WILLIAMS",
+                                       "KIM",     "BROWN"};
+    static const char *const first[] = {"JOSE",  "MARIA", "JAMES",   "LINDA",
+                                        "DAVID", "ANA",   "MICHAEL", "TAN"};
     p->last_name = str(a, last[rnd(g, 8)]);
     p->first_name = str(a, first[rnd(g, 8)]);
     p->deceased = chance(g, 15);
@@ -415,11 +428,12 @@ genrec_next(struct genrec *g, struct cjx_arena *a)
     /* Offense dates from 1975 to 2019, denser after 1990; about 7% after
      * the Act. */
     int64_t base = days_of(1975, 1, 1), act = days_of(2016, 11, 9);
-    int64_t offense = chance(g, 70) ? act + rnd(g, 960)
-                                    : base + (int64_t)rnd(g, (uint32_t)(act - base));
+    int64_t offense = chance(g, 70)
+                          ? act + rnd(g, 960)
+                          : base + (int64_t)rnd(g, (uint32_t)(act - base));
     if (offense < days_of(1990, 1, 1) && chance(g, 500))
         offense += 15 * 365;
-    int age = chance(g, 120) ? 15 + (int)rnd(g, 3)
+    int age = chance(g, 120)   ? 15 + (int)rnd(g, 3)
               : chance(g, 250) ? 18 + (int)rnd(g, 3)
                                : 21 + (int)rnd(g, 35);
     int64_t birth = offense - age * 365 - (int64_t)rnd(g, 365);
@@ -435,7 +449,8 @@ genrec_next(struct genrec *g, struct cjx_arena *a)
         r->conviction_date = date_of_days(a, conviction);
     if (chance(g, 300))
         r->cycle_age = age;
-    snprintf(buf, sizeof(buf), "%c%02d-F-%06u", county[0], oy % 100, rnd(g, 1000000));
+    snprintf(buf, sizeof(buf), "%c%02d-F-%06u", county[0], oy % 100,
+             rnd(g, 1000000));
     r->court_case_number = str(a, buf);
     r->count_number = (int32_t)(1 + rnd(g, 3));
 
@@ -443,11 +458,13 @@ genrec_next(struct genrec *g, struct cjx_arena *a)
     const char *sub = "";
     const char *code = "HS";
     if (strcmp(section, "11357") == 0) {
-        static const struct weighted s[] = {{"(a)", 220}, {"(b)", 480}, {"(c)", 200},
-                                            {"(d)", 30}, {"(e)", 20}, {"", 50}};
+        static const struct weighted s[] = {{"(a)", 220}, {"(b)", 480},
+                                            {"(c)", 200}, {"(d)", 30},
+                                            {"(e)", 20},  {"", 50}};
         sub = PICK(g, s);
     } else if (strcmp(section, "11360") == 0) {
-        static const struct weighted s[] = {{"(a)", 800}, {"(b)", 150}, {"", 50}};
+        static const struct weighted s[] = {
+            {"(a)", 800}, {"(b)", 150}, {"", 50}};
         sub = PICK(g, s);
     } else if (strcmp(section, "4060") == 0) {
         code = "BP";
@@ -478,20 +495,24 @@ genrec_next(struct genrec *g, struct cjx_arena *a)
         r->charge_level = chance(g, 500) ? r->level : 0;
         r->level = CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_UNSPECIFIED;
     }
-    r->disposition = chance(g, 970) ? CJX__V1__DISPOSITION__DISPOSITION_CONVICTED
-                                    : CJX__V1__DISPOSITION__DISPOSITION_DISMISSED;
+    r->disposition = chance(g, 970)
+                         ? CJX__V1__DISPOSITION__DISPOSITION_CONVICTED
+                         : CJX__V1__DISPOSITION__DISPOSITION_DISMISSED;
     r->facts = facts_for(g, a, section, sub);
     if (r->facts == NULL ||
-        add_sentence(g, a, r, r->level == CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_FELONY) != 0 ||
+        add_sentence(g, a, r,
+                     r->level ==
+                         CJX__V1__OFFENSE_LEVEL__OFFENSE_LEVEL_FELONY) != 0 ||
         add_history(g, a, h, birth, offense, county) != 0)
         return NULL;
     if (chance(g, 30)) {
         r->prior_relief = cjx_arena_alloc(a, sizeof(*r->prior_relief));
         if (r->prior_relief == NULL)
             return NULL;
-        r->prior_relief[0] = chance(g, 700)
-                                 ? CJX__V1__PRIOR_RELIEF__PRIOR_RELIEF_PROP64_REDESIGNATED
-                                 : CJX__V1__PRIOR_RELIEF__PRIOR_RELIEF_PC1203_4_DISMISSED;
+        r->prior_relief[0] =
+            chance(g, 700)
+                ? CJX__V1__PRIOR_RELIEF__PRIOR_RELIEF_PROP64_REDESIGNATED
+                : CJX__V1__PRIOR_RELIEF__PRIOR_RELIEF_PC1203_4_DISMISSED;
         r->n_prior_relief = 1;
     }
     if (strcmp(section, "11358") == 0 && chance(g, 30)) {

@@ -11,11 +11,21 @@ put_string(FILE *f, const char *s)
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\r': fputs("\\r", f); break;
-        case '\t': fputs("\\t", f); break;
+        case '"':
+            fputs("\\\"", f);
+            break;
+        case '\\':
+            fputs("\\\\", f);
+            break;
+        case '\n':
+            fputs("\\n", f);
+            break;
+        case '\r':
+            fputs("\\r", f);
+            break;
+        case '\t':
+            fputs("\\t", f);
+            break;
         default:
             if (*p < 0x20)
                 fprintf(f, "\\u%04x", *p);
@@ -103,8 +113,8 @@ put_value(FILE *f, const ProtobufCFieldDescriptor *fd, const void *p, int flags)
         fputs(*(const protobuf_c_boolean *)p ? "true" : "false", f);
         break;
     case PROTOBUF_C_TYPE_ENUM: {
-        const ProtobufCEnumValue *ev =
-            protobuf_c_enum_descriptor_get_value(fd->descriptor, *(const int *)p);
+        const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
+            fd->descriptor, *(const int *)p);
         if (ev != NULL)
             put_string(f, ev->name);
         else
@@ -129,11 +139,14 @@ present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *fd)
 {
     const char *p = (const char *)m + fd->offset;
     if (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
-        return *(const uint32_t *)((const char *)m + fd->quantifier_offset) == fd->id;
+        return *(const uint32_t *)((const char *)m + fd->quantifier_offset) ==
+               fd->id;
     if (fd->type == PROTOBUF_C_TYPE_MESSAGE)
         return *(void *const *)p != NULL;
-    if (fd->label == PROTOBUF_C_LABEL_OPTIONAL && fd->type != PROTOBUF_C_TYPE_STRING)
-        return *(const protobuf_c_boolean *)((const char *)m + fd->quantifier_offset);
+    if (fd->label == PROTOBUF_C_LABEL_OPTIONAL &&
+        fd->type != PROTOBUF_C_TYPE_STRING)
+        return *(const protobuf_c_boolean *)((const char *)m +
+                                             fd->quantifier_offset);
     switch (fd->type) {
     case PROTOBUF_C_TYPE_STRING:
         return *(char *const *)p != NULL && (*(char *const *)p)[0] != '\0';
@@ -156,10 +169,14 @@ static void
 put_message(FILE *f, const ProtobufCMessage *m, int flags)
 {
     const ProtobufCMessageDescriptor *d = m->descriptor;
-    if ((flags & JSONW_DATES_AS_STRINGS) && strcmp(d->name, "cjx.v1.Date") == 0) {
-        const ProtobufCFieldDescriptor *y = protobuf_c_message_descriptor_get_field_by_name(d, "year");
-        const ProtobufCFieldDescriptor *mo = protobuf_c_message_descriptor_get_field_by_name(d, "month");
-        const ProtobufCFieldDescriptor *da = protobuf_c_message_descriptor_get_field_by_name(d, "day");
+    if ((flags & JSONW_DATES_AS_STRINGS) &&
+        strcmp(d->name, "cjx.v1.Date") == 0) {
+        const ProtobufCFieldDescriptor *y =
+            protobuf_c_message_descriptor_get_field_by_name(d, "year");
+        const ProtobufCFieldDescriptor *mo =
+            protobuf_c_message_descriptor_get_field_by_name(d, "month");
+        const ProtobufCFieldDescriptor *da =
+            protobuf_c_message_descriptor_get_field_by_name(d, "day");
         fprintf(f, "\"%04d-%02d-%02d\"",
                 *(const int32_t *)((const char *)m + y->offset),
                 *(const int32_t *)((const char *)m + mo->offset),
@@ -171,7 +188,8 @@ put_message(FILE *f, const ProtobufCMessage *m, int flags)
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *fd = &d->fields[i];
         if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t n = *(const size_t *)((const char *)m + fd->quantifier_offset);
+            size_t n =
+                *(const size_t *)((const char *)m + fd->quantifier_offset);
             if (n == 0)
                 continue;
             const char *arr = *(char *const *)((const char *)m + fd->offset);

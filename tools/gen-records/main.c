@@ -11,15 +11,19 @@
 static void
 usage(FILE *f)
 {
-    fputs("usage: gen-records [-n COUNT] [-s SEED] [-f jsonl|pb] [-m query|record]\n"
-          "                   [--dates-as-strings] [--counties A,B,...] [-o FILE]\n"
-          "Writes COUNT (default 1000) synthetic cjx.v1.ReliefQuery messages (or\n"
-          "their cjx.v1.ConvictionRecord with -m record), deterministic by SEED\n"
-          "(default 1): JSON Lines in the proto3 JSON mapping, or protobuf\n"
-          "messages each preceded by its length as a varint (-f pb).\n"
-          "--counties draws the county of conviction from the named counties\n"
-          "only (with their statewide weights).\n",
-          f);
+    fputs(
+        "usage: gen-records [-n COUNT] [-s SEED] [-f jsonl|pb] [-m "
+        "query|record]\n"
+        "                   [--dates-as-strings] [--counties A,B,...] [-o "
+        "FILE]\n"
+        "Writes COUNT (default 1000) synthetic cjx.v1.ReliefQuery messages "
+        "(or\n"
+        "their cjx.v1.ConvictionRecord with -m record), deterministic by SEED\n"
+        "(default 1): JSON Lines in the proto3 JSON mapping, or protobuf\n"
+        "messages each preceded by its length as a varint (-f pb).\n"
+        "--counties draws the county of conviction from the named counties\n"
+        "only (with their statewide weights).\n",
+        f);
 }
 
 static int

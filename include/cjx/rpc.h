@@ -65,6 +65,12 @@ int cjx_rpc_server_responsive(struct cjx_rpc_server *srv, int max_age_ms);
  * grace period, then cancels the rest, and waits for all to end. */
 void cjx_rpc_server_shutdown(struct cjx_rpc_server *srv);
 
+/* Waits until gRPC has released everything it holds. Its last shutdown may
+ * otherwise finish on a thread of its own while the process exits, leaving
+ * TLS state behind; call it once, after every server and client is freed,
+ * just before exiting. */
+void cjx_rpc_wait_released(void);
+
 /* Frees a shut-down server and releases gRPC. Accepts NULL. */
 void cjx_rpc_server_free(struct cjx_rpc_server *srv);
 

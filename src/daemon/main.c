@@ -184,5 +184,6 @@ main(int argc, char **argv)
         break;
     }
     daemon_stop(&d);
+    cjx_rpc_wait_released();
     return 0;
 }

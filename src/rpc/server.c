@@ -741,3 +741,12 @@ cjx_rpc_server_free(struct cjx_rpc_server *srv)
     grpc_shutdown();
     server_free_parts(srv);
 }
+
+void
+cjx_rpc_wait_released(void)
+{
+    /* grpc_init waits for a shutdown still in progress; the blocking
+     * shutdown then cleans up on this thread. */
+    grpc_init();
+    grpc_shutdown_blocking();
+}

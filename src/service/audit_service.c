@@ -1,12 +1,13 @@
 /* AuditService: the local operator's tail, export and verification of the
  * audit log.
  *
- * Tail and export are streams like WatchRecords: they read the log in pages
- * after a cursor and send one item at a time; a following tail parks in the
- * audit hub until the store's audit hook reports a newer entry. An export
- * interleaves the checkpoints, each right after the entry it signs, which
- * is the order a verifier needs. Verification reads the whole log, so it
- * runs on a thread of its own rather than on a completion-queue thread. */
+ * Tail and export are follow streams (follow.c) like WatchRecords: they read
+ * the log in pages after a cursor and send one item at a time; a following
+ * tail parks in the audit hub until the store's audit hook reports a newer
+ * entry. An export interleaves the checkpoints, each right after the entry
+ * it signs, which is the order a verifier needs. Verification reads the
+ * whole log, so it runs on a thread of its own rather than on a
+ * completion-queue thread. */
 #include "service_internal.h"
 
 #include <inttypes.h>
@@ -38,8 +39,9 @@ struct item_page {
 };
 
 static void
-item_clear(struct audit_item *it)
+item_clear(void *item)
 {
+    struct audit_item *it = item;
     free(it->body);
     memset(it, 0, sizeof(*it));
 }
@@ -167,216 +169,57 @@ record_message(struct cjx_arena *a, const struct audit_item *it,
 
 /* ---- tail and export streams ------------------------------------------ */
 
-struct audit_stream {
-    pthread_mutex_t mu;
-    struct cjx_call *call;
-    struct cjx_service *svc;
-    struct audit_cursor cursor;
-    int follow;
-    struct audit_item batch[2 * PAGE];
-    int batch_len, batch_next;
-    int sending;     /* a send is in flight */
-    int parked;      /* waiting in the hub for a commit */
-    int over;        /* the call ended: no more sends */
-    atomic_int refs; /* alive + in-flight send + wake-ups in progress */
-    struct audit_stream *next_parked;
-    struct audit_stream *next_active, *prev_active;
-    struct cjx_arena send_arena; /* the record being sent */
-};
-
-void
-audit_hub_init(struct audit_hub *hub)
+static int
+read_page(void *feed, struct cjx_store *store, void *items, int *n,
+          struct cjx_errbuf *eb)
 {
-    pthread_mutex_init(&hub->mu, NULL);
-    hub->parked = hub->active = NULL;
-    hub->closed = 0;
-}
-
-void
-audit_hub_fini(struct audit_hub *hub)
-{
-    pthread_mutex_destroy(&hub->mu);
-}
-
-static void
-stream_hold(struct audit_stream *s)
-{
-    atomic_fetch_add(&s->refs, 1);
-}
-
-/* Drops a reference; the last one frees the stream and releases its call. */
-static void
-stream_drop(struct audit_stream *s)
-{
-    if (atomic_fetch_sub(&s->refs, 1) != 1)
-        return;
-    struct cjx_call *c = s->call;
-    for (int i = s->batch_next; i < s->batch_len; i++)
-        item_clear(&s->batch[i]);
-    cjx_arena_fini(&s->send_arena);
-    pthread_mutex_destroy(&s->mu);
-    free(s);
-    c->state = NULL;
-    c->ops->unref(c);
-}
-
-static void
-unpark_locked(struct audit_hub *hub, struct audit_stream *s)
-{
-    for (struct audit_stream **pp = &hub->parked; *pp != NULL;
-         pp = &(*pp)->next_parked) {
-        if (*pp == s) {
-            *pp = s->next_parked;
-            break;
-        }
-    }
-    s->parked = 0;
-}
-
-/* Takes an ended stream out of the hub and drops the reference it held for
- * being alive. Called exactly once per stream, by whoever set s->over. */
-static void
-stream_end(struct audit_stream *s)
-{
-    struct audit_hub *hub = &s->svc->audit_hub;
-    pthread_mutex_lock(&hub->mu);
-    if (s->parked)
-        unpark_locked(hub, s);
-    if (s->prev_active)
-        s->prev_active->next_active = s->next_active;
-    else if (hub->active == s)
-        hub->active = s->next_active;
-    if (s->next_active)
-        s->next_active->prev_active = s->prev_active;
-    pthread_mutex_unlock(&hub->mu);
-    stream_drop(s);
+    return read_items(store, feed, items, n, eb);
 }
 
 static int
-send_item(struct audit_stream *s, const struct audit_item *it)
+send_item(void *feed, struct cjx_call *c, struct cjx_arena *arena,
+          const void *item)
 {
-    cjx_arena_reset(&s->send_arena);
+    (void)feed;
     Cjx__V1__AuditRecord rec;
-    int err = record_message(&s->send_arena, it, &rec);
+    int err = record_message(arena, item, &rec);
     if (err != 0)
         return err;
-    return s->call->ops->send(s->call, &rec.base);
+    return c->ops->send(c, &rec.base);
 }
 
-/* Moves the stream forward: sends the next item, reads the next page,
- * parks, or ends the stream. Called with s->mu held and no send in flight.
- * Returns 1 when the stream is over and must be released by the caller. */
-static int
-stream_pump_locked(struct audit_stream *s)
+static int64_t
+entry_cursor(const void *feed)
 {
-    struct cjx_call *c = s->call;
-    for (;;) {
-        if (s->over)
-            return 1;
-        if (s->batch_next < s->batch_len) {
-            struct audit_item *it = &s->batch[s->batch_next++];
-            s->sending = 1;
-            stream_hold(s); /* dropped by audit_stream_on_sent */
-            int err = send_item(s, it);
-            item_clear(it);
-            if (err == 0)
-                return 0;
-            s->sending = 0;
-            atomic_fetch_sub(&s->refs, 1); /* the alive ref still holds it */
-            s->over = 1;
-            c->ops->fail(c, err, "could not send the audit record");
-            return 1;
-        }
-        s->batch_len = s->batch_next = 0;
-        struct cjx_errbuf eb;
-        int err =
-            read_items(s->svc->store, &s->cursor, s->batch, &s->batch_len, &eb);
-        if (err != 0) {
-            cjx_error("audit", "reading the audit log failed: %s", eb.msg);
-            s->over = 1;
-            c->ops->fail(c, err, "could not read the audit log");
-            return 1;
-        }
-        if (s->batch_len > 0)
-            continue;
-        if (!s->follow) {
-            s->over = 1;
-            c->ops->finish(c);
-            return 1;
-        }
-        /* Caught up: park, then look again, because a commit may have
-         * landed between the read and the parking. */
-        struct audit_hub *hub = &s->svc->audit_hub;
-        pthread_mutex_lock(&hub->mu);
-        if (hub->closed) {
-            pthread_mutex_unlock(&hub->mu);
-            s->over = 1;
-            c->ops->fail(c, CJX_ECLOSED,
-                         "server shutting down; resume from the last seq");
-            return 1;
-        }
-        s->parked = 1;
-        s->next_parked = hub->parked;
-        hub->parked = s;
-        pthread_mutex_unlock(&hub->mu);
-        if (cjx_store_last_audit_seq(s->svc->store) <= s->cursor.entry)
-            return 0;
-        pthread_mutex_lock(&hub->mu);
-        if (s->parked)
-            unpark_locked(hub, s);
-        pthread_mutex_unlock(&hub->mu);
-    }
+    return ((const struct audit_cursor *)feed)->entry;
 }
 
-static void
-stream_pump(struct audit_stream *s)
-{
-    pthread_mutex_lock(&s->mu);
-    int ended = 0;
-    if (!s->over && !s->sending && !s->parked)
-        ended = stream_pump_locked(s);
-    pthread_mutex_unlock(&s->mu);
-    if (ended)
-        stream_end(s);
-}
+static const struct follow_ops audit_feed_ops = {
+    .item_size = sizeof(struct audit_item),
+    .batch = 2 * PAGE,
+    .read = read_page,
+    .send = send_item,
+    .clear = item_clear,
+    .cursor = entry_cursor,
+    .newest = cjx_store_last_audit_seq,
+    .free_feed = free,
+    .log_module = "audit",
+    .read_failed = "reading the audit log failed",
+    .read_refused = "could not read the audit log",
+    .send_refused = "could not send the audit record",
+};
 
 static void
 stream_start(struct cjx_call *c, int64_t after, int follow,
              int with_checkpoints)
 {
-    struct audit_stream *s = calloc(1, sizeof(*s));
-    if (s == NULL) {
+    struct audit_cursor *cur = malloc(sizeof(*cur));
+    if (cur == NULL) {
         c->ops->fail(c, CJX_ENOMEM, "out of memory");
         return;
     }
-    pthread_mutex_init(&s->mu, NULL);
-    cjx_arena_init(&s->send_arena, NULL, 0, 0);
-    s->call = c;
-    s->svc = c->service;
-    s->cursor = (struct audit_cursor){after, after, with_checkpoints};
-    s->follow = follow;
-    atomic_init(&s->refs, 1);
-    c->state = s;
-    c->ops->ref(c);
-
-    struct audit_hub *hub = &s->svc->audit_hub;
-    pthread_mutex_lock(&hub->mu);
-    int closed = hub->closed;
-    if (!closed) {
-        s->next_active = hub->active;
-        if (hub->active)
-            hub->active->prev_active = s;
-        hub->active = s;
-    }
-    pthread_mutex_unlock(&hub->mu);
-    if (closed) {
-        c->ops->fail(c, CJX_ECLOSED, "server shutting down");
-        stream_drop(s);
-        return;
-    }
-    stream_hold(s);
-    stream_pump(s);
-    stream_drop(s);
+    *cur = (struct audit_cursor){after, after, with_checkpoints};
+    follow_start(c, &c->service->audit_hub, &audit_feed_ops, cur, follow);
 }
 
 static void
@@ -407,92 +250,6 @@ export_audit(struct cjx_call *c, const ProtobufCMessage *msg)
         return;
     }
     stream_start(c, req->after_seq, 0, 1);
-}
-
-static void
-audit_stream_on_sent(struct cjx_call *c, int ok)
-{
-    struct audit_stream *s = c->state;
-    pthread_mutex_lock(&s->mu);
-    s->sending = 0;
-    int ended = !ok && !s->over;
-    if (ended)
-        s->over = 1; /* the client is gone; the transport ends the call */
-    pthread_mutex_unlock(&s->mu);
-    if (ended)
-        stream_end(s);
-    else
-        stream_pump(s);
-    stream_drop(s); /* the send's reference */
-}
-
-static void
-audit_stream_on_cancel(struct cjx_call *c)
-{
-    struct audit_stream *s = c->state;
-    if (s == NULL)
-        return;
-    pthread_mutex_lock(&s->mu);
-    int ended = !s->over;
-    s->over = 1;
-    pthread_mutex_unlock(&s->mu);
-    if (ended)
-        stream_end(s);
-}
-
-void
-audit_hub_on_commit(void *arg, int64_t last_seq)
-{
-    struct cjx_service *svc = arg;
-    struct audit_hub *hub = &svc->audit_hub;
-    (void)last_seq;
-    pthread_mutex_lock(&hub->mu);
-    struct audit_stream *woken = hub->parked;
-    hub->parked = NULL;
-    for (struct audit_stream *s = woken; s != NULL; s = s->next_parked) {
-        s->parked = 0;
-        stream_hold(s); /* keeps it alive through a concurrent cancel */
-    }
-    pthread_mutex_unlock(&hub->mu);
-    while (woken != NULL) {
-        struct audit_stream *next = woken->next_parked;
-        woken->next_parked = NULL;
-        stream_pump(woken);
-        stream_drop(woken);
-        woken = next;
-    }
-}
-
-void
-audit_hub_close(struct cjx_service *svc)
-{
-    struct audit_hub *hub = &svc->audit_hub;
-    pthread_mutex_lock(&hub->mu);
-    hub->closed = 1;
-    struct audit_stream *parked = hub->parked;
-    hub->parked = NULL;
-    for (struct audit_stream *s = parked; s != NULL; s = s->next_parked) {
-        s->parked = 0;
-        stream_hold(s);
-    }
-    pthread_mutex_unlock(&hub->mu);
-    while (parked != NULL) {
-        struct audit_stream *next = parked->next_parked;
-        parked->next_parked = NULL;
-        pthread_mutex_lock(&parked->mu);
-        int ended = !parked->over && !parked->sending;
-        if (ended)
-            parked->over = 1;
-        pthread_mutex_unlock(&parked->mu);
-        if (ended) {
-            parked->call->ops->fail(parked->call, CJX_ECLOSED,
-                                    "server shutting down; resume from the "
-                                    "last seq received");
-            stream_end(parked);
-        }
-        stream_drop(parked);
-        parked = next;
-    }
 }
 
 /* ---- verification -------------------------------------------------------- */
@@ -631,12 +388,12 @@ verify_audit(struct cjx_call *c, const ProtobufCMessage *msg)
 const struct cjx_handler cjx_audit_handlers[] = {
     {.method = &cjx__v1__audit_service__methods[AUDIT_SERVICE_TAIL_AUDIT],
      .server_stream = tail_audit,
-     .on_sent = audit_stream_on_sent,
-     .on_cancel = audit_stream_on_cancel},
+     .on_sent = follow_on_sent,
+     .on_cancel = follow_on_cancel},
     {.method = &cjx__v1__audit_service__methods[AUDIT_SERVICE_EXPORT_AUDIT],
      .server_stream = export_audit,
-     .on_sent = audit_stream_on_sent,
-     .on_cancel = audit_stream_on_cancel},
+     .on_sent = follow_on_sent,
+     .on_cancel = follow_on_cancel},
     {.method = &cjx__v1__audit_service__methods[AUDIT_SERVICE_VERIFY_AUDIT],
      .unary = verify_audit},
 };

@@ -98,9 +98,9 @@ int case_hub_new(struct cjx_service *svc, struct case_hub **out);
 void case_hub_close(struct case_hub *hub);
 void case_hub_free(struct case_hub *hub);
 
+/* Server-streaming start of WatchCases; its on_sent and on_cancel are
+ * follow_on_sent and follow_on_cancel. */
 void watch_cases_start(struct cjx_call *c, const ProtobufCMessage *req);
-void watch_cases_on_sent(struct cjx_call *c, int ok);
-void watch_cases_on_cancel(struct cjx_call *c);
 
 /* ---- reads (cases_read.c) ---------------------------------------------- */
 

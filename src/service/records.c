@@ -725,8 +725,8 @@ const struct cjx_handler cjx_records_handlers[] = {
      .unary = list_records},
     {.method = &cjx__v1__record_service__methods[RECORD_SERVICE_WATCH_RECORDS],
      .server_stream = watch_records_start,
-     .on_sent = watch_records_on_sent,
-     .on_cancel = watch_records_on_cancel},
+     .on_sent = follow_on_sent,
+     .on_cancel = follow_on_cancel},
 };
 const size_t cjx_records_handler_count =
     sizeof(cjx_records_handlers) / sizeof(cjx_records_handlers[0]);

@@ -9,6 +9,24 @@
 #include "cjx/log.h"
 #include "cjx/rules.h"
 
+/* The store's commit hook: wakes the parked WatchRecords streams. */
+static void
+on_record_commit(void *arg, int64_t last_seq)
+{
+    struct cjx_service *svc = arg;
+    (void)last_seq;
+    follow_hub_wake(&svc->hub);
+}
+
+/* The store's audit hook: wakes the parked audit tails. */
+static void
+on_audit_commit(void *arg, int64_t last_seq)
+{
+    struct cjx_service *svc = arg;
+    (void)last_seq;
+    follow_hub_wake(&svc->audit_hub);
+}
+
 int
 cjx_service_new(struct cjx_store *store, struct cjx_service **out)
 {
@@ -16,12 +34,12 @@ cjx_service_new(struct cjx_store *store, struct cjx_service **out)
     if (svc == NULL)
         return CJX_ENOMEM;
     svc->store = store;
-    feed_hub_init(&svc->hub);
-    audit_hub_init(&svc->audit_hub);
+    follow_hub_init(&svc->hub);
+    follow_hub_init(&svc->audit_hub);
     atomic_init(&svc->audit_closing, 0);
     pthread_mutex_init(&svc->rules_mu, NULL);
-    cjx_store_set_commit_hook(store, feed_hub_on_commit, svc);
-    cjx_store_set_audit_hook(store, audit_hub_on_commit, svc);
+    cjx_store_set_commit_hook(store, on_record_commit, svc);
+    cjx_store_set_audit_hook(store, on_audit_commit, svc);
     int err = cases_service_init(svc);
     if (err != 0) {
         cjx_service_free(svc);
@@ -34,10 +52,10 @@ cjx_service_new(struct cjx_store *store, struct cjx_service **out)
 void
 cjx_service_shutdown(struct cjx_service *svc)
 {
-    feed_hub_close(svc);
+    follow_hub_close(&svc->hub);
     cases_service_shutdown(svc);
     atomic_store(&svc->audit_closing, 1);
-    audit_hub_close(svc);
+    follow_hub_close(&svc->audit_hub);
 }
 
 void
@@ -48,8 +66,8 @@ cjx_service_free(struct cjx_service *svc)
     cjx_store_set_commit_hook(svc->store, NULL, NULL);
     cjx_store_set_audit_hook(svc->store, NULL, NULL);
     cases_service_fini(svc);
-    feed_hub_fini(&svc->hub);
-    audit_hub_fini(&svc->audit_hub);
+    follow_hub_fini(&svc->hub);
+    follow_hub_fini(&svc->audit_hub);
     service_rules_put(svc->rules);
     pthread_mutex_destroy(&svc->rules_mu);
     free(svc);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "read_pool.h"
 #include "sqlite_cases.h"
 
 /* Every case read yields these columns, so that one function turns a row
@@ -78,92 +79,38 @@ static const char *const read_sql[] = {
                             " GROUP BY destination",
 };
 
-/* A read-only connection with its statements; one thread at a time. */
-struct case_reader {
-    struct case_reader *next;
-    sqlite3 *db;
-    sqlite3_stmt *st[CR_COUNT_];
-};
+/* The outbox worker and the feed followers read all the time: mapped pages
+ * spare them a system call per page. */
+static const struct read_pool_spec case_reader_spec = {
+    read_sql, CR_COUNT_, "PRAGMA mmap_size=268435456", "case reader"};
 
-static void
-reader_free(struct case_reader *r)
+/* The case reader's pool, over the cases' idle list. */
+static struct read_pool
+pool_of(struct sqlite_store *s)
 {
-    for (int i = 0; i < CR_COUNT_; i++)
-        sqlite3_finalize(r->st[i]);
-    sqlite3_close_v2(r->db);
-    free(r);
+    return (struct read_pool){&s->cases->pool_mu, &s->cases->pool, s->path,
+                              s->busy_timeout_ms, &case_reader_spec};
 }
 
 void
 cjx_store_case_readers_free(struct sqlite_cases *c)
 {
-    while (c->pool != NULL) {
-        struct case_reader *r = c->pool;
-        c->pool = r->next;
-        reader_free(r);
-    }
+    struct read_pool p = {&c->pool_mu, &c->pool, NULL, 0, &case_reader_spec};
+    read_pool_free_idle(&p);
 }
 
 static int
-reader_open(struct sqlite_store *s, struct case_reader **out,
-            struct cjx_errbuf *eb)
+acquire(struct sqlite_store *s, struct read_conn **out, struct cjx_errbuf *eb)
 {
-    struct case_reader *r = calloc(1, sizeof(*r));
-    if (r == NULL)
-        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
-    int rc = sqlite3_open_v2(s->path, &r->db,
-                             SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_busy_timeout(r->db, s->busy_timeout_ms);
-        /* The outbox worker and the feed followers read all the time:
-         * mapped pages spare them a system call per page. */
-        sqlite3_exec(r->db, "PRAGMA mmap_size=268435456", NULL, NULL, NULL);
-        for (int i = 0; i < CR_COUNT_ && rc == SQLITE_OK; i++)
-            rc = sqlite3_prepare_v3(r->db, read_sql[i], -1,
-                                    SQLITE_PREPARE_PERSISTENT, &r->st[i], NULL);
-    }
-    if (rc != SQLITE_OK) {
-        cjx_errf(eb, CJX_ESTORE, "opening a case reader on %s: %s", s->path,
-                 r->db != NULL ? sqlite3_errmsg(r->db) : sqlite3_errstr(rc));
-        reader_free(r);
-        return CJX_ESTORE;
-    }
-    *out = r;
-    return 0;
-}
-
-/* An idle connection, or a new one when all are busy: the pool grows to
- * the number of threads reading at once. */
-static int
-acquire(struct sqlite_store *s, struct case_reader **out, struct cjx_errbuf *eb)
-{
-    struct sqlite_cases *c = s->cases;
-    pthread_mutex_lock(&c->pool_mu);
-    struct case_reader *r = c->pool;
-    if (r != NULL)
-        c->pool = r->next;
-    pthread_mutex_unlock(&c->pool_mu);
-    if (r == NULL)
-        return reader_open(s, out, eb);
-    *out = r;
-    return 0;
+    struct read_pool p = pool_of(s);
+    return read_pool_acquire(&p, out, eb);
 }
 
 static void
-release(struct sqlite_store *s, struct case_reader *r)
+release(struct sqlite_store *s, struct read_conn *r)
 {
-    struct sqlite_cases *c = s->cases;
-    pthread_mutex_lock(&c->pool_mu);
-    r->next = c->pool;
-    c->pool = r;
-    pthread_mutex_unlock(&c->pool_mu);
-}
-
-static const char *
-column_text(sqlite3_stmt *st, int col)
-{
-    const char *v = (const char *)sqlite3_column_text(st, col);
-    return v != NULL ? v : "";
+    struct read_pool p = pool_of(s);
+    read_pool_release(&p, r);
 }
 
 static void
@@ -171,29 +118,20 @@ row_to_case(sqlite3_stmt *st, struct cjx_stored_case *c)
 {
     memset(c, 0, sizeof(*c));
     c->id = sqlite3_column_int64(st, COL_ID);
-    c->cii = column_text(st, COL_CII);
-    c->court_case_number = column_text(st, COL_CCN);
+    c->cii = read_column_text(st, COL_CII);
+    c->court_case_number = read_column_text(st, COL_CCN);
     c->count_number = sqlite3_column_int(st, COL_COUNT);
-    c->county = column_text(st, COL_COUNTY);
+    c->county = read_column_text(st, COL_COUNTY);
     c->state = sqlite3_column_int(st, COL_STATE);
     c->due_us = sqlite3_column_int64(st, COL_DUE);
     c->version = sqlite3_column_int64(st, COL_VERSION);
     c->seq = sqlite3_column_int64(st, COL_SEQ);
     c->event = sqlite3_column_int(st, COL_EVENT);
-    c->sender_ori = column_text(st, COL_SENDER);
+    c->sender_ori = read_column_text(st, COL_SENDER);
     c->stored_at_us = sqlite3_column_int64(st, COL_STORED_AT);
     c->body = sqlite3_column_blob(st, COL_BODY);
     c->body_len = (size_t)sqlite3_column_bytes(st, COL_BODY);
     c->current_seq = sqlite3_column_int64(st, COL_CURRENT_SEQ);
-}
-
-static char *
-copy_string(char **p, const char *v)
-{
-    size_t n = strlen(v) + 1;
-    char *dst = memcpy(*p, v, n);
-    *p += n;
-    return dst;
 }
 
 /* Copies a borrowed case (and notice) into one allocation *out owns. */
@@ -225,10 +163,10 @@ case_copy(const struct cjx_stored_case *src, const void *notice,
             memcpy(p, notice, notice_len);
         p += notice_len;
     }
-    out->cii = copy_string(&p, src->cii);
-    out->court_case_number = copy_string(&p, src->court_case_number);
-    out->county = copy_string(&p, src->county);
-    out->sender_ori = copy_string(&p, src->sender_ori);
+    out->cii = read_copy_string(&p, src->cii);
+    out->court_case_number = read_copy_string(&p, src->court_case_number);
+    out->county = read_copy_string(&p, src->county);
+    out->sender_ori = read_copy_string(&p, src->sender_ori);
     return 0;
 }
 
@@ -240,7 +178,7 @@ cjx_store_cases_get(struct cjx_store *base, const char *cii, const char *ccn,
     struct sqlite_store *s = (struct sqlite_store *)base;
     if (cii == NULL || ccn == NULL || out == NULL)
         return cjx_errf(eb, CJX_EINVAL, "get_case: missing key or output");
-    struct case_reader *r;
+    struct read_conn *r;
     int err = acquire(s, &r, eb);
     if (err != 0)
         return err;
@@ -295,7 +233,7 @@ cjx_store_cases_fini(struct cjx_stored_case *c)
 /* Steps st and hands each row to visit until the end, the limit, or visit
  * asks to stop; *last_pos gets the last visited row's position. */
 static int
-visit_case_rows(struct case_reader *r, sqlite3_stmt *st, const char *what,
+visit_case_rows(struct read_conn *r, sqlite3_stmt *st, const char *what,
                 int by_seq, cjx_store_case_visit_fn visit, void *arg,
                 int64_t *last_pos, struct cjx_errbuf *eb)
 {
@@ -345,7 +283,7 @@ cjx_store_cases_list(struct cjx_store *base, const struct cjx_case_filter *f,
              set(f->cii) ? " AND c.cii = ?4" : "",
              f->state != 0 ? " AND c.state = ?5" : "",
              f->due_before_us > 0 ? " AND c.due_us < ?6" : "");
-    struct case_reader *r;
+    struct read_conn *r;
     int err = acquire(s, &r, eb);
     if (err != 0)
         return err;
@@ -381,7 +319,7 @@ cjx_store_cases_changes(struct cjx_store *base, int64_t after_seq, int limit,
         return cjx_errf(eb, CJX_EINVAL,
                         "read_case_changes: needs a visitor, a seq >= 0 and "
                         "a limit > 0");
-    struct case_reader *r;
+    struct read_conn *r;
     int err = acquire(s, &r, eb);
     if (err != 0)
         return err;
@@ -417,16 +355,16 @@ row_to_outbox(sqlite3_stmt *st, int with_payload, struct cjx_outbox_row *o)
 {
     memset(o, 0, sizeof(*o));
     o->id = sqlite3_column_int64(st, OC_ID);
-    o->message_id = column_text(st, OC_MESSAGE_ID);
-    o->destination_ori = column_text(st, OC_DESTINATION);
-    o->method = column_text(st, OC_METHOD);
-    o->cii = column_text(st, OC_CII);
-    o->court_case_number = column_text(st, OC_CCN);
+    o->message_id = read_column_text(st, OC_MESSAGE_ID);
+    o->destination_ori = read_column_text(st, OC_DESTINATION);
+    o->method = read_column_text(st, OC_METHOD);
+    o->cii = read_column_text(st, OC_CII);
+    o->court_case_number = read_column_text(st, OC_CCN);
     o->count_number = sqlite3_column_int(st, OC_COUNT);
     o->created_us = sqlite3_column_int64(st, OC_CREATED);
     o->attempts = sqlite3_column_int(st, OC_ATTEMPTS);
     o->next_attempt_us = sqlite3_column_int64(st, OC_NEXT);
-    o->last_error = column_text(st, OC_ERROR);
+    o->last_error = read_column_text(st, OC_ERROR);
     o->delivered_us = sqlite3_column_int64(st, OC_DELIVERED);
     o->parked = sqlite3_column_int(st, OC_PARKED);
     if (with_payload) {
@@ -438,7 +376,7 @@ row_to_outbox(sqlite3_stmt *st, int with_payload, struct cjx_outbox_row *o)
 }
 
 static int
-visit_outbox_rows(struct case_reader *r, sqlite3_stmt *st, int with_payload,
+visit_outbox_rows(struct read_conn *r, sqlite3_stmt *st, int with_payload,
                   const char *what, cjx_store_outbox_visit_fn visit, void *arg,
                   int64_t *last_id, struct cjx_errbuf *eb)
 {
@@ -471,7 +409,7 @@ cjx_store_outbox_read_due(struct cjx_store *base, const char *destination,
         return cjx_errf(eb, CJX_EINVAL,
                         "outbox_due: needs a destination, a visitor, a limit "
                         "and 0 <= partition < partitions");
-    struct case_reader *r;
+    struct read_conn *r;
     int err = acquire(s, &r, eb);
     if (err != 0)
         return err;
@@ -493,7 +431,7 @@ cjx_store_outbox_read_next_due(struct cjx_store *base, const char *destination,
     struct sqlite_store *s = (struct sqlite_store *)base;
     if (!set(destination) || next_us == NULL)
         return cjx_errf(eb, CJX_EINVAL, "outbox_next_due: needs a destination");
-    struct case_reader *r;
+    struct read_conn *r;
     int err = acquire(s, &r, eb);
     if (err != 0)
         return err;
@@ -534,7 +472,7 @@ cjx_store_outbox_read_list(struct cjx_store *base, enum cjx_outbox_which which,
              " ORDER BY o.id LIMIT ?2",
              conditions[which],
              set(destination) ? " AND o.destination = ?3" : "");
-    struct case_reader *r;
+    struct read_conn *r;
     int err = acquire(s, &r, eb);
     if (err != 0)
         return err;
@@ -581,12 +519,12 @@ count_row(struct count_table *t, const char *destination)
 
 /* Adds the (destination, count[, oldest]) rows of one counting statement. */
 static int
-count_into(struct case_reader *r, sqlite3_stmt *st, int which,
+count_into(struct read_conn *r, sqlite3_stmt *st, int which,
            struct count_table *t, struct cjx_errbuf *eb)
 {
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct cjx_outbox_count *c = count_row(t, column_text(st, 0));
+        struct cjx_outbox_count *c = count_row(t, read_column_text(st, 0));
         if (c == NULL)
             continue;
         int64_t n = sqlite3_column_int64(st, 1);
@@ -617,7 +555,7 @@ cjx_store_outbox_read_counts(struct cjx_store *base, int with_delivered,
     struct count_table *t = calloc(1, sizeof(*t));
     if (t == NULL)
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
-    struct case_reader *r;
+    struct read_conn *r;
     int err = acquire(s, &r, eb);
     if (err != 0) {
         free(t);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "read_pool.h"
 #include "sqlite_store.h"
 
 /* Every read statement yields the same columns, so one function turns a row
@@ -67,81 +68,37 @@ static const char *const reader_sql[] = {
                              " WHERE seq > ?1 ORDER BY seq LIMIT ?2",
 };
 
-/* A read-only connection with its statements; one thread at a time. */
-struct sqlite_reader {
-    struct sqlite_reader *next;
-    sqlite3 *db;
-    sqlite3_stmt *st[RS_COUNT_];
-};
+static const struct read_pool_spec reader_spec = {reader_sql, RS_COUNT_, NULL,
+                                                  "read connection"};
 
-static void
-reader_free(struct sqlite_reader *r)
+/* The record reader's pool, over the store's idle list. */
+static struct read_pool
+pool_of(struct sqlite_store *s)
 {
-    for (int i = 0; i < RS_COUNT_; i++)
-        sqlite3_finalize(r->st[i]);
-    sqlite3_close_v2(r->db);
-    free(r);
+    return (struct read_pool){&s->pool_mu, &s->pool, s->path,
+                              s->busy_timeout_ms, &reader_spec};
 }
 
 static int
-reader_open(struct sqlite_store *s, struct sqlite_reader **out,
-            struct cjx_errbuf *eb)
-{
-    struct sqlite_reader *r = calloc(1, sizeof(*r));
-    if (r == NULL)
-        return CJX_ENOMEM;
-    int rc = sqlite3_open_v2(s->path, &r->db,
-                             SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-    const char *what = "opening read connection";
-    if (rc == SQLITE_OK) {
-        sqlite3_busy_timeout(r->db, s->busy_timeout_ms);
-        for (int i = 0; i < RS_COUNT_ && rc == SQLITE_OK; i++) {
-            rc = sqlite3_prepare_v3(r->db, reader_sql[i], -1,
-                                    SQLITE_PREPARE_PERSISTENT, &r->st[i], NULL);
-            what = "preparing read statement";
-        }
-    }
-    if (rc != SQLITE_OK) {
-        cjx_errf(eb, CJX_ESTORE, "%s on %s: %s", what, s->path,
-                 r->db != NULL ? sqlite3_errmsg(r->db) : sqlite3_errstr(rc));
-        reader_free(r);
-        return CJX_ESTORE;
-    }
-    *out = r;
-    return 0;
-}
-
-/* Takes an idle connection, opening one if every connection is busy: the
- * pool grows to the number of threads reading at once. */
-static int
-reader_acquire(struct sqlite_store *s, struct sqlite_reader **out,
+reader_acquire(struct sqlite_store *s, struct read_conn **out,
                struct cjx_errbuf *eb)
 {
-    pthread_mutex_lock(&s->pool_mu);
-    struct sqlite_reader *r = s->pool;
-    if (r != NULL)
-        s->pool = r->next;
-    pthread_mutex_unlock(&s->pool_mu);
-    if (r == NULL)
-        return reader_open(s, out, eb);
-    *out = r;
-    return 0;
+    struct read_pool p = pool_of(s);
+    return read_pool_acquire(&p, out, eb);
 }
 
 static void
-reader_release(struct sqlite_store *s, struct sqlite_reader *r)
+reader_release(struct sqlite_store *s, struct read_conn *r)
 {
-    pthread_mutex_lock(&s->pool_mu);
-    r->next = s->pool;
-    s->pool = r;
-    pthread_mutex_unlock(&s->pool_mu);
+    struct read_pool p = pool_of(s);
+    read_pool_release(&p, r);
 }
 
 int
 cjx_store_readers_start(struct sqlite_store *s, struct cjx_errbuf *eb)
 {
-    struct sqlite_reader *r;
-    int err = reader_open(s, &r, eb);
+    struct read_conn *r;
+    int err = reader_acquire(s, &r, eb);
     if (err == 0)
         reader_release(s, r);
     return err;
@@ -150,18 +107,8 @@ cjx_store_readers_start(struct sqlite_store *s, struct cjx_errbuf *eb)
 void
 cjx_store_readers_free(struct sqlite_store *s)
 {
-    while (s->pool != NULL) {
-        struct sqlite_reader *r = s->pool;
-        s->pool = r->next;
-        reader_free(r);
-    }
-}
-
-static const char *
-column_text(sqlite3_stmt *st, int col)
-{
-    const char *v = (const char *)sqlite3_column_text(st, col);
-    return v != NULL ? v : "";
+    struct read_pool p = pool_of(s);
+    read_pool_free_idle(&p);
 }
 
 /* Points rec at the current row; valid until the statement moves on. */
@@ -169,26 +116,17 @@ static void
 row_to_record(sqlite3_stmt *st, struct cjx_stored_record *rec)
 {
     memset(rec, 0, sizeof(*rec));
-    rec->cii = column_text(st, COL_CII);
-    rec->court_case_number = column_text(st, COL_CCN);
+    rec->cii = read_column_text(st, COL_CII);
+    rec->court_case_number = read_column_text(st, COL_CCN);
     rec->count_number = sqlite3_column_int(st, COL_COUNT);
-    rec->county = column_text(st, COL_COUNTY);
+    rec->county = read_column_text(st, COL_COUNTY);
     rec->version = sqlite3_column_int64(st, COL_VERSION);
     rec->seq = sqlite3_column_int64(st, COL_SEQ);
-    rec->submitted_by = column_text(st, COL_SUBMITTED_BY);
+    rec->submitted_by = read_column_text(st, COL_SUBMITTED_BY);
     rec->stored_at_us = sqlite3_column_int64(st, COL_STORED_AT);
-    rec->flags = column_text(st, COL_FLAGS);
+    rec->flags = read_column_text(st, COL_FLAGS);
     rec->record = sqlite3_column_blob(st, COL_BODY);
     rec->record_len = (size_t)sqlite3_column_bytes(st, COL_BODY);
-}
-
-static char *
-copy_string(char **p, const char *v)
-{
-    size_t n = strlen(v) + 1;
-    char *dst = memcpy(*p, v, n);
-    *p += n;
-    return dst;
 }
 
 /* Copies a borrowed record into one allocation that *out owns. */
@@ -210,11 +148,11 @@ record_copy(const struct cjx_stored_record *src, struct cjx_stored_record *out)
     if (src->record_len > 0)
         memcpy(p, src->record, src->record_len);
     p += src->record_len;
-    out->cii = copy_string(&p, src->cii);
-    out->court_case_number = copy_string(&p, src->court_case_number);
-    out->county = copy_string(&p, src->county);
-    out->submitted_by = copy_string(&p, src->submitted_by);
-    out->flags = copy_string(&p, src->flags);
+    out->cii = read_copy_string(&p, src->cii);
+    out->court_case_number = read_copy_string(&p, src->court_case_number);
+    out->county = read_copy_string(&p, src->county);
+    out->submitted_by = read_copy_string(&p, src->submitted_by);
+    out->flags = read_copy_string(&p, src->flags);
     return 0;
 }
 
@@ -226,7 +164,7 @@ cjx_store_reader_get(struct cjx_store *base, const char *cii, const char *ccn,
     struct sqlite_store *s = (struct sqlite_store *)base;
     if (cii == NULL || ccn == NULL || out == NULL)
         return cjx_errf(eb, CJX_EINVAL, "get_record: missing key or output");
-    struct sqlite_reader *r;
+    struct read_conn *r;
     int err = reader_acquire(s, &r, eb);
     if (err != 0)
         return err;
@@ -266,7 +204,7 @@ cjx_store_reader_fini_record(struct cjx_stored_record *rec)
 /* Steps st, handing each row to visit, until limit rows, the end, or visit
  * asks to stop. *last_pos receives the last visited row's position. */
 static int
-visit_rows(struct sqlite_reader *r, sqlite3_stmt *st, const char *what,
+visit_rows(struct read_conn *r, sqlite3_stmt *st, const char *what,
            cjx_store_visit_fn visit, void *arg, int64_t *last_pos,
            struct cjx_errbuf *eb)
 {
@@ -301,7 +239,7 @@ cjx_store_reader_list(struct cjx_store *base, enum cjx_record_filter f,
         return cjx_errf(eb, CJX_EINVAL,
                         "list_records: needs a value, a visitor, a position "
                         ">= 0 and a limit > 0");
-    struct sqlite_reader *r;
+    struct read_conn *r;
     int err = reader_acquire(s, &r, eb);
     if (err != 0)
         return err;
@@ -329,7 +267,7 @@ cjx_store_reader_changes(struct cjx_store *base, int64_t after_seq, int limit,
         return cjx_errf(eb, CJX_EINVAL,
                         "read_changes: needs a visitor, a seq >= 0 and a "
                         "limit > 0");
-    struct sqlite_reader *r;
+    struct read_conn *r;
     int err = reader_acquire(s, &r, eb);
     if (err != 0)
         return err;
@@ -353,7 +291,7 @@ read_audit_rows(struct cjx_store *base, enum reader_stmt which,
         return cjx_errf(eb, CJX_EINVAL,
                         "%s: needs a visitor, a seq >= 0 and a limit > 0",
                         what);
-    struct sqlite_reader *r;
+    struct read_conn *r;
     int err = reader_acquire(s, &r, eb);
     if (err != 0)
         return err;

@@ -9,7 +9,7 @@
 /* Statements the writer thread uses for cases; prepared on first use. */
 #define SQLITE_CASE_WRITER_STMTS 14
 
-struct case_reader; /* cases_read.c */
+struct read_conn; /* read_pool.h */
 
 struct sqlite_cases {
     /* Recursive, held while hooks run: removing a hook guarantees it is no
@@ -31,7 +31,7 @@ struct sqlite_cases {
     int64_t next_seq;
 
     pthread_mutex_t pool_mu;
-    struct case_reader *pool;
+    struct read_conn *pool;
 
     struct sqlite_checkpointer *checkpointer; /* checkpointer.c */
 };

@@ -44,7 +44,7 @@ struct sqlite_audit_chain {
     int64_t checkpoint_us; /* time of that checkpoint (or of the open) */
 };
 
-struct sqlite_reader;    /* reader.c */
+struct read_conn;        /* read_pool.h */
 struct sqlite_committed; /* writer.c */
 
 struct sqlite_cases; /* sqlite_cases.h */
@@ -105,7 +105,7 @@ struct sqlite_store {
     void *audit_hook_arg;
 
     pthread_mutex_t pool_mu;
-    struct sqlite_reader *pool;
+    struct read_conn *pool;
 };
 
 /* The newest schema version this code knows. */

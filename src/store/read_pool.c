@@ -1,0 +1,93 @@
+/* Read-only connection pools: open lazily, reuse, close at the end. */
+#include "read_pool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void
+conn_free(const struct read_pool *p, struct read_conn *c)
+{
+    for (int i = 0; i < p->spec->n_sql; i++)
+        sqlite3_finalize(c->st[i]);
+    sqlite3_close_v2(c->db);
+    free(c);
+}
+
+static int
+conn_open(const struct read_pool *p, struct read_conn **out,
+          struct cjx_errbuf *eb)
+{
+    const struct read_pool_spec *spec = p->spec;
+    struct read_conn *c =
+        calloc(1, sizeof(*c) + (size_t)spec->n_sql * sizeof(c->st[0]));
+    if (c == NULL)
+        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    int rc = sqlite3_open_v2(p->path, &c->db,
+                             SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(c->db, p->busy_timeout_ms);
+        if (spec->pragma != NULL)
+            sqlite3_exec(c->db, spec->pragma, NULL, NULL, NULL);
+        for (int i = 0; i < spec->n_sql && rc == SQLITE_OK; i++)
+            rc = sqlite3_prepare_v3(c->db, spec->sql[i], -1,
+                                    SQLITE_PREPARE_PERSISTENT, &c->st[i], NULL);
+    }
+    if (rc != SQLITE_OK) {
+        cjx_errf(eb, CJX_ESTORE, "opening a %s on %s: %s", spec->what, p->path,
+                 c->db != NULL ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        conn_free(p, c);
+        return CJX_ESTORE;
+    }
+    *out = c;
+    return 0;
+}
+
+int
+read_pool_acquire(const struct read_pool *p, struct read_conn **out,
+                  struct cjx_errbuf *eb)
+{
+    pthread_mutex_lock(p->mu);
+    struct read_conn *c = *p->idle;
+    if (c != NULL)
+        *p->idle = c->next;
+    pthread_mutex_unlock(p->mu);
+    if (c == NULL)
+        return conn_open(p, out, eb);
+    *out = c;
+    return 0;
+}
+
+void
+read_pool_release(const struct read_pool *p, struct read_conn *c)
+{
+    pthread_mutex_lock(p->mu);
+    c->next = *p->idle;
+    *p->idle = c;
+    pthread_mutex_unlock(p->mu);
+}
+
+void
+read_pool_free_idle(const struct read_pool *p)
+{
+    while (*p->idle != NULL) {
+        struct read_conn *c = *p->idle;
+        *p->idle = c->next;
+        conn_free(p, c);
+    }
+}
+
+const char *
+read_column_text(sqlite3_stmt *st, int col)
+{
+    const char *v = (const char *)sqlite3_column_text(st, col);
+    return v != NULL ? v : "";
+}
+
+char *
+read_copy_string(char **p, const char *v)
+{
+    size_t n = strlen(v) + 1;
+    char *dst = memcpy(*p, v, n);
+    *p += n;
+    return dst;
+}

@@ -1,0 +1,49 @@
+/* Pools of read-only SQLite connections with prepared statements, shared by
+ * the store's record and case readers, and the row helpers both use. */
+#ifndef CJX_STORE_READ_POOL_H
+#define CJX_STORE_READ_POOL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "cjx/error.h"
+
+/* A read-only connection with its statements; one thread at a time. */
+struct read_conn {
+    struct read_conn *next;
+    sqlite3 *db;
+    sqlite3_stmt *st[];
+};
+
+/* What a pool's connections prepare. Borrowed for the pool's lifetime. */
+struct read_pool_spec {
+    const char *const *sql; /* statements, prepared on every connection */
+    int n_sql;
+    const char *pragma; /* run on each new connection, or NULL */
+    const char *what;   /* names the pool in error messages */
+};
+
+/* A pool: idle connections, guarded by the caller's mutex. */
+struct read_pool {
+    pthread_mutex_t *mu;
+    struct read_conn **idle;
+    const char *path;
+    int busy_timeout_ms;
+    const struct read_pool_spec *spec;
+};
+
+/* Takes an idle connection, opening one if every connection is busy: a pool
+ * grows to the number of threads reading at once. 0 or CJX_ESTORE/ENOMEM. */
+int read_pool_acquire(const struct read_pool *p, struct read_conn **out,
+                      struct cjx_errbuf *eb);
+/* Gives a connection back for reuse. */
+void read_pool_release(const struct read_pool *p, struct read_conn *c);
+/* Closes every idle connection; none may be in use. */
+void read_pool_free_idle(const struct read_pool *p);
+
+/* A text column, "" for NULL; valid until the statement moves on. */
+const char *read_column_text(sqlite3_stmt *st, int col);
+/* Copies v (with its NUL) to *p, advances *p, returns the copy. */
+char *read_copy_string(char **p, const char *v);
+
+#endif

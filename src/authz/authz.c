@@ -68,10 +68,15 @@ const struct cjx_authz_rule cjx_authz_table[] = {
     {"/cjx.v1.CaseService/AcknowledgeHistoryUpdated",
      1,
      {[CJX_ROLE_DOJ] = ALLOW}},
+    /* M4: the public defenders tell the person of a challenge. */
+    {"/cjx.v1.CaseService/NotifyPerson", 1, {[CJX_ROLE_DEFENDER] = COUNTY}},
+    /* The individual path: the court files the person's petition. */
+    {"/cjx.v1.CaseService/FilePetition", 1, {[CJX_ROLE_COURT] = COUNTY}},
     {"/cjx.v1.CaseService/Deliver",
      1,
      {[CJX_ROLE_DOJ] = ALLOW,
       [CJX_ROLE_PROSECUTOR] = COUNTY,
+      [CJX_ROLE_DEFENDER] = COUNTY,
       [CJX_ROLE_COURT] = COUNTY}},
     /* Every party reads the cases it takes part in: county agencies
      * their county's (the feed skips other counties' changes for them). */

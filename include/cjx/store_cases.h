@@ -24,6 +24,12 @@ struct cjx_case_current {
     size_t body_len;
     int64_t version;  /* 0 when there is none */
     int64_t next_seq; /* the case-feed position a new version will take */
+    /* The conviction record under the case's key in this store's record
+     * table (the agency's criminal history or record of judgment), which
+     * the step may rewrite: */
+    const void *record; /* packed cjx.v1.ConvictionRecord; NULL for none */
+    size_t record_len;
+    int64_t record_version; /* 0 when there is none */
 };
 
 /* One hand-off a transition sends to a peer: a row of the outbox. */
@@ -60,6 +66,15 @@ struct cjx_case_next {
      * payload) to several peers: the payload is stored once. */
     const struct cjx_outbox_put *outbox;
     size_t n_outbox;
+    /* A new version of the conviction record under the case's key, written
+     * in the same transaction as the case (DESIGN.md invariant 6): the
+     * record a notice brings where the store has none, or the record after
+     * an order. NULL for none. It takes the next record version and a
+     * record-feed position, so followers of the record feed see it. */
+    const void *record; /* packed cjx.v1.ConvictionRecord */
+    size_t record_len;
+    const char *record_county;
+    const char *record_flags; /* comma-separated, or NULL */
 };
 
 /* Called once per write on the writer thread, inside its transaction, with
@@ -103,6 +118,10 @@ struct cjx_case_write_result {
     const void *snapshot;
     size_t snapshot_len;
     int64_t audit_seq; /* the audit entry committed with it, 0 if none */
+    /* The record version the step wrote (see cjx_case_next.record) and its
+     * record-feed position; 0 when it wrote none. */
+    int64_t record_version;
+    int64_t record_seq;
 };
 
 /* Called once per write on a store thread after its transaction is durable

@@ -13,6 +13,7 @@
 #include "cjx/clock.h"
 #include "cjx/evaluate.h"
 #include "cjx/log.h"
+#include "relief_record.h"
 
 #define US_PER_DAY (INT64_C(86400) * 1000000)
 
@@ -53,6 +54,7 @@ struct case_op {
     enum cjx_case_event_kind kind;
     const char *method;
     ProtobufCMessage *msg; /* a step taken here: the op's own copy */
+    const ProtobufCMessageDescriptor *descriptor; /* of the message */
     int is_notice;
     const char *request_id;
     Cjx__V1__Determination *determination; /* a notice's */
@@ -145,6 +147,130 @@ route_step(struct case_op *op, struct cjx_case_next *next)
     return 0;
 }
 
+/* The message as the op holds it: its own copy for a step taken here, else
+ * decoded again from the bytes it keeps (only the steps that rewrite a
+ * record need more than the event). NULL when out of memory. */
+static const ProtobufCMessage *
+op_message(struct case_op *op)
+{
+    if (op->msg == NULL) {
+        ProtobufCAllocator alloc = cjx_arena_pb_allocator(&op->arena);
+        op->msg = protobuf_c_message_unpack(op->descriptor, &alloc,
+                                            op->payload_len, op->payload);
+    }
+    return op->msg;
+}
+
+/* Relief lands on this daemon's copy of the record with the step that
+ * makes it true here: the order, at the court that makes it and at every
+ * party that receives it; at DOJ only when DOJ applies it to its criminal
+ * history, the step it acknowledges (M7). */
+static int
+relief_lands_here(const struct case_op *op)
+{
+    int doj = op->self != NULL && op->self->role == CJX_ROLE_DOJ;
+    if (op->kind == CJX_CASE_EV_RELIEF_ORDER)
+        return !doj;
+    return op->kind == CJX_CASE_EV_HISTORY_UPDATED && doj && op->local;
+}
+
+static int
+pack_record(struct case_op *op, const Cjx__V1__ConvictionRecord *r,
+            struct cjx_case_next *next)
+{
+    next->record = case_pack(&op->arena, &r->base, &next->record_len);
+    next->record_county = r->county;
+    return next->record != NULL ? 0 : CJX_ENOMEM;
+}
+
+/* The record the step writes beside the new version of the case m, if
+ * any (DESIGN.md invariant 6). */
+static int
+record_step(struct case_op *op, const struct cjx_case_current *cur,
+            const Cjx__V1__Case *m, struct cjx_case_next *next)
+{
+    if (op->is_notice) {
+        /* The notice's record joins the store where it is not there yet;
+         * a record the store holds (DOJ's own history) stays as it is. */
+        if (cur->record != NULL)
+            return 0;
+        const Cjx__V1__CandidateNotice *n =
+            (const Cjx__V1__CandidateNotice *)op_message(op);
+        if (n == NULL)
+            return CJX_ENOMEM;
+        return pack_record(op, n->record, next);
+    }
+    if (!relief_lands_here(op) || m->relief_order == NULL)
+        return 0;
+    if (cur->record == NULL) {
+        snprintf(op->detail, sizeof(op->detail),
+                 "case %s %s #%d: this daemon holds no conviction record "
+                 "under the key, so the order cannot be applied to it",
+                 op->ev.cii, op->ev.court_case_number,
+                 (int)op->ev.count_number);
+        return CJX_ESTATE;
+    }
+    ProtobufCAllocator alloc = cjx_arena_pb_allocator(&op->arena);
+    Cjx__V1__ConvictionRecord *rec = cjx__v1__conviction_record__unpack(
+        &alloc, cur->record_len, cur->record);
+    if (rec == NULL) {
+        snprintf(op->detail, sizeof(op->detail),
+                 "the stored record does not decode");
+        return CJX_ESTORE;
+    }
+    const Cjx__V1__ReliefOrder *order = m->relief_order;
+    struct relief_recording how = {
+        .recorded_by_ori = op->conf->agency,
+        .recorded_at_us = cjx_clock_now_us(),
+        .order_id = order->meta != NULL ? order->meta->request_id : "",
+        .court_ori = order->court_ori,
+        .procedure = m->procedure,
+        .origin = m->origin,
+    };
+    Cjx__V1__ConvictionRecord *after;
+    struct cjx_errbuf eb;
+    int err = relief_record_apply(rec, order, &how, &op->arena, &after, &eb);
+    if (err != 0) {
+        snprintf(op->detail, sizeof(op->detail), "%s", eb.msg);
+        return err;
+    }
+    return after != NULL ? pack_record(op, after, next) : 0;
+}
+
+/* The order as a case keeps it: the court's own, naming its court. A
+ * received order that names another court than its sender is refused. */
+static int
+order_of_step(struct case_op *op, Cjx__V1__ReliefOrder **out)
+{
+    Cjx__V1__ReliefOrder *o = (Cjx__V1__ReliefOrder *)op_message(op);
+    if (o == NULL)
+        return CJX_ENOMEM;
+    if (o->court_ori[0] == '\0') {
+        o->court_ori = (char *)op->sender->ori;
+    } else if (strcmp(o->court_ori, op->sender->ori) != 0) {
+        snprintf(op->detail, sizeof(op->detail),
+                 "court_ori: the order names %s but comes from %s",
+                 o->court_ori, op->sender->ori);
+        return CJX_EINVAL;
+    }
+    *out = o;
+    return 0;
+}
+
+/* What the case message keeps besides the workflow's struct, carried
+ * from the version before. */
+static void
+carry_case_fields(Cjx__V1__Case *m, const Cjx__V1__Case *before)
+{
+    if (before == NULL)
+        return;
+    m->determination = before->determination;
+    m->relief_order = before->relief_order;
+    m->decision_facts = before->decision_facts;
+    m->n_contacts = before->n_contacts;
+    m->contacts = before->contacts;
+}
+
 static void
 op_apply(void *arg, const struct cjx_case_current *cur,
          struct cjx_case_next *next)
@@ -190,11 +316,19 @@ op_apply(void *arg, const struct cjx_case_current *cur,
         return;
     }
     m.seq = cur->next_seq;
+    carry_case_fields(&m, cur_msg);
     /* DOJ's whole determination stays with the case from its notice on. */
     if (op->is_notice)
         m.determination = op->determination;
-    else if (cur_msg != NULL)
-        m.determination = cur_msg->determination;
+    if (op->kind == CJX_CASE_EV_RELIEF_ORDER &&
+        (err = order_of_step(op, &m.relief_order)) != 0) {
+        refuse(op, next, err, err == CJX_ENOMEM ? "out of memory" : op->detail);
+        return;
+    }
+    if ((err = record_step(op, cur, &m, next)) != 0) {
+        refuse(op, next, err, err == CJX_ENOMEM ? "out of memory" : op->detail);
+        return;
+    }
     next->body = case_pack(&op->arena, &m.base, &next->body_len);
     if (next->body == NULL) {
         refuse(op, next, CJX_ENOMEM, "out of memory");
@@ -260,6 +394,12 @@ originate(struct case_op *op, struct cjx_errbuf *eb)
 {
     if (case_time_of(op->msg) == 0)
         case_set_time(op->msg, cjx_clock_now_us());
+    if (op->msg->descriptor == &cjx__v1__relief_order__descriptor) {
+        Cjx__V1__ReliefOrder *o = (Cjx__V1__ReliefOrder *)op->msg;
+        if (o->court_ori[0] == '\0')
+            o->court_ori = (char *)op->sender->ori;
+        return 0;
+    }
     if (op->msg->descriptor != &cjx__v1__candidate_notice__descriptor)
         return 0;
     Cjx__V1__CandidateNotice *n = (Cjx__V1__CandidateNotice *)op->msg;
@@ -367,6 +507,7 @@ case_submit(struct cjx_service *svc, const struct case_origin *o,
     op->local = o->local;
     op->kind = case_kind_of(msg);
     op->is_notice = msg->descriptor == &cjx__v1__candidate_notice__descriptor;
+    op->descriptor = msg->descriptor;
     op->method = cjx_cases_method_of(msg);
     op->done = done;
     op->done_arg = arg;

@@ -86,7 +86,9 @@ struct case_pending {
     size_t snapshot_len;
     void *snapshot_copy; /* a stored version, read for the answer */
     size_t outbox_added;
-    char detail[512]; /* the apply function's refusal */
+    int64_t record_version; /* of the record version the step wrote */
+    int64_t record_seq;     /* and its record-feed position */
+    char detail[512];       /* the apply function's refusal */
     /* PENDING_MARKS */
     struct cjx_outbox_mark *marks;
     size_t n_marks;
@@ -398,6 +400,34 @@ write_outbox(struct sqlite_store *s, struct sqlite_pending_write *pw,
     return SQLITE_OK;
 }
 
+/* Writes the record version a step made, under the case's key, as if its
+ * sender had submitted it; found is the version it replaces. */
+static int
+write_record(struct sqlite_store *s, struct sqlite_pending_write *pw,
+             struct case_pending *cp, const struct sqlite_found_record *found,
+             const struct cjx_case_next *next, char *msg, size_t msg_len)
+{
+    struct cjx_record_write w = {
+        .sender_ori = pw->w.sender_ori,
+        .cii = pw->w.cii,
+        .court_case_number = pw->w.court_case_number,
+        .count_number = pw->w.count_number,
+        .county = next->record_county,
+        .record = next->record,
+        .record_len = next->record_len,
+        .flags = next->record_flags != NULL ? next->record_flags : "",
+    };
+    int64_t seq = 0;
+    int rc = cjx_store_writer_put_record(
+        s, &w, found->record_id, found->version + 1, &seq, msg, msg_len);
+    if (rc != SQLITE_OK)
+        return rc;
+    cp->record_version = found->version + 1;
+    cp->record_seq = seq;
+    pw->record_seq = seq;
+    return SQLITE_OK;
+}
+
 static int
 next_is_sane(const struct cjx_case_next *n)
 {
@@ -408,6 +438,9 @@ next_is_sane(const struct cjx_case_next *n)
             n->outbox[i].payload_len != n->outbox[0].payload_len ||
             strcmp(n->outbox[i].method, n->outbox[0].method) != 0)
             return 0;
+    if (n->record != NULL &&
+        (n->record_len > INT_MAX || n->record_county == NULL))
+        return 0;
     return n->body != NULL && n->body_len <= INT_MAX && n->county != NULL &&
            n->county[0] != '\0' && n->version > 0 && n->notice_len <= INT_MAX;
 }
@@ -443,7 +476,17 @@ apply_case(struct sqlite_store *s, struct sqlite_pending_write *pw,
             cur.body = "";
         cur_seq = sqlite3_column_int64(st, 3);
     }
-    /* The row stays current while the apply function reads it: nothing
+    struct sqlite_found_record rec;
+    rc = cjx_store_writer_find_record(s, pw->w.cii, pw->w.court_case_number,
+                                      pw->w.count_number, &rec, msg, msg_len);
+    if (rc != SQLITE_OK) {
+        sqlite3_reset(st);
+        return rc;
+    }
+    cur.record = rec.body;
+    cur.record_len = rec.body_len;
+    cur.record_version = rec.version;
+    /* The rows stay current while the apply function reads them: nothing
      * else runs on this connection meanwhile. */
     struct cjx_case_next next;
     memset(&next, 0, sizeof(next));
@@ -453,6 +496,7 @@ apply_case(struct sqlite_store *s, struct sqlite_pending_write *pw,
         rc = keep_snapshot(cp, cur.body, cur.body_len, msg, msg_len);
     else
         rc = SQLITE_OK;
+    cjx_store_writer_found_record_done(&rec);
     sqlite3_reset(st);
     if (rc != SQLITE_OK)
         return rc;
@@ -481,6 +525,8 @@ apply_case(struct sqlite_store *s, struct sqlite_pending_write *pw,
         rc = write_version(s, pw, case_id, seq, &next, msg, msg_len);
         if (rc == SQLITE_OK)
             rc = write_outbox(s, pw, &next, msg, msg_len);
+        if (rc == SQLITE_OK && next.record != NULL)
+            rc = write_record(s, pw, cp, &rec, &next, msg, msg_len);
         if (rc != SQLITE_OK)
             return rc;
         c->next_seq = seq + 1;
@@ -598,6 +644,8 @@ case_done(void *arg, const struct cjx_record_write_result *res)
         r.outbox_added = cp->outbox_added;
         r.snapshot = cp->snapshot;
         r.snapshot_len = cp->snapshot_len;
+        r.record_version = cp->record_version;
+        r.record_seq = cp->record_seq;
         if (r.seq > 0 || r.outbox_added > 0)
             run_hooks(cp->s, r.seq, r.outbox_added);
     }

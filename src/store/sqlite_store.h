@@ -29,6 +29,9 @@ struct sqlite_pending_write {
     struct cjx_audit_event ev;
     struct cjx_record_write_result res;
     char detail[160]; /* SQLite's message when res.err is CJX_ESTORE */
+    /* SQLITE_WRITE_CASE: the record-feed position of the record version
+     * the step wrote, 0 if it wrote none. */
+    int64_t record_seq;
     char data[];
 };
 
@@ -138,6 +141,33 @@ void cjx_store_writer_event_copy(struct cjx_audit_event *dst,
                                  const struct cjx_audit_event *ev, char **p);
 int cjx_store_writer_enqueue(struct sqlite_store *s,
                              struct sqlite_pending_write *pw);
+
+/* A conviction record as the writer found it inside its transaction. */
+struct sqlite_found_record {
+    int64_t record_id; /* 0: no record under the key */
+    int64_t version;
+    const void *body; /* packed cjx.v1.ConvictionRecord; valid until done */
+    size_t body_len;
+    sqlite3_stmt *statement; /* kept on its row while body is read */
+};
+
+/* Writer thread, inside a transaction: finds the record under a key (for
+ * a case step that rewrites it). Release with _found_record_done() before
+ * the next record statement. SQLite code; msg says what failed. */
+int cjx_store_writer_find_record(struct sqlite_store *s, const char *cii,
+                                 const char *ccn, int32_t count,
+                                 struct sqlite_found_record *out, char *msg,
+                                 size_t msg_len);
+void cjx_store_writer_found_record_done(struct sqlite_found_record *f);
+
+/* Writer thread, inside a transaction: writes version of the record w
+ * describes (record_id 0 for a new key) and its change; *seq_out is the
+ * change's record-feed position. Nothing of w is copied: it must outlive
+ * the step. SQLite code; msg says what failed. */
+int cjx_store_writer_put_record(struct sqlite_store *s,
+                                const struct cjx_record_write *w,
+                                int64_t record_id, int64_t version,
+                                int64_t *seq_out, char *msg, size_t msg_len);
 
 /* Reads where the audit chain stands from s->wdb into s->chain. */
 int cjx_store_writer_load_chain(struct sqlite_store *s, struct cjx_errbuf *eb);

@@ -153,24 +153,39 @@ check_idempotency(struct sqlite_store *s, struct sqlite_pending_write *pw,
     return SQLITE_OK;
 }
 
-/* Finds the key's current version; *record_id is 0 for a new key. */
+/* Finds the key's current version; *record_id is 0 for a new key. With
+ * SQLITE_ROW the statement stays on its row for the caller, who reads the
+ * body (column 2) and resets it; otherwise it is reset. */
+static int
+find_record(struct sqlite_store *s, const char *cii, const char *ccn,
+            int32_t count, int64_t *record_id, int64_t *version,
+            struct writer_error *we)
+{
+    sqlite3_stmt *st = s->ws[WS_REC_GET];
+    bind_text(st, 1, cii);
+    bind_text(st, 2, ccn);
+    sqlite3_bind_int(st, 3, count);
+    int rc = step_row(s, st, we, "reading record");
+    *record_id = 0;
+    *version = 0;
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    *record_id = sqlite3_column_int64(st, 0);
+    *version = sqlite3_column_int64(st, 1);
+    return SQLITE_ROW;
+}
+
 static int
 find_current(struct sqlite_store *s, struct sqlite_pending_write *pw,
              int64_t *record_id, int64_t *version, int *same_bytes,
              struct writer_error *we)
 {
-    sqlite3_stmt *st = s->ws[WS_REC_GET];
-    bind_text(st, 1, pw->w.cii);
-    bind_text(st, 2, pw->w.court_case_number);
-    sqlite3_bind_int(st, 3, pw->w.count_number);
-    int rc = step_row(s, st, we, "reading record");
-    *record_id = 0;
-    *version = 0;
     *same_bytes = 0;
+    int rc = find_record(s, pw->w.cii, pw->w.court_case_number,
+                         pw->w.count_number, record_id, version, we);
     if (rc != SQLITE_ROW)
-        return rc == SQLITE_DONE ? SQLITE_OK : rc;
-    *record_id = sqlite3_column_int64(st, 0);
-    *version = sqlite3_column_int64(st, 1);
+        return rc;
+    sqlite3_stmt *st = s->ws[WS_REC_GET];
     const void *body = sqlite3_column_blob(st, 2);
     size_t len = (size_t)sqlite3_column_bytes(st, 2);
     *same_bytes = len == pw->w.record_len &&
@@ -179,12 +194,13 @@ find_current(struct sqlite_store *s, struct sqlite_pending_write *pw,
     return SQLITE_OK;
 }
 
-/* Writes a new version of the record and the change that announces it. */
+/* Writes a new version of the record and the change that announces it;
+ * *seq_out is the change's feed position. */
 static int
-write_version(struct sqlite_store *s, struct sqlite_pending_write *pw,
-              int64_t record_id, int64_t version, struct writer_error *we)
+write_version(struct sqlite_store *s, const struct cjx_record_write *w,
+              int64_t record_id, int64_t version, int64_t *seq_out,
+              struct writer_error *we)
 {
-    const struct cjx_record_write *w = &pw->w;
     int rc;
     if (record_id == 0) {
         sqlite3_stmt *st = s->ws[WS_REC_INSERT];
@@ -224,9 +240,54 @@ write_version(struct sqlite_store *s, struct sqlite_pending_write *pw,
     if ((rc = step_done(s, st, we, "updating record")) != SQLITE_OK)
         return rc;
 
-    pw->res.version = version;
-    pw->res.seq = seq;
+    *seq_out = seq;
     return SQLITE_OK;
+}
+
+int
+cjx_store_writer_find_record(struct sqlite_store *s, const char *cii,
+                             const char *ccn, int32_t count,
+                             struct sqlite_found_record *out, char *msg,
+                             size_t msg_len)
+{
+    struct writer_error we;
+    memset(out, 0, sizeof(*out));
+    int rc =
+        find_record(s, cii, ccn, count, &out->record_id, &out->version, &we);
+    if (rc == SQLITE_ROW) {
+        sqlite3_stmt *st = s->ws[WS_REC_GET];
+        out->body = sqlite3_column_blob(st, 2);
+        out->body_len = (size_t)sqlite3_column_bytes(st, 2);
+        if (out->body == NULL)
+            out->body = "";
+        out->statement = st;
+        return SQLITE_OK;
+    }
+    if (rc != SQLITE_OK)
+        snprintf(msg, msg_len, "%s", we.msg);
+    return rc;
+}
+
+void
+cjx_store_writer_found_record_done(struct sqlite_found_record *f)
+{
+    if (f->statement != NULL)
+        sqlite3_reset(f->statement);
+    f->statement = NULL;
+    f->body = NULL;
+}
+
+int
+cjx_store_writer_put_record(struct sqlite_store *s,
+                            const struct cjx_record_write *w, int64_t record_id,
+                            int64_t version, int64_t *seq_out, char *msg,
+                            size_t msg_len)
+{
+    struct writer_error we;
+    int rc = write_version(s, w, record_id, version, seq_out, &we);
+    if (rc != SQLITE_OK)
+        snprintf(msg, msg_len, "%s", we.msg);
+    return rc;
 }
 
 static int
@@ -443,9 +504,10 @@ apply_write(struct sqlite_store *s, struct sqlite_pending_write *pw,
         pw->res.version = version;
         pw->res.unchanged = 1;
     } else {
-        rc = write_version(s, pw, record_id, version + 1, we);
+        rc = write_version(s, &pw->w, record_id, version + 1, &pw->res.seq, we);
         if (rc != SQLITE_OK)
             return rc;
+        pw->res.version = version + 1;
     }
     return remember_request(s, pw, we);
 }
@@ -454,6 +516,7 @@ static void
 fail_write(struct sqlite_pending_write *pw, const char *detail)
 {
     memset(&pw->res, 0, sizeof(pw->res));
+    pw->record_seq = 0;
     pw->res.err = CJX_ESTORE;
     snprintf(pw->detail, sizeof(pw->detail), "%s", detail);
 }
@@ -555,10 +618,15 @@ commit_batch(struct sqlite_store *s, struct sqlite_pending_write *batch,
         *audit_top = s->chain.seq;
 
     int64_t top = 0;
-    for (struct sqlite_pending_write *pw = batch; pw != NULL; pw = pw->next)
+    for (struct sqlite_pending_write *pw = batch; pw != NULL; pw = pw->next) {
         if (pw->kind == SQLITE_WRITE_RECORD && pw->res.err == 0 &&
             !pw->res.replayed && pw->res.seq > top)
             top = pw->res.seq;
+        /* A case step that changed a record advanced the record feed. */
+        if (pw->kind == SQLITE_WRITE_CASE && pw->res.err == 0 &&
+            pw->record_seq > top)
+            top = pw->record_seq;
+    }
     return top;
 }
 

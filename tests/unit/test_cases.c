@@ -821,9 +821,15 @@ test_cases__deliver_batch__each_message_authorized_on_its_own(void **state)
     assert_int_equal(a.results->rejected, 2);
     assert_string_equal(a.results->results[2]->request_id, "d2");
     answer_free(&a);
-    /* A defender may not deliver at all. */
+    /* A defender delivers its own steps (M4), but none of these: each
+     * message is refused by its own method's row. */
     a = run(f, CASE_SERVICE_DELIVER, SF_PD, &batch.base);
-    assert_int_equal(a.code, PERMISSION_DENIED);
+    assert_int_equal(a.code, OK);
+    assert_int_equal(a.results->accepted, 0);
+    assert_int_equal(a.results->results[0]->code, PERMISSION_DENIED);
+    assert_int_equal(a.results->results[1]->code, PERMISSION_DENIED);
+    assert_int_equal(a.results->results[2]->code, PERMISSION_DENIED);
+    assert_int_equal(a.results->results[3]->code, INVALID_ARGUMENT);
     answer_free(&a);
 }
 

@@ -38,6 +38,10 @@ struct cjx_call_audit {
     const char *court_case_number;
     int32_t count_number;
     int64_t bytes_in; /* request bytes received; kept by the transport */
+    /* When set, the audit entry's outcome message in place of the status
+     * message the caller gets: what the caller must not learn but the log
+     * must keep (another county's record exists; a sealed record). */
+    const char *note;
     /* Set by a handler whose store write carries the call's event in its
      * own transaction, and cleared again if the write did not commit it:
      * when set, the transport records nothing more for the call. */

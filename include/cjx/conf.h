@@ -129,6 +129,17 @@ struct cjx_exchange_conf {
     int standin_doj_acknowledge; /* DOJ acknowledges each order it applies */
 };
 
+/* Who may read a dismissed-and-sealed record (HS 11361.8(f)); everyone
+ * else is answered as if it did not exist (docs/config.md, `sealing`). */
+enum cjx_sealed_reader {
+    CJX_SEALED_DOJ = 1u << 0,        /* the state's criminal history */
+    CJX_SEALED_COURT = 1u << 1,      /* the court of conviction */
+    CJX_SEALED_PROSECUTOR = 1u << 2, /* the case's prosecutor */
+    CJX_SEALED_DEFENDER = 1u << 3,   /* the county's public defenders */
+};
+#define CJX_SEALED_DEFAULT \
+    (CJX_SEALED_DOJ | CJX_SEALED_COURT | CJX_SEALED_PROSECUTOR)
+
 struct cjx_conf {
     char *path;          /* the file it was loaded from, made absolute */
     char *agency;        /* this daemon's own ORI; must be registered */
@@ -143,6 +154,7 @@ struct cjx_conf {
     struct cjx_limits limits;
     struct cjx_registry registry; /* loaded from registry_path */
     struct cjx_exchange_conf exchange;
+    unsigned sealed_readers; /* enum cjx_sealed_reader bits */
 };
 
 /* Loads and validates the configuration at path and the registry it names.

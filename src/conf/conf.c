@@ -57,6 +57,7 @@ enum {
     K_LIMITS,
     K_RULES,
     K_EXCHANGE,
+    K_SEALING,
     K_N
 };
 
@@ -216,6 +217,51 @@ parse_limits(struct cjx_conf_yaml *y, yaml_node_t *node, struct cjx_limits *l,
     return rc;
 }
 
+/* sealing: {visible_to: [doj, court, prosecutor, defender]}. An empty list
+ * hides sealed records from every agency, this one's operator included. */
+static int
+parse_sealing(struct cjx_conf_yaml *y, yaml_node_t *node, unsigned *out,
+              struct cjx_errbuf *eb)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } readers[] = {
+        {"doj", CJX_SEALED_DOJ},
+        {"court", CJX_SEALED_COURT},
+        {"prosecutor", CJX_SEALED_PROSECUTOR},
+        {"defender", CJX_SEALED_DEFENDER},
+    };
+    struct cjx_conf_yaml_key keys[] = {{"visible_to", 1, NULL, NULL}};
+    int rc = cjx_conf_yaml_mapping(y, node, "sealing", keys, 1, eb);
+    if (rc == 0)
+        rc = cjx_conf_yaml_sequence(y, keys[0].value, "sealing.visible_to", eb);
+    if (rc != 0)
+        return rc;
+    unsigned bits = 0;
+    yaml_node_t *list = keys[0].value;
+    for (yaml_node_item_t *it = list->data.sequence.items.start;
+         it < list->data.sequence.items.top; it++) {
+        yaml_node_t *item = cjx_conf_yaml_node(y, *it);
+        char *name;
+        rc = cjx_conf_yaml_string(y, item, "sealing.visible_to", 0, &name, eb);
+        if (rc != 0)
+            return rc;
+        unsigned bit = 0;
+        for (size_t i = 0; i < sizeof(readers) / sizeof(readers[0]); i++)
+            if (strcmp(name, readers[i].name) == 0)
+                bit = readers[i].bit;
+        free(name);
+        if (bit == 0)
+            return cjx_conf_yaml_errf(y, item, CJX_EPARSE, eb,
+                                      "sealing.visible_to: not one of doj, "
+                                      "court, prosecutor, defender");
+        bits |= bit;
+    }
+    *out = bits;
+    return 0;
+}
+
 /* Fills c from the document; c owns whatever was allocated, even on error. */
 static int
 parse_conf(struct cjx_conf_yaml *y, const char *base_dir, struct cjx_conf *c,
@@ -233,6 +279,7 @@ parse_conf(struct cjx_conf_yaml *y, const char *base_dir, struct cjx_conf *c,
         [K_LIMITS] = {"limits", 0, NULL, NULL},
         [K_RULES] = {"rules", 0, NULL, NULL},
         [K_EXCHANGE] = {"exchange", 0, NULL, NULL},
+        [K_SEALING] = {"sealing", 0, NULL, NULL},
     };
     char q[64];
     yaml_node_t *root = cjx_conf_yaml_root(y);
@@ -356,6 +403,13 @@ parse_conf(struct cjx_conf_yaml *y, const char *base_dir, struct cjx_conf *c,
     if (keys[K_EXCHANGE].value != NULL) {
         rc = cjx_conf_exchange_parse(y, keys[K_EXCHANGE].value, &c->exchange,
                                      eb);
+        if (rc != 0)
+            return rc;
+    }
+
+    c->sealed_readers = CJX_SEALED_DEFAULT;
+    if (keys[K_SEALING].value != NULL) {
+        rc = parse_sealing(y, keys[K_SEALING].value, &c->sealed_readers, eb);
         if (rc != 0)
             return rc;
     }

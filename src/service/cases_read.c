@@ -2,6 +2,7 @@
  * state and outcome, and the local operator's view of the outbox. County
  * agencies see their county's cases only. */
 #include "cases_internal.h"
+#include "sealing.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -56,6 +57,32 @@ parse_page(int32_t size, const char *token, int *limit, int64_t *after,
 
 /* ---- GetCase -------------------------------------------------------------- */
 
+/* The notice that opened the case, as the caller may read it: once the
+ * court dismissed and sealed the count, the notice's record is the sealed
+ * record's past and follows the sealing policy (sealing.h). */
+static int
+attach_notice(struct cjx_call *c, const struct cjx_stored_case *s,
+              Cjx__V1__Case *m)
+{
+    ProtobufCAllocator alloc = cjx_arena_pb_allocator(c->arena);
+    m->notice =
+        cjx__v1__candidate_notice__unpack(&alloc, s->notice_len, s->notice);
+    if (m->notice == NULL || m->notice->record == NULL)
+        return c->arena->failed ? CJX_ENOMEM : CJX_ESTORE;
+    if (m->order != CJX__V1__ORDER_RELIEF__ORDER_RELIEF_DISMISS_AND_SEAL)
+        return 0;
+    Cjx__V1__ConvictionRecord sealed = *m->notice->record;
+    sealed.sealed = 1;
+    if (!sealing_may_read(c->conf, c->caller.agency, &sealed)) {
+        c->audit.note = "refused: the notice of a sealed record withheld "
+                        "under the sealing policy";
+        return CJX_ENOTFOUND;
+    }
+    c->audit.note = "sealed record read (the case's notice) under the "
+                    "sealing policy";
+    return 0;
+}
+
 void
 get_case(struct cjx_call *c, const ProtobufCMessage *msg)
 {
@@ -88,16 +115,18 @@ get_case(struct cjx_call *c, const ProtobufCMessage *msg)
     const char *scope = scope_of(c);
     Cjx__V1__Case *m = NULL;
     if (scope != NULL && strcmp(s.county, scope) != 0) {
-        err = CJX_EPERM;
-        c->ops->fail(c, err, "the case belongs to another county");
+        /* Answered as a missing case: the answer must not tell whether the
+         * person has a case in another county. The audit keeps why. */
+        c->audit.note = "refused: the case belongs to another county";
+        c->ops->fail(c, CJX_ENOTFOUND, "no case with that key");
     } else if ((err = stored_case_message(c->arena, &s, &m)) != 0) {
         c->ops->fail(c, err, "the stored case could not be decoded");
+    } else if (s.notice != NULL && (err = attach_notice(c, &s, m)) != 0) {
+        c->ops->fail(c, err,
+                     err == CJX_ENOTFOUND ? "no case with that key"
+                                          : "the stored notice could not be "
+                                            "decoded");
     } else {
-        if (s.notice != NULL) {
-            ProtobufCAllocator alloc = cjx_arena_pb_allocator(c->arena);
-            m->notice = cjx__v1__candidate_notice__unpack(&alloc, s.notice_len,
-                                                          s.notice);
-        }
         c->ops->reply(c, &m->base);
     }
     cjx_stored_case_fini(store, &s);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cjx/v1/record_service.pb-c.h"
+#include "sealing.h"
 
 #define WATCH_BATCH 64
 
@@ -23,16 +24,42 @@ struct pending_change {
     size_t len;
 };
 
-/* A watch's own state: the seq of the last change read from the store. */
+/* A watch's own state: the seq of the last change read from the store,
+ * and who reads, for the sealing policy. */
 struct record_feed {
     int64_t cursor;
+    struct cjx_call *call; /* the stream's: outlives the feed */
 };
 
 /* Where copy_change puts the batch being read. */
 struct change_batch {
+    struct record_feed *feed;
     struct pending_change *items;
     int n;
 };
+
+/* A change of a sealed record goes to a reader the sealing policy allows,
+ * with an audit entry; other readers skip it (the feed's cursor still
+ * moves past it). 1 when the change is to be sent. */
+static int
+may_follow(struct record_feed *rf, const struct cjx_stored_record *r)
+{
+    Cjx__V1__ConvictionRecord *rec =
+        cjx__v1__conviction_record__unpack(NULL, r->record_len, r->record);
+    if (rec == NULL)
+        return 1; /* send_change reports a record that does not decode */
+    int send = 1;
+    if (rec->sealed) {
+        struct cjx_call *c = rf->call;
+        send = sealing_may_read(c->conf, c->caller.agency, rec);
+        if (send)
+            sealing_audit_read(c->service, c, rec,
+                               "sealed record followed under the sealing "
+                               "policy");
+    }
+    cjx__v1__conviction_record__free_unpacked(rec, NULL);
+    return send;
+}
 
 static void
 pending_clear(void *item)
@@ -51,6 +78,9 @@ static int
 copy_change(void *arg, const struct cjx_stored_record *r)
 {
     struct change_batch *b = arg;
+    b->feed->cursor = r->seq;
+    if (!may_follow(b->feed, r))
+        return 0;
     struct pending_change *p = &b->items[b->n];
     p->seq = r->seq;
     p->cii = strdup(r->cii);
@@ -78,12 +108,13 @@ read_changes(void *feed, struct cjx_store *store, void *items, int *n,
              struct cjx_errbuf *eb)
 {
     struct record_feed *rf = feed;
-    struct change_batch b = {items, 0};
-    int err = cjx_store_read_changes(store, rf->cursor, WATCH_BATCH,
-                                     copy_change, &b, eb);
+    struct change_batch b = {rf, items, 0};
+    int64_t before = rf->cursor;
+    int err =
+        cjx_store_read_changes(store, before, WATCH_BATCH, copy_change, &b, eb);
     *n = b.n;
-    if (err == 0 && b.n > 0)
-        rf->cursor = b.items[b.n - 1].seq;
+    if (err != 0)
+        rf->cursor = before;
     return err;
 }
 
@@ -150,5 +181,6 @@ watch_records_start(struct cjx_call *c, const ProtobufCMessage *msg)
         return;
     }
     rf->cursor = req->after_seq;
+    rf->call = c;
     follow_start(c, &c->service->hub, &record_feed_ops, rf, req->follow);
 }

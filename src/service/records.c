@@ -17,12 +17,17 @@
 #include "cjx/log.h"
 #include "cjx/v1/record_service.methods.h"
 #include "record_check.h"
+#include "sealing.h"
 
 /* A bulk submission answers every record in one response, so it is bounded;
  * larger uploads are split into several streams by the client. */
 #define BULK_MAX_RECORDS 10000
 /* Writes of one bulk stream queued at once before reading pauses. */
 #define BULK_WINDOW 256
+
+/* The one answer for a record the caller may not know of, whether it is
+ * missing, another county's or sealed. */
+#define NO_SUCH_RECORD "no record with that key"
 
 #define LIST_DEFAULT_PAGE 100
 #define LIST_MAX_PAGE     1000
@@ -567,7 +572,7 @@ get_record(struct cjx_call *c, const ProtobufCMessage *msg)
         cjx_store_get_record(store, req->key->cii, req->key->court_case_number,
                              req->key->count_number, &r, &eb);
     if (err == CJX_ENOTFOUND) {
-        c->ops->fail(c, err, "no record with that key");
+        c->ops->fail(c, err, NO_SUCH_RECORD);
         return;
     }
     if (err != 0) {
@@ -575,23 +580,38 @@ get_record(struct cjx_call *c, const ProtobufCMessage *msg)
         c->ops->fail(c, err, "could not read the record");
         return;
     }
+    /* Another county's record is answered as a missing one, so that the
+     * answer does not tell whether the person has a conviction there; the
+     * audit entry keeps the difference. */
     if (c->access == CJX_ACCESS_OWN_COUNTY &&
         strcmp(r.county, c->caller.agency->county) != 0) {
         cjx_stored_record_fini(store, &r);
-        c->ops->fail(c, CJX_EPERM, "the record belongs to another county");
+        c->audit.note = "refused: the record belongs to another county";
+        c->ops->fail(c, CJX_ENOTFOUND, NO_SUCH_RECORD);
         return;
     }
     Cjx__V1__StoredRecord out;
     err = stored_record_message(c->arena, &r, &out);
-    if (err != 0)
-        c->ops->fail(c, err, "the stored record could not be decoded");
-    else
-        c->ops->reply(c, &out.base);
     cjx_stored_record_fini(store, &r);
+    if (err != 0) {
+        c->ops->fail(c, err, "the stored record could not be decoded");
+        return;
+    }
+    if (out.record->sealed) {
+        if (!sealing_may_read(c->conf, c->caller.agency, out.record)) {
+            c->audit.note = "refused: sealed record withheld under the "
+                            "sealing policy";
+            c->ops->fail(c, CJX_ENOTFOUND, NO_SUCH_RECORD);
+            return;
+        }
+        c->audit.note = "sealed record read under the sealing policy";
+    }
+    c->ops->reply(c, &out.base);
 }
 
 struct list_page {
     struct cjx_call *call;
+    struct cjx_service *svc;
     const char *county_only; /* non-NULL: skip other counties */
     Cjx__V1__StoredRecord **items;
     size_t n;
@@ -614,6 +634,14 @@ list_visit(void *arg, const struct cjx_stored_record *r)
     p->err = stored_record_message(p->call->arena, r, m);
     if (p->err != 0)
         return 1;
+    if (m->record->sealed) {
+        /* Withheld without a trace in the page; each disclosure is a read
+         * of a sealed record, audited on its own. */
+        if (!sealing_may_read(p->call->conf, p->call->caller.agency, m->record))
+            return 0;
+        sealing_audit_read(p->svc, p->call, m->record,
+                           "sealed record listed under the sealing policy");
+    }
     p->items[p->n++] = m;
     return 0;
 }
@@ -674,7 +702,7 @@ list_records(struct cjx_call *c, const ProtobufCMessage *msg)
         c->ops->fail(c, CJX_EINVAL, "page_token: not a token from this server");
         return;
     }
-    struct list_page page = {.call = c};
+    struct list_page page = {.call = c, .svc = service_of(c)};
     if (c->access == CJX_ACCESS_OWN_COUNTY) {
         page.county_only = c->caller.agency->county;
         if (filter == CJX_FILTER_COUNTY &&

@@ -202,7 +202,7 @@ cjx_service_audit_call(struct cjx_service *svc, const struct cjx_call *c,
     if (method_path != NULL)
         ev.method = method_path;
     ev.outcome_code = status_code;
-    ev.outcome_message = status_message;
+    ev.outcome_message = c->audit.note != NULL ? c->audit.note : status_message;
     ev.bytes_out = bytes_out;
     /* Nobody waits for it: the store may commit it with others a moment
      * later, and logs it if it is lost. */

@@ -22,6 +22,8 @@
 #include "cjx/client.h"
 #include "cjx/v1/exchange.methods.h"
 #include "cjx/v1/exchange.pb-c.h"
+#include "cjx/v1/record_service.methods.h"
+#include "cjx/v1/record_service.pb-c.h"
 #include "harness.h"
 
 enum { DOJ, DA, COURT, PD, N_DAEMONS };
@@ -397,6 +399,115 @@ decided_among(int n)
     return d;
 }
 
+/* A conviction record as daemon i's own operator reads it. */
+struct record_row {
+    char cii[16];
+    int64_t version;
+    int sealed;
+    size_t n_history;
+};
+
+static int
+record_row_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct record_row *)a)->cii,
+                  ((const struct record_row *)b)->cii);
+}
+
+/* The records of San Francisco that daemon i's operator may read, sorted by
+ * CII, in *rows (free it); their number, or -1 if they cannot be read. */
+static long
+read_records(struct net *n, int i, struct record_row **rows)
+{
+    struct cjx_client *cl = harness_client_local(&n->d[i]);
+    char token[32] = "";
+    long count = 0;
+    *rows = NULL;
+    do {
+        Cjx__V1__ListRecordsRequest req = CJX__V1__LIST_RECORDS_REQUEST__INIT;
+        req.filter_case = CJX__V1__LIST_RECORDS_REQUEST__FILTER_COUNTY;
+        req.county = "San Francisco";
+        req.page_size = 1000;
+        req.page_token = token;
+        ProtobufCMessage *resp;
+        struct cjx_client_status st;
+        if (cjx_client_unary(
+                cl,
+                &cjx__v1__record_service__methods[RECORD_SERVICE_LIST_RECORDS],
+                &req.base, 10000, &resp, &st) != 0 ||
+            st.code != 0) {
+            count = -1;
+            break;
+        }
+        Cjx__V1__ListRecordsResponse *r = (Cjx__V1__ListRecordsResponse *)resp;
+        *rows =
+            realloc(*rows, ((size_t)count + r->n_records + 1) * sizeof(**rows));
+        for (size_t k = 0; k < r->n_records; k++) {
+            const Cjx__V1__StoredRecord *sr = r->records[k];
+            struct record_row *row = &(*rows)[count++];
+            snprintf(row->cii, sizeof(row->cii), "%s",
+                     sr->record->subject->cii);
+            row->version = sr->version;
+            row->sealed = sr->record->sealed;
+            row->n_history = sr->record->n_relief_history;
+        }
+        snprintf(token, sizeof(token), "%s", r->next_page_token);
+        protobuf_c_message_free_unpacked(resp, NULL);
+    } while (token[0] != '\0');
+    cjx_client_free(cl);
+    if (count > 0)
+        qsort(*rows, (size_t)count, sizeof(**rows), record_row_cmp);
+    return count;
+}
+
+/* Relief landed on every record once, with the step that made it true
+ * there (DESIGN.md invariant 6): an ordered case's record is at version 2
+ * (the notice's, then the order's) with one relief entry, sealed exactly
+ * when the court dismissed and sealed; a pending case's is at version 1.
+ * The public defender's operator is not a reader of sealed records. */
+static void
+compare_records(struct net *n, const struct table *cases)
+{
+    for (int i = 0; i < N_DAEMONS; i++) {
+        struct record_row *rows;
+        long got = read_records(n, i, &rows);
+        const struct table *t = &cases[i];
+        size_t sealed = 0;
+        for (size_t k = 0; k < t->n; k++)
+            sealed += t->rows[k].order ==
+                      CJX__V1__ORDER_RELIEF__ORDER_RELIEF_DISMISS_AND_SEAL;
+        long want = (long)(i == PD ? t->n - sealed : t->n);
+        if (got != want)
+            fail_msg("%s shows %ld record(s), want %ld", agencies[i].slug, got,
+                     want);
+        for (size_t k = 0; k < t->n; k++) {
+            const struct case_row *c = &t->rows[k];
+            struct record_row key = {0};
+            snprintf(key.cii, sizeof(key.cii), "%s", c->cii);
+            const struct record_row *r =
+                bsearch(&key, rows, (size_t)got, sizeof(*rows), record_row_cmp);
+            int is_sealed =
+                c->order ==
+                CJX__V1__ORDER_RELIEF__ORDER_RELIEF_DISMISS_AND_SEAL;
+            if (r == NULL) {
+                if (i == PD && is_sealed)
+                    continue;
+                fail_msg("%s has no record for case %s", agencies[i].slug,
+                         c->cii);
+            }
+            int64_t want_version = c->order != 0 ? 2 : 1;
+            if (r->version != want_version ||
+                r->n_history != (size_t)(c->order != 0) ||
+                r->sealed != is_sealed)
+                fail_msg("%s: record %s is at version %lld with %zu relief "
+                         "entr(ies), sealed %d; its case has order %d",
+                         agencies[i].slug, c->cii, (long long)r->version,
+                         r->n_history, r->sealed, c->order);
+        }
+        free(rows);
+    }
+}
+
 /* Every daemon holds every case with the same content, each step applied
  * once: a decided case is at version 4 everywhere (notice, decision,
  * order, acknowledgement), a pending one at 1. And nothing was parked. */
@@ -427,6 +538,7 @@ compare_all(struct net *n, int64_t n_cases)
                          (long long)want);
         }
     }
+    compare_records(n, t);
     for (int i = 0; i < N_DAEMONS; i++) {
         int64_t pending, parked, delivered;
         outbox_counts(n, i, &pending, &parked, &delivered);

@@ -16,15 +16,14 @@ same_county(const struct cjx_agency *who, const Cjx__V1__ConvictionRecord *r)
     return strcmp(who->county, r->county) == 0;
 }
 
-/* The court that entered the judgment: the one the record names, else the
- * county's court. */
+/* The court that entered the judgment: the one the record names, or a
+ * court of the record's county (a record's court ORI is the one on DOJ's
+ * file, which need not be the ORI the court uses in the exchange). */
 static int
 is_court_of_conviction(const struct cjx_agency *who,
                        const Cjx__V1__ConvictionRecord *r)
 {
-    if (r->court_ori[0] != '\0')
-        return strcmp(r->court_ori, who->ori) == 0;
-    return same_county(who, r);
+    return strcmp(r->court_ori, who->ori) == 0 || same_county(who, r);
 }
 
 static int

@@ -944,7 +944,8 @@ test_workflow__order_before_notice__waits_then_applies(void **state)
     struct cjx_workflow_policy p = test_policy();
     struct cjx_case_event order = event(CJX_CASE_EV_RELIEF_ORDER, T_ORDER);
     must_refuse(NULL, &order, &p, T_ORDER, CJX_ESTATE,
-                "no candidate notice for this case has arrived yet");
+                "no candidate notice or petition for this case has "
+                "arrived yet");
     assert_int_equal(cjx_workflow_retry_may_succeed(NULL, &order, &p, T_ORDER),
                      1);
 

@@ -236,10 +236,9 @@ check_origin(const struct workflow_step *st, struct cjx_errbuf *eb)
     if (ev->origin == CJX_CASE_ORIGIN_UNSPECIFIED || ev->origin == implied)
         return 0;
     return cjx_errf(eb, CJX_EINVAL,
-                    "%s for %s: origin: a %s opens a case of origin %s, not "
-                    "%s (%d)",
+                    "%s for %s: origin: the case it opens is of origin %s, "
+                    "not %s (%d)",
                     workflow_event_what(ev->kind), st->label,
-                    workflow_event_what(ev->kind),
                     cjx_case_origin_name(implied),
                     cjx_case_origin_name(ev->origin), (int)ev->origin);
 }

@@ -92,6 +92,13 @@ origin_of(const struct cjx_case *c)
                                    : CJX_CASE_ORIGIN_AUTOMATIC_REVIEW;
 }
 
+/* Whose rules made the case's determination, for messages. */
+static const char *
+whose_determination(const struct cjx_case *c)
+{
+    return workflow_is_petition(c) ? "the court's" : "DOJ's";
+}
+
 /* ---- Who may act on this case (CJX_EPERM) ---- */
 
 /* county is the case's, or for an event that opens a case, its own. */
@@ -333,7 +340,8 @@ check_not_before(const struct workflow_step *st, int64_t prev_us,
         workflow_time(st->ev->at_us, t1), prev, workflow_time(prev_us, t2));
 }
 
-/* Relief above DOJ's ceiling: refused or flagged, as the policy says. */
+/* Relief above the determination's ceiling: refused or flagged, as the
+ * policy says. */
 static int
 check_ceiling(const struct workflow_step *st, const struct cjx_case *c,
               int rank, const char *name, struct cjx_case *next,
@@ -346,9 +354,10 @@ check_ceiling(const struct workflow_step *st, const struct cjx_case *c,
         return 0;
     }
     return cjx_errf(eb, CJX_ESTATE,
-                    "%s for %s: %s is more relief than DOJ's ceiling %s, and "
+                    "%s for %s: %s is more relief than %s ceiling %s, and "
                     "the policy refuses relief above the ceiling",
                     workflow_event_what(st->ev->kind), st->label, name,
+                    whose_determination(c),
                     cjx_relief_name(c->determination.ceiling));
 }
 
@@ -450,10 +459,11 @@ apply_decision(const struct workflow_step *st, const struct cjx_case *c,
         if (cjx_relief_rank(ev->relief) <
             cjx_relief_rank(c->determination.floor))
             return cjx_errf(eb, CJX_ESTATE,
-                            "no-challenge for %s: accepts %s, less than DOJ's "
+                            "no-challenge for %s: accepts %s, less than %s "
                             "floor %s; a prosecutor who opposes part of the "
                             "relief challenges",
                             st->label, cjx_relief_name(ev->relief),
+                            whose_determination(c),
                             cjx_relief_name(c->determination.floor));
         err = check_ceiling(st, c, cjx_relief_rank(ev->relief),
                             cjx_relief_name(ev->relief), next, eb);
@@ -472,9 +482,9 @@ apply_decision(const struct workflow_step *st, const struct cjx_case *c,
             return cjx_errf(eb, CJX_ESTATE,
                             "challenge for %s: UNREASONABLE_RISK is a ground "
                             "only against resentencing a person still "
-                            "serving the sentence, and DOJ's determination "
+                            "serving the sentence, and %s determination "
                             "says APPLICATION_REDESIGNATION (completed)",
-                            st->label);
+                            st->label, whose_determination(c));
         next->state = CJX_CASE_CHALLENGED;
         next->decision = (struct cjx_case_decision){
             .kind = CJX_DECISION_CHALLENGE, .ground = ev->ground};
@@ -520,7 +530,8 @@ apply_order(const struct workflow_step *st, const struct cjx_case *c,
     if (err != 0)
         return err;
     /* What an unchallenged case should get: what the prosecutor accepted,
-     * or after a lapse what DOJ's rules guarantee. */
+     * or after a lapse what DOJ's rules guarantee. A petition the court
+     * orders unanswered has no such expectation: the court decides. */
     int expected = -1;
     if (next->decision.kind == CJX_DECISION_NO_CHALLENGE)
         expected = cjx_relief_rank(next->decision.relief);

@@ -442,6 +442,12 @@ deliver(struct cjx_call *c, const ProtobufCMessage *req)
         case CJX__V1__CASE_MESSAGE__MESSAGE_HISTORY_UPDATED:
             inner = &cm->history_updated->base;
             break;
+        case CJX__V1__CASE_MESSAGE__MESSAGE_PERSON_NOTIFIED:
+            inner = &cm->person_notified->base;
+            break;
+        case CJX__V1__CASE_MESSAGE__MESSAGE_PETITION:
+            inner = &cm->petition->base;
+            break;
         default:
             break;
         }
@@ -450,8 +456,9 @@ deliver(struct cjx_call *c, const ProtobufCMessage *req)
         } else {
             struct batch_item *it = &b->items[b->n++];
             set_result(it, CJX_EINVAL,
-                       "messages: one of notice, decision, "
-                       "order or history_updated is required",
+                       "messages: one of notice, decision, order, "
+                       "history_updated, person_notified or petition is "
+                       "required",
                        0);
         }
     }

@@ -35,8 +35,8 @@ struct cjx_cases_outcome {
 typedef void (*cjx_cases_done_fn)(void *arg, const struct cjx_cases_outcome *o);
 
 /* Takes a step at this daemon as its local operator would through the local
- * API: msg is a cjx.v1.CandidateNotice, ProsecutorDecision, ReliefOrder or
- * HistoryUpdated (borrowed for the call only). via names the origin in the
+ * API: msg is a cjx.v1.CandidateNotice, ProsecutorDecision, ReliefOrder,
+ * HistoryUpdated, PersonNotified or Petition (borrowed for the call only). via names the origin in the
  * audit log ("stand-in"). conf (borrowed) must stay valid until done has
  * run. Returns 0 when queued (done is then called exactly once, on a store
  * thread), or a CJX code without calling done. */

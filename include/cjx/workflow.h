@@ -16,14 +16,22 @@
  * candidate notice; and a NOTIFIED case goes straight to ORDERED when the
  * review deadline lapsed without a decision, see cjx_workflow_lapse_us()).
  *
+ * The individual path (HS 11361.8): a court files a person's PETITION, which
+ * opens the case at NOTIFIED with origin CJX_CASE_ORIGIN_PETITION. Such a
+ * case has no notice, review or order deadline; the prosecutor may respond
+ * (NO_CHALLENGE or CHALLENGE) and the court may order it at NOTIFIED.
+ *
+ * PERSON_NOTIFIED (M4) records a public defender's effort to tell the person
+ * of a challenge: it leaves the state as it is and adds a version.
+ *
  * Who may cause what (anything else is CJX_EPERM):
  *   IDENTIFY, CANDIDATE_NOTICE, HISTORY_UPDATED   DOJ (statewide)
  *   NO_CHALLENGE, CHALLENGE                       the PROSECUTOR of the
  *                                                 case's county (and, when
  *                                                 the case names one, only
  *                                                 that prosecutor)
- *   RELIEF_ORDER                                  the COURT of the county
- * A DEFENDER never causes a transition: it receives copies.
+ *   RELIEF_ORDER, PETITION                        the COURT of the county
+ *   PERSON_NOTIFIED                               a DEFENDER of the county
  *
  * Errors, by what would fix them:
  *   CJX_EINVAL  the event itself is malformed (missing ground, unknown
@@ -72,6 +80,37 @@ enum cjx_case_event_kind {
     CJX_CASE_EV_CHALLENGE = 4,        /* prosecutor -> court + defender */
     CJX_CASE_EV_RELIEF_ORDER = 5,     /* court -> DOJ + prosecutor */
     CJX_CASE_EV_HISTORY_UPDATED = 6,  /* DOJ -> court */
+    CJX_CASE_EV_PERSON_NOTIFIED = 7,  /* defender -> court, prosecutor, DOJ */
+    CJX_CASE_EV_PETITION = 8,         /* court -> prosecutor + DOJ */
+};
+
+/* How a case came to the exchange. Numeric values equal cjx.v1.CaseOrigin;
+ * UNSPECIFIED (a case stored before origins existed) reads as
+ * AUTOMATIC_REVIEW. */
+enum cjx_case_origin {
+    CJX_CASE_ORIGIN_UNSPECIFIED = 0,
+    CJX_CASE_ORIGIN_AUTOMATIC_REVIEW = 1, /* DOJ's notice (HS 11361.9) */
+    CJX_CASE_ORIGIN_PETITION = 2,         /* a petition (HS 11361.8) */
+};
+
+/* How a public defender tried to reach the person. Numeric values equal
+ * cjx.v1.ContactMethod. */
+enum cjx_contact_method {
+    CJX_CONTACT_METHOD_UNSPECIFIED = 0,
+    CJX_CONTACT_MAIL = 1,
+    CJX_CONTACT_PHONE = 2,
+    CJX_CONTACT_EMAIL = 3,
+    CJX_CONTACT_IN_PERSON = 4,
+    CJX_CONTACT_OTHER = 5,
+};
+
+/* What came of it. Numeric values equal cjx.v1.ContactOutcome. */
+enum cjx_contact_outcome {
+    CJX_CONTACT_OUTCOME_UNSPECIFIED = 0,
+    CJX_CONTACT_REACHED = 1,         /* the person was told of the challenge */
+    CJX_CONTACT_NO_RESPONSE = 2,     /* sent or called; no answer yet */
+    CJX_CONTACT_UNDELIVERABLE = 3,   /* returned mail, wrong number */
+    CJX_CONTACT_NO_CONTACT_INFO = 4, /* no address or number on record */
 };
 
 /* Numeric values equal cjx.v1.Relief. */
@@ -145,6 +184,13 @@ struct cjx_relief_determination {
     enum cjx_procedure procedure;
 };
 
+/* A calendar day; year 0 means absent. */
+struct cjx_case_date {
+    int32_t year;
+    int32_t month;
+    int32_t day;
+};
+
 struct cjx_case_key {
     char cii[CJX_CASE_CII_MAX + 1];
     char court_case_number[CJX_CASE_NUMBER_MAX + 1];
@@ -163,7 +209,7 @@ struct cjx_case_decision {
  * decided_us is the instant of the lapse. */
 struct cjx_case_times {
     int64_t identified_us;
-    int64_t notified_us;
+    int64_t notified_us; /* for a petition: when the court filed it */
     int64_t decided_us;
     int64_t ordered_us;
     int64_t history_updated_us;
@@ -183,11 +229,15 @@ struct cjx_case_deadlines {
 struct cjx_case {
     struct cjx_case_key key;
     char county[CJX_CASE_COUNTY_MAX + 1]; /* county of conviction */
-    /* The prosecuting agency DOJ sent the notice to (see
-     * cjx_workflow_prosecutor_for()); "" if the notice named none, and then
-     * any prosecutor of the county may decide. */
+    /* The prosecuting agency DOJ sent the notice to, or the court told of a
+     * petition (see cjx_workflow_prosecutor_for()); "" if the event named
+     * none, and then any prosecutor of the county may decide. */
     char prosecutor_ori[CJX_ORI_LEN + 1];
     enum cjx_case_state state;
+    /* AUTOMATIC_REVIEW or PETITION for a case the workflow made;
+     * UNSPECIFIED reads as AUTOMATIC_REVIEW. */
+    enum cjx_case_origin origin;
+    /* DOJ's determination, or for a petition the court's own. */
     struct cjx_relief_determination determination;
     struct cjx_case_decision decision;
     enum cjx_order order; /* from ORDERED on: what the court ordered */
@@ -217,10 +267,17 @@ struct cjx_case_event {
      * so every copy of the case records the same times and deadlines. */
     int64_t at_us;
 
-    /* IDENTIFY and CANDIDATE_NOTICE */
+    /* IDENTIFY, CANDIDATE_NOTICE and PETITION */
     const char *county;         /* county of conviction, required */
     const char *prosecutor_ori; /* addressee of the notice, or "" */
+    /* DOJ's determination; for a PETITION the court's own. A petition is
+     * filed whatever the rules say, so its relief may be NOT_ELIGIBLE too
+     * (the order can then only deny). */
     struct cjx_relief_determination determination;
+    /* The origin of the case the event opens: UNSPECIFIED means the one its
+     * kind implies (AUTOMATIC_REVIEW for IDENTIFY and CANDIDATE_NOTICE,
+     * PETITION for PETITION); any other is CJX_EINVAL. Ignored by others. */
+    enum cjx_case_origin origin;
     /* NO_CHALLENGE: the relief the prosecutor accepts (a grant) */
     enum cjx_relief relief;
     /* CHALLENGE */
@@ -228,6 +285,12 @@ struct cjx_case_event {
     const char *reason_code; /* required with CRITERIA_NOT_MET */
     /* RELIEF_ORDER: the order; HISTORY_UPDATED: the order DOJ applied */
     enum cjx_order order;
+    /* PERSON_NOTIFIED: the effort to reach the person. The note and any
+     * contact details stay with the service: the case keeps no contacts,
+     * so the workflow cannot tell a repeated contact from a new one. */
+    struct cjx_case_date contact_date; /* required */
+    enum cjx_contact_method contact_method;
+    enum cjx_contact_outcome contact_outcome;
 };
 
 /* What happens to an order above DOJ's ceiling (and to a no-challenge that
@@ -298,6 +361,12 @@ int cjx_workflow_policy_check(const struct cjx_workflow_policy *p,
  * then stores and sends nothing. The same message id is the store's
  * business, not this function's.
  *
+ * PERSON_NOTIFIED is accepted once the prosecutor has challenged, in any
+ * later state: the state stays, the version grows by one, and every one is
+ * new (the service, which keeps the contacts, decides what is a repeat).
+ * PETITION opens a case; for a key that already has one it is CJX_ESTATE,
+ * unless it repeats the petition that opened it.
+ *
  * On failure returns CJX_EINVAL, CJX_EPERM or CJX_ESTATE (see the top of
  * this file) with a message naming the case in eb, and leaves *next
  * untouched. Checks run in this order: event kind, sender's role, the event's
@@ -310,8 +379,9 @@ int cjx_workflow_apply(const struct cjx_case *current,
 
 /* 1 when cjx_workflow_apply() refuses ev with CJX_ESTATE only
  * because a step that must come before it has not been applied to this copy
- * yet: an order for a case whose notice or decision has not arrived, or an
- * order for a silent case whose review deadline (and grace) has not passed.
+ * yet: an order for a case whose notice or decision has not arrived, an
+ * order for a silent case whose review deadline (and grace) has not passed,
+ * or a person's notification for a case whose challenge may still come.
  * The exchange is eventually consistent, so the sender's outbox should
  * retry such a refusal with backoff (receiving is idempotent); any other
  * refusal will not change by waiting. 0 otherwise, and for NULL ev. */
@@ -322,15 +392,16 @@ int cjx_workflow_retry_may_succeed(const struct cjx_case *current,
 
 /* The case's deadlines under policy (from its step times; independent of
  * now). The order deadline of a NOTIFIED case under CJX_LAPSE_NOT_CHALLENGED
- * runs from its lapse. */
+ * runs from its lapse. A petition case has only the history-update
+ * deadline: HS 11361.8 sets no time for notice, response or order. */
 void cjx_workflow_deadlines(const struct cjx_case *c,
                             const struct cjx_workflow_policy *policy,
                             struct cjx_case_deadlines *out);
 
 /* The instant after which a NOTIFIED case with no decision counts as not
  * challenged: its review deadline plus the decision grace.
- * CJX_WORKFLOW_NO_DEADLINE under CJX_LAPSE_WAIT, with no review deadline,
- * or when c is not NOTIFIED. */
+ * CJX_WORKFLOW_NO_DEADLINE under CJX_LAPSE_WAIT, with no review deadline
+ * (a petition case never lapses), or when c is not NOTIFIED. */
 int64_t cjx_workflow_lapse_us(const struct cjx_case *c,
                               const struct cjx_workflow_policy *policy);
 
@@ -405,6 +476,10 @@ int cjx_workflow_prosecutor_for(const struct cjx_registry *reg,
  *   CHALLENGE         to the court and the defenders; copy to DOJ
  *   RELIEF_ORDER      to DOJ and the prosecutor; copies to defenders
  *   HISTORY_UPDATED   to the court; copies to the prosecutor, defenders
+ *   PERSON_NOTIFIED   to the court, the prosecutor and DOJ; copies to the
+ *                     defenders (the sending defender skips itself, as
+ *                     every sender does)
+ *   PETITION          to the prosecutor and DOJ; copies to defenders
  *   IDENTIFY          nobody (it stays inside DOJ)
  * "the court", "the prosecutor" and DOJ must each resolve to exactly one
  * agency, defenders to all DEFENDERs of the county (at least one for a
@@ -429,6 +504,9 @@ int cjx_relief_rank(enum cjx_relief r);
  * values out of range. */
 const char *cjx_case_state_name(enum cjx_case_state s);
 const char *cjx_case_event_kind_name(enum cjx_case_event_kind k);
+const char *cjx_case_origin_name(enum cjx_case_origin o);
+const char *cjx_contact_method_name(enum cjx_contact_method m);
+const char *cjx_contact_outcome_name(enum cjx_contact_outcome o);
 const char *cjx_relief_name(enum cjx_relief r);
 const char *cjx_procedure_name(enum cjx_procedure p);
 const char *cjx_challenge_ground_name(enum cjx_challenge_ground g);

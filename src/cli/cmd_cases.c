@@ -512,6 +512,8 @@ print_case(const Cjx__V1__Case *c)
            state_name(c->state), c->version, c->seq);
     printf("prosecutor      %s\n",
            c->prosecutor_ori[0] ? c->prosecutor_ori : "-");
+    if (c->origin == CJX__V1__CASE_ORIGIN__CASE_ORIGIN_PETITION)
+        printf("origin          petition (HS 11361.8)\n");
     printf("relief          %s", relief_name(c->relief));
     if (c->relief == CJX__V1__RELIEF__RELIEF_HUMAN_REVIEW)
         printf(" (floor %s, ceiling %s)", relief_name(c->floor),

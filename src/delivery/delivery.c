@@ -157,6 +157,8 @@ field_of(const char *method)
         {CASE_SERVICE_DECIDE, 2},
         {CASE_SERVICE_ORDER, 3},
         {CASE_SERVICE_ACKNOWLEDGE_HISTORY_UPDATED, 4},
+        {CASE_SERVICE_NOTIFY_PERSON, 5},
+        {CASE_SERVICE_FILE_PETITION, 6},
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (strcmp(cjx__v1__case_service__methods[map[i].method].path,

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cjx/date.h"
 #include "record_check.h"
 
 enum cjx_case_event_kind
@@ -30,6 +31,10 @@ case_kind_of(const ProtobufCMessage *msg)
         return CJX_CASE_EV_RELIEF_ORDER;
     if (d == &cjx__v1__history_updated__descriptor)
         return CJX_CASE_EV_HISTORY_UPDATED;
+    if (d == &cjx__v1__person_notified__descriptor)
+        return CJX_CASE_EV_PERSON_NOTIFIED;
+    if (d == &cjx__v1__petition__descriptor)
+        return CJX_CASE_EV_PETITION;
     return CJX_CASE_EV_UNSPECIFIED;
 }
 
@@ -42,6 +47,8 @@ static const struct {
     {&cjx__v1__relief_order__descriptor, CASE_SERVICE_ORDER},
     {&cjx__v1__history_updated__descriptor,
      CASE_SERVICE_ACKNOWLEDGE_HISTORY_UPDATED},
+    {&cjx__v1__person_notified__descriptor, CASE_SERVICE_NOTIFY_PERSON},
+    {&cjx__v1__petition__descriptor, CASE_SERVICE_FILE_PETITION},
 };
 #define N_MESSAGE_METHODS (sizeof(message_methods) / sizeof(message_methods[0]))
 
@@ -53,6 +60,19 @@ cjx_cases_method_of(const ProtobufCMessage *msg)
             return cjx__v1__case_service__methods[message_methods[i].method]
                 .path;
     return NULL;
+}
+
+/* The key of the conviction record a notice or a petition carries. */
+static void
+record_parts(const Cjx__V1__ConvictionRecord *rec, const char **cii,
+             const char **ccn, int32_t *count)
+{
+    if (rec == NULL)
+        return;
+    if (rec->subject != NULL)
+        *cii = rec->subject->cii;
+    *ccn = rec->court_case_number;
+    *count = rec->count_number;
 }
 
 /* The key and request metadata of each kind of message. */
@@ -68,12 +88,13 @@ parts_of(const ProtobufCMessage *msg, const Cjx__V1__RequestMeta **meta,
     if (d == &cjx__v1__candidate_notice__descriptor) {
         const Cjx__V1__CandidateNotice *n = (const void *)msg;
         *meta = n->meta;
-        if (n->record != NULL) {
-            if (n->record->subject != NULL)
-                *cii = n->record->subject->cii;
-            *ccn = n->record->court_case_number;
-            *count = n->record->count_number;
-        }
+        record_parts(n->record, cii, ccn, count);
+        return;
+    }
+    if (d == &cjx__v1__petition__descriptor) {
+        const Cjx__V1__Petition *p = (const void *)msg;
+        *meta = p->meta;
+        record_parts(p->record, cii, ccn, count);
         return;
     }
     if (d == &cjx__v1__prosecutor_decision__descriptor) {
@@ -86,6 +107,10 @@ parts_of(const ProtobufCMessage *msg, const Cjx__V1__RequestMeta **meta,
         key = m->key;
     } else if (d == &cjx__v1__history_updated__descriptor) {
         const Cjx__V1__HistoryUpdated *m = (const void *)msg;
+        *meta = m->meta;
+        key = m->key;
+    } else if (d == &cjx__v1__person_notified__descriptor) {
+        const Cjx__V1__PersonNotified *m = (const void *)msg;
         *meta = m->meta;
         key = m->key;
     }
@@ -103,6 +128,72 @@ case_ids_of(const ProtobufCMessage *msg, struct cjx_call_audit *ids)
     parts_of(msg, &meta, &ids->cii, &ids->court_case_number,
              &ids->count_number);
     ids->request_id = meta != NULL ? meta->request_id : NULL;
+}
+
+/* An optional ORI: "" or 9 characters (the workflow checks which). */
+static int
+check_optional_ori(const char *field, const char *ori, struct cjx_errbuf *eb)
+{
+    if (ori[0] != '\0' && strlen(ori) != CJX_ORI_LEN)
+        return cjx_errf(eb, CJX_EINVAL, "%s: not a 9-character ORI", field);
+    return 0;
+}
+
+/* What the service requires of a petition beyond its request id. Its
+ * determination and prosecutor may be missing: the court's daemon fills
+ * them in when the petition is filed there (the workflow then requires
+ * the determination). */
+static int
+check_petition(const Cjx__V1__Petition *p, struct cjx_errbuf *eb)
+{
+    int err = record_check_record(p->record, eb);
+    if (err != 0)
+        return err;
+    if ((err = check_optional_ori("prosecutor_ori", p->prosecutor_ori, eb)) !=
+        0)
+        return err;
+    if ((int)p->filed_by <
+            CJX__V1__PETITION_FILER__PETITION_FILER_UNSPECIFIED ||
+        p->filed_by > CJX__V1__PETITION_FILER__PETITION_FILER_PUBLIC_DEFENDER)
+        return cjx_errf(eb, CJX_EINVAL, "filed_by: unknown value %d",
+                        (int)p->filed_by);
+    /* What the person asks for: a grant, or whatever applies. */
+    if ((int)p->requested < CJX__V1__RELIEF__RELIEF_UNSPECIFIED ||
+        p->requested > CJX__V1__RELIEF__RELIEF_NO_ACTION)
+        return cjx_errf(eb, CJX_EINVAL, "requested: unknown value %d",
+                        (int)p->requested);
+    if (p->requested != CJX__V1__RELIEF__RELIEF_UNSPECIFIED &&
+        cjx_relief_rank((enum cjx_relief)p->requested) < 1)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "requested: %s is no relief to petition for "
+                        "(REDUCE_TO_MISDEMEANOR, REDUCE_TO_INFRACTION, "
+                        "DISMISS_AND_SEAL, or unset)",
+                        cjx_relief_name((enum cjx_relief)p->requested));
+    const Cjx__V1__Date *d = p->filed_date;
+    if (d != NULL && (d->year != 0 || d->month != 0 || d->day != 0) &&
+        !cjx_date_is_valid(d->year, d->month, d->day))
+        return cjx_errf(eb, CJX_EINVAL,
+                        "filed_date: %d-%d-%d is not a calendar date",
+                        (int)d->year, (int)d->month, (int)d->day);
+    return 0;
+}
+
+/* The free-text note of a report on the person: bounded and printable. It
+ * travels to every party of the case, so it holds no contact details; that
+ * the service cannot check. */
+#define CASE_NOTE_MAX 1000
+static int
+check_note(const char *note, struct cjx_errbuf *eb)
+{
+    size_t n = strlen(note);
+    if (n > CASE_NOTE_MAX)
+        return cjx_errf(eb, CJX_EINVAL, "note: longer than %d bytes",
+                        CASE_NOTE_MAX);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)note[i] < 0x20 || note[i] == 0x7f)
+            return cjx_errf(eb, CJX_EINVAL,
+                            "note: contains a control character");
+    return 0;
 }
 
 int
@@ -123,16 +214,19 @@ case_check_message(const ProtobufCMessage *msg, struct cjx_errbuf *eb)
     int err = record_check_request_id(meta, eb);
     if (err != 0)
         return err;
+    if (msg->descriptor == &cjx__v1__petition__descriptor)
+        return check_petition((const Cjx__V1__Petition *)msg, eb);
+    if (msg->descriptor == &cjx__v1__person_notified__descriptor &&
+        (err = check_note(((const Cjx__V1__PersonNotified *)msg)->note, eb)) !=
+            0)
+        return err;
     if (msg->descriptor == &cjx__v1__candidate_notice__descriptor) {
         const Cjx__V1__CandidateNotice *n = (const void *)msg;
         if ((err = record_check_record(n->record, eb)) != 0)
             return err;
         if (n->determination == NULL)
             return cjx_errf(eb, CJX_EINVAL, "determination: required");
-        if (n->prosecutor_ori[0] != '\0' && strlen(n->prosecutor_ori) != 9)
-            return cjx_errf(eb, CJX_EINVAL,
-                            "prosecutor_ori: not a 9-character ORI");
-        return 0;
+        return check_optional_ori("prosecutor_ori", n->prosecutor_ori, eb);
     }
     Cjx__V1__RecordKey key = CJX__V1__RECORD_KEY__INIT;
     if (cii == NULL)
@@ -141,6 +235,20 @@ case_check_message(const ProtobufCMessage *msg, struct cjx_errbuf *eb)
     key.court_case_number = (char *)ccn;
     key.count_number = count;
     return record_check_key(&key, eb);
+}
+
+/* The wire and workflow enumerations share their numbers. A missing
+ * determination stays UNSPECIFIED, which the workflow refuses by name. */
+static void
+determination_of(const Cjx__V1__Determination *d,
+                 struct cjx_relief_determination *out)
+{
+    if (d == NULL)
+        return;
+    out->relief = (enum cjx_relief)d->relief;
+    out->floor = (enum cjx_relief)d->floor;
+    out->ceiling = (enum cjx_relief)d->ceiling;
+    out->procedure = (enum cjx_procedure)d->procedure;
 }
 
 void
@@ -160,16 +268,24 @@ case_event_of(const ProtobufCMessage *msg, const struct cjx_agency *sender,
         const Cjx__V1__CandidateNotice *n = (const void *)msg;
         ev->county = n->record != NULL ? n->record->county : NULL;
         ev->prosecutor_ori = n->prosecutor_ori;
-        if (n->determination != NULL) {
-            /* The wire and workflow enumerations share their numbers. */
-            ev->determination.relief =
-                (enum cjx_relief)n->determination->relief;
-            ev->determination.floor = (enum cjx_relief)n->determination->floor;
-            ev->determination.ceiling =
-                (enum cjx_relief)n->determination->ceiling;
-            ev->determination.procedure =
-                (enum cjx_procedure)n->determination->procedure;
-        }
+        ev->origin = CJX_CASE_ORIGIN_AUTOMATIC_REVIEW;
+        determination_of(n->determination, &ev->determination);
+    } else if (d == &cjx__v1__petition__descriptor) {
+        const Cjx__V1__Petition *p = (const void *)msg;
+        ev->county = p->record != NULL ? p->record->county : NULL;
+        ev->prosecutor_ori = p->prosecutor_ori;
+        ev->origin = CJX_CASE_ORIGIN_PETITION;
+        determination_of(p->determination, &ev->determination);
+    } else if (d == &cjx__v1__person_notified__descriptor) {
+        const Cjx__V1__PersonNotified *m = (const void *)msg;
+        if (m->contact_date != NULL)
+            ev->contact_date = (struct cjx_case_date){
+                .year = m->contact_date->year,
+                .month = m->contact_date->month,
+                .day = m->contact_date->day,
+            };
+        ev->contact_method = (enum cjx_contact_method)m->method;
+        ev->contact_outcome = (enum cjx_contact_outcome)m->outcome;
     } else if (d == &cjx__v1__prosecutor_decision__descriptor) {
         const Cjx__V1__ProsecutorDecision *m = (const void *)msg;
         if (ev->kind == CJX_CASE_EV_NO_CHALLENGE)
@@ -198,6 +314,10 @@ case_time_of(const ProtobufCMessage *msg)
         return ((const Cjx__V1__ReliefOrder *)msg)->ordered_at_unix_us;
     if (d == &cjx__v1__history_updated__descriptor)
         return ((const Cjx__V1__HistoryUpdated *)msg)->updated_at_unix_us;
+    if (d == &cjx__v1__person_notified__descriptor)
+        return ((const Cjx__V1__PersonNotified *)msg)->notified_at_unix_us;
+    if (d == &cjx__v1__petition__descriptor)
+        return ((const Cjx__V1__Petition *)msg)->petitioned_at_unix_us;
     return 0;
 }
 
@@ -213,6 +333,10 @@ case_set_time(ProtobufCMessage *msg, int64_t at_us)
         ((Cjx__V1__ReliefOrder *)msg)->ordered_at_unix_us = at_us;
     else if (d == &cjx__v1__history_updated__descriptor)
         ((Cjx__V1__HistoryUpdated *)msg)->updated_at_unix_us = at_us;
+    else if (d == &cjx__v1__person_notified__descriptor)
+        ((Cjx__V1__PersonNotified *)msg)->notified_at_unix_us = at_us;
+    else if (d == &cjx__v1__petition__descriptor)
+        ((Cjx__V1__Petition *)msg)->petitioned_at_unix_us = at_us;
 }
 
 /* ---- Case <-> struct cjx_case ------------------------------------------- */
@@ -256,6 +380,7 @@ case_from_message(const Cjx__V1__Case *m, struct cjx_case *out)
         return CJX_ESTORE;
     c.key.count_number = m->key->count_number;
     c.state = (enum cjx_case_state)m->state;
+    c.origin = (enum cjx_case_origin)m->origin;
     c.determination.relief = (enum cjx_relief)m->relief;
     c.determination.floor = (enum cjx_relief)m->floor;
     c.determination.ceiling = (enum cjx_relief)m->ceiling;
@@ -316,6 +441,7 @@ case_to_message(const struct cjx_case *c, struct cjx_arena *a,
     out->county = (char *)c->county;
     out->prosecutor_ori = (char *)c->prosecutor_ori;
     out->state = (Cjx__V1__CaseState)c->state;
+    out->origin = (Cjx__V1__CaseOrigin)c->origin;
     out->relief = (Cjx__V1__Relief)c->determination.relief;
     out->floor = (Cjx__V1__Relief)c->determination.floor;
     out->ceiling = (Cjx__V1__Relief)c->determination.ceiling;

@@ -2,8 +2,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cjx/date.h"
 #include "cjx/workflow.h"
 #include "workflow_internal.h"
+
+#define US_PER_DAY (INT64_C(86400) * 1000000)
 
 const char *
 workflow_event_what(enum cjx_case_event_kind k)
@@ -21,6 +24,10 @@ workflow_event_what(enum cjx_case_event_kind k)
         return "relief order";
     case CJX_CASE_EV_HISTORY_UPDATED:
         return "history-updated acknowledgement";
+    case CJX_CASE_EV_PERSON_NOTIFIED:
+        return "person-notified report";
+    case CJX_CASE_EV_PETITION:
+        return "petition";
     default:
         return "event";
     }
@@ -97,16 +104,28 @@ check_ori(const struct workflow_step *st, const char *field, const char *v,
     return 0;
 }
 
-/* A determination as DOJ's rules give it; on success st->det holds it with
- * floor and ceiling filled in. */
+/* A determination as DOJ's rules give it (or, for a petition, the court's);
+ * on success st->det holds it with floor and ceiling filled in. */
 static int
 check_determination(struct workflow_step *st, struct cjx_errbuf *eb)
 {
     const struct cjx_relief_determination *d = &st->ev->determination;
     const char *what = workflow_event_what(st->ev->kind);
     struct cjx_relief_determination out = *d;
+    /* DOJ sends only candidates for relief. A person may petition whatever
+     * the rules say, and the court must still decide: NOT_ELIGIBLE then
+     * bounds the order to a denial. */
+    int not_eligible_ok = st->ev->kind == CJX_CASE_EV_PETITION;
 
     switch (d->relief) {
+    case CJX_RELIEF_NOT_ELIGIBLE:
+        if (!not_eligible_ok)
+            return cjx_errf(eb, CJX_EINVAL,
+                            "%s for %s: determination.relief: a count with "
+                            "%s is not a candidate for relief",
+                            what, st->label, cjx_relief_name(d->relief));
+        /* A definite result like the grants. */
+        /* fall through */
     case CJX_RELIEF_REDUCE_TO_MISDEMEANOR:
     case CJX_RELIEF_REDUCE_TO_INFRACTION:
     case CJX_RELIEF_DISMISS_AND_SEAL:
@@ -143,7 +162,6 @@ check_determination(struct workflow_step *st, struct cjx_errbuf *eb)
         return cjx_errf(eb, CJX_EINVAL,
                         "%s for %s: determination.relief: required", what,
                         st->label);
-    case CJX_RELIEF_NOT_ELIGIBLE:
     case CJX_RELIEF_NO_ACTION:
         return cjx_errf(eb, CJX_EINVAL,
                         "%s for %s: determination.relief: a count with %s is "
@@ -206,24 +224,103 @@ check_order_value(const struct workflow_step *st, const char *field,
                     (int)o);
 }
 
+/* The origin an opening event declares: none (the one its kind implies) or
+ * that one. */
+static int
+check_origin(const struct workflow_step *st, struct cjx_errbuf *eb)
+{
+    const struct cjx_case_event *ev = st->ev;
+    enum cjx_case_origin implied = ev->kind == CJX_CASE_EV_PETITION
+                                       ? CJX_CASE_ORIGIN_PETITION
+                                       : CJX_CASE_ORIGIN_AUTOMATIC_REVIEW;
+    if (ev->origin == CJX_CASE_ORIGIN_UNSPECIFIED || ev->origin == implied)
+        return 0;
+    return cjx_errf(eb, CJX_EINVAL,
+                    "%s for %s: origin: the case it opens is of origin %s, "
+                    "not %s (%d)",
+                    workflow_event_what(ev->kind), st->label,
+                    cjx_case_origin_name(implied),
+                    cjx_case_origin_name(ev->origin), (int)ev->origin);
+}
+
+/* The fields of an event that opens a case: a notice or a petition. */
+static int
+check_opening(struct workflow_step *st, struct cjx_errbuf *eb)
+{
+    const struct cjx_case_event *ev = st->ev;
+    char what[WORKFLOW_LABEL_LEN + 40]; /* "<event> for <label>" */
+    snprintf(what, sizeof(what), "%s for %s", workflow_event_what(ev->kind),
+             st->label);
+    int err;
+    if ((err = check_text(what, "county", ev->county, CJX_CASE_COUNTY_MAX,
+                          eb)) != 0 ||
+        (err = check_ori(st, "prosecutor_ori", ev->prosecutor_ori, 1, eb)) !=
+            0 ||
+        (err = check_origin(st, eb)) != 0)
+        return err;
+    return check_determination(st, eb);
+}
+
+/* A public defender's report of an effort to reach the person: a real
+ * contact date no later than the report, a known method and outcome. */
+static int
+check_contact(const struct workflow_step *st, struct cjx_errbuf *eb)
+{
+    const struct cjx_case_event *ev = st->ev;
+    const struct cjx_case_date *d = &ev->contact_date;
+    const char *what = workflow_event_what(ev->kind);
+    if (d->year == 0 && d->month == 0 && d->day == 0)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "%s for %s: contact_date: required (when the "
+                        "defender tried to reach the person)",
+                        what, st->label);
+    if (!cjx_date_is_valid(d->year, d->month, d->day))
+        return cjx_errf(eb, CJX_EINVAL,
+                        "%s for %s: contact_date: %d-%d-%d is not a calendar "
+                        "date",
+                        what, st->label, (int)d->year, (int)d->month,
+                        (int)d->day);
+    /* A day of slack: the defender dates the contact in California, the
+     * report's time is UTC. */
+    if (cjx_date_to_days(d->year, d->month, d->day) >
+        ev->at_us / US_PER_DAY + 1)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "%s for %s: contact_date: %04d-%02d-%02d is after "
+                        "the report was made",
+                        what, st->label, (int)d->year, (int)d->month,
+                        (int)d->day);
+    if (ev->contact_method == CJX_CONTACT_METHOD_UNSPECIFIED)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "%s for %s: method: required (MAIL, PHONE, EMAIL, "
+                        "IN_PERSON or OTHER)",
+                        what, st->label);
+    if (ev->contact_method < CJX_CONTACT_METHOD_UNSPECIFIED ||
+        ev->contact_method > CJX_CONTACT_OTHER)
+        return cjx_errf(eb, CJX_EINVAL, "%s for %s: method: unknown value %d",
+                        what, st->label, (int)ev->contact_method);
+    if (ev->contact_outcome == CJX_CONTACT_OUTCOME_UNSPECIFIED)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "%s for %s: outcome: required (REACHED, NO_RESPONSE, "
+                        "UNDELIVERABLE or NO_CONTACT_INFO)",
+                        what, st->label);
+    if (ev->contact_outcome < CJX_CONTACT_OUTCOME_UNSPECIFIED ||
+        ev->contact_outcome > CJX_CONTACT_NO_CONTACT_INFO)
+        return cjx_errf(eb, CJX_EINVAL, "%s for %s: outcome: unknown value %d",
+                        what, st->label, (int)ev->contact_outcome);
+    return 0;
+}
+
 static int
 check_payload(struct workflow_step *st, struct cjx_errbuf *eb)
 {
     const struct cjx_case_event *ev = st->ev;
-    int err;
     switch (ev->kind) {
     case CJX_CASE_EV_IDENTIFY:
-    case CJX_CASE_EV_CANDIDATE_NOTICE: {
-        char what[WORKFLOW_LABEL_LEN + 40]; /* "<event> for <label>" */
-        snprintf(what, sizeof(what), "%s for %s", workflow_event_what(ev->kind),
-                 st->label);
-        if ((err = check_text(what, "county", ev->county, CJX_CASE_COUNTY_MAX,
-                              eb)) != 0 ||
-            (err = check_ori(st, "prosecutor_ori", ev->prosecutor_ori, 1,
-                             eb)) != 0)
-            return err;
-        return check_determination(st, eb);
-    }
+    case CJX_CASE_EV_CANDIDATE_NOTICE:
+    case CJX_CASE_EV_PETITION:
+        return check_opening(st, eb);
+    case CJX_CASE_EV_PERSON_NOTIFIED:
+        return check_contact(st, eb);
     case CJX_CASE_EV_NO_CHALLENGE:
         if (cjx_relief_rank(ev->relief) >= 1)
             return 0;

@@ -153,7 +153,9 @@ static int64_t
 review_deadline(const struct cjx_case *c,
                 const struct cjx_workflow_policy *policy)
 {
-    if (c->times.notified_us == 0)
+    /* HS 11361.8 gives the prosecutor no time limit to answer a petition;
+     * the review deadline is AB 1793's, for DOJ's notices. */
+    if (c->times.notified_us == 0 || workflow_is_petition(c))
         return CJX_WORKFLOW_NO_DEADLINE;
     return deadline_from(c->times.notified_us, &policy->review);
 }
@@ -179,10 +181,19 @@ cjx_workflow_deadlines(const struct cjx_case *c,
     if (c == NULL || policy == NULL || c->state == CJX_CASE_STATE_UNSPECIFIED)
         return;
 
+    out->review_us = review_deadline(c, policy);
+    if (c->times.ordered_us != 0)
+        out->history_update_us =
+            deadline_from(c->times.ordered_us, &policy->history_update);
+    /* A petition has neither DOJ's notice nor the automatic schedule of
+     * orders (AB 1706): only DOJ's update of its record after the order
+     * is timed. */
+    if (workflow_is_petition(c))
+        return;
+
     /* A case that began with a received notice has no identification time,
      * so only the absolute limit can say whether the notice was late. */
     out->notice_us = deadline_from(c->times.identified_us, &policy->notice);
-    out->review_us = review_deadline(c, policy);
 
     switch (c->decision.kind) {
     case CJX_DECISION_NO_CHALLENGE:
@@ -203,10 +214,6 @@ cjx_workflow_deadlines(const struct cjx_case *c,
         break;
     }
     }
-
-    if (c->times.ordered_us != 0)
-        out->history_update_us =
-            deadline_from(c->times.ordered_us, &policy->history_update);
 }
 
 enum cjx_case_state

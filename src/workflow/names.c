@@ -31,8 +31,43 @@ cjx_case_event_kind_name(enum cjx_case_event_kind k)
         [CJX_CASE_EV_CHALLENGE] = "CHALLENGE",
         [CJX_CASE_EV_RELIEF_ORDER] = "RELIEF_ORDER",
         [CJX_CASE_EV_HISTORY_UPDATED] = "HISTORY_UPDATED",
+        [CJX_CASE_EV_PERSON_NOTIFIED] = "PERSON_NOTIFIED",
+        [CJX_CASE_EV_PETITION] = "PETITION",
     };
     return NAME_OF(names, k);
+}
+
+const char *
+cjx_case_origin_name(enum cjx_case_origin o)
+{
+    static const char *const names[] = {
+        [CJX_CASE_ORIGIN_AUTOMATIC_REVIEW] = "AUTOMATIC_REVIEW",
+        [CJX_CASE_ORIGIN_PETITION] = "PETITION",
+    };
+    return NAME_OF(names, o);
+}
+
+const char *
+cjx_contact_method_name(enum cjx_contact_method m)
+{
+    static const char *const names[] = {
+        [CJX_CONTACT_MAIL] = "MAIL",   [CJX_CONTACT_PHONE] = "PHONE",
+        [CJX_CONTACT_EMAIL] = "EMAIL", [CJX_CONTACT_IN_PERSON] = "IN_PERSON",
+        [CJX_CONTACT_OTHER] = "OTHER",
+    };
+    return NAME_OF(names, m);
+}
+
+const char *
+cjx_contact_outcome_name(enum cjx_contact_outcome o)
+{
+    static const char *const names[] = {
+        [CJX_CONTACT_REACHED] = "REACHED",
+        [CJX_CONTACT_NO_RESPONSE] = "NO_RESPONSE",
+        [CJX_CONTACT_UNDELIVERABLE] = "UNDELIVERABLE",
+        [CJX_CONTACT_NO_CONTACT_INFO] = "NO_CONTACT_INFO",
+    };
+    return NAME_OF(names, o);
 }
 
 const char *

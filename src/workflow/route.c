@@ -189,6 +189,23 @@ cjx_workflow_route(enum cjx_case_event_kind kind, const struct cjx_case *c,
             (err = add_defenders(&r, reg, c->county, 0, 0, eb)) != 0)
             return err;
         break;
+    case CJX_CASE_EV_PERSON_NOTIFIED:
+        /* Every party holding a copy keeps the defender's efforts (M4);
+         * the sending defender's daemon skips itself among the copies. */
+        if ((err = add_one(&r, reg, CJX_ROLE_COURT, c, 1, eb)) != 0 ||
+            (err = add_one(&r, reg, CJX_ROLE_PROSECUTOR, c, 1, eb)) != 0 ||
+            (err = add_one(&r, reg, CJX_ROLE_DOJ, c, 1, eb)) != 0 ||
+            (err = add_defenders(&r, reg, c->county, 0, 0, eb)) != 0)
+            return err;
+        break;
+    case CJX_CASE_EV_PETITION:
+        /* The prosecutor is told and may respond (HS 11361.8(b), (f)); DOJ
+         * must hold the case to apply the order to its record. */
+        if ((err = add_one(&r, reg, CJX_ROLE_PROSECUTOR, c, 1, eb)) != 0 ||
+            (err = add_one(&r, reg, CJX_ROLE_DOJ, c, 1, eb)) != 0 ||
+            (err = add_defenders(&r, reg, c->county, 0, 0, eb)) != 0)
+            return err;
+        break;
     default:
         return cjx_errf(eb, CJX_EINVAL, "route: unknown event kind %d",
                         (int)kind);

@@ -25,6 +25,13 @@ sender_role_for(enum cjx_case_event_kind k, const char **rule)
     case CJX_CASE_EV_HISTORY_UPDATED:
         *rule = "only DOJ acknowledges that it updated the history";
         return CJX_ROLE_DOJ;
+    case CJX_CASE_EV_PERSON_NOTIFIED:
+        *rule = "only a public defender of the case's county notifies the "
+                "person of a challenge";
+        return CJX_ROLE_DEFENDER;
+    case CJX_CASE_EV_PETITION:
+        *rule = "only the court of the case's county files a petition";
+        return CJX_ROLE_COURT;
     default:
         *rule = "unknown event";
         return CJX_ROLE_UNSPECIFIED;
@@ -53,6 +60,8 @@ state_step(enum cjx_case_state s)
     }
 }
 
+/* The step an event takes. A petition opens the case at the notice's step;
+ * a report on the person is no step at all (-1 here). */
 static int
 event_step(enum cjx_case_event_kind k)
 {
@@ -60,6 +69,7 @@ event_step(enum cjx_case_event_kind k)
     case CJX_CASE_EV_IDENTIFY:
         return 1;
     case CJX_CASE_EV_CANDIDATE_NOTICE:
+    case CJX_CASE_EV_PETITION:
         return 2;
     case CJX_CASE_EV_NO_CHALLENGE:
     case CJX_CASE_EV_CHALLENGE:
@@ -73,24 +83,41 @@ event_step(enum cjx_case_event_kind k)
     }
 }
 
+/* The origin a case has, reading UNSPECIFIED (stored before origins
+ * existed) as the automatic review it then was. */
+static enum cjx_case_origin
+origin_of(const struct cjx_case *c)
+{
+    return workflow_is_petition(c) ? CJX_CASE_ORIGIN_PETITION
+                                   : CJX_CASE_ORIGIN_AUTOMATIC_REVIEW;
+}
+
+/* Whose rules made the case's determination, for messages. */
+static const char *
+whose_determination(const struct cjx_case *c)
+{
+    return workflow_is_petition(c) ? "the court's" : "DOJ's";
+}
+
 /* ---- Who may act on this case (CJX_EPERM) ---- */
 
+/* county is the case's, or for an event that opens a case, its own. */
 static int
-check_scope(const struct workflow_step *st, const struct cjx_case *c,
-            struct cjx_errbuf *eb)
+check_scope(const struct workflow_step *st, const char *county,
+            const struct cjx_case *c, struct cjx_errbuf *eb)
 {
     const struct cjx_case_event *ev = st->ev;
     if (ev->sender_role == CJX_ROLE_DOJ)
         return 0; /* statewide */
-    if (strcmp(workflow_nz(ev->sender_county), c->county) != 0)
+    if (strcmp(workflow_nz(ev->sender_county), county) != 0)
         return cjx_errf(
             eb, CJX_EPERM, "%s for %s: %s %s of %s may not act on a case of %s",
             workflow_event_what(ev->kind), st->label,
             cjx_role_name(ev->sender_role), workflow_nz(ev->sender_ori),
             workflow_nz(ev->sender_county)[0] != '\0' ? ev->sender_county
                                                       : "no county",
-            c->county);
-    if (ev->sender_role == CJX_ROLE_PROSECUTOR &&
+            county);
+    if (ev->sender_role == CJX_ROLE_PROSECUTOR && c != NULL &&
         c->prosecutor_ori[0] != '\0' &&
         strcmp(ev->sender_ori, c->prosecutor_ori) != 0)
         return cjx_errf(eb, CJX_EPERM,
@@ -103,11 +130,20 @@ check_scope(const struct workflow_step *st, const struct cjx_case *c,
 
 /* ---- Repetitions of a step already taken ---- */
 
+/* The origin an opening event gives its case. */
+static enum cjx_case_origin
+origin_opened_by(enum cjx_case_event_kind k)
+{
+    return k == CJX_CASE_EV_PETITION ? CJX_CASE_ORIGIN_PETITION
+                                     : CJX_CASE_ORIGIN_AUTOMATIC_REVIEW;
+}
+
 static int
-same_notice(const struct workflow_step *st, const struct cjx_case *c)
+same_opening(const struct workflow_step *st, const struct cjx_case *c)
 {
     const struct cjx_relief_determination *a = &st->det, *b = &c->determination;
-    return strcmp(workflow_nz(st->ev->county), c->county) == 0 &&
+    return origin_opened_by(st->ev->kind) == origin_of(c) &&
+           strcmp(workflow_nz(st->ev->county), c->county) == 0 &&
            strcmp(workflow_nz(st->ev->prosecutor_ori), c->prosecutor_ori) ==
                0 &&
            a->relief == b->relief && a->floor == b->floor &&
@@ -141,13 +177,34 @@ describe_decision(const struct cjx_case *c, char *buf, size_t len)
                  d->reason_code[0] != '\0' ? " " : "", d->reason_code,
                  workflow_time(c->times.decided_us, t));
         break;
-    default:
+    case CJX_DECISION_LAPSED:
         snprintf(buf, len,
                  "none by the review deadline, so the case was ordered as "
                  "not challenged (lapse at %s)",
                  workflow_time(c->times.decided_us, t));
         break;
+    default:
+        /* A petition the court ordered before the prosecutor answered. */
+        snprintf(buf, len, "none: the court ordered the case at %s without one",
+                 workflow_time(c->times.ordered_us, t));
+        break;
     }
+}
+
+/* How the case was opened, for messages: "notified at ...". */
+static void
+describe_opening(const struct cjx_case *c, char *buf, size_t len)
+{
+    char t[WORKFLOW_TIME_LEN];
+    if (workflow_is_petition(c))
+        snprintf(buf, len, "opened by a petition filed at %s",
+                 workflow_time(c->times.notified_us, t));
+    else if (c->times.notified_us != 0)
+        snprintf(buf, len, "notified at %s",
+                 workflow_time(c->times.notified_us, t));
+    else
+        snprintf(buf, len, "identified at %s",
+                 workflow_time(c->times.identified_us, t));
 }
 
 /* A step the case has already taken: the same content is a resend (1, and
@@ -162,22 +219,25 @@ check_repeat(const struct workflow_step *st, const struct cjx_case *c,
     switch (ev->kind) {
     case CJX_CASE_EV_IDENTIFY:
     case CJX_CASE_EV_CANDIDATE_NOTICE:
-        if (same_notice(st, c))
+    case CJX_CASE_EV_PETITION:
+        if (same_opening(st, c))
             return 1;
+        /* A case has one origin: a petition for a count DOJ already sent,
+         * or a notice for a count a court opened by petition, is refused
+         * for good, as a different notice is. */
+        describe_opening(c, desc, sizeof(desc));
         return cjx_errf(
             eb, CJX_ESTATE,
-            "%s for %s: the case is %s and was %s at %s with county %s, "
-            "relief %s (floor %s, ceiling %s), prosecutor %s; a different "
-            "%s cannot replace it",
-            what, st->label, cjx_case_state_name(c->state),
-            c->times.notified_us != 0 ? "notified" : "identified",
-            workflow_time(c->times.notified_us != 0 ? c->times.notified_us
-                                                    : c->times.identified_us,
-                          t),
-            c->county, cjx_relief_name(c->determination.relief),
+            "%s for %s: the case is %s and was %s with county %s, relief %s "
+            "(floor %s, ceiling %s), prosecutor %s; %s %s cannot %s it",
+            what, st->label, cjx_case_state_name(c->state), desc, c->county,
+            cjx_relief_name(c->determination.relief),
             cjx_relief_name(c->determination.floor),
             cjx_relief_name(c->determination.ceiling),
-            c->prosecutor_ori[0] != '\0' ? c->prosecutor_ori : "(any)", what);
+            c->prosecutor_ori[0] != '\0' ? c->prosecutor_ori : "(any)",
+            origin_opened_by(ev->kind) == origin_of(c) ? "a different" : "a",
+            what,
+            origin_opened_by(ev->kind) == origin_of(c) ? "replace" : "reopen");
     case CJX_CASE_EV_NO_CHALLENGE:
     case CJX_CASE_EV_CHALLENGE:
         if (same_decision(ev, c))
@@ -219,9 +279,14 @@ refuse_early(const struct workflow_step *st, const struct cjx_case *c,
     char t1[WORKFLOW_TIME_LEN], t2[WORKFLOW_TIME_LEN];
     if (c == NULL)
         return cjx_errf(eb, CJX_ESTATE,
-                        "%s for %s: no candidate notice for this case has "
-                        "arrived yet; the sender should retry later",
+                        "%s for %s: no candidate notice or petition for this "
+                        "case has arrived yet; the sender should retry later",
                         what, st->label);
+    if (ev->kind == CJX_CASE_EV_PERSON_NOTIFIED)
+        return cjx_errf(eb, CJX_ESTATE,
+                        "%s for %s: the case is %s and no challenge has been "
+                        "applied yet; the sender should retry later",
+                        what, st->label, cjx_case_state_name(c->state));
     switch (state_step(c->state)) {
     case 1:
         return cjx_errf(eb, CJX_ESTATE,
@@ -275,7 +340,8 @@ check_not_before(const struct workflow_step *st, int64_t prev_us,
         workflow_time(st->ev->at_us, t1), prev, workflow_time(prev_us, t2));
 }
 
-/* Relief above DOJ's ceiling: refused or flagged, as the policy says. */
+/* Relief above the determination's ceiling: refused or flagged, as the
+ * policy says. */
 static int
 check_ceiling(const struct workflow_step *st, const struct cjx_case *c,
               int rank, const char *name, struct cjx_case *next,
@@ -288,15 +354,18 @@ check_ceiling(const struct workflow_step *st, const struct cjx_case *c,
         return 0;
     }
     return cjx_errf(eb, CJX_ESTATE,
-                    "%s for %s: %s is more relief than DOJ's ceiling %s, and "
+                    "%s for %s: %s is more relief than %s ceiling %s, and "
                     "the policy refuses relief above the ceiling",
                     workflow_event_what(st->ev->kind), st->label, name,
+                    whose_determination(c),
                     cjx_relief_name(c->determination.ceiling));
 }
 
+/* IDENTIFY, CANDIDATE_NOTICE and PETITION: the case opens (or DOJ releases
+ * the notice of a case it identified). */
 static int
-apply_notice(const struct workflow_step *st, const struct cjx_case *c,
-             struct cjx_case *next, struct cjx_errbuf *eb)
+apply_opening(const struct workflow_step *st, const struct cjx_case *c,
+              struct cjx_case *next, struct cjx_errbuf *eb)
 {
     const struct cjx_case_event *ev = st->ev;
     if (c != NULL) {
@@ -326,11 +395,14 @@ apply_notice(const struct workflow_step *st, const struct cjx_case *c,
     snprintf(next->prosecutor_ori, sizeof(next->prosecutor_ori), "%s",
              workflow_nz(ev->prosecutor_ori));
     next->determination = st->det;
+    next->origin = origin_opened_by(ev->kind);
     if (ev->kind == CJX_CASE_EV_IDENTIFY) {
         next->state = CJX_CASE_IDENTIFIED;
         next->times.identified_us = ev->at_us;
         return 0;
     }
+    /* A petition tells the prosecutor as it is filed, so its case starts
+     * where a notice's does. */
     next->state = CJX_CASE_NOTIFIED;
     next->times.notified_us = ev->at_us;
     struct cjx_case_deadlines d;
@@ -377,8 +449,9 @@ apply_decision(const struct workflow_step *st, const struct cjx_case *c,
     } else if (made_late) {
         next->flags |= CJX_CASE_FLAG_DECIDED_LATE;
     }
-    int err =
-        check_not_before(st, c->times.notified_us, "candidate notice", eb);
+    int err = check_not_before(
+        st, c->times.notified_us,
+        workflow_is_petition(c) ? "petition" : "candidate notice", eb);
     if (err != 0)
         return err;
 
@@ -386,10 +459,11 @@ apply_decision(const struct workflow_step *st, const struct cjx_case *c,
         if (cjx_relief_rank(ev->relief) <
             cjx_relief_rank(c->determination.floor))
             return cjx_errf(eb, CJX_ESTATE,
-                            "no-challenge for %s: accepts %s, less than DOJ's "
+                            "no-challenge for %s: accepts %s, less than %s "
                             "floor %s; a prosecutor who opposes part of the "
                             "relief challenges",
                             st->label, cjx_relief_name(ev->relief),
+                            whose_determination(c),
                             cjx_relief_name(c->determination.floor));
         err = check_ceiling(st, c, cjx_relief_rank(ev->relief),
                             cjx_relief_name(ev->relief), next, eb);
@@ -408,9 +482,9 @@ apply_decision(const struct workflow_step *st, const struct cjx_case *c,
             return cjx_errf(eb, CJX_ESTATE,
                             "challenge for %s: UNREASONABLE_RISK is a ground "
                             "only against resentencing a person still "
-                            "serving the sentence, and DOJ's determination "
+                            "serving the sentence, and %s determination "
                             "says APPLICATION_REDESIGNATION (completed)",
-                            st->label);
+                            st->label, whose_determination(c));
         next->state = CJX_CASE_CHALLENGED;
         next->decision = (struct cjx_case_decision){
             .kind = CJX_DECISION_CHALLENGE, .ground = ev->ground};
@@ -441,6 +515,11 @@ apply_order(const struct workflow_step *st, const struct cjx_case *c,
         next->decision =
             (struct cjx_case_decision){.kind = CJX_DECISION_LAPSED};
         next->times.decided_us = cjx_workflow_lapse_us(c, st->policy);
+    } else if (c->decision.kind == CJX_DECISION_NONE) {
+        /* A petition ordered before the prosecutor answered. */
+        if ((err = check_not_before(st, c->times.notified_us, "petition",
+                                    eb)) != 0)
+            return err;
     } else if ((err = check_not_before(st, c->times.decided_us,
                                        "prosecutor's decision", eb)) != 0) {
         return err;
@@ -451,7 +530,8 @@ apply_order(const struct workflow_step *st, const struct cjx_case *c,
     if (err != 0)
         return err;
     /* What an unchallenged case should get: what the prosecutor accepted,
-     * or after a lapse what DOJ's rules guarantee. */
+     * or after a lapse what DOJ's rules guarantee. A petition the court
+     * orders unanswered has no such expectation: the court decides. */
     int expected = -1;
     if (next->decision.kind == CJX_DECISION_NO_CHALLENGE)
         expected = cjx_relief_rank(next->decision.relief);
@@ -494,6 +574,53 @@ apply_history_updated(const struct workflow_step *st, const struct cjx_case *c,
     return 0;
 }
 
+/* 1 while the prosecutor's challenge may still come: the case is not yet
+ * notified here, or is notified, undecided and has not lapsed (a petition
+ * case never lapses). */
+static int
+challenge_may_come(const struct cjx_case *c,
+                   const struct cjx_workflow_policy *policy, int64_t now_us)
+{
+    if (c == NULL || c->state == CJX_CASE_IDENTIFIED)
+        return 1;
+    return c->state == CJX_CASE_NOTIFIED &&
+           cjx_workflow_effective_state(c, policy, now_us) == CJX_CASE_NOTIFIED;
+}
+
+/* M4: the public defender's effort to reach the person, once the
+ * prosecutor has challenged. The case keeps no contacts, so each report is
+ * a new version; the service keeps the contacts and knows repeats. */
+static int
+apply_person_notified(const struct workflow_step *st, const struct cjx_case *c,
+                      struct cjx_case *next, struct cjx_errbuf *eb)
+{
+    char desc[160];
+    if (c != NULL && c->decision.kind == CJX_DECISION_CHALLENGE) {
+        int err = check_not_before(st, c->times.decided_us, "challenge", eb);
+        if (err != 0)
+            return err;
+        *next = *c;
+        return 0;
+    }
+    if (challenge_may_come(c, st->policy, st->now_us))
+        return refuse_early(st, c, eb);
+    if (c->decision.kind == CJX_DECISION_NONE &&
+        c->state == CJX_CASE_NOTIFIED) {
+        char t[WORKFLOW_TIME_LEN];
+        snprintf(desc, sizeof(desc),
+                 "none by the review deadline, and the case counts as not "
+                 "challenged since %s",
+                 workflow_time(cjx_workflow_lapse_us(c, st->policy), t));
+    } else {
+        describe_decision(c, desc, sizeof(desc));
+    }
+    return cjx_errf(eb, CJX_ESTATE,
+                    "person-notified report for %s: the prosecutor did not "
+                    "challenge (decision: %s); the public defender notifies "
+                    "the person only of a challenge",
+                    st->label, desc);
+}
+
 static int
 check_current(const struct workflow_step *st, const struct cjx_case *c,
               struct cjx_errbuf *eb)
@@ -519,6 +646,13 @@ check_current(const struct workflow_step *st, const struct cjx_case *c,
 static int
 position(const struct cjx_case *c, enum cjx_case_event_kind kind)
 {
+    /* A report on the person takes no step: apply_person_notified()
+     * weighs it against the prosecutor's decision. */
+    if (kind == CJX_CASE_EV_PERSON_NOTIFIED)
+        return 0;
+    /* A petition opens a case or repeats the one that did. */
+    if (kind == CJX_CASE_EV_PETITION)
+        return c != NULL ? 1 : 0;
     int have = c != NULL ? state_step(c->state) : 0;
     int want = event_step(kind);
     if (have >= want)
@@ -528,6 +662,20 @@ position(const struct cjx_case *c, enum cjx_case_event_kind kind)
     if (have == want - 1 || (kind == CJX_CASE_EV_CANDIDATE_NOTICE && have == 0))
         return 0;
     return -1;
+}
+
+/* 1 when the court's order may follow the notice or petition directly: a
+ * silent case past its lapse counts as not challenged, and a petition case
+ * waits for no answer (the prosecutor was told; the court decides when). */
+static int
+order_skips_decision(const struct cjx_case *c,
+                     const struct cjx_workflow_policy *policy, int64_t now_us)
+{
+    if (c == NULL || c->state != CJX_CASE_NOTIFIED)
+        return 0;
+    return workflow_is_petition(c) ||
+           cjx_workflow_effective_state(c, policy, now_us) ==
+               CJX_CASE_NOT_CHALLENGED;
 }
 
 int
@@ -542,12 +690,12 @@ cjx_workflow_apply(const struct cjx_case *current,
     int err = cjx_workflow_policy_check(policy, eb);
     if (err != 0)
         return err;
-    if (event_step(ev->kind) < 0)
+    const char *rule;
+    enum cjx_role rightful = sender_role_for(ev->kind, &rule);
+    if (rightful == CJX_ROLE_UNSPECIFIED)
         return cjx_errf(eb, CJX_EINVAL, "event: unknown kind %d",
                         (int)ev->kind);
-
-    const char *rule;
-    if (ev->sender_role != sender_role_for(ev->kind, &rule))
+    if (ev->sender_role != rightful)
         return cjx_errf(eb, CJX_EPERM, "%s: a %s may not send it: %s",
                         workflow_event_what(ev->kind),
                         cjx_role_name(ev->sender_role), rule);
@@ -555,8 +703,13 @@ cjx_workflow_apply(const struct cjx_case *current,
     struct workflow_step st = {.ev = ev, .policy = policy, .now_us = now_us};
     if ((err = workflow_check_event(&st, eb)) != 0)
         return err;
-    if (current != NULL && ((err = check_current(&st, current, eb)) != 0 ||
-                            (err = check_scope(&st, current, eb)) != 0))
+    if (current != NULL &&
+        ((err = check_current(&st, current, eb)) != 0 ||
+         (err = check_scope(&st, current->county, current, eb)) != 0))
+        return err;
+    /* An event that opens a case is in the scope of its own county. */
+    if (current == NULL && event_step(ev->kind) == 2 &&
+        (err = check_scope(&st, ev->county, NULL, eb)) != 0)
         return err;
 
     struct cjx_case tmp;
@@ -569,28 +722,27 @@ cjx_workflow_apply(const struct cjx_case *current,
             memcpy(next, current, sizeof(*next));
         return 0;
     }
-    int lapsed = 0;
-    if (pos < 0) {
-        /* A silent case past its lapse counts as not challenged, so the
-         * court's order may follow the notice directly. */
-        lapsed = ev->kind == CJX_CASE_EV_RELIEF_ORDER &&
-                 cjx_workflow_effective_state(current, policy, now_us) ==
-                     CJX_CASE_NOT_CHALLENGED;
-        if (!lapsed)
-            return refuse_early(&st, current, eb);
-    }
+    if (pos < 0 && !(ev->kind == CJX_CASE_EV_RELIEF_ORDER &&
+                     order_skips_decision(current, policy, now_us)))
+        return refuse_early(&st, current, eb);
 
     switch (ev->kind) {
     case CJX_CASE_EV_IDENTIFY:
     case CJX_CASE_EV_CANDIDATE_NOTICE:
-        err = apply_notice(&st, current, &tmp, eb);
+    case CJX_CASE_EV_PETITION:
+        err = apply_opening(&st, current, &tmp, eb);
+        break;
+    case CJX_CASE_EV_PERSON_NOTIFIED:
+        err = apply_person_notified(&st, current, &tmp, eb);
         break;
     case CJX_CASE_EV_NO_CHALLENGE:
     case CJX_CASE_EV_CHALLENGE:
         err = apply_decision(&st, current, &tmp, eb);
         break;
     case CJX_CASE_EV_RELIEF_ORDER:
-        err = apply_order(&st, current, lapsed, &tmp, eb);
+        /* Lapsed: a silent automatic case; a petition case is not. */
+        err = apply_order(&st, current,
+                          pos < 0 && !workflow_is_petition(current), &tmp, eb);
         break;
     default:
         err = apply_history_updated(&st, current, &tmp, eb);
@@ -615,12 +767,16 @@ cjx_workflow_retry_may_succeed(const struct cjx_case *current,
     if (cjx_workflow_apply(current, ev, policy, now_us, &ignored, NULL) !=
         CJX_ESTATE)
         return 0;
+    /* A report on the person waits for a challenge that may still come;
+     * once the case is challenged, or can no longer be, waiting is no use. */
+    if (ev->kind == CJX_CASE_EV_PERSON_NOTIFIED)
+        return challenge_may_come(current, policy, now_us);
     if (position(current, ev->kind) >= 0)
         return 0;
-    /* An order for a lapsed case was refused for what it says, not for
-     * what is missing; any other early step waits for its predecessor (or,
-     * for an order on a silent case, for the lapse). */
+    /* An order that may skip the decision (after a lapse, or on a petition)
+     * was refused for what it says, not for what is missing; any other
+     * early step waits for its predecessor (or, for an order on a silent
+     * case, for the lapse). */
     return !(ev->kind == CJX_CASE_EV_RELIEF_ORDER &&
-             cjx_workflow_effective_state(current, policy, now_us) ==
-                 CJX_CASE_NOT_CHALLENGED);
+             order_skips_decision(current, policy, now_us));
 }

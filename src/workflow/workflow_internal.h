@@ -31,7 +31,8 @@ struct workflow_step {
     const struct cjx_workflow_policy *policy;
     int64_t now_us;
     char label[WORKFLOW_LABEL_LEN];
-    struct cjx_relief_determination det; /* IDENTIFY, CANDIDATE_NOTICE */
+    /* IDENTIFY, CANDIDATE_NOTICE, PETITION */
+    struct cjx_relief_determination det;
 };
 
 /* NULL reads as "" in events. */
@@ -41,12 +42,20 @@ workflow_nz(const char *s)
     return s != NULL ? s : "";
 }
 
+/* 1 for a case opened by a petition (HS 11361.8), which has no notice,
+ * review or order deadline and may be ordered without a decision. */
+static inline int
+workflow_is_petition(const struct cjx_case *c)
+{
+    return c->origin == CJX_CASE_ORIGIN_PETITION;
+}
+
 /* How a message names an event: "challenge", "relief order". */
 const char *workflow_event_what(enum cjx_case_event_kind k);
 
 /* Checks the event's own fields (key, sender ORI, time against now and the
  * clock skew, the payload of its kind): 0 or CJX_EINVAL. Fills st->label
- * and, for IDENTIFY and CANDIDATE_NOTICE, st->det. */
+ * and, for the events that open a case, st->det. */
 int workflow_check_event(struct workflow_step *st, struct cjx_errbuf *eb);
 
 #endif

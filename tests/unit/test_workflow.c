@@ -111,10 +111,22 @@ rightful_sender(enum cjx_case_event_kind kind)
     case CJX_CASE_EV_CHALLENGE:
         return CJX_ROLE_PROSECUTOR;
     case CJX_CASE_EV_RELIEF_ORDER:
+    case CJX_CASE_EV_PETITION:
         return CJX_ROLE_COURT;
+    case CJX_CASE_EV_PERSON_NOTIFIED:
+        return CJX_ROLE_DEFENDER;
     default:
         return CJX_ROLE_DOJ;
     }
+}
+
+/* The calendar day (UTC) of a time. */
+static struct cjx_case_date
+day_of(int64_t us)
+{
+    int y, m, d;
+    cjx_date_from_days(us / DAY, &y, &m, &d);
+    return (struct cjx_case_date){.year = y, .month = m, .day = d};
 }
 
 /* A valid event of kind from its rightful sender of the case's county. */
@@ -138,6 +150,9 @@ event(enum cjx_case_event_kind kind, int64_t at)
         .ground = CJX_GROUND_CRITERIA_NOT_MET,
         .reason_code = "FELONY_RETAINED_TWO_PRIORS",
         .order = CJX_ORDER_DISMISS_AND_SEAL,
+        .contact_date = day_of(at),
+        .contact_method = CJX_CONTACT_MAIL,
+        .contact_outcome = CJX_CONTACT_REACHED,
     };
     set_sender(&ev, rightful_sender(kind), 1);
     return ev;
@@ -194,50 +209,122 @@ must_refuse(const struct cjx_case *cur, const struct cjx_case_event *ev,
         fail_msg("message \"%s\" lacks \"%s\"", eb.msg, want);
 }
 
+/* ---- The transition table ---- */
+
+#define ID   CJX_CASE_EV_IDENTIFY
+#define NOTE CJX_CASE_EV_CANDIDATE_NOTICE
+#define NOCH CJX_CASE_EV_NO_CHALLENGE
+#define CHAL CJX_CASE_EV_CHALLENGE
+#define ORD  CJX_CASE_EV_RELIEF_ORDER
+#define ACK  CJX_CASE_EV_HISTORY_UPDATED
+#define PN   CJX_CASE_EV_PERSON_NOTIFIED
+#define PET  CJX_CASE_EV_PETITION
+
+/* The cases the table starts from, each reached by its own history: the
+ * automatic path with and without a challenge, and the petition path
+ * (ordered after an answer, or unanswered). */
+enum history {
+    H_NONE,
+    H_IDENTIFIED,
+    H_NOTIFIED,
+    H_NOT_CHALLENGED,
+    H_CHALLENGED,
+    H_ORDERED,
+    H_ORDERED_CHALLENGED,
+    H_UPDATED,
+    H_UPDATED_CHALLENGED,
+    H_PETITION,
+    H_PETITION_NOT_CHALLENGED,
+    H_PETITION_CHALLENGED,
+    H_PETITION_ORDERED,
+    H_PETITION_ORDERED_CHALLENGED,
+    H_PETITION_UPDATED,
+    H_PETITION_UPDATED_CHALLENGED,
+    N_HISTORIES
+};
+
+static const struct {
+    const char *name;
+    enum cjx_case_event_kind steps[5]; /* up to the first 0 */
+} histories[N_HISTORIES] = {
+    [H_NONE] = {"no case", {0}},
+    [H_IDENTIFIED] = {"IDENTIFIED", {ID}},
+    [H_NOTIFIED] = {"NOTIFIED", {ID, NOTE}},
+    [H_NOT_CHALLENGED] = {"NOT_CHALLENGED", {ID, NOTE, NOCH}},
+    [H_CHALLENGED] = {"CHALLENGED", {ID, NOTE, CHAL}},
+    [H_ORDERED] = {"ORDERED", {ID, NOTE, NOCH, ORD}},
+    [H_ORDERED_CHALLENGED] = {"ORDERED after a challenge",
+                              {ID, NOTE, CHAL, ORD}},
+    [H_UPDATED] = {"HISTORY_UPDATED", {ID, NOTE, NOCH, ORD, ACK}},
+    [H_UPDATED_CHALLENGED] = {"HISTORY_UPDATED after a challenge",
+                              {ID, NOTE, CHAL, ORD, ACK}},
+    [H_PETITION] = {"petition NOTIFIED", {PET}},
+    [H_PETITION_NOT_CHALLENGED] = {"petition NOT_CHALLENGED", {PET, NOCH}},
+    [H_PETITION_CHALLENGED] = {"petition CHALLENGED", {PET, CHAL}},
+    [H_PETITION_ORDERED] = {"petition ORDERED unanswered", {PET, ORD}},
+    [H_PETITION_ORDERED_CHALLENGED] = {"petition ORDERED after a challenge",
+                                       {PET, CHAL, ORD}},
+    [H_PETITION_UPDATED] = {"petition HISTORY_UPDATED unanswered",
+                            {PET, ORD, ACK}},
+    [H_PETITION_UPDATED_CHALLENGED] =
+        {"petition HISTORY_UPDATED after a challenge", {PET, CHAL, ORD, ACK}},
+};
+
+/* When the canonical histories take each step. */
+static int64_t
+step_time(enum cjx_case_event_kind k)
+{
+    switch (k) {
+    case ID:
+        return T_ID;
+    case NOTE:
+    case PET:
+        return T_NOTICE;
+    case NOCH:
+    case CHAL:
+        return T_DECISION;
+    case ORD:
+        return T_ORDER;
+    default:
+        return T_ACK;
+    }
+}
+
+/* The case history h leads to; NULL for H_NONE. */
+static const struct cjx_case *
+build_history(enum history h, const struct cjx_workflow_policy *p,
+              struct cjx_case *c)
+{
+    const enum cjx_case_event_kind *steps = histories[h].steps;
+    if (steps[0] == 0)
+        return NULL;
+    for (int i = 0; i < 5 && steps[i] != 0; i++) {
+        struct cjx_case_event ev = event(steps[i], step_time(steps[i]));
+        must_apply(i == 0 ? NULL : c, &ev, p, ev.at_us + MINUTE, c);
+    }
+    return c;
+}
+
 /* A case in state s, reached by the canonical history (challenged when s
  * is CHALLENGED, otherwise not challenged with DISMISS_AND_SEAL accepted). */
 static void
 build(enum cjx_case_state s, const struct cjx_workflow_policy *p,
       struct cjx_case *c)
 {
-    static const enum cjx_case_event_kind steps[] = {
-        CJX_CASE_EV_IDENTIFY, CJX_CASE_EV_CANDIDATE_NOTICE,
-        CJX_CASE_EV_NO_CHALLENGE, CJX_CASE_EV_RELIEF_ORDER,
-        CJX_CASE_EV_HISTORY_UPDATED};
-    const int64_t at[] = {T_ID, T_NOTICE, T_DECISION, T_ORDER, T_ACK};
-    int n;
-    switch (s) {
-    case CJX_CASE_IDENTIFIED:
-        n = 1;
-        break;
-    case CJX_CASE_NOTIFIED:
-        n = 2;
-        break;
-    case CJX_CASE_NOT_CHALLENGED:
-    case CJX_CASE_CHALLENGED:
-        n = 3;
-        break;
-    case CJX_CASE_ORDERED:
-        n = 4;
-        break;
-    default:
-        n = 5;
-        break;
-    }
-    for (int i = 0; i < n; i++) {
-        enum cjx_case_event_kind k = steps[i];
-        if (k == CJX_CASE_EV_NO_CHALLENGE && s == CJX_CASE_CHALLENGED)
-            k = CJX_CASE_EV_CHALLENGE;
-        struct cjx_case_event ev = event(k, at[i]);
-        must_apply(i == 0 ? NULL : c, &ev, p, at[i] + MINUTE, c);
-    }
+    static const enum history by_state[] = {
+        [CJX_CASE_IDENTIFIED] = H_IDENTIFIED,
+        [CJX_CASE_NOTIFIED] = H_NOTIFIED,
+        [CJX_CASE_NOT_CHALLENGED] = H_NOT_CHALLENGED,
+        [CJX_CASE_CHALLENGED] = H_CHALLENGED,
+        [CJX_CASE_ORDERED] = H_ORDERED,
+        [CJX_CASE_HISTORY_UPDATED] = H_UPDATED,
+    };
+    build_history(by_state[s], p, c);
     assert_int_equal(c->state, s);
 }
 
-/* ---- The transition table ---- */
-
-/* Expected outcome of each event kind, in each state, from each role of the
- * case's county and of another county. Written from the rules in the
+/* Expected outcome of each event kind, for each history, from each role of
+ * the case's county and of another county. Written from the rules in the
  * design, not from the code:
  *   T  transition (to the state in the last column)
  *   U  accepted, nothing changes (a resend of the same step)
@@ -247,70 +334,166 @@ build(enum cjx_case_state s, const struct cjx_workflow_policy *p,
  * Cells: DOJ own/other, PROSECUTOR own/other, DEFENDER own/other,
  * COURT own/other, UNSPECIFIED own/other. */
 struct table_row {
-    enum cjx_case_state state; /* UNSPECIFIED: no case yet */
+    enum history history;
     enum cjx_case_event_kind kind;
     const char cells[11];
     enum cjx_case_state to;
 };
 
-#define ID   CJX_CASE_EV_IDENTIFY
-#define NOTE CJX_CASE_EV_CANDIDATE_NOTICE
-#define NOCH CJX_CASE_EV_NO_CHALLENGE
-#define CHAL CJX_CASE_EV_CHALLENGE
-#define ORD  CJX_CASE_EV_RELIEF_ORDER
-#define ACK  CJX_CASE_EV_HISTORY_UPDATED
-
 static const struct table_row table[] = {
-    {CJX_CASE_STATE_UNSPECIFIED, ID, "TTPPPPPPPP", CJX_CASE_IDENTIFIED},
-    {CJX_CASE_STATE_UNSPECIFIED, NOTE, "TTPPPPPPPP", CJX_CASE_NOTIFIED},
-    {CJX_CASE_STATE_UNSPECIFIED, NOCH, "PPWWPPPPPP", 0},
-    {CJX_CASE_STATE_UNSPECIFIED, CHAL, "PPWWPPPPPP", 0},
-    {CJX_CASE_STATE_UNSPECIFIED, ORD, "PPPPPPWWPP", 0},
-    {CJX_CASE_STATE_UNSPECIFIED, ACK, "WWPPPPPPPP", 0},
+    {H_NONE, ID, "TTPPPPPPPP", CJX_CASE_IDENTIFIED},
+    {H_NONE, NOTE, "TTPPPPPPPP", CJX_CASE_NOTIFIED},
+    {H_NONE, NOCH, "PPWWPPPPPP", 0},
+    {H_NONE, CHAL, "PPWWPPPPPP", 0},
+    {H_NONE, ORD, "PPPPPPWWPP", 0},
+    {H_NONE, ACK, "WWPPPPPPPP", 0},
+    /* No case says which county a report on the person belongs to. */
+    {H_NONE, PN, "PPPPWWPPPP", 0},
+    /* A petition names its county: only that county's court files it. */
+    {H_NONE, PET, "PPPPPPTPPP", CJX_CASE_NOTIFIED},
 
-    {CJX_CASE_IDENTIFIED, ID, "SSPPPPPPPP", 0},
-    {CJX_CASE_IDENTIFIED, NOTE, "TTPPPPPPPP", CJX_CASE_NOTIFIED},
-    {CJX_CASE_IDENTIFIED, NOCH, "PPWPPPPPPP", 0},
-    {CJX_CASE_IDENTIFIED, CHAL, "PPWPPPPPPP", 0},
-    {CJX_CASE_IDENTIFIED, ORD, "PPPPPPWPPP", 0},
-    {CJX_CASE_IDENTIFIED, ACK, "WWPPPPPPPP", 0},
+    {H_IDENTIFIED, ID, "SSPPPPPPPP", 0},
+    {H_IDENTIFIED, NOTE, "TTPPPPPPPP", CJX_CASE_NOTIFIED},
+    {H_IDENTIFIED, NOCH, "PPWPPPPPPP", 0},
+    {H_IDENTIFIED, CHAL, "PPWPPPPPPP", 0},
+    {H_IDENTIFIED, ORD, "PPPPPPWPPP", 0},
+    {H_IDENTIFIED, ACK, "WWPPPPPPPP", 0},
+    {H_IDENTIFIED, PN, "PPPPWPPPPP", 0},
+    {H_IDENTIFIED, PET, "PPPPPPSPPP", 0},
 
-    {CJX_CASE_NOTIFIED, ID, "SSPPPPPPPP", 0},
-    {CJX_CASE_NOTIFIED, NOTE, "SSPPPPPPPP", 0},
-    {CJX_CASE_NOTIFIED, NOCH, "PPTPPPPPPP", CJX_CASE_NOT_CHALLENGED},
-    {CJX_CASE_NOTIFIED, CHAL, "PPTPPPPPPP", CJX_CASE_CHALLENGED},
-    {CJX_CASE_NOTIFIED, ORD, "PPPPPPWPPP", 0},
-    {CJX_CASE_NOTIFIED, ACK, "WWPPPPPPPP", 0},
+    {H_NOTIFIED, ID, "SSPPPPPPPP", 0},
+    {H_NOTIFIED, NOTE, "SSPPPPPPPP", 0},
+    {H_NOTIFIED, NOCH, "PPTPPPPPPP", CJX_CASE_NOT_CHALLENGED},
+    {H_NOTIFIED, CHAL, "PPTPPPPPPP", CJX_CASE_CHALLENGED},
+    {H_NOTIFIED, ORD, "PPPPPPWPPP", 0},
+    {H_NOTIFIED, ACK, "WWPPPPPPPP", 0},
+    {H_NOTIFIED, PN, "PPPPWPPPPP", 0},
+    {H_NOTIFIED, PET, "PPPPPPSPPP", 0},
 
-    {CJX_CASE_NOT_CHALLENGED, ID, "SSPPPPPPPP", 0},
-    {CJX_CASE_NOT_CHALLENGED, NOTE, "SSPPPPPPPP", 0},
-    {CJX_CASE_NOT_CHALLENGED, NOCH, "PPSPPPPPPP", 0},
-    {CJX_CASE_NOT_CHALLENGED, CHAL, "PPSPPPPPPP", 0},
-    {CJX_CASE_NOT_CHALLENGED, ORD, "PPPPPPTPPP", CJX_CASE_ORDERED},
-    {CJX_CASE_NOT_CHALLENGED, ACK, "WWPPPPPPPP", 0},
+    {H_NOT_CHALLENGED, ID, "SSPPPPPPPP", 0},
+    {H_NOT_CHALLENGED, NOTE, "SSPPPPPPPP", 0},
+    {H_NOT_CHALLENGED, NOCH, "PPSPPPPPPP", 0},
+    {H_NOT_CHALLENGED, CHAL, "PPSPPPPPPP", 0},
+    {H_NOT_CHALLENGED, ORD, "PPPPPPTPPP", CJX_CASE_ORDERED},
+    {H_NOT_CHALLENGED, ACK, "WWPPPPPPPP", 0},
+    {H_NOT_CHALLENGED, PN, "PPPPSPPPPP", 0},
+    {H_NOT_CHALLENGED, PET, "PPPPPPSPPP", 0},
 
-    {CJX_CASE_CHALLENGED, ID, "SSPPPPPPPP", 0},
-    {CJX_CASE_CHALLENGED, NOTE, "SSPPPPPPPP", 0},
-    {CJX_CASE_CHALLENGED, NOCH, "PPSPPPPPPP", 0},
-    {CJX_CASE_CHALLENGED, CHAL, "PPSPPPPPPP", 0},
-    {CJX_CASE_CHALLENGED, ORD, "PPPPPPTPPP", CJX_CASE_ORDERED},
-    {CJX_CASE_CHALLENGED, ACK, "WWPPPPPPPP", 0},
+    {H_CHALLENGED, ID, "SSPPPPPPPP", 0},
+    {H_CHALLENGED, NOTE, "SSPPPPPPPP", 0},
+    {H_CHALLENGED, NOCH, "PPSPPPPPPP", 0},
+    {H_CHALLENGED, CHAL, "PPSPPPPPPP", 0},
+    {H_CHALLENGED, ORD, "PPPPPPTPPP", CJX_CASE_ORDERED},
+    {H_CHALLENGED, ACK, "WWPPPPPPPP", 0},
+    {H_CHALLENGED, PN, "PPPPTPPPPP", CJX_CASE_CHALLENGED},
+    {H_CHALLENGED, PET, "PPPPPPSPPP", 0},
 
-    {CJX_CASE_ORDERED, ID, "SSPPPPPPPP", 0},
-    {CJX_CASE_ORDERED, NOTE, "SSPPPPPPPP", 0},
-    {CJX_CASE_ORDERED, NOCH, "PPSPPPPPPP", 0},
-    {CJX_CASE_ORDERED, CHAL, "PPSPPPPPPP", 0},
-    {CJX_CASE_ORDERED, ORD, "PPPPPPSPPP", 0},
-    {CJX_CASE_ORDERED, ACK, "TTPPPPPPPP", CJX_CASE_HISTORY_UPDATED},
+    {H_ORDERED, ID, "SSPPPPPPPP", 0},
+    {H_ORDERED, NOTE, "SSPPPPPPPP", 0},
+    {H_ORDERED, NOCH, "PPSPPPPPPP", 0},
+    {H_ORDERED, CHAL, "PPSPPPPPPP", 0},
+    {H_ORDERED, ORD, "PPPPPPSPPP", 0},
+    {H_ORDERED, ACK, "TTPPPPPPPP", CJX_CASE_HISTORY_UPDATED},
+    {H_ORDERED, PN, "PPPPSPPPPP", 0},
+    {H_ORDERED, PET, "PPPPPPSPPP", 0},
 
-    {CJX_CASE_HISTORY_UPDATED, ID, "SSPPPPPPPP", 0},
-    {CJX_CASE_HISTORY_UPDATED, NOTE, "SSPPPPPPPP", 0},
-    {CJX_CASE_HISTORY_UPDATED, NOCH, "PPSPPPPPPP", 0},
-    {CJX_CASE_HISTORY_UPDATED, CHAL, "PPSPPPPPPP", 0},
-    {CJX_CASE_HISTORY_UPDATED, ORD, "PPPPPPSPPP", 0},
-    {CJX_CASE_HISTORY_UPDATED, ACK, "UUPPPPPPPP", 0},
+    {H_ORDERED_CHALLENGED, ID, "SSPPPPPPPP", 0},
+    {H_ORDERED_CHALLENGED, NOTE, "SSPPPPPPPP", 0},
+    {H_ORDERED_CHALLENGED, NOCH, "PPSPPPPPPP", 0},
+    {H_ORDERED_CHALLENGED, CHAL, "PPSPPPPPPP", 0},
+    {H_ORDERED_CHALLENGED, ORD, "PPPPPPSPPP", 0},
+    {H_ORDERED_CHALLENGED, ACK, "TTPPPPPPPP", CJX_CASE_HISTORY_UPDATED},
+    {H_ORDERED_CHALLENGED, PN, "PPPPTPPPPP", CJX_CASE_ORDERED},
+    {H_ORDERED_CHALLENGED, PET, "PPPPPPSPPP", 0},
+
+    {H_UPDATED, ID, "SSPPPPPPPP", 0},
+    {H_UPDATED, NOTE, "SSPPPPPPPP", 0},
+    {H_UPDATED, NOCH, "PPSPPPPPPP", 0},
+    {H_UPDATED, CHAL, "PPSPPPPPPP", 0},
+    {H_UPDATED, ORD, "PPPPPPSPPP", 0},
+    {H_UPDATED, ACK, "UUPPPPPPPP", 0},
+    {H_UPDATED, PN, "PPPPSPPPPP", 0},
+    {H_UPDATED, PET, "PPPPPPSPPP", 0},
+
+    {H_UPDATED_CHALLENGED, ID, "SSPPPPPPPP", 0},
+    {H_UPDATED_CHALLENGED, NOTE, "SSPPPPPPPP", 0},
+    {H_UPDATED_CHALLENGED, NOCH, "PPSPPPPPPP", 0},
+    {H_UPDATED_CHALLENGED, CHAL, "PPSPPPPPPP", 0},
+    {H_UPDATED_CHALLENGED, ORD, "PPPPPPSPPP", 0},
+    {H_UPDATED_CHALLENGED, ACK, "UUPPPPPPPP", 0},
+    {H_UPDATED_CHALLENGED, PN, "PPPPTPPPPP", CJX_CASE_HISTORY_UPDATED},
+    {H_UPDATED_CHALLENGED, PET, "PPPPPPSPPP", 0},
+
+    /* A case has one origin: a notice never reopens a petition's case. The
+     * court orders a petition without waiting for an answer, and the
+     * prosecutor may answer with no deadline. */
+    {H_PETITION, ID, "SSPPPPPPPP", 0},
+    {H_PETITION, NOTE, "SSPPPPPPPP", 0},
+    {H_PETITION, NOCH, "PPTPPPPPPP", CJX_CASE_NOT_CHALLENGED},
+    {H_PETITION, CHAL, "PPTPPPPPPP", CJX_CASE_CHALLENGED},
+    {H_PETITION, ORD, "PPPPPPTPPP", CJX_CASE_ORDERED},
+    {H_PETITION, ACK, "WWPPPPPPPP", 0},
+    {H_PETITION, PN, "PPPPWPPPPP", 0},
+    {H_PETITION, PET, "PPPPPPSPPP", 0},
+
+    {H_PETITION_NOT_CHALLENGED, ID, "SSPPPPPPPP", 0},
+    {H_PETITION_NOT_CHALLENGED, NOTE, "SSPPPPPPPP", 0},
+    {H_PETITION_NOT_CHALLENGED, NOCH, "PPSPPPPPPP", 0},
+    {H_PETITION_NOT_CHALLENGED, CHAL, "PPSPPPPPPP", 0},
+    {H_PETITION_NOT_CHALLENGED, ORD, "PPPPPPTPPP", CJX_CASE_ORDERED},
+    {H_PETITION_NOT_CHALLENGED, ACK, "WWPPPPPPPP", 0},
+    {H_PETITION_NOT_CHALLENGED, PN, "PPPPSPPPPP", 0},
+    {H_PETITION_NOT_CHALLENGED, PET, "PPPPPPSPPP", 0},
+
+    {H_PETITION_CHALLENGED, ID, "SSPPPPPPPP", 0},
+    {H_PETITION_CHALLENGED, NOTE, "SSPPPPPPPP", 0},
+    {H_PETITION_CHALLENGED, NOCH, "PPSPPPPPPP", 0},
+    {H_PETITION_CHALLENGED, CHAL, "PPSPPPPPPP", 0},
+    {H_PETITION_CHALLENGED, ORD, "PPPPPPTPPP", CJX_CASE_ORDERED},
+    {H_PETITION_CHALLENGED, ACK, "WWPPPPPPPP", 0},
+    {H_PETITION_CHALLENGED, PN, "PPPPTPPPPP", CJX_CASE_CHALLENGED},
+    {H_PETITION_CHALLENGED, PET, "PPPPPPSPPP", 0},
+
+    /* Ordered unanswered: the prosecutor's turn has passed. */
+    {H_PETITION_ORDERED, ID, "SSPPPPPPPP", 0},
+    {H_PETITION_ORDERED, NOTE, "SSPPPPPPPP", 0},
+    {H_PETITION_ORDERED, NOCH, "PPSPPPPPPP", 0},
+    {H_PETITION_ORDERED, CHAL, "PPSPPPPPPP", 0},
+    {H_PETITION_ORDERED, ORD, "PPPPPPSPPP", 0},
+    {H_PETITION_ORDERED, ACK, "TTPPPPPPPP", CJX_CASE_HISTORY_UPDATED},
+    {H_PETITION_ORDERED, PN, "PPPPSPPPPP", 0},
+    {H_PETITION_ORDERED, PET, "PPPPPPSPPP", 0},
+
+    {H_PETITION_ORDERED_CHALLENGED, ID, "SSPPPPPPPP", 0},
+    {H_PETITION_ORDERED_CHALLENGED, NOTE, "SSPPPPPPPP", 0},
+    {H_PETITION_ORDERED_CHALLENGED, NOCH, "PPSPPPPPPP", 0},
+    {H_PETITION_ORDERED_CHALLENGED, CHAL, "PPSPPPPPPP", 0},
+    {H_PETITION_ORDERED_CHALLENGED, ORD, "PPPPPPSPPP", 0},
+    {H_PETITION_ORDERED_CHALLENGED, ACK, "TTPPPPPPPP",
+     CJX_CASE_HISTORY_UPDATED},
+    {H_PETITION_ORDERED_CHALLENGED, PN, "PPPPTPPPPP", CJX_CASE_ORDERED},
+    {H_PETITION_ORDERED_CHALLENGED, PET, "PPPPPPSPPP", 0},
+
+    {H_PETITION_UPDATED, ID, "SSPPPPPPPP", 0},
+    {H_PETITION_UPDATED, NOTE, "SSPPPPPPPP", 0},
+    {H_PETITION_UPDATED, NOCH, "PPSPPPPPPP", 0},
+    {H_PETITION_UPDATED, CHAL, "PPSPPPPPPP", 0},
+    {H_PETITION_UPDATED, ORD, "PPPPPPSPPP", 0},
+    {H_PETITION_UPDATED, ACK, "UUPPPPPPPP", 0},
+    {H_PETITION_UPDATED, PN, "PPPPSPPPPP", 0},
+    {H_PETITION_UPDATED, PET, "PPPPPPSPPP", 0},
+
+    {H_PETITION_UPDATED_CHALLENGED, ID, "SSPPPPPPPP", 0},
+    {H_PETITION_UPDATED_CHALLENGED, NOTE, "SSPPPPPPPP", 0},
+    {H_PETITION_UPDATED_CHALLENGED, NOCH, "PPSPPPPPPP", 0},
+    {H_PETITION_UPDATED_CHALLENGED, CHAL, "PPSPPPPPPP", 0},
+    {H_PETITION_UPDATED_CHALLENGED, ORD, "PPPPPPSPPP", 0},
+    {H_PETITION_UPDATED_CHALLENGED, ACK, "UUPPPPPPPP", 0},
+    {H_PETITION_UPDATED_CHALLENGED, PN, "PPPPTPPPPP", CJX_CASE_HISTORY_UPDATED},
+    {H_PETITION_UPDATED_CHALLENGED, PET, "PPPPPPSPPP", 0},
 };
-#define N_TABLE (sizeof(table) / sizeof(table[0]))
+#define N_TABLE  (sizeof(table) / sizeof(table[0]))
+#define N_EVENTS 8 /* IDENTIFY .. PETITION */
 
 static const enum cjx_role table_roles[] = {CJX_ROLE_DOJ, CJX_ROLE_PROSECUTOR,
                                             CJX_ROLE_DEFENDER, CJX_ROLE_COURT,
@@ -332,7 +515,7 @@ check_cell(const struct table_row *row, const struct cjx_case *cur,
     int want_rc = want == 'T' || want == 'U' ? 0
                   : want == 'P'              ? CJX_EPERM
                                              : CJX_ESTATE;
-    const char *where = cjx_case_state_name(row->state);
+    const char *where = histories[row->history].name;
     if (rc != want_rc)
         fail_msg("%s + %s from %s (%s county): got %s (%s), want %c", where,
                  cjx_case_event_kind_name(row->kind), cjx_role_name(role),
@@ -342,9 +525,15 @@ check_cell(const struct table_row *row, const struct cjx_case *cur,
         fail_msg("%s + %s from %s (%s county): retry_may_succeed %d", where,
                  cjx_case_event_kind_name(row->kind), cjx_role_name(role),
                  own ? "own" : "other", retry);
+    /* Every case the petition path makes keeps that origin. */
+    enum cjx_case_origin origin =
+        histories[row->history].steps[0] == PET || row->kind == PET
+            ? CJX_CASE_ORIGIN_PETITION
+            : CJX_CASE_ORIGIN_AUTOMATIC_REVIEW;
     switch (want) {
     case 'T':
         assert_int_equal(next.state, row->to);
+        assert_int_equal(next.origin, origin);
         assert_int_equal(next.version, cur != NULL ? cur->version + 1 : 1);
         assert_true(next.updated_us == now);
         assert_string_equal(next.key.cii, CII);
@@ -368,21 +557,17 @@ test_workflow__every_state_event_role_and_county__matches_the_table(
 {
     (void)state;
     struct cjx_workflow_policy p = test_policy();
-    /* Every (state, kind) pair appears exactly once. */
-    assert_int_equal(N_TABLE, 7 * 6);
+    /* Every (history, kind) pair appears exactly once. */
+    assert_int_equal(N_TABLE, N_HISTORIES * N_EVENTS);
     for (size_t i = 0; i < N_TABLE; i++)
         for (size_t j = i + 1; j < N_TABLE; j++)
-            assert_false(table[i].state == table[j].state &&
+            assert_false(table[i].history == table[j].history &&
                          table[i].kind == table[j].kind);
 
     for (size_t i = 0; i < N_TABLE; i++) {
         const struct table_row *row = &table[i];
         struct cjx_case c;
-        const struct cjx_case *cur = NULL;
-        if (row->state != CJX_CASE_STATE_UNSPECIFIED) {
-            build(row->state, &p, &c);
-            cur = &c;
-        }
+        const struct cjx_case *cur = build_history(row->history, &p, &c);
         for (size_t r = 0; r < 5; r++)
             for (int own = 1; own >= 0; own--)
                 check_cell(row, cur, table_roles[r], own,
@@ -944,7 +1129,8 @@ test_workflow__order_before_notice__waits_then_applies(void **state)
     struct cjx_workflow_policy p = test_policy();
     struct cjx_case_event order = event(CJX_CASE_EV_RELIEF_ORDER, T_ORDER);
     must_refuse(NULL, &order, &p, T_ORDER, CJX_ESTATE,
-                "no candidate notice for this case has arrived yet");
+                "no candidate notice or petition for this case has "
+                "arrived yet");
     assert_int_equal(cjx_workflow_retry_may_succeed(NULL, &order, &p, T_ORDER),
                      1);
 
@@ -1339,6 +1525,58 @@ m_negative_time(struct cjx_case_event *e)
     e->at_us = -5;
 }
 
+static void
+m_no_contact_date(struct cjx_case_event *e)
+{
+    e->contact_date = (struct cjx_case_date){0};
+}
+static void
+m_feb_30(struct cjx_case_event *e)
+{
+    e->contact_date =
+        (struct cjx_case_date){.year = 2021, .month = 2, .day = 30};
+}
+static void
+m_contact_after_report(struct cjx_case_event *e)
+{
+    e->contact_date = day_of(e->at_us + 2 * DAY);
+}
+static void
+m_method_unset(struct cjx_case_event *e)
+{
+    e->contact_method = 0;
+}
+static void
+m_method_9(struct cjx_case_event *e)
+{
+    e->contact_method = 9;
+}
+static void
+m_outcome_unset(struct cjx_case_event *e)
+{
+    e->contact_outcome = 0;
+}
+static void
+m_outcome_7(struct cjx_case_event *e)
+{
+    e->contact_outcome = 7;
+}
+static void
+m_origin_automatic(struct cjx_case_event *e)
+{
+    e->origin = CJX_CASE_ORIGIN_AUTOMATIC_REVIEW;
+}
+static void
+m_origin_petition(struct cjx_case_event *e)
+{
+    e->origin = CJX_CASE_ORIGIN_PETITION;
+}
+static void
+m_origin_5(struct cjx_case_event *e)
+{
+    e->origin = 5;
+}
+
 static const struct bad_event bad_events[] = {
     {"no ground", CHAL, m_no_ground, "ground: required"},
     {"unknown ground", CHAL, m_bad_ground, "ground: unknown value 7"},
@@ -1385,6 +1623,29 @@ static const struct bad_event bad_events[] = {
     {"bad sender", ORD, m_bad_sender_ori, "sender_ori: not an ORI"},
     {"no time", NOCH, m_no_time, "at_us: required"},
     {"negative time", ACK, m_negative_time, "at_us: required"},
+    {"no contact date", PN, m_no_contact_date, "contact_date: required"},
+    {"no such day", PN, m_feb_30, "contact_date: 2021-2-30 is not a calendar"},
+    {"contact after the report", PN, m_contact_after_report,
+     "is after the report was made"},
+    {"no method", PN, m_method_unset, "method: required"},
+    {"unknown method", PN, m_method_9, "method: unknown value 9"},
+    {"no outcome", PN, m_outcome_unset, "outcome: required"},
+    {"unknown outcome", PN, m_outcome_7, "outcome: unknown value 7"},
+    {"petition without county", PET, m_no_county, "county: required"},
+    {"petition without determination", PET, m_det_unset,
+     "petition for case A1234567 SCN-2001-123 #1: determination.relief: "
+     "required"},
+    {"petition on a relieved count", PET, m_det_no_action,
+     "NO_ACTION is not a candidate"},
+    {"petition of another origin", PET, m_origin_automatic,
+     "petition for case A1234567 SCN-2001-123 #1: origin: the case it opens "
+     "is of origin PETITION, not AUTOMATIC_REVIEW (1)"},
+    {"notice of a petition's origin", NOTE, m_origin_petition,
+     "origin: the case it opens is of origin AUTOMATIC_REVIEW, not "
+     "PETITION (2)"},
+    {"unknown origin", ID, m_origin_5, "not UNSPECIFIED (5)"},
+    {"petition naming no ORI", PET, m_bad_prosecutor,
+     "prosecutor_ori: not an ORI"},
 };
 
 static void
@@ -1663,6 +1924,331 @@ test_workflow__overdue__lists_cases_by_party(void **state)
     assert_int_equal(o[2].index, 2);
 }
 
+/* ---- The public defender's notice to the person (M4) ---- */
+
+static void
+test_workflow__person_notified__keeps_the_state_and_adds_a_version(void **state)
+{
+    (void)state;
+    struct cjx_workflow_policy p = test_policy();
+    struct cjx_case c, once, twice;
+    build(CJX_CASE_CHALLENGED, &p, &c);
+    struct cjx_case_event ev = event(CJX_CASE_EV_PERSON_NOTIFIED, T_PROBE);
+    must_apply(&c, &ev, &p, T_PROBE + MINUTE, &once);
+    /* Only the version and the time of the change move. */
+    struct cjx_case want = c;
+    want.version = c.version + 1;
+    want.updated_us = T_PROBE + MINUTE;
+    assert_memory_equal(&once, &want, sizeof(want));
+    /* The case keeps no contacts: the same report again is a new version
+     * (the service, which keeps them, tells repeats). */
+    must_apply(&once, &ev, &p, T_PROBE + HOUR, &twice);
+    assert_int_equal(twice.version, c.version + 2);
+    assert_int_equal(twice.state, CJX_CASE_CHALLENGED);
+}
+
+static void
+test_workflow__person_notified_before_the_challenge__waits(void **state)
+{
+    (void)state;
+    struct cjx_workflow_policy p = test_policy();
+    struct cjx_case c;
+    build(CJX_CASE_NOTIFIED, &p, &c);
+    struct cjx_case_event ev = event(CJX_CASE_EV_PERSON_NOTIFIED, T_PROBE);
+    must_refuse(&c, &ev, &p, T_PROBE, CJX_ESTATE,
+                "the case is NOTIFIED and no challenge has been applied yet; "
+                "the sender should retry later");
+    assert_int_equal(cjx_workflow_retry_may_succeed(&c, &ev, &p, T_PROBE), 1);
+    must_refuse(NULL, &ev, &p, T_PROBE, CJX_ESTATE, "retry later");
+    assert_int_equal(cjx_workflow_retry_may_succeed(NULL, &ev, &p, T_PROBE), 1);
+
+    /* The challenge arrives; the retry succeeds. */
+    struct cjx_case_event chal = event(CJX_CASE_EV_CHALLENGE, T_DECISION);
+    must_apply(&c, &chal, &p, T_PROBE, &c);
+    must_apply(&c, &ev, &p, T_PROBE, &c);
+    assert_int_equal(c.state, CJX_CASE_CHALLENGED);
+
+    /* Waiting for decisions by policy, a silent case may still be
+     * challenged after the deadline. */
+    p.review_lapse = CJX_LAPSE_WAIT;
+    build(CJX_CASE_NOTIFIED, &p, &c);
+    ev.at_us = LAPSE + DAY;
+    assert_int_equal(cjx_workflow_retry_may_succeed(&c, &ev, &p, LAPSE + DAY),
+                     1);
+}
+
+static void
+test_workflow__person_notified_without_a_challenge__is_refused_for_good(
+    void **state)
+{
+    (void)state;
+    struct cjx_workflow_policy p = test_policy();
+    struct cjx_case c;
+    build(CJX_CASE_NOT_CHALLENGED, &p, &c);
+    struct cjx_case_event ev = event(CJX_CASE_EV_PERSON_NOTIFIED, T_PROBE);
+    must_refuse(&c, &ev, &p, T_PROBE, CJX_ESTATE,
+                "the prosecutor did not challenge (decision: no challenge, "
+                "accepting DISMISS_AND_SEAL, at 2019-09-02T09:00:00.000000Z); "
+                "the public defender notifies the person only of a "
+                "challenge");
+    assert_int_equal(cjx_workflow_retry_may_succeed(&c, &ev, &p, T_PROBE), 0);
+
+    /* A silent case past its lapse can no longer be challenged. */
+    build(CJX_CASE_NOTIFIED, &p, &c);
+    ev.at_us = LAPSE + 1;
+    must_refuse(&c, &ev, &p, LAPSE + 1, CJX_ESTATE,
+                "counts as not challenged since");
+    assert_int_equal(cjx_workflow_retry_may_succeed(&c, &ev, &p, LAPSE + 1), 0);
+}
+
+static void
+test_workflow__person_notified_dated_before_the_challenge__is_refused(
+    void **state)
+{
+    (void)state;
+    struct cjx_workflow_policy p = test_policy();
+    struct cjx_case c, next;
+    build(CJX_CASE_CHALLENGED, &p, &c);
+    struct cjx_case_event ev =
+        event(CJX_CASE_EV_PERSON_NOTIFIED, T_DECISION - SKEW - 1);
+    must_refuse(&c, &ev, &p, T_PROBE, CJX_ESTATE,
+                "before the challenge it follows");
+    assert_int_equal(cjx_workflow_retry_may_succeed(&c, &ev, &p, T_PROBE), 0);
+    ev.at_us = T_DECISION - SKEW;
+    must_apply(&c, &ev, &p, T_PROBE, &next);
+}
+
+static void
+test_workflow__person_notified_by_others__names_the_rule(void **state)
+{
+    (void)state;
+    struct cjx_workflow_policy p = test_policy();
+    struct cjx_case c;
+    build(CJX_CASE_CHALLENGED, &p, &c);
+    struct cjx_case_event ev = event(CJX_CASE_EV_PERSON_NOTIFIED, T_PROBE);
+    set_sender(&ev, CJX_ROLE_PROSECUTOR, 1);
+    must_refuse(&c, &ev, &p, T_PROBE, CJX_EPERM,
+                "a PROSECUTOR may not send it: only a public defender of the "
+                "case's county notifies the person of a challenge");
+    set_sender(&ev, CJX_ROLE_DEFENDER, 0);
+    must_refuse(&c, &ev, &p, T_PROBE, CJX_EPERM,
+                "DEFENDER " OTHER_PD_ORI " of Alameda may not act on a case "
+                "of San Francisco");
+}
+
+/* ---- Petitions (HS 11361.8) ---- */
+
+static void
+test_workflow__petition__opens_a_notified_case_without_deadlines(void **state)
+{
+    (void)state;
+    struct cjx_workflow_policy p = test_policy();
+    struct cjx_case_event ev = event(CJX_CASE_EV_PETITION, T_NOTICE);
+    ev.determination = (struct cjx_relief_determination){
+        .relief = CJX_RELIEF_REDUCE_TO_MISDEMEANOR,
+        .procedure = CJX_PROCEDURE_APPLICATION_REDESIGNATION};
+    struct cjx_case c;
+    must_apply(NULL, &ev, &p, T_NOTICE + MINUTE, &c);
+    assert_int_equal(c.state, CJX_CASE_NOTIFIED);
+    assert_int_equal(c.origin, CJX_CASE_ORIGIN_PETITION);
+    assert_int_equal(c.version, 1);
+    assert_true(c.times.notified_us == T_NOTICE);
+    assert_true(c.times.identified_us == 0);
+    assert_string_equal(c.prosecutor_ori, DA_ORI);
+    assert_int_equal(c.determination.floor, CJX_RELIEF_REDUCE_TO_MISDEMEANOR);
+    assert_int_equal(c.determination.ceiling, CJX_RELIEF_REDUCE_TO_MISDEMEANOR);
+    assert_int_equal(c.determination.procedure,
+                     CJX_PROCEDURE_APPLICATION_REDESIGNATION);
+    assert_true(c.deadlines.notice_us == CJX_WORKFLOW_NO_DEADLINE);
+    assert_true(c.deadlines.review_us == CJX_WORKFLOW_NO_DEADLINE);
+    assert_true(c.deadlines.order_us == CJX_WORKFLOW_NO_DEADLINE);
+    assert_true(c.deadlines.history_update_us == CJX_WORKFLOW_NO_DEADLINE);
+    assert_int_equal(c.flags, 0);
+    /* It never lapses, and nobody is late on it before the order. */
+    int64_t later = utc(2030, 1, 1, 0, 0, 0);
+    assert_true(cjx_workflow_lapse_us(&c, &p) == CJX_WORKFLOW_NO_DEADLINE);
+    assert_int_equal(cjx_workflow_effective_state(&c, &p, later),
+                     CJX_CASE_NOTIFIED);
+    struct cjx_overdue o[CJX_WORKFLOW_MAX_OVERDUE_PER_CASE];
+    assert_int_equal(cjx_workflow_case_overdue(&c, &p, later, o), 0);
+}
+
+static void
+test_workflow__petition_case__court_orders_without_an_answer(void **state)
+{
+    (void)state;
+    struct cjx_workflow_policy p = test_policy();
+    struct cjx_case c;
+    build_history(H_PETITION, &p, &c);
+    /* Long after the automatic path's order deadline (1 March 2023). */
+    int64_t t = utc(2024, 4, 2, 10, 0, 0);
+    struct cjx_case_event ord = event(CJX_CASE_EV_RELIEF_ORDER, t);
+    ord.order = CJX_ORDER_REDUCE_TO_INFRACTION;
+    must_apply(&c, &ord, &p, t + MINUTE, &c);
+    assert_int_equal(c.state, CJX_CASE_ORDERED);
+    assert_int_equal(c.decision.kind, CJX_DECISION_NONE);
+    assert_true(c.times.decided_us == 0);
+    assert_true(c.times.ordered_us == t);
+    assert_int_equal(c.order, CJX_ORDER_REDUCE_TO_INFRACTION);
+    assert_int_equal(c.flags, 0);
+    assert_true(c.deadlines.order_us == CJX_WORKFLOW_NO_DEADLINE);
+    /* DOJ's update of its record is the one deadline of a petition. */
+    assert_true(c.deadlines.history_update_us == t + HISTORY_WINDOW);
+    struct cjx_overdue o[CJX_WORKFLOW_MAX_OVERDUE_PER_CASE];
+    assert_int_equal(cjx_workflow_case_overdue(&c, &p, t + HISTORY_WINDOW, o),
+                     0);
+    assert_int_equal(
+        cjx_workflow_case_overdue(&c, &p, t + HISTORY_WINDOW + 1, o), 1);
+    assert_int_equal(o[0].kind, CJX_OVERDUE_HISTORY_UPDATE);
+    assert_int_equal(o[0].party, CJX_ROLE_DOJ);
+
+    /* The prosecutor's turn has passed. */
+    struct cjx_case_event chal = event(CJX_CASE_EV_CHALLENGE, t + DAY);
+    must_refuse(&c, &chal, &p, t + DAY, CJX_ESTATE,
+                "none: the court ordered the case at "
+                "2024-04-02T10:00:00.000000Z without one");
+}
+
+static void
+test_workflow__petition_case__prosecutor_answers_without_a_deadline(
+    void **state)
+{
+    (void)state;
+    struct cjx_workflow_policy p = test_policy();
+    struct cjx_case c, next;
+    build_history(H_PETITION, &p, &c);
+    /* Years after the automatic review deadline and its grace. */
+    int64_t t = LAPSE + 365 * DAY;
+    struct cjx_case_event ev = event(CJX_CASE_EV_NO_CHALLENGE, t);
+    must_apply(&c, &ev, &p, t, &next);
+    assert_int_equal(next.state, CJX_CASE_NOT_CHALLENGED);
+    assert_int_equal(next.flags, 0);
+    assert_true(next.deadlines.order_us == CJX_WORKFLOW_NO_DEADLINE);
+    ev = event(CJX_CASE_EV_CHALLENGE, t);
+    must_apply(&c, &ev, &p, t, &next);
+    assert_int_equal(next.state, CJX_CASE_CHALLENGED);
+    /* Nor is the prosecutor overdue on it. */
+    struct cjx_overdue o[CJX_WORKFLOW_MAX_OVERDUE_PER_CASE];
+    assert_int_equal(cjx_workflow_case_overdue(&c, &p, t, o), 0);
+}
+
+static void
+test_workflow__petition_case__order_dated_before_the_petition__is_refused(
+    void **state)
+{
+    (void)state;
+    struct cjx_workflow_policy p = test_policy();
+    struct cjx_case c, next;
+    build_history(H_PETITION, &p, &c);
+    struct cjx_case_event ev =
+        event(CJX_CASE_EV_RELIEF_ORDER, T_NOTICE - SKEW - 1);
+    must_refuse(&c, &ev, &p, T_PROBE, CJX_ESTATE,
+                "before the petition it follows");
+    assert_int_equal(cjx_workflow_retry_may_succeed(&c, &ev, &p, T_PROBE), 0);
+    ev.at_us = T_NOTICE - SKEW;
+    must_apply(&c, &ev, &p, T_PROBE, &next);
+}
+
+static void
+test_workflow__identical_petition_resent__changes_nothing(void **state)
+{
+    (void)state;
+    struct cjx_workflow_policy p = test_policy();
+    struct cjx_case c, next;
+    build_history(H_PETITION_CHALLENGED, &p, &c);
+    struct cjx_case_event ev = event(CJX_CASE_EV_PETITION, T_PROBE);
+    must_apply(&c, &ev, &p, T_PROBE, &next);
+    assert_memory_equal(&next, &c, sizeof(c));
+
+    ev.prosecutor_ori = "";
+    must_refuse(&c, &ev, &p, T_PROBE, CJX_ESTATE,
+                "was opened by a petition filed at "
+                "2019-05-20T09:00:00.000000Z with county San Francisco");
+    must_refuse(&c, &ev, &p, T_PROBE, CJX_ESTATE,
+                "a different petition cannot replace it");
+    assert_int_equal(cjx_workflow_retry_may_succeed(&c, &ev, &p, T_PROBE), 0);
+}
+
+static void
+test_workflow__petition_and_notice__never_reopen_each_others_case(void **state)
+{
+    (void)state;
+    struct cjx_workflow_policy p = test_policy();
+    struct cjx_case c;
+    /* The same content as the case's notice: only the origin differs. */
+    build(CJX_CASE_NOTIFIED, &p, &c);
+    struct cjx_case_event pet = event(CJX_CASE_EV_PETITION, T_PROBE);
+    must_refuse(&c, &pet, &p, T_PROBE, CJX_ESTATE,
+                "was notified at 2019-05-20T09:00:00.000000Z");
+    must_refuse(&c, &pet, &p, T_PROBE, CJX_ESTATE,
+                "a petition cannot reopen it");
+    assert_int_equal(cjx_workflow_retry_may_succeed(&c, &pet, &p, T_PROBE), 0);
+
+    build_history(H_PETITION, &p, &c);
+    struct cjx_case_event note = event(CJX_CASE_EV_CANDIDATE_NOTICE, T_PROBE);
+    must_refuse(&c, &note, &p, T_PROBE, CJX_ESTATE,
+                "a candidate notice cannot reopen it");
+    assert_int_equal(cjx_workflow_retry_may_succeed(&c, &note, &p, T_PROBE), 0);
+}
+
+static void
+test_workflow__petition_determination__bounds_relief(void **state)
+{
+    (void)state;
+    struct cjx_workflow_policy p = test_policy();
+    struct cjx_case c, next;
+    struct cjx_case_event pet = event(CJX_CASE_EV_PETITION, T_NOTICE);
+    pet.determination = (struct cjx_relief_determination){
+        .relief = CJX_RELIEF_REDUCE_TO_MISDEMEANOR};
+    must_apply(NULL, &pet, &p, T_NOTICE, &c);
+
+    struct cjx_case_event ord = event(CJX_CASE_EV_RELIEF_ORDER, T_ORDER);
+    must_refuse(&c, &ord, &p, T_ORDER, CJX_ESTATE,
+                "DISMISS_AND_SEAL is more relief than the court's ceiling "
+                "REDUCE_TO_MISDEMEANOR");
+    /* Refused for what it says: waiting changes nothing. */
+    assert_int_equal(cjx_workflow_retry_may_succeed(&c, &ord, &p, T_ORDER), 0);
+    p.above_ceiling = CJX_CEILING_FLAG;
+    must_apply(&c, &ord, &p, T_ORDER, &next);
+    assert_int_equal(next.flags, CJX_CASE_FLAG_ABOVE_CEILING);
+    p = test_policy();
+
+    struct cjx_case_event noch = event(CJX_CASE_EV_NO_CHALLENGE, T_DECISION);
+    noch.relief = CJX_RELIEF_REDUCE_TO_INFRACTION;
+    must_refuse(&c, &noch, &p, T_DECISION, CJX_ESTATE,
+                "more relief than the court's ceiling");
+
+    /* A person may petition whatever the rules say; the court may then
+     * only deny. */
+    pet.determination =
+        (struct cjx_relief_determination){.relief = CJX_RELIEF_NOT_ELIGIBLE};
+    must_apply(NULL, &pet, &p, T_NOTICE, &c);
+    assert_int_equal(c.determination.ceiling, CJX_RELIEF_NOT_ELIGIBLE);
+    ord.order = CJX_ORDER_REDUCE_TO_MISDEMEANOR;
+    must_refuse(&c, &ord, &p, T_ORDER, CJX_ESTATE,
+                "more relief than the court's ceiling NOT_ELIGIBLE");
+    ord.order = CJX_ORDER_DENIED;
+    must_apply(&c, &ord, &p, T_ORDER, &next);
+    assert_int_equal(next.order, CJX_ORDER_DENIED);
+}
+
+static void
+test_workflow__petition_from_another_county__names_both_counties(void **state)
+{
+    (void)state;
+    struct cjx_workflow_policy p = test_policy();
+    struct cjx_case_event ev = event(CJX_CASE_EV_PETITION, T_NOTICE);
+    set_sender(&ev, CJX_ROLE_COURT, 0);
+    must_refuse(
+        NULL, &ev, &p, T_NOTICE, CJX_EPERM,
+        "petition for case A1234567 SCN-2001-123 #1: COURT " OTHER_COURT_ORI
+        " of Alameda may not act on a case of San Francisco");
+    set_sender(&ev, CJX_ROLE_DOJ, 1);
+    must_refuse(NULL, &ev, &p, T_NOTICE, CJX_EPERM,
+                "a DOJ may not send it: only the court of the case's county "
+                "files a petition");
+}
+
 /* ---- Routing ---- */
 
 static const char registry_yaml[] =
@@ -1782,6 +2368,10 @@ test_workflow__route__each_message_reaches_its_parties(void **state)
                  "+CA0000001 +CA038013A ~CA038023P");
     expect_route(reg, CJX_CASE_EV_HISTORY_UPDATED, &sf,
                  "+CA038033J ~CA038013A ~CA038023P");
+    expect_route(reg, CJX_CASE_EV_PERSON_NOTIFIED, &sf,
+                 "+CA038033J +CA038013A +CA0000001 ~CA038023P");
+    expect_route(reg, CJX_CASE_EV_PETITION, &sf,
+                 "+CA038013A +CA0000001 ~CA038023P");
 }
 
 static void
@@ -1795,6 +2385,10 @@ test_workflow__route__city_attorney_case_goes_to_the_city_attorney(void **state)
                  "+CA0000001 +CA019423A ~CA019023P ~CA019024P");
     expect_route(reg, CJX_CASE_EV_CHALLENGE, &la,
                  "+CA019033J +CA019023P +CA019024P ~CA0000001");
+    expect_route(reg, CJX_CASE_EV_PERSON_NOTIFIED, &la,
+                 "+CA019033J +CA019423A +CA0000001 ~CA019023P ~CA019024P");
+    expect_route(reg, CJX_CASE_EV_PETITION, &la,
+                 "+CA019423A +CA0000001 ~CA019023P ~CA019024P");
 
     const struct cjx_agency *a = NULL;
     assert_int_equal(
@@ -1858,6 +2452,17 @@ test_workflow__route__missing_agencies__are_named(void **state)
     struct cjx_case alameda = case_in("Alameda", "CA001013A");
     expect_route(reg, CJX_CASE_EV_NO_CHALLENGE, &alameda,
                  "+CA001033J ~CA0000001");
+    expect_route(reg, CJX_CASE_EV_PERSON_NOTIFIED, &alameda,
+                 "+CA001033J +CA001013A +CA0000001");
+    expect_route(reg, CJX_CASE_EV_PETITION, &alameda, "+CA001013A +CA0000001");
+    /* A petition in a county with no court registered here still reaches
+     * its prosecutor; a report on the person needs the court. */
+    struct cjx_case fresno_petition = case_in("Fresno", "CA010013A");
+    expect_route(reg, CJX_CASE_EV_PETITION, &fresno_petition,
+                 "+CA010013A +CA0000001");
+    expect_route_error(reg, CJX_CASE_EV_PERSON_NOTIFIED, &fresno_petition,
+                       CJX_WORKFLOW_MAX_RECIPIENTS, CJX_ENOTFOUND,
+                       "route: no COURT registered for Fresno");
     expect_route_error(reg, CJX_CASE_EV_CHALLENGE, &alameda,
                        CJX_WORKFLOW_MAX_RECIPIENTS, CJX_ENOTFOUND,
                        "no DEFENDER registered for Alameda");
@@ -1910,8 +2515,31 @@ test_workflow__every_value__has_a_name(void **state)
     (void)state;
     for (int s = CJX_CASE_IDENTIFIED; s <= CJX_CASE_HISTORY_UPDATED; s++)
         assert_string_not_equal(cjx_case_state_name(s), "UNSPECIFIED");
-    for (int k = CJX_CASE_EV_IDENTIFY; k <= CJX_CASE_EV_HISTORY_UPDATED; k++)
+    for (int k = CJX_CASE_EV_IDENTIFY; k <= CJX_CASE_EV_PETITION; k++)
         assert_string_not_equal(cjx_case_event_kind_name(k), "UNSPECIFIED");
+    for (int o = CJX_CASE_ORIGIN_AUTOMATIC_REVIEW;
+         o <= CJX_CASE_ORIGIN_PETITION; o++)
+        assert_string_not_equal(cjx_case_origin_name(o), "UNSPECIFIED");
+    for (int m = CJX_CONTACT_MAIL; m <= CJX_CONTACT_OTHER; m++)
+        assert_string_not_equal(cjx_contact_method_name(m), "UNSPECIFIED");
+    for (int o = CJX_CONTACT_REACHED; o <= CJX_CONTACT_NO_CONTACT_INFO; o++)
+        assert_string_not_equal(cjx_contact_outcome_name(o), "UNSPECIFIED");
+    assert_string_equal(cjx_case_event_kind_name(CJX_CASE_EV_PERSON_NOTIFIED),
+                        "PERSON_NOTIFIED");
+    assert_string_equal(cjx_case_event_kind_name(CJX_CASE_EV_PETITION),
+                        "PETITION");
+    assert_string_equal(cjx_case_event_kind_name((enum cjx_case_event_kind)9),
+                        "UNSPECIFIED");
+    assert_string_equal(cjx_case_origin_name(CJX_CASE_ORIGIN_UNSPECIFIED),
+                        "UNSPECIFIED");
+    assert_string_equal(cjx_contact_method_name(CJX_CONTACT_IN_PERSON),
+                        "IN_PERSON");
+    assert_string_equal(cjx_contact_outcome_name(CJX_CONTACT_NO_CONTACT_INFO),
+                        "NO_CONTACT_INFO");
+    assert_string_equal(cjx_contact_method_name((enum cjx_contact_method)6),
+                        "UNSPECIFIED");
+    assert_string_equal(cjx_contact_outcome_name((enum cjx_contact_outcome)5),
+                        "UNSPECIFIED");
     for (int r = CJX_RELIEF_NOT_ELIGIBLE; r <= CJX_RELIEF_NO_ACTION; r++)
         assert_string_not_equal(cjx_relief_name(r), "UNSPECIFIED");
     for (int o = CJX_ORDER_DENIED; o <= CJX_ORDER_DISMISS_AND_SEAL; o++)
@@ -1998,6 +2626,29 @@ test_workflow__enum_values__equal_the_proto_values(void **state)
     SAME(CJX_DECISION_CHALLENGE,
          CJX__V1__DECISION_KIND__DECISION_KIND_CHALLENGE);
     SAME(CJX_DECISION_LAPSED, CJX__V1__DECISION_KIND__DECISION_KIND_LAPSED);
+    SAME(CJX_CASE_EV_PERSON_NOTIFIED,
+         CJX__V1__CASE_EVENT_KIND__CASE_EVENT_KIND_PERSON_NOTIFIED);
+    SAME(CJX_CASE_EV_PETITION,
+         CJX__V1__CASE_EVENT_KIND__CASE_EVENT_KIND_PETITION);
+    SAME(CJX_CASE_ORIGIN_UNSPECIFIED,
+         CJX__V1__CASE_ORIGIN__CASE_ORIGIN_UNSPECIFIED);
+    SAME(CJX_CASE_ORIGIN_AUTOMATIC_REVIEW,
+         CJX__V1__CASE_ORIGIN__CASE_ORIGIN_AUTOMATIC_REVIEW);
+    SAME(CJX_CASE_ORIGIN_PETITION, CJX__V1__CASE_ORIGIN__CASE_ORIGIN_PETITION);
+    SAME(CJX_CONTACT_MAIL, CJX__V1__CONTACT_METHOD__CONTACT_METHOD_MAIL);
+    SAME(CJX_CONTACT_PHONE, CJX__V1__CONTACT_METHOD__CONTACT_METHOD_PHONE);
+    SAME(CJX_CONTACT_EMAIL, CJX__V1__CONTACT_METHOD__CONTACT_METHOD_EMAIL);
+    SAME(CJX_CONTACT_IN_PERSON,
+         CJX__V1__CONTACT_METHOD__CONTACT_METHOD_IN_PERSON);
+    SAME(CJX_CONTACT_OTHER, CJX__V1__CONTACT_METHOD__CONTACT_METHOD_OTHER);
+    SAME(CJX_CONTACT_REACHED,
+         CJX__V1__CONTACT_OUTCOME__CONTACT_OUTCOME_REACHED);
+    SAME(CJX_CONTACT_NO_RESPONSE,
+         CJX__V1__CONTACT_OUTCOME__CONTACT_OUTCOME_NO_RESPONSE);
+    SAME(CJX_CONTACT_UNDELIVERABLE,
+         CJX__V1__CONTACT_OUTCOME__CONTACT_OUTCOME_UNDELIVERABLE);
+    SAME(CJX_CONTACT_NO_CONTACT_INFO,
+         CJX__V1__CONTACT_OUTCOME__CONTACT_OUTCOME_NO_CONTACT_INFO);
 #undef SAME
 }
 
@@ -2094,6 +2745,31 @@ main(void)
         cmocka_unit_test(
             test_workflow__overdue__at_deadline_is_not_and_one_us_later_is),
         cmocka_unit_test(test_workflow__overdue__lists_cases_by_party),
+        cmocka_unit_test(
+            test_workflow__person_notified__keeps_the_state_and_adds_a_version),
+        cmocka_unit_test(
+            test_workflow__person_notified_before_the_challenge__waits),
+        cmocka_unit_test(
+            test_workflow__person_notified_without_a_challenge__is_refused_for_good),
+        cmocka_unit_test(
+            test_workflow__person_notified_dated_before_the_challenge__is_refused),
+        cmocka_unit_test(
+            test_workflow__person_notified_by_others__names_the_rule),
+        cmocka_unit_test(
+            test_workflow__petition__opens_a_notified_case_without_deadlines),
+        cmocka_unit_test(
+            test_workflow__petition_case__court_orders_without_an_answer),
+        cmocka_unit_test(
+            test_workflow__petition_case__prosecutor_answers_without_a_deadline),
+        cmocka_unit_test(
+            test_workflow__petition_case__order_dated_before_the_petition__is_refused),
+        cmocka_unit_test(
+            test_workflow__identical_petition_resent__changes_nothing),
+        cmocka_unit_test(
+            test_workflow__petition_and_notice__never_reopen_each_others_case),
+        cmocka_unit_test(test_workflow__petition_determination__bounds_relief),
+        cmocka_unit_test(
+            test_workflow__petition_from_another_county__names_both_counties),
         cmocka_unit_test_setup_teardown(
             test_workflow__route__each_message_reaches_its_parties,
             registry_setup, registry_teardown),

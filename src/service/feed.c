@@ -32,6 +32,7 @@ struct record_feed {
 struct change_batch {
     struct pending_change *items;
     int n;
+    int64_t last_seq; /* of the last change read, sent or withheld */
 };
 
 static void
@@ -52,6 +53,10 @@ copy_change(void *arg, const struct cjx_stored_record *r)
 {
     struct change_batch *b = arg;
     struct pending_change *p = &b->items[b->n];
+    if (!stored_record_servable(r)) {
+        b->last_seq = r->seq; /* withheld (logged): the cursor moves past */
+        return 0;
+    }
     p->seq = r->seq;
     p->cii = strdup(r->cii);
     p->ccn = strdup(r->court_case_number);
@@ -70,6 +75,7 @@ copy_change(void *arg, const struct cjx_stored_record *r)
     }
     memcpy(p->bytes, r->record, r->record_len);
     b->n++;
+    b->last_seq = r->seq;
     return 0;
 }
 
@@ -78,12 +84,12 @@ read_changes(void *feed, struct cjx_store *store, void *items, int *n,
              struct cjx_errbuf *eb)
 {
     struct record_feed *rf = feed;
-    struct change_batch b = {items, 0};
+    struct change_batch b = {items, 0, rf->cursor};
     int err = cjx_store_read_changes(store, rf->cursor, WATCH_BATCH,
                                      copy_change, &b, eb);
     *n = b.n;
-    if (err == 0 && b.n > 0)
-        rf->cursor = b.items[b.n - 1].seq;
+    if (err == 0)
+        rf->cursor = b.last_seq;
     return err;
 }
 

@@ -5,42 +5,8 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "cjx/utf8.h"
 #include "cjx/v1/audit.pb-c.h"
-
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF), or 0 if there is none. */
-static size_t
-utf8_seq_len(const unsigned char *s, size_t avail)
-{
-    unsigned char c = s[0];
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (avail < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
 
 /* Text as an entry may hold it. Most text is already fine and is used as
  * it is; otherwise a copy in scratch (CJX_AUDIT_TEXT_MAX + 1 bytes) has
@@ -56,7 +22,7 @@ clean_text(const char *s, char *scratch)
     const unsigned char *p = (const unsigned char *)s;
     size_t len = strlen(s), i = 0;
     while (i < len && i <= CJX_AUDIT_TEXT_MAX) {
-        size_t n = utf8_seq_len(p + i, len - i);
+        size_t n = cjx_utf8_seq_len(p + i, len - i);
         if (n == 0)
             break;
         i += n;
@@ -66,7 +32,7 @@ clean_text(const char *s, char *scratch)
     size_t out = 0;
     i = 0;
     while (i < len) {
-        size_t n = utf8_seq_len(p + i, len - i);
+        size_t n = cjx_utf8_seq_len(p + i, len - i);
         if (n == 0) {
             n = 1;
             if (out + 1 > CJX_AUDIT_TEXT_MAX)

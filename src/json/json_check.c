@@ -218,7 +218,7 @@ check_string(struct check *c, struct check_key *key)
             continue;
         }
         {
-            size_t n = cjx_json_utf8_seq_len(c->s + at, c->len - at);
+            size_t n = cjx_utf8_seq_len(c->s + at, c->len - at);
             if (n == 0)
                 return fail_at(c, at, "invalid UTF-8 in string");
             if (decoding && scratch_put(c, (const char *)c->s + at, n) < 0)

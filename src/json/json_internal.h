@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "cjx/error.h"
+#include "cjx/utf8.h"
 
 /* Flags every json-c tokener in this module uses. json-c's strict mode still
  * lets through some non-JSON (single quotes, NaN, "1.", raw control
@@ -52,13 +53,6 @@ long cjx_json_base64_decode(const char *text, size_t len, uint8_t *out);
 /* Encodes len bytes as padded standard base64 into out, which must hold
  * 4 * ((len + 2) / 3) + 1 bytes; NUL-terminates. */
 void cjx_json_base64_encode(const uint8_t *data, size_t len, char *out);
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if the bytes there
- * are not one: overlong forms, surrogates and code points above U+10FFFF are
- * refused. */
-size_t cjx_json_utf8_seq_len(const unsigned char *s, size_t avail);
-/* Whether all len bytes form valid UTF-8. */
-int cjx_json_utf8_valid(const char *s, size_t len);
 
 /* Whether year-month-day names a real calendar day in years 1..9999. */
 int cjx_json_date_valid(long year, long month, long day);

@@ -82,7 +82,7 @@ show_text(struct parse_ctx *c, const char *s, size_t n)
     size_t max = 60, out = 0, i = 0;
 
     while (i < n && out < max) {
-        size_t k = cjx_json_utf8_seq_len((const unsigned char *)s + i, n - i);
+        size_t k = cjx_utf8_seq_len((const unsigned char *)s + i, n - i);
         if (k == 0 || (unsigned char)s[i] < 0x20) {
             c->shown[out++] = '?';
             i++;

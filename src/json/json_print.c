@@ -53,13 +53,13 @@ print_string(const char *s)
     struct json_object *o;
     char *clean, *p;
 
-    if (len == 0 || cjx_json_utf8_valid(s, len))
+    if (len == 0 || cjx_utf8_valid(s, len))
         return json_object_new_string_len(len ? s : "", (int)len);
     if ((clean = malloc(len * 3 + 1)) == NULL)
         return NULL;
     p = clean;
     for (size_t i = 0; i < len;) {
-        size_t n = cjx_json_utf8_seq_len((const unsigned char *)s + i, len - i);
+        size_t n = cjx_utf8_seq_len((const unsigned char *)s + i, len - i);
         if (n == 0) {
             memcpy(p, "\xef\xbf\xbd", 3);
             p += 3;

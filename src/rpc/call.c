@@ -75,15 +75,41 @@ send_final_locked(struct rpc_call *rc, grpc_status_code code,
     start_batch_locked(rc, ops, n, &rc->t_final);
 }
 
+static void end_with_status_locked(struct rpc_call *rc, grpc_status_code code,
+                                   const char *detail);
+
+/* Packs an outgoing message, or ends the call with INTERNAL when it would
+ * carry a string or enum that breaks the peer's client. The services
+ * withhold a stored message that fails the check and serve the rest; this
+ * is the last line, for anything they did not foresee. Called with rc->mu
+ * held; NULL when the call has ended. */
+static grpc_byte_buffer *
+encode_or_end_locked(struct rpc_call *rc, const ProtobufCMessage *msg)
+{
+    grpc_byte_buffer *bb = NULL;
+    struct cjx_errbuf eb;
+    int err = codec_encode_checked(msg, &bb, &eb);
+    if (err == 0)
+        return bb;
+    cjx_error("rpc", "%s to %s: %s withheld: %s", rc->base.method->path,
+              rc->base.caller.peer, msg->descriptor->name, eb.msg);
+    char detail[600];
+    snprintf(detail, sizeof(detail), "the answer is withheld: %s", eb.msg);
+    end_with_status_locked(rc, GRPC_STATUS_INTERNAL, detail);
+    return NULL;
+}
+
 static void
 op_reply(struct cjx_call *c, const ProtobufCMessage *msg)
 {
     struct rpc_call *rc = rpc_of(c);
     pthread_mutex_lock(&rc->mu);
     if (!rc->ended) {
-        rc->ended = 1;
-        grpc_byte_buffer *bb = codec_encode(msg);
-        send_final_locked(rc, GRPC_STATUS_OK, bb);
+        grpc_byte_buffer *bb = encode_or_end_locked(rc, msg);
+        if (bb != NULL) {
+            rc->ended = 1;
+            send_final_locked(rc, GRPC_STATUS_OK, bb);
+        }
     }
     pthread_mutex_unlock(&rc->mu);
 }
@@ -127,7 +153,9 @@ op_send(struct cjx_call *c, const ProtobufCMessage *msg)
     struct rpc_call *rc = rpc_of(c);
     int err = 0;
     pthread_mutex_lock(&rc->mu);
-    if (rc->ended || rc->sending) {
+    grpc_byte_buffer *bb = NULL;
+    if (rc->ended || rc->sending ||
+        (bb = encode_or_end_locked(rc, msg)) == NULL) {
         err = CJX_ECLOSED;
     } else {
         grpc_op ops[2];
@@ -137,9 +165,8 @@ op_send(struct cjx_call *c, const ProtobufCMessage *msg)
             ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
             rc->initial_md_sent = 1;
         }
-        rc->send_buf = codec_encode(msg);
-        if (rc->send_buf != NULL)
-            rc->bytes_out += (int64_t)grpc_byte_buffer_length(rc->send_buf);
+        rc->send_buf = bb;
+        rc->bytes_out += (int64_t)grpc_byte_buffer_length(rc->send_buf);
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n++].data.send_message.send_message = rc->send_buf;
         rc->sending = 1;
@@ -314,17 +341,16 @@ decode_or_fail(struct rpc_call *rc, grpc_byte_buffer *bb,
         return NULL;
     }
     ProtobufCMessage *msg = NULL;
-    int err = codec_decode(bb, desc, arena, &msg);
+    struct cjx_errbuf eb;
+    int err = codec_decode(bb, desc, arena, &msg, &eb);
     if (err == CJX_ENOMEM) {
         fail_now(rc, CJX_ELIMIT, "request needs too much memory to decode");
         return NULL;
     }
     if (err != 0) {
-        snprintf(detail, sizeof(detail), "request is not a valid %s message",
-                 desc->name);
         cjx_warn("rpc", "%s from %s: %s", rc->base.method->path,
-                 rc->base.caller.peer, detail);
-        fail_now(rc, CJX_EINVAL, detail);
+                 rc->base.caller.peer, eb.msg);
+        fail_now(rc, CJX_EINVAL, eb.msg);
         return NULL;
     }
     return msg;

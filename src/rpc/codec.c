@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cjx/error.h"
+#include "cjx/wire.h"
 
 grpc_byte_buffer *
 codec_encode(const ProtobufCMessage *msg)
@@ -17,6 +18,23 @@ codec_encode(const ProtobufCMessage *msg)
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
     grpc_slice_unref(s);
     return bb;
+}
+
+int
+codec_encode_checked(const ProtobufCMessage *msg, grpc_byte_buffer **out,
+                     struct cjx_errbuf *eb)
+{
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    grpc_slice s = grpc_slice_malloc(n);
+    protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(s));
+    int err = cjx_wire_check(msg->descriptor, GRPC_SLICE_START_PTR(s), n, eb);
+    if (err == 0) {
+        *out = grpc_raw_byte_buffer_create(&s, 1);
+        if (*out == NULL)
+            err = cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    }
+    grpc_slice_unref(s);
+    return err;
 }
 
 grpc_byte_buffer *
@@ -57,25 +75,24 @@ struct decode_args {
     const ProtobufCMessageDescriptor *desc;
     struct cjx_arena *arena;
     ProtobufCMessage *msg;
+    struct cjx_errbuf *eb;
 };
 
 static int
 decode_bytes(void *arg, const uint8_t *data, size_t len)
 {
     struct decode_args *d = arg;
-    ProtobufCAllocator alloc = cjx_arena_pb_allocator(d->arena);
-    d->msg = protobuf_c_message_unpack(d->desc, &alloc, len, data);
-    if (d->msg == NULL)
-        return d->arena->failed ? CJX_ENOMEM : CJX_EPARSE;
-    return 0;
+    return cjx_wire_decode(d->desc, data, len, d->arena, &d->msg, d->eb);
 }
 
 int
 codec_decode(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc,
-             struct cjx_arena *arena, ProtobufCMessage **out)
+             struct cjx_arena *arena, ProtobufCMessage **out,
+             struct cjx_errbuf *eb)
 {
-    struct decode_args d = {.desc = desc, .arena = arena};
-    arena->failed = 0;
+    struct decode_args d = {.desc = desc, .arena = arena, .eb = eb};
+    /* What a compressed buffer that does not inflate is told. */
+    cjx_errf(eb, CJX_EPARSE, "request is not a valid %s message", desc->name);
     int err = with_bytes(bb, decode_bytes, &d);
     if (err == 0)
         *out = d.msg;

@@ -36,6 +36,7 @@ struct change_batch {
     struct record_feed *feed;
     struct pending_change *items;
     int n;
+    int64_t last_seq; /* of the last change read, sent or withheld */
 };
 
 /* A change of a sealed record goes to a reader the sealing policy allows,
@@ -78,10 +79,15 @@ static int
 copy_change(void *arg, const struct cjx_stored_record *r)
 {
     struct change_batch *b = arg;
-    b->feed->cursor = r->seq;
-    if (!may_follow(b->feed, r))
+    if (!may_follow(b->feed, r)) {
+        b->last_seq = r->seq; /* withheld: the cursor moves past */
         return 0;
+    }
     struct pending_change *p = &b->items[b->n];
+    if (!stored_record_servable(r)) {
+        b->last_seq = r->seq; /* withheld (logged): the cursor moves past */
+        return 0;
+    }
     p->seq = r->seq;
     p->cii = strdup(r->cii);
     p->ccn = strdup(r->court_case_number);
@@ -100,6 +106,7 @@ copy_change(void *arg, const struct cjx_stored_record *r)
     }
     memcpy(p->bytes, r->record, r->record_len);
     b->n++;
+    b->last_seq = r->seq;
     return 0;
 }
 
@@ -108,13 +115,12 @@ read_changes(void *feed, struct cjx_store *store, void *items, int *n,
              struct cjx_errbuf *eb)
 {
     struct record_feed *rf = feed;
-    struct change_batch b = {rf, items, 0};
-    int64_t before = rf->cursor;
-    int err =
-        cjx_store_read_changes(store, before, WATCH_BATCH, copy_change, &b, eb);
+    struct change_batch b = {rf, items, 0, rf->cursor};
+    int err = cjx_store_read_changes(store, rf->cursor, WATCH_BATCH,
+                                     copy_change, &b, eb);
     *n = b.n;
-    if (err != 0)
-        rf->cursor = before;
+    if (err == 0)
+        rf->cursor = b.last_seq;
     return err;
 }
 

@@ -15,6 +15,7 @@
 #include "cjx/audit.h"
 #include "cjx/evaluate.h"
 #include "cjx/log.h"
+#include "cjx/wire.h"
 #include "cjx/v1/record_service.methods.h"
 #include "record_check.h"
 #include "sealing.h"
@@ -528,12 +529,27 @@ split_flags(struct cjx_arena *a, const char *flags, Cjx__V1__StoredRecord *out)
 }
 
 int
+stored_record_servable(const struct cjx_stored_record *r)
+{
+    struct cjx_errbuf eb;
+    if (cjx_wire_check(&cjx__v1__conviction_record__descriptor, r->record,
+                       r->record_len, &eb) == 0)
+        return 1;
+    cjx_error("records", "stored record %s/%s/%d v%" PRId64 " withheld: %s",
+              r->cii, r->court_case_number, (int)r->count_number, r->version,
+              eb.msg);
+    return 0;
+}
+
+int
 stored_record_message(struct cjx_arena *arena,
                       const struct cjx_stored_record *r,
                       Cjx__V1__StoredRecord *out)
 {
     ProtobufCAllocator alloc = cjx_arena_pb_allocator(arena);
     cjx__v1__stored_record__init(out);
+    if (!stored_record_servable(r))
+        return CJX_ESTORE;
     out->record =
         cjx__v1__conviction_record__unpack(&alloc, r->record_len, r->record);
     if (out->record == NULL)
@@ -632,6 +648,10 @@ list_visit(void *arg, const struct cjx_stored_record *r)
         return 1;
     }
     p->err = stored_record_message(p->call->arena, r, m);
+    if (p->err == CJX_ESTORE) {
+        p->err = 0; /* withheld (logged): the page goes on without it */
+        return 0;
+    }
     if (p->err != 0)
         return 1;
     if (m->record->sealed) {

@@ -58,10 +58,19 @@ void service_call_event(const struct cjx_call *c, struct cjx_audit_event *ev);
  * on_cancel are follow_on_sent and follow_on_cancel. */
 void watch_records_start(struct cjx_call *c, const ProtobufCMessage *req);
 
+/* Whether a stored record may be sent to anyone: its bytes pass the wire
+ * check (include/cjx/wire.h). A record stored before the check existed, or
+ * damaged since, could hold a NUL, invalid UTF-8 or an undefined enum that
+ * breaks the reader's client. Such a record is withheld, with an error in
+ * the log naming it and the field: Get answers that it cannot be read, and
+ * a page or a watch goes on without it, so that one bad row never hides the
+ * others. */
+struct cjx_stored_record;
+int stored_record_servable(const struct cjx_stored_record *r);
+
 /* Builds the StoredRecord message for a stored record, decoding its bytes
  * into the arena. Returns 0, CJX_ENOMEM, or CJX_ESTORE for bytes that do not
- * decode (a corrupt row). */
-struct cjx_stored_record;
+ * decode or are not servable (a corrupt row). */
 struct Cjx__V1__StoredRecord;
 int stored_record_message(struct cjx_arena *arena,
                           const struct cjx_stored_record *r,

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "cjx/wire.h"
+
 static struct mem_call *
 mem(struct cjx_call *c)
 {
@@ -191,6 +193,23 @@ mem_call_run(struct mem_call *mc, const ProtobufCMessage *req)
     }
     pthread_mutex_unlock(&mc->mu);
     return mc->status;
+}
+
+int
+mem_call_run_wire(struct mem_call *mc, const uint8_t *data, size_t len)
+{
+    struct cjx_call *c = &mc->base;
+    /* The transport identifies and authorizes before it decodes. */
+    if (cjx_service_authorize(c) == CJX_ACCESS_DENY)
+        return mem_call_run(mc, NULL);
+    ProtobufCMessage *req = NULL;
+    struct cjx_errbuf eb;
+    int err = cjx_wire_decode(c->method->input, data, len, c->arena, &req, &eb);
+    if (err != 0) {
+        op_fail(c, err == CJX_ENOMEM ? CJX_ELIMIT : CJX_EINVAL, eb.msg);
+        return mc->status;
+    }
+    return mem_call_run(mc, req);
 }
 
 void

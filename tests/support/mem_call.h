@@ -40,6 +40,13 @@ void mem_call_init(struct mem_call *mc, struct cjx_service *svc,
  * PERMISSION_DENIED before the handler runs, as over gRPC. */
 int mem_call_run(struct mem_call *mc, const ProtobufCMessage *req);
 
+/* Runs the call as the transport does with request bytes: decodes them into
+ * the call's arena with cjx_wire_decode (include/cjx/wire.h) and ends the
+ * call with its INVALID_ARGUMENT (or RESOURCE_EXHAUSTED) when they are not
+ * a valid request, else runs it with mem_call_run. Not for client-streaming
+ * methods. Returns the status code. */
+int mem_call_run_wire(struct mem_call *mc, const uint8_t *data, size_t len);
+
 /* Releases what the call holds. */
 void mem_call_fini(struct mem_call *mc);
 

@@ -422,5 +422,6 @@ main(void)
     failed += test_rules_run_lang();
     failed += test_rules_run_load();
     failed += test_rules_run_prop64();
+    failed += test_rules_run_records();
     return failed != 0;
 }

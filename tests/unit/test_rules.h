@@ -33,5 +33,6 @@ const char *test_rules_prop64_path(void);
 int test_rules_run_lang(void);
 int test_rules_run_load(void);
 int test_rules_run_prop64(void);
+int test_rules_run_records(void);
 
 #endif

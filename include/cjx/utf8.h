@@ -1,0 +1,19 @@
+/* UTF-8 validation (RFC 3629), the one definition every module uses. */
+#ifndef CJX_UTF8_H
+#define CJX_UTF8_H
+
+#include <stddef.h>
+
+/* Length of the well-formed UTF-8 sequence at s (no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or 0 if there is none. avail >= 1 is
+ * how many bytes may be read at s. */
+size_t cjx_utf8_seq_len(const unsigned char *s, size_t avail);
+
+/* Offset of the first byte of s[0..len) that does not start a well-formed
+ * sequence, or len when all of it is valid UTF-8. */
+size_t cjx_utf8_invalid_at(const char *s, size_t len);
+
+/* 1 when s[0..len) is valid UTF-8, else 0. */
+int cjx_utf8_valid(const char *s, size_t len);
+
+#endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "record_bounds.h"
 #include "record_check.h"
 
 enum cjx_case_event_kind
@@ -122,6 +123,10 @@ case_check_message(const ProtobufCMessage *msg, struct cjx_errbuf *eb)
     parts_of(msg, &meta, &cii, &ccn, &count);
     int err = record_check_request_id(meta, eb);
     if (err != 0)
+        return err;
+    /* Whatever the message carries (a notice's record and the person's
+     * history, a contact's note) stays within the bounds. */
+    if ((err = record_bounds_check(msg, "", eb)) != 0)
         return err;
     if (msg->descriptor == &cjx__v1__candidate_notice__descriptor) {
         const Cjx__V1__CandidateNotice *n = (const void *)msg;

@@ -16,6 +16,7 @@
 #include "cjx/evaluate.h"
 #include "cjx/log.h"
 #include "cjx/v1/record_service.methods.h"
+#include "page_budget.h"
 #include "record_check.h"
 
 /* A bulk submission answers every record in one response, so it is bounded;
@@ -596,6 +597,8 @@ struct list_page {
     Cjx__V1__StoredRecord **items;
     size_t n;
     int visited; /* rows the store handed over, kept or skipped */
+    struct page_budget budget;
+    int full; /* stopped at a record the byte budget has no room for */
     int err;
 };
 
@@ -614,6 +617,10 @@ list_visit(void *arg, const struct cjx_stored_record *r)
     p->err = stored_record_message(p->call->arena, r, m);
     if (p->err != 0)
         return 1;
+    if (!page_budget_take(&p->budget, page_budget_entry_size(&m->base))) {
+        p->full = 1; /* the store leaves this row for the next page */
+        return 1;
+    }
     p->items[p->n++] = m;
     return 0;
 }
@@ -675,6 +682,7 @@ list_records(struct cjx_call *c, const ProtobufCMessage *msg)
         return;
     }
     struct list_page page = {.call = c};
+    page_budget_for_reply(&page.budget, c->conf);
     if (c->access == CJX_ACCESS_OWN_COUNTY) {
         page.county_only = c->caller.agency->county;
         if (filter == CJX_FILTER_COUNTY &&
@@ -704,9 +712,10 @@ list_records(struct cjx_call *c, const ProtobufCMessage *msg)
     resp.records = page.items;
     resp.n_records = page.n;
     char token[24] = "";
-    /* Only a page on which the store filled the limit can have a successor
-     * (rows skipped for county scope count towards the limit). */
-    if (page.visited == limit && last_id != 0)
+    /* Only a page on which the store filled the limit (rows skipped for
+     * county scope count towards it) or the byte budget can have a
+     * successor. */
+    if ((page.full || page.visited == limit) && last_id != 0)
         snprintf(token, sizeof(token), "%" PRId64, last_id);
     resp.next_page_token = token;
     c->ops->reply(c, &resp.base);

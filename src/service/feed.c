@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cjx/v1/record_service.pb-c.h"
+#include "page_budget.h"
 
 #define WATCH_BATCH 64
 
@@ -32,6 +33,7 @@ struct record_feed {
 struct change_batch {
     struct pending_change *items;
     int n;
+    struct page_budget *budget;
 };
 
 static void
@@ -51,6 +53,13 @@ static int
 copy_change(void *arg, const struct cjx_stored_record *r)
 {
     struct change_batch *b = arg;
+    /* What the copy holds; the cursor stays before a change left out. */
+    size_t bytes = sizeof(struct pending_change) + r->record_len +
+                   strlen(r->cii) + strlen(r->court_case_number) +
+                   strlen(r->county) + strlen(r->submitted_by) +
+                   (r->flags ? strlen(r->flags) : 0);
+    if (!page_budget_take(b->budget, bytes))
+        return 1;
     struct pending_change *p = &b->items[b->n];
     p->seq = r->seq;
     p->cii = strdup(r->cii);
@@ -75,10 +84,10 @@ copy_change(void *arg, const struct cjx_stored_record *r)
 
 static int
 read_changes(void *feed, struct cjx_store *store, void *items, int *n,
-             struct cjx_errbuf *eb)
+             struct page_budget *budget, struct cjx_errbuf *eb)
 {
     struct record_feed *rf = feed;
-    struct change_batch b = {items, 0};
+    struct change_batch b = {items, 0, budget};
     int err = cjx_store_read_changes(store, rf->cursor, WATCH_BATCH,
                                      copy_change, &b, eb);
     *n = b.n;

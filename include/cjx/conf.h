@@ -64,6 +64,16 @@ struct cjx_limits {
     int keepalive_time_ms;      /* default 60000 */
     int keepalive_timeout_ms;   /* default 20000 */
     int rate_limit_per_agency;  /* requests/s per agency, 0 = off */
+    /* Streams (calls with a client or server stream) hold resources for
+     * long: each follow stream reads at most stream_buffer_bytes ahead of
+     * its reader (default 1 MiB); a connection may hold
+     * max_streams_per_connection of them (default 32) and an agency
+     * max_streams_per_agency (default 64); a stream waiting that many
+     * seconds for its client to send or to read is ended (default 300). */
+    int stream_buffer_bytes;
+    int max_streams_per_connection;
+    int max_streams_per_agency;
+    int stream_idle_timeout_s;
 };
 
 struct cjx_tls_files {

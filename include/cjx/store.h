@@ -211,7 +211,9 @@ cjx_stored_record_fini(struct cjx_store *s, struct cjx_stored_record *r)
 
 /* Visits up to limit records matching the filter, in a stable order, starting
  * after the opaque position after_id (0 = first). *last_id receives the
- * position of the last record visited (for the next page), 0 if none. */
+ * position of the last record visited (for the next page), 0 if none; a
+ * record at which visit asked to stop is not counted, so a page that ends
+ * early (its byte budget is spent) resumes with that record. */
 static inline int
 cjx_store_list_records(struct cjx_store *s, enum cjx_record_filter f,
                        const char *value, int64_t after_id, int limit,

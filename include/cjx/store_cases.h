@@ -299,7 +299,8 @@ cjx_stored_case_fini(struct cjx_store *s, struct cjx_stored_case *c)
 
 /* Visits up to limit current cases matching f in a stable order, after the
  * opaque position after_id (0 = first). *last_id receives the position of
- * the last case visited, 0 if none. f may be NULL (every case). */
+ * the last case visited, 0 if none; a case at which visit asked to stop is
+ * not counted (the next page starts with it). f may be NULL (every case). */
 static inline int
 cjx_store_list_cases(struct cjx_store *s, const struct cjx_case_filter *f,
                      int64_t after_id, int limit, cjx_store_case_visit_fn visit,
@@ -370,7 +371,8 @@ cjx_store_outbox_next_due(struct cjx_store *s, const char *destination,
 }
 
 /* Visits outbox rows (without payload) by id after after_id; destination
- * NULL or "" for every peer. */
+ * NULL or "" for every peer. *last_id gets the id of the last row visited;
+ * a row at which visit asked to stop is not counted. */
 static inline int
 cjx_store_outbox_list(struct cjx_store *s, enum cjx_outbox_which which,
                       const char *destination, int64_t after_id, int limit,

@@ -20,6 +20,10 @@ static const struct cjx_limits default_limits = {
     .keepalive_time_ms = 60000,
     .keepalive_timeout_ms = 20000,
     .rate_limit_per_agency = 0,
+    .stream_buffer_bytes = 1 << 20,
+    .max_streams_per_connection = 32,
+    .max_streams_per_agency = 64,
+    .stream_idle_timeout_s = 300,
 };
 
 /* Accepted ranges; docs/config.md lists the same numbers. */
@@ -28,8 +32,10 @@ static const struct limit_spec {
     size_t offset;
     long min, max;
 } limit_specs[] = {
-    {"max_message_bytes", offsetof(struct cjx_limits, max_message_bytes), 1024,
-     64L << 20},
+    /* At least 64 KiB: twice the largest record the record bounds allow
+     * (src/service/record_bounds.h), so that a page always holds one. */
+    {"max_message_bytes", offsetof(struct cjx_limits, max_message_bytes),
+     64L << 10, 64L << 20},
     {"max_concurrent_streams",
      offsetof(struct cjx_limits, max_concurrent_streams), 1, 10000},
     {"handshake_timeout_ms", offsetof(struct cjx_limits, handshake_timeout_ms),
@@ -42,6 +48,14 @@ static const struct limit_spec {
      1000, 600000},
     {"rate_limit_per_agency",
      offsetof(struct cjx_limits, rate_limit_per_agency), 0, 1000000},
+    {"stream_buffer_bytes", offsetof(struct cjx_limits, stream_buffer_bytes),
+     64L << 10, 64L << 20},
+    {"max_streams_per_connection",
+     offsetof(struct cjx_limits, max_streams_per_connection), 1, 10000},
+    {"max_streams_per_agency",
+     offsetof(struct cjx_limits, max_streams_per_agency), 1, 100000},
+    {"stream_idle_timeout_s",
+     offsetof(struct cjx_limits, stream_idle_timeout_s), 1, 86400},
 };
 #define N_LIMITS (sizeof(limit_specs) / sizeof(limit_specs[0]))
 

@@ -14,8 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cjx/clock.h"
 #include "cjx/log.h"
 #include "codec.h"
+#include "streamcount.h"
 
 /* A decoded request may take this many times its wire size in memory; more
  * means a message built to exhaust memory, refused as such. */
@@ -170,6 +172,8 @@ op_send(struct cjx_call *c, const ProtobufCMessage *msg)
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n++].data.send_message.send_message = rc->send_buf;
         rc->sending = 1;
+        /* Until the client's flow control takes the message. */
+        atomic_store(&rc->wait_since_us, cjx_clock_monotonic_us());
         start_batch_locked(rc, ops, n, &rc->t_send);
     }
     pthread_mutex_unlock(&rc->mu);
@@ -197,6 +201,7 @@ op_request_next(struct cjx_call *c)
         memset(&op, 0, sizeof(op));
         op.op = GRPC_OP_RECV_MESSAGE;
         op.data.recv_message.recv_message = &rc->recv_buf;
+        atomic_store(&rc->wait_since_us, cjx_clock_monotonic_us());
         start_batch_locked(rc, &op, 1, &rc->t_recv);
     }
     pthread_mutex_unlock(&rc->mu);
@@ -290,11 +295,14 @@ record_call(struct rpc_call *rc)
                            rc->bytes_out);
 }
 
+static void stream_release(struct rpc_call *rc);
+
 void
 rpc_call_unref(struct rpc_call *rc)
 {
     if (atomic_fetch_sub(&rc->refs, 1) != 1)
         return;
+    stream_release(rc);
     if (rc->dispatched)
         record_call(rc);
     if (rc->call != NULL)
@@ -414,6 +422,160 @@ refuse_over_rate(struct rpc_call *rc, const char *ori, int64_t retry_ms)
     pthread_mutex_unlock(&rc->mu);
 }
 
+/* ---- streams: counts per connection and agency, idle sweep ------------- */
+
+static int
+is_stream(const struct rpc_call *rc)
+{
+    return rc->base.method->client_streaming ||
+           rc->base.method->server_streaming;
+}
+
+/* Counts a peer's streaming call against the limits of its connection (its
+ * peer address: one per TCP connection) and its agency, or refuses it with
+ * RESOURCE_EXHAUSTED naming the limit. Returns 0 or answers the call. */
+static int
+stream_admit(struct rpc_call *rc, const struct cjx_agency *ag)
+{
+    if (!is_stream(rc))
+        return 0;
+    const struct cjx_limits *l = &rc->base.conf->limits;
+    struct cjx_rpc_server *srv = rc->srv;
+    char detail[256];
+    int open = 0;
+    if (!streamcount_take(srv->conn_streams, rc->base.caller.peer,
+                          l->max_streams_per_connection, &open)) {
+        snprintf(detail, sizeof(detail),
+                 "limits.max_streams_per_connection: this connection already "
+                 "has %d open streams",
+                 open);
+    } else if (!streamcount_take(srv->agency_streams, ag->ori,
+                                 l->max_streams_per_agency, &open)) {
+        streamcount_give(srv->conn_streams, rc->base.caller.peer);
+        snprintf(detail, sizeof(detail),
+                 "limits.max_streams_per_agency: agency %s already has %d "
+                 "open streams",
+                 ag->ori, open);
+    } else {
+        rc->stream_counted = 1;
+        return 0;
+    }
+    cjx_warn("rpc", "refused %s from %s: %s", rc->base.method->path,
+             rc->base.caller.peer, detail);
+    fail_now(rc, CJX_ELIMIT, detail);
+    return -1;
+}
+
+/* Lists an admitted streaming call for the idle sweep. */
+static void
+stream_list(struct rpc_call *rc)
+{
+    struct cjx_rpc_server *srv = rc->srv;
+    pthread_mutex_lock(&srv->streams_mu);
+    rc->next_stream = srv->streams;
+    rc->prev_stream = NULL;
+    if (srv->streams != NULL)
+        srv->streams->prev_stream = rc;
+    srv->streams = rc;
+    rc->stream_listed = 1;
+    pthread_mutex_unlock(&srv->streams_mu);
+}
+
+/* Undoes stream_admit and stream_list when the call is freed. */
+static void
+stream_release(struct rpc_call *rc)
+{
+    struct cjx_rpc_server *srv = rc->srv;
+    if (rc->stream_listed) {
+        pthread_mutex_lock(&srv->streams_mu);
+        if (rc->prev_stream != NULL)
+            rc->prev_stream->next_stream = rc->next_stream;
+        else
+            srv->streams = rc->next_stream;
+        if (rc->next_stream != NULL)
+            rc->next_stream->prev_stream = rc->prev_stream;
+        pthread_mutex_unlock(&srv->streams_mu);
+    }
+    if (rc->stream_counted) {
+        streamcount_give(srv->conn_streams, rc->base.caller.peer);
+        streamcount_give(srv->agency_streams, rc->base.caller.agency->ori);
+    }
+}
+
+/* Ends a stream that waited too long on its client. A client stream that
+ * sent nothing gets its status at once; a server stream whose client takes
+ * nothing would never let a status through, so it is cancelled. */
+static void
+stream_end_idle(struct rpc_call *rc, int idle_s)
+{
+    char detail[256];
+    pthread_mutex_lock(&rc->mu);
+    int stuck_send = rc->sending;
+    if (stuck_send)
+        snprintf(detail, sizeof(detail),
+                 "the client took no message for %d s "
+                 "(limits.stream_idle_timeout_s); resume from the last one "
+                 "received",
+                 idle_s);
+    else
+        snprintf(detail, sizeof(detail),
+                 "no message and no half-close from the client for %d s "
+                 "(limits.stream_idle_timeout_s); messages not answered were "
+                 "not applied",
+                 idle_s);
+    cjx_warn("rpc", "ended %s from %s: %s", rc->base.method->path,
+             rc->base.caller.peer, detail);
+    if (!stuck_send) {
+        end_with_status_locked(rc, GRPC_STATUS_DEADLINE_EXCEEDED, detail);
+        pthread_mutex_unlock(&rc->mu);
+        return;
+    }
+    if (!rc->ended) {
+        rc->ended = 1;
+        rc->status_set = 1;
+        rc->status = GRPC_STATUS_DEADLINE_EXCEEDED;
+        rc->status_details = grpc_slice_from_copied_string(detail);
+    }
+    pthread_mutex_unlock(&rc->mu);
+    grpc_call_cancel_with_status(rc->call, GRPC_STATUS_DEADLINE_EXCEEDED,
+                                 detail, NULL);
+}
+
+#define SWEEP_BATCH 64
+
+void
+rpc_streams_sweep(struct cjx_rpc_server *srv, int64_t now_us)
+{
+    struct rpc_call *expired[SWEEP_BATCH];
+    int idle_s[SWEEP_BATCH];
+    size_t n = 0;
+    pthread_mutex_lock(&srv->streams_mu);
+    for (struct rpc_call *rc = srv->streams; rc != NULL && n < SWEEP_BATCH;
+         rc = rc->next_stream) {
+        int64_t since = atomic_load(&rc->wait_since_us);
+        int limit_s = rc->base.conf->limits.stream_idle_timeout_s;
+        if (since == 0 || now_us - since < (int64_t)limit_s * 1000000)
+            continue;
+        /* A reference, unless the call is already being freed (its last
+         * reference gone, waiting for this lock to unlist it). */
+        int refs = atomic_load(&rc->refs);
+        while (refs > 0 &&
+               !atomic_compare_exchange_weak(&rc->refs, &refs, refs + 1)) {
+        }
+        if (refs <= 0)
+            continue;
+        /* Once: a later sweep must not end it again. */
+        atomic_store(&rc->wait_since_us, 0);
+        idle_s[n] = limit_s;
+        expired[n++] = rc;
+    }
+    pthread_mutex_unlock(&srv->streams_mu);
+    for (size_t i = 0; i < n; i++) {
+        stream_end_idle(expired[i], idle_s[i]);
+        rpc_call_unref(expired[i]);
+    }
+}
+
 /* Identifies and authorizes the caller. Returns 0 or answers the call. */
 static int
 admit(struct rpc_call *rc)
@@ -435,6 +597,8 @@ admit(struct rpc_call *rc)
         refuse_over_rate(rc, ag->ori, retry_ms);
         return -1;
     }
+    if (!rc->base.caller.local && ag != NULL && stream_admit(rc, ag) != 0)
+        return -1;
     rc->base.access = cjx_service_authorize(&rc->base);
     if (rc->base.access == CJX_ACCESS_DENY) {
         const struct cjx_agency *a = rc->base.caller.agency;
@@ -492,6 +656,8 @@ dispatch(struct rpc_call *rc)
         return;
     const struct cjx_handler *h = rc->method->handler;
     struct cjx_call *c = &rc->base;
+    if (is_stream(rc))
+        stream_list(rc);
     if (c->method->client_streaming) {
         h->stream_begin(c);
         return;
@@ -516,6 +682,7 @@ on_recv(struct rpc_call *rc, int success)
     const struct cjx_handler *h = rc->method->handler;
     grpc_byte_buffer *bb = rc->recv_buf;
     rc->recv_buf = NULL;
+    atomic_store(&rc->wait_since_us, 0);
     if (!success || bb == NULL) {
         h->on_end(&rc->base);
         grpc_byte_buffer_destroy(bb);
@@ -538,6 +705,7 @@ on_send(struct rpc_call *rc, int success)
     grpc_byte_buffer_destroy(rc->send_buf);
     rc->send_buf = NULL;
     rc->sending = 0;
+    atomic_store(&rc->wait_since_us, 0);
     if (rc->final_deferred) {
         rc->final_deferred = 0;
         send_final_locked(rc, rc->final_code, NULL);

@@ -55,6 +55,7 @@ struct rpc_method {
 
 struct revocation;
 struct ratelimit;
+struct streamcount;
 
 struct rpc_call {
     struct cjx_call base; /* first: handlers see only this */
@@ -84,6 +85,14 @@ struct rpc_call {
     int status_set; /* the final status was sent: status */
     grpc_status_code status;
     int64_t bytes_out; /* response bytes sent */
+    /* Streams (call.c): counted against the connection's and the agency's
+     * limits while open, and listed for the idle sweep. wait_since_us is
+     * when the call began waiting on its client (a message posted to
+     * read, or a sent one not taken), 0 when it is not. */
+    int stream_counted;
+    int stream_listed;
+    struct rpc_call *next_stream, *prev_stream; /* under srv->streams_mu */
+    atomic_llong wait_since_us;                 /* monotonic */
     struct conf_ref *conf;
     struct cjx_arena arena; /* the call's memory */
     struct cjx_arena
@@ -117,7 +126,12 @@ struct cjx_rpc_server {
     int64_t tls_epoch_s;
     struct revocation *revocation; /* the CRLs the handshake checks */
     struct ratelimit *ratelimit;   /* per-agency buckets, kept over reloads */
-    atomic_llong *heartbeat_us;    /* per queue thread, monotonic */
+    struct streamcount *conn_streams;   /* open streams by peer address */
+    struct streamcount *agency_streams; /* open streams by ORI */
+    pthread_mutex_t streams_mu;         /* guards the list below */
+    struct rpc_call *streams;           /* every open streaming call */
+    atomic_llong last_sweep_us;         /* monotonic */
+    atomic_llong *heartbeat_us;         /* per queue thread, monotonic */
     atomic_int next_worker;
     size_t max_message_bytes;
 };
@@ -137,6 +151,11 @@ void conf_ref_put(struct conf_ref *ref);
  * wait before the next in *retry_after_ms. (server.c) */
 int server_rate_allows(struct cjx_rpc_server *srv, const struct cjx_conf *conf,
                        const char *ori, int64_t *retry_after_ms);
+
+/* Ends the streams that have waited on their client longer than
+ * limits.stream_idle_timeout_s: DEADLINE_EXCEEDED, saying which wait it was.
+ * Called now and then by a queue thread (call.c). */
+void rpc_streams_sweep(struct cjx_rpc_server *srv, int64_t now_us);
 
 /* Call lifecycle (call.c). */
 struct rpc_call *rpc_call_new(struct cjx_rpc_server *srv,

@@ -19,6 +19,7 @@
 #include "cjx/clock.h"
 #include "cjx/log.h"
 #include "ratelimit.h"
+#include "streamcount.h"
 
 /* Requests kept posted per method: calls arriving together do not queue
  * inside gRPC waiting for the next post. */
@@ -31,6 +32,9 @@
 
 /* Queue threads wake at least this often to show they are alive. */
 #define HEARTBEAT_MS 500
+
+/* How often the first queue thread looks for idle streams. */
+#define SWEEP_US 1000000
 
 /* ---- gRPC's log into ours -------------------------------------------- */
 
@@ -395,9 +399,14 @@ cq_thread(void *arg)
             gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                          gpr_time_from_millis(HEARTBEAT_MS, GPR_TIMESPAN)),
             NULL);
-        atomic_store(&srv->heartbeat_us[me], cjx_clock_monotonic_us());
+        int64_t now = cjx_clock_monotonic_us();
+        atomic_store(&srv->heartbeat_us[me], now);
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
+        if (me == 0 && now - atomic_load(&srv->last_sweep_us) >= SWEEP_US) {
+            atomic_store(&srv->last_sweep_us, now);
+            rpc_streams_sweep(srv, now);
+        }
         if (ev.type != GRPC_OP_COMPLETE)
             continue;
         struct rpc_tag *tag = ev.tag;
@@ -538,6 +547,9 @@ server_free_parts(struct cjx_rpc_server *srv)
     wipe_fd(srv->roots_fd);
     revocation_unref(srv->revocation);
     ratelimit_free(srv->ratelimit);
+    streamcount_free(srv->conn_streams);
+    streamcount_free(srv->agency_streams);
+    pthread_mutex_destroy(&srv->streams_mu);
     conf_ref_put(srv->conf);
     pthread_mutex_destroy(&srv->mu);
     pthread_cond_destroy(&srv->cond);
@@ -555,6 +567,7 @@ cjx_rpc_server_start(const struct cjx_rpc_server_options *opts,
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
     }
     pthread_mutex_init(&srv->mu, NULL);
+    pthread_mutex_init(&srv->streams_mu, NULL);
     pthread_cond_init(&srv->cond, NULL);
     srv->identity_fd = srv->roots_fd = -1;
     srv->tls_epoch_s = cjx_clock_now_us() / 1000000;
@@ -567,10 +580,13 @@ cjx_rpc_server_start(const struct cjx_rpc_server_options *opts,
     srv->conf = conf_ref_new(conf, tls != NULL ? tls->crls : NULL);
     srv->revocation = revocation_new();
     srv->ratelimit = ratelimit_new();
+    srv->conn_streams = streamcount_new();
+    srv->agency_streams = streamcount_new();
     srv->heartbeat_us =
         calloc((size_t)srv->n_threads, sizeof(*srv->heartbeat_us));
     if (srv->conf == NULL || srv->revocation == NULL ||
-        srv->ratelimit == NULL || srv->heartbeat_us == NULL) {
+        srv->ratelimit == NULL || srv->conn_streams == NULL ||
+        srv->agency_streams == NULL || srv->heartbeat_us == NULL) {
         if (srv->conf == NULL)
             cjx_conf_free(conf);
         server_free_parts(srv);

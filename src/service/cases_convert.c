@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cjx/date.h"
+#include "record_bounds.h"
 #include "record_check.h"
 
 enum cjx_case_event_kind
@@ -181,7 +182,7 @@ check_petition(const Cjx__V1__Petition *p, struct cjx_errbuf *eb)
 /* The free-text note of a report on the person: bounded and printable. It
  * travels to every party of the case, so it holds no contact details; that
  * the service cannot check. */
-#define CASE_NOTE_MAX 1000
+#define CASE_NOTE_MAX 256 /* as record_bounds.c bounds every text field */
 static int
 check_note(const char *note, struct cjx_errbuf *eb)
 {
@@ -213,6 +214,10 @@ case_check_message(const ProtobufCMessage *msg, struct cjx_errbuf *eb)
     parts_of(msg, &meta, &cii, &ccn, &count);
     int err = record_check_request_id(meta, eb);
     if (err != 0)
+        return err;
+    /* Whatever the message carries (a notice's record and the person's
+     * history, a contact's note) stays within the bounds. */
+    if ((err = record_bounds_check(msg, "", eb)) != 0)
         return err;
     if (msg->descriptor == &cjx__v1__petition__descriptor)
         return check_petition((const Cjx__V1__Petition *)msg, eb);

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "page_budget.h"
+
 #define WATCH_BATCH 64
 
 struct case_hub {
@@ -31,6 +33,7 @@ struct case_feed {
     int64_t cursor;
     struct pending_case *items; /* the batch being read */
     int n;
+    struct page_budget *budget; /* of the batch being read */
 };
 
 /* The store's case hook: a commit wakes the parked watches. */
@@ -90,10 +93,15 @@ static int
 copy_change(void *arg, const struct cjx_stored_case *s)
 {
     struct case_feed *f = arg;
-    /* The cursor passes skipped changes too. */
-    f->cursor = s->seq;
-    if (f->county != NULL && strcmp(s->county, f->county) != 0)
+    /* The cursor passes skipped changes too, but stays before a change
+     * left out for want of room. */
+    if (f->county != NULL && strcmp(s->county, f->county) != 0) {
+        f->cursor = s->seq;
         return 0;
+    }
+    if (!page_budget_take(f->budget, sizeof(struct pending_case) + s->body_len))
+        return 1;
+    f->cursor = s->seq;
     struct pending_case *p = &f->items[f->n];
     p->seq = s->seq;
     p->event = s->event;
@@ -108,15 +116,17 @@ copy_change(void *arg, const struct cjx_stored_case *s)
 
 static int
 read_cases(void *feed, struct cjx_store *store, void *items, int *n,
-           struct cjx_errbuf *eb)
+           struct page_budget *budget, struct cjx_errbuf *eb)
 {
     struct case_feed *f = feed;
     f->items = items;
     f->n = 0;
+    f->budget = budget;
     int err = cjx_store_read_case_changes(store, f->cursor, WATCH_BATCH,
                                           copy_change, f, eb);
     *n = f->n;
     f->items = NULL;
+    f->budget = NULL;
     return err;
 }
 

@@ -11,6 +11,7 @@
 
 #include "cjx/clock.h"
 #include "cjx/log.h"
+#include "page_budget.h"
 #include "record_check.h"
 
 #define PAGE_DEFAULT 100
@@ -143,6 +144,8 @@ struct case_page {
     Cjx__V1__Case **items;
     size_t n;
     int visited;
+    struct page_budget budget;
+    int full; /* stopped at a case the byte budget has no room for */
     int err;
 };
 
@@ -172,6 +175,10 @@ page_visit(void *arg, const struct cjx_stored_case *s)
         return 1;
     if (p->overdue && !overdue_matches(p, m))
         return 0;
+    if (!page_budget_take(&p->budget, page_budget_entry_size(&m->base))) {
+        p->full = 1; /* the store leaves this case for the next page */
+        return 1;
+    }
     p->items[p->n++] = m;
     return 0;
 }
@@ -234,6 +241,7 @@ list_cases(struct cjx_call *c, const ProtobufCMessage *msg)
      * decides (a changed law applies to existing cases at once). */
     if (page.overdue)
         f.due_before_us = page.now_us;
+    page_budget_for_reply(&page.budget, c->conf);
     page.items = cjx_arena_alloc(c->arena, (size_t)limit * sizeof(*page.items));
     if (page.items == NULL) {
         c->ops->fail(c, CJX_ENOMEM, "out of memory");
@@ -253,7 +261,7 @@ list_cases(struct cjx_call *c, const ProtobufCMessage *msg)
     resp.cases = page.items;
     resp.n_cases = page.n;
     char token[24] = "";
-    if (page.visited == limit && last_id != 0)
+    if ((page.full || page.visited == limit) && last_id != 0)
         snprintf(token, sizeof(token), "%" PRId64, last_id);
     resp.next_page_token = token;
     c->ops->reply(c, &resp.base);
@@ -398,6 +406,8 @@ struct outbox_page {
     struct cjx_arena *arena;
     Cjx__V1__OutboxEntry **items;
     size_t n;
+    struct page_budget budget;
+    int full; /* stopped at an entry the byte budget has no room for */
     Cjx__V1__OutboxCount **counts;
     size_t n_counts;
     int err;
@@ -439,6 +449,10 @@ outbox_visit(void *arg, const struct cjx_outbox_row *r)
         e->method == NULL || k->cii == NULL || k->court_case_number == NULL ||
         e->last_error == NULL) {
         p->err = CJX_ENOMEM;
+        return 1;
+    }
+    if (!page_budget_take(&p->budget, page_budget_entry_size(&e->base))) {
+        p->full = 1;
         return 1;
     }
     p->items[p->n++] = e;
@@ -487,6 +501,9 @@ list_outbox(struct cjx_call *c, const ProtobufCMessage *msg)
         return;
     }
     struct outbox_page page = {.arena = c->arena};
+    /* The counts beside the entries are a few kilobytes at most (256
+     * destinations), well inside the other half of the message. */
+    page_budget_for_reply(&page.budget, c->conf);
     page.items = cjx_arena_alloc(c->arena, (size_t)limit * sizeof(*page.items));
     page.counts = cjx_arena_alloc(c->arena, 256 * sizeof(*page.counts));
     if (page.items == NULL || page.counts == NULL) {
@@ -516,7 +533,7 @@ list_outbox(struct cjx_call *c, const ProtobufCMessage *msg)
     resp.counts = page.counts;
     resp.n_counts = page.n_counts;
     char token[24] = "";
-    if (page.n == (size_t)limit && last_id != 0)
+    if ((page.full || page.n == (size_t)limit) && last_id != 0)
         snprintf(token, sizeof(token), "%" PRId64, last_id);
     resp.next_page_token = token;
     c->ops->reply(c, &resp.base);

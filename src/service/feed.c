@@ -11,6 +11,7 @@
 
 #include "cjx/v1/record_service.pb-c.h"
 #include "sealing.h"
+#include "page_budget.h"
 
 #define WATCH_BATCH 64
 
@@ -37,6 +38,7 @@ struct change_batch {
     struct pending_change *items;
     int n;
     int64_t last_seq; /* of the last change read, sent or withheld */
+    struct page_budget *budget;
 };
 
 /* A change of a sealed record goes to a reader the sealing policy allows,
@@ -83,6 +85,13 @@ copy_change(void *arg, const struct cjx_stored_record *r)
         b->last_seq = r->seq; /* withheld: the cursor moves past */
         return 0;
     }
+    /* What the copy holds; the cursor stays before a change left out. */
+    size_t bytes = sizeof(struct pending_change) + r->record_len +
+                   strlen(r->cii) + strlen(r->court_case_number) +
+                   strlen(r->county) + strlen(r->submitted_by) +
+                   (r->flags ? strlen(r->flags) : 0);
+    if (!page_budget_take(b->budget, bytes))
+        return 1;
     struct pending_change *p = &b->items[b->n];
     if (!stored_record_servable(r)) {
         b->last_seq = r->seq; /* withheld (logged): the cursor moves past */
@@ -112,10 +121,10 @@ copy_change(void *arg, const struct cjx_stored_record *r)
 
 static int
 read_changes(void *feed, struct cjx_store *store, void *items, int *n,
-             struct cjx_errbuf *eb)
+             struct page_budget *budget, struct cjx_errbuf *eb)
 {
     struct record_feed *rf = feed;
-    struct change_batch b = {rf, items, 0, rf->cursor};
+    struct change_batch b = {rf, items, 0, rf->cursor, budget};
     int err = cjx_store_read_changes(store, rf->cursor, WATCH_BATCH,
                                      copy_change, &b, eb);
     *n = b.n;

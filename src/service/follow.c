@@ -10,6 +10,7 @@
 
 #include "cjx/error.h"
 #include "cjx/log.h"
+#include "page_budget.h"
 #include "service_internal.h"
 
 struct follow {
@@ -136,7 +137,10 @@ follow_pump_locked(struct follow *f)
         memset(f->items, 0, (size_t)ops->batch * ops->item_size);
         struct cjx_errbuf eb;
         int64_t before = ops->cursor(f->feed);
-        int err = ops->read(f->feed, store, f->items, &f->batch_len, &eb);
+        struct page_budget budget;
+        page_budget_for_stream(&budget, c->conf);
+        int err =
+            ops->read(f->feed, store, f->items, &f->batch_len, &budget, &eb);
         if (err != 0) {
             cjx_error(ops->log_module, "%s: %s", ops->read_failed, eb.msg);
             f->over = 1;

@@ -17,6 +17,7 @@
 
 struct follow;
 struct cjx_errbuf;
+struct page_budget;
 
 /* The streams of one feed: those parked until the store commits something
  * newer, and every open one, for shutdown. */
@@ -33,10 +34,13 @@ struct follow_ops {
     size_t item_size;
     int batch;
     /* Reads the next items after the feed's cursor into items (zeroed, room
-     * for batch), sets *n and moves the cursor past what it read. Returns 0
-     * or a CJX_E code with detail in eb. */
+     * for batch), taking the bytes each holds from budget and stopping
+     * before the first that does not fit (page_budget_take), so that a
+     * stream holds at most limits.stream_buffer_bytes however slowly its
+     * client reads. Sets *n and moves the cursor past what it read only.
+     * Returns 0 or a CJX_E code with detail in eb. */
     int (*read)(void *feed, struct cjx_store *store, void *items, int *n,
-                struct cjx_errbuf *eb);
+                struct page_budget *budget, struct cjx_errbuf *eb);
     /* Sends one item on c, building the message in arena (reset). Returns 0
      * when the send is in flight, else a CJX_E code. */
     int (*send)(void *feed, struct cjx_call *c, struct cjx_arena *arena,

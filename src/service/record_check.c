@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cjx/date.h"
+#include "record_bounds.h"
 
 static int
 is_id_char(char ch)
@@ -94,7 +95,9 @@ record_check_record(const Cjx__V1__ConvictionRecord *rec, struct cjx_errbuf *eb)
         return cjx_errf(eb, CJX_EINVAL, "record: required");
     if (rec->subject == NULL)
         return cjx_errf(eb, CJX_EINVAL, "record.subject: required");
-    int err;
+    int err = record_bounds_check(&rec->base, "record", eb);
+    if (err != 0)
+        return err;
     if ((err = check_cii("record.subject.cii", rec->subject->cii, eb)) != 0 ||
         (err = check_text("record.court_case_number", rec->court_case_number,
                           64, eb)) != 0 ||

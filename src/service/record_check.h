@@ -10,7 +10,8 @@ int record_check_request_id(const Cjx__V1__RequestMeta *meta,
                             struct cjx_errbuf *eb);
 
 /* Checks what every stored record needs: its key (CII, court case number,
- * count), its county, and that every date present is a real date. The
+ * count), its county, that every date present is a real date, and that it
+ * keeps within the size bounds of record_bounds.h. The
  * detail names the field path and what is wrong. Returns 0 or CJX_EINVAL. */
 int record_check_record(const Cjx__V1__ConvictionRecord *rec,
                         struct cjx_errbuf *eb);

@@ -17,6 +17,7 @@
 #include "cjx/log.h"
 #include "cjx/wire.h"
 #include "cjx/v1/record_service.methods.h"
+#include "page_budget.h"
 #include "record_check.h"
 #include "sealing.h"
 
@@ -632,6 +633,8 @@ struct list_page {
     Cjx__V1__StoredRecord **items;
     size_t n;
     int visited; /* rows the store handed over, kept or skipped */
+    struct page_budget budget;
+    int full; /* stopped at a record the byte budget has no room for */
     int err;
 };
 
@@ -654,14 +657,18 @@ list_visit(void *arg, const struct cjx_stored_record *r)
     }
     if (p->err != 0)
         return 1;
-    if (m->record->sealed) {
-        /* Withheld without a trace in the page; each disclosure is a read
-         * of a sealed record, audited on its own. */
-        if (!sealing_may_read(p->call->conf, p->call->caller.agency, m->record))
-            return 0;
+    /* A sealed record the caller may not read is withheld without a trace
+     * in the page. */
+    if (!sealing_may_read(p->call->conf, p->call->caller.agency, m->record))
+        return 0;
+    if (!page_budget_take(&p->budget, page_budget_entry_size(&m->base))) {
+        p->full = 1; /* the store leaves this row for the next page */
+        return 1;
+    }
+    /* Each disclosure is a read of a sealed record, audited on its own. */
+    if (m->record->sealed)
         sealing_audit_read(p->svc, p->call, m->record,
                            "sealed record listed under the sealing policy");
-    }
     p->items[p->n++] = m;
     return 0;
 }
@@ -723,6 +730,7 @@ list_records(struct cjx_call *c, const ProtobufCMessage *msg)
         return;
     }
     struct list_page page = {.call = c, .svc = service_of(c)};
+    page_budget_for_reply(&page.budget, c->conf);
     if (c->access == CJX_ACCESS_OWN_COUNTY) {
         page.county_only = c->caller.agency->county;
         if (filter == CJX_FILTER_COUNTY &&
@@ -752,9 +760,10 @@ list_records(struct cjx_call *c, const ProtobufCMessage *msg)
     resp.records = page.items;
     resp.n_records = page.n;
     char token[24] = "";
-    /* Only a page on which the store filled the limit can have a successor
-     * (rows skipped for county scope count towards the limit). */
-    if (page.visited == limit && last_id != 0)
+    /* Only a page on which the store filled the limit (rows skipped for
+     * county scope count towards it) or the byte budget can have a
+     * successor. */
+    if ((page.full || page.visited == limit) && last_id != 0)
         snprintf(token, sizeof(token), "%" PRId64, last_id);
     resp.next_page_token = token;
     c->ops->reply(c, &resp.base);

@@ -231,7 +231,8 @@ cjx_store_cases_fini(struct cjx_stored_case *c)
 }
 
 /* Steps st and hands each row to visit until the end, the limit, or visit
- * asks to stop; *last_pos gets the last visited row's position. */
+ * asks to stop; *last_pos gets the position of the last row visit took (a
+ * row it stopped at is not counted: the next page starts with it). */
 static int
 visit_case_rows(struct read_conn *r, sqlite3_stmt *st, const char *what,
                 int by_seq, cjx_store_case_visit_fn visit, void *arg,
@@ -242,9 +243,9 @@ visit_case_rows(struct read_conn *r, sqlite3_stmt *st, const char *what,
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct cjx_stored_case c;
         row_to_case(st, &c);
-        pos = by_seq ? c.seq : c.id;
         if (visit(arg, &c) != 0)
             break;
+        pos = by_seq ? c.seq : c.id;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         err = cjx_errf(eb, CJX_ESTORE, "%s: %s", what, sqlite3_errmsg(r->db));
@@ -385,9 +386,9 @@ visit_outbox_rows(struct read_conn *r, sqlite3_stmt *st, int with_payload,
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct cjx_outbox_row o;
         row_to_outbox(st, with_payload, &o);
-        pos = o.id;
         if (visit(arg, &o) != 0)
             break;
+        pos = o.id;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         err = cjx_errf(eb, CJX_ESTORE, "%s: %s", what, sqlite3_errmsg(r->db));

@@ -202,7 +202,8 @@ cjx_store_reader_fini_record(struct cjx_stored_record *rec)
 }
 
 /* Steps st, handing each row to visit, until limit rows, the end, or visit
- * asks to stop. *last_pos receives the last visited row's position. */
+ * asks to stop. *last_pos receives the position of the last row visit took:
+ * a row it stopped at is not counted, so the next page starts with it. */
 static int
 visit_rows(struct read_conn *r, sqlite3_stmt *st, const char *what,
            cjx_store_visit_fn visit, void *arg, int64_t *last_pos,
@@ -213,9 +214,9 @@ visit_rows(struct read_conn *r, sqlite3_stmt *st, const char *what,
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct cjx_stored_record rec;
         row_to_record(st, &rec);
-        pos = sqlite3_column_int64(st, COL_POS);
         if (visit(arg, &rec) != 0)
             break;
+        pos = sqlite3_column_int64(st, COL_POS);
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         err = cjx_errf(eb, CJX_ESTORE, "%s: %s", what, sqlite3_errmsg(r->db));

@@ -19,6 +19,14 @@ usage: rawpeer.py MODE HOST PORT CERTDIR CLIENT [TIMEOUT_S]
   serial          prints the serial number of the daemon's certificate
   ratelimit       calls Health/Check until RESOURCE_EXHAUSTED and checks
                   the retry hint in the message and trailing metadata
+  hold-watch      opens $CJX_RAWPEER_STREAMS WatchRecords streams (follow)
+                  on one connection and never reads (no WINDOW_UPDATE);
+                  once each is answered (opened, or ended: refused), prints
+                  the counts and how much the RSS of process
+                  $CJX_RAWPEER_PID grew, and fails above
+                  $CJX_RAWPEER_RSS_MAX_KB
+  idle-stream     opens SubmitRecords and sends nothing more: expects the
+                  daemon to end the stream within TIMEOUT_S
 CLIENT is the name of the client certificate in CERTDIR (CLIENT.pem/.key).
 """
 
@@ -258,6 +266,73 @@ def mode_ratelimit(host, port, certdir, client, timeout):
     return 1
 
 
+WATCH_RECORDS = "/cjx.v1.RecordService/WatchRecords"
+SUBMIT_RECORDS = "/cjx.v1.RecordService/SubmitRecords"
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def mode_hold_watch(s, timeout):
+    import os
+    n = int(os.environ["CJX_RAWPEER_STREAMS"])
+    pid = int(os.environ["CJX_RAWPEER_PID"])
+    max_kb = int(os.environ["CJX_RAWPEER_RSS_MAX_KB"])
+    before = rss_kb(pid)
+    h2_start(s)
+    # WatchRecordsRequest{after_seq: 0, follow: true}: field 2, varint 1.
+    request = b"\x00" + struct.pack(">I", 2) + b"\x10\x01"
+    for i in range(n):
+        sid = 1 + 2 * i
+        s.sendall(frame(HEADERS, END_HEADERS, sid, grpc_headers(WATCH_RECORDS)) +
+                  frame(DATA, END_STREAM, sid, request))
+    reader = Reader(s)
+    deadline = time.monotonic() + timeout
+    opened, refused = set(), set()
+    try:
+        while len(opened) + len(refused) < n:
+            kind, flags, sid, _ = reader.next(deadline)
+            if sid == 0 or sid in refused:
+                continue
+            if (kind == HEADERS and flags & END_STREAM) or kind == RST_STREAM:
+                opened.discard(sid)
+                refused.add(sid)
+            elif kind == HEADERS:
+                opened.add(sid)
+    except TimeoutError:
+        print(f"only {len(opened) + len(refused)} of {n} answered")
+        return 1
+    grown = rss_kb(pid) - before
+    print(f"opened={len(opened)} refused={len(refused)} "
+          f"rss_growth_kb={grown} bound_kb={max_kb}")
+    return 0 if grown <= max_kb else 1
+
+
+def mode_idle_stream(s, timeout):
+    h2_start(s)
+    s.sendall(frame(HEADERS, END_HEADERS, 1, grpc_headers(SUBMIT_RECORDS)))
+    reader = Reader(s)
+    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    try:
+        while True:
+            kind, flags, sid, payload = reader.next(deadline)
+            if sid == 1 and kind == HEADERS and flags & END_STREAM:
+                print(f"ended after {time.monotonic() - start:.1f} s")
+                return 0
+            if sid == 1 and kind == RST_STREAM:
+                print(f"reset after {time.monotonic() - start:.1f} s")
+                return 0
+    except TimeoutError:
+        print(f"still open after {timeout} s")
+        return 1
+
+
 def main(argv):
     if len(argv) < 6:
         sys.exit(__doc__)
@@ -291,6 +366,10 @@ def main(argv):
             return mode_settings(s, timeout)
         if mode == "serial":
             return mode_serial(s)
+        if mode == "hold-watch":
+            return mode_hold_watch(s, timeout)
+        if mode == "idle-stream":
+            return mode_idle_stream(s, timeout)
     except (ssl.SSLError, ConnectionError) as e:
         print(f"connection closed: {e}")
         return 3

@@ -619,13 +619,17 @@ test_conf__limits__bounds_are_inclusive(void **state)
         const char *key;
         long min, max;
     } ranges[] = {
-        {"max_message_bytes", 1024, 67108864},
+        {"max_message_bytes", 65536, 67108864},
         {"max_concurrent_streams", 1, 10000},
         {"handshake_timeout_ms", 100, 120000},
         {"idle_timeout_ms", 1000, 3600000},
         {"keepalive_time_ms", 10000, 7200000},
         {"keepalive_timeout_ms", 1000, 600000},
         {"rate_limit_per_agency", 0, 1000000},
+        {"stream_buffer_bytes", 65536, 67108864},
+        {"max_streams_per_connection", 1, 10000},
+        {"max_streams_per_agency", 1, 100000},
+        {"stream_idle_timeout_s", 1, 86400},
     };
     for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
         const long values[] = {ranges[i].min, ranges[i].max, ranges[i].min - 1,

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "ratelimit.h"
+#include "streamcount.h"
 
 #define MS 1000LL
 #define S  1000000LL
@@ -178,6 +179,32 @@ test_rpc__ratelimit__concurrent_takers__grant_exactly_the_burst(void **state)
     ratelimit_free(rl);
 }
 
+/* Each key holds up to its limit; a refusal says how many are open and
+ * changes nothing; a stream given back makes room, and a key with none
+ * open is forgotten. */
+static void
+test_rpc__streamcount__limit_per_key_and_room_after_give(void **state)
+{
+    (void)state;
+    struct streamcount *t = streamcount_new();
+    assert_non_null(t);
+    int open = -1;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(streamcount_take(t, "ipv4:127.0.0.1:1", 3, &open), 1);
+    assert_int_equal(streamcount_take(t, "ipv4:127.0.0.1:1", 3, &open), 0);
+    assert_int_equal(open, 3);
+    assert_int_equal(streamcount_open(t, "ipv4:127.0.0.1:1"), 3);
+    /* Another key has its own count. */
+    assert_int_equal(streamcount_take(t, "ipv4:127.0.0.1:2", 3, &open), 1);
+    streamcount_give(t, "ipv4:127.0.0.1:1");
+    assert_int_equal(streamcount_take(t, "ipv4:127.0.0.1:1", 3, &open), 1);
+    for (int i = 0; i < 3; i++)
+        streamcount_give(t, "ipv4:127.0.0.1:1");
+    assert_int_equal(streamcount_open(t, "ipv4:127.0.0.1:1"), 0);
+    assert_int_equal(streamcount_open(t, "ipv4:127.0.0.1:2"), 1);
+    streamcount_free(t);
+}
+
 int
 main(void)
 {
@@ -186,6 +213,8 @@ main(void)
             test_rpc__ratelimit__burst_then_refused_with_retry_hint),
         cmocka_unit_test(test_rpc__ratelimit__hint_rounds_up_and_is_never_zero),
         cmocka_unit_test(test_rpc__ratelimit__agencies_have_separate_buckets),
+        cmocka_unit_test(
+            test_rpc__streamcount__limit_per_key_and_room_after_give),
         cmocka_unit_test(
             test_rpc__ratelimit__zero_rate__unlimited_and_keeps_no_state),
         cmocka_unit_test(

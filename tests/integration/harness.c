@@ -243,6 +243,23 @@ harness_log_contains(const struct test_daemon *d, const char *text)
 }
 
 int
+harness_log_line_with(const struct test_daemon *d, const char *const *texts)
+{
+    FILE *f = fopen(d->log, "r");
+    if (f == NULL)
+        return 0;
+    char line[4096];
+    int found = 0;
+    while (!found && fgets(line, sizeof(line), f) != NULL) {
+        found = 1;
+        for (const char *const *t = texts; found && *t != NULL; t++)
+            found = strstr(line, *t) != NULL;
+    }
+    fclose(f);
+    return found;
+}
+
+int
 harness_log_count(const struct test_daemon *d, const char *text)
 {
     FILE *f = fopen(d->log, "r");

@@ -57,6 +57,10 @@ void harness_daemon_signal(struct test_daemon *d, int sig);
 void harness_daemon_cleanup(struct test_daemon *d);
 /* 1 if the daemon's log contains text. */
 int harness_log_contains(const struct test_daemon *d, const char *text);
+/* 1 if one line of the daemon's log contains every text of the
+ * NULL-terminated list texts. */
+int harness_log_line_with(const struct test_daemon *d,
+                          const char *const *texts);
 /* Number of lines of the daemon's log that contain text. */
 int harness_log_count(const struct test_daemon *d, const char *text);
 

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include "cjx/client.h"
+#include "cjx/v1/exchange.pb-c.h"
 
 /* One daemon under test: its own directory, configuration, socket and
  * database, serving mTLS on a free loopback port. */
@@ -84,5 +85,12 @@ struct cjx_client *harness_client_local(const struct test_daemon *d);
 
 /* Runs a command line through /bin/sh; returns its exit status. */
 int harness_run(const char *cmdline);
+
+/* A Deliver batch of n court orders for one case, with request ids
+ * "<prefix>0", "<prefix>1"...: orders are the court's to send, so a
+ * prosecutor delivering it has every message refused. Free with
+ * harness_order_batch_free. */
+Cjx__V1__CaseMessages *harness_order_batch(int n, const char *prefix);
+void harness_order_batch_free(Cjx__V1__CaseMessages *b);
 
 #endif

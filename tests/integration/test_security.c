@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "cjx/v1/exchange.methods.h"
 #include "grpc/health/v1/health.methods.h"
 #include "harness.h"
 
@@ -27,6 +28,7 @@
 
 enum {
     OK = 0,
+    PERMISSION_DENIED = 7,
     RESOURCE_EXHAUSTED = 8,
     UNAVAILABLE = 14,
     UNAUTHENTICATED = 16,
@@ -705,6 +707,41 @@ test_security__rate_limit__resource_exhausted_with_hint_per_agency(void **state)
     stop_and_clean(&d);
 }
 
+/* Each message of a batch counts: the call's token covers the first, and
+ * once the bucket is dry the rest is refused to be retried, unjudged. */
+static void
+test_security__rate_limit__counts_each_message_of_a_batch(void **state)
+{
+    (void)state;
+    struct test_daemon d = {0};
+    d.limits_yaml = "  rate_limit_per_agency: 1\n";
+    harness_daemon_init(&d, "doj", DOJ_ORI);
+    start_or_fail(&d);
+    Cjx__V1__CaseMessages *batch = harness_order_batch(5, "rate-o");
+    struct cjx_client *cl = harness_client_tls(&d, "alameda-da");
+    ProtobufCMessage *resp = NULL;
+    struct cjx_client_status st;
+    cjx_client_unary(cl, &cjx__v1__case_service__methods[CASE_SERVICE_DELIVER],
+                     &batch->base, 10000, &resp, &st);
+    cjx_client_free(cl);
+    harness_order_batch_free(batch);
+    assert_int_equal(st.code, OK);
+    const Cjx__V1__CaseResults *r = (const Cjx__V1__CaseResults *)resp;
+    assert_int_equal(r->n_results, 5);
+    assert_int_equal(r->results[0]->code, PERMISSION_DENIED);
+    assert_false(r->results[0]->retry_later);
+    for (size_t i = 1; i < 5; i++) {
+        assert_int_equal(r->results[i]->code, RESOURCE_EXHAUSTED);
+        assert_true(r->results[i]->retry_later);
+        if (strstr(r->results[i]->message,
+                   "agency CA001013A is over its limit of 1 requests/s; "
+                   "retry after ") == NULL)
+            fail_msg("unexpected message: %s", r->results[i]->message);
+    }
+    protobuf_c_message_free_unpacked(resp, NULL);
+    stop_and_clean(&d);
+}
+
 /* ---- systemd notifications and the watchdog ------------------------------------- */
 
 /* Collects notifications until every wanted text has been seen the wanted
@@ -792,6 +829,8 @@ main(void)
             test_security__client_certificate_rules__refused_with_reason),
         cmocka_unit_test(
             test_security__rate_limit__resource_exhausted_with_hint_per_agency),
+        cmocka_unit_test(
+            test_security__rate_limit__counts_each_message_of_a_batch),
         cmocka_unit_test(
             test_security__watchdog__pings_while_serving_and_notifies_reload),
     };

@@ -38,10 +38,14 @@ struct cjx_call_audit {
     const char *court_case_number;
     int32_t count_number;
     int64_t bytes_in; /* request bytes received; kept by the transport */
+    /* Added to the outcome message of the call's own entry: what became of
+     * the messages of a batch that were refused (which have no entries of
+     * their own). Borrowed, like the ids above; NULL for none. */
+    const char *note;
     /* When set, the audit entry's outcome message in place of the status
      * message the caller gets: what the caller must not learn but the log
      * must keep (another county's record exists; a sealed record). */
-    const char *note;
+    const char *hidden_reason;
     /* Set by a handler whose store write carries the call's event in its
      * own transaction, and cleared again if the write did not commit it:
      * when set, the transport records nothing more for the call. */
@@ -72,6 +76,13 @@ struct cjx_call_ops {
      * has been called and every reference is dropped. */
     void (*ref)(struct cjx_call *c);
     void (*unref)(struct cjx_call *c);
+    /* Counts one more message of a batch or stream against the caller's
+     * per-agency rate limit (limits.rate_limit_per_agency), from which the
+     * call itself took one token as it arrived. Returns 1 when the message
+     * may be handled; 0 when the agency's bucket is empty, with the
+     * milliseconds until its next token (at least 1) in *retry_after_ms.
+     * The local operator is never limited. Safe from any thread. */
+    int (*take_token)(struct cjx_call *c, int64_t *retry_after_ms);
 };
 
 struct cjx_call {

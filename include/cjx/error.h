@@ -41,6 +41,9 @@ const char *cjx_err_name(int err);
 /* The canonical status code (google.rpc.Code, as gRPC uses) for an error:
  * the single place where cjx errors become what a client sees. */
 int cjx_err_status_code(int err);
+/* Static name of a status code ("PERMISSION_DENIED"); "UNKNOWN" for a
+ * number outside the list. */
+const char *cjx_status_code_name(int code);
 
 /* Human detail that travels beside an error code: file:line for config and
  * rules, the OpenSSL or SQLite message. Optional wherever it is accepted:

@@ -28,6 +28,35 @@ struct cjx_peer_identity {
 int cjx_tls_identify(const char *pem, size_t pem_len, const char *trust_domain,
                      struct cjx_peer_identity *out, struct cjx_errbuf *eb);
 
+/* What a log line says of a peer certificate: its subject (one line,
+ * non-printable bytes replaced) and SHA-256 fingerprint. */
+struct cjx_cert_summary {
+    char subject[256];
+    char fingerprint[CJX_FINGERPRINT_HEX_LEN + 1];
+};
+
+/* Fills *out from the first certificate in pem. Returns 0, or CJX_EUNAUTH
+ * (pem holds no certificate) or CJX_ETLS (it cannot be hashed) with
+ * placeholders in *out, which is always fully written. Safe from any
+ * thread. */
+int cjx_tls_describe_cert(const char *pem, size_t len,
+                          struct cjx_cert_summary *out);
+
+/* Judges a peer's leaf certificate (PEM, already verified against the CA
+ * bundle) as a TLS client certificate, as certs/README.md requires: not a
+ * CA (basicConstraints CA:TRUE, or key usage keyCertSign), and an extended
+ * key usage extension that lists clientAuth (a certificate without one is
+ * refused, although OpenSSL would take it for any purpose). Returns 0, or
+ * CJX_EUNAUTH with the reason in eb. Keeps no state: safe from any
+ * thread. */
+int cjx_tls_check_client_cert(const char *pem, size_t len,
+                              struct cjx_errbuf *eb);
+
+/* OpenSSL's text for an X.509 verification error number (the code gRPC
+ * logs when a peer's chain does not verify), e.g. "certificate has
+ * expired". Static; never NULL. */
+const char *cjx_tls_verify_error_text(int code);
+
 /* Reads a whole PEM file into a new NUL-terminated buffer (free with
  * cjx_tls_free_pem, which wipes it). For private keys, require_private
  * refuses a file that group or others can read (CJX_EPERM with a message

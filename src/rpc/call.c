@@ -219,6 +219,16 @@ op_unref(struct cjx_call *c)
     rpc_call_unref(rpc_of(c));
 }
 
+static int
+op_take_token(struct cjx_call *c, int64_t *retry_after_ms)
+{
+    struct rpc_call *rc = rpc_of(c);
+    const struct cjx_agency *ag = c->caller.agency;
+    if (c->caller.local || ag == NULL)
+        return 1; /* the operator on the local socket is not limited */
+    return server_rate_allows(rc->srv, c->conf, ag->ori, retry_after_ms);
+}
+
 static const struct cjx_call_ops rpc_call_ops = {
     .reply = op_reply,
     .fail = op_fail,
@@ -227,6 +237,7 @@ static const struct cjx_call_ops rpc_call_ops = {
     .request_next = op_request_next,
     .ref = op_ref,
     .unref = op_unref,
+    .take_token = op_take_token,
 };
 
 struct rpc_call *

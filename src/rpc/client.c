@@ -35,30 +35,10 @@ struct cjx_client_stream {
     int initial_md_received;
 };
 
-static const char *const code_names[] = {"OK",
-                                         "CANCELLED",
-                                         "UNKNOWN",
-                                         "INVALID_ARGUMENT",
-                                         "DEADLINE_EXCEEDED",
-                                         "NOT_FOUND",
-                                         "ALREADY_EXISTS",
-                                         "PERMISSION_DENIED",
-                                         "RESOURCE_EXHAUSTED",
-                                         "FAILED_PRECONDITION",
-                                         "ABORTED",
-                                         "OUT_OF_RANGE",
-                                         "UNIMPLEMENTED",
-                                         "INTERNAL",
-                                         "UNAVAILABLE",
-                                         "DATA_LOSS",
-                                         "UNAUTHENTICATED"};
-
 const char *
 cjx_client_code_name(int code)
 {
-    if (code < 0 || code >= (int)(sizeof(code_names) / sizeof(code_names[0])))
-        return "UNKNOWN";
-    return code_names[code];
+    return cjx_status_code_name(code);
 }
 
 static int

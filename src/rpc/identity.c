@@ -54,6 +54,8 @@ identify_cached(struct identity_cache *cache, const char *pem, size_t len,
     pthread_mutex_unlock(&cache->mu);
 
     int err = cjx_tls_identify(pem, len, trust_domain, out, eb);
+    if (err == 0)
+        err = cjx_tls_check_client_cert(pem, len, eb);
     if (err == 0 && crls != NULL)
         err = cjx_tls_crl_set_check(crls, pem, len, eb);
     if (err != 0)
@@ -85,6 +87,25 @@ property_is(const grpc_auth_property *p, const char *value)
 {
     return p != NULL && p->value_length == strlen(value) &&
            memcmp(p->value, value, p->value_length) == 0;
+}
+
+/* Adds the refused certificate's subject and fingerprint to the reason, so
+ * that the one line logged and audited for the refusal says which
+ * certificate, beside the peer address, it was; the fingerprint also goes
+ * to the caller for the audit entry. */
+static void
+name_refused_cert(const char *pem, size_t len, struct cjx_caller *out,
+                  struct cjx_errbuf *eb)
+{
+    struct cjx_cert_summary sum;
+    if (cjx_tls_describe_cert(pem, len, &sum) != 0)
+        return;
+    if (out->fingerprint[0] == '\0')
+        memcpy(out->fingerprint, sum.fingerprint, sizeof(out->fingerprint));
+    size_t used = strlen(eb->msg);
+    snprintf(eb->msg + used, sizeof(eb->msg) - used,
+             " (certificate subject %s, SHA-256 %s)", sum.subject,
+             sum.fingerprint);
 }
 
 int
@@ -131,6 +152,8 @@ identity_of_call(grpc_call *call, struct conf_ref *ref, struct cjx_caller *out,
                                "the agency registry",
                                id.ori);
         }
+        if (err != 0 && pem != NULL)
+            name_refused_cert(pem->value, pem->value_length, out, eb);
     } else {
         err = cjx_errf(eb, CJX_EUNAUTH, "connection is not authenticated");
     }

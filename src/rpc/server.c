@@ -18,6 +18,7 @@
 
 #include "cjx/clock.h"
 #include "cjx/log.h"
+#include "cjx/tls.h"
 #include "ratelimit.h"
 #include "streamcount.h"
 
@@ -51,6 +52,18 @@ grpc_log_sink(gpr_log_func_args *args)
     /* gRPC reports a harmless SNI mismatch as an error; keep it quiet. */
     if (strstr(args->message, "No match found for server name") != NULL)
         level = CJX_LOG_DEBUG;
+    /* OpenSSL's refusal of a certificate chain (expired, unknown CA,
+     * revoked by gRPC's own CRL check...) reaches us only as its number;
+     * gRPC tells neither the peer nor the certificate at this point. */
+    int code;
+    if (sscanf(args->message, "Certificate verify failed with code %d",
+               &code) == 1) {
+        cjx_warn("rpc",
+                 "refused a TLS handshake: the certificate chain does not "
+                 "verify: %s (X.509 error %d)",
+                 cjx_tls_verify_error_text(code), code);
+        return;
+    }
     cjx_log(level, "grpc", "%s", args->message);
 }
 
@@ -169,16 +182,23 @@ verify_not_revoked(void *user_data,
     struct cjx_errbuf eb;
     const char *leaf = req->peer_info.peer_cert;
     const char *chain = req->peer_info.peer_cert_full_chain;
+    size_t leaf_len = leaf != NULL ? strlen(leaf) : 0;
     int err = 0;
-    if (leaf == NULL || leaf[0] == '\0')
+    if (leaf_len == 0)
         err = cjx_errf(&eb, CJX_EUNAUTH, "the peer sent no certificate");
     else
-        err = cjx_tls_crl_set_check(set, leaf, strlen(leaf), &eb);
+        err = cjx_tls_crl_set_check(set, leaf, leaf_len, &eb);
     if (err == 0 && chain != NULL && chain[0] != '\0')
         err = cjx_tls_crl_set_check(set, chain, strlen(chain), &eb);
     cjx_tls_crl_set_unref(set);
     if (err != 0) {
-        cjx_warn("rpc", "refused a TLS handshake: %s", eb.msg);
+        /* gRPC's verifier is not told the peer's address. */
+        struct cjx_cert_summary sum;
+        cjx_tls_describe_cert(leaf, leaf_len, &sum);
+        cjx_warn("rpc",
+                 "refused a TLS handshake: %s (certificate subject %s, "
+                 "SHA-256 %s)",
+                 eb.msg, sum.subject, sum.fingerprint);
         *status = GRPC_STATUS_UNAUTHENTICATED;
         *details = gpr_strdup(eb.msg);
     }

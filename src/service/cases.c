@@ -4,12 +4,15 @@
  * Every step is authorized, checked, validated by the rule sets and applied
  * by the workflow inside one store transaction (cases_apply.c). A call's
  * audit event commits with its change; a refused one is recorded by the
- * transport as the call ends, and each message of a batch records its own. */
+ * transport as the call ends. Each accepted message of a batch records its
+ * own; the refused ones are counted in the batch call's entry
+ * (batch_guard.h), so that refusals cost no writes. */
 #include "cases_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch_guard.h"
 #include "cjx/audit.h"
 #include "cjx/log.h"
 
@@ -105,14 +108,12 @@ struct batch {
     int replied;
     int paused;    /* streaming: reading stopped until the window drains */
     int streaming; /* a client stream (else one Deliver call) */
+    struct batch_guard guard;
 };
 
 struct batch_entry {
     struct batch *b;
     size_t index;
-    int64_t bytes_in;
-    struct cjx_call_audit ids; /* for the audit entry of a failed write */
-    char *method;
 };
 
 static void
@@ -150,6 +151,7 @@ batch_reply_locked(struct batch *b)
         items[i].code = it->code;
         items[i].message = it->message ? it->message : "";
         items[i].retry_later = it->retry_later;
+        batch_guard_count(&b->guard, it->request_id, it->code, it->message);
         if (it->code == 0)
             resp.accepted++;
         else
@@ -158,6 +160,7 @@ batch_reply_locked(struct batch *b)
     }
     resp.results = ptrs;
     resp.n_results = b->n;
+    batch_guard_note(&b->guard, c);
     c->ops->reply(c, &resp.base);
     free(items);
     free(ptrs);
@@ -219,21 +222,6 @@ item_event(struct cjx_call *c, const char *method,
 }
 
 static void
-record_refusal(struct cjx_call *c, const char *method,
-               const struct cjx_call_audit *ids, int64_t bytes_in, int err,
-               const char *detail)
-{
-    struct cjx_audit_event ev;
-    item_event(c, method, ids, bytes_in, &ev);
-    ev.outcome_code = cjx_err_status_code(err);
-    ev.outcome_message = detail;
-    int rc = cjx_store_append_audit(c->service->store, &ev, NULL, NULL);
-    if (rc != 0)
-        cjx_error("cases", "cannot record a refused message: %s",
-                  cjx_strerror(rc));
-}
-
-static void
 set_result(struct batch_item *it, int err, const char *detail, int retry)
 {
     it->code = cjx_err_status_code(err);
@@ -248,9 +236,8 @@ entry_done(void *arg, const struct case_result *r)
     struct batch_entry *e = arg;
     struct batch *b = e->b;
     struct cjx_call *c = b->call;
-    if (r->audit_seq == 0)
-        record_refusal(c, e->method, &e->ids, e->bytes_in, r->err,
-                       r->err != 0 ? r->detail : "");
+    /* An accepted message's entry committed with it; a refused one is
+     * counted in the batch's note. */
     pthread_mutex_lock(&b->mu);
     struct batch_item *it = &b->items[e->index];
     set_result(it, r->err, r->detail, r->retry_later);
@@ -263,9 +250,6 @@ entry_done(void *arg, const struct case_result *r)
     }
     int free_it = batch_settle_locked(b);
     pthread_mutex_unlock(&b->mu);
-    free((void *)e->ids.request_id);
-    free((void *)e->ids.cii);
-    free((void *)e->ids.court_case_number);
     free(e);
     if (resume)
         c->ops->request_next(c);
@@ -311,7 +295,12 @@ batch_add_locked(struct batch *b, const ProtobufCMessage *msg)
     const char *method = cjx_cases_method_of(msg);
     int64_t bytes_in = (int64_t)protobuf_c_message_get_packed_size(msg);
     struct cjx_errbuf eb;
-    int err = method != NULL
+    /* Over the rate limit the message is not even judged: the sender
+     * retries it later. */
+    int err = batch_guard_admit(&b->guard, c, &eb);
+    int retry = err != 0;
+    if (err == 0)
+        err = method != NULL
                   ? may_send(c, method, &eb)
                   : cjx_errf(&eb, CJX_EINVAL, "messages[%zu]: empty", index);
     if (method == NULL)
@@ -324,12 +313,6 @@ batch_add_locked(struct batch *b, const ProtobufCMessage *msg)
         } else {
             e->b = b;
             e->index = index;
-            e->bytes_in = bytes_in;
-            e->method = (char *)method; /* static method table */
-            e->ids.request_id = dup_or_null(ids.request_id);
-            e->ids.cii = dup_or_null(ids.cii);
-            e->ids.court_case_number = dup_or_null(ids.court_case_number);
-            e->ids.count_number = ids.count_number;
         }
     }
     if (err == 0) {
@@ -342,17 +325,11 @@ batch_add_locked(struct batch *b, const ProtobufCMessage *msg)
         pthread_mutex_lock(&b->mu);
         if (err != 0) {
             b->outstanding--;
-            free((void *)e->ids.request_id);
-            free((void *)e->ids.cii);
-            free((void *)e->ids.court_case_number);
             free(e);
         }
     }
-    if (err != 0) {
-        it = &b->items[index];
-        set_result(it, err, eb.msg, 0);
-        record_refusal(c, method, &ids, bytes_in, err, eb.msg);
-    }
+    if (err != 0)
+        set_result(&b->items[index], err, eb.msg, retry);
 }
 
 /* Client streams: NotifyCandidates and OrderBulk. */
@@ -454,12 +431,16 @@ deliver(struct cjx_call *c, const ProtobufCMessage *req)
         if (inner != NULL) {
             batch_add_locked(b, inner);
         } else {
+            struct cjx_errbuf eb;
             struct batch_item *it = &b->items[b->n++];
-            set_result(it, CJX_EINVAL,
-                       "messages: one of notice, decision, order, "
-                       "history_updated, person_notified or petition is "
-                       "required",
-                       0);
+            if (batch_guard_admit(&b->guard, c, &eb) != 0)
+                set_result(it, CJX_ELIMIT, eb.msg, 1);
+            else
+                set_result(it, CJX_EINVAL,
+                           "messages: one of notice, decision, order, "
+                           "history_updated, person_notified or petition "
+                           "is required",
+                           0);
         }
     }
     b->ended = 1;

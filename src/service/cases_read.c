@@ -75,12 +75,13 @@ attach_notice(struct cjx_call *c, const struct cjx_stored_case *s,
     Cjx__V1__ConvictionRecord sealed = *m->notice->record;
     sealed.sealed = 1;
     if (!sealing_may_read(c->conf, c->caller.agency, &sealed)) {
-        c->audit.note = "refused: the notice of a sealed record withheld "
-                        "under the sealing policy";
+        c->audit.hidden_reason =
+            "refused: the notice of a sealed record withheld "
+            "under the sealing policy";
         return CJX_ENOTFOUND;
     }
-    c->audit.note = "sealed record read (the case's notice) under the "
-                    "sealing policy";
+    c->audit.hidden_reason = "sealed record read (the case's notice) under the "
+                             "sealing policy";
     return 0;
 }
 
@@ -118,7 +119,7 @@ get_case(struct cjx_call *c, const ProtobufCMessage *msg)
     if (scope != NULL && strcmp(s.county, scope) != 0) {
         /* Answered as a missing case: the answer must not tell whether the
          * person has a case in another county. The audit keeps why. */
-        c->audit.note = "refused: the case belongs to another county";
+        c->audit.hidden_reason = "refused: the case belongs to another county";
         c->ops->fail(c, CJX_ENOTFOUND, "no case with that key");
     } else if ((err = stored_case_message(c->arena, &s, &m)) != 0) {
         c->ops->fail(c, err, "the stored case could not be decoded");

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch_guard.h"
 #include "cjx/audit.h"
 #include "cjx/evaluate.h"
 #include "cjx/log.h"
@@ -231,6 +232,7 @@ struct bulk {
     int paused;               /* reading stopped until the window drains */
     int ended;                /* the client half-closed */
     int replied;
+    struct batch_guard guard;
 };
 
 /* Called with b->mu held once nothing is outstanding after the end. */
@@ -256,6 +258,7 @@ bulk_reply_locked(struct bulk *b)
             items[i].request_id = r->request_id ? r->request_id : "";
             items[i].code = r->code;
             items[i].message = r->message ? r->message : "";
+            batch_guard_count(&b->guard, r->request_id, r->code, r->message);
             if (r->code == 0) {
                 cjx__v1__submit_record_response__init(&resps[i]);
                 cjx__v1__record_key__init(&keys[i]);
@@ -275,6 +278,7 @@ bulk_reply_locked(struct bulk *b)
         }
         resp.n_results = b->n;
         resp.results = ptrs;
+        batch_guard_note(&b->guard, c);
         c->ops->reply(c, &resp.base);
     }
     free(items);
@@ -332,7 +336,6 @@ bulk_begin(struct cjx_call *c)
 struct bulk_write {
     struct bulk *bulk;
     size_t index;
-    int64_t bytes_in;
 };
 
 /* The event of one record of a bulk stream: the call's caller and method,
@@ -350,23 +353,6 @@ bulk_item_event(struct cjx_call *c, const struct cjx_call_audit *ids,
     ev->bytes_in = bytes_in;
 }
 
-/* Records the event of a record that was refused, or whose write failed
- * and took its event with it. */
-static void
-bulk_record_refusal(struct cjx_call *c, const struct cjx_call_audit *ids,
-                    int64_t bytes_in, int err, const char *detail)
-{
-    struct cjx_audit_event ev;
-    bulk_item_event(c, ids, bytes_in, &ev);
-    ev.type = CJX_AUDIT_CALL;
-    ev.outcome_code = cjx_err_status_code(err);
-    ev.outcome_message = detail;
-    int rc = cjx_store_append_audit(service_of(c)->store, &ev, NULL, NULL);
-    if (rc != 0)
-        cjx_error("records", "cannot record a refused record: %s",
-                  cjx_strerror(rc));
-}
-
 static void
 bulk_write_done(void *arg, const struct cjx_record_write_result *r)
 {
@@ -378,14 +364,8 @@ bulk_write_done(void *arg, const struct cjx_record_write_result *r)
     pthread_mutex_lock(&b->mu);
     struct bulk_result *res = &b->results[bw->index];
     res->code = cjx_err_status_code(r->err);
-    if (r->audit_seq == 0) {
-        struct cjx_call_audit ids = {.request_id = res->request_id,
-                                     .cii = res->cii,
-                                     .court_case_number = res->ccn,
-                                     .count_number = res->count};
-        bulk_record_refusal(c, &ids, bw->bytes_in, r->err,
-                            r->err != 0 ? write_error_detail(r) : "");
-    }
+    /* An accepted record's entry committed with it; a write that failed
+     * is counted in the stream's note. */
     if (r->err != 0) {
         res->message = strdup(write_error_detail(r));
     } else {
@@ -446,7 +426,11 @@ bulk_on_message(struct cjx_call *c, const ProtobufCMessage *msg)
     submission_ids(req, &ids);
     int64_t bytes_in = (int64_t)protobuf_c_message_get_packed_size(msg);
     struct cjx_audit_event ev;
-    int err = prepare_write(c, req, &b->scratch, &w, &eb);
+    /* Over the rate limit the record is not even checked: the sender
+     * retries it later. */
+    int err = batch_guard_admit(&b->guard, c, &eb);
+    if (err == 0)
+        err = prepare_write(c, req, &b->scratch, &w, &eb);
     struct bulk_write *bw = NULL;
     if (err == 0) {
         res->cii = strdup(w.cii);
@@ -459,7 +443,6 @@ bulk_on_message(struct cjx_call *c, const ProtobufCMessage *msg)
     if (err == 0) {
         bw->bulk = b;
         bw->index = index;
-        bw->bytes_in = bytes_in;
         bulk_item_event(c, &ids, bytes_in, &ev);
         w.audit = &ev;
         b->outstanding++;
@@ -478,7 +461,6 @@ bulk_on_message(struct cjx_call *c, const ProtobufCMessage *msg)
     if (err != 0) {
         res->code = cjx_err_status_code(err);
         res->message = strdup(eb.msg);
-        bulk_record_refusal(c, &ids, bytes_in, err, eb.msg);
     }
     int ask = b->outstanding < BULK_WINDOW;
     b->paused = !ask;
@@ -603,7 +585,8 @@ get_record(struct cjx_call *c, const ProtobufCMessage *msg)
     if (c->access == CJX_ACCESS_OWN_COUNTY &&
         strcmp(r.county, c->caller.agency->county) != 0) {
         cjx_stored_record_fini(store, &r);
-        c->audit.note = "refused: the record belongs to another county";
+        c->audit.hidden_reason =
+            "refused: the record belongs to another county";
         c->ops->fail(c, CJX_ENOTFOUND, NO_SUCH_RECORD);
         return;
     }
@@ -616,12 +599,13 @@ get_record(struct cjx_call *c, const ProtobufCMessage *msg)
     }
     if (out.record->sealed) {
         if (!sealing_may_read(c->conf, c->caller.agency, out.record)) {
-            c->audit.note = "refused: sealed record withheld under the "
-                            "sealing policy";
+            c->audit.hidden_reason =
+                "refused: sealed record withheld under the "
+                "sealing policy";
             c->ops->fail(c, CJX_ENOTFOUND, NO_SUCH_RECORD);
             return;
         }
-        c->audit.note = "sealed record read under the sealing policy";
+        c->audit.hidden_reason = "sealed record read under the sealing policy";
     }
     c->ops->reply(c, &out.base);
 }

@@ -1,6 +1,7 @@
 /* The service table: which handler answers which method, and who may call it. */
 #include "service_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,7 +203,20 @@ cjx_service_audit_call(struct cjx_service *svc, const struct cjx_call *c,
     if (method_path != NULL)
         ev.method = method_path;
     ev.outcome_code = status_code;
-    ev.outcome_message = c->audit.note != NULL ? c->audit.note : status_message;
+    /* What the caller was told, unless the log must know more. */
+    if (c->audit.hidden_reason != NULL)
+        status_message = c->audit.hidden_reason;
+    ev.outcome_message = status_message;
+    char message[CJX_AUDIT_TEXT_MAX + 1];
+    if (c->audit.note != NULL) {
+        /* A batch answered OK still refused some messages; one that failed
+         * as a whole says why first. */
+        if (status_message == NULL || status_message[0] == '\0')
+            ev.outcome_message = c->audit.note;
+        else if (snprintf(message, sizeof(message), "%s; %s", status_message,
+                          c->audit.note) >= 0)
+            ev.outcome_message = message;
+    }
     ev.bytes_out = bytes_out;
     /* Nobody waits for it: the store may commit it with others a moment
      * later, and logs it if it is lost. */

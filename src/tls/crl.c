@@ -54,17 +54,6 @@ reason_name(long code)
     return names[code];
 }
 
-/* A name for messages; names in peer certificates are attacker-controlled,
- * so they are passed through tls_printable. */
-static const char *
-name_text(const X509_NAME *name, char *buf, size_t len)
-{
-    char raw[512];
-    if (X509_NAME_oneline(name, raw, sizeof(raw)) == NULL)
-        snprintf(raw, sizeof(raw), "(unreadable name)");
-    return tls_printable((const unsigned char *)raw, strlen(raw), buf, len);
-}
-
 static time_t
 now_s(void)
 {
@@ -192,7 +181,7 @@ verify_issuer(STACK_OF(X509) * cas, X509_CRL *crl, const char *file,
         }
     }
     ERR_clear_error();
-    name_text(issuer, name, sizeof(name));
+    tls_name_text(issuer, name, sizeof(name));
     if (!named)
         return cjx_errf(eb, CJX_ETLS,
                         "%s: the CRL is issued by %s, which is not a CA in "
@@ -336,7 +325,7 @@ list_uncovered(struct cjx_tls_crl_set *set, STACK_OF(X509) * cas)
         const X509_NAME *subject = X509_get_subject_name(sk_X509_value(cas, i));
         if (covered(set, subject))
             continue;
-        name_text(subject, name, sizeof(name));
+        tls_name_text(subject, name, sizeof(name));
         used += (size_t)snprintf(set->uncovered + used, cap - used, "%s%s",
                                  used ? "; " : "", name);
     }
@@ -461,14 +450,14 @@ revoked_message(X509 *x, const X509_REVOKED *rev, struct cjx_errbuf *eb)
     ASN1_ENUMERATED_free(reason);
     ERR_clear_error();
     tls_format_time(X509_REVOKED_get0_revocationDate(rev), when, sizeof(when));
-    int rc =
-        cjx_errf(eb, CJX_EUNAUTH,
-                 "certificate %s (serial %s) issued by %s was revoked at "
-                 "%s (%s)",
-                 name_text(X509_get_subject_name(x), subject, sizeof(subject)),
-                 hex != NULL ? hex : "?",
-                 name_text(X509_get_issuer_name(x), issuer, sizeof(issuer)),
-                 when, code < 0 ? "no reason given" : reason_name(code));
+    int rc = cjx_errf(
+        eb, CJX_EUNAUTH,
+        "certificate %s (serial %s) issued by %s was revoked at "
+        "%s (%s)",
+        tls_name_text(X509_get_subject_name(x), subject, sizeof(subject)),
+        hex != NULL ? hex : "?",
+        tls_name_text(X509_get_issuer_name(x), issuer, sizeof(issuer)), when,
+        code < 0 ? "no reason given" : reason_name(code));
     OPENSSL_free(hex);
     return rc;
 }
@@ -493,7 +482,7 @@ check_one(const struct cjx_tls_crl_set *set, X509 *x, time_t now,
                             "the CRL of %s (%s) expired at %s, so revocation "
                             "cannot be checked; install a current CRL and "
                             "reload",
-                            name_text(issuer, name, sizeof(name)),
+                            tls_name_text(issuer, name, sizeof(name)),
                             set->crls[i].file, when);
         }
         X509_REVOKED *rev = NULL;

@@ -62,6 +62,17 @@ tls_printable(const unsigned char *s, size_t len, char *dst, size_t cap)
     return dst;
 }
 
+/* Names in peer certificates are attacker-controlled, so they are passed
+ * through tls_printable. */
+const char *
+tls_name_text(const X509_NAME *name, char *buf, size_t len)
+{
+    char raw[512];
+    if (X509_NAME_oneline(name, raw, sizeof(raw)) == NULL)
+        snprintf(raw, sizeof(raw), "(unreadable name)");
+    return tls_printable((const unsigned char *)raw, strlen(raw), buf, len);
+}
+
 static X509 *
 parse_leaf(const char *pem, size_t len)
 {
@@ -187,6 +198,27 @@ out:
     return rc;
 }
 
+/* The SHA-256 of x's DER in lower-case hex. */
+static int
+fingerprint_of(X509 *x, char out[CJX_FINGERPRINT_HEX_LEN + 1],
+               struct cjx_errbuf *eb)
+{
+    char why[256];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!X509_digest(x, EVP_sha256(), md, &mdlen) ||
+        mdlen * 2 != CJX_FINGERPRINT_HEX_LEN)
+        return cjx_errf(eb, CJX_ETLS, "cannot hash the peer certificate: %s",
+                        tls_openssl_reason(why, sizeof(why)));
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < mdlen; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[CJX_FINGERPRINT_HEX_LEN] = '\0';
+    return 0;
+}
+
 int
 cjx_tls_identify(const char *pem, size_t pem_len, const char *trust_domain,
                  struct cjx_peer_identity *out, struct cjx_errbuf *eb)
@@ -206,21 +238,9 @@ cjx_tls_identify(const char *pem, size_t pem_len, const char *trust_domain,
     if (rc != 0)
         goto out;
 
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!X509_digest(x, EVP_sha256(), md, &mdlen) ||
-        mdlen * 2 != CJX_FINGERPRINT_HEX_LEN) {
-        rc = cjx_errf(eb, CJX_ETLS, "cannot hash the peer certificate: %s",
-                      tls_openssl_reason(why, sizeof(why)));
-        goto out;
-    }
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned int i = 0; i < mdlen; i++) {
-        id.fingerprint[2 * i] = hex[md[i] >> 4];
-        id.fingerprint[2 * i + 1] = hex[md[i] & 15];
-    }
-    id.fingerprint[CJX_FINGERPRINT_HEX_LEN] = '\0';
-    *out = id;
+    rc = fingerprint_of(x, id.fingerprint, eb);
+    if (rc == 0)
+        *out = id;
 out:
     X509_free(x);
     return rc;
@@ -432,4 +452,71 @@ out:
     EVP_PKEY_free(key);
     X509_free(x);
     return rc;
+}
+
+int
+cjx_tls_describe_cert(const char *pem, size_t len, struct cjx_cert_summary *out)
+{
+    snprintf(out->subject, sizeof(out->subject), "(no certificate)");
+    snprintf(out->fingerprint, sizeof(out->fingerprint), "(none)");
+    X509 *x = parse_leaf(pem, len);
+    if (x == NULL) {
+        ERR_clear_error();
+        snprintf(out->subject, sizeof(out->subject), "(unparsable)");
+        return CJX_EUNAUTH;
+    }
+    tls_name_text(X509_get_subject_name(x), out->subject, sizeof(out->subject));
+    int rc = fingerprint_of(x, out->fingerprint, NULL);
+    ERR_clear_error();
+    X509_free(x);
+    return rc;
+}
+
+/* A certificate that may issue others is no agency's: with it a peer could
+ * mint certificates for any agency that chain to the exchange's CA. */
+static int
+refuse_ca(X509 *x, struct cjx_errbuf *eb)
+{
+    uint32_t flags = X509_get_extension_flags(x);
+    if (flags & EXFLAG_CA)
+        return cjx_errf(eb, CJX_EUNAUTH,
+                        "certificate is a CA (basicConstraints CA:TRUE); an "
+                        "agency certificate must have CA:FALSE");
+    if ((flags & EXFLAG_KUSAGE) && (X509_get_key_usage(x) & KU_KEY_CERT_SIGN))
+        return cjx_errf(eb, CJX_EUNAUTH,
+                        "certificate may sign certificates (key usage "
+                        "keyCertSign); an agency certificate may not");
+    if (X509_check_ca(x) != 0)
+        return cjx_errf(eb, CJX_EUNAUTH,
+                        "certificate is a CA certificate; an agency "
+                        "certificate may not be");
+    return 0;
+}
+
+int
+cjx_tls_check_client_cert(const char *pem, size_t len, struct cjx_errbuf *eb)
+{
+    char why[256];
+    X509 *x = parse_leaf(pem, len);
+    if (x == NULL)
+        return cjx_errf(eb, CJX_EUNAUTH,
+                        "cannot parse the peer certificate: %s",
+                        tls_openssl_reason(why, sizeof(why)));
+    int rc = refuse_ca(x, eb);
+    /* OpenSSL takes a certificate without extendedKeyUsage as good for
+     * every purpose; cjx requires the usage to be stated. */
+    if (rc == 0 && (!(X509_get_extension_flags(x) & EXFLAG_XKUSAGE) ||
+                    !(X509_get_extended_key_usage(x) & XKU_SSL_CLIENT)))
+        rc = cjx_errf(eb, CJX_EUNAUTH,
+                      "certificate's extended key usage does not include "
+                      "clientAuth");
+    ERR_clear_error();
+    X509_free(x);
+    return rc;
+}
+
+const char *
+cjx_tls_verify_error_text(int code)
+{
+    return X509_verify_cert_error_string(code);
 }

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include <openssl/asn1.h>
+#include <openssl/x509.h>
 
 /* The reason for the most recent OpenSSL failure on this thread, written to
  * buf; the thread's error queue is emptied. Returns buf. */
@@ -14,6 +15,10 @@ const char *tls_openssl_reason(char *buf, size_t len);
  * replaced and "..." when shortened. Returns dst. */
 const char *tls_printable(const unsigned char *s, size_t len, char *dst,
                           size_t cap);
+
+/* A certificate name as one line for messages, made printable by
+ * tls_printable. Returns buf. */
+const char *tls_name_text(const X509_NAME *name, char *buf, size_t len);
 
 /* Formats t as "2026-11-25T08:00:00Z", or "(unreadable)". */
 void tls_format_time(const ASN1_TIME *t, char *buf, size_t len);

@@ -243,6 +243,23 @@ harness_log_contains(const struct test_daemon *d, const char *text)
 }
 
 int
+harness_log_line_with(const struct test_daemon *d, const char *const *texts)
+{
+    FILE *f = fopen(d->log, "r");
+    if (f == NULL)
+        return 0;
+    char line[4096];
+    int found = 0;
+    while (!found && fgets(line, sizeof(line), f) != NULL) {
+        found = 1;
+        for (const char *const *t = texts; found && *t != NULL; t++)
+            found = strstr(line, *t) != NULL;
+    }
+    fclose(f);
+    return found;
+}
+
+int
 harness_log_count(const struct test_daemon *d, const char *text)
 {
     FILE *f = fopen(d->log, "r");
@@ -380,4 +397,57 @@ harness_run(const char *cmdline)
 {
     int status = system(cmdline);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* One order with what it needs beside it, so that a batch is one
+ * allocation per message. */
+struct order_item {
+    Cjx__V1__CaseMessage cm;
+    Cjx__V1__ReliefOrder o;
+    Cjx__V1__RequestMeta meta;
+    Cjx__V1__RecordKey key;
+    char id[32];
+};
+
+Cjx__V1__CaseMessages *
+harness_order_batch(int n, const char *prefix)
+{
+    Cjx__V1__CaseMessages *b = calloc(1, sizeof(*b));
+    struct order_item *it = calloc((size_t)n, sizeof(*it));
+    Cjx__V1__CaseMessage **items = calloc((size_t)n, sizeof(*items));
+    if (b == NULL || it == NULL || items == NULL)
+        abort();
+    cjx__v1__case_messages__init(b);
+    for (int i = 0; i < n; i++) {
+        snprintf(it[i].id, sizeof(it[i].id), "%s%d", prefix, i);
+        cjx__v1__request_meta__init(&it[i].meta);
+        cjx__v1__record_key__init(&it[i].key);
+        cjx__v1__relief_order__init(&it[i].o);
+        cjx__v1__case_message__init(&it[i].cm);
+        it[i].meta.request_id = it[i].id;
+        it[i].key.cii = "A40000001";
+        it[i].key.court_case_number = "SF-A1";
+        it[i].key.count_number = 1;
+        it[i].o.meta = &it[i].meta;
+        it[i].o.key = &it[i].key;
+        it[i].o.relief = CJX__V1__ORDER_RELIEF__ORDER_RELIEF_DISMISS_AND_SEAL;
+        it[i].cm.message_case = CJX__V1__CASE_MESSAGE__MESSAGE_ORDER;
+        it[i].cm.order = &it[i].o;
+        items[i] = &it[i].cm;
+    }
+    b->messages = items;
+    b->n_messages = (size_t)n;
+    return b;
+}
+
+void
+harness_order_batch_free(Cjx__V1__CaseMessages *b)
+{
+    if (b == NULL)
+        return;
+    /* The first message is the start of the one array of items. */
+    if (b->n_messages > 0)
+        free(b->messages[0]);
+    free(b->messages);
+    free(b);
 }

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include "cjx/client.h"
+#include "cjx/v1/exchange.pb-c.h"
 
 /* One daemon under test: its own directory, configuration, socket and
  * database, serving mTLS on a free loopback port. */
@@ -57,6 +58,10 @@ void harness_daemon_signal(struct test_daemon *d, int sig);
 void harness_daemon_cleanup(struct test_daemon *d);
 /* 1 if the daemon's log contains text. */
 int harness_log_contains(const struct test_daemon *d, const char *text);
+/* 1 if one line of the daemon's log contains every text of the
+ * NULL-terminated list texts. */
+int harness_log_line_with(const struct test_daemon *d,
+                          const char *const *texts);
 /* Number of lines of the daemon's log that contain text. */
 int harness_log_count(const struct test_daemon *d, const char *text);
 
@@ -80,5 +85,12 @@ struct cjx_client *harness_client_local(const struct test_daemon *d);
 
 /* Runs a command line through /bin/sh; returns its exit status. */
 int harness_run(const char *cmdline);
+
+/* A Deliver batch of n court orders for one case, with request ids
+ * "<prefix>0", "<prefix>1"...: orders are the court's to send, so a
+ * prosecutor delivering it has every message refused. Free with
+ * harness_order_batch_free. */
+Cjx__V1__CaseMessages *harness_order_batch(int n, const char *prefix);
+void harness_order_batch_free(Cjx__V1__CaseMessages *b);
 
 #endif

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "cjx/v1/audit.methods.h"
+#include "cjx/v1/exchange.methods.h"
 #include "cjx/v1/record_service.methods.h"
 #include "grpc/health/v1/health.methods.h"
 #include "harness.h"
@@ -371,6 +372,47 @@ test_audit__accepted_and_refused_calls__are_recorded_with_their_outcome(
     assert_non_null(strstr(out, "AuditService/")); /* the reads above */
 }
 
+/* A Deliver batch whose messages are all refused costs one entry, the
+ * call's own, which counts them and quotes the first reasons. */
+static void
+test_audit__refused_batch__one_entry_with_count_and_first_reasons(void **state)
+{
+    (void)state;
+    enum { N = 100 };
+    Cjx__V1__CaseMessages *batch = harness_order_batch(N, "batch-o");
+    /* A prosecutor may deliver, but orders are the court's to send. */
+    struct cjx_client *cl = harness_client_tls(&doj, "sf-da");
+    ProtobufCMessage *resp = NULL;
+    struct cjx_client_status st;
+    cjx_client_unary(cl, &cjx__v1__case_service__methods[CASE_SERVICE_DELIVER],
+                     &batch->base, 10000, &resp, &st);
+    cjx_client_free(cl);
+    harness_order_batch_free(batch);
+    assert_int_equal(st.code, OK);
+    assert_int_equal(((Cjx__V1__CaseResults *)resp)->rejected, N);
+    protobuf_c_message_free_unpacked(resp, NULL);
+
+    struct log l;
+    read_log_with(&l, "/cjx.v1.CaseService/Deliver", OK);
+    const Cjx__V1__AuditEntry *e = find(&l, "/cjx.v1.CaseService/Deliver", OK);
+    assert_string_equal(e->agency_ori, SF_DA_ORI);
+    const char *want = "100 of 100 messages refused: [batch-o0] "
+                       "PERMISSION_DENIED: CA038013A may not call "
+                       "/cjx.v1.CaseService/Order; [batch-o1] ";
+    if (strncmp(e->outcome_message, want, strlen(want)) != 0 ||
+        strstr(e->outcome_message, "; and 97 more") == NULL)
+        fail_msg("unexpected outcome: %s", e->outcome_message);
+    /* No entry of its own for any refused message. */
+    for (int i = 0; i < l.n; i++)
+        if (l.rec[i]->item_case == CJX__V1__AUDIT_RECORD__ITEM_ENTRY)
+            assert_null(strstr(l.rec[i]->entry->request_id, "batch-o"));
+    free_log(&l);
+
+    char out[4096];
+    assert_int_equal(cjxctl("audit verify", out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "audit log OK"));
+}
+
 static void
 test_audit__export__verifies_offline_and_an_edited_line_fails(void **state)
 {
@@ -566,6 +608,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(
             test_audit__accepted_and_refused_calls__are_recorded_with_their_outcome),
+        cmocka_unit_test(
+            test_audit__refused_batch__one_entry_with_count_and_first_reasons),
         cmocka_unit_test(
             test_audit__export__verifies_offline_and_an_edited_line_fails),
         cmocka_unit_test(test_audit__tail_follow__sends_entries_as_they_commit),

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "cjx/v1/exchange.methods.h"
 #include "grpc/health/v1/health.methods.h"
 #include "harness.h"
 
@@ -27,6 +28,7 @@
 
 enum {
     OK = 0,
+    PERMISSION_DENIED = 7,
     RESOURCE_EXHAUSTED = 8,
     UNAVAILABLE = 14,
     UNAUTHENTICATED = 16,
@@ -153,9 +155,11 @@ ca_workspace(const char *dir)
            certs, dir, certs, dir, dir);
 }
 
-/* Issues dir/name.pem and dir/name.key (mode 0600) for agency ori. */
+/* Issues dir/name.pem and dir/name.key (mode 0600) for agency ori, with the
+ * extensions of section ext of the workspace's ca.cnf. */
 static void
-issue(const char *dir, const char *name, const char *ori, const char *role)
+issue_with(const char *dir, const char *name, const char *ori, const char *role,
+           const char *ext)
 {
     run_ok("cd '%s' && (umask 077 && openssl genpkey -algorithm EC "
            "-pkeyopt ec_paramgen_curve:P-256 -out %s.key) && "
@@ -163,9 +167,16 @@ issue(const char *dir, const char *name, const char *ori, const char *role)
            "-subj '/O=cjx development/OU=%s/CN=%s' -out %s.csr && "
            "CJX_SAN='URI:spiffe://cjx.example/agency/%s, DNS:localhost, "
            "IP:127.0.0.1' openssl ca -config ca-db/ca.cnf -name trusted_ca "
-           "-batch -notext -rand_serial -extensions agency -in %s.csr "
+           "-batch -notext -rand_serial -extensions %s -in %s.csr "
            "-out %s.pem -days 30 2>/dev/null",
-           dir, name, name, role, ori, name, ori, name, name);
+           dir, name, name, role, ori, name, ori, ext, name, name);
+}
+
+/* Issues an agency certificate as make-dev-certs.sh does. */
+static void
+issue(const char *dir, const char *name, const char *ori, const char *role)
+{
+    issue_with(dir, name, ori, role, "agency");
 }
 
 /* Revokes dir/name.pem and replaces the CRL in dir/crl, as an operator
@@ -189,6 +200,17 @@ serial_of(const char *pem_path, char *out, size_t len)
     run_read(out, len, "openssl x509 -in '%s' -noout -serial | cut -d= -f2",
              pem_path);
     assert_true(out[0] != '\0');
+}
+
+/* The SHA-256 fingerprint of a PEM file as cjx writes it: lower-case hex. */
+static void
+fingerprint_of(const char *pem_path, char *out, size_t len)
+{
+    run_read(out, len,
+             "openssl x509 -in '%s' -noout -fingerprint -sha256 | cut -d= -f2 "
+             "| tr -d : | tr A-F a-f",
+             pem_path);
+    assert_int_equal(strlen(out), 64);
 }
 
 /* The serial of the certificate the daemon presents to a new connection. */
@@ -217,6 +239,10 @@ test_security__revoked_certificate__refused_at_handshake(void **state)
     harness_daemon_init(&d, "doj", DOJ_ORI);
     start_or_fail(&d);
     assert_int_equal(health_as(&d, "revoked"), UNAVAILABLE);
+    /* OpenSSL's refusal is logged with its reason, not only its number. */
+    assert_true(harness_log_contains(
+        &d, "refused a TLS handshake: the certificate chain does not verify: "
+            "certificate revoked (X.509 error 23)"));
     /* The same agency with its valid certificate, and the others, pass. */
     assert_int_equal(health_as(&d, "sf-da"), OK);
     assert_int_equal(health_as(&d, "sf-court"), OK);
@@ -263,7 +289,13 @@ test_security__crl_replaced_while_running__applies_from_sighup(void **state)
     assert_int_equal(health_status(kept, &st), UNAUTHENTICATED);
     if (strstr(st.message, "was revoked") == NULL)
         fail_msg("unexpected message: %s", st.message);
-    assert_true(harness_log_contains(&d, "refused a TLS handshake"));
+    /* Our own check names the certificate; gRPC gives it no address. */
+    char fp[80];
+    fingerprint_of(cert, fp, sizeof(fp));
+    const char *line[] = {"refused a TLS handshake: ", "was revoked",
+                          "(certificate subject /O=cjx development/OU=COURT/",
+                          fp, NULL};
+    assert_true(harness_log_line_with(&d, line));
     /* Only that certificate: its agency's other one still works. */
     assert_int_equal(health_as(&d, "sf-court"), OK);
     /* And it stays refused once gRPC has re-read the CRL directory too. */
@@ -538,6 +570,98 @@ test_security__grpc_length_prefix_beyond_data__refused_daemon_serves(
     assert_still_serving();
 }
 
+/* ---- client certificates as certs/README.md requires -------------------- */
+
+/* Certificates the exchange's CA signed although they break the rules for an
+ * agency's client certificate. Their chains verify, so OpenSSL alone takes
+ * them; the first row is the rule-abiding control. */
+static const struct client_cert_case {
+    const char *name;       /* file name, and the OU of its subject */
+    const char *extensions; /* an `openssl ca` extension section */
+    int code;               /* what a health check on it gets */
+    const char *reason;     /* in the status message and the log line */
+} client_cert_cases[] = {
+    {"abiding",
+     "basicConstraints = critical, CA:FALSE\n"
+     "keyUsage = critical, digitalSignature\n"
+     "extendedKeyUsage = serverAuth, clientAuth\n",
+     OK, NULL},
+    {"ca_true",
+     "basicConstraints = critical, CA:TRUE\n"
+     "keyUsage = critical, digitalSignature\n"
+     "extendedKeyUsage = serverAuth, clientAuth\n",
+     UNAUTHENTICATED, "certificate is a CA (basicConstraints CA:TRUE)"},
+    {"cert_signer",
+     "basicConstraints = critical, CA:FALSE\n"
+     "keyUsage = critical, digitalSignature, keyCertSign\n"
+     "extendedKeyUsage = serverAuth, clientAuth\n",
+     UNAUTHENTICATED,
+     "certificate may sign certificates (key usage "
+     "keyCertSign)"},
+    {"no_eku",
+     "basicConstraints = critical, CA:FALSE\n"
+     "keyUsage = critical, digitalSignature\n",
+     UNAUTHENTICATED, "extended key usage does not include clientAuth"},
+};
+
+/* Appends extension section name to the workspace's ca.cnf. */
+static void
+add_extension_section(const char *dir, const char *name, const char *body)
+{
+    run_ok("printf '\\n[ %s ]\\n%s"
+           "subjectAltName = $ENV::CJX_SAN\\n"
+           "subjectKeyIdentifier = hash\\n"
+           "authorityKeyIdentifier = keyid\\n' >>'%s/ca-db/ca.cnf'",
+           name, body, dir);
+}
+
+static void
+test_security__client_certificate_rules__refused_with_reason(void **state)
+{
+    (void)state;
+    struct test_daemon d = {0};
+    harness_daemon_init(&d, "doj", DOJ_ORI);
+    ca_workspace(d.dir);
+    size_t n = sizeof(client_cert_cases) / sizeof(client_cert_cases[0]);
+    for (size_t i = 0; i < n; i++) {
+        const struct client_cert_case *t = &client_cert_cases[i];
+        add_extension_section(d.dir, t->name, t->extensions);
+        issue_with(d.dir, t->name, SF_COURT_ORI, t->name, t->name);
+    }
+    start_or_fail(&d);
+
+    for (size_t i = 0; i < n; i++) {
+        const struct client_cert_case *t = &client_cert_cases[i];
+        char cert[400], key[400], fp[80], expected[512];
+        snprintf(cert, sizeof(cert), "%s/%s.pem", d.dir, t->name);
+        snprintf(key, sizeof(key), "%s/%s.key", d.dir, t->name);
+        struct cjx_client *cl = harness_client_tls_at(&d, cert, key);
+        struct cjx_client_status st;
+        int code = health_status(cl, &st);
+        cjx_client_free(cl);
+        if (code != t->code)
+            fail_msg("%s: status %d (%s), expected %d", t->name, code,
+                     st.message, t->code);
+        if (t->reason == NULL)
+            continue;
+        if (strstr(st.message, t->reason) == NULL)
+            fail_msg("%s: unexpected message: %s", t->name, st.message);
+        /* One log line names the peer's address, the reason, and the
+         * certificate by subject and fingerprint. */
+        fingerprint_of(cert, fp, sizeof(fp));
+        snprintf(expected, sizeof(expected),
+                 "(certificate subject /O=cjx development/OU=%s/CN=%s, "
+                 "SHA-256 %s)",
+                 t->name, SF_COURT_ORI, fp);
+        const char *line[] = {"from ipv4:127.0.0.1:", t->reason, expected,
+                              NULL};
+        if (!harness_log_line_with(&d, line))
+            fail_msg("%s: no log line with the peer, %s and %s", t->name,
+                     t->reason, expected);
+    }
+    stop_and_clean(&d);
+}
+
 /* ---- per-agency rate limit ------------------------------------------------------ */
 
 static void
@@ -580,6 +704,41 @@ test_security__rate_limit__resource_exhausted_with_hint_per_agency(void **state)
                      0);
     assert_non_null(strstr(out, "'retry-after-ms'"));
     assert_non_null(strstr(out, "'grpc-retry-pushback-ms'"));
+    stop_and_clean(&d);
+}
+
+/* Each message of a batch counts: the call's token covers the first, and
+ * once the bucket is dry the rest is refused to be retried, unjudged. */
+static void
+test_security__rate_limit__counts_each_message_of_a_batch(void **state)
+{
+    (void)state;
+    struct test_daemon d = {0};
+    d.limits_yaml = "  rate_limit_per_agency: 1\n";
+    harness_daemon_init(&d, "doj", DOJ_ORI);
+    start_or_fail(&d);
+    Cjx__V1__CaseMessages *batch = harness_order_batch(5, "rate-o");
+    struct cjx_client *cl = harness_client_tls(&d, "alameda-da");
+    ProtobufCMessage *resp = NULL;
+    struct cjx_client_status st;
+    cjx_client_unary(cl, &cjx__v1__case_service__methods[CASE_SERVICE_DELIVER],
+                     &batch->base, 10000, &resp, &st);
+    cjx_client_free(cl);
+    harness_order_batch_free(batch);
+    assert_int_equal(st.code, OK);
+    const Cjx__V1__CaseResults *r = (const Cjx__V1__CaseResults *)resp;
+    assert_int_equal(r->n_results, 5);
+    assert_int_equal(r->results[0]->code, PERMISSION_DENIED);
+    assert_false(r->results[0]->retry_later);
+    for (size_t i = 1; i < 5; i++) {
+        assert_int_equal(r->results[i]->code, RESOURCE_EXHAUSTED);
+        assert_true(r->results[i]->retry_later);
+        if (strstr(r->results[i]->message,
+                   "agency CA001013A is over its limit of 1 requests/s; "
+                   "retry after ") == NULL)
+            fail_msg("unexpected message: %s", r->results[i]->message);
+    }
+    protobuf_c_message_free_unpacked(resp, NULL);
     stop_and_clean(&d);
 }
 
@@ -667,7 +826,11 @@ main(void)
         cmocka_unit_test(
             test_security__key_in_credentials_directory__used_via_percent_d),
         cmocka_unit_test(
+            test_security__client_certificate_rules__refused_with_reason),
+        cmocka_unit_test(
             test_security__rate_limit__resource_exhausted_with_hint_per_agency),
+        cmocka_unit_test(
+            test_security__rate_limit__counts_each_message_of_a_batch),
         cmocka_unit_test(
             test_security__watchdog__pings_while_serving_and_notifies_reload),
     };

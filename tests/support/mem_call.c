@@ -107,6 +107,21 @@ op_unref(struct cjx_call *c)
     pthread_mutex_unlock(&mc->mu);
 }
 
+static int
+op_take_token(struct cjx_call *c, int64_t *retry_after_ms)
+{
+    struct mem_call *mc = mem(c);
+    pthread_mutex_lock(&mc->mu);
+    int ok = !mc->rate_limited || mc->tokens > 0;
+    mc->token_asks++;
+    if (ok && mc->rate_limited)
+        mc->tokens--;
+    else if (!ok)
+        *retry_after_ms = mc->retry_after_ms;
+    pthread_mutex_unlock(&mc->mu);
+    return ok;
+}
+
 static const struct cjx_call_ops mem_ops = {
     .reply = op_reply,
     .fail = op_fail,
@@ -115,6 +130,7 @@ static const struct cjx_call_ops mem_ops = {
     .request_next = op_request_next,
     .ref = op_ref,
     .unref = op_unref,
+    .take_token = op_take_token,
 };
 
 void

@@ -26,6 +26,13 @@ struct mem_call {
     /* Client streaming: the messages to feed, already decoded. */
     ProtobufCMessage **stream;
     size_t n_stream, next;
+    /* The caller's rate limit as take_token sees it: when rate_limited is
+     * set, tokens are handed out until none is left (then a wait of
+     * retry_after_ms); otherwise there is no limit. */
+    int rate_limited;
+    int tokens;
+    int token_asks; /* take_token calls, granted or not */
+    int64_t retry_after_ms;
 };
 
 /* Prepares a call of handler h from a caller. agency NULL = the local

@@ -507,6 +507,146 @@ test_cases__deliver_batch__each_message_authorized_on_its_own(void **state)
     answer_free(&a);
 }
 
+/* A Deliver from the SF District Attorney to this court under a rate limit
+ * of tokens more messages (-1: no limit); the call's audit note goes to
+ * note and the number of tokens asked for to *asks. */
+static struct answer
+deliver_limited(struct fixture *f, Cjx__V1__CaseMessages *batch, int tokens,
+                int *asks, char *note, size_t note_len)
+{
+    const struct cjx_method *m =
+        &cjx__v1__case_service__methods[CASE_SERVICE_DELIVER];
+    struct mem_call mc;
+    mem_call_init(&mc, f->svc, f->conf, cjx_service_find(m->path),
+                  agency(f, SF_DA));
+    mc.rate_limited = tokens >= 0;
+    mc.tokens = tokens;
+    mc.retry_after_ms = 250;
+    struct answer a = {0};
+    a.code = mem_call_run(&mc, &batch->base);
+    if (a.code == OK)
+        a.results = cjx__v1__case_results__unpack(NULL, mc.reply_len, mc.reply);
+    *asks = mc.token_asks;
+    snprintf(note, note_len, "%s",
+             mc.base.audit.note ? mc.base.audit.note : "");
+    mem_call_fini(&mc);
+    return a;
+}
+
+/* The newest audit entry once everything queued before has committed: one
+ * more notice goes through the writer after them. */
+static int64_t
+audit_top_after_flush(struct fixture *f)
+{
+    court_has_notice(f, "FLUSH", CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    return cjx_store_last_audit_seq(f->store);
+}
+
+static void
+test_cases__deliver_batch__each_message_takes_a_token_the_rest_retry(
+    void **state)
+{
+    struct fixture *f = *state;
+    f->conf->limits.rate_limit_per_agency = 2;
+    static const char *const ciis[] = {"A1", "A2", "A3"};
+    static const char *const ids[] = {"d1", "d2", "d3"};
+    struct step_buf d[3];
+    Cjx__V1__CaseMessage m[4];
+    Cjx__V1__CaseMessage *items[4];
+    for (int i = 0; i < 4; i++) {
+        cjx__v1__case_message__init(&m[i]);
+        items[i] = &m[i];
+    }
+    for (int i = 0; i < 3; i++) {
+        court_has_notice(f, ciis[i], CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+        no_challenge(&d[i], ids[i], ciis[i],
+                     CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+        d[i].m.d.decided_at_unix_us = test_now;
+        m[i].message_case = CJX__V1__CASE_MESSAGE__MESSAGE_DECISION;
+        m[i].decision = &d[i].m.d;
+    }
+    /* m[3] is empty: refused all the same once the bucket is dry. */
+    Cjx__V1__CaseMessages batch = CJX__V1__CASE_MESSAGES__INIT;
+    batch.messages = items;
+    batch.n_messages = 4;
+    int64_t before = audit_top_after_flush(f);
+
+    /* The call's token covers d1, the one token left d2; d3 and the empty
+     * message wait for the bucket and are not judged. */
+    int asks;
+    char note[600];
+    struct answer a = deliver_limited(f, &batch, 1, &asks, note, sizeof(note));
+    assert_int_equal(a.code, OK);
+    assert_int_equal(asks, 2);
+    int want[] = {OK, OK, RESOURCE_EXHAUSTED, RESOURCE_EXHAUSTED};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(a.results->results[i]->code, want[i]);
+        assert_int_equal(a.results->results[i]->retry_later, i >= 2);
+    }
+    assert_string_equal(a.results->results[2]->message,
+                        "agency CA038013A is over its limit of 2 "
+                        "requests/s; retry after 250 ms");
+    assert_string_equal(
+        note, "2 of 4 messages refused: [d3] RESOURCE_EXHAUSTED: agency "
+              "CA038013A is over its limit of 2 requests/s; retry after 250 "
+              "ms; [] RESOURCE_EXHAUSTED: agency CA038013A is over its limit "
+              "of 2 requests/s; retry after 250 ms");
+    answer_free(&a);
+    /* Only the accepted decisions wrote, each with its own entry. */
+    assert_int_equal(audit_top_after_flush(f) - before, 2 + 1);
+
+    /* d3 was not applied: delivered again later, it is taken now. */
+    batch.messages = &items[2];
+    batch.n_messages = 1;
+    a = deliver_limited(f, &batch, -1, &asks, note, sizeof(note));
+    assert_int_equal(a.results->results[0]->code, OK);
+    assert_string_equal(note, "");
+    answer_free(&a);
+    assert_int_equal(audit_top_after_flush(f) - before, 2 + 1 + 1 + 1);
+}
+
+static void
+test_cases__deliver_batch__refusals_cost_one_note_not_an_entry_each(
+    void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 200 };
+    /* Orders are no prosecutor's to send: every one is refused. */
+    static struct step_buf o[N];
+    static Cjx__V1__CaseMessage m[N];
+    static Cjx__V1__CaseMessage *items[N];
+    static char ids[N][8];
+    become(f, SF_COURT);
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "o%d", i);
+        order(&o[i], ids[i], "A1",
+              CJX__V1__ORDER_RELIEF__ORDER_RELIEF_DISMISS_AND_SEAL);
+        cjx__v1__case_message__init(&m[i]);
+        m[i].message_case = CJX__V1__CASE_MESSAGE__MESSAGE_ORDER;
+        m[i].order = &o[i].m.o;
+        items[i] = &m[i];
+    }
+    Cjx__V1__CaseMessages batch = CJX__V1__CASE_MESSAGES__INIT;
+    batch.messages = items;
+    batch.n_messages = N;
+    int64_t before = audit_top_after_flush(f);
+    int asks;
+    char note[600];
+    struct answer a = deliver_limited(f, &batch, -1, &asks, note, sizeof(note));
+    assert_int_equal(a.code, OK);
+    assert_int_equal(a.results->rejected, N);
+    assert_int_equal(asks, N - 1); /* each message counted all the same */
+    answer_free(&a);
+    assert_non_null(strstr(note, "200 of 200 messages refused: [o0] "
+                                 "PERMISSION_DENIED: CA038013A may not call "));
+    assert_non_null(strstr(note, "[o2] PERMISSION_DENIED"));
+    assert_null(strstr(note, "[o3]"));
+    assert_non_null(strstr(note, "; and 197 more"));
+    /* No entry per refusal: the transport's entry for the call carries the
+     * note (test_audit_daemon checks it over gRPC). */
+    assert_int_equal(audit_top_after_flush(f) - before, 1);
+}
+
 static void
 test_cases__notify_stream__answers_each_notice(void **state)
 {
@@ -727,6 +867,8 @@ main(void)
         T(test_cases__challenge__goes_to_court_and_public_defender_with_copy_to_doj),
         T(test_cases__rule_sets__check_incoming_decisions),
         T(test_cases__deliver_batch__each_message_authorized_on_its_own),
+        T(test_cases__deliver_batch__each_message_takes_a_token_the_rest_retry),
+        T(test_cases__deliver_batch__refusals_cost_one_note_not_an_entry_each),
         T(test_cases__notify_stream__answers_each_notice),
         T(test_cases__reads__scoped_to_the_callers_county),
         T(test_cases__stats__count_cases_by_state_and_outcome),

@@ -474,6 +474,89 @@ test_tls__identify__concurrent_calls__agree(void **state)
     cjx_tls_free_pem(pem, len);
 }
 
+/* ---- client certificate rules and summaries ------------------------------- */
+
+static int
+check_client_file(const char *name, struct cjx_errbuf *eb)
+{
+    size_t len;
+    char *pem = load(name, "pem", &len);
+    int rc = cjx_tls_check_client_cert(pem, len, eb);
+    cjx_tls_free_pem(pem, len);
+    return rc;
+}
+
+/* Each row is a certificate of the test set and what the client rules say
+ * of it; the chain, validity and identity are judged elsewhere. */
+static void
+test_tls__check_client__dev_certificates__judged_by_the_rules(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file;
+        int rc;
+        const char *reason;
+    } cases[] = {
+        {"sf-da", 0, NULL},
+        {"doj", 0, NULL},
+        {"expired", 0, NULL}, /* validity is the handshake's to judge */
+        {"badusage", CJX_EUNAUTH,
+         "certificate's extended key usage does not include clientAuth"},
+        {"ca", CJX_EUNAUTH,
+         "certificate is a CA (basicConstraints CA:TRUE); an agency "
+         "certificate must have CA:FALSE"},
+        {"untrusted-ca", CJX_EUNAUTH, "basicConstraints CA:TRUE"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct cjx_errbuf eb = {{0}};
+        int rc = check_client_file(cases[i].file, &eb);
+        if (rc != cases[i].rc)
+            fail_msg("%s: %d (%s), expected %d", cases[i].file, rc, eb.msg,
+                     cases[i].rc);
+        if (cases[i].reason != NULL && strstr(eb.msg, cases[i].reason) == NULL)
+            fail_msg("%s: unexpected reason: %s", cases[i].file, eb.msg);
+    }
+}
+
+static void
+test_tls__check_client__garbage__refused(void **state)
+{
+    (void)state;
+    struct cjx_errbuf eb = {{0}};
+    assert_int_equal(cjx_tls_check_client_cert("hello", 5, &eb), CJX_EUNAUTH);
+    assert_msg_has(&eb, "cannot parse the peer certificate");
+    assert_int_equal(cjx_tls_check_client_cert(NULL, 0, &eb), CJX_EUNAUTH);
+}
+
+static void
+test_tls__describe__gives_subject_and_the_identity_fingerprint(void **state)
+{
+    (void)state;
+    size_t len;
+    char *pem = load("sf-court", "pem", &len);
+    struct cjx_cert_summary sum;
+    struct cjx_peer_identity id;
+    assert_int_equal(cjx_tls_describe_cert(pem, len, &sum), 0);
+    assert_int_equal(cjx_tls_identify(pem, len, TD, &id, NULL), 0);
+    assert_string_equal(sum.fingerprint, id.fingerprint);
+    assert_string_equal(sum.subject,
+                        "/O=cjx development/OU=COURT/CN=CA038033J");
+    cjx_tls_free_pem(pem, len);
+
+    assert_int_equal(cjx_tls_describe_cert("junk", 4, &sum), CJX_EUNAUTH);
+    assert_string_equal(sum.subject, "(unparsable)");
+    assert_string_equal(sum.fingerprint, "(none)");
+}
+
+static void
+test_tls__verify_error_text__names_openssl_reason(void **state)
+{
+    (void)state;
+    assert_string_equal(cjx_tls_verify_error_text(10),
+                        "certificate has expired");
+    assert_string_equal(cjx_tls_verify_error_text(23), "certificate revoked");
+}
+
 /* ---- cjx_tls_read_pem ----------------------------------------------------- */
 
 static void
@@ -1208,6 +1291,12 @@ main(void)
         cmocka_unit_test(test_tls__identify__nul_in_uri__refused),
         cmocka_unit_test(test_tls__identify__garbage__refused),
         cmocka_unit_test(test_tls__identify__concurrent_calls__agree),
+        cmocka_unit_test(
+            test_tls__check_client__dev_certificates__judged_by_the_rules),
+        cmocka_unit_test(test_tls__check_client__garbage__refused),
+        cmocka_unit_test(
+            test_tls__describe__gives_subject_and_the_identity_fingerprint),
+        cmocka_unit_test(test_tls__verify_error_text__names_openssl_reason),
         cmocka_unit_test(test_tls__read_pem__key_open_to_others__refused),
         cmocka_unit_test(
             test_tls__read_pem__private_modes_accepted_and_content_exact),

@@ -20,29 +20,6 @@ record_method(int index)
     return &cjx__v1__record_service__methods[index];
 }
 
-/* "OFFENSE_LEVEL_FELONY" -> "FELONY": a value's name less the prefix that
- * the protobuf style guide puts on every value (the enum's name in
- * UPPER_SNAKE_CASE). */
-static const char *
-enum_short(const ProtobufCEnumDescriptor *d, int value)
-{
-    const ProtobufCEnumValue *v =
-        protobuf_c_enum_descriptor_get_value(d, value);
-    if (v == NULL)
-        return "?";
-    char prefix[128];
-    size_t n = 0;
-    for (const char *p = d->short_name; *p != '\0' && n + 3 < sizeof(prefix);
-         p++) {
-        if (*p >= 'A' && *p <= 'Z' && p != d->short_name)
-            prefix[n++] = '_';
-        prefix[n++] = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
-    }
-    prefix[n++] = '_';
-    prefix[n] = '\0';
-    return strncmp(v->name, prefix, n) == 0 ? v->name + n : v->name;
-}
-
 static void
 format_date(const Cjx__V1__Date *d, char *buf, size_t len)
 {
@@ -377,7 +354,7 @@ add_record_row(struct cli_table *t, const Cjx__V1__StoredRecord *s)
         count,
         r->county,
         statute,
-        enum_short(&cjx__v1__offense_level__descriptor, r->level),
+        cli_enum_short(&cjx__v1__offense_level__descriptor, r->level),
         convicted,
         version};
     cli_table_add(t, cells);

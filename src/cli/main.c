@@ -79,10 +79,22 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"submit", cmd_submit}, {"get", cmd_get},       {"list", cmd_list},
-    {"watch", cmd_watch},   {"health", cmd_health}, {"eval", cmd_eval},
-    {"audit", cmd_audit},   {"cases", cmd_cases},   {"case", cmd_case},
-    {"notify", cmd_notify}, {"outbox", cmd_outbox},
+    {"submit", cmd_submit},
+    {"get", cmd_get},
+    {"list", cmd_list},
+    {"watch", cmd_watch},
+    {"health", cmd_health},
+    {"eval", cmd_eval},
+    {"audit", cmd_audit},
+    {"cases", cmd_cases},
+    {"case", cmd_case},
+    {"notify", cmd_notify},
+    {"outbox", cmd_outbox},
+    {"decide", cmd_decide},
+    {"order", cmd_order},
+    {"ack", cmd_ack},
+    {"notify-person", cmd_notify_person},
+    {"review", cmd_review},
 };
 
 int

@@ -1,0 +1,872 @@
+/* cjxctl decide, order, ack and notify-person: the people's steps of the
+ * relief exchange. Each takes one case on the command line or many from a
+ * CSV or JSON Lines file, checks every line before anything is sent, and
+ * either sends them (the court's bulk order in one OrderBulk stream under
+ * one bulk-order id) or, with --dry-run, shows what would be sent and which
+ * cases the workflow would refuse, and why, without sending anything.
+ *
+ * One engine serves the four steps; a step is a row of the table below:
+ * its message, method, role and the columns of its input. */
+#include <getopt.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cases_convert.h"
+#include "cjx/clock.h"
+#include "cjx/json.h"
+#include "cjx/v1/exchange.methods.h"
+#include "record_check.h"
+#include "steps.h"
+
+/* Messages per OrderBulk stream: the progress bar moves per stream. */
+#define BULK_CHUNK 500
+
+struct step_kind {
+    const char *name;
+    const char *id_prefix; /* of the request ids derived from content */
+    const ProtobufCMessageDescriptor *desc;
+    int method;         /* CASE_SERVICE_* */
+    enum cjx_role role; /* who takes the step, for the dry run */
+    const struct step_column *columns;
+    const char *usage;
+    /* Fields the step needs beyond the service's structural checks, so
+     * that a line missing them is refused before anything is sent. */
+    int (*check)(const ProtobufCMessage *msg, struct cjx_errbuf *eb);
+};
+
+static int
+check_decision(const ProtobufCMessage *msg, struct cjx_errbuf *eb)
+{
+    const Cjx__V1__ProsecutorDecision *d = (const void *)msg;
+    if (d->decision_case ==
+            CJX__V1__PROSECUTOR_DECISION__DECISION_NO_CHALLENGE &&
+        d->no_challenge->relief == CJX__V1__RELIEF__RELIEF_UNSPECIFIED)
+        return cjx_errf(eb, CJX_EINVAL, "no_challenge.relief: required");
+    if (d->decision_case == CJX__V1__PROSECUTOR_DECISION__DECISION_CHALLENGE &&
+        d->challenge->ground ==
+            CJX__V1__CHALLENGE_GROUND__CHALLENGE_GROUND_UNSPECIFIED)
+        return cjx_errf(eb, CJX_EINVAL, "challenge.ground: required");
+    return case_check_message(msg, eb);
+}
+
+static int
+check_order(const ProtobufCMessage *msg, struct cjx_errbuf *eb)
+{
+    const Cjx__V1__ReliefOrder *o = (const void *)msg;
+    if (o->relief == CJX__V1__ORDER_RELIEF__ORDER_RELIEF_UNSPECIFIED)
+        return cjx_errf(eb, CJX_EINVAL, "relief: required");
+    return case_check_message(msg, eb);
+}
+
+static int
+check_ack(const ProtobufCMessage *msg, struct cjx_errbuf *eb)
+{
+    const Cjx__V1__HistoryUpdated *h = (const void *)msg;
+    if (h->applied == CJX__V1__ORDER_RELIEF__ORDER_RELIEF_UNSPECIFIED)
+        return cjx_errf(eb, CJX_EINVAL, "applied: required");
+    return case_check_message(msg, eb);
+}
+
+/* The service's structural check knows the four workflow steps; the
+ * public defender's notice to the person is checked here field by field. */
+static int
+check_person_notified(const ProtobufCMessage *msg, struct cjx_errbuf *eb)
+{
+    const Cjx__V1__PersonNotified *p = (const void *)msg;
+    int err = record_check_request_id(p->meta, eb);
+    if (err != 0)
+        return err;
+    if (p->key == NULL)
+        return cjx_errf(eb, CJX_EINVAL, "key: required");
+    if ((err = record_check_key(p->key, eb)) != 0)
+        return err;
+    if (p->contact_date == NULL || p->contact_date->year == 0)
+        return cjx_errf(eb, CJX_EINVAL, "contact_date: required");
+    if (p->method == CJX__V1__CONTACT_METHOD__CONTACT_METHOD_UNSPECIFIED)
+        return cjx_errf(eb, CJX_EINVAL, "method: required");
+    if (p->outcome == CJX__V1__CONTACT_OUTCOME__CONTACT_OUTCOME_UNSPECIFIED)
+        return cjx_errf(eb, CJX_EINVAL, "outcome: required");
+    return 0;
+}
+
+static const struct step_column decide_columns[] = {
+    STEP_KEY_COLUMNS,
+    {"relief", "no_challenge.relief", STEP_ENUM, &cjx__v1__relief__descriptor,
+     0},
+    {"statutory_reason", "no_challenge.statutory_reason", STEP_TEXT, NULL, 0},
+    {"ground", "challenge.ground", STEP_ENUM,
+     &cjx__v1__challenge_ground__descriptor, 0},
+    {"reason_code", "challenge.reason_code", STEP_TEXT, NULL, 0},
+    {"supporting_facts_ref", "challenge.supporting_facts_ref", STEP_TEXT, NULL,
+     0},
+    STEP_FACT_COLUMNS,
+    {NULL, NULL, 0, NULL, 0}};
+
+static const struct step_column order_columns[] = {
+    STEP_KEY_COLUMNS,
+    {"relief", "relief", STEP_ENUM, &cjx__v1__order_relief__descriptor, 0},
+    {"new_level", "new_level", STEP_ENUM, &cjx__v1__offense_level__descriptor,
+     0},
+    {"sealed", "sealed", STEP_BOOL, NULL, 0},
+    {"effective_date", "effective_date", STEP_DATE, NULL, 0},
+    {"judge", "judge", STEP_TEXT, NULL, 0},
+    {"bulk_order_id", "bulk_order_id", STEP_TEXT, NULL, 0},
+    {NULL, NULL, 0, NULL, 0}};
+
+static const struct step_column ack_columns[] = {
+    STEP_KEY_COLUMNS,
+    {"applied", "applied", STEP_ENUM, &cjx__v1__order_relief__descriptor, 0},
+    {NULL, NULL, 0, NULL, 0}};
+
+static const struct step_column person_columns[] = {
+    STEP_KEY_COLUMNS,
+    {"contact_date", "contact_date", STEP_DATE, NULL, 0},
+    {"method", "method", STEP_ENUM, &cjx__v1__contact_method__descriptor, 0},
+    {"outcome", "outcome", STEP_ENUM, &cjx__v1__contact_outcome__descriptor, 0},
+    {"note", "note", STEP_TEXT, NULL, 0},
+    {NULL, NULL, 0, NULL, 0}};
+
+static const struct step_kind step_kinds[] = {
+    {"decide", "decide", &cjx__v1__prosecutor_decision__descriptor,
+     CASE_SERVICE_DECIDE, CJX_ROLE_PROSECUTOR, decide_columns,
+     "cjxctl decide [--dry-run] (CII CASE COUNT (--relief R | --ground G "
+     "[--reason-code C]) [--FACT V ...] | --file FILE)",
+     check_decision},
+    {"order", "order", &cjx__v1__relief_order__descriptor, CASE_SERVICE_ORDER,
+     CJX_ROLE_COURT, order_columns,
+     "cjxctl order [--dry-run] (CII CASE COUNT --relief R [--judge J] "
+     "[--effective-date D] [--bulk-order-id ID] | --file FILE |\n"
+     "       --bulk --county X --state S --judge J --bulk-order-id ID "
+     "[--relief accepted|R] [--effective-date D])",
+     check_order},
+    {"ack", "ack", &cjx__v1__history_updated__descriptor,
+     CASE_SERVICE_ACKNOWLEDGE_HISTORY_UPDATED, CJX_ROLE_DOJ, ack_columns,
+     "cjxctl ack [--dry-run] (CII CASE COUNT --applied R | --file FILE)",
+     check_ack},
+    {"notify-person", "person", &cjx__v1__person_notified__descriptor,
+     CASE_SERVICE_NOTIFY_PERSON, CJX_ROLE_DEFENDER, person_columns,
+     "cjxctl notify-person [--dry-run] (CII CASE COUNT --contact-date D "
+     "--method M --outcome O [--note TEXT] | --file FILE)",
+     check_person_notified},
+};
+
+/* ---- shared with review -------------------------------------------------- */
+
+const Cjx__V1__RecordKey *
+steps_key_of(const ProtobufCMessage *msg)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, "key");
+    if (f == NULL || f->type != PROTOBUF_C_TYPE_MESSAGE)
+        return NULL;
+    return *(const Cjx__V1__RecordKey *const *)((const char *)msg + f->offset);
+}
+
+const char *
+steps_case_label(const Cjx__V1__RecordKey *key, char *buf, size_t len)
+{
+    if (key == NULL)
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, "%s %s #%d", key->cii, key->court_case_number,
+                 (int)key->count_number);
+    return buf;
+}
+
+int
+steps_get_case(struct cli *cli, const Cjx__V1__RecordKey *key,
+               int include_notice, Cjx__V1__Case **out,
+               struct cjx_client_status *st)
+{
+    Cjx__V1__GetCaseRequest req = CJX__V1__GET_CASE_REQUEST__INIT;
+    req.key = (Cjx__V1__RecordKey *)key;
+    req.include_notice = include_notice;
+    ProtobufCMessage *resp = NULL;
+    *out = NULL;
+    int err = cjx_client_unary(
+        cli->client, &cjx__v1__case_service__methods[CASE_SERVICE_GET_CASE],
+        &req.base, cli->timeout_ms, &resp, st);
+    if (err == 0 && st->code == 0)
+        *out = (Cjx__V1__Case *)resp;
+    else if (resp != NULL)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    return err;
+}
+
+void
+steps_progress(const char *what, size_t done, size_t total)
+{
+    if (total < 2 || !isatty(STDERR_FILENO))
+        return;
+    char bar[41];
+    size_t fill = done * 40 / total;
+    for (size_t i = 0; i < 40; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[40] = '\0';
+    fprintf(stderr, "\r%s [%s] %zu/%zu", what, bar, done, total);
+    if (done == total)
+        fputc('\n', stderr);
+}
+
+/* ---- checking a line ------------------------------------------------------ */
+
+/* The request id of a step comes from its content (the message without
+ * its id and time): sending the same file again is a retry that the
+ * daemon answers from its inbox and that changes nothing. */
+static int
+set_content_id(const struct step_kind *k, ProtobufCMessage *msg,
+               struct cjx_arena *a)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(msg->descriptor,
+                                                        "meta");
+    Cjx__V1__RequestMeta **meta = (void *)((char *)msg + f->offset);
+    *meta = NULL;
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    uint8_t *bytes = cjx_arena_alloc(a, n ? n : 1);
+    Cjx__V1__RequestMeta *m = cjx_arena_alloc(a, sizeof(*m));
+    char *id = cjx_arena_alloc(a, strlen(k->id_prefix) + 34);
+    unsigned char md[32];
+    if (bytes == NULL || m == NULL || id == NULL)
+        return CJX_ENOMEM;
+    protobuf_c_message_pack(msg, bytes);
+    if (EVP_Digest(bytes, n, md, NULL, EVP_sha256(), NULL) != 1)
+        return CJX_EINTERNAL;
+    size_t p = (size_t)sprintf(id, "%s.", k->id_prefix);
+    for (int i = 0; i < 16; i++)
+        p += (size_t)sprintf(id + p, "%02x", md[i]);
+    cjx__v1__request_meta__init(m);
+    m->request_id = id;
+    *meta = m;
+    return 0;
+}
+
+static int
+check_line(void *arg, ProtobufCMessage *msg, struct cjx_arena *a,
+           struct cjx_errbuf *eb)
+{
+    const struct step_kind *k = arg;
+    int err = set_content_id(k, msg, a);
+    if (err != 0)
+        return cjx_errf(eb, err, "%s", cjx_strerror(err));
+    return k->check(msg, eb);
+}
+
+/* ---- results -------------------------------------------------------------- */
+
+struct step_result {
+    int code; /* gRPC status code */
+    char message[512];
+    int unchanged;
+    int state; /* the case's state after the step, or before (dry run) */
+};
+
+struct run {
+    struct cli *cli;
+    const struct step_kind *kind;
+    struct step_input *in;
+    struct step_result *results;
+    int dry_run;
+    int bulk; /* one bulk order: list refusals only */
+};
+
+/* ---- the dry run ------------------------------------------------------------ */
+
+/* The workflow policy as far as the case shows it: each of its deadlines
+ * as an absolute last instant, the rest the statutory defaults. The
+ * daemon's configuration decides in the end; this says what the case, as
+ * the daemon sent it, allows. */
+static void
+policy_of_case(const struct cjx_case *c, struct cjx_workflow_policy *p)
+{
+    cjx_workflow_policy_init_prop64(p);
+    const int64_t at[] = {c->deadlines.notice_us, c->deadlines.review_us,
+                          c->deadlines.order_us, c->deadlines.order_us,
+                          c->deadlines.history_update_us};
+    struct cjx_workflow_deadline *d[] = {
+        &p->notice, &p->review, &p->order_unchallenged, &p->order_challenged,
+        &p->history_update};
+    for (int i = 0; i < 5; i++) {
+        d[i]->window_us = 0;
+        d[i]->not_after_us = at[i] == CJX_WORKFLOW_NO_DEADLINE ? 0 : at[i];
+    }
+}
+
+static void
+result_refused(struct step_result *r, int cjx_err, const char *msg)
+{
+    r->code = cjx_err_status_code(cjx_err);
+    snprintf(r->message, sizeof(r->message), "%s", msg);
+}
+
+/* What the workflow would make of one step on the case the daemon holds.
+ * Only the daemon knows which agency it is: the dry run stands in for the
+ * case's own prosecutor and county, so a refusal for the wrong role or
+ * county shows only when the step is sent (or as a case this daemon does
+ * not hold). */
+static void
+dry_run_one(struct run *run, const ProtobufCMessage *msg, struct step_result *r)
+{
+    struct cjx_client_status st;
+    Cjx__V1__Case *m;
+    if (steps_get_case(run->cli, steps_key_of(msg), 0, &m, &st) != 0 ||
+        st.code != 0) {
+        r->code = st.code;
+        snprintf(r->message, sizeof(r->message), "%s", st.message);
+        return;
+    }
+    struct cjx_case c;
+    if (case_from_message(m, &c) != 0) {
+        result_refused(r, CJX_ESTORE,
+                       "the daemon sent a case that cannot be "
+                       "read");
+        protobuf_c_message_free_unpacked(&m->base, NULL);
+        return;
+    }
+    r->state = c.state;
+    if (run->kind->role == CJX_ROLE_DEFENDER) {
+        /* M4 is about a challenge: there is none to tell the person of
+         * before the prosecutor challenged. */
+        if (c.decision.kind != CJX_DECISION_CHALLENGE)
+            result_refused(r, CJX_ESTATE,
+                           "the prosecutor has not challenged this case: "
+                           "there is no challenge to notify the person of");
+        protobuf_c_message_free_unpacked(&m->base, NULL);
+        return;
+    }
+    struct cjx_agency sender = {.role = run->kind->role, .county = c.county};
+    snprintf(sender.ori, sizeof(sender.ori), "%s",
+             c.prosecutor_ori[0] != '\0' &&
+                     run->kind->role == CJX_ROLE_PROSECUTOR
+                 ? c.prosecutor_ori
+                 : "CA0000000");
+    if (run->kind->role == CJX_ROLE_DOJ)
+        sender.county = "";
+    struct cjx_case_event ev;
+    case_event_of(msg, &sender, &ev);
+    int64_t now = cjx_clock_now_us();
+    ev.at_us = now;
+    struct cjx_workflow_policy policy;
+    policy_of_case(&c, &policy);
+    struct cjx_case next;
+    struct cjx_errbuf eb;
+    int err = cjx_workflow_apply(&c, &ev, &policy, now, &next, &eb);
+    if (err != 0)
+        result_refused(r, err, eb.msg);
+    else
+        r->unchanged = next.version == c.version;
+    protobuf_c_message_free_unpacked(&m->base, NULL);
+}
+
+/* ---- sending ---------------------------------------------------------------- */
+
+static void
+send_one(struct run *run, const ProtobufCMessage *msg, struct step_result *r)
+{
+    ProtobufCMessage *resp = NULL;
+    struct cjx_client_status st;
+    int err = cjx_client_unary(
+        run->cli->client, &cjx__v1__case_service__methods[run->kind->method],
+        msg, run->cli->timeout_ms, &resp, &st);
+    r->code = st.code;
+    snprintf(r->message, sizeof(r->message), "%s",
+             err != 0 && st.code == 0 ? cjx_strerror(err) : st.message);
+    if (err != 0 && r->code == 0)
+        r->code = 14; /* UNAVAILABLE: the call could not be made */
+    if (resp != NULL) {
+        const Cjx__V1__CaseReply *reply = (const void *)resp;
+        r->unchanged = reply->unchanged;
+        if (reply->snapshot != NULL)
+            r->state = reply->snapshot->state;
+        protobuf_c_message_free_unpacked(resp, NULL);
+    }
+}
+
+/* Sends lines [from, to) in one OrderBulk stream; the results come back in
+ * the order of the messages. */
+static void
+send_bulk_chunk(struct run *run, size_t from, size_t to)
+{
+    struct cjx_client_stream *s;
+    struct cjx_client_status st = {0};
+    int err = cjx_client_stream_open(
+        run->cli->client,
+        &cjx__v1__case_service__methods[CASE_SERVICE_ORDER_BULK], NULL,
+        run->cli->timeout_ms, &s);
+    ProtobufCMessage *resp = NULL;
+    if (err == 0) {
+        for (size_t i = from; i < to && err == 0; i++)
+            err = cjx_client_stream_write(s, run->in->lines[i].msg);
+        cjx_client_stream_finish(s, &resp, &st);
+        cjx_client_stream_free(s);
+    } else {
+        st.code = 14;
+        snprintf(st.message, sizeof(st.message), "%s", cjx_strerror(err));
+    }
+    const Cjx__V1__CaseResults *rs = (const void *)resp;
+    for (size_t i = from; i < to; i++) {
+        struct step_result *r = &run->results[i];
+        const Cjx__V1__CaseResult *one =
+            st.code == 0 && rs != NULL && i - from < rs->n_results
+                ? rs->results[i - from]
+                : NULL;
+        if (one == NULL) {
+            r->code = st.code != 0 ? st.code : 13; /* INTERNAL: no answer */
+            snprintf(r->message, sizeof(r->message), "%s",
+                     st.code != 0 ? st.message : "no result for this order");
+            continue;
+        }
+        r->code = one->code;
+        snprintf(r->message, sizeof(r->message), "%s", one->message);
+    }
+    if (resp != NULL)
+        protobuf_c_message_free_unpacked(resp, NULL);
+}
+
+static void
+run_lines(struct run *run)
+{
+    size_t n = run->in->n;
+    const char *what = run->dry_run ? "checking" : "sending";
+    if (!run->dry_run && run->bulk) {
+        for (size_t from = 0; from < n; from += BULK_CHUNK) {
+            size_t to = from + BULK_CHUNK < n ? from + BULK_CHUNK : n;
+            send_bulk_chunk(run, from, to);
+            steps_progress(what, to, n);
+        }
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (run->dry_run)
+            dry_run_one(run, run->in->lines[i].msg, &run->results[i]);
+        else
+            send_one(run, run->in->lines[i].msg, &run->results[i]);
+        steps_progress(what, i + 1, n);
+    }
+}
+
+/* ---- printing ----------------------------------------------------------------- */
+
+static const char *
+result_word(const struct run *run, const struct step_result *r)
+{
+    if (r->code != 0)
+        return run->dry_run ? "would be refused" : "refused";
+    if (r->unchanged)
+        return run->dry_run ? "already taken" : "unchanged";
+    return run->dry_run ? "would be sent" : "accepted";
+}
+
+static void
+print_json(const struct run *run)
+{
+    for (size_t i = 0; i < run->in->n; i++) {
+        const ProtobufCMessage *msg = run->in->lines[i].msg;
+        const struct step_result *r = &run->results[i];
+        Cjx__V1__CaseResult cr = CJX__V1__CASE_RESULT__INIT;
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field_by_name(msg->descriptor,
+                                                            "meta");
+        const Cjx__V1__RequestMeta *meta = *(
+            const Cjx__V1__RequestMeta *const *)((const char *)msg + f->offset);
+        cr.request_id = meta->request_id;
+        cr.code = r->code;
+        cr.message = (char *)r->message;
+        char *request = cjx_json_from_message(msg, CJX_JSON_DATES_AS_STRINGS);
+        char *result = cjx_json_from_message(&cr.base, 0);
+        printf("{\"line\":%d,\"dryRun\":%s,\"result\":\"%s\",\"request\":%s,"
+               "\"status\":%s}\n",
+               run->in->lines[i].line, run->dry_run ? "true" : "false",
+               result_word(run, r), request ? request : "null",
+               result ? result : "null");
+        free(request);
+        free(result);
+    }
+}
+
+static void
+print_table(const struct run *run)
+{
+    static const char *const headers[] = {"LINE", "CASE", "STATE", "RESULT",
+                                          "DETAIL"};
+    struct cli_table *t = cli_table_new(5, headers);
+    size_t rows = 0;
+    for (size_t i = 0; i < run->in->n; i++) {
+        const struct step_result *r = &run->results[i];
+        /* A bulk order of thousands lists its refusals only. */
+        if (run->bulk && !run->dry_run && r->code == 0)
+            continue;
+        char line[16], label[128], detail[600];
+        snprintf(line, sizeof(line), "%d", run->in->lines[i].line);
+        steps_case_label(steps_key_of(run->in->lines[i].msg), label,
+                         sizeof(label));
+        if (r->code != 0)
+            snprintf(detail, sizeof(detail), "%s: %s",
+                     cjx_client_code_name(r->code), r->message);
+        else
+            snprintf(detail, sizeof(detail), "-");
+        const char *cells[] = {
+            line, label,
+            r->state
+                ? cli_enum_short(&cjx__v1__case_state__descriptor, r->state)
+                : "-",
+            result_word(run, r), detail};
+        cli_table_add(t, cells);
+        rows++;
+    }
+    if (rows > 0)
+        cli_table_print(t, stdout);
+    cli_table_free(t);
+
+    /* The summary: how many cases came to each result, refusals by code. */
+    static const char *const sum_headers[] = {"RESULT", "CASES"};
+    t = cli_table_new(2, sum_headers);
+    char words[8][64];
+    size_t counts[8] = {0}, kinds = 0;
+    for (size_t i = 0; i < run->in->n; i++) {
+        const struct step_result *r = &run->results[i];
+        char word[64];
+        if (r->code != 0)
+            snprintf(word, sizeof(word), "%s %s", result_word(run, r),
+                     cjx_client_code_name(r->code));
+        else
+            snprintf(word, sizeof(word), "%s", result_word(run, r));
+        size_t k = 0;
+        while (k < kinds && strcmp(words[k], word) != 0)
+            k++;
+        if (k == kinds && kinds < 8)
+            snprintf(words[kinds++], sizeof(words[0]), "%s", word);
+        if (k < kinds)
+            counts[k]++;
+    }
+    for (size_t k = 0; k < kinds; k++) {
+        char n[24];
+        snprintf(n, sizeof(n), "%zu", counts[k]);
+        const char *cells[] = {words[k], n};
+        cli_table_add(t, cells);
+    }
+    printf("%s%zu %s step(s)%s\n", rows > 0 ? "\n" : "", run->in->n,
+           run->kind->name, run->dry_run ? ", nothing sent" : "");
+    cli_table_print(t, stdout);
+    cli_table_free(t);
+}
+
+/* ---- the bulk order ------------------------------------------------------------ */
+
+struct bulk_order {
+    const char *county;
+    int state;
+    int relief; /* 0: the relief the prosecutor accepted */
+    const char *judge, *bulk_order_id, *effective_date;
+};
+
+static char *
+arena_strdup(struct cjx_arena *a, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = cjx_arena_alloc(a, n);
+    if (d != NULL)
+        memcpy(d, s, n);
+    return d;
+}
+
+/* One order of the bulk order for case c, checked as a line of a file. */
+static int
+add_bulk_line(struct run *run, const struct bulk_order *b,
+              const Cjx__V1__Case *c, int line)
+{
+    struct step_input *in = run->in;
+    struct cjx_arena *a = &in->arena;
+    char label[128];
+    steps_case_label(c->key, label, sizeof(label));
+    int relief = b->relief;
+    if (relief == 0)
+        relief =
+            c->decision == CJX__V1__DECISION_KIND__DECISION_KIND_NO_CHALLENGE
+                ? (int)c->accepted_relief
+                : 0;
+    if (relief == 0) {
+        fprintf(stderr,
+                "cjxctl: case %s: relief: the prosecutor accepted none "
+                "(state %s); name the order with --relief\n",
+                label,
+                cli_enum_short(&cjx__v1__case_state__descriptor, c->state));
+        return 1;
+    }
+    Cjx__V1__ReliefOrder *o = cjx_arena_alloc(a, sizeof(*o));
+    Cjx__V1__RecordKey *key = cjx_arena_alloc(a, sizeof(*key));
+    if (o == NULL || key == NULL)
+        return 1;
+    cjx__v1__relief_order__init(o);
+    cjx__v1__record_key__init(key);
+    key->cii = arena_strdup(a, c->key->cii);
+    key->court_case_number = arena_strdup(a, c->key->court_case_number);
+    key->count_number = c->key->count_number;
+    o->key = key;
+    o->relief = (Cjx__V1__OrderRelief)relief;
+    o->judge = (char *)b->judge;
+    o->bulk_order_id = (char *)b->bulk_order_id;
+    if (b->effective_date != NULL) {
+        Cjx__V1__Date *d = cjx_arena_alloc(a, sizeof(*d));
+        int y, m, day;
+        if (d == NULL)
+            return 1;
+        cjx__v1__date__init(d);
+        sscanf(b->effective_date, "%4d-%2d-%2d", &y, &m, &day);
+        d->year = y;
+        d->month = m;
+        d->day = day;
+        o->effective_date = d;
+    }
+    struct cjx_errbuf eb;
+    if (key->cii == NULL || key->court_case_number == NULL ||
+        check_line((void *)run->kind, &o->base, a, &eb) != 0) {
+        fprintf(stderr, "cjxctl: case %s: %s\n", label, eb.msg);
+        return 1;
+    }
+    return step_input_add(in, &o->base, line) != 0;
+}
+
+/* Lists the cases the bulk order covers (paged ListCases) into run->in.
+ * 0, or 1 after reporting why nothing will be sent. */
+static int
+collect_bulk(struct run *run, const struct bulk_order *b)
+{
+    Cjx__V1__ListCasesRequest req = CJX__V1__LIST_CASES_REQUEST__INIT;
+    req.filter_case = CJX__V1__LIST_CASES_REQUEST__FILTER_COUNTY;
+    req.county = (char *)b->county;
+    req.state = b->state;
+    req.page_size = 1000;
+    char token[64] = "";
+    int bad = 0, line = 0;
+    do {
+        req.page_token = token;
+        ProtobufCMessage *resp;
+        struct cjx_client_status st;
+        if (cjx_client_unary(
+                run->cli->client,
+                &cjx__v1__case_service__methods[CASE_SERVICE_LIST_CASES],
+                &req.base, run->cli->timeout_ms, &resp, &st) != 0 ||
+            st.code != 0)
+            return cli_report_status("cases", &st);
+        const Cjx__V1__ListCasesResponse *r = (const void *)resp;
+        for (size_t i = 0; i < r->n_cases; i++)
+            bad += add_bulk_line(run, b, r->cases[i], ++line);
+        snprintf(token, sizeof(token), "%s", r->next_page_token);
+        protobuf_c_message_free_unpacked(resp, NULL);
+    } while (token[0] != '\0');
+    if (bad > 0) {
+        fprintf(stderr,
+                "cjxctl: %d case(s) cannot be ordered so, nothing "
+                "sent\n",
+                bad);
+        return 1;
+    }
+    if (run->in->n == 0) {
+        fprintf(stderr, "cjxctl: no %s case of %s to order\n",
+                cli_enum_short(&cjx__v1__case_state__descriptor, b->state),
+                b->county);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- the command ----------------------------------------------------------------- */
+
+/* "court_case_number" -> "court-case-number" for the option name. */
+static const char *
+option_name(const char *column, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", column);
+    for (char *p = buf; *p != '\0'; p++)
+        if (*p == '_')
+            *p = '-';
+    return buf;
+}
+
+enum {
+    OPT_FILE = 1000,
+    OPT_DRY_RUN,
+    OPT_BULK,
+    OPT_COUNTY,
+    OPT_STATE,
+    OPT_COLUMN, /* + the column's index */
+};
+
+#define MAX_OPTIONS 40
+
+/* The value given for a column by name (NULL if none). */
+static const char *
+value_of(const struct step_kind *k, const char *const *values,
+         const char *column)
+{
+    for (int c = 0; k->columns[c].name != NULL; c++)
+        if (strcmp(k->columns[c].name, column) == 0)
+            return values[c];
+    return NULL;
+}
+
+static int
+run_step(struct cli *cli, const struct step_kind *k, int argc, char **argv)
+{
+    struct option opts[MAX_OPTIONS];
+    char names[MAX_OPTIONS][40];
+    const char *values[MAX_OPTIONS] = {0};
+    int n = 0, ncols = 0;
+    opts[n++] = (struct option){"file", required_argument, NULL, OPT_FILE};
+    opts[n++] = (struct option){"dry-run", no_argument, NULL, OPT_DRY_RUN};
+    if (k->method == CASE_SERVICE_ORDER) {
+        opts[n++] = (struct option){"bulk", no_argument, NULL, OPT_BULK};
+        opts[n++] =
+            (struct option){"county", required_argument, NULL, OPT_COUNTY};
+        opts[n++] =
+            (struct option){"state", required_argument, NULL, OPT_STATE};
+    }
+    /* Every column but the key's is an option of the one-case form. */
+    for (; k->columns[ncols].name != NULL; ncols++) {
+        if (ncols < 3 || n >= MAX_OPTIONS - 1)
+            continue;
+        opts[n] = (struct option){
+            option_name(k->columns[ncols].name, names[n], sizeof(names[n])),
+            required_argument, NULL, OPT_COLUMN + ncols};
+        n++;
+    }
+    opts[n] = (struct option){NULL, 0, NULL, 0};
+
+    const char *file = NULL;
+    int dry_run = 0, bulk = 0, ch, v;
+    struct bulk_order b = {.state =
+                               CJX__V1__CASE_STATE__CASE_STATE_NOT_CHALLENGED};
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case OPT_FILE:
+            file = optarg;
+            break;
+        case OPT_DRY_RUN:
+            dry_run = 1;
+            break;
+        case OPT_BULK:
+            bulk = 1;
+            break;
+        case OPT_COUNTY:
+            b.county = optarg;
+            break;
+        case OPT_STATE:
+            if (step_enum_parse(&cjx__v1__case_state__descriptor, optarg, &v) !=
+                0) {
+                fprintf(stderr, "cjxctl: --state: unknown state '%s'\n",
+                        optarg);
+                return 2;
+            }
+            b.state = v;
+            break;
+        default:
+            if (ch < OPT_COLUMN || ch >= OPT_COLUMN + ncols) {
+                fprintf(stderr, "usage: %s\n", k->usage);
+                return 2;
+            }
+            values[ch - OPT_COLUMN] = optarg;
+            break;
+        }
+    }
+    int positional = argc - optind, given = 0;
+    for (int c = 3; c < ncols; c++)
+        given += values[c] != NULL;
+    /* Exactly one of the three forms. */
+    int forms = (file != NULL) + bulk + (positional > 0);
+    if (forms != 1 || (positional != 0 && positional != 3) ||
+        (file != NULL && given > 0) ||
+        (bulk && (b.county == NULL || value_of(k, values, "judge") == NULL ||
+                  value_of(k, values, "bulk_order_id") == NULL)) ||
+        (!bulk && (b.county != NULL))) {
+        fprintf(stderr, "usage: %s\n", k->usage);
+        return 2;
+    }
+    if (cli_connect(cli) != 0)
+        return 1;
+
+    struct step_input in;
+    struct run run = {
+        .cli = cli, .kind = k, .in = &in, .dry_run = dry_run, .bulk = bulk};
+    int status = 0;
+    if (file != NULL) {
+        status = step_input_read(&in, file, k->desc, k->columns, check_line,
+                                 (void *)k);
+    } else if (bulk) {
+        step_input_init(&in, "bulk order");
+        const char *relief = value_of(k, values, "relief");
+        b.judge = value_of(k, values, "judge");
+        b.bulk_order_id = value_of(k, values, "bulk_order_id");
+        b.effective_date = value_of(k, values, "effective_date");
+        if (relief != NULL && strcasecmp(relief, "accepted") != 0 &&
+            step_enum_parse(&cjx__v1__order_relief__descriptor, relief,
+                            &b.relief) != 0) {
+            fprintf(stderr, "cjxctl: --relief: unknown order '%s'\n", relief);
+            step_input_fini(&in);
+            return 2;
+        }
+        status = collect_bulk(&run, &b);
+    } else {
+        step_input_init(&in, "command line");
+        values[0] = argv[optind];
+        values[1] = argv[optind + 1];
+        values[2] = argv[optind + 2];
+        status = step_input_add_values(&in, "command line", k->desc, k->columns,
+                                       values, check_line, (void *)k);
+    }
+    if (status != 0) {
+        step_input_fini(&in);
+        return 1;
+    }
+    run.results = calloc(in.n, sizeof(*run.results));
+    if (run.results == NULL) {
+        step_input_fini(&in);
+        return 1;
+    }
+    run_lines(&run);
+    if (cli->json)
+        print_json(&run);
+    else
+        print_table(&run);
+    for (size_t i = 0; i < in.n; i++)
+        status |= run.results[i].code != 0;
+    free(run.results);
+    step_input_fini(&in);
+    return status;
+}
+
+static int
+run_named(struct cli *cli, const char *name, int argc, char **argv)
+{
+    for (size_t i = 0; i < sizeof(step_kinds) / sizeof(step_kinds[0]); i++)
+        if (strcmp(step_kinds[i].name, name) == 0)
+            return run_step(cli, &step_kinds[i], argc, argv);
+    return 2;
+}
+
+int
+cmd_decide(struct cli *cli, int argc, char **argv)
+{
+    return run_named(cli, "decide", argc, argv);
+}
+
+int
+cmd_order(struct cli *cli, int argc, char **argv)
+{
+    return run_named(cli, "order", argc, argv);
+}
+
+int
+cmd_ack(struct cli *cli, int argc, char **argv)
+{
+    return run_named(cli, "ack", argc, argv);
+}
+
+int
+cmd_notify_person(struct cli *cli, int argc, char **argv)
+{
+    return run_named(cli, "notify-person", argc, argv);
+}

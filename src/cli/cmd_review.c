@@ -349,7 +349,9 @@ cmd_review(struct cli *cli, int argc, char **argv)
     const char *facts = NULL;
     Cjx__V1__Date as_of = CJX__V1__DATE__INIT;
     int ch, y, m, d;
-    optind = 1;
+    /* 0, not 1: GNU getopt starts afresh, so that options may follow the
+     * operands here although cjxctl's own options stop at the command. */
+    optind = 0;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
         case 'f':

@@ -210,6 +210,25 @@ steps_progress(const char *what, size_t done, size_t total)
         fputc('\n', stderr);
 }
 
+/* ---- results -------------------------------------------------------------- */
+
+struct step_result {
+    int code; /* gRPC status code */
+    char message[512];
+    int unchanged;
+    int state; /* the case's state after the step, or before (dry run) */
+};
+
+struct run {
+    struct cli *cli;
+    const struct step_kind *kind;
+    struct step_input *in;
+    struct step_result *results;
+    int dry_run;
+    int bulk;       /* one bulk order: list refusals only */
+    int64_t now_us; /* when the steps are taken (sent with --remote) */
+};
+
 /* ---- checking a line ------------------------------------------------------ */
 
 /* The request id of a step comes from its content (the message without
@@ -243,34 +262,34 @@ set_content_id(const struct step_kind *k, ProtobufCMessage *msg,
     return 0;
 }
 
+/* When the step was taken. The local daemon dates a step its operator
+ * takes; a daemon reached with --remote takes the caller for a peer and
+ * needs the sender's time. */
+static void
+set_step_time(ProtobufCMessage *msg, int64_t at_us)
+{
+    if (msg->descriptor == &cjx__v1__person_notified__descriptor)
+        ((Cjx__V1__PersonNotified *)msg)->notified_at_unix_us = at_us;
+    else
+        case_set_time(msg, at_us);
+}
+
 static int
 check_line(void *arg, ProtobufCMessage *msg, struct cjx_arena *a,
            struct cjx_errbuf *eb)
 {
-    const struct step_kind *k = arg;
+    const struct run *run = arg;
+    const struct step_kind *k = run->kind;
+    /* The time is part of the content the id comes from: a rerun over
+     * --remote is a new message that repeats a step already taken, which
+     * the workflow answers as a resend, changing nothing. */
+    if (run->cli->remote != NULL)
+        set_step_time(msg, run->now_us);
     int err = set_content_id(k, msg, a);
     if (err != 0)
         return cjx_errf(eb, err, "%s", cjx_strerror(err));
     return k->check(msg, eb);
 }
-
-/* ---- results -------------------------------------------------------------- */
-
-struct step_result {
-    int code; /* gRPC status code */
-    char message[512];
-    int unchanged;
-    int state; /* the case's state after the step, or before (dry run) */
-};
-
-struct run {
-    struct cli *cli;
-    const struct step_kind *kind;
-    struct step_input *in;
-    struct step_result *results;
-    int dry_run;
-    int bulk; /* one bulk order: list refusals only */
-};
 
 /* ---- the dry run ------------------------------------------------------------ */
 
@@ -499,7 +518,11 @@ print_table(const struct run *run)
         if (run->bulk && !run->dry_run && r->code == 0)
             continue;
         char line[16], label[128], detail[600];
-        snprintf(line, sizeof(line), "%d", run->in->lines[i].line);
+        /* Line 0 is the command line. */
+        if (run->in->lines[i].line > 0)
+            snprintf(line, sizeof(line), "%d", run->in->lines[i].line);
+        else
+            snprintf(line, sizeof(line), "-");
         steps_case_label(steps_key_of(run->in->lines[i].msg), label,
                          sizeof(label));
         if (r->code != 0)
@@ -622,7 +645,7 @@ add_bulk_line(struct run *run, const struct bulk_order *b,
     }
     struct cjx_errbuf eb;
     if (key->cii == NULL || key->court_case_number == NULL ||
-        check_line((void *)run->kind, &o->base, a, &eb) != 0) {
+        check_line(run, &o->base, a, &eb) != 0) {
         fprintf(stderr, "cjxctl: case %s: %s\n", label, eb.msg);
         return 1;
     }
@@ -739,7 +762,9 @@ run_step(struct cli *cli, const struct step_kind *k, int argc, char **argv)
     int dry_run = 0, bulk = 0, ch, v;
     struct bulk_order b = {.state =
                                CJX__V1__CASE_STATE__CASE_STATE_NOT_CHALLENGED};
-    optind = 1;
+    /* 0, not 1: GNU getopt starts afresh, so that options may follow the
+     * operands here although cjxctl's own options stop at the command. */
+    optind = 0;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
         case OPT_FILE:
@@ -789,12 +814,16 @@ run_step(struct cli *cli, const struct step_kind *k, int argc, char **argv)
         return 1;
 
     struct step_input in;
-    struct run run = {
-        .cli = cli, .kind = k, .in = &in, .dry_run = dry_run, .bulk = bulk};
+    struct run run = {.cli = cli,
+                      .kind = k,
+                      .in = &in,
+                      .dry_run = dry_run,
+                      .bulk = bulk,
+                      .now_us = cjx_clock_now_us()};
     int status = 0;
     if (file != NULL) {
-        status = step_input_read(&in, file, k->desc, k->columns, check_line,
-                                 (void *)k);
+        status =
+            step_input_read(&in, file, k->desc, k->columns, check_line, &run);
     } else if (bulk) {
         step_input_init(&in, "bulk order");
         const char *relief = value_of(k, values, "relief");
@@ -815,7 +844,7 @@ run_step(struct cli *cli, const struct step_kind *k, int argc, char **argv)
         values[1] = argv[optind + 1];
         values[2] = argv[optind + 2];
         status = step_input_add_values(&in, "command line", k->desc, k->columns,
-                                       values, check_line, (void *)k);
+                                       values, check_line, &run);
     }
     if (status != 0) {
         step_input_fini(&in);

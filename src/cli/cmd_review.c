@@ -271,14 +271,20 @@ facts_text(const Cjx__V1__OffenseFacts *f, char *buf, size_t len)
     free(json);
 }
 
-static int
-review_facts(struct cli *cli, const char *path, const Cjx__V1__Date *as_of)
+int
+steps_read_facts(struct step_input *in, const char *path)
 {
     static const struct step_column columns[] = {
         STEP_KEY_COLUMNS, STEP_FACT_COLUMNS, {NULL, NULL, 0, NULL, 0}};
+    return step_input_read(in, path, &cjx__v1__prosecutor_decision__descriptor,
+                           columns, check_facts_line, NULL);
+}
+
+static int
+review_facts(struct cli *cli, const char *path, const Cjx__V1__Date *as_of)
+{
     struct step_input in;
-    if (step_input_read(&in, path, &cjx__v1__prosecutor_decision__descriptor,
-                        columns, check_facts_line, NULL) != 0) {
+    if (steps_read_facts(&in, path) != 0) {
         step_input_fini(&in);
         return 1;
     }

@@ -132,7 +132,7 @@ static const struct step_kind step_kinds[] = {
     {"decide", "decide", &cjx__v1__prosecutor_decision__descriptor,
      CASE_SERVICE_DECIDE, CJX_ROLE_PROSECUTOR, decide_columns,
      "cjxctl decide [--dry-run] (CII CASE COUNT (--relief R | --ground G "
-     "[--reason-code C]) [--FACT V ...] | --file FILE)",
+     "[--reason-code C]) [--FACT V ...] | --file FILE) [--facts FILE]",
      check_decision},
     {"order", "order", &cjx__v1__relief_order__descriptor, CASE_SERVICE_ORDER,
      CJX_ROLE_COURT, order_columns,
@@ -227,6 +227,9 @@ struct run {
     int dry_run;
     int bulk;       /* one bulk order: list refusals only */
     int64_t now_us; /* when the steps are taken (sent with --remote) */
+    /* decide --facts: facts a reviewer found, by case (lines of
+     * cjx.v1.ProsecutorDecision with key and facts), or NULL. */
+    const struct step_input *facts;
 };
 
 /* ---- checking a line ------------------------------------------------------ */
@@ -275,6 +278,30 @@ set_step_time(ProtobufCMessage *msg, int64_t at_us)
 }
 
 static int
+same_key(const Cjx__V1__RecordKey *a, const Cjx__V1__RecordKey *b)
+{
+    return a != NULL && b != NULL && strcmp(a->cii, b->cii) == 0 &&
+           strcmp(a->court_case_number, b->court_case_number) == 0 &&
+           a->count_number == b->count_number;
+}
+
+/* A decision rests on the facts found for its case, unless its own line
+ * names some (which then win). The facts stay in their input's arena. */
+static void
+attach_facts(const struct step_input *facts, Cjx__V1__ProsecutorDecision *d)
+{
+    if (d->facts != NULL)
+        return;
+    for (size_t i = 0; i < facts->n; i++) {
+        Cjx__V1__ProsecutorDecision *f = (void *)facts->lines[i].msg;
+        if (same_key(f->key, d->key)) {
+            d->facts = f->facts;
+            return;
+        }
+    }
+}
+
+static int
 check_line(void *arg, ProtobufCMessage *msg, struct cjx_arena *a,
            struct cjx_errbuf *eb)
 {
@@ -285,6 +312,8 @@ check_line(void *arg, ProtobufCMessage *msg, struct cjx_arena *a,
      * the workflow answers as a resend, changing nothing. */
     if (run->cli->remote != NULL)
         set_step_time(msg, run->now_us);
+    if (run->facts != NULL)
+        attach_facts(run->facts, (Cjx__V1__ProsecutorDecision *)msg);
     int err = set_content_id(k, msg, a);
     if (err != 0)
         return cjx_errf(eb, err, "%s", cjx_strerror(err));
@@ -696,6 +725,27 @@ collect_bulk(struct run *run, const struct bulk_order *b)
     return 0;
 }
 
+/* Takes (or tries) every step of run->in and prints what came of them;
+ * 1 when any was refused. */
+static int
+run_and_print(struct run *run)
+{
+    run->results = calloc(run->in->n, sizeof(*run->results));
+    if (run->results == NULL)
+        return 1;
+    run_lines(run);
+    if (run->cli->json)
+        print_json(run);
+    else
+        print_table(run);
+    int status = 0;
+    for (size_t i = 0; i < run->in->n; i++)
+        status |= run->results[i].code != 0;
+    free(run->results);
+    run->results = NULL;
+    return status;
+}
+
 /* ---- the command ----------------------------------------------------------------- */
 
 /* "court_case_number" -> "court-case-number" for the option name. */
@@ -715,6 +765,7 @@ enum {
     OPT_BULK,
     OPT_COUNTY,
     OPT_STATE,
+    OPT_FACTS,
     OPT_COLUMN, /* + the column's index */
 };
 
@@ -740,6 +791,9 @@ run_step(struct cli *cli, const struct step_kind *k, int argc, char **argv)
     int n = 0, ncols = 0;
     opts[n++] = (struct option){"file", required_argument, NULL, OPT_FILE};
     opts[n++] = (struct option){"dry-run", no_argument, NULL, OPT_DRY_RUN};
+    if (k->method == CASE_SERVICE_DECIDE)
+        opts[n++] =
+            (struct option){"facts", required_argument, NULL, OPT_FACTS};
     if (k->method == CASE_SERVICE_ORDER) {
         opts[n++] = (struct option){"bulk", no_argument, NULL, OPT_BULK};
         opts[n++] =
@@ -758,7 +812,7 @@ run_step(struct cli *cli, const struct step_kind *k, int argc, char **argv)
     }
     opts[n] = (struct option){NULL, 0, NULL, 0};
 
-    const char *file = NULL;
+    const char *file = NULL, *facts_file = NULL;
     int dry_run = 0, bulk = 0, ch, v;
     struct bulk_order b = {.state =
                                CJX__V1__CASE_STATE__CASE_STATE_NOT_CHALLENGED};
@@ -778,6 +832,9 @@ run_step(struct cli *cli, const struct step_kind *k, int argc, char **argv)
             break;
         case OPT_COUNTY:
             b.county = optarg;
+            break;
+        case OPT_FACTS:
+            facts_file = optarg;
             break;
         case OPT_STATE:
             if (step_enum_parse(&cjx__v1__case_state__descriptor, optarg, &v) !=
@@ -821,6 +878,14 @@ run_step(struct cli *cli, const struct step_kind *k, int argc, char **argv)
                       .bulk = bulk,
                       .now_us = cjx_clock_now_us()};
     int status = 0;
+    struct step_input facts;
+    if (facts_file != NULL) {
+        if (steps_read_facts(&facts, facts_file) != 0) {
+            step_input_fini(&facts);
+            return 1;
+        }
+        run.facts = &facts;
+    }
     if (file != NULL) {
         status =
             step_input_read(&in, file, k->desc, k->columns, check_line, &run);
@@ -834,10 +899,10 @@ run_step(struct cli *cli, const struct step_kind *k, int argc, char **argv)
             step_enum_parse(&cjx__v1__order_relief__descriptor, relief,
                             &b.relief) != 0) {
             fprintf(stderr, "cjxctl: --relief: unknown order '%s'\n", relief);
-            step_input_fini(&in);
-            return 2;
+            status = 2;
+        } else {
+            status = collect_bulk(&run, &b);
         }
-        status = collect_bulk(&run, &b);
     } else {
         step_input_init(&in, "command line");
         values[0] = argv[optind];
@@ -846,24 +911,11 @@ run_step(struct cli *cli, const struct step_kind *k, int argc, char **argv)
         status = step_input_add_values(&in, "command line", k->desc, k->columns,
                                        values, check_line, &run);
     }
-    if (status != 0) {
-        step_input_fini(&in);
-        return 1;
-    }
-    run.results = calloc(in.n, sizeof(*run.results));
-    if (run.results == NULL) {
-        step_input_fini(&in);
-        return 1;
-    }
-    run_lines(&run);
-    if (cli->json)
-        print_json(&run);
-    else
-        print_table(&run);
-    for (size_t i = 0; i < in.n; i++)
-        status |= run.results[i].code != 0;
-    free(run.results);
+    if (status == 0)
+        status = run_and_print(&run);
     step_input_fini(&in);
+    if (run.facts != NULL)
+        step_input_fini(&facts);
     return status;
 }
 

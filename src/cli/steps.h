@@ -49,6 +49,12 @@ int steps_get_case(struct cli *cli, const Cjx__V1__RecordKey *key,
                    int include_notice, Cjx__V1__Case **out,
                    struct cjx_client_status *st);
 
+/* Reads a facts file (CSV with cii, court_case_number, count and fact
+ * columns, or JSON Lines of cjx.v1.ProsecutorDecision with key and facts):
+ * every line must name a case and at least one fact. 0, or 1 after
+ * reporting the bad lines; free in with step_input_fini() either way. */
+int steps_read_facts(struct step_input *in, const char *path);
+
 /* A progress bar on stderr when it is a terminal: "[####....] done/total". */
 void steps_progress(const char *what, size_t done, size_t total);
 

@@ -320,6 +320,16 @@ test_review__facts__reevaluate_the_record_on_the_daemon(void **state)
                                 "DISMISS_AND_SEAL)  DISMISS_AND_SEAL  "
                                 "LEGAL_ADULT_TRANSPORT_GIFT"));
 
+    /* A decision made from it carries the facts. */
+    assert_int_equal(ctl(DA,
+                         "--json decide --dry-run B20000003 SF-3 1 --relief "
+                         "dismiss_and_seal --facts facts.csv",
+                         out, sizeof(out)),
+                     0);
+    assert_non_null(strstr(out, "\"result\":\"would be sent\""));
+    assert_non_null(strstr(out, "\"facts\":{\"grams\":"));
+    assert_non_null(strstr(out, "\"saleInvolved\":false,\"recipientAge\":30}"));
+
     /* A bad cell names the file, the line and the column. */
     write_input("facts_bad.csv", "cii,court_case_number,count,grams\n"
                                  "B20000003,SF-3,1,lots\n");

@@ -167,3 +167,33 @@ cli_enum_short(const ProtobufCEnumDescriptor *d, int value)
     prefix[n] = '\0';
     return strncmp(v->name, prefix, n) == 0 ? v->name + n : v->name;
 }
+
+char *
+cli_read_file(const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf != NULL) {
+        if (n == cap) {
+            char *grown = realloc(buf, cap * 2);
+            if (grown == NULL) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        if (got == 0)
+            break;
+        n += got;
+    }
+    if (f != stdin)
+        fclose(f);
+    *len = n;
+    return buf;
+}

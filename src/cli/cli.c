@@ -144,3 +144,56 @@ cli_statute_text(const Cjx__V1__Statute *st, char *buf, size_t len)
     }
     return st->code_raw[0] != '\0' ? st->code_raw : "-";
 }
+
+/* "OFFENSE_LEVEL_FELONY" -> "FELONY": a value's name less the prefix that
+ * the protobuf style guide puts on every value (the enum's name in
+ * UPPER_SNAKE_CASE). */
+const char *
+cli_enum_short(const ProtobufCEnumDescriptor *d, int value)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(d, value);
+    if (v == NULL)
+        return "?";
+    char prefix[128];
+    size_t n = 0;
+    for (const char *p = d->short_name; *p != '\0' && n + 3 < sizeof(prefix);
+         p++) {
+        if (*p >= 'A' && *p <= 'Z' && p != d->short_name)
+            prefix[n++] = '_';
+        prefix[n++] = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+    }
+    prefix[n++] = '_';
+    prefix[n] = '\0';
+    return strncmp(v->name, prefix, n) == 0 ? v->name + n : v->name;
+}
+
+char *
+cli_read_file(const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf != NULL) {
+        if (n == cap) {
+            char *grown = realloc(buf, cap * 2);
+            if (grown == NULL) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        if (got == 0)
+            break;
+        n += got;
+    }
+    if (f != stdin)
+        fclose(f);
+    *len = n;
+    return buf;
+}

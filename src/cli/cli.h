@@ -35,6 +35,10 @@ void cli_print_json_line(FILE *out, const ProtobufCMessage *msg);
  * and subsection, else the raw text. Returns st's memory or buf. */
 const char *cli_statute_text(const Cjx__V1__Statute *st, char *buf, size_t len);
 
+/* "OFFENSE_LEVEL_FELONY" -> "FELONY": an enum value's name less its type's
+ * prefix; "?" for a number the type does not have. */
+const char *cli_enum_short(const ProtobufCEnumDescriptor *d, int value);
+
 /* A left-aligned text table with a header row, sized to its contents. */
 struct cli_table;
 struct cli_table *cli_table_new(int ncols, const char *const *headers);
@@ -54,5 +58,10 @@ int cmd_cases(struct cli *cli, int argc, char **argv);
 int cmd_case(struct cli *cli, int argc, char **argv);
 int cmd_notify(struct cli *cli, int argc, char **argv);
 int cmd_outbox(struct cli *cli, int argc, char **argv);
+int cmd_decide(struct cli *cli, int argc, char **argv);
+int cmd_order(struct cli *cli, int argc, char **argv);
+int cmd_ack(struct cli *cli, int argc, char **argv);
+int cmd_notify_person(struct cli *cli, int argc, char **argv);
+int cmd_review(struct cli *cli, int argc, char **argv);
 
 #endif

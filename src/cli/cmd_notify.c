@@ -17,6 +17,7 @@
 #include "cjx/json.h"
 #include "cjx/v1/exchange.methods.h"
 #include "cli.h"
+#include "notify_store.h"
 
 /* Notices per stream: the daemon answers each stream in one response and
  * takes at most 10000. */
@@ -334,7 +335,15 @@ cmd_notify(struct cli *cli, int argc, char **argv)
         {"as-of", required_argument, NULL, 'a'},
         {"format", required_argument, NULL, 'f'},
         {"hold", no_argument, NULL, 'h'},
+        {"from-store", no_argument, NULL, 's'},
+        {"county", required_argument, NULL, 'c'},
+        {"registry", required_argument, NULL, 'g'},
         {NULL, 0, NULL, 0}};
+    int from_store = 0;
+    const char *county = NULL;
+    const char *registry = getenv("CJX_REGISTRY");
+    if (registry == NULL)
+        registry = "/etc/cjx/agencies.yaml";
     struct loader l;
     memset(&l, 0, sizeof(l));
     const char *rules = getenv("CJX_RULES");
@@ -370,19 +379,38 @@ cmd_notify(struct cli *cli, int argc, char **argv)
         case 'h':
             l.hold = 1;
             break;
+        case 's':
+            from_store = 1;
+            break;
+        case 'c':
+            county = optarg;
+            break;
+        case 'g':
+            registry = optarg;
+            break;
         default:
             return 2;
         }
     }
-    if (optind != argc - 1) {
+    if (optind != argc - (from_store ? 0 : 1) ||
+        (county != NULL && !from_store)) {
         fprintf(stderr, "usage: cjxctl notify [--rules DIR] [--as-of DATE] "
-                        "[--format pb|jsonl] [--hold] FILE|-\n");
+                        "[--hold] ([--format pb|jsonl] FILE|- |\n"
+                        "                     --from-store [--county X] "
+                        "[--registry FILE])\n");
         return 2;
     }
-    l.path = argv[optind];
-    size_t plen = strlen(l.path);
-    if (plen > 3 && strcmp(l.path + plen - 3, ".pb") == 0)
+    if (from_store) {
+        /* The store's records become an extract in memory, read exactly
+         * as an extract file is. */
+        l.path = "store";
         l.pb = 1;
+    } else {
+        l.path = argv[optind];
+        size_t plen = strlen(l.path);
+        if (plen > 3 && strcmp(l.path + plen - 3, ".pb") == 0)
+            l.pb = 1;
+    }
     if (!l.have_as_of) {
         int64_t days = cjx_clock_now_us() / (INT64_C(86400) * 1000000);
         int y, m, d;
@@ -399,13 +427,13 @@ cmd_notify(struct cli *cli, int argc, char **argv)
         return 1;
     }
     l.reg = reg;
-    l.buf = cli_read_file(l.path, &l.len);
-    if (l.buf == NULL) {
-        fprintf(stderr, "cjxctl: cannot read %s\n", l.path);
-        cjx_rules_registry_free(reg);
-        return 1;
-    }
     int status = cli_connect(cli);
+    if (status == 0 && from_store)
+        status = notify_store_extract(cli, county, registry, &l.buf, &l.len);
+    else if (status == 0 && (l.buf = cli_read_file(l.path, &l.len)) == NULL) {
+        fprintf(stderr, "cjxctl: cannot read %s\n", l.path);
+        status = 1;
+    }
     if (status != 0) {
         free(l.buf);
         cjx_rules_registry_free(reg);

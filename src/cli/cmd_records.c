@@ -20,29 +20,6 @@ record_method(int index)
     return &cjx__v1__record_service__methods[index];
 }
 
-/* "OFFENSE_LEVEL_FELONY" -> "FELONY": a value's name less the prefix that
- * the protobuf style guide puts on every value (the enum's name in
- * UPPER_SNAKE_CASE). */
-static const char *
-enum_short(const ProtobufCEnumDescriptor *d, int value)
-{
-    const ProtobufCEnumValue *v =
-        protobuf_c_enum_descriptor_get_value(d, value);
-    if (v == NULL)
-        return "?";
-    char prefix[128];
-    size_t n = 0;
-    for (const char *p = d->short_name; *p != '\0' && n + 3 < sizeof(prefix);
-         p++) {
-        if (*p >= 'A' && *p <= 'Z' && p != d->short_name)
-            prefix[n++] = '_';
-        prefix[n++] = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
-    }
-    prefix[n++] = '_';
-    prefix[n] = '\0';
-    return strncmp(v->name, prefix, n) == 0 ? v->name + n : v->name;
-}
-
 static void
 format_date(const Cjx__V1__Date *d, char *buf, size_t len)
 {
@@ -51,36 +28,6 @@ format_date(const Cjx__V1__Date *d, char *buf, size_t len)
     else
         snprintf(buf, len, "%04d-%02d-%02d", (int)d->year, (int)d->month,
                  (int)d->day);
-}
-
-char *
-cli_read_file(const char *path, size_t *len)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf != NULL) {
-        if (n == cap) {
-            char *grown = realloc(buf, cap * 2);
-            if (grown == NULL) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = grown;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        if (got == 0)
-            break;
-        n += got;
-    }
-    if (f != stdin)
-        fclose(f);
-    *len = n;
-    return buf;
 }
 
 /* A request id derived from the record's bytes: resubmitting the same file
@@ -377,7 +324,7 @@ add_record_row(struct cli_table *t, const Cjx__V1__StoredRecord *s)
         count,
         r->county,
         statute,
-        enum_short(&cjx__v1__offense_level__descriptor, r->level),
+        cli_enum_short(&cjx__v1__offense_level__descriptor, r->level),
         convicted,
         version};
     cli_table_add(t, cells);

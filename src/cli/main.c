@@ -60,6 +60,29 @@ usage(FILE *out)
         "                             DOJ: evaluate an extract "
         "(cjx.v1.ReliefQuery)\n"
         "                             and send every candidate as a notice\n"
+        "  notify --from-store [--county X] [--registry FILE] [--rules "
+        "DIR]\n"
+        "                             DOJ: the same from the records in its\n"
+        "                             store\n"
+        "  decide [--dry-run] (CII CASE COUNT (--relief R | --ground G\n"
+        "         [--reason-code C]) | --file FILE)\n"
+        "                             prosecutor: no challenge, or challenge\n"
+        "  order [--dry-run] (CII CASE COUNT --relief R [--judge J] |\n"
+        "         --file FILE | --bulk --county X --state S --judge J\n"
+        "         --bulk-order-id ID [--relief accepted|R])\n"
+        "                             court: one order, or a bulk order\n"
+        "  ack [--dry-run] (CII CASE COUNT --applied R | --file FILE)\n"
+        "                             DOJ: the order is on the record\n"
+        "  notify-person [--dry-run] (CII CASE COUNT --contact-date D\n"
+        "         --method M --outcome O [--note T] | --file FILE)\n"
+        "                             public defender: the effort to tell "
+        "the\n"
+        "                             person of a challenge\n"
+        "  review [--facts FILE [--as-of DATE]]\n"
+        "                             prosecutor: cases waiting for a\n"
+        "                             decision; with --facts, what facts "
+        "found\n"
+        "                             in the file lead to\n"
         "  outbox [--parked|--delivered|--all] [--to ORI] [--limit N]\n"
         "                             hand-offs to peers: pending, and why\n"
         "\n"
@@ -79,10 +102,22 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"submit", cmd_submit}, {"get", cmd_get},       {"list", cmd_list},
-    {"watch", cmd_watch},   {"health", cmd_health}, {"eval", cmd_eval},
-    {"audit", cmd_audit},   {"cases", cmd_cases},   {"case", cmd_case},
-    {"notify", cmd_notify}, {"outbox", cmd_outbox},
+    {"submit", cmd_submit},
+    {"get", cmd_get},
+    {"list", cmd_list},
+    {"watch", cmd_watch},
+    {"health", cmd_health},
+    {"eval", cmd_eval},
+    {"audit", cmd_audit},
+    {"cases", cmd_cases},
+    {"case", cmd_case},
+    {"notify", cmd_notify},
+    {"outbox", cmd_outbox},
+    {"decide", cmd_decide},
+    {"order", cmd_order},
+    {"ack", cmd_ack},
+    {"notify-person", cmd_notify_person},
+    {"review", cmd_review},
 };
 
 int

@@ -257,6 +257,46 @@ order_of_step(struct case_op *op, Cjx__V1__ReliefOrder **out)
     return 0;
 }
 
+/* M4: the public defender's effort joins the case's contacts. The same
+ * effort reported again under another id changes nothing (*repeat). */
+static int
+add_contact(struct case_op *op, Cjx__V1__Case *m, int *repeat)
+{
+    const Cjx__V1__PersonNotified *pn =
+        (const Cjx__V1__PersonNotified *)op_message(op);
+    if (pn == NULL)
+        return CJX_ENOMEM;
+    Cjx__V1__PersonContact *c = cjx_arena_alloc(&op->arena, sizeof(*c));
+    Cjx__V1__PersonContact **list =
+        cjx_arena_alloc(&op->arena, (m->n_contacts + 1) * sizeof(*list));
+    if (c == NULL || list == NULL)
+        return CJX_ENOMEM;
+    cjx__v1__person_contact__init(c);
+    c->defender_ori = (char *)op->sender->ori;
+    c->contact_date = pn->contact_date;
+    c->method = pn->method;
+    c->outcome = pn->outcome;
+    c->note = pn->note;
+    c->notified_at_unix_us = pn->notified_at_unix_us;
+    *repeat = 0;
+    for (size_t i = 0; i < m->n_contacts; i++) {
+        const Cjx__V1__PersonContact *o = m->contacts[i];
+        if (strcmp(o->defender_ori, c->defender_ori) == 0 &&
+            o->method == c->method && o->outcome == c->outcome &&
+            strcmp(o->note, c->note) == 0 && o->contact_date != NULL &&
+            c->contact_date != NULL &&
+            o->contact_date->year == c->contact_date->year &&
+            o->contact_date->month == c->contact_date->month &&
+            o->contact_date->day == c->contact_date->day)
+            *repeat = 1;
+        list[i] = m->contacts[i];
+    }
+    list[m->n_contacts] = c;
+    m->contacts = list;
+    m->n_contacts++;
+    return 0;
+}
+
 /* What the case message keeps besides the workflow's struct, carried
  * from the version before. */
 static void
@@ -324,6 +364,17 @@ op_apply(void *arg, const struct cjx_case_current *cur,
         (err = order_of_step(op, &m.relief_order)) != 0) {
         refuse(op, next, err, err == CJX_ENOMEM ? "out of memory" : op->detail);
         return;
+    }
+    if (op->kind == CJX_CASE_EV_PERSON_NOTIFIED) {
+        int repeat = 0;
+        if ((err = add_contact(op, &m, &repeat)) != 0) {
+            refuse(op, next, err, "out of memory");
+            return;
+        }
+        if (repeat) {
+            next->unchanged = 1;
+            return;
+        }
     }
     if ((err = record_step(op, cur, &m, next)) != 0) {
         refuse(op, next, err, err == CJX_ENOMEM ? "out of memory" : op->detail);

@@ -1,12 +1,14 @@
 /* Case messages on the wire and the workflow's structs: kinds, keys, checks
  * and conversions in both directions. */
-#include "cases_internal.h"
+#include "cases_convert.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "cjx/date.h"
 #include "record_bounds.h"
+#include "cjx/cases.h"
+#include "cjx/v1/exchange.methods.h"
 #include "record_check.h"
 
 enum cjx_case_event_kind

@@ -116,6 +116,39 @@ check_own_county(struct case_op *op, const char *county)
     return CJX_EPERM;
 }
 
+/* A county agency acts only on its county's cases, and the daemon says so
+ * before it looks for the case: a step for another county's case is
+ * refused for good (PERMISSION_DENIED), never answered "retry later" by a
+ * daemon that holds no copy. The county is the case's, else the event's,
+ * else this county daemon's own, else that of the record it holds. */
+static int
+check_sender_scope(struct case_op *op, const struct cjx_case_current *cur,
+                   const char *case_county)
+{
+    const struct cjx_agency *s = op->sender;
+    if (s->role == CJX_ROLE_DOJ || s->county[0] == '\0')
+        return 0;
+    const char *county = case_county;
+    Cjx__V1__ConvictionRecord *rec = NULL;
+    if ((county == NULL || county[0] == '\0') && op->self != NULL &&
+        op->self->county[0] != '\0')
+        county = op->self->county;
+    if ((county == NULL || county[0] == '\0') && cur->record != NULL) {
+        ProtobufCAllocator alloc = cjx_arena_pb_allocator(&op->arena);
+        rec = cjx__v1__conviction_record__unpack(&alloc, cur->record_len,
+                                                 cur->record);
+        if (rec != NULL)
+            county = rec->county;
+    }
+    if (county == NULL || county[0] == '\0' || strcmp(county, s->county) == 0)
+        return 0;
+    snprintf(op->detail, sizeof(op->detail),
+             "case %s %s #%d: %s (%s) of %s may not act on a case of %s",
+             op->ev.cii, op->ev.court_case_number, (int)op->ev.count_number,
+             s->ori, s->name, s->county, county);
+    return CJX_EPERM;
+}
+
 /* The outbox rows of a step taken here: one per recipient that runs a
  * daemon, this one excepted. */
 static int
@@ -328,6 +361,8 @@ op_apply(void *arg, const struct cjx_case_current *cur,
     }
     const char *county = cur_msg != NULL ? current.county : op->ev.county;
     int err = check_own_county(op, county);
+    if (err == 0)
+        err = check_sender_scope(op, cur, county);
     if (err != 0) {
         refuse(op, next, err, op->detail);
         return;

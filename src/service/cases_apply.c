@@ -11,6 +11,7 @@
 
 #include "cjx/audit.h"
 #include "cjx/clock.h"
+#include "cjx/date.h"
 #include "cjx/evaluate.h"
 #include "cjx/log.h"
 #include "relief_record.h"
@@ -55,9 +56,10 @@ struct case_op {
     const char *method;
     ProtobufCMessage *msg; /* a step taken here: the op's own copy */
     const ProtobufCMessageDescriptor *descriptor; /* of the message */
-    int is_notice;
+    int is_notice;                                /* a candidate notice */
+    int is_petition; /* a petition: the case opens at the court */
     const char *request_id;
-    Cjx__V1__Determination *determination; /* a notice's */
+    Cjx__V1__Determination *determination; /* a notice's or petition's */
     uint8_t *payload;                      /* msg as it is sent on and kept */
     size_t payload_len;
     struct cjx_case_event ev;
@@ -216,22 +218,52 @@ pack_record(struct case_op *op, const Cjx__V1__ConvictionRecord *r,
     return next->record != NULL ? 0 : CJX_ENOMEM;
 }
 
+/* The conviction record a notice or a petition opens its case with. */
+static const Cjx__V1__ConvictionRecord *
+opening_record(const ProtobufCMessage *msg)
+{
+    if (msg->descriptor == &cjx__v1__petition__descriptor)
+        return ((const Cjx__V1__Petition *)msg)->record;
+    return ((const Cjx__V1__CandidateNotice *)msg)->record;
+}
+
+/* The document a case opened by a petition keeps in the place of a
+ * candidate notice, so that every case is read the same way (GetCase with
+ * include_notice): the petition's record, history, determination and
+ * prosecutor, dated when it was filed. */
+static int
+petition_as_notice(struct case_op *op, struct cjx_case_next *next)
+{
+    const Cjx__V1__Petition *p = (const Cjx__V1__Petition *)op_message(op);
+    if (p == NULL)
+        return CJX_ENOMEM;
+    Cjx__V1__CandidateNotice n = CJX__V1__CANDIDATE_NOTICE__INIT;
+    n.meta = p->meta;
+    n.record = p->record;
+    n.history = p->history;
+    n.determination = p->determination;
+    n.prosecutor_ori = p->prosecutor_ori;
+    n.notified_at_unix_us = p->petitioned_at_unix_us;
+    next->notice = case_pack(&op->arena, &n.base, &next->notice_len);
+    return next->notice != NULL ? 0 : CJX_ENOMEM;
+}
+
 /* The record the step writes beside the new version of the case m, if
  * any (DESIGN.md invariant 6). */
 static int
 record_step(struct case_op *op, const struct cjx_case_current *cur,
             const Cjx__V1__Case *m, struct cjx_case_next *next)
 {
-    if (op->is_notice) {
-        /* The notice's record joins the store where it is not there yet;
-         * a record the store holds (DOJ's own history) stays as it is. */
+    if (op->is_notice || op->is_petition) {
+        /* The record that opens the case joins the store where it is not
+         * there yet; a record the store holds (DOJ's own history, the
+         * court's record of judgment) stays as it is. */
         if (cur->record != NULL)
             return 0;
-        const Cjx__V1__CandidateNotice *n =
-            (const Cjx__V1__CandidateNotice *)op_message(op);
-        if (n == NULL)
+        const ProtobufCMessage *msg = op_message(op);
+        if (msg == NULL)
             return CJX_ENOMEM;
-        return pack_record(op, n->record, next);
+        return pack_record(op, opening_record(msg), next);
     }
     if (!relief_lands_here(op) || m->relief_order == NULL)
         return 0;
@@ -393,7 +425,7 @@ op_apply(void *arg, const struct cjx_case_current *cur,
     m.seq = cur->next_seq;
     carry_case_fields(&m, cur_msg);
     /* DOJ's whole determination stays with the case from its notice on. */
-    if (op->is_notice)
+    if (op->is_notice || op->is_petition)
         m.determination = op->determination;
     if (op->kind == CJX_CASE_EV_RELIEF_ORDER &&
         (err = order_of_step(op, &m.relief_order)) != 0) {
@@ -428,6 +460,11 @@ op_apply(void *arg, const struct cjx_case_current *cur,
     if (cur_msg == NULL && op->is_notice) {
         next->notice = op->payload;
         next->notice_len = op->payload_len;
+    }
+    if (cur_msg == NULL && op->is_petition &&
+        (err = petition_as_notice(op, next)) != 0) {
+        refuse(op, next, err, "out of memory");
+        return;
     }
     if (op->local && (err = route_step(op, next)) != 0)
         refuse(op, next, err, op->detail);
@@ -473,6 +510,76 @@ validate_with_rules(struct cjx_service *svc, const ProtobufCMessage *msg,
     return err;
 }
 
+/* The prosecutor a notice or petition goes to: the one it names, else the
+ * one the record names, else the county's (cjx_workflow_prosecutor_for). */
+static int
+address_prosecutor(struct case_op *op, const Cjx__V1__ConvictionRecord *rec,
+                   char **prosecutor_ori, struct cjx_errbuf *eb)
+{
+    const struct cjx_agency *p = NULL;
+    const char *named = (*prosecutor_ori)[0] != '\0'
+                            ? *prosecutor_ori
+                            : rec->prosecuting_agency_ori;
+    int err = cjx_workflow_prosecutor_for(&op->conf->registry, rec->county,
+                                          named, &p, eb);
+    if (err != 0)
+        return err == CJX_ENOTFOUND || err == CJX_EINVAL ? CJX_ESTATE : err;
+    *prosecutor_ori = (char *)p->ori;
+    return 0;
+}
+
+/* The court's own determination of a petition's count, with the rule set
+ * this daemon is configured with (as DOJ's bounds relief on the automatic
+ * path), as of the day it is filed. */
+static int
+evaluate_petition(struct case_op *op, Cjx__V1__Petition *p,
+                  struct cjx_errbuf *eb)
+{
+    Cjx__V1__ReliefQuery q = CJX__V1__RELIEF_QUERY__INIT;
+    Cjx__V1__Date as_of = CJX__V1__DATE__INIT;
+    q.record = p->record;
+    q.history = p->history;
+    if (p->filed_date != NULL && p->filed_date->year != 0) {
+        q.as_of = p->filed_date;
+    } else {
+        int y, m, d;
+        cjx_date_from_days(p->petitioned_at_unix_us / US_PER_DAY, &y, &m, &d);
+        as_of.year = y;
+        as_of.month = m;
+        as_of.day = d;
+        q.as_of = &as_of;
+    }
+    struct rules_ref *rules = service_rules_get(op->svc);
+    const struct cjx_rules_set *set =
+        rules->reg != NULL ? cjx_evaluate_pick_set(rules->reg, NULL, &q, eb)
+                           : NULL;
+    int err;
+    if (set == NULL) {
+        err = cjx_errf(eb, CJX_ESTATE,
+                       "determination: this court's daemon has no relief rule "
+                       "set to evaluate the petition with; configure rules "
+                       "or send the determination");
+    } else {
+        Cjx__V1__EvaluateResponse out;
+        err = cjx_evaluate_query(set, &q, &op->arena, &out, eb);
+        /* The set's strings go when the rules are released: keep a copy. */
+        size_t len;
+        uint8_t *bytes =
+            err == 0 ? case_pack(&op->arena, &out.determination->base, &len)
+                     : NULL;
+        ProtobufCAllocator alloc = cjx_arena_pb_allocator(&op->arena);
+        if (err == 0 && bytes != NULL)
+            p->determination =
+                cjx__v1__determination__unpack(&alloc, len, bytes);
+        if (err == 0 && p->determination == NULL)
+            err = cjx_errf(eb, CJX_ENOMEM, "out of memory");
+        else if (err == CJX_ERULE || err == CJX_EINVAL)
+            err = CJX_EINVAL;
+    }
+    service_rules_put(rules);
+    return err;
+}
+
 /* Prepares a step taken here: its time (now, unless the operator dated
  * it) and, for a notice, the prosecutor it goes to. */
 static int
@@ -486,19 +593,17 @@ originate(struct case_op *op, struct cjx_errbuf *eb)
             o->court_ori = (char *)op->sender->ori;
         return 0;
     }
+    if (op->msg->descriptor == &cjx__v1__petition__descriptor) {
+        Cjx__V1__Petition *p = (Cjx__V1__Petition *)op->msg;
+        int err = address_prosecutor(op, p->record, &p->prosecutor_ori, eb);
+        if (err == 0 && p->determination == NULL)
+            err = evaluate_petition(op, p, eb);
+        return err;
+    }
     if (op->msg->descriptor != &cjx__v1__candidate_notice__descriptor)
         return 0;
     Cjx__V1__CandidateNotice *n = (Cjx__V1__CandidateNotice *)op->msg;
-    const struct cjx_agency *p = NULL;
-    const char *named = n->prosecutor_ori[0] != '\0'
-                            ? n->prosecutor_ori
-                            : n->record->prosecuting_agency_ori;
-    int err = cjx_workflow_prosecutor_for(&op->conf->registry,
-                                          n->record->county, named, &p, eb);
-    if (err != 0)
-        return err == CJX_ENOTFOUND || err == CJX_EINVAL ? CJX_ESTATE : err;
-    n->prosecutor_ori = (char *)p->ori;
-    return 0;
+    return address_prosecutor(op, n->record, &n->prosecutor_ori, eb);
 }
 
 static char *
@@ -527,6 +632,8 @@ own_copy(struct case_op *op, const ProtobufCMessage *msg, const uint8_t *req,
     case_event_of(copy, op->sender, &op->ev);
     if (copy->descriptor == &cjx__v1__candidate_notice__descriptor)
         op->determination = ((Cjx__V1__CandidateNotice *)copy)->determination;
+    if (copy->descriptor == &cjx__v1__petition__descriptor)
+        op->determination = ((Cjx__V1__Petition *)copy)->determination;
     struct cjx_call_audit ids = {0};
     case_ids_of(copy, &ids);
     op->request_id = ids.request_id;
@@ -552,9 +659,12 @@ received_copy(struct case_op *op, const ProtobufCMessage *msg, uint8_t *req,
     struct cjx_call_audit ids = {0};
     case_ids_of(msg, &ids);
     op->request_id = arena_copy(a, ids.request_id);
-    if (msg->descriptor == &cjx__v1__candidate_notice__descriptor) {
-        const Cjx__V1__Determination *d =
-            ((const Cjx__V1__CandidateNotice *)msg)->determination;
+    const Cjx__V1__Determination *d = NULL;
+    if (msg->descriptor == &cjx__v1__candidate_notice__descriptor)
+        d = ((const Cjx__V1__CandidateNotice *)msg)->determination;
+    else if (msg->descriptor == &cjx__v1__petition__descriptor)
+        d = ((const Cjx__V1__Petition *)msg)->determination;
+    if (d != NULL) {
         size_t n;
         uint8_t *bytes = case_pack(a, &d->base, &n);
         ProtobufCAllocator alloc = cjx_arena_pb_allocator(a);
@@ -593,6 +703,7 @@ case_submit(struct cjx_service *svc, const struct case_origin *o,
     op->local = o->local;
     op->kind = case_kind_of(msg);
     op->is_notice = msg->descriptor == &cjx__v1__candidate_notice__descriptor;
+    op->is_petition = msg->descriptor == &cjx__v1__petition__descriptor;
     op->descriptor = msg->descriptor;
     op->method = cjx_cases_method_of(msg);
     op->done = done;

@@ -241,6 +241,109 @@ test_relief__order_naming_another_court__invalid_argument(void **state)
     answer_free(&a);
 }
 
+/* ---- the individual path (HS 11361.8) ---- */
+
+struct petition_buf {
+    Cjx__V1__Petition p;
+    struct notice_buf n; /* its record and determination */
+    Cjx__V1__Date filed;
+};
+
+/* A person's petition of cii's count in San Francisco, with the court's
+ * determination when relief is a grant (none: the daemon evaluates). */
+static Cjx__V1__Petition *
+petition(struct petition_buf *b, const char *id, const char *cii,
+         Cjx__V1__Relief relief)
+{
+    memset(b, 0, sizeof(*b));
+    notice(&b->n, id, cii, "San Francisco",
+           relief != 0 ? relief : CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    cjx__v1__petition__init(&b->p);
+    cjx__v1__date__init(&b->filed);
+    b->filed.year = 2026;
+    b->filed.month = 2;
+    b->filed.day = 27;
+    b->p.meta = &b->n.meta;
+    b->p.record = &b->n.rec;
+    b->p.filed_by = CJX__V1__PETITION_FILER__PETITION_FILER_PERSON;
+    b->p.filed_date = &b->filed;
+    b->p.determination = relief != 0 ? &b->n.det : NULL;
+    return &b->p;
+}
+
+static void
+test_relief__petition__court_opens_orders_and_doj_applies(void **state)
+{
+    struct fixture *f = *state;
+    become(f, SF_COURT);
+    /* Without a determination and without rules to make one, the court's
+     * daemon cannot bound the relief. */
+    struct petition_buf pb;
+    struct answer a = run(f, CASE_SERVICE_FILE_PETITION, NULL,
+                          &petition(&pb, "p0", "P9", 0)->base);
+    assert_int_equal(a.code, FAILED_PRECONDITION);
+    assert_non_null(strstr(a.message, "no relief rule set"));
+    answer_free(&a);
+
+    a = run(f, CASE_SERVICE_FILE_PETITION, NULL,
+            &petition(&pb, "p1", "P1", CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL)
+                 ->base);
+    assert_int_equal(a.code, OK);
+    assert_int_equal(a.reply->snapshot->state,
+                     CJX__V1__CASE_STATE__CASE_STATE_NOTIFIED);
+    assert_int_equal(a.reply->snapshot->origin,
+                     CJX__V1__CASE_ORIGIN__CASE_ORIGIN_PETITION);
+    assert_string_equal(a.reply->snapshot->prosecutor_ori, SF_DA);
+    answer_free(&a);
+    /* The prosecutor and DOJ are told; the record is the court's. */
+    assert_int_equal(pending_for(f, SF_DA), 1);
+    assert_int_equal(pending_for(f, DOJ), 1);
+    Cjx__V1__StoredRecord *r;
+    assert_int_equal(get_record(f, NULL, "P1", &r), OK);
+    assert_int_equal(r->version, 1);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    assert_int_equal(get_case_with_notice(f, NULL, "P1"), OK);
+
+    /* The court orders without waiting for an answer. */
+    struct step_buf s;
+    order(&s, "o1", "P1", SEALED);
+    s.m.o.judge = "Hon. R. Example";
+    a = run(f, CASE_SERVICE_ORDER, NULL, &s.m.o.base);
+    assert_int_equal(a.code, OK);
+    answer_free(&a);
+    assert_int_equal(get_record(f, NULL, "P1", &r), OK);
+    assert_int_equal(r->version, 2);
+    assert_true(r->record->sealed);
+    assert_string_equal(r->record->relief_history[0]->citation,
+                        "HS 11361.8(e)-(f)");
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+
+    /* At DOJ: the petition opens the case, the order arrives, and DOJ's
+     * acknowledgement applies it to the criminal history. */
+    become(f, DOJ);
+    struct petition_buf pd;
+    petition(&pd, "p2", "P2", CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    pd.p.prosecutor_ori = SF_DA;
+    pd.p.petitioned_at_unix_us = test_now;
+    a = run(f, CASE_SERVICE_FILE_PETITION, SF_COURT, &pd.p.base);
+    assert_int_equal(a.code, OK);
+    answer_free(&a);
+    order(&s, "o2", "P2", SEALED);
+    s.m.o.ordered_at_unix_us = test_now;
+    a = run(f, CASE_SERVICE_ORDER, SF_COURT, &s.m.o.base);
+    assert_int_equal(a.code, OK);
+    answer_free(&a);
+    acknowledge(&s, "h2", "P2", SEALED);
+    a = run(f, CASE_SERVICE_ACKNOWLEDGE_HISTORY_UPDATED, NULL, &s.m.h.base);
+    assert_int_equal(a.code, OK);
+    answer_free(&a);
+    assert_int_equal(get_record(f, NULL, "P2", &r), OK);
+    assert_int_equal(r->version, 2);
+    assert_true(r->record->sealed);
+    assert_string_equal(r->record->relief_history[0]->recorded_by_ori, DOJ);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+}
+
 /* ---- the sealing matrix ---- */
 
 /* Counts audit entries whose outcome message holds text, once everything
@@ -384,6 +487,7 @@ main(void)
         T(test_relief__court_order__rewrites_the_record_in_the_same_step),
         T(test_relief__doj__record_changes_only_with_its_acknowledgement),
         T(test_relief__order_naming_another_court__invalid_argument),
+        T(test_relief__petition__court_opens_orders_and_doj_applies),
         T(test_relief__sealed_record__read_as_the_policy_allows),
         T(test_relief__sealing_policy__configured_readers_only),
     };

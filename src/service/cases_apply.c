@@ -14,6 +14,7 @@
 #include "cjx/date.h"
 #include "cjx/evaluate.h"
 #include "cjx/log.h"
+#include "decision_facts.h"
 #include "relief_record.h"
 
 #define US_PER_DAY (INT64_C(86400) * 1000000)
@@ -432,6 +433,16 @@ op_apply(void *arg, const struct cjx_case_current *cur,
         refuse(op, next, err, err == CJX_ENOMEM ? "out of memory" : op->detail);
         return;
     }
+    if (op->kind == CJX_CASE_EV_NO_CHALLENGE ||
+        op->kind == CJX_CASE_EV_CHALLENGE) {
+        const Cjx__V1__ProsecutorDecision *d =
+            (const Cjx__V1__ProsecutorDecision *)op_message(op);
+        if (d == NULL) {
+            refuse(op, next, CJX_ENOMEM, "out of memory");
+            return;
+        }
+        m.decision_facts = d->facts;
+    }
     if (op->kind == CJX_CASE_EV_PERSON_NOTIFIED) {
         int repeat = 0;
         if ((err = add_contact(op, &m, &repeat)) != 0) {
@@ -729,6 +740,11 @@ case_submit(struct cjx_service *svc, const struct case_origin *o,
         goto fail;
     }
     if ((err = validate_with_rules(svc, msg, &op->arena, eb)) != 0)
+        goto fail;
+    if (msg->descriptor == &cjx__v1__prosecutor_decision__descriptor &&
+        (err =
+             decision_facts_check(svc, (const Cjx__V1__ProsecutorDecision *)msg,
+                                  &op->arena, eb)) != 0)
         goto fail;
     if (o->local)
         err = own_copy(op, msg, req, req_len, eb);

@@ -16,6 +16,9 @@
 
 #include "case_fixture.h"
 #include "cjx/audit.h"
+#include "cjx/evaluate.h"
+#include "cjx/rules.h"
+#include "cjx/service.h"
 #include "cjx/store.h"
 #include "cjx/v1/audit.pb-c.h"
 #include "cjx/v1/record_service.methods.h"
@@ -344,6 +347,70 @@ test_relief__petition__court_opens_orders_and_doj_applies(void **state)
     protobuf_c_message_free_unpacked(&r->base, NULL);
 }
 
+/* ---- a decision that names facts ---- */
+
+static void
+test_relief__decision_facts__rechecked_by_the_court(void **state)
+{
+    struct fixture *f = *state;
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/../../rules", getenv("CJX_TEST_DATA"));
+    struct cjx_rules_registry *reg;
+    struct cjx_errbuf eb;
+    if (cjx_rules_registry_load_dir(dir, cjx_evaluate_types(), &reg, &eb) != 0)
+        fail_msg("%s", eb.msg);
+    cjx_service_set_rules(f->svc, reg);
+
+    /* DOJ could not tell the quantity: human review between a reduction
+     * and a dismissal. */
+    become(f, SF_COURT);
+    struct notice_buf b;
+    notice(&b, "F1", "F1", "San Francisco",
+           CJX__V1__RELIEF__RELIEF_HUMAN_REVIEW);
+    Cjx__V1__Date dob = {PROTOBUF_C_MESSAGE_INIT(&cjx__v1__date__descriptor),
+                         1980, 4, 12};
+    Cjx__V1__Date offense = {
+        PROTOBUF_C_MESSAGE_INIT(&cjx__v1__date__descriptor), 2012, 3, 2};
+    Cjx__V1__Date convicted = {
+        PROTOBUF_C_MESSAGE_INIT(&cjx__v1__date__descriptor), 2012, 6, 15};
+    b.person.date_of_birth = &dob;
+    b.rec.offense_date = &offense;
+    b.rec.conviction_date = &convicted;
+    b.rec.disposition = CJX__V1__DISPOSITION__DISPOSITION_CONVICTED;
+    b.charge.code = "HS";
+    b.charge.normalized = "HS 11357";
+    b.det.floor = CJX__V1__RELIEF__RELIEF_REDUCE_TO_MISDEMEANOR;
+    b.det.ceiling = CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL;
+    b.n.notified_at_unix_us = test_now;
+    b.n.prosecutor_ori = SF_DA;
+    struct answer a = run(f, CASE_SERVICE_NOTIFY_CANDIDATE, DOJ, &b.n.base);
+    assert_int_equal(a.code, OK);
+    answer_free(&a);
+
+    /* The reviewer found 500 g: that is a reduction, not a dismissal. */
+    Cjx__V1__OffenseFacts facts = CJX__V1__OFFENSE_FACTS__INIT;
+    facts.has_grams = 1;
+    facts.grams = 500;
+    struct step_buf s;
+    no_challenge(&s, "d1", "F1", CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    s.m.d.decided_at_unix_us = test_now;
+    s.m.d.facts = &facts;
+    a = run(f, CASE_SERVICE_DECIDE, SF_DA, &s.m.d.base);
+    assert_int_equal(a.code, FAILED_PRECONDITION);
+    assert_non_null(strstr(a.message, "no_challenge.relief: DISMISS_AND_SEAL "
+                                      "is not what the facts"));
+    answer_free(&a);
+    /* The same decision without those facts is within DOJ's bounds. */
+    no_challenge(&s, "d2", "F1", CJX__V1__RELIEF__RELIEF_REDUCE_TO_MISDEMEANOR);
+    s.m.d.decided_at_unix_us = test_now;
+    s.m.d.facts = &facts;
+    a = run(f, CASE_SERVICE_DECIDE, SF_DA, &s.m.d.base);
+    assert_int_equal(a.code, OK);
+    assert_non_null(a.reply->snapshot->decision_facts);
+    assert_true(a.reply->snapshot->decision_facts->has_grams);
+    answer_free(&a);
+}
+
 /* ---- the sealing matrix ---- */
 
 /* Counts audit entries whose outcome message holds text, once everything
@@ -488,6 +555,7 @@ main(void)
         T(test_relief__doj__record_changes_only_with_its_acknowledgement),
         T(test_relief__order_naming_another_court__invalid_argument),
         T(test_relief__petition__court_opens_orders_and_doj_applies),
+        T(test_relief__decision_facts__rechecked_by_the_court),
         T(test_relief__sealed_record__read_as_the_policy_allows),
         T(test_relief__sealing_policy__configured_readers_only),
     };

@@ -243,22 +243,25 @@ standin_yaml() { # ROLE
     PROSECUTOR)
         cat <<EOF
   stand_in:
-    # No challenge where DOJ's rules found relief; a challenge (criteria
-    # not met) where they flagged a possible disqualifier; cases the rules
-    # could not decide are left for a person.
+    # No challenge where DOJ's rules found relief, as most prosecutors did;
+    # a challenge (criteria not met) only where the rules saw another
+    # Prop 64 charge in the same case, a small share as in the pilot
+    # counties; cases the rules could not decide are left for a reviewer.
     prosecutor:
       eligible: no_challenge
-      challenge_flags: [aggravator_facts_unchecked, possible_other_p64_charge]
+      challenge_flags: [possible_other_p64_charge]
       human_review: pending
 EOF
         ;;
     COURT)
         cat <<EOF
   stand_in:
-    # Unchallenged cases get the relief the prosecutor accepted; challenged
-    # cases are denied (the stated rule of this development court).
+    # Unchallenged cases wait for the judge's bulk order (cjxctl order
+    # --bulk), as the pilot counties' presiding judges signed one order for
+    # thousands; challenged cases are heard and denied (the stated rule of
+    # this development court).
     court:
-      unchallenged: accepted
+      unchallenged: pending
       challenged: deny
 EOF
         ;;

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "cjx/clock.h"
 #include "cjx/date.h"
 #include "cjx/evaluate.h"
 #include "cjx/store.h"
@@ -56,7 +57,10 @@ check_against(const Cjx__V1__CandidateNotice *notice,
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
     Cjx__V1__Date as_of = CJX__V1__DATE__INIT;
     int y, m, day;
-    cjx_date_from_days(d->decided_at_unix_us / US_PER_DAY, &y, &m, &day);
+    /* A step taken here is dated only after this check: it is today's. */
+    int64_t at =
+        d->decided_at_unix_us != 0 ? d->decided_at_unix_us : cjx_clock_now_us();
+    cjx_date_from_days(at / US_PER_DAY, &y, &m, &day);
     as_of.year = y;
     as_of.month = m;
     as_of.day = day;
@@ -101,7 +105,9 @@ decision_facts_check(struct cjx_service *svc,
                      const Cjx__V1__ProsecutorDecision *d, struct cjx_arena *a,
                      struct cjx_errbuf *eb)
 {
-    if (d->facts == NULL || d->no_challenge == NULL || d->key == NULL)
+    /* The decision's two kinds share one union: ask which it holds. */
+    if (d->facts == NULL || d->key == NULL ||
+        d->decision_case != CJX__V1__PROSECUTOR_DECISION__DECISION_NO_CHALLENGE)
         return 0;
     struct cjx_stored_case c;
     struct cjx_errbuf read_eb;

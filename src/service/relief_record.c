@@ -4,7 +4,10 @@
 
 #include <string.h>
 
+#include "cjx/date.h"
+
 #define HS_SECTION "11361.8"
+#define US_PER_DAY (INT64_C(86400) * 1000000)
 
 /* The subdivision relief is granted under: a completed sentence is
  * redesignated or dismissed and sealed on application (11361.8(e)-(f)); a
@@ -69,8 +72,17 @@ entry_of(const Cjx__V1__ConvictionRecord *cur,
     st->code_raw = st->normalized;
     st->description = "";
     st->comment_text = "";
-    if (order->effective_date != NULL)
+    /* Without a date of its own, an order takes effect the day it is
+     * made. */
+    if (order->effective_date != NULL && order->effective_date->year != 0) {
         *when = *order->effective_date;
+    } else if (order->ordered_at_unix_us > 0) {
+        int y, m, d;
+        cjx_date_from_days(order->ordered_at_unix_us / US_PER_DAY, &y, &m, &d);
+        when->year = y;
+        when->month = m;
+        when->day = d;
+    }
     e->relief = order->relief;
     e->level_before = cur->level;
     e->level_after = level_after;

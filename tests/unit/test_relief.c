@@ -349,24 +349,15 @@ test_relief__petition__court_opens_orders_and_doj_applies(void **state)
 
 /* ---- a decision that names facts ---- */
 
+/* At the San Francisco court: DOJ's notice of an HS 11357 count of cii
+ * whose quantity it could not tell, so human review between a reduction
+ * and a dismissal. */
 static void
-test_relief__decision_facts__rechecked_by_the_court(void **state)
+court_has_quantity_question(struct fixture *f, const char *cii)
 {
-    struct fixture *f = *state;
-    char dir[512];
-    snprintf(dir, sizeof(dir), "%s/../../rules", getenv("CJX_TEST_DATA"));
-    struct cjx_rules_registry *reg;
-    struct cjx_errbuf eb;
-    if (cjx_rules_registry_load_dir(dir, cjx_evaluate_types(), &reg, &eb) != 0)
-        fail_msg("%s", eb.msg);
-    cjx_service_set_rules(f->svc, reg);
-
-    /* DOJ could not tell the quantity: human review between a reduction
-     * and a dismissal. */
     become(f, SF_COURT);
     struct notice_buf b;
-    notice(&b, "F1", "F1", "San Francisco",
-           CJX__V1__RELIEF__RELIEF_HUMAN_REVIEW);
+    notice(&b, cii, cii, "San Francisco", CJX__V1__RELIEF__RELIEF_HUMAN_REVIEW);
     Cjx__V1__Date dob = {PROTOBUF_C_MESSAGE_INIT(&cjx__v1__date__descriptor),
                          1980, 4, 12};
     Cjx__V1__Date offense = {
@@ -386,6 +377,23 @@ test_relief__decision_facts__rechecked_by_the_court(void **state)
     struct answer a = run(f, CASE_SERVICE_NOTIFY_CANDIDATE, DOJ, &b.n.base);
     assert_int_equal(a.code, OK);
     answer_free(&a);
+}
+
+static void
+test_relief__decision_facts__rechecked_by_the_court(void **state)
+{
+    struct fixture *f = *state;
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/../../rules", getenv("CJX_TEST_DATA"));
+    struct cjx_rules_registry *reg;
+    struct cjx_errbuf eb;
+    if (cjx_rules_registry_load_dir(dir, cjx_evaluate_types(), &reg, &eb) != 0)
+        fail_msg("%s", eb.msg);
+    cjx_service_set_rules(f->svc, reg);
+
+    court_has_quantity_question(f, "F1");
+    court_has_quantity_question(f, "F2");
+    struct answer a;
 
     /* The reviewer found 500 g: that is a reduction, not a dismissal. */
     Cjx__V1__OffenseFacts facts = CJX__V1__OFFENSE_FACTS__INIT;
@@ -400,7 +408,22 @@ test_relief__decision_facts__rechecked_by_the_court(void **state)
     assert_non_null(strstr(a.message, "no_challenge.relief: DISMISS_AND_SEAL "
                                       "is not what the facts"));
     answer_free(&a);
-    /* The same decision without those facts is within DOJ's bounds. */
+    /* So is the DA's own, dated when its daemon takes it. */
+    become(f, SF_DA);
+    no_challenge(&s, "d0", "F1", CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    s.m.d.facts = &facts;
+    a = run(f, CASE_SERVICE_DECIDE, NULL, &s.m.d.base);
+    assert_int_equal(a.code, FAILED_PRECONDITION);
+    answer_free(&a);
+    become(f, SF_COURT);
+    /* A challenge that names facts is not a relief to check. */
+    Cjx__V1__ProsecutorDecision *ch = challenge(&s, "c1", "F2", "NO_LESSER");
+    ch->decided_at_unix_us = test_now;
+    ch->facts = &facts;
+    a = run(f, CASE_SERVICE_DECIDE, SF_DA, &ch->base);
+    assert_int_equal(a.code, OK);
+    answer_free(&a);
+    /* A reduction with those facts is within what they lead to. */
     no_challenge(&s, "d2", "F1", CJX__V1__RELIEF__RELIEF_REDUCE_TO_MISDEMEANOR);
     s.m.d.decided_at_unix_us = test_now;
     s.m.d.facts = &facts;

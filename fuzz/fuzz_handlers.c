@@ -132,8 +132,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct cjx_errbuf eb;
         ProtobufCMessage *u =
             protobuf_c_message_unpack(h->method->input, NULL, size, data);
-        int fault =
-            u != NULL && cjx_wire_check(h->method->input, data, size, &eb) != 0;
+        int check =
+            u != NULL ? cjx_wire_check(h->method->input, data, size, &eb) : 0;
+        int fault = check != 0;
+        /* Bytes protobuf-c tolerates but the checker cannot walk (a field
+         * number 0, say) are refused as any undecodable request is. */
+        if (check == CJX_EPARSE)
+            snprintf(eb.msg, sizeof(eb.msg),
+                     "request is not a valid %s message",
+                     h->method->input->name);
         protobuf_c_message_free_unpacked(u, NULL);
         int status = mem_call_run_wire(&mc, data, size);
         /* 3 INVALID_ARGUMENT with the checker's words, unless the caller

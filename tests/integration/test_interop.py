@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -19,6 +20,7 @@ from cjx.v1 import conviction_pb2 as cv  # noqa: E402
 from cjx.v1 import types_pb2 as ty  # noqa: E402
 from cjx.v1 import determination_pb2 as dt  # noqa: E402
 from cjx.v1 import rules_service_pb2 as rules  # noqa: E402
+from cjx.v1 import exchange_pb2 as ex  # noqa: E402
 
 CERTS = os.environ["CJX_TEST_CERTS"]
 CJXD = os.environ["CJX_CJXD"]
@@ -59,6 +61,11 @@ tls:
   ca: {CERTS}/ca.pem
   cert: {CERTS}/doj.pem
   key: {CERTS}/doj.key
+exchange:
+  deadlines:
+    review: {{days: 365}}
+    order_unchallenged: {{days: 365}}
+    history_update: {{days: 90}}
 """)
         cls.log = open(os.path.join(cls.dir, "cjxd.log"), "w")
         cls.proc = subprocess.Popen([CJXD, "-c", conf], stderr=cls.log)
@@ -97,6 +104,93 @@ tls:
         r.charge.code = "HS"
         r.level = cv.OFFENSE_LEVEL_FELONY
         return r
+
+    def local_channel(self):
+        """The daemon's own operator: its Unix socket, local credentials."""
+        creds = grpc.local_channel_credentials(grpc.LocalConnectionType.UDS)
+        return grpc.secure_channel(f"unix:{self.dir}/cjxd.sock", creds)
+
+    def test_cch_follows_relief_onto_the_record(self):
+        """DOJ's criminal-history system follows WatchRecords and sees the
+        court's dismissal land on the record when DOJ applies it."""
+        key = cv.RecordKey(cii="P10000077", court_case_number="PY-77",
+                           count_number=1)
+        seen = []
+        sealed = threading.Event()
+
+        def follow():
+            with self.channel("doj") as ch:
+                watch = ch.unary_stream(
+                    "/cjx.v1.RecordService/WatchRecords",
+                    request_serializer=rs.WatchRecordsRequest.SerializeToString,
+                    response_deserializer=rs.RecordChange.FromString)
+                try:
+                    for change in watch(rs.WatchRecordsRequest(follow=True),
+                                        timeout=30):
+                        rec = change.record.record
+                        if rec.subject.cii == key.cii:
+                            seen.append(change)
+                            if rec.sealed:
+                                sealed.set()
+                                return
+                except grpc.RpcError:
+                    pass
+
+        follower = threading.Thread(target=follow)
+        follower.start()
+        now_us = int(time.time() * 1e6)
+        with self.channel("doj") as ch:
+            notice = ex.CandidateNotice(
+                record=self.record(key.cii, key.court_case_number, 1),
+                prosecutor_ori="CA038013A", notified_at_unix_us=now_us)
+            notice.meta.request_id = "py-n-77"
+            notice.record.disposition = cv.DISPOSITION_CONVICTED
+            notice.determination.relief = dt.RELIEF_DISMISS_AND_SEAL
+            notice.determination.procedure = dt.PROCEDURE_APPLICATION_REDESIGNATION
+            ch.unary_unary("/cjx.v1.CaseService/NotifyCandidate",
+                           request_serializer=ex.CandidateNotice.SerializeToString,
+                           response_deserializer=ex.CaseReply.FromString)(
+                               notice, timeout=5)
+        with self.channel("sf-da") as ch:
+            d = ex.ProsecutorDecision(key=key, decided_at_unix_us=now_us)
+            d.meta.request_id = "py-d-77"
+            d.no_challenge.relief = dt.RELIEF_DISMISS_AND_SEAL
+            ch.unary_unary("/cjx.v1.CaseService/Decide",
+                           request_serializer=ex.ProsecutorDecision.SerializeToString,
+                           response_deserializer=ex.CaseReply.FromString)(
+                               d, timeout=5)
+        with self.channel("sf-court") as ch:
+            o = ex.ReliefOrder(key=key, relief=cv.ORDER_RELIEF_DISMISS_AND_SEAL,
+                               judge="Hon. P. Ython", ordered_at_unix_us=now_us,
+                               bulk_order_id="PY-BULK-1")
+            o.meta.request_id = "py-o-77"
+            ch.unary_unary("/cjx.v1.CaseService/Order",
+                           request_serializer=ex.ReliefOrder.SerializeToString,
+                           response_deserializer=ex.CaseReply.FromString)(
+                               o, timeout=5)
+        # Received, the order is not yet on DOJ's record.
+        self.assertFalse(sealed.is_set())
+        with self.local_channel() as ch:
+            h = ex.HistoryUpdated(key=key, applied=cv.ORDER_RELIEF_DISMISS_AND_SEAL)
+            h.meta.request_id = "py-h-77"
+            reply = ch.unary_unary(
+                "/cjx.v1.CaseService/AcknowledgeHistoryUpdated",
+                request_serializer=ex.HistoryUpdated.SerializeToString,
+                response_deserializer=ex.CaseReply.FromString)(h, timeout=5)
+            self.assertEqual(reply.snapshot.state, ex.CASE_STATE_HISTORY_UPDATED)
+        self.assertTrue(sealed.wait(20), "the follower never saw the relief")
+        follower.join(20)
+        first, last = seen[0].record, seen[-1].record
+        self.assertEqual(first.version, 1)
+        self.assertFalse(first.record.sealed)
+        self.assertEqual(last.version, 2)
+        self.assertEqual(last.record.disposition, cv.DISPOSITION_DISMISSED)
+        entry = last.record.relief_history[0]
+        self.assertEqual(entry.relief, cv.ORDER_RELIEF_DISMISS_AND_SEAL)
+        self.assertEqual(entry.court_ori, "CA038033J")
+        self.assertEqual(entry.judge, "Hon. P. Ython")
+        self.assertEqual(entry.bulk_order_id, "PY-BULK-1")
+        self.assertEqual(entry.recorded_by_ori, DOJ)
 
     def test_health_check(self):
         with self.channel("sf-pd") as ch:

@@ -19,7 +19,6 @@
 
 #include <cmocka.h>
 
-#include "cjx/v1/exchange.methods.h"
 #include "grpc/health/v1/health.methods.h"
 #include "harness.h"
 
@@ -717,16 +716,10 @@ test_security__rate_limit__counts_each_message_of_a_batch(void **state)
     d.limits_yaml = "  rate_limit_per_agency: 1\n";
     harness_daemon_init(&d, "doj", DOJ_ORI);
     start_or_fail(&d);
-    Cjx__V1__CaseMessages *batch = harness_order_batch(5, "rate-o");
-    struct cjx_client *cl = harness_client_tls(&d, "alameda-da");
-    ProtobufCMessage *resp = NULL;
     struct cjx_client_status st;
-    cjx_client_unary(cl, &cjx__v1__case_service__methods[CASE_SERVICE_DELIVER],
-                     &batch->base, 10000, &resp, &st);
-    cjx_client_free(cl);
-    harness_order_batch_free(batch);
+    Cjx__V1__CaseResults *r =
+        harness_deliver_orders(&d, "alameda-da", 5, "rate-o", &st);
     assert_int_equal(st.code, OK);
-    const Cjx__V1__CaseResults *r = (const Cjx__V1__CaseResults *)resp;
     assert_int_equal(r->n_results, 5);
     assert_int_equal(r->results[0]->code, PERMISSION_DENIED);
     assert_false(r->results[0]->retry_later);
@@ -738,7 +731,7 @@ test_security__rate_limit__counts_each_message_of_a_batch(void **state)
                    "retry after ") == NULL)
             fail_msg("unexpected message: %s", r->results[i]->message);
     }
-    protobuf_c_message_free_unpacked(resp, NULL);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
     stop_and_clean(&d);
 }
 

@@ -151,7 +151,6 @@ batch_reply_locked(struct batch *b)
         items[i].code = it->code;
         items[i].message = it->message ? it->message : "";
         items[i].retry_later = it->retry_later;
-        batch_guard_count(&b->guard, it->request_id, it->code, it->message);
         if (it->code == 0)
             resp.accepted++;
         else
@@ -160,7 +159,6 @@ batch_reply_locked(struct batch *b)
     }
     resp.results = ptrs;
     resp.n_results = b->n;
-    batch_guard_note(&b->guard, c);
     c->ops->reply(c, &resp.base);
     free(items);
     free(ptrs);
@@ -176,10 +174,16 @@ batch_settle_locked(struct batch *b)
     return b->replied && b->outstanding == 0;
 }
 
+/* Called once every message is done, also after a stream was cut off at
+ * its limit: the audit note then counts every refusal. */
 static void
 batch_release(struct batch *b)
 {
     struct cjx_call *c = b->call;
+    for (size_t i = 0; i < b->n; i++)
+        batch_guard_count(&b->guard, b->items[i].request_id, b->items[i].code,
+                          b->items[i].message);
+    batch_guard_note(&b->guard, c);
     batch_free(b);
     c->state = NULL;
     c->ops->unref(c);

@@ -258,7 +258,6 @@ bulk_reply_locked(struct bulk *b)
             items[i].request_id = r->request_id ? r->request_id : "";
             items[i].code = r->code;
             items[i].message = r->message ? r->message : "";
-            batch_guard_count(&b->guard, r->request_id, r->code, r->message);
             if (r->code == 0) {
                 cjx__v1__submit_record_response__init(&resps[i]);
                 cjx__v1__record_key__init(&keys[i]);
@@ -278,7 +277,6 @@ bulk_reply_locked(struct bulk *b)
         }
         resp.n_results = b->n;
         resp.results = ptrs;
-        batch_guard_note(&b->guard, c);
         c->ops->reply(c, &resp.base);
     }
     free(items);
@@ -300,6 +298,21 @@ bulk_free(struct bulk *b)
     cjx_arena_fini(&b->scratch);
     pthread_mutex_destroy(&b->mu);
     free(b);
+}
+
+/* Drops the bulk state, and the call's reference, once the call has ended
+ * and no write is pending; the results are final then, so the audit note
+ * counts every refusal, also of a stream cut off at its limit. */
+static void
+bulk_release(struct bulk *b)
+{
+    struct cjx_call *c = b->call;
+    for (size_t i = 0; i < b->n; i++)
+        batch_guard_count(&b->guard, b->results[i].request_id,
+                          b->results[i].code, b->results[i].message);
+    batch_guard_note(&b->guard, c);
+    bulk_free(b);
+    c->ops->unref(c);
 }
 
 /* Drops the bulk state once the reply went out and no write is pending. */
@@ -383,10 +396,8 @@ bulk_write_done(void *arg, const struct cjx_record_write_result *r)
     free(bw);
     if (resume)
         c->ops->request_next(c);
-    if (free_it) {
-        bulk_free(b);
-        c->ops->unref(c);
-    }
+    if (free_it)
+        bulk_release(b);
 }
 
 static void
@@ -409,10 +420,8 @@ bulk_on_message(struct cjx_call *c, const ProtobufCMessage *msg)
         pthread_mutex_lock(&b->mu);
         int free_it = b->outstanding == 0;
         pthread_mutex_unlock(&b->mu);
-        if (free_it) {
-            bulk_free(b);
-            c->ops->unref(c);
-        }
+        if (free_it)
+            bulk_release(b);
         return;
     }
     size_t index = b->n++;
@@ -478,10 +487,8 @@ bulk_on_end(struct cjx_call *c)
     b->ended = 1;
     bulk_maybe_finish_locked(b, &free_it);
     pthread_mutex_unlock(&b->mu);
-    if (free_it) {
-        bulk_free(b);
-        c->ops->unref(c);
-    }
+    if (free_it)
+        bulk_release(b);
 }
 
 /* ---- GetRecord and ListRecords --------------------------------------- */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cjx/tls.h"
+#include "cjx/v1/exchange.methods.h"
 #include "cjx/v1/record_service.methods.h"
 #include "grpc/health/v1/health.methods.h"
 
@@ -409,8 +410,8 @@ struct order_item {
     char id[32];
 };
 
-Cjx__V1__CaseMessages *
-harness_order_batch(int n, const char *prefix)
+static Cjx__V1__CaseMessages *
+order_batch(int n, const char *prefix)
 {
     Cjx__V1__CaseMessages *b = calloc(1, sizeof(*b));
     struct order_item *it = calloc((size_t)n, sizeof(*it));
@@ -440,14 +441,27 @@ harness_order_batch(int n, const char *prefix)
     return b;
 }
 
-void
-harness_order_batch_free(Cjx__V1__CaseMessages *b)
+static void
+order_batch_free(Cjx__V1__CaseMessages *b)
 {
-    if (b == NULL)
-        return;
     /* The first message is the start of the one array of items. */
     if (b->n_messages > 0)
         free(b->messages[0]);
     free(b->messages);
     free(b);
+}
+
+Cjx__V1__CaseResults *
+harness_deliver_orders(const struct test_daemon *d, const char *cert, int n,
+                       const char *prefix, struct cjx_client_status *st)
+{
+    Cjx__V1__CaseMessages *batch = order_batch(n, prefix);
+    struct cjx_client *cl = harness_client_tls(d, cert);
+    ProtobufCMessage *resp = NULL;
+    memset(st, 0, sizeof(*st));
+    cjx_client_unary(cl, &cjx__v1__case_service__methods[CASE_SERVICE_DELIVER],
+                     &batch->base, 10000, &resp, st);
+    cjx_client_free(cl);
+    order_batch_free(batch);
+    return (Cjx__V1__CaseResults *)resp;
 }

@@ -86,11 +86,14 @@ struct cjx_client *harness_client_local(const struct test_daemon *d);
 /* Runs a command line through /bin/sh; returns its exit status. */
 int harness_run(const char *cmdline);
 
-/* A Deliver batch of n court orders for one case, with request ids
- * "<prefix>0", "<prefix>1"...: orders are the court's to send, so a
- * prosecutor delivering it has every message refused. Free with
- * harness_order_batch_free. */
-Cjx__V1__CaseMessages *harness_order_batch(int n, const char *prefix);
-void harness_order_batch_free(Cjx__V1__CaseMessages *b);
+/* Delivers to d, presenting certificate cert, a batch of n court orders
+ * for one case with request ids "<prefix>0", "<prefix>1"...: orders are the
+ * court's to send, so a prosecutor's are all refused. Returns the results
+ * (free with protobuf_c_message_free_unpacked), or NULL when the call
+ * failed; the call's status is in *st. */
+Cjx__V1__CaseResults *harness_deliver_orders(const struct test_daemon *d,
+                                             const char *cert, int n,
+                                             const char *prefix,
+                                             struct cjx_client_status *st);
 
 #endif

@@ -14,7 +14,6 @@
 #include <cmocka.h>
 
 #include "cjx/v1/audit.methods.h"
-#include "cjx/v1/exchange.methods.h"
 #include "cjx/v1/record_service.methods.h"
 #include "grpc/health/v1/health.methods.h"
 #include "harness.h"
@@ -379,18 +378,13 @@ test_audit__refused_batch__one_entry_with_count_and_first_reasons(void **state)
 {
     (void)state;
     enum { N = 100 };
-    Cjx__V1__CaseMessages *batch = harness_order_batch(N, "batch-o");
     /* A prosecutor may deliver, but orders are the court's to send. */
-    struct cjx_client *cl = harness_client_tls(&doj, "sf-da");
-    ProtobufCMessage *resp = NULL;
     struct cjx_client_status st;
-    cjx_client_unary(cl, &cjx__v1__case_service__methods[CASE_SERVICE_DELIVER],
-                     &batch->base, 10000, &resp, &st);
-    cjx_client_free(cl);
-    harness_order_batch_free(batch);
+    Cjx__V1__CaseResults *r =
+        harness_deliver_orders(&doj, "sf-da", N, "batch-o", &st);
     assert_int_equal(st.code, OK);
-    assert_int_equal(((Cjx__V1__CaseResults *)resp)->rejected, N);
-    protobuf_c_message_free_unpacked(resp, NULL);
+    assert_int_equal(r->rejected, N);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
 
     struct log l;
     read_log_with(&l, "/cjx.v1.CaseService/Deliver", OK);

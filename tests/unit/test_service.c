@@ -377,6 +377,53 @@ test_service__bulk_answers_each_record(void **state)
     mem_call_fini(&mc);
 }
 
+/* Each record of a stream after the first takes a token; once none is
+ * left the rest of the stream is refused to be sent again, unchecked. */
+static void
+test_service__bulk_over_the_rate_limit__rest_refused_and_noted(void **state)
+{
+    struct fixture *f = *state;
+    f->conf->limits.rate_limit_per_agency = 2;
+    struct request r[4];
+    request(&r[0], "t1", "F1", 1, "Alameda");
+    request(&r[1], "t2", "F2", 1, "Alameda");
+    request(&r[2], "t3", "F3", 1, "Alameda");
+    request(&r[3], "t4", "f-bad", 1, "Alameda"); /* not even checked */
+    ProtobufCMessage *stream[] = {&r[0].req.base, &r[1].req.base,
+                                  &r[2].req.base, &r[3].req.base};
+    struct mem_call mc;
+    mem_call_init(&mc, f->svc, f->conf,
+                  cjx_service_find("/cjx.v1.RecordService/SubmitRecords"),
+                  ALAMEDA_COURT(f));
+    mc.stream = stream;
+    mc.n_stream = 4;
+    mc.rate_limited = 1;
+    mc.tokens = 1;
+    mc.retry_after_ms = 40;
+    assert_int_equal(mem_call_run(&mc, NULL), OK);
+    Cjx__V1__SubmitRecordsResponse *resp =
+        cjx__v1__submit_records_response__unpack(NULL, mc.reply_len, mc.reply);
+    assert_int_equal(mc.token_asks, 2);
+    assert_int_equal(resp->accepted, 2);
+    assert_int_equal(resp->results[2]->code, RESOURCE_EXHAUSTED);
+    assert_int_equal(resp->results[3]->code, RESOURCE_EXHAUSTED);
+    assert_string_equal(resp->results[3]->message,
+                        "agency CA001033J is over its limit of 2 requests/s; "
+                        "retry after 40 ms");
+    assert_string_equal(mc.base.audit.note,
+                        "2 of 4 messages refused: [t3] RESOURCE_EXHAUSTED: "
+                        "agency CA001033J is over its limit of 2 requests/s; "
+                        "retry after 40 ms; [t4] RESOURCE_EXHAUSTED: agency "
+                        "CA001033J is over its limit of 2 requests/s; retry "
+                        "after 40 ms");
+    cjx__v1__submit_records_response__free_unpacked(resp, NULL);
+    mem_call_fini(&mc);
+    /* Only what was admitted is stored. */
+    char msg[256];
+    assert_int_equal(get(f, NULL, "F2", "CASE-F2", 1, msg), OK);
+    assert_int_equal(get(f, NULL, "F3", "CASE-F3", 1, msg), NOT_FOUND);
+}
+
 static void
 test_service__bulk_over_the_limit__resource_exhausted(void **state)
 {
@@ -397,6 +444,13 @@ test_service__bulk_over_the_limit__resource_exhausted(void **state)
     mc.n_stream = N;
     assert_int_equal(mem_call_run(&mc, NULL), RESOURCE_EXHAUSTED);
     assert_non_null(strstr(mc.message, "10000"));
+    /* The records refused before the cut leave one note, not 10000
+     * entries. */
+    assert_non_null(mc.base.audit.note);
+    assert_non_null(strstr(mc.base.audit.note,
+                           "10000 of 10000 messages refused: [x] "
+                           "INVALID_ARGUMENT: "));
+    assert_non_null(strstr(mc.base.audit.note, "; and 9997 more"));
     mem_call_fini(&mc);
     free(stream);
     free(r);
@@ -549,6 +603,9 @@ main(void)
             test_service__list_pages_through_every_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_service__bulk_answers_each_record,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__bulk_over_the_rate_limit__rest_refused_and_noted,
+            setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_service__bulk_over_the_limit__resource_exhausted, setup,
             teardown),

@@ -21,6 +21,7 @@ from cjx.v1 import types_pb2 as ty  # noqa: E402
 from cjx.v1 import determination_pb2 as dt  # noqa: E402
 from cjx.v1 import rules_service_pb2 as rules  # noqa: E402
 from cjx.v1 import exchange_pb2 as ex  # noqa: E402
+from cjx.v1 import audit_pb2 as au  # noqa: E402
 
 CERTS = os.environ["CJX_TEST_CERTS"]
 CJXD = os.environ["CJX_CJXD"]
@@ -191,6 +192,60 @@ exchange:
         self.assertEqual(entry.judge, "Hon. P. Ython")
         self.assertEqual(entry.bulk_order_id, "PY-BULK-1")
         self.assertEqual(entry.recorded_by_ori, DOJ)
+        self.sealed_record_is_read_as_the_policy_allows(key)
+
+    def get_record_notes(self, key):
+        """(agency, outcome message) of every GetRecord of key in the log."""
+        with self.local_channel() as ch:
+            export = ch.unary_stream(
+                "/cjx.v1.AuditService/ExportAudit",
+                request_serializer=au.ExportAuditRequest.SerializeToString,
+                response_deserializer=au.AuditRecord.FromString)
+            return [(r.entry.agency_ori, r.entry.outcome_message)
+                    for r in export(au.ExportAuditRequest(), timeout=10)
+                    if r.HasField("entry") and r.entry.cii == key.cii and
+                    r.entry.method == "/cjx.v1.RecordService/GetRecord"]
+
+    def sealed_record_is_read_as_the_policy_allows(self, key):
+        """Sealed means sealed: DOJ, the court of conviction and the case's
+        prosecutor read it marked sealed; the public defender and another
+        county are told what a missing record gets; the audit log keeps
+        the difference, one entry per read."""
+        missing = cv.RecordKey(cii="P10000078", court_case_number="PY-78",
+                               count_number=1)
+        answers = {}
+        for agency in ("doj", "sf-court", "sf-da", "sf-pd", "alameda-court"):
+            with self.channel(agency) as ch:
+                get = ch.unary_unary(
+                    "/cjx.v1.RecordService/GetRecord",
+                    request_serializer=rs.GetRecordRequest.SerializeToString,
+                    response_deserializer=rs.StoredRecord.FromString)
+                for k in (key, missing):
+                    try:
+                        got = get(rs.GetRecordRequest(key=k), timeout=5)
+                        answers[agency, k.cii] = ("OK", got.record.sealed)
+                    except grpc.RpcError as e:
+                        answers[agency, k.cii] = (e.code().name, e.details())
+        for agency in ("doj", "sf-court", "sf-da"):
+            self.assertEqual(answers[agency, key.cii], ("OK", True), agency)
+        for agency in ("sf-pd", "alameda-court"):
+            # Exactly the answer for a record that does not exist.
+            self.assertEqual(answers[agency, key.cii],
+                             answers[agency, missing.cii], agency)
+            self.assertEqual(answers[agency, key.cii][0], "NOT_FOUND")
+        # The entries of reads are committed a few milliseconds after their
+        # answers (they share commits): read the log until they are there.
+        deadline = time.time() + 10
+        while True:
+            notes = self.get_record_notes(key)
+            read = [n for n in notes if n[1].startswith("sealed record read")]
+            withheld = [n for n in notes if "withheld" in n[1] or
+                        "another county" in n[1]]
+            if len(read) + len(withheld) >= 5 or time.time() > deadline:
+                break
+            time.sleep(0.05)  # poll interval; the condition above decides
+        self.assertEqual(len(read), 3, notes)
+        self.assertEqual(len(withheld), 2, notes)
 
     def test_health_check(self):
         with self.channel("sf-pd") as ch:

@@ -236,6 +236,44 @@ test_cases__decision_on_another_countys_case__permission_denied(void **state)
     answer_free(&a);
 }
 
+/* A step for another county's case at a daemon that holds no copy is
+ * refused for good, not "retry later" (which its sender's outbox would
+ * retry forever). */
+static void
+test_cases__order_for_another_county_without_a_copy__refused_for_good(
+    void **state)
+{
+    struct fixture *f = *state;
+    struct step_buf s;
+    /* The San Francisco DA's daemon: the county is its own. */
+    become(f, SF_DA);
+    order(&s, "o1", "Q1", CJX__V1__ORDER_RELIEF__ORDER_RELIEF_DISMISS_AND_SEAL);
+    s.m.o.ordered_at_unix_us = test_now;
+    struct answer a = run(f, CASE_SERVICE_ORDER, ALA_COURT, &s.m.o.base);
+    assert_int_equal(a.code, PERMISSION_DENIED);
+    assert_non_null(
+        strstr(a.message, "may not act on a case of San Francisco"));
+    answer_free(&a);
+    /* DOJ's daemon: the county is that of the record it holds. */
+    become(f, DOJ);
+    a = local_notice(f, "n2", "Q2", "San Francisco",
+                     CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    assert_int_equal(a.code, OK);
+    answer_free(&a);
+    order(&s, "o2", "Q2", CJX__V1__ORDER_RELIEF__ORDER_RELIEF_DISMISS_AND_SEAL);
+    s.m.o.ordered_at_unix_us = test_now;
+    a = run(f, CASE_SERVICE_ORDER, ALA_COURT, &s.m.o.base);
+    assert_int_equal(a.code, PERMISSION_DENIED);
+    answer_free(&a);
+    /* Without a case or a record, DOJ cannot know the county: the order
+     * waits for its notice, as any early step does. */
+    order(&s, "o3", "Q3", CJX__V1__ORDER_RELIEF__ORDER_RELIEF_DISMISS_AND_SEAL);
+    s.m.o.ordered_at_unix_us = test_now;
+    a = run(f, CASE_SERVICE_ORDER, ALA_COURT, &s.m.o.base);
+    assert_int_equal(a.code, FAILED_PRECONDITION);
+    answer_free(&a);
+}
+
 /* ---- received steps ---- */
 
 /* The SF court receives DOJ's notice for case cii. */
@@ -859,6 +897,7 @@ main(void)
         T(test_cases__local_operator_of_a_court__may_not_notify),
         T(test_cases__notice_for_another_county__permission_denied_at_the_receiver),
         T(test_cases__decision_on_another_countys_case__permission_denied),
+        T(test_cases__order_for_another_county_without_a_copy__refused_for_good),
         T(test_cases__received_steps__stored_and_never_sent_on),
         T(test_cases__decision_before_the_notice__failed_precondition_to_retry),
         T(test_cases__order_before_the_notice__failed_precondition_to_retry),

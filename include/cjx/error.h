@@ -38,6 +38,28 @@ const char *cjx_strerror(int err);
 /* Static symbolic name for a code ("CJX_ENOTFOUND"). */
 const char *cjx_err_name(int err);
 
+/* The canonical status codes (google.rpc.Code; gRPC's are the same
+ * numbers): the one place outside src/rpc that names them. */
+enum cjx_status {
+    CJX_STATUS_OK = 0,
+    CJX_STATUS_CANCELLED = 1,
+    CJX_STATUS_UNKNOWN = 2,
+    CJX_STATUS_INVALID_ARGUMENT = 3,
+    CJX_STATUS_DEADLINE_EXCEEDED = 4,
+    CJX_STATUS_NOT_FOUND = 5,
+    CJX_STATUS_ALREADY_EXISTS = 6,
+    CJX_STATUS_PERMISSION_DENIED = 7,
+    CJX_STATUS_RESOURCE_EXHAUSTED = 8,
+    CJX_STATUS_FAILED_PRECONDITION = 9,
+    CJX_STATUS_ABORTED = 10,
+    CJX_STATUS_OUT_OF_RANGE = 11,
+    CJX_STATUS_UNIMPLEMENTED = 12,
+    CJX_STATUS_INTERNAL = 13,
+    CJX_STATUS_UNAVAILABLE = 14,
+    CJX_STATUS_DATA_LOSS = 15,
+    CJX_STATUS_UNAUTHENTICATED = 16,
+};
+
 /* The canonical status code (google.rpc.Code, as gRPC uses) for an error:
  * the single place where cjx errors become what a client sees. */
 int cjx_err_status_code(int err);

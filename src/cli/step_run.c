@@ -116,7 +116,7 @@ send_one(struct run *run, const ProtobufCMessage *msg, struct step_result *r)
     snprintf(r->message, sizeof(r->message), "%s",
              err != 0 && st.code == 0 ? cjx_strerror(err) : st.message);
     if (err != 0 && r->code == 0)
-        r->code = 14; /* UNAVAILABLE: the call could not be made */
+        r->code = CJX_STATUS_UNAVAILABLE; /* the call could not be made */
     if (resp != NULL) {
         const Cjx__V1__CaseReply *reply = (const void *)resp;
         r->unchanged = reply->unchanged;
@@ -144,7 +144,7 @@ send_bulk_chunk(struct run *run, size_t from, size_t to)
         cjx_client_stream_finish(s, &resp, &st);
         cjx_client_stream_free(s);
     } else {
-        st.code = 14;
+        st.code = CJX_STATUS_UNAVAILABLE;
         snprintf(st.message, sizeof(st.message), "%s", cjx_strerror(err));
     }
     const Cjx__V1__CaseResults *rs = (const void *)resp;

@@ -51,46 +51,33 @@ cjx_errf(struct cjx_errbuf *eb, int err, const char *fmt, ...)
 int
 cjx_err_status_code(int err)
 {
-    /* google.rpc.Code values; gRPC's status codes are the same numbers. */
-    enum {
-        OK = 0,
-        INVALID_ARGUMENT = 3,
-        NOT_FOUND = 5,
-        ALREADY_EXISTS = 6,
-        PERMISSION_DENIED = 7,
-        RESOURCE_EXHAUSTED = 8,
-        FAILED_PRECONDITION = 9,
-        INTERNAL = 13,
-        UNAVAILABLE = 14,
-        UNAUTHENTICATED = 16
-    };
     switch (err) {
     case CJX_OK:
-        return OK;
+        return CJX_STATUS_OK;
     case CJX_EINVAL:
     case CJX_EPARSE:
     case CJX_ERULE:
-        return INVALID_ARGUMENT;
+        return CJX_STATUS_INVALID_ARGUMENT;
     case CJX_ENOTFOUND:
-        return NOT_FOUND;
+        return CJX_STATUS_NOT_FOUND;
     case CJX_EEXIST:
     case CJX_ECONFLICT:
-        return ALREADY_EXISTS;
+        return CJX_STATUS_ALREADY_EXISTS;
     case CJX_EPERM:
-        return PERMISSION_DENIED;
+        return CJX_STATUS_PERMISSION_DENIED;
     case CJX_EUNAUTH:
     case CJX_ETLS:
-        return UNAUTHENTICATED;
+        return CJX_STATUS_UNAUTHENTICATED;
     case CJX_ELIMIT:
     case CJX_ENOMEM:
-        return RESOURCE_EXHAUSTED;
+        return CJX_STATUS_RESOURCE_EXHAUSTED;
     case CJX_ESTATE:
-        return FAILED_PRECONDITION;
+        return CJX_STATUS_FAILED_PRECONDITION;
     case CJX_EBUSY:
     case CJX_ECLOSED:
-        return UNAVAILABLE;
+        return CJX_STATUS_UNAVAILABLE;
     default:
-        return INTERNAL;
+        return CJX_STATUS_INTERNAL;
     }
 }
 

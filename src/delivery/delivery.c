@@ -16,6 +16,7 @@
 #include "cjx/store_cases.h"
 #include "cjx/tls.h"
 #include "cjx/v1/exchange.methods.h"
+#include "policy.h"
 
 /* A batch is bounded by bytes too, well under the peers' default 4 MiB
  * message limit. */
@@ -87,15 +88,6 @@ jitter(struct sender *s, int64_t base)
     return base / 2 + (int64_t)((double)base * (double)r / 1000.0);
 }
 
-static int64_t
-backoff(const struct cjx_delivery *d, int attempts)
-{
-    int64_t wait = d->retry_initial_us;
-    for (int i = 0; i < attempts && wait < d->retry_max_us; i++)
-        wait *= 2;
-    return wait < d->retry_max_us ? wait : d->retry_max_us;
-}
-
 /* Waits on d->cv until the generation moves past seen, stop, or until
  * (monotonic microseconds). Called with d->mu held. */
 static void
@@ -146,24 +138,22 @@ struct batch {
     size_t n_unknown;
 };
 
+/* The CaseMessage field that carries a method's request: the member whose
+ * message type is the method's input, found in the generated descriptors,
+ * so that a renumbered or renamed field is followed, not broken. 0 for a
+ * method no CaseMessage member carries. */
 static int
 field_of(const char *method)
 {
-    static const struct {
-        int method;
-        int field; /* in cjx.v1.CaseMessage */
-    } map[] = {
-        {CASE_SERVICE_NOTIFY_CANDIDATE, 1},
-        {CASE_SERVICE_DECIDE, 2},
-        {CASE_SERVICE_ORDER, 3},
-        {CASE_SERVICE_ACKNOWLEDGE_HISTORY_UPDATED, 4},
-        {CASE_SERVICE_NOTIFY_PERSON, 5},
-        {CASE_SERVICE_FILE_PETITION, 6},
-    };
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (strcmp(cjx__v1__case_service__methods[map[i].method].path,
-                   method) == 0)
-            return map[i].field;
+    const ProtobufCMessageDescriptor *input = NULL;
+    for (unsigned i = 0; i < cjx__v1__case_service__descriptor.n_methods; i++)
+        if (strcmp(cjx__v1__case_service__methods[i].path, method) == 0)
+            input = cjx__v1__case_service__methods[i].input;
+    const ProtobufCMessageDescriptor *cm = &cjx__v1__case_message__descriptor;
+    for (unsigned i = 0; input != NULL && i < cm->n_fields; i++)
+        if (cm->fields[i].type == PROTOBUF_C_TYPE_MESSAGE &&
+            cm->fields[i].descriptor == input)
+            return (int)cm->fields[i].id;
     return 0;
 }
 
@@ -188,6 +178,13 @@ varint_len(uint64_t v)
     while (v >>= 7)
         n++;
     return n;
+}
+
+/* The field number of CaseMessages.messages. */
+static int
+messages_field(void)
+{
+    return (int)cjx__v1__case_messages__descriptor.fields[0].id;
 }
 
 /* Appends a stored payload to the CaseMessages being built. The payload is
@@ -225,7 +222,7 @@ add_row(void *arg, const struct cjx_outbox_row *r)
         b->cap = cap;
     }
     uint8_t *p = b->buf + b->len;
-    *p++ = (1 << 3) | 2; /* CaseMessages.messages, length-delimited */
+    *p++ = (uint8_t)((messages_field() << 3) | 2); /* length-delimited */
     p += put_varint(p, inner);
     *p++ = (uint8_t)((field << 3) | 2);
     p += put_varint(p, r->payload_len);
@@ -234,32 +231,6 @@ add_row(void *arg, const struct cjx_outbox_row *r)
     b->len = (size_t)(p - b->buf);
     b->rows[b->n++] = (struct row){.id = r->id, .attempts = r->attempts};
     return 0;
-}
-
-/* Whether a refusal of a whole call is worth repeating: everything but a
- * message this daemon cannot make acceptable. */
-static int
-call_retryable(int code)
-{
-    return code != 3 /* INVALID_ARGUMENT */ && code != 12 /* UNIMPLEMENTED */;
-}
-
-/* Whether a refusal of one message is worth repeating. */
-static int
-item_retryable(int code, int retry_later)
-{
-    switch (code) {
-    case 4:  /* DEADLINE_EXCEEDED */
-    case 8:  /* RESOURCE_EXHAUSTED */
-    case 10: /* ABORTED */
-    case 13: /* INTERNAL: the peer's store failed */
-    case 14: /* UNAVAILABLE */
-        return 1;
-    case 9: /* FAILED_PRECONDITION */
-        return retry_later;
-    default:
-        return 0;
-    }
 }
 
 struct mark_wait {
@@ -303,32 +274,65 @@ store_marks(struct cjx_delivery *d, const struct cjx_outbox_mark *m, size_t n)
     pthread_mutex_destroy(&w.mu);
 }
 
+/* Logs what a batch came to and adjusts the sender: fewer rows per call
+ * after a peer found a batch too big, more again after a success. */
 static void
-mark_all_retry(struct sender *s, struct batch *b, const char *why,
-               struct cjx_outbox_mark *m)
+report(struct sender *s, size_t n, const Cjx__V1__CaseResults *results,
+       const struct cjx_outbox_mark *m, const struct delivery_verdict *v)
 {
-    struct cjx_delivery *d = s->peer->d;
-    /* The peer as a whole failed: every row waits as long as the peer's
-     * run of failures says. */
-    int64_t at = cjx_clock_now_us() + jitter(s, backoff(d, s->failures));
-    for (size_t i = 0; i < b->n; i++)
-        m[i] = (struct cjx_outbox_mark){.id = b->rows[i].id,
-                                        .outcome = CJX_OUTBOX_MARK_RETRY,
-                                        .next_attempt_us = at,
-                                        .error = why};
+    struct peer *p = s->peer;
+    struct cjx_delivery *d = p->d;
+    if (v->peer_failed) {
+        s->failures++;
+        if (v->shrink) {
+            s->max_rows = (int)(n / 2);
+            s->failures = 0;
+            cjx_warn("delivery",
+                     "%s refused a batch of %zu (%s): sending %d "
+                     "at a time",
+                     p->ori, n, m[0].error, s->max_rows);
+        } else if (v->refused_all) {
+            cjx_error("delivery", "%s refused a batch of %zu for good: %s",
+                      p->ori, n, m[0].error);
+        } else if (s->failures == 1 || s->failures % 20 == 0) {
+            cjx_warn("delivery",
+                     "%s unreachable (%d failed calls), will "
+                     "retry: %s",
+                     p->ori, s->failures, m[0].error);
+        }
+        return;
+    }
+    if (s->failures > 0)
+        cjx_info("delivery", "%s reachable again", p->ori);
+    s->failures = 0;
+    if (s->max_rows < d->batch)
+        s->max_rows = s->max_rows * 2 < d->batch ? s->max_rows * 2 : d->batch;
+    for (size_t i = 0; v->parked > 0 && i < n; i++)
+        if (m[i].outcome == CJX_OUTBOX_MARK_PARK)
+            cjx_warn("delivery", "%s refused %s for good: %s", p->ori,
+                     results->results[i]->request_id, m[i].error);
 }
 
-/* Sends one batch and marks its rows. */
+static int64_t
+sender_jitter(void *arg, int64_t base)
+{
+    return jitter(arg, base);
+}
+
+/* Sends one batch, decides what became of each row (policy.h), records
+ * the marks and says what happened. */
 static void
 deliver_batch(struct sender *s, struct batch *b)
 {
     struct peer *p = s->peer;
     struct cjx_delivery *d = p->d;
     struct cjx_outbox_mark *m = calloc(b->n, sizeof(*m));
-    char(*why)[200] = calloc(b->n, sizeof(*why));
-    if (m == NULL || why == NULL) {
+    char(*why)[DELIVERY_WHY_LEN] = calloc(b->n, sizeof(*why));
+    struct delivery_row *rows = calloc(b->n, sizeof(*rows));
+    if (m == NULL || why == NULL || rows == NULL) {
         free(m);
         free(why);
+        free(rows);
         return;
     }
     void *resp = NULL;
@@ -338,95 +342,30 @@ deliver_batch(struct sender *s, struct batch *b)
         p->client, cjx__v1__case_service__methods[CASE_SERVICE_DELIVER].path,
         b->buf, b->len, d->timeout_ms, &resp, &resp_len, &st);
     Cjx__V1__CaseResults *results = NULL;
-    if (err == 0 && st.code == 0)
+    if (err == 0 && st.code == CJX_STATUS_OK)
         results = cjx__v1__case_results__unpack(NULL, resp_len, resp);
     free(resp);
-
-    char call_why[600];
-    if (results == NULL || results->n_results != b->n) {
-        if (err != 0)
-            snprintf(call_why, sizeof(call_why), "%s: %s", p->endpoint,
-                     cjx_strerror(err));
-        else if (st.code != 0)
-            snprintf(call_why, sizeof(call_why), "%s: %s",
-                     cjx_client_code_name(st.code), st.message);
-        else
-            snprintf(call_why, sizeof(call_why),
-                     "the peer's answer does not match the batch");
-        s->failures++;
-        if (err == 0 && b->n > 1 &&
-            (st.code == 8 /* RESOURCE_EXHAUSTED */ ||
-             st.code == 3 /* INVALID_ARGUMENT */)) {
-            /* The peer's message limit may be smaller than this batch, or
-             * one row may be unreadable to it: send half as many at a
-             * time, and again at once, down to the row that is refused. */
-            s->max_rows = (int)(b->n / 2);
-            s->failures = 0;
-            int64_t now = cjx_clock_now_us();
-            for (size_t i = 0; i < b->n; i++)
-                m[i] =
-                    (struct cjx_outbox_mark){.id = b->rows[i].id,
-                                             .outcome = CJX_OUTBOX_MARK_RETRY,
-                                             .next_attempt_us = now,
-                                             .error = call_why};
-            cjx_warn("delivery",
-                     "%s refused a batch of %zu (%s): sending "
-                     "%d at a time",
-                     p->ori, b->n, call_why, s->max_rows);
-        } else if (err == 0 && st.code != 0 && !call_retryable(st.code)) {
-            for (size_t i = 0; i < b->n; i++)
-                m[i] = (struct cjx_outbox_mark){.id = b->rows[i].id,
-                                                .outcome = CJX_OUTBOX_MARK_PARK,
-                                                .error = call_why};
-            cjx_error("delivery", "%s refused a batch of %zu for good: %s",
-                      p->ori, b->n, call_why);
-        } else {
-            mark_all_retry(s, b, call_why, m);
-            if (s->failures == 1 || s->failures % 20 == 0)
-                cjx_warn("delivery",
-                         "%s unreachable (%d failed calls), "
-                         "will retry: %s",
-                         p->ori, s->failures, call_why);
-        }
-        if (results != NULL)
-            cjx__v1__case_results__free_unpacked(results, NULL);
-        store_marks(d, m, b->n);
-        free(m);
-        free(why);
-        return;
-    }
-    if (s->failures > 0)
-        cjx_info("delivery", "%s reachable again", p->ori);
-    s->failures = 0;
-    if (s->max_rows < d->batch)
-        s->max_rows = s->max_rows * 2 < d->batch ? s->max_rows * 2 : d->batch;
-    int64_t now = cjx_clock_now_us();
-    size_t parked = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        const Cjx__V1__CaseResult *r = results->results[i];
-        m[i].id = b->rows[i].id;
-        if (r->code == 0) {
-            m[i].outcome = CJX_OUTBOX_MARK_DELIVERED;
-            continue;
-        }
-        snprintf(why[i], sizeof(why[i]), "%s: %s",
-                 cjx_client_code_name(r->code), r->message);
-        m[i].error = why[i];
-        if (item_retryable(r->code, r->retry_later)) {
-            m[i].outcome = CJX_OUTBOX_MARK_RETRY;
-            m[i].next_attempt_us =
-                now + jitter(s, backoff(d, b->rows[i].attempts));
-        } else {
-            m[i].outcome = CJX_OUTBOX_MARK_PARK;
-            parked++;
-            cjx_warn("delivery", "%s refused %s for good: %s", p->ori,
-                     results->results[i]->request_id, why[i]);
-        }
-    }
-    cjx__v1__case_results__free_unpacked(results, NULL);
+    for (size_t i = 0; i < b->n; i++)
+        rows[i] = (struct delivery_row){.id = b->rows[i].id,
+                                        .attempts = b->rows[i].attempts};
+    struct delivery_answer answer = {.transport_err = err,
+                                     .code = err == 0 ? st.code : 0,
+                                     .message = st.message,
+                                     .results = results};
+    struct delivery_backoff backoff = {.initial_us = d->retry_initial_us,
+                                       .max_us = d->retry_max_us,
+                                       .jitter = sender_jitter,
+                                       .jitter_arg = s};
+    struct delivery_verdict v;
+    delivery_decide(rows, b->n, &answer, &backoff, cjx_clock_now_us(),
+                    p->endpoint, m, why, &v);
+    report(s, b->n, results, m, &v);
+    if (results != NULL)
+        cjx__v1__case_results__free_unpacked(results, NULL);
     store_marks(d, m, b->n);
     free(m);
     free(why);
+    free(rows);
 }
 
 /* ---- the sender loop ---------------------------------------------------- */

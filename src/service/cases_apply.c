@@ -363,6 +363,44 @@ add_contact(struct case_op *op, Cjx__V1__Case *m, int *repeat)
     return 0;
 }
 
+/* A received order names the answer the court had when it ordered; a copy
+ * that has not seen that answer yet waits for it (retry later), so that
+ * every copy takes the answer before the order. */
+static int
+check_decision_seen(struct case_op *op, const Cjx__V1__Case *cur)
+{
+    if (op->local || op->kind != CJX_CASE_EV_RELIEF_ORDER)
+        return 0;
+    const Cjx__V1__ReliefOrder *o =
+        (const Cjx__V1__ReliefOrder *)op_message(op);
+    if (o == NULL)
+        return CJX_ENOMEM;
+    int have = cur != NULL ? (int)cur->decision : 0;
+    if (o->decision_seen == CJX__V1__DECISION_KIND__DECISION_KIND_UNSPECIFIED ||
+        o->decision_seen == CJX__V1__DECISION_KIND__DECISION_KIND_LAPSED ||
+        have != CJX__V1__DECISION_KIND__DECISION_KIND_UNSPECIFIED)
+        return 0;
+    snprintf(op->detail, sizeof(op->detail),
+             "relief order for case %s %s #%d: the court ordered after the "
+             "prosecutor's answer, which has not arrived here yet; the sender "
+             "should retry later",
+             op->ev.cii, op->ev.court_case_number, (int)op->ev.count_number);
+    return CJX_ESTATE;
+}
+
+/* A court's own order names the answer its copy held, and the copy sent on
+ * says so. */
+static int
+note_decision_seen(struct case_op *op, const Cjx__V1__Case *cur)
+{
+    if (!op->local || op->kind != CJX_CASE_EV_RELIEF_ORDER || cur == NULL)
+        return 0;
+    Cjx__V1__ReliefOrder *o = (Cjx__V1__ReliefOrder *)op->msg;
+    o->decision_seen = cur->decision;
+    op->payload = case_pack(&op->arena, &o->base, &op->payload_len);
+    return op->payload != NULL ? 0 : CJX_ENOMEM;
+}
+
 /* What the case message keeps besides the workflow's struct, carried
  * from the version before. */
 static void
@@ -401,6 +439,11 @@ op_apply(void *arg, const struct cjx_case_current *cur,
         return;
     }
 
+    if ((err = check_decision_seen(op, cur_msg)) != 0) {
+        op->retry_later = 1;
+        refuse(op, next, err, op->detail);
+        return;
+    }
     struct cjx_errbuf eb;
     int64_t now = cjx_clock_now_us();
     const struct cjx_case *curp = cur_msg != NULL ? &current : NULL;
@@ -429,7 +472,8 @@ op_apply(void *arg, const struct cjx_case_current *cur,
     if (op->is_notice || op->is_petition)
         m.determination = op->determination;
     if (op->kind == CJX_CASE_EV_RELIEF_ORDER &&
-        (err = order_of_step(op, &m.relief_order)) != 0) {
+        ((err = note_decision_seen(op, cur_msg)) != 0 ||
+         (err = order_of_step(op, &m.relief_order)) != 0)) {
         refuse(op, next, err, err == CJX_ENOMEM ? "out of memory" : op->detail);
         return;
     }

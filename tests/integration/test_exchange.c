@@ -698,6 +698,66 @@ test_exchange__kill9_of_senders_and_receivers__no_hand_off_lost_or_doubled(
     compare_all(n, cases);
 }
 
+/* Takes a step on daemon i's local socket; the answer's status. */
+static int
+local_step(struct net *n, int i, int m, const ProtobufCMessage *msg)
+{
+    struct cjx_client *cl = harness_client_local(&n->d[i]);
+    ProtobufCMessage *resp = NULL;
+    struct cjx_client_status st = {0};
+    int err = cjx_client_unary(cl, method(m), msg, 10000, &resp, &st);
+    if (resp != NULL)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    cjx_client_free(cl);
+    if (err == 0 && st.code != 0)
+        fprintf(stderr, "step refused: %s\n", st.message);
+    return err != 0 ? -1 : st.code;
+}
+
+/* The individual path (HS 11361.8) between real daemons: the court files a
+ * person's petition, the prosecutor answers, the court's stand-in orders,
+ * DOJ's applies and acknowledges; every party holds the same case and the
+ * relief is on every record, as on the automatic path. */
+static void
+test_exchange__petition__opened_at_the_court_and_applied_by_doj(void **state)
+{
+    struct net *n = *state;
+    start_all(n);
+    struct test_notice t;
+    make_notice(&t, 0, "petition");
+    Cjx__V1__Petition p = CJX__V1__PETITION__INIT;
+    p.meta = &t.meta;
+    p.record = &t.rec;
+    p.filed_by = CJX__V1__PETITION_FILER__PETITION_FILER_PERSON;
+    p.requested = CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL;
+    p.determination = &t.det;
+    assert_int_equal(local_step(n, COURT, CASE_SERVICE_FILE_PETITION, &p.base),
+                     0);
+    /* The prosecutor is told, and answers. */
+    wait_for(n, DA, cases_at, 1);
+    Cjx__V1__RecordKey key = CJX__V1__RECORD_KEY__INIT;
+    key.cii = t.cii;
+    key.court_case_number = t.ccn;
+    key.count_number = 1;
+    Cjx__V1__RequestMeta meta = CJX__V1__REQUEST_META__INIT;
+    meta.request_id = "petition-answer-0";
+    Cjx__V1__NoChallenge nc = CJX__V1__NO_CHALLENGE__INIT;
+    nc.relief = t.det.relief;
+    Cjx__V1__ProsecutorDecision d = CJX__V1__PROSECUTOR_DECISION__INIT;
+    d.meta = &meta;
+    d.key = &key;
+    d.decision_case = CJX__V1__PROSECUTOR_DECISION__DECISION_NO_CHALLENGE;
+    d.no_challenge = &nc;
+    assert_int_equal(local_step(n, DA, CASE_SERVICE_DECIDE, &d.base), 0);
+    wait_until_settled(n, 1, 1);
+    compare_all(n, 1);
+    struct table tab;
+    assert_int_equal(read_cases(n, DOJ, &tab), 0);
+    assert_int_equal(tab.rows[0].state,
+                     CJX__V1__CASE_STATE__CASE_STATE_HISTORY_UPDATED);
+    free(tab.rows);
+}
+
 static void
 test_exchange__replayed_message_id__first_answer_and_nothing_changes(
     void **state)
@@ -849,6 +909,7 @@ main(void)
         T(test_exchange__one_case__goes_through_every_hop_on_four_daemons),
         T(test_exchange__peer_down__everything_delivered_once_when_it_is_back),
         T(test_exchange__kill9_of_senders_and_receivers__no_hand_off_lost_or_doubled),
+        T(test_exchange__petition__opened_at_the_court_and_applied_by_doj),
         T(test_exchange__replayed_message_id__first_answer_and_nothing_changes),
         T(test_exchange__order_before_the_notice__retried_until_it_fits),
         T(test_exchange__final_refusal__parked_with_the_peers_reason),

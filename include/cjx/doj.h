@@ -15,17 +15,18 @@
 /* The 95 columns in file order, as the header row names them. */
 #define CJX_DOJ_COLUMNS(XX)                                                                    \
     XX(RECORD_ID)                                                                              \
-    XX(SUBJECT_STATUS) XX(SUBJECT_ID) XX(REQ_SEG_SEP) XX(REQ_CII_NUMBER) XX(REQ_NAME) XX(      \
-        REQ_GENDER) XX(REQ_DOB) XX(REQ_CDL) XX(REQ_SSN) XX(PII_SEG_SEP) XX(CII_NUMBER)         \
-        XX(PRI_NAME) XX(GENDER) XX(PRI_DOB) XX(PRI_SSN) XX(PRI_CDL) XX(PRI_IDN) XX(            \
-            PRI_INN) XX(FBI_NUMBER) XX(PDR_SEG_SEP) XX(RACE_CODE) XX(RACE_DESCR)               \
-            XX(EYE_COLOR_CODE) XX(EYE_COLOR_DESCR) XX(HAIR_COLOR_CODE) XX(                     \
-                HAIR_COLOR_DESCR) XX(HEIGHT) XX(WEIGHT) XX(SINGLE_SOURCE) XX(MULTI_SOURCE)     \
-                XX(POB_CODE) XX(POB_NAME) XX(POB_TYPE) XX(CITIZENSHIP_LIST) XX(                \
-                    CYC_SEG_SEP) XX(CYC_ORDER) XX(CYC_DATE) XX(STP_SEG_SEP) XX(STP_ORDER)      \
-                    XX(STP_EVENT_DATE) XX(STP_TYPE_CODE) XX(STP_TYPE_DESCR) XX(                \
-                        STP_ORI_TYPE) XX(STP_ORI_TYPE_DESCR) XX(STP_ORI_CODE)                  \
-                        XX(STP_ORI_DESCR) XX(STP_ORI_CNTY_CODE) XX(STP_ORI_CNTY_NAME) XX(      \
+    XX(SUBJECT_STATUS)                                                                         \
+    XX(SUBJECT_ID) XX(REQ_SEG_SEP) XX(REQ_CII_NUMBER) XX(REQ_NAME) XX(REQ_GENDER) XX(          \
+        REQ_DOB) XX(REQ_CDL) XX(REQ_SSN) XX(PII_SEG_SEP) XX(CII_NUMBER) XX(PRI_NAME)           \
+        XX(GENDER) XX(PRI_DOB) XX(PRI_SSN) XX(PRI_CDL) XX(PRI_IDN) XX(PRI_INN) XX(             \
+            FBI_NUMBER) XX(PDR_SEG_SEP) XX(RACE_CODE) XX(RACE_DESCR) XX(EYE_COLOR_CODE)        \
+            XX(EYE_COLOR_DESCR) XX(HAIR_COLOR_CODE) XX(HAIR_COLOR_DESCR) XX(                   \
+                HEIGHT) XX(WEIGHT) XX(SINGLE_SOURCE) XX(MULTI_SOURCE) XX(POB_CODE)             \
+                XX(POB_NAME) XX(POB_TYPE) XX(CITIZENSHIP_LIST) XX(CYC_SEG_SEP) XX(             \
+                    CYC_ORDER) XX(CYC_DATE) XX(STP_SEG_SEP) XX(STP_ORDER) XX(STP_EVENT_DATE)   \
+                    XX(STP_TYPE_CODE) XX(STP_TYPE_DESCR) XX(STP_ORI_TYPE) XX(                  \
+                        STP_ORI_TYPE_DESCR) XX(STP_ORI_CODE) XX(STP_ORI_DESCR)                 \
+                        XX(STP_ORI_CNTY_CODE) XX(STP_ORI_CNTY_NAME) XX(                        \
                             CNT_SEG_SEP) XX(CNT_ORDER) XX(DISP_DATE) XX(OFN)                   \
                             XX(OFFENSE_CODE) XX(OFFENSE_DESCR) XX(OFFENSE_TOC) XX(             \
                                 OFFENSE_QUAL_LST) XX(DISP_OFFENSE_CODE) XX(DISP_OFFENSE_DESCR) \
@@ -77,6 +78,7 @@ struct cjx_doj_subject {
     /* Convicted counts, one per CNT_ORDER, in file order; sentence rows
      * repeating a CNT_ORDER add parts to its sentence. */
     Cjx__V1__ConvictionRecord **convictions;
+    long *conviction_lines; /* the line each conviction is first read on */
     size_t n_convictions;
     /* Every conviction (same order as convictions) then every PC 290
      * registration. */

@@ -236,7 +236,8 @@ doj_subject_build(const struct doj_row *rows, size_t n, struct cjx_arena *a,
     if (rc != 0)
         return rc;
     s->convictions = cjx_arena_alloc(a, n * sizeof(void *));
-    if (s->convictions == NULL)
+    s->conviction_lines = cjx_arena_alloc(a, n * sizeof(long));
+    if (s->convictions == NULL || s->conviction_lines == NULL)
         return CJX_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         if (!rows[i].convicted)
@@ -259,7 +260,7 @@ doj_subject_build(const struct doj_row *rows, size_t n, struct cjx_arena *a,
                           &s->convictions[s->n_convictions]);
         if (rc != 0)
             return rc;
-        s->n_convictions++;
+        s->conviction_lines[s->n_convictions++] = rows[i].line;
     }
     if ((rc = link_same_case(s->convictions, s->n_convictions, a)) != 0)
         return rc;

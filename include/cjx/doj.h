@@ -13,46 +13,35 @@
 #include "cjx/v1/rules_service.pb-c.h"
 
 /* The 95 columns in file order, as the header row names them. */
-#define CJX_DOJ_COLUMNS(XX)                                                                    \
-    XX(RECORD_ID)                                                                              \
-    XX(SUBJECT_STATUS)                                                                         \
-    XX(SUBJECT_ID) XX(REQ_SEG_SEP) XX(REQ_CII_NUMBER) XX(REQ_NAME) XX(REQ_GENDER) XX(          \
-        REQ_DOB) XX(REQ_CDL) XX(REQ_SSN) XX(PII_SEG_SEP) XX(CII_NUMBER) XX(PRI_NAME)           \
-        XX(GENDER) XX(PRI_DOB) XX(PRI_SSN) XX(PRI_CDL) XX(PRI_IDN) XX(PRI_INN) XX(             \
-            FBI_NUMBER) XX(PDR_SEG_SEP) XX(RACE_CODE) XX(RACE_DESCR) XX(EYE_COLOR_CODE)        \
-            XX(EYE_COLOR_DESCR) XX(HAIR_COLOR_CODE) XX(HAIR_COLOR_DESCR) XX(                   \
-                HEIGHT) XX(WEIGHT) XX(SINGLE_SOURCE) XX(MULTI_SOURCE) XX(POB_CODE)             \
-                XX(POB_NAME) XX(POB_TYPE) XX(CITIZENSHIP_LIST) XX(CYC_SEG_SEP) XX(             \
-                    CYC_ORDER) XX(CYC_DATE) XX(STP_SEG_SEP) XX(STP_ORDER) XX(STP_EVENT_DATE)   \
-                    XX(STP_TYPE_CODE) XX(STP_TYPE_DESCR) XX(STP_ORI_TYPE) XX(                  \
-                        STP_ORI_TYPE_DESCR) XX(STP_ORI_CODE) XX(STP_ORI_DESCR)                 \
-                        XX(STP_ORI_CNTY_CODE) XX(STP_ORI_CNTY_NAME) XX(                        \
-                            CNT_SEG_SEP) XX(CNT_ORDER) XX(DISP_DATE) XX(OFN)                   \
-                            XX(OFFENSE_CODE) XX(OFFENSE_DESCR) XX(OFFENSE_TOC) XX(             \
-                                OFFENSE_QUAL_LST) XX(DISP_OFFENSE_CODE) XX(DISP_OFFENSE_DESCR) \
-                                XX(DISP_OFFENSE_TOC) XX(DISP_OFFENSE_QUAL_LST) XX(             \
-                                    CONV_OFFENSE_ORDER) XX(CONV_OFFENSE_CODE)                  \
-                                    XX(CONV_OFFENSE_DESCR) XX(CONV_OFFENSE_TOC) XX(            \
-                                        CONV_OFFENSE_QUAL_LST) XX(FE_NUM_ORDER)                \
-                                        XX(FE_NUM_ARR_AGY) XX(FE_NUM_BNCH_WARR) XX(            \
-                                            FE_NUM_CITE) XX(FE_NUM_DOCKET) XX(FE_NUM_INCIDENT) \
-                                            XX(FE_NUM_BOOKING) XX(FE_NUM_NUMBER) XX(           \
-                                                FE_NUM_REMAND) XX(FE_NUM_OOS_INN)              \
-                                                XX(FE_NUM_CRT_CASE) XX(                        \
-                                                    FE_NUM_WARRANT) XX(DISP_ORDER)             \
-                                                    XX(DISP_CODE) XX(DISP_DESCR) XX(           \
-                                                        CONV_STAT_CODE) XX(CONV_STAT_DESCR)    \
-                                                        XX(SENT_SEG_SEP) XX(                   \
-                                                            SENT_ORDER) XX(SENT_LOC_CODE)      \
-                                                            XX(SENT_LOC_DESCR) XX(             \
-                                                                SENT_LENGTH)                   \
-                                                                XX(SENT_TIME_CODE) XX(         \
-                                                                    SENT_TIME_DESCR)           \
-                                                                    XX(CYC_AGE)                \
-                                                                        XX(CII_TYPE) XX(       \
-                                                                            CII_TYPE_ALPHA)    \
-                                                                            XX(COMMENT_TEXT)   \
-                                                                                XX(END_OF_REC)
+/* clang-format off */
+#define CJX_DOJ_COLUMNS(XX) \
+    XX(RECORD_ID) XX(SUBJECT_STATUS) XX(SUBJECT_ID) XX(REQ_SEG_SEP) \
+    XX(REQ_CII_NUMBER) XX(REQ_NAME) XX(REQ_GENDER) XX(REQ_DOB) XX(REQ_CDL) \
+    XX(REQ_SSN) XX(PII_SEG_SEP) XX(CII_NUMBER) XX(PRI_NAME) XX(GENDER) \
+    XX(PRI_DOB) XX(PRI_SSN) XX(PRI_CDL) XX(PRI_IDN) XX(PRI_INN) \
+    XX(FBI_NUMBER) XX(PDR_SEG_SEP) XX(RACE_CODE) XX(RACE_DESCR) \
+    XX(EYE_COLOR_CODE) XX(EYE_COLOR_DESCR) XX(HAIR_COLOR_CODE) \
+    XX(HAIR_COLOR_DESCR) XX(HEIGHT) XX(WEIGHT) XX(SINGLE_SOURCE) \
+    XX(MULTI_SOURCE) XX(POB_CODE) XX(POB_NAME) XX(POB_TYPE) \
+    XX(CITIZENSHIP_LIST) XX(CYC_SEG_SEP) XX(CYC_ORDER) XX(CYC_DATE) \
+    XX(STP_SEG_SEP) XX(STP_ORDER) XX(STP_EVENT_DATE) XX(STP_TYPE_CODE) \
+    XX(STP_TYPE_DESCR) XX(STP_ORI_TYPE) XX(STP_ORI_TYPE_DESCR) \
+    XX(STP_ORI_CODE) XX(STP_ORI_DESCR) XX(STP_ORI_CNTY_CODE) \
+    XX(STP_ORI_CNTY_NAME) XX(CNT_SEG_SEP) XX(CNT_ORDER) XX(DISP_DATE) \
+    XX(OFN) XX(OFFENSE_CODE) XX(OFFENSE_DESCR) XX(OFFENSE_TOC) \
+    XX(OFFENSE_QUAL_LST) XX(DISP_OFFENSE_CODE) XX(DISP_OFFENSE_DESCR) \
+    XX(DISP_OFFENSE_TOC) XX(DISP_OFFENSE_QUAL_LST) XX(CONV_OFFENSE_ORDER) \
+    XX(CONV_OFFENSE_CODE) XX(CONV_OFFENSE_DESCR) XX(CONV_OFFENSE_TOC) \
+    XX(CONV_OFFENSE_QUAL_LST) XX(FE_NUM_ORDER) XX(FE_NUM_ARR_AGY) \
+    XX(FE_NUM_BNCH_WARR) XX(FE_NUM_CITE) XX(FE_NUM_DOCKET) \
+    XX(FE_NUM_INCIDENT) XX(FE_NUM_BOOKING) XX(FE_NUM_NUMBER) \
+    XX(FE_NUM_REMAND) XX(FE_NUM_OOS_INN) XX(FE_NUM_CRT_CASE) \
+    XX(FE_NUM_WARRANT) XX(DISP_ORDER) XX(DISP_CODE) XX(DISP_DESCR) \
+    XX(CONV_STAT_CODE) XX(CONV_STAT_DESCR) XX(SENT_SEG_SEP) XX(SENT_ORDER) \
+    XX(SENT_LOC_CODE) XX(SENT_LOC_DESCR) XX(SENT_LENGTH) XX(SENT_TIME_CODE) \
+    XX(SENT_TIME_DESCR) XX(CYC_AGE) XX(CII_TYPE) XX(CII_TYPE_ALPHA) \
+    XX(COMMENT_TEXT) XX(END_OF_REC)
+/* clang-format on */
 
 enum cjx_doj_column {
 #define CJX_DOJ_COLUMN_ENUM_(name) CJX_DOJ_##name,

@@ -38,18 +38,22 @@ doj_csv_split(const char *rec, size_t len, long line, struct cjx_arena *a,
         return CJX_EPARSE;
     }
     /* At most one field per comma, plus one. */
-    size_t cap = 1;
-    for (size_t i = 0; i < len; i++)
-        cap += rec[i] == ',';
+    size_t cap = 1, high = 0;
+    for (size_t j = 0; j < len; j++) {
+        cap += rec[j] == ',';
+        high |= (unsigned char)rec[j] & 0x80;
+    }
     char **out = cjx_arena_alloc(a, cap * sizeof(*out));
-    /* Unquoted text is copied at most once, so one buffer the size of the
-     * record holds every unescaped field. */
-    char *buf = cjx_arena_alloc(a, len + 1);
+    /* Every field, unescaped, ends with a NUL in one buffer. A quote or a
+     * comma is never inside a UTF-8 sequence, so a row that is UTF-8 has
+     * fields that are. */
+    char *buf = cjx_arena_alloc(a, len + cap);
     if (out == NULL || buf == NULL)
         return CJX_ENOMEM;
-    size_t nf = 0, i = 0;
+    int utf8 = high == 0 || cjx_utf8_valid(rec, len);
+    size_t nf = 0, i = 0, k = 0;
     for (;;) {
-        size_t k = 0;
+        size_t start = k;
         if (i < len && rec[i] == '"') {
             i++;
             for (;;) {
@@ -76,11 +80,16 @@ doj_csv_split(const char *rec, size_t len, long line, struct cjx_arena *a,
                 return CJX_EPARSE;
             }
         } else {
+            /* Most fields are short or empty: a loop beats a call. */
             while (i < len && rec[i] != ',')
                 buf[k++] = rec[i++];
         }
-        if ((out[nf++] = field_text(a, buf, k)) == NULL)
+        buf[k++] = '\0';
+        out[nf] = buf + start;
+        if (!utf8 &&
+            (out[nf] = field_text(a, buf + start, k - 1 - start)) == NULL)
             return CJX_ENOMEM;
+        nf++;
         if (i >= len)
             break;
         i++; /* the comma */

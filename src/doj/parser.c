@@ -41,10 +41,10 @@ struct cjx_doj_parser {
     struct cjx_arena arena;
     char subject_id[MAX_SUBJECT_ID + 1];
     int have_subject;
-    struct doj_row *rows;
-    size_t n_rows;
-    char *raw;
-    size_t raw_len;
+    struct doj_row *rows; /* grown up to CJX_DOJ_MAX_SUBJECT_ROWS */
+    size_t n_rows, rows_cap;
+    char *raw; /* grown up to CJX_DOJ_MAX_SUBJECT_BYTES */
+    size_t raw_len, raw_cap;
     int bad;
     struct cjx_doj_error err;
     long first_line, last_line;
@@ -58,8 +58,12 @@ cjx_doj_parser_new(const struct cjx_doj_callbacks *cb)
     if (p == NULL)
         return NULL;
     p->cb = *cb;
-    p->rows = malloc(CJX_DOJ_MAX_SUBJECT_ROWS * sizeof(*p->rows));
-    p->raw = malloc(CJX_DOJ_MAX_SUBJECT_BYTES);
+    /* Most subjects are a few rows: the buffers start small and grow to
+     * the bounds only for a subject that needs it. */
+    p->rows_cap = 64;
+    p->raw_cap = 64 << 10;
+    p->rows = malloc(p->rows_cap * sizeof(*p->rows));
+    p->raw = malloc(p->raw_cap);
     p->rec = malloc(CJX_DOJ_MAX_ROW_BYTES);
     if (p->rows == NULL || p->raw == NULL || p->rec == NULL) {
         cjx_doj_parser_free(p);
@@ -236,6 +240,27 @@ is_header(const char *rec, size_t len)
            strcmp(first, column_names[0]) == 0;
 }
 
+/* Room for n more bytes of the subject's raw rows, within the bound (past
+ * it the subject is refused, not the file). 0 or CJX_ENOMEM. */
+static int
+raw_reserve(struct cjx_doj_parser *p, size_t n)
+{
+    if (p->raw_len + n <= p->raw_cap ||
+        p->raw_len + n > CJX_DOJ_MAX_SUBJECT_BYTES)
+        return 0;
+    size_t cap = p->raw_cap;
+    while (cap < p->raw_len + n)
+        cap *= 2;
+    if (cap > CJX_DOJ_MAX_SUBJECT_BYTES)
+        cap = CJX_DOJ_MAX_SUBJECT_BYTES;
+    char *grown = realloc(p->raw, cap);
+    if (grown == NULL)
+        return CJX_ENOMEM;
+    p->raw = grown;
+    p->raw_cap = cap;
+    return 0;
+}
+
 /* Reads one complete row. */
 static int
 row_read(struct cjx_doj_parser *p, const char *rec, size_t len)
@@ -255,7 +280,7 @@ row_read(struct cjx_doj_parser *p, const char *rec, size_t len)
         }
     }
     p->counts.rows++;
-    char id[MAX_SUBJECT_ID + 2];
+    char id[MAX_SUBJECT_ID + 2] = "";
     int have_id =
         csv_field(rec, len, p->pos[CJX_DOJ_SUBJECT_ID], id, sizeof(id)) == 0;
     /* A row whose subject cannot be read belongs to the subject being read
@@ -266,7 +291,9 @@ row_read(struct cjx_doj_parser *p, const char *rec, size_t len)
     if (rc != 0)
         return rc;
     p->last_line = p->line;
-    if (p->raw_len + len + 1 <= CJX_DOJ_MAX_SUBJECT_BYTES) {
+    if ((rc = raw_reserve(p, len + 1)) != 0)
+        return rc;
+    if (p->raw_len + len + 1 <= p->raw_cap) {
         memcpy(p->raw + p->raw_len, rec, len);
         p->raw_len += len;
         p->raw[p->raw_len++] = '\n';
@@ -290,6 +317,14 @@ row_read(struct cjx_doj_parser *p, const char *rec, size_t len)
                       CJX_DOJ_MAX_SUBJECT_ROWS);
         row_failed(p);
         return 0;
+    }
+    if (p->n_rows == p->rows_cap) {
+        struct doj_row *grown =
+            realloc(p->rows, 2 * p->rows_cap * sizeof(*p->rows));
+        if (grown == NULL)
+            return CJX_ENOMEM;
+        p->rows = grown;
+        p->rows_cap *= 2;
     }
     char **fields;
     size_t n;

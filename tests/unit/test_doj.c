@@ -539,6 +539,41 @@ test_doj__bom_crlf_latin1_quotes_and_split_input(void **state)
     assert_int_equal(w.subjects, 1);
 }
 
+/* Large subjects: the parser's buffers grow for 600 rows; past 4096 rows
+ * the subject is refused and the next one is read. */
+static void
+test_doj__large_subjects_grow_then_hit_the_bound(void **state)
+{
+    (void)state;
+    static char big[2 << 20];
+    struct row r;
+    big[0] = '\0';
+    row_conviction(&r, "S1", "001001001000", "11359 HS-SALE", "FELONY");
+    r.v[CJX_DOJ_SENT_LOC_DESCR] = "JAIL";
+    r.v[CJX_DOJ_SENT_LENGTH] = "1";
+    r.v[CJX_DOJ_SENT_TIME_CODE] = "D";
+    for (int i = 0; i < 600; i++)
+        row_emit(big, sizeof(big), &r, "\n");
+    struct seen w;
+    assert_int_equal(parse(big, 65536, &w), 0);
+    assert_string_equal(w.errors, "");
+    assert_non_null(strstr(w.text, "lines=1-600 [San Francisco SF-1 #1 "
+                                   "HS 11359 sub= lvl=F/F parts=600 "));
+    /* 4097 arrest rows of one subject, then another subject. */
+    big[0] = '\0';
+    row_init(&r, "S2", "A2");
+    r.v[CJX_DOJ_STP_TYPE_DESCR] = "ARREST/DETAINED/CITED";
+    for (int i = 0; i < 4097; i++)
+        row_emit(big, sizeof(big), &r, "\n");
+    row_conviction(&r, "S3", "001001001000", "11359 HS-SALE", "FELONY");
+    row_emit(big, sizeof(big), &r, "\n");
+    assert_int_equal(parse(big, 0, &w), 0);
+    assert_string_equal(w.errors,
+                        "S2: line 4097: the subject has more than 4096 rows\n");
+    assert_int_equal(w.subjects, 1);
+    assert_true(strncmp(w.text, "S3 ", 3) == 0);
+}
+
 int
 main(void)
 {
@@ -554,6 +589,7 @@ main(void)
             test_doj__refused_subject_carries_its_rows_and_can_stop),
         cmocka_unit_test(test_doj__short_and_long_rows),
         cmocka_unit_test(test_doj__bom_crlf_latin1_quotes_and_split_input),
+        cmocka_unit_test(test_doj__large_subjects_grow_then_hit_the_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -407,6 +407,31 @@ send_chunk(struct cli *cli, struct loader *l, struct chunk *c, long *accepted,
     return 0;
 }
 
+/* The run's own counts are what the daemon answered; a stream cut short
+ * may still have stored its notices. What the daemon holds is the answer an
+ * operator needs after an interruption, so it is asked, not inferred. */
+static void
+print_holdings(struct cli *cli)
+{
+    Cjx__V1__CaseStatsRequest req = CJX__V1__CASE_STATS_REQUEST__INIT;
+    req.county = "";
+    ProtobufCMessage *resp = NULL;
+    struct cjx_client_status st;
+    int err = cjx_client_unary(
+        cli->client, &cjx__v1__case_service__methods[CASE_SERVICE_CASE_STATS],
+        &req.base, cli->timeout_ms, &resp, &st);
+    if (err != 0 || st.code != 0) {
+        printf("the daemon's cases cannot be counted now (%s); loading the "
+               "same file again sends only what it lacks\n",
+               err != 0 ? cjx_strerror(err) : st.message);
+    } else {
+        printf("the daemon holds %" PRId64 " case(s) in all\n",
+               ((Cjx__V1__CaseStatsResponse *)resp)->total);
+    }
+    if (resp != NULL)
+        protobuf_c_message_free_unpacked(resp, NULL);
+}
+
 int
 cmd_notify(struct cli *cli, int argc, char **argv)
 {
@@ -569,6 +594,7 @@ cmd_notify(struct cli *cli, int argc, char **argv)
     printf("notices: %ld accepted, %ld rejected, in %.2f s (%.0f notices/s)\n",
            accepted, rejected, secs,
            secs > 0 ? (double)l.candidates / secs : 0);
+    print_holdings(cli);
     pthread_cond_destroy(&l.cv);
     pthread_mutex_destroy(&l.mu);
     free(l.buf);

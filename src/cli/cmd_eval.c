@@ -5,9 +5,12 @@
 #include <time.h>
 
 #include "cjx/date.h"
+#include "cjx/doj.h"
 #include "cjx/evaluate.h"
 #include "cjx/json.h"
 #include "cli.h"
+#include "research_file.h"
+#include "result_files.h"
 
 /* Tallies for the closing summary, by relief. */
 struct eval_totals {
@@ -134,6 +137,9 @@ struct eval_options {
     const char *rule_set;
     Cjx__V1__Date as_of;
     int have_as_of;
+    int doj;                 /* --format doj: a DOJ research file */
+    const char *out_dir;     /* --out: per-county result files */
+    const char *reject_file; /* --reject-file: refused subjects' rows */
 };
 
 static int
@@ -143,6 +149,9 @@ parse_options(int argc, char **argv, struct eval_options *o)
         {"rules", required_argument, NULL, 'r'},
         {"rule-set", required_argument, NULL, 's'},
         {"as-of", required_argument, NULL, 'a'},
+        {"format", required_argument, NULL, 'f'},
+        {"out", required_argument, NULL, 'o'},
+        {"reject-file", required_argument, NULL, 'j'},
         {NULL, 0, NULL, 0}};
     o->rules = getenv("CJX_RULES");
     if (o->rules == NULL)
@@ -170,13 +179,29 @@ parse_options(int argc, char **argv, struct eval_options *o)
             o->as_of.day = d;
             o->have_as_of = 1;
             break;
+        case 'f':
+            if (strcmp(optarg, "jsonl") != 0 && strcmp(optarg, "doj") != 0) {
+                fprintf(stderr, "cjxctl: --format is jsonl or doj\n");
+                return 2;
+            }
+            o->doj = strcmp(optarg, "doj") == 0;
+            break;
+        case 'o':
+            o->out_dir = optarg;
+            break;
+        case 'j':
+            o->reject_file = optarg;
+            break;
         default:
             return 2;
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, "usage: cjxctl eval [--rules DIR] [--rule-set NAME] "
-                        "[--as-of YYYY-MM-DD] FILE|-\n");
+    if (optind != argc - 1 || (!o->doj && (o->out_dir || o->reject_file))) {
+        fprintf(stderr,
+                "usage: cjxctl eval [--rules DIR] [--rule-set NAME] "
+                "[--as-of YYYY-MM-DD]\n"
+                "                   [--format jsonl | --format doj [--out DIR] "
+                "[--reject-file F]] FILE|-\n");
         return 2;
     }
     if (!o->have_as_of)
@@ -184,11 +209,59 @@ parse_options(int argc, char **argv, struct eval_options *o)
     return 0;
 }
 
-/* Evaluates one document and prints its result; returns 0 or 1 (error). */
+/* What evaluating counts needs besides each count. */
+struct eval_run {
+    struct cli *cli;
+    const struct eval_options *o;
+    const struct cjx_rules_registry *reg;
+    struct eval_totals t;
+    struct result_files *results; /* --out, or NULL */
+    int status;
+};
+
+/* Evaluates one query and prints its result (and adds it to the result
+ * files); returns 0 or 1 (error). */
 static int
-eval_document(struct cli *cli, const struct eval_options *o,
-              const struct cjx_rules_registry *reg, const char *where,
-              const char *doc, size_t len, struct eval_totals *t)
+eval_query(struct eval_run *run, const char *where, Cjx__V1__ReliefQuery *q)
+{
+    const struct eval_options *o = run->o;
+    struct eval_totals *t = &run->t;
+    struct cjx_errbuf eb;
+    if (q->as_of == NULL || q->as_of->year == 0)
+        q->as_of = (Cjx__V1__Date *)&o->as_of; /* borrowed; cleared below */
+    struct cjx_arena arena;
+    cjx_arena_init(&arena, NULL, 0, 0);
+    Cjx__V1__EvaluateResponse resp;
+    int err = CJX_ENOTFOUND;
+    const struct cjx_rules_set *set =
+        cjx_evaluate_pick_set(run->reg, o->rule_set, q, &eb);
+    if (set != NULL)
+        err = cjx_evaluate_query(set, q, &arena, &resp, &eb);
+    if (err != 0) {
+        fprintf(stderr, "%s: %s\n", where, eb.msg);
+        t->errors++;
+    } else if (run->cli->json) {
+        cli_print_json_line(stdout, &resp.base);
+    } else if (run->results == NULL) {
+        print_determination(where, q, &resp);
+    }
+    if (run->results != NULL &&
+        result_files_add(run->results, q, err == 0 ? &resp : NULL, eb.msg) != 0)
+        err = CJX_EIO;
+    if (err == 0 && resp.determination->relief >= 0 &&
+        resp.determination->relief < 8)
+        t->by_relief[resp.determination->relief]++;
+    t->total++;
+    cjx_arena_fini(&arena);
+    if (q->as_of == &o->as_of)
+        q->as_of = NULL;
+    return err != 0;
+}
+
+/* Evaluates one JSON document; returns 0 or 1 (error). */
+static int
+eval_document(struct eval_run *run, const char *where, const char *doc,
+              size_t len)
 {
     struct cjx_errbuf eb;
     int bare;
@@ -197,33 +270,94 @@ eval_document(struct cli *cli, const struct eval_options *o,
         fprintf(stderr, "%s: %s\n", where, eb.msg);
         return 1;
     }
-    if (q->as_of == NULL || q->as_of->year == 0)
-        q->as_of = (Cjx__V1__Date *)&o->as_of; /* borrowed; cleared below */
+    int status = eval_query(run, where, q);
+    free_query(q, bare);
+    return status;
+}
+
+static int
+eval_json_file(struct eval_run *run, const char *path)
+{
+    size_t len;
+    char *buf = cli_read_file(path, &len);
+    if (buf == NULL) {
+        fprintf(stderr, "cjxctl: cannot read %s\n", path);
+        return 1;
+    }
+    size_t off = 0;
+    const char *doc;
+    size_t doc_len;
+    int line = 0, r, status = 0;
+    while ((r = cjx_json_next_document(buf, len, &off, &doc, &doc_len,
+                                       &line)) == 1) {
+        char where[512];
+        snprintf(where, sizeof(where), "%s:%d", path, line);
+        status |= eval_document(run, where, doc, doc_len);
+    }
+    if (r < 0) {
+        fprintf(stderr, "%s:%d: not JSON\n", path, line);
+        status = 1;
+    }
+    free(buf);
+    return status;
+}
+
+/* The callbacks' context: rejects first, so that research_rejects_note
+ * reads it as its own. */
+struct eval_doj_ctx {
+    struct research_rejects rej;
+    struct eval_run *run;
+    const char *path;
+};
+
+/* Every Prop 64 count of one subject of a research file. */
+static int
+eval_subject(void *ctx, const struct cjx_doj_subject *s)
+{
+    struct eval_doj_ctx *c = ctx;
     struct cjx_arena arena;
     cjx_arena_init(&arena, NULL, 0, 0);
-    Cjx__V1__EvaluateResponse resp;
-    int err = CJX_ENOTFOUND;
-    const struct cjx_rules_set *set =
-        cjx_evaluate_pick_set(reg, o->rule_set, q, &eb);
-    if (set != NULL)
-        err = cjx_evaluate_query(set, q, &arena, &resp, &eb);
-    if (err != 0) {
-        fprintf(stderr, "%s: %s\n", where, eb.msg);
-        t->errors++;
-    } else if (cli->json) {
-        cli_print_json_line(stdout, &resp.base);
-    } else {
-        print_determination(where, q, &resp);
+    for (size_t i = 0; i < s->n_convictions; i++) {
+        if (!cjx_doj_is_prop64(s->convictions[i]->charge))
+            continue;
+        Cjx__V1__ReliefQuery *q;
+        if (cjx_doj_subject_query(s, i, &arena, &q) != 0) {
+            cjx_arena_fini(&arena);
+            return CJX_ENOMEM;
+        }
+        char where[512];
+        snprintf(where, sizeof(where), "%s:%ld", c->path,
+                 s->conviction_lines[i]);
+        c->run->status |= eval_query(c->run, where, q);
     }
-    if (err == 0 && resp.determination->relief >= 0 &&
-        resp.determination->relief < 8)
-        t->by_relief[resp.determination->relief]++;
-    t->total++;
     cjx_arena_fini(&arena);
-    if (q->as_of == &o->as_of)
-        q->as_of = NULL;
-    free_query(q, bare);
-    return err != 0;
+    return 0;
+}
+
+/* A DOJ research file, read one subject at a time: every Prop 64 count is
+ * evaluated; a subject that cannot be read is reported and, with
+ * --reject-file, set aside there. */
+static int
+eval_research_file(struct eval_run *run, const char *path)
+{
+    struct eval_doj_ctx ctx = {.run = run, .path = path};
+    struct research_rejects *rej = &ctx.rej;
+    if (research_rejects_open(rej, path, run->o->reject_file) != 0)
+        return 1;
+    struct cjx_doj_callbacks cb = {eval_subject, research_rejects_note, &ctx};
+    struct cjx_doj_counts counts;
+    struct cjx_errbuf eb;
+    int status = 0;
+    if (cjx_doj_read_file(path, &cb, &counts, &eb) != 0) {
+        fprintf(stderr, "cjxctl: %s\n", eb.msg);
+        status = 1;
+    }
+    if (research_rejects_close(rej) != 0 ||
+        (rej->refused > 0 && run->o->reject_file == NULL))
+        status = 1;
+    fprintf(stderr, "%s: %ld row(s), %ld subject(s), %ld refused\n", path,
+            counts.rows, counts.subjects, rej->refused);
+    return status;
 }
 
 int
@@ -241,36 +375,25 @@ cmd_eval(struct cli *cli, int argc, char **argv)
         fprintf(stderr, "cjxctl: %s\n", eb.msg);
         return 1;
     }
-    size_t len;
-    char *buf = cli_read_file(path, &len);
-    if (buf == NULL) {
-        fprintf(stderr, "cjxctl: cannot read %s\n", path);
+    struct eval_run run = {.cli = cli, .o = &o, .reg = reg};
+    if (o.out_dir != NULL &&
+        (run.results = result_files_open(o.out_dir)) == NULL) {
         cjx_rules_registry_free(reg);
         return 1;
     }
-    struct eval_totals t = {0};
-    size_t off = 0;
-    const char *doc;
-    size_t doc_len;
-    int line = 0, r;
-    while ((r = cjx_json_next_document(buf, len, &off, &doc, &doc_len,
-                                       &line)) == 1) {
-        char where[512];
-        snprintf(where, sizeof(where), "%s:%d", path, line);
-        status |= eval_document(cli, &o, reg, where, doc, doc_len, &t);
-    }
-    if (r < 0) {
-        fprintf(stderr, "%s:%d: not JSON\n", path, line);
+    status =
+        o.doj ? eval_research_file(&run, path) : eval_json_file(&run, path);
+    status |= run.status;
+    if (result_files_close(run.results) != 0)
         status = 1;
-    }
     if (!cli->json) {
-        printf("\n%ld count(s):", t.total);
+        struct eval_totals *t = &run.t;
+        printf("\n%ld count(s):", t->total);
         for (int i = 1; i < 8; i++)
-            if (t.by_relief[i] > 0)
-                printf(" %s %ld,", relief_name(i), t.by_relief[i]);
-        printf(" errors %ld\n", t.errors);
+            if (t->by_relief[i] > 0)
+                printf(" %s %ld,", relief_name(i), t->by_relief[i]);
+        printf(" errors %ld\n", t->errors);
     }
-    free(buf);
     cjx_rules_registry_free(reg);
     return status;
 }

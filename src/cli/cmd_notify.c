@@ -13,11 +13,13 @@
 
 #include "cjx/clock.h"
 #include "cjx/date.h"
+#include "cjx/doj.h"
 #include "cjx/evaluate.h"
 #include "cjx/json.h"
 #include "cjx/v1/exchange.methods.h"
 #include "cli.h"
 #include "notify_store.h"
+#include "research_file.h"
 
 /* Notices per stream: the daemon answers each stream in one response and
  * takes at most 10000. */
@@ -37,6 +39,7 @@ struct loader {
     char *buf;
     size_t len;
     int pb;
+    int doj; /* a DOJ research file, read from path one subject at a time */
     const struct cjx_rules_registry *reg;
     Cjx__V1__Date as_of;
     int have_as_of;
@@ -201,6 +204,81 @@ read_varint(const uint8_t *p, size_t len, uint64_t *v)
     return 0;
 }
 
+/* The research file's reading: the chunk being filled. */
+struct doj_feed {
+    struct loader *l;
+    struct chunk *c;
+};
+
+/* Each Prop 64 count of a subject joins the chunk. The subject's memory is
+ * the parser's until the callback returns, and a notice lives until its
+ * chunk is sent, so each query is copied into the chunk's arena. */
+static int
+doj_subject(void *ctx, const struct cjx_doj_subject *s)
+{
+    struct doj_feed *f = ctx;
+    struct cjx_arena tmp;
+    cjx_arena_init(&tmp, NULL, 0, 0);
+    int rc = 0;
+    for (size_t i = 0; i < s->n_convictions && rc == 0; i++) {
+        if (!cjx_doj_is_prop64(s->convictions[i]->charge))
+            continue;
+        Cjx__V1__ReliefQuery *q;
+        uint8_t *bytes = NULL;
+        size_t n = 0;
+        if (cjx_doj_subject_query(s, i, &tmp, &q) == 0) {
+            n = protobuf_c_message_get_packed_size(&q->base);
+            bytes = cjx_arena_alloc(&tmp, n ? n : 1);
+        }
+        ProtobufCAllocator alloc = cjx_arena_pb_allocator(&f->c->arena);
+        Cjx__V1__ReliefQuery *copy = NULL;
+        if (bytes != NULL) {
+            protobuf_c_message_pack(&q->base, bytes);
+            copy = cjx__v1__relief_query__unpack(&alloc, n, bytes);
+        }
+        if (copy == NULL) {
+            rc = CJX_ENOMEM;
+            break;
+        }
+        char where[600];
+        snprintf(where, sizeof(where), "%s:%ld", f->l->path,
+                 s->conviction_lines[i]);
+        evaluate(f->l, f->c, copy, where);
+        if (f->c->n == CHUNK) {
+            push(f->l, f->c);
+            if ((f->c = chunk_new()) == NULL)
+                rc = CJX_ENOMEM;
+        }
+    }
+    cjx_arena_fini(&tmp);
+    return rc;
+}
+
+/* A subject refused now was refused by the check before anything was sent
+ * and is in the reject file already. */
+static int
+doj_skip_refused(void *ctx, const struct cjx_doj_error *e)
+{
+    (void)ctx;
+    (void)e;
+    return 0;
+}
+
+/* Evaluates the research file into chunks; returns the last chunk (to be
+ * pushed), or NULL after counting the error. */
+static struct chunk *
+doj_evaluate(struct loader *l, struct chunk *c)
+{
+    struct doj_feed f = {l, c};
+    struct cjx_doj_callbacks cb = {doj_subject, doj_skip_refused, &f};
+    struct cjx_errbuf eb;
+    if (cjx_doj_read_file(l->path, &cb, NULL, &eb) != 0) {
+        fprintf(stderr, "cjxctl: %s\n", eb.msg);
+        l->errors++;
+    }
+    return f.c;
+}
+
 static void *
 evaluator_main(void *arg)
 {
@@ -209,7 +287,9 @@ evaluator_main(void *arg)
     size_t off = 0;
     int line = 0;
     long index = 0;
-    while (c != NULL) {
+    if (l->doj && c != NULL)
+        c = doj_evaluate(l, c);
+    while (c != NULL && !l->doj) {
         ProtobufCAllocator alloc = cjx_arena_pb_allocator(&c->arena);
         Cjx__V1__ReliefQuery *q = NULL;
         char where[600];
@@ -327,6 +407,31 @@ send_chunk(struct cli *cli, struct loader *l, struct chunk *c, long *accepted,
     return 0;
 }
 
+/* The run's own counts are what the daemon answered; a stream cut short
+ * may still have stored its notices. What the daemon holds is the answer an
+ * operator needs after an interruption, so it is asked, not inferred. */
+static void
+print_holdings(struct cli *cli)
+{
+    Cjx__V1__CaseStatsRequest req = CJX__V1__CASE_STATS_REQUEST__INIT;
+    req.county = "";
+    ProtobufCMessage *resp = NULL;
+    struct cjx_client_status st;
+    int err = cjx_client_unary(
+        cli->client, &cjx__v1__case_service__methods[CASE_SERVICE_CASE_STATS],
+        &req.base, cli->timeout_ms, &resp, &st);
+    if (err != 0 || st.code != 0) {
+        printf("the daemon's cases cannot be counted now (%s); loading the "
+               "same file again sends only what it lacks\n",
+               err != 0 ? cjx_strerror(err) : st.message);
+    } else {
+        printf("the daemon holds %" PRId64 " case(s) in all\n",
+               ((Cjx__V1__CaseStatsResponse *)resp)->total);
+    }
+    if (resp != NULL)
+        protobuf_c_message_free_unpacked(resp, NULL);
+}
+
 int
 cmd_notify(struct cli *cli, int argc, char **argv)
 {
@@ -338,7 +443,9 @@ cmd_notify(struct cli *cli, int argc, char **argv)
         {"from-store", no_argument, NULL, 's'},
         {"county", required_argument, NULL, 'c'},
         {"registry", required_argument, NULL, 'g'},
+        {"reject-file", required_argument, NULL, 'j'},
         {NULL, 0, NULL, 0}};
+    const char *reject_file = NULL;
     int from_store = 0;
     const char *county = NULL;
     const char *registry = getenv("CJX_REGISTRY");
@@ -370,11 +477,16 @@ cmd_notify(struct cli *cli, int argc, char **argv)
             l.have_as_of = 1;
             break;
         case 'f':
-            if (strcmp(optarg, "pb") != 0 && strcmp(optarg, "jsonl") != 0) {
-                fprintf(stderr, "cjxctl: --format is pb or jsonl\n");
+            if (strcmp(optarg, "pb") != 0 && strcmp(optarg, "jsonl") != 0 &&
+                strcmp(optarg, "doj") != 0) {
+                fprintf(stderr, "cjxctl: --format is pb, jsonl or doj\n");
                 return 2;
             }
             l.pb = strcmp(optarg, "pb") == 0;
+            l.doj = strcmp(optarg, "doj") == 0;
+            break;
+        case 'j':
+            reject_file = optarg;
             break;
         case 'h':
             l.hold = 1;
@@ -393,9 +505,12 @@ cmd_notify(struct cli *cli, int argc, char **argv)
         }
     }
     if (optind != argc - (from_store ? 0 : 1) ||
-        (county != NULL && !from_store)) {
+        (county != NULL && !from_store) || (reject_file && !l.doj) ||
+        (l.doj && (from_store || strcmp(argv[optind], "-") == 0))) {
         fprintf(stderr, "usage: cjxctl notify [--rules DIR] [--as-of DATE] "
                         "[--hold] ([--format pb|jsonl] FILE|- |\n"
+                        "                     --format doj [--reject-file F] "
+                        "FILE |\n"
                         "                     --from-store [--county X] "
                         "[--registry FILE])\n");
         return 2;
@@ -427,10 +542,27 @@ cmd_notify(struct cli *cli, int argc, char **argv)
         return 1;
     }
     l.reg = reg;
-    int status = cli_connect(cli);
+    /* A research file is read through once before anything is sent: a
+     * subject that cannot be read refuses the whole file, unless the
+     * operator asked for such subjects to be set aside. */
+    struct research_rejects rej;
+    int status = 0;
+    if (l.doj) {
+        status = research_rejects_open(&rej, l.path, reject_file);
+        if (status == 0)
+            status = research_file_check(l.path, &rej);
+        status |= research_rejects_close(&rej);
+        if (status == 0 && rej.refused > 0)
+            fprintf(stderr, "%ld subject(s) set aside in %s\n", rej.refused,
+                    reject_file);
+    }
+    if (status == 0)
+        status = cli_connect(cli);
+    /* A research file is read as it is evaluated, not loaded here. */
     if (status == 0 && from_store)
         status = notify_store_extract(cli, county, registry, &l.buf, &l.len);
-    else if (status == 0 && (l.buf = cli_read_file(l.path, &l.len)) == NULL) {
+    else if (status == 0 && !l.doj &&
+             (l.buf = cli_read_file(l.path, &l.len)) == NULL) {
         fprintf(stderr, "cjxctl: cannot read %s\n", l.path);
         status = 1;
     }
@@ -462,6 +594,7 @@ cmd_notify(struct cli *cli, int argc, char **argv)
     printf("notices: %ld accepted, %ld rejected, in %.2f s (%.0f notices/s)\n",
            accepted, rejected, secs,
            secs > 0 ? (double)l.candidates / secs : 0);
+    print_holdings(cli);
     pthread_cond_destroy(&l.cv);
     pthread_mutex_destroy(&l.mu);
     free(l.buf);

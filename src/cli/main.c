@@ -83,6 +83,12 @@ usage(FILE *out)
         "                             decision; with --facts, what facts "
         "found\n"
         "                             in the file lead to\n"
+        "  report [--from DATE] [--to DATE] [--county X] [--format "
+        "csv|json|html]\n"
+        "         [--title T] [--cases FILE] [-o FILE]\n"
+        "                             the AB 1706 progress report per "
+        "county\n"
+        "                             (default: the last quarter)\n"
         "  outbox [--parked|--delivered|--all] [--to ORI] [--limit N]\n"
         "                             hand-offs to peers: pending, and why\n"
         "\n"
@@ -118,6 +124,7 @@ static const struct command commands[] = {
     {"ack", cmd_ack},
     {"notify-person", cmd_notify_person},
     {"review", cmd_review},
+    {"report", cmd_report},
 };
 
 int

@@ -30,8 +30,9 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 assert len(rows) == 3, rows
 reliefs = [r["determination"]["relief"] for r in rows]
-assert reliefs == ["RELIEF_NOT_ELIGIBLE"] * 3, reliefs
-assert rows[0]["determination"]["reasonCodes"] == ["FELONY_RETAINED_TWO_PRIORS"]
+# Two pre-Act priors cannot settle "prior convictions under subdivision (b)".
+assert reliefs == ["RELIEF_HUMAN_REVIEW"] + ["RELIEF_NOT_ELIGIBLE"] * 2, reliefs
+assert rows[0]["determination"]["reasonCodes"][0] == "PRIORS_SUBDIVISION_UNSETTLED"
 PY
 
 # A bad line is reported with its file, line and field; the exit status says so.

@@ -278,6 +278,100 @@ test_notify__from_store__notifies_the_candidates_of_the_county(void **state)
             wait_state(i, cii[k], ccn[k], NOTIFIED);
 }
 
+/* ---- DOJ: candidates from its research file -------------------------------------- */
+
+/* The total of DOJ's cases, as `cjxctl cases stats` counts them. */
+static long
+doj_case_total(void)
+{
+    char out[16384];
+    assert_int_equal(ctl(DOJ, "cases stats", out, sizeof(out)), 0);
+    long total = -1;
+    const char *p = strstr(out, " case(s)");
+    while (p > out && p[-1] >= '0' && p[-1] <= '9')
+        p--;
+    assert_int_equal(sscanf(p, "%ld", &total), 1);
+    return total;
+}
+
+static void
+test_notify__research_file__refused_whole_then_loaded(void **state)
+{
+    (void)state;
+    char out[16384], cmd[2048];
+    /* A research file of San Francisco from the generator, and a copy with
+     * one subject whose row is cut short. */
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && /usr/bin/python3 "
+             "%s/tools/gen-research-file/gen-research-file --rows 300 "
+             "--seed 11 --counties 'SAN FRANCISCO' -o rf.csv && "
+             "cp rf.csv bad.csv && echo '1,ACTIVE,999999999,,X' >>bad.csv",
+             net->d[DA].dir, getenv("CJX_SOURCE_DIR"));
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "%s/rf.csv", net->d[DA].dir);
+    FILE *f = fopen(cmd, "r");
+    assert_non_null(f);
+    int c, bad_line = 1;
+    while ((c = fgetc(f)) != EOF)
+        bad_line += c == '\n';
+    fclose(f);
+    char want[256];
+    snprintf(want, sizeof(want),
+             "bad.csv: line %d, column REQ_NAME, value \"\": missing: the row "
+             "has 5 fields, 95 expected (subject 999999999)",
+             bad_line);
+    long before = doj_case_total();
+    char args[1024];
+    snprintf(args, sizeof(args),
+             "notify --format doj --rules %s --as-of 2026-01-01 bad.csv",
+             getenv("CJX_TEST_RULES"));
+    assert_int_not_equal(ctl(DOJ, args, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, want));
+    assert_non_null(strstr(out, "nothing was sent"));
+    assert_int_equal(doj_case_total(), before);
+    /* Set aside, the bad subject does not stop the others. */
+    snprintf(args, sizeof(args),
+             "notify --format doj --rules %s --as-of 2026-01-01 "
+             "--reject-file rejected.csv bad.csv",
+             getenv("CJX_TEST_RULES"));
+    assert_int_equal(ctl(DOJ, args, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "1 subject(s) set aside in rejected.csv"));
+    long read = 0, candidates = 0, accepted = -1, rejected = -1;
+    const char *p = strstr(out, "count(s) read");
+    assert_non_null(p);
+    while (p > out && p[-1] != '\n')
+        p--;
+    assert_int_equal(
+        sscanf(p, "%ld count(s) read, %ld candidate(s)", &read, &candidates),
+        2);
+    p = strstr(out, "notices: ");
+    assert_non_null(p);
+    assert_int_equal(
+        sscanf(p, "notices: %ld accepted, %ld rejected", &accepted, &rejected),
+        2);
+    assert_true(candidates > 10 && candidates <= read);
+    assert_int_equal(accepted, candidates);
+    assert_int_equal(rejected, 0);
+    assert_int_equal(doj_case_total(), before + candidates);
+    /* notify says what DOJ holds, not only what this run was answered (a
+     * run cut short may have stored more than it counted). */
+    char holds[96];
+    snprintf(holds, sizeof(holds), "the daemon holds %ld case(s) in all\n",
+             before + candidates);
+    assert_non_null(strstr(out, holds));
+    char rej[1024];
+    snprintf(cmd, sizeof(cmd), "%s/rejected.csv", net->d[DA].dir);
+    f = fopen(cmd, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(rej, sizeof(rej), f));
+    assert_null(fgets(rej + 512, 512, f));
+    fclose(f);
+    assert_string_equal(rej, "1,ACTIVE,999999999,,X\n");
+    /* The same file again is a retry: no new case. */
+    assert_int_equal(ctl(DOJ, args, out, sizeof(out)), 0);
+    assert_int_equal(doj_case_total(), before + candidates);
+}
+
 /* ---- the prosecutor's review --------------------------------------------------------- */
 
 static void
@@ -625,6 +719,8 @@ main(void)
         cmocka_unit_test(test_ack__applies_only_the_order_the_court_made),
         cmocka_unit_test(test_notify_person__records_the_effort_on_the_case),
         cmocka_unit_test(test_decide__after_the_review_deadline__is_refused),
+        /* Last: the research file's cases would change the counts above. */
+        cmocka_unit_test(test_notify__research_file__refused_whole_then_loaded),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -3,6 +3,7 @@
 #include "health.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,8 +83,10 @@ health_check(struct cjx_call *c, const ProtobufCMessage *msg)
     const Grpc__Health__V1__HealthCheckRequest *req =
         (const Grpc__Health__V1__HealthCheckRequest *)msg;
     if (!service_is_served(req->service)) {
-        c->ops->fail(c, CJX_ENOTFOUND,
-                     "service: not a service this server serves");
+        char detail[300];
+        snprintf(detail, sizeof(detail), "service: %.200s is not served here",
+                 req->service);
+        c->ops->fail(c, CJX_ENOTFOUND, detail);
         return;
     }
     struct health *h = c->service->health;
@@ -102,6 +105,8 @@ static void
 watch_unlink_locked(struct health_watch *w)
 {
     struct health *h = w->health;
+    /* Under the lock, so that a concurrent on_cancel finds no watch. */
+    w->call->state = NULL;
     if (w->prev != NULL)
         w->prev->next = w->next;
     else
@@ -114,7 +119,6 @@ static void
 watch_release(struct health_watch *w)
 {
     struct cjx_call *c = w->call;
-    c->state = NULL;
     free(w);
     c->ops->unref(c);
 }
@@ -196,9 +200,9 @@ health_watch_start(struct cjx_call *c, const ProtobufCMessage *msg)
      * SERVICE_UNKNOWN and the stream stays open, as the standard asks. */
     w->known = service_is_served(req->service);
     w->sent = -1;
-    c->state = w;
-    c->ops->ref(c);
+    c->ops->ref(c); /* dropped by watch_release */
     pthread_mutex_lock(&h->mu);
+    c->state = w;
     w->next = h->watches;
     if (h->watches != NULL)
         h->watches->prev = w;
@@ -227,13 +231,15 @@ health_watch_on_sent(struct cjx_call *c, int ok)
 static void
 health_watch_on_cancel(struct cjx_call *c)
 {
-    struct health_watch *w = c->state;
-    if (w == NULL)
-        return;
-    struct health *h = w->health;
+    struct health *h = c->service->health;
     pthread_mutex_lock(&h->mu);
-    w->over = 1;
-    int ended = !w->sending && watch_advance_locked(w);
+    /* Read under the lock: a failed send may end the watch meanwhile. */
+    struct health_watch *w = c->state;
+    int ended = 0;
+    if (w != NULL) {
+        w->over = 1;
+        ended = !w->sending && watch_advance_locked(w);
+    }
     pthread_mutex_unlock(&h->mu);
     if (ended)
         watch_release(w);

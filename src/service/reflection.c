@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cjx/descriptor_set.h"
+#include "cjx/utf8.h"
 #include "grpc/reflection/v1/reflection.methods.h"
 #include "grpc/reflection/v1alpha/reflection.methods.h"
 #include "service_internal.h"
@@ -78,6 +79,9 @@ answer_error(reflection_response *resp, struct cjx_arena *arena, int err,
     va_start(ap, fmt);
     vsnprintf(text, 512, fmt, ap);
     va_end(ap);
+    /* A name cut at its bound may end inside a character: the message
+     * must stay valid UTF-8, or the answer could not be sent. */
+    text[cjx_utf8_invalid_at(text, strlen(text))] = '\0';
     e->error_code = cjx_err_status_code(err);
     e->error_message = text;
     resp->message_response_case =

@@ -15,6 +15,7 @@
 #include "cjx/evaluate.h"
 #include "cjx/service.h"
 #include "cjx/store.h"
+#include "cjx/utf8.h"
 #include "cjx/v1/record_service.pb-c.h"
 #include "cjx/v1/rules_service.pb-c.h"
 #include "grpc/health/v1/health.pb-c.h"
@@ -592,7 +593,10 @@ test_service__health_check__serving_for_the_server_and_each_service(
     };
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         assert_int_equal(health_check(f, unknown[i], msg), -NOT_FOUND);
-        assert_non_null(strstr(msg, "service"));
+        char want[256];
+        snprintf(want, sizeof(want), "service: %s is not served here",
+                 unknown[i]);
+        assert_string_equal(msg, want);
     }
 }
 
@@ -747,7 +751,7 @@ reflect(struct fixture *f, int alpha, reflection_request **reqs, size_t n,
     assert_true(n <= 8);
     for (size_t i = 0; i < n; i++) {
         /* The bytes of a v1 request are those of a v1alpha one. */
-        uint8_t buf[512];
+        uint8_t buf[1024];
         size_t len = protobuf_c_message_pack(&reqs[i]->base, buf);
         msgs[i] = protobuf_c_message_unpack(
             alpha
@@ -851,9 +855,9 @@ test_service__reflection__unknown_names_get_an_error_naming_the_field(
     void **state)
 {
     struct fixture *f = *state;
-    reflection_request q[5];
-    reflection_request *reqs[5];
-    for (int i = 0; i < 5; i++) {
+    reflection_request q[6];
+    reflection_request *reqs[6];
+    for (int i = 0; i < 6; i++) {
         grpc__reflection__v1__server_reflection_request__init(&q[i]);
         reqs[i] = &q[i];
     }
@@ -871,8 +875,17 @@ test_service__reflection__unknown_names_get_an_error_naming_the_field(
     q[4].message_request_case =
         GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_ALL_EXTENSION_NUMBERS_OF_TYPE;
     q[4].all_extension_numbers_of_type = "cjx.v1.ConvictionRecord";
-    reflection_response *r[5];
-    assert_int_equal(reflect(f, 0, reqs, 5, r), OK);
+    /* A long name of two-byte characters after one of one byte: the bound
+     * of the name in the message falls inside a character. */
+    char long_name[402] = "x";
+    for (int i = 0; i < 200; i++)
+        memcpy(long_name + 1 + 2 * i, "\xc3\xa9", 2);
+    long_name[401] = '\0';
+    q[5].message_request_case =
+        GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME;
+    q[5].file_by_filename = long_name;
+    reflection_response *r[6];
+    assert_int_equal(reflect(f, 0, reqs, 6, r), OK);
     static const struct {
         int code;
         const char *words;
@@ -894,7 +907,10 @@ test_service__reflection__unknown_names_get_an_error_naming_the_field(
                         "cjx.v1.ConvictionRecord");
     assert_int_equal(r[4]->all_extension_numbers_response->n_extension_number,
                      0);
-    for (int i = 0; i < 5; i++)
+    const char *cut = r[5]->error_response->error_message;
+    assert_non_null(strstr(cut, "file_by_filename: no file x\xc3\xa9"));
+    assert_true(cjx_utf8_valid(cut, strlen(cut)));
+    for (int i = 0; i < 6; i++)
         grpc__reflection__v1__server_reflection_response__free_unpacked(r[i],
                                                                         NULL);
 }

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include "cjx/descriptor_set.h"
 #include "cjx/evaluate.h"
 #include "cjx/service.h"
 #include "cjx/store.h"
@@ -850,6 +851,20 @@ test_service__reflection__lists_services_and_serves_files_with_imports(
     }
 }
 
+/* The largest answer is a file with all it imports; even every file at
+ * once must fit the smallest message limit a daemon may be given (64 KiB,
+ * docs/config.md), with room to spare for the rest of the response. */
+static void
+test_service__reflection__every_answer_fits_the_smallest_message_limit(
+    void **state)
+{
+    (void)state;
+    size_t total = 0;
+    for (size_t i = 0; i < cjx_descriptor_file_count; i++)
+        total += cjx_descriptor_files[i].len + 8;
+    assert_true(total < 65536 / 2);
+}
+
 static void
 test_service__reflection__unknown_names_get_an_error_naming_the_field(
     void **state)
@@ -963,6 +978,8 @@ main(void)
         cmocka_unit_test_setup_teardown(
             test_service__reflection__unknown_names_get_an_error_naming_the_field,
             setup, teardown),
+        cmocka_unit_test(
+            test_service__reflection__every_answer_fits_the_smallest_message_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -851,6 +851,41 @@ test_service__reflection__lists_services_and_serves_files_with_imports(
     }
 }
 
+static void
+test_service__reflection__each_request_after_the_first_takes_a_token(
+    void **state)
+{
+    struct fixture *f = *state;
+    ProtobufCMessage *msgs[3];
+    for (int i = 0; i < 3; i++) {
+        reflection_request *q = calloc(1, sizeof(*q));
+        grpc__reflection__v1__server_reflection_request__init(q);
+        q->message_request_case =
+            GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES;
+        q->list_services = "";
+        msgs[i] = &q->base;
+    }
+    struct mem_call mc;
+    mem_call_init(
+        &mc, f->svc, f->conf,
+        cjx_service_find(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"),
+        SF_DA(f));
+    mc.stream = msgs;
+    mc.n_stream = 3;
+    mc.rate_limited = 1;
+    mc.tokens = 1;
+    mc.retry_after_ms = 250;
+    assert_int_equal(mem_call_run(&mc, NULL), RESOURCE_EXHAUSTED);
+    /* The call's own token covered the first; the second took the last. */
+    assert_int_equal(mc.sent, 2);
+    assert_int_equal(mc.token_asks, 2);
+    assert_non_null(strstr(mc.message, "retry after 250 ms"));
+    mem_call_fini(&mc);
+    for (int i = 0; i < 3; i++)
+        free(msgs[i]);
+}
+
 /* The largest answer is a file with all it imports; even every file at
  * once must fit the smallest message limit a daemon may be given (64 KiB,
  * docs/config.md), with room to spare for the rest of the response. */
@@ -977,6 +1012,9 @@ main(void)
             setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_service__reflection__unknown_names_get_an_error_naming_the_field,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__reflection__each_request_after_the_first_takes_a_token,
             setup, teardown),
         cmocka_unit_test(
             test_service__reflection__every_answer_fits_the_smallest_message_limit),

@@ -24,11 +24,14 @@ async function acknowledgeOrders(cases, cursor, follow) {
       // daemon records that it did.
       const reply = await cjx.unary(cases, 'AcknowledgeHistoryUpdated', {
         meta: {request_id: cjx.keyId('ack', c.key)}, key: c.key, applied: c.order});
+      cursor.save(change.seq);
+      // Reported once the cursor is past it: what is printed is done.
       console.log(JSON.stringify({acknowledged: c.key.cii, case: c.key.court_case_number,
                                   count: c.key.count_number, applied: c.order,
                                   state: reply.snapshot.state}));
+    } else {
+      cursor.save(change.seq);
     }
-    cursor.save(change.seq);
   });
 }
 
@@ -36,11 +39,11 @@ async function followRecords(records, cursor, follow) {
   const stream = records.WatchRecords({after_seq: cursor.seq, follow});
   await cjx.eachMessage(stream, async (change) => {
     const r = change.record.record;
+    cursor.save(change.seq);
     console.log(JSON.stringify({record: r.subject.cii, case: r.court_case_number,
                                 count: r.count_number, version: change.record.version,
                                 level: r.level, sealed: r.sealed,
                                 relief_history: r.relief_history.map((e) => e.relief)}));
-    cursor.save(change.seq);
   });
 }
 

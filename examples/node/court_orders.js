@@ -31,6 +31,7 @@ async function main() {
   const stream = cases.WatchCases({after_seq: cursor.seq, follow: !opts.catchUp});
   await cjx.eachMessage(stream, async (change) => {
     const c = change.snapshot;
+    let done = null;
     if (change.event === 'CASE_EVENT_KIND_NO_CHALLENGE' &&
         c.state === 'CASE_STATE_NOT_CHALLENGED' && ORDER_FOR[c.accepted_relief]) {
       const order = {
@@ -44,16 +45,17 @@ async function main() {
       };
       try {
         const reply = await cjx.unary(cases, 'Order', order);
-        console.log(JSON.stringify({ordered: c.key.cii, case: c.key.court_case_number,
-                                    count: c.key.count_number,
-                                    relief: reply.snapshot.order,
-                                    unchanged: reply.unchanged}));
+        done = {ordered: c.key.cii, case: c.key.court_case_number,
+                count: c.key.count_number, relief: reply.snapshot.order,
+                unchanged: reply.unchanged};
       } catch (err) {
         if (!FINAL.includes(err.code)) throw err; // the next run starts here again
-        console.log(JSON.stringify({refused: c.key.cii, code: err.code, message: err.details}));
+        done = {refused: c.key.cii, code: err.code, message: err.details};
       }
     }
     cursor.save(change.seq);
+    // Reported once the cursor is past it: what is printed is done.
+    if (done) console.log(JSON.stringify(done));
   });
   cases.close();
 }

@@ -17,8 +17,11 @@ proto/cjx/v1/*.proto, and put GEN on PYTHONPATH.
 """
 import argparse
 import json
+import os
 import sys
 import threading
+
+import grpc
 
 from cjx.v1 import conviction_pb2 as cv
 from cjx.v1 import exchange_pb2 as ex
@@ -54,11 +57,14 @@ def acknowledge_orders(ch, cursor, follow):
             h.meta.request_id = f"ack:{k.cii}:{k.court_case_number}:{k.count_number}"
             h.key.CopyFrom(k)
             reply = ack(h, timeout=30)
+            cursor.save(change.seq)
+            # Reported once the cursor is past it: what is printed is done.
             say({"acknowledged": k.cii, "case": k.court_case_number,
                  "count": k.count_number,
                  "applied": cv.OrderRelief.Name(case.order),
                  "state": ex.CaseState.Name(reply.snapshot.state)})
-        cursor.save(change.seq)
+        else:
+            cursor.save(change.seq)
 
 
 def follow_records(ch, cursor, follow):
@@ -68,12 +74,24 @@ def follow_records(ch, cursor, follow):
         response_deserializer=rs.RecordChange.FromString)
     for change in watch(rs.WatchRecordsRequest(after_seq=cursor.seq, follow=follow)):
         rec = change.record.record
+        cursor.save(change.seq)
         say({"record": rec.subject.cii, "case": rec.court_case_number,
              "count": rec.count_number, "version": change.record.version,
              "level": cv.OffenseLevel.Name(rec.level), "sealed": rec.sealed,
              "relief_history": [cv.OrderRelief.Name(e.relief)
                                 for e in rec.relief_history]})
-        cursor.save(change.seq)
+
+
+def until_it_ends(feed, ch, cursor):
+    """Follows one feed; when its stream ends (the daemon drains or
+    restarts), the whole program exits, for its supervisor to start it
+    again from the saved cursors."""
+    try:
+        feed(ch, cursor, True)
+    except grpc.RpcError as e:
+        print(f"cch_updates: {feed.__name__}: {e.code().name}: {e.details()}",
+              file=sys.stderr, flush=True)
+    os._exit(1)
 
 
 def main():
@@ -90,7 +108,8 @@ def main():
             acknowledge_orders(ch, cases, False)
             follow_records(ch, records, False)
             return 0
-        feeds = [threading.Thread(target=f, args=(ch, c, True), daemon=True)
+        feeds = [threading.Thread(target=until_it_ends, args=(f, ch, c),
+                                  daemon=True)
                  for f, c in ((acknowledge_orders, cases),
                               (follow_records, records))]
         for t in feeds:

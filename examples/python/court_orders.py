@@ -68,6 +68,7 @@ def main():
                                              follow=not args.catch_up))
         for change in changes:
             case = change.snapshot
+            done = None
             if (change.event == ex.CASE_EVENT_KIND_NO_CHALLENGE
                     and case.state == ex.CASE_STATE_NOT_CHALLENGED
                     and case.accepted_relief in ORDER_FOR):
@@ -80,17 +81,18 @@ def main():
                     if e.code() not in (grpc.StatusCode.FAILED_PRECONDITION,
                                         grpc.StatusCode.INVALID_ARGUMENT):
                         raise
-                    print(json.dumps({"refused": case.key.cii,
-                                      "code": e.code().name,
-                                      "message": e.details()}), flush=True)
+                    done = {"refused": case.key.cii, "code": e.code().name,
+                            "message": e.details()}
                 else:
-                    print(json.dumps({
-                        "ordered": case.key.cii,
-                        "case": case.key.court_case_number,
-                        "count": case.key.count_number,
-                        "relief": cv.OrderRelief.Name(reply.snapshot.order),
-                        "unchanged": reply.unchanged}), flush=True)
+                    done = {"ordered": case.key.cii,
+                            "case": case.key.court_case_number,
+                            "count": case.key.count_number,
+                            "relief": cv.OrderRelief.Name(reply.snapshot.order),
+                            "unchanged": reply.unchanged}
             cursor.save(change.seq)
+            # Reported once the cursor is past it: what is printed is done.
+            if done is not None:
+                print(json.dumps(done), flush=True)
     return 0
 
 

@@ -3,11 +3,13 @@
 daemons of DOJ, a prosecutor and a court exchanging over mTLS.
 
 DOJ notifies the candidates of its records, the prosecutor accepts each;
-then the court system example orders the relief from its saved cursor, and
-DOJ's CCH example acknowledges the orders and sees relief land on DOJ's
-records. Each example runs again from its cursors and does nothing more."""
+the court system example, following the court's cases from the start,
+orders the relief as each decision arrives; DOJ's CCH example acknowledges
+the orders and sees relief land on DOJ's records. Each example runs again
+from its cursors and does nothing more."""
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -75,7 +77,7 @@ class Examples(unittest.TestCase):
     def exchange_to_the_court(self, net):
         """DOJ notifies; the prosecutor accepts every grant. Returns the
         cases by key, each with the relief the court is to order."""
-        doj, da, court = net["doj"], net["sf-da"], net["sf-court"]
+        doj, da = net["doj"], net["sf-da"]
         # The shipped examples' records hold a reduction, the cjxctl
         # tests' records dismissals.
         doj.ctl("submit", os.path.join(EXAMPLES, "records.jsonl"))
@@ -93,7 +95,6 @@ class Examples(unittest.TestCase):
         cases_when(da, in_state(grants, ex.CASE_STATE_NOTIFIED))
         for (cii, ccn, count), c in grants.items():
             da.ctl("decide", cii, ccn, str(count), "--relief", GRANTS[c.relief])
-        cases_when(court, in_state(grants, ex.CASE_STATE_NOT_CHALLENGED))
         return grants
 
     def run_example(self, argv, env):
@@ -102,21 +103,39 @@ class Examples(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         return [json.loads(line) for line in out.stdout.splitlines()]
 
+    def follow_until(self, proc, n):
+        """Reads the JSON lines a following example prints until it has
+        printed n; the wait for each is bounded."""
+        lines = []
+        while len(lines) < n:
+            ready, _, _ = select.select([proc.stdout], [], [], 60)
+            self.assertTrue(ready, f"no output after {lines}")
+            line = proc.stdout.readline()
+            self.assertTrue(line, f"the example exited after {lines}")
+            lines.append(json.loads(line))
+        return lines
+
     def check(self, court_orders, cch_updates, env):
         net = cjxdaemons.Network(["doj", "sf-da", "sf-court"], EXCHANGE)
+        follower = None
         try:
-            grants = self.exchange_to_the_court(net)
             doj, court = net["doj"], net["sf-court"]
-            cursor = os.path.join(court.dir, "court.cursor")
-            court_args = court_orders + ["--target", "unix:" + court.socket,
-                                         "--cursor", cursor, "--judge",
-                                         "Hon. A. Judge", "--catch-up"]
-            orders = self.run_example(court_args, env)
+            court_args = court_orders + [
+                "--target", "unix:" + court.socket, "--cursor",
+                os.path.join(court.dir, "court.cursor"), "--judge", "Hon. A. Judge"]
+            # The court system follows before any case exists, and orders
+            # each count as the prosecutor's decision reaches the court.
+            follower = subprocess.Popen(court_args, env=env, stdout=subprocess.PIPE,
+                                        text=True)
+            grants = self.exchange_to_the_court(net)
+            orders = self.follow_until(follower, len(grants))
             self.assertEqual(sorted((o["ordered"], o["case"], o["count"]) for o in orders),
                              sorted(grants))
             self.assertTrue(all(not o["unchanged"] for o in orders))
+            follower.terminate()
+            follower.wait(30)
             # From the saved cursor: nothing is ordered twice.
-            self.assertEqual(self.run_example(court_args, env), [])
+            self.assertEqual(self.run_example(court_args + ["--catch-up"], env), [])
 
             cases_when(doj, in_state(grants, ex.CASE_STATE_ORDERED))
             cch_args = cch_updates + [
@@ -145,6 +164,9 @@ class Examples(unittest.TestCase):
                 self.assertEqual(rec["sealed"], order == "ORDER_RELIEF_DISMISS_AND_SEAL", k)
             self.assertEqual(self.run_example(cch_args, env), [])
         finally:
+            if follower is not None and follower.poll() is None:
+                follower.kill()
+                follower.wait()
             self.assertEqual(net.close(), [])
 
     def test_python_examples(self):

@@ -105,14 +105,19 @@ class Examples(unittest.TestCase):
 
     def follow_until(self, proc, n):
         """Reads the JSON lines a following example prints until it has
-        printed n; the wait for each is bounded."""
-        lines = []
+        printed n; the wait for each is bounded. Reads the pipe itself: a
+        buffered reader could hold lines that select() no longer sees."""
+        lines, pending = [], b""
         while len(lines) < n:
+            if b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                lines.append(json.loads(line))
+                continue
             ready, _, _ = select.select([proc.stdout], [], [], 60)
             self.assertTrue(ready, f"no output after {lines}")
-            line = proc.stdout.readline()
-            self.assertTrue(line, f"the example exited after {lines}")
-            lines.append(json.loads(line))
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            self.assertTrue(chunk, f"the example exited after {lines}")
+            pending += chunk
         return lines
 
     def check(self, court_orders, cch_updates, env):
@@ -125,8 +130,7 @@ class Examples(unittest.TestCase):
                 os.path.join(court.dir, "court.cursor"), "--judge", "Hon. A. Judge"]
             # The court system follows before any case exists, and orders
             # each count as the prosecutor's decision reaches the court.
-            follower = subprocess.Popen(court_args, env=env, stdout=subprocess.PIPE,
-                                        text=True)
+            follower = subprocess.Popen(court_args, env=env, stdout=subprocess.PIPE)
             grants = self.exchange_to_the_court(net)
             orders = self.follow_until(follower, len(grants))
             self.assertEqual(sorted((o["ordered"], o["case"], o["count"]) for o in orders),
@@ -164,9 +168,11 @@ class Examples(unittest.TestCase):
                 self.assertEqual(rec["sealed"], order == "ORDER_RELIEF_DISMISS_AND_SEAL", k)
             self.assertEqual(self.run_example(cch_args, env), [])
         finally:
-            if follower is not None and follower.poll() is None:
-                follower.kill()
-                follower.wait()
+            if follower is not None:
+                if follower.poll() is None:
+                    follower.kill()
+                    follower.wait()
+                follower.stdout.close()
             self.assertEqual(net.close(), [])
 
     def test_python_examples(self):

@@ -43,7 +43,8 @@ struct cjx_rules_registry;
 void cjx_service_set_rules(struct cjx_service *svc,
                            struct cjx_rules_registry *reg);
 
-/* Ends every open follow stream (clients may resume from their cursor) and
+/* Turns the health status NOT_SERVING (Watch streams are told, then end),
+ * ends every open follow stream (clients may resume from their cursor) and
  * refuses new ones: the first step of a graceful shutdown. */
 void cjx_service_shutdown(struct cjx_service *svc);
 /* Accepts NULL. Every call must be over. */

@@ -100,6 +100,14 @@ enum cjx_record_filter {
  * feed, with the newest sequence number. Must not block. */
 typedef void (*cjx_store_commit_fn)(void *arg, int64_t last_seq);
 
+/* Called after each transaction of writes, before the completions of its
+ * writes run: committed is 1 when it committed, 0 when it failed (disk
+ * full, the database locked or gone), with the store's detail (valid
+ * during the call only). Tells whether the store can commit at all, which
+ * no single write's answer does. Must not block. */
+typedef void (*cjx_store_outcome_fn)(void *arg, int committed,
+                                     const char *detail);
+
 /* An audit entry or checkpoint as stored, borrowed for the duration of the
  * visit that receives it. */
 struct cjx_stored_audit {
@@ -144,6 +152,8 @@ struct cjx_store_ops {
     int64_t (*last_audit_seq)(struct cjx_store *s);
     void (*set_audit_hook)(struct cjx_store *s, cjx_store_commit_fn fn,
                            void *arg);
+    void (*set_outcome_hook)(struct cjx_store *s, cjx_store_outcome_fn fn,
+                             void *arg);
     int (*set_audit_signer)(struct cjx_store *s, const char *key_pem,
                             const char *cert_pem, struct cjx_errbuf *eb);
     void (*close)(struct cjx_store *s);
@@ -301,6 +311,15 @@ static inline void
 cjx_store_set_audit_hook(struct cjx_store *s, cjx_store_commit_fn fn, void *arg)
 {
     s->ops->set_audit_hook(s, fn, arg);
+}
+
+/* Installs the single outcome hook (NULL removes it); once it is removed
+ * it is no longer running. */
+static inline void
+cjx_store_set_outcome_hook(struct cjx_store *s, cjx_store_outcome_fn fn,
+                           void *arg)
+{
+    s->ops->set_outcome_hook(s, fn, arg);
 }
 
 /* Replaces the key and certificate that sign checkpoints from now on (a

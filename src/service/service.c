@@ -9,6 +9,7 @@
 #include "cjx/clock.h"
 #include "cjx/log.h"
 #include "cjx/rules.h"
+#include "health.h"
 
 /* The store's commit hook: wakes the parked WatchRecords streams. */
 static void
@@ -35,12 +36,18 @@ cjx_service_new(struct cjx_store *store, struct cjx_service **out)
     if (svc == NULL)
         return CJX_ENOMEM;
     svc->store = store;
+    svc->health = health_new();
+    if (svc->health == NULL) {
+        free(svc);
+        return CJX_ENOMEM;
+    }
     follow_hub_init(&svc->hub);
     follow_hub_init(&svc->audit_hub);
     atomic_init(&svc->audit_closing, 0);
     pthread_mutex_init(&svc->rules_mu, NULL);
     cjx_store_set_commit_hook(store, on_record_commit, svc);
     cjx_store_set_audit_hook(store, on_audit_commit, svc);
+    cjx_store_set_outcome_hook(store, health_on_store_outcome, svc->health);
     int err = cases_service_init(svc);
     if (err != 0) {
         cjx_service_free(svc);
@@ -53,6 +60,9 @@ cjx_service_new(struct cjx_store *store, struct cjx_service **out)
 void
 cjx_service_shutdown(struct cjx_service *svc)
 {
+    /* First, so that health watchers learn of the drain before the
+     * streams they depend on end. */
+    health_drain(svc->health);
     follow_hub_close(&svc->hub);
     cases_service_shutdown(svc);
     atomic_store(&svc->audit_closing, 1);
@@ -66,7 +76,9 @@ cjx_service_free(struct cjx_service *svc)
         return;
     cjx_store_set_commit_hook(svc->store, NULL, NULL);
     cjx_store_set_audit_hook(svc->store, NULL, NULL);
+    cjx_store_set_outcome_hook(svc->store, NULL, NULL);
     cases_service_fini(svc);
+    health_free(svc->health);
     follow_hub_fini(&svc->hub);
     follow_hub_fini(&svc->audit_hub);
     service_rules_put(svc->rules);
@@ -126,6 +138,7 @@ static const struct {
     {cjx_audit_handlers, &cjx_audit_handler_count},
     {cjx_cases_handlers, &cjx_cases_handler_count},
     {cjx_health_handlers, &cjx_health_handler_count},
+    {cjx_reflection_handlers, &cjx_reflection_handler_count},
 };
 
 size_t

@@ -9,6 +9,7 @@
 #include "follow.h"
 
 struct case_hub;
+struct health;
 
 /* A rule registry shared by the calls that use it; the last user frees it. */
 struct rules_ref {
@@ -24,6 +25,7 @@ struct cjx_service {
     struct follow_hub audit_hub; /* TailAudit and ExportAudit streams */
     atomic_int audit_closing;    /* verifications in progress stop */
     struct case_hub *cases;      /* WatchCases streams (cases_feed.c) */
+    struct health *health;       /* the serving status (health.c) */
 };
 
 /* The current rule sets, referenced (NULL registry inside if none are
@@ -36,6 +38,8 @@ extern const struct cjx_handler cjx_records_handlers[];
 extern const size_t cjx_records_handler_count;
 extern const struct cjx_handler cjx_health_handlers[];
 extern const size_t cjx_health_handler_count;
+extern const struct cjx_handler cjx_reflection_handlers[];
+extern const size_t cjx_reflection_handler_count;
 extern const struct cjx_handler cjx_rules_handlers[];
 extern const size_t cjx_rules_handler_count;
 extern const struct cjx_handler cjx_audit_handlers[];

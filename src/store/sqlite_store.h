@@ -106,6 +106,8 @@ struct sqlite_store {
     _Atomic int64_t last_audit_seq;
     cjx_store_commit_fn audit_hook; /* under hook_mu */
     void *audit_hook_arg;
+    cjx_store_outcome_fn outcome_hook; /* under hook_mu */
+    void *outcome_hook_arg;
 
     pthread_mutex_t pool_mu;
     struct read_conn *pool;

@@ -42,6 +42,17 @@ sqlite_set_audit_hook(struct cjx_store *base, cjx_store_commit_fn fn, void *arg)
     pthread_mutex_unlock(&s->hook_mu);
 }
 
+static void
+sqlite_set_outcome_hook(struct cjx_store *base, cjx_store_outcome_fn fn,
+                        void *arg)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    pthread_mutex_lock(&s->hook_mu);
+    s->outcome_hook = fn;
+    s->outcome_hook_arg = arg;
+    pthread_mutex_unlock(&s->hook_mu);
+}
+
 static int
 sqlite_set_audit_signer(struct cjx_store *base, const char *key_pem,
                         const char *cert_pem, struct cjx_errbuf *eb)
@@ -104,6 +115,7 @@ static const struct cjx_store_ops sqlite_ops = {
     .read_audit_checkpoints = cjx_store_reader_audit_checkpoints,
     .last_audit_seq = sqlite_last_audit_seq,
     .set_audit_hook = sqlite_set_audit_hook,
+    .set_outcome_hook = sqlite_set_outcome_hook,
     .set_audit_signer = sqlite_set_audit_signer,
     .close = sqlite_close,
     .cases = &cjx_store_sqlite_case_ops,

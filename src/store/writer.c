@@ -578,16 +578,17 @@ apply_audit_only(struct sqlite_store *s, struct sqlite_pending_write *pw,
 }
 
 /* Applies a batch in one transaction, with the checkpoints that fall due
- * in it. If the transaction fails, every write in it fails. Returns the
- * highest seq the batch committed, 0 if it advanced nothing; *audit_top
- * likewise for the audit log. */
+ * in it. If the transaction fails, every write in it fails and *failed is
+ * set. Returns the highest seq the batch committed, 0 if it advanced
+ * nothing; *audit_top likewise for the audit log. */
 static int64_t
 commit_batch(struct sqlite_store *s, struct sqlite_pending_write *batch,
-             int64_t *audit_top)
+             int64_t *audit_top, int *failed)
 {
     struct writer_error we;
     struct sqlite_audit_chain before = s->chain;
     *audit_top = 0;
+    *failed = 0;
     int rc = step_done(s, s->ws[WS_BEGIN], &we, "starting transaction");
     for (struct sqlite_pending_write *pw = batch; pw != NULL && rc == SQLITE_OK;
          pw = pw->next) {
@@ -612,6 +613,7 @@ commit_batch(struct sqlite_store *s, struct sqlite_pending_write *batch,
         }
         s->chain = before;
         fail_batch(batch, we.msg);
+        *failed = 1;
         return 0;
     }
     if (s->chain.seq > before.seq)
@@ -630,13 +632,18 @@ commit_batch(struct sqlite_store *s, struct sqlite_pending_write *batch,
     return top;
 }
 
-/* Announces the commit, then answers and frees every write of the batch.
- * The hook runs first so that a write's completion implies the hook has
- * seen its seq. */
+/* Announces the commit (or its failure), then answers and frees every
+ * write of the batch. The hooks run first so that a write's completion
+ * implies the hooks have seen its seq and the transaction's outcome. */
 static void
 finish_batch(struct sqlite_store *s, struct sqlite_pending_write *batch,
-             int64_t top, int64_t audit_top)
+             int64_t top, int64_t audit_top, int failed)
 {
+    pthread_mutex_lock(&s->hook_mu);
+    if (s->outcome_hook != NULL)
+        s->outcome_hook(s->outcome_hook_arg, !failed,
+                        failed ? batch->detail : NULL);
+    pthread_mutex_unlock(&s->hook_mu);
     if (top > 0) {
         atomic_store(&s->last_seq, top);
         pthread_mutex_lock(&s->hook_mu);
@@ -725,6 +732,7 @@ struct sqlite_committed {
     struct sqlite_committed *next;
     struct sqlite_pending_write *batch;
     int64_t top, audit_top;
+    int failed; /* the transaction did not commit */
 };
 
 /* Waits on s->cv (with s->mu held) until something is queued, the store
@@ -768,15 +776,18 @@ writer_main(void *arg)
         pthread_mutex_unlock(&s->mu);
         struct sqlite_committed *c = malloc(sizeof(*c));
         int64_t audit_top;
-        int64_t top = commit_batch(s, batch, &audit_top);
+        int failed;
+        int64_t top = commit_batch(s, batch, &audit_top, &failed);
         if (c == NULL) {
             /* No memory to hand over: answer from here instead. */
-            finish_batch(s, batch, top, audit_top);
+            finish_batch(s, batch, top, audit_top, failed);
             pthread_mutex_lock(&s->mu);
             continue;
         }
-        *c = (struct sqlite_committed){
-            .batch = batch, .top = top, .audit_top = audit_top};
+        *c = (struct sqlite_committed){.batch = batch,
+                                       .top = top,
+                                       .audit_top = audit_top,
+                                       .failed = failed};
         pthread_mutex_lock(&s->mu);
         if (s->committed_tail != NULL)
             s->committed_tail->next = c;
@@ -814,7 +825,7 @@ completer_main(void *arg)
         if (s->committed_head == NULL)
             s->committed_tail = NULL;
         pthread_mutex_unlock(&s->mu);
-        finish_batch(s, c->batch, c->top, c->audit_top);
+        finish_batch(s, c->batch, c->top, c->audit_top, c->failed);
         free(c);
         pthread_mutex_lock(&s->mu);
     }

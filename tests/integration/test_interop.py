@@ -23,20 +23,11 @@ from cjx.v1 import rules_service_pb2 as rules  # noqa: E402
 from cjx.v1 import exchange_pb2 as ex  # noqa: E402
 from cjx.v1 import audit_pb2 as au  # noqa: E402
 
-CERTS = os.environ["CJX_TEST_CERTS"]
-CJXD = os.environ["CJX_CJXD"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cjxdaemons import CERTS, CJXD, free_port  # noqa: E402
+from cjxdaemons import read_cert as read  # noqa: E402
+
 DOJ = "CA0000001"
-
-
-def read(name):
-    with open(os.path.join(CERTS, name), "rb") as f:
-        return f.read()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def health_request():

@@ -52,10 +52,15 @@ static int
 op_send(struct cjx_call *c, const ProtobufCMessage *msg)
 {
     struct mem_call *mc = mem(c);
-    (void)protobuf_c_message_get_packed_size(msg);
+    size_t len = protobuf_c_message_get_packed_size(msg);
     pthread_mutex_lock(&mc->mu);
     int over = mc->ended;
     if (!over) {
+        if (mc->sent < MEM_CALL_KEPT) {
+            mc->sent_msg[mc->sent] = malloc(len ? len : 1);
+            mc->sent_len[mc->sent] = len;
+            protobuf_c_message_pack(msg, mc->sent_msg[mc->sent]);
+        }
         mc->sent++;
         /* Completed from mem_call_run's loop, not from here: a handler that
          * sends again from on_sent must not recurse once per message. */
@@ -228,10 +233,23 @@ mem_call_run_wire(struct mem_call *mc, const uint8_t *data, size_t len)
     return mem_call_run(mc, req);
 }
 
+int
+mem_call_wait_sent(struct mem_call *mc, int n)
+{
+    pthread_mutex_lock(&mc->mu);
+    while (mc->sent < n && !mc->ended)
+        pthread_cond_wait(&mc->cv, &mc->mu);
+    int sent = mc->sent;
+    pthread_mutex_unlock(&mc->mu);
+    return sent;
+}
+
 void
 mem_call_fini(struct mem_call *mc)
 {
     free(mc->reply);
+    for (int i = 0; i < mc->sent && i < MEM_CALL_KEPT; i++)
+        free(mc->sent_msg[i]);
     cjx_arena_fini(&mc->arena_storage);
     pthread_cond_destroy(&mc->cv);
     pthread_mutex_destroy(&mc->mu);

@@ -8,6 +8,8 @@
 #include "cjx/call.h"
 #include "cjx/service.h"
 
+#define MEM_CALL_KEPT 16
+
 struct mem_call {
     struct cjx_call base;
     const struct cjx_handler *handler;
@@ -20,7 +22,10 @@ struct mem_call {
     char message[512]; /* its detail */
     uint8_t *reply;    /* packed reply (unary, client streaming) */
     size_t reply_len;
-    int sent;         /* server-streaming messages sent */
+    int sent; /* server-streaming messages sent */
+    /* The first MEM_CALL_KEPT of them, packed (free'd by mem_call_fini). */
+    uint8_t *sent_msg[MEM_CALL_KEPT];
+    size_t sent_len[MEM_CALL_KEPT];
     int send_pending; /* a send waits for its completion */
     int recv_pending; /* the handler asked for the next message */
     /* Client streaming: the messages to feed, already decoded. */
@@ -53,6 +58,10 @@ int mem_call_run(struct mem_call *mc, const ProtobufCMessage *req);
  * a valid request, else runs it with mem_call_run. Not for client-streaming
  * methods. Returns the status code. */
 int mem_call_run_wire(struct mem_call *mc, const uint8_t *data, size_t len);
+
+/* Waits, from another thread than the one in mem_call_run, until the call
+ * has sent n messages or ended. Returns the number sent. */
+int mem_call_wait_sent(struct mem_call *mc, int n);
 
 /* Releases what the call holds. */
 void mem_call_fini(struct mem_call *mc);

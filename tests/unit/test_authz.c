@@ -12,6 +12,9 @@
 #include "cjx/v1/exchange.methods.h"
 #include "cjx/v1/record_service.methods.h"
 #include "cjx/v1/rules_service.methods.h"
+#include "grpc/health/v1/health.methods.h"
+#include "grpc/reflection/v1/reflection.methods.h"
+#include "grpc/reflection/v1alpha/reflection.methods.h"
 
 /* The policy written out again, independently of src/authz/authz.c, in the
  * words of the design: D = deny, A = allow statewide, C = own county only.
@@ -46,6 +49,10 @@ static const struct expected_row {
     {"/cjx.v1.CaseService/CaseStats", 1, "ACCC"},
     {"/cjx.v1.CaseService/ListOutbox", 1, "DDDD"},
     {"/grpc.health.v1.Health/Check", 1, "AAAA"},
+    {"/grpc.health.v1.Health/Watch", 1, "AAAA"},
+    {"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", 1, "AAAA"},
+    {"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", 1,
+     "AAAA"},
 };
 #define N_EXPECTED (sizeof(expected) / sizeof(expected[0]))
 
@@ -130,8 +137,8 @@ test_authz__unknown_method_is_denied_for_everyone(void **state)
         "/cjx.v1.RecordService/getrecord",
         "cjx.v1.RecordService/GetRecord",
         "/cjx.v1.RecordService/GetRecor",
-        "/grpc.health.v1.Health/Watch",
-        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        "/grpc.health.v1.Health/Watchh",
+        "/grpc.reflection.v1.ServerReflection/ServerReflection",
         "",
         "/",
     };
@@ -171,6 +178,14 @@ test_authz__every_generated_method_has_a_row(void **state)
                                  AUDIT_SERVICE_N_METHODS);
     check_every_method_has_a_row(cjx__v1__case_service__methods,
                                  CASE_SERVICE_N_METHODS);
+    check_every_method_has_a_row(grpc__health__v1__health__methods,
+                                 HEALTH_N_METHODS);
+    check_every_method_has_a_row(
+        grpc__reflection__v1__server_reflection__methods,
+        SERVER_REFLECTION_N_METHODS);
+    check_every_method_has_a_row(
+        grpc__reflection__v1alpha__server_reflection__methods,
+        SERVER_REFLECTION_N_METHODS);
 }
 
 int

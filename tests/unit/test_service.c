@@ -9,12 +9,19 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
+#include <sqlite3.h>
 
+#include "cjx/descriptor_set.h"
 #include "cjx/evaluate.h"
 #include "cjx/service.h"
 #include "cjx/store.h"
+#include "cjx/utf8.h"
 #include "cjx/v1/record_service.pb-c.h"
 #include "cjx/v1/rules_service.pb-c.h"
+#include "grpc/health/v1/health.pb-c.h"
+#include "grpc/reflection/v1/reflection.pb-c.h"
+#include "grpc/reflection/v1alpha/reflection.pb-c.h"
 #include "mem_call.h"
 
 enum {
@@ -24,7 +31,8 @@ enum {
     ALREADY_EXISTS = 6,
     PERMISSION_DENIED = 7,
     RESOURCE_EXHAUSTED = 8,
-    FAILED_PRECONDITION = 9
+    FAILED_PRECONDITION = 9,
+    UNAVAILABLE = 14
 };
 
 struct fixture {
@@ -579,6 +587,438 @@ test_service__evaluate_decides_and_refuses(void **state)
     assert_string_equal(msg, "query: required");
 }
 
+/* ---- grpc.health.v1.Health ------------------------------------------- */
+
+#define SERVING GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
+#define NOT_SERVING \
+    GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING
+#define SERVICE_UNKNOWN \
+    GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN
+
+/* Health/Check of service by an agency: the status, or -code. */
+static int
+health_check(struct fixture *f, const char *service, char *msg)
+{
+    const struct cjx_handler *h =
+        cjx_service_find("/grpc.health.v1.Health/Check");
+    Grpc__Health__V1__HealthCheckRequest req =
+        GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    req.service = (char *)service;
+    struct mem_call mc;
+    mem_call_init(&mc, f->svc, f->conf, h, SF_COURT(f));
+    int code = mem_call_run(&mc, &req.base);
+    int status = -code;
+    if (code == OK) {
+        Grpc__Health__V1__HealthCheckResponse *resp =
+            grpc__health__v1__health_check_response__unpack(NULL, mc.reply_len,
+                                                            mc.reply);
+        assert_non_null(resp);
+        status = resp->status;
+        grpc__health__v1__health_check_response__free_unpacked(resp, NULL);
+    }
+    if (msg != NULL)
+        snprintf(msg, 256, "%.200s", mc.message);
+    mem_call_fini(&mc);
+    return status;
+}
+
+static void
+test_service__health_check__serving_for_the_server_and_each_service(
+    void **state)
+{
+    struct fixture *f = *state;
+    char msg[256];
+    assert_int_equal(health_check(f, "", msg), SERVING);
+    static const char *const served[] = {
+        "cjx.v1.RecordService",
+        "cjx.v1.RulesService",
+        "cjx.v1.AuditService",
+        "cjx.v1.CaseService",
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+    };
+    for (size_t i = 0; i < sizeof(served) / sizeof(served[0]); i++)
+        if (health_check(f, served[i], msg) != SERVING)
+            fail_msg("%s is not SERVING", served[i]);
+    static const char *const unknown[] = {
+        "cjx.v1.NoSuchService",  "cjx.v1",
+        "cjx.v1.RecordServic",   "cjx.v1.RecordService/GetRecord",
+        "/cjx.v1.RecordService",
+    };
+    for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+        assert_int_equal(health_check(f, unknown[i], msg), -NOT_FOUND);
+        char want[256];
+        snprintf(want, sizeof(want), "service: %s is not served here",
+                 unknown[i]);
+        assert_string_equal(msg, want);
+    }
+}
+
+/* A Health/Watch running on a thread of its own, as a client would. */
+struct watcher {
+    struct mem_call mc;
+    Grpc__Health__V1__HealthCheckRequest req;
+    pthread_t thread;
+    int code;
+};
+
+static void *
+watcher_main(void *arg)
+{
+    struct watcher *w = arg;
+    w->code = mem_call_run(&w->mc, &w->req.base);
+    return NULL;
+}
+
+static void
+watcher_start(struct watcher *w, struct fixture *f, const char *service)
+{
+    memset(w, 0, sizeof(*w));
+    grpc__health__v1__health_check_request__init(&w->req);
+    w->req.service = (char *)service;
+    mem_call_init(&w->mc, f->svc, f->conf,
+                  cjx_service_find("/grpc.health.v1.Health/Watch"), DOJ(f));
+    assert_int_equal(pthread_create(&w->thread, NULL, watcher_main, w), 0);
+}
+
+/* The status the watch sent n-th (1-based), waiting for it. */
+static int
+watcher_status(struct watcher *w, int n)
+{
+    if (mem_call_wait_sent(&w->mc, n) < n)
+        fail_msg("the watch ended after %d message(s): %s", w->mc.sent,
+                 w->mc.message);
+    Grpc__Health__V1__HealthCheckResponse *resp =
+        grpc__health__v1__health_check_response__unpack(
+            NULL, w->mc.sent_len[n - 1], w->mc.sent_msg[n - 1]);
+    assert_non_null(resp);
+    int status = resp->status;
+    grpc__health__v1__health_check_response__free_unpacked(resp, NULL);
+    return status;
+}
+
+static int
+watcher_join(struct watcher *w)
+{
+    assert_int_equal(pthread_join(w->thread, NULL), 0);
+    int sent = w->mc.sent;
+    mem_call_fini(&w->mc);
+    return sent;
+}
+
+/* Makes the store's transactions that insert a record with cii DOOM fail
+ * at COMMIT (a deferred foreign key), as a full disk would. */
+static void
+doom_commits_of_cii_doom(struct fixture *f)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/s.db", f->dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *err = NULL;
+    int rc = sqlite3_exec(db,
+                          "CREATE TABLE t_parent (id INTEGER PRIMARY KEY);"
+                          "CREATE TABLE t_child (pid INTEGER REFERENCES "
+                          "t_parent(id) DEFERRABLE INITIALLY DEFERRED);"
+                          "CREATE TRIGGER doom AFTER INSERT ON records"
+                          " WHEN NEW.cii = 'DOOM'"
+                          " BEGIN INSERT INTO t_child VALUES (42); END;",
+                          NULL, NULL, &err);
+    if (rc != SQLITE_OK)
+        fail_msg("%s", err);
+    sqlite3_close(db);
+}
+
+static void
+test_service__health__not_serving_from_a_failed_commit_to_the_next_good_one(
+    void **state)
+{
+    struct fixture *f = *state;
+    doom_commits_of_cii_doom(f);
+    struct watcher w;
+    watcher_start(&w, f, "");
+    assert_int_equal(watcher_status(&w, 1), SERVING);
+
+    struct request r;
+    assert_int_not_equal(
+        submit(f, NULL, request(&r, "d1", "DOOM", 1, "Alameda"), NULL), OK);
+    /* The write is answered after the health has seen its commit fail. */
+    assert_int_equal(health_check(f, "", NULL), NOT_SERVING);
+    assert_int_equal(health_check(f, "cjx.v1.CaseService", NULL), NOT_SERVING);
+    assert_int_equal(watcher_status(&w, 2), NOT_SERVING);
+
+    assert_int_equal(
+        submit(f, NULL, request(&r, "g1", "GOOD1", 1, "Alameda"), NULL), OK);
+    assert_int_equal(health_check(f, "", NULL), SERVING);
+    assert_int_equal(watcher_status(&w, 3), SERVING);
+
+    /* A drain: the watch is told, then ends so the client looks again. */
+    cjx_service_shutdown(f->svc);
+    assert_int_equal(watcher_status(&w, 4), NOT_SERVING);
+    assert_int_equal(watcher_join(&w), 4);
+    assert_int_equal(w.code, UNAVAILABLE);
+}
+
+static void
+test_service__health_watch__unknown_service_stays_open_until_the_drain(
+    void **state)
+{
+    struct fixture *f = *state;
+    struct watcher w;
+    watcher_start(&w, f, "cjx.v1.NoSuchService");
+    assert_int_equal(watcher_status(&w, 1), SERVICE_UNKNOWN);
+    /* A change of the daemon's status is nothing to an unknown service. */
+    doom_commits_of_cii_doom(f);
+    struct request r;
+    assert_int_not_equal(
+        submit(f, NULL, request(&r, "d1", "DOOM", 1, "Alameda"), NULL), OK);
+    assert_int_equal(health_check(f, "", NULL), NOT_SERVING);
+    cjx_service_shutdown(f->svc);
+    assert_int_equal(watcher_join(&w), 1);
+    assert_int_equal(w.code, UNAVAILABLE);
+
+    /* Once draining, a new watch is told NOT_SERVING and ended. */
+    watcher_start(&w, f, "cjx.v1.RecordService");
+    assert_int_equal(watcher_status(&w, 1), NOT_SERVING);
+    assert_int_equal(watcher_join(&w), 1);
+    assert_int_equal(w.code, UNAVAILABLE);
+}
+
+/* ---- grpc.reflection ServerReflectionInfo ----------------------------- */
+
+typedef Grpc__Reflection__V1__ServerReflectionRequest reflection_request;
+typedef Grpc__Reflection__V1__ServerReflectionResponse reflection_response;
+
+/* Sends requests on one reflection stream of version v1 (or v1alpha) and
+ * returns the responses, unpacked as v1 (free each with
+ * grpc__reflection__v1__server_reflection_response__free_unpacked). */
+static int
+reflect(struct fixture *f, int alpha, reflection_request **reqs, size_t n,
+        reflection_response **out)
+{
+    const char *path =
+        alpha ? "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+              : "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
+    struct mem_call mc;
+    mem_call_init(&mc, f->svc, f->conf, cjx_service_find(path), SF_DA(f));
+    ProtobufCMessage *msgs[8];
+    assert_true(n <= 8);
+    for (size_t i = 0; i < n; i++) {
+        /* The bytes of a v1 request are those of a v1alpha one. */
+        uint8_t buf[1024];
+        size_t len = protobuf_c_message_pack(&reqs[i]->base, buf);
+        msgs[i] = protobuf_c_message_unpack(
+            alpha
+                ? &grpc__reflection__v1alpha__server_reflection_request__descriptor
+                : &grpc__reflection__v1__server_reflection_request__descriptor,
+            NULL, len, buf);
+        assert_non_null(msgs[i]);
+    }
+    mc.stream = msgs;
+    mc.n_stream = n;
+    int code = mem_call_run(&mc, NULL);
+    assert_int_equal(mc.sent, (int)n);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = grpc__reflection__v1__server_reflection_response__unpack(
+            NULL, mc.sent_len[i], mc.sent_msg[i]);
+        assert_non_null(out[i]);
+        protobuf_c_message_free_unpacked(msgs[i], NULL);
+    }
+    mem_call_fini(&mc);
+    return code;
+}
+
+/* The name field (1) of a serialized FileDescriptorProto, which is written
+ * first. */
+static void
+assert_file_named(const ProtobufCBinaryData *fd, const char *name)
+{
+    size_t len = strlen(name);
+    assert_true(fd->len > len + 2);
+    assert_int_equal(fd->data[0], 0x0a);
+    assert_int_equal(fd->data[1], len);
+    if (memcmp(fd->data + 2, name, len) != 0)
+        fail_msg("file is %.*s, not %s", (int)len, fd->data + 2, name);
+}
+
+static void
+test_service__reflection__lists_services_and_serves_files_with_imports(
+    void **state)
+{
+    struct fixture *f = *state;
+    for (int alpha = 0; alpha <= 1; alpha++) {
+        reflection_request q[3];
+        reflection_request *reqs[3] = {&q[0], &q[1], &q[2]};
+        for (int i = 0; i < 3; i++)
+            grpc__reflection__v1__server_reflection_request__init(&q[i]);
+        q[0].message_request_case =
+            GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES;
+        q[0].list_services = "*";
+        q[1].message_request_case =
+            GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_SYMBOL;
+        q[1].file_containing_symbol = "cjx.v1.CaseService.Order";
+        q[2].message_request_case =
+            GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME;
+        q[2].file_by_filename = "cjx/v1/types.proto";
+        q[2].host = "cjx.example";
+        reflection_response *r[3];
+        assert_int_equal(reflect(f, alpha, reqs, 3, r), OK);
+
+        /* Exactly the services of the handler table. */
+        assert_non_null(r[0]->list_services_response);
+        Grpc__Reflection__V1__ListServiceResponse *ls =
+            r[0]->list_services_response;
+        assert_int_equal(ls->n_service, 7);
+        for (size_t i = 0; i < ls->n_service; i++) {
+            char probe[128];
+            snprintf(probe, sizeof(probe), "%s", ls->service[i]->name);
+            assert_int_equal(health_check(f, probe, NULL), SERVING);
+        }
+        assert_string_equal(r[0]->original_request->list_services, "*");
+
+        /* The file declaring the method, then each of its imports once:
+         * exchange.proto imports five files, two of which import more. */
+        Grpc__Reflection__V1__FileDescriptorResponse *fd =
+            r[1]->file_descriptor_response;
+        assert_non_null(fd);
+        assert_file_named(&fd->file_descriptor_proto[0],
+                          "cjx/v1/exchange.proto");
+        assert_int_equal(fd->n_file_descriptor_proto, 7);
+        for (size_t i = 0; i < fd->n_file_descriptor_proto; i++)
+            for (size_t j = 0; j < i; j++)
+                assert_false(fd->file_descriptor_proto[i].len ==
+                                 fd->file_descriptor_proto[j].len &&
+                             memcmp(fd->file_descriptor_proto[i].data,
+                                    fd->file_descriptor_proto[j].data,
+                                    fd->file_descriptor_proto[i].len) == 0);
+
+        /* A file that imports nothing comes alone. */
+        fd = r[2]->file_descriptor_response;
+        assert_non_null(fd);
+        assert_int_equal(fd->n_file_descriptor_proto, 1);
+        assert_file_named(&fd->file_descriptor_proto[0], "cjx/v1/types.proto");
+        assert_string_equal(r[2]->valid_host, "cjx.example");
+        for (int i = 0; i < 3; i++)
+            grpc__reflection__v1__server_reflection_response__free_unpacked(
+                r[i], NULL);
+    }
+}
+
+static void
+test_service__reflection__each_request_after_the_first_takes_a_token(
+    void **state)
+{
+    struct fixture *f = *state;
+    ProtobufCMessage *msgs[3];
+    for (int i = 0; i < 3; i++) {
+        reflection_request *q = calloc(1, sizeof(*q));
+        grpc__reflection__v1__server_reflection_request__init(q);
+        q->message_request_case =
+            GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES;
+        q->list_services = "";
+        msgs[i] = &q->base;
+    }
+    struct mem_call mc;
+    mem_call_init(
+        &mc, f->svc, f->conf,
+        cjx_service_find(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"),
+        SF_DA(f));
+    mc.stream = msgs;
+    mc.n_stream = 3;
+    mc.rate_limited = 1;
+    mc.tokens = 1;
+    mc.retry_after_ms = 250;
+    assert_int_equal(mem_call_run(&mc, NULL), RESOURCE_EXHAUSTED);
+    /* The call's own token covered the first; the second took the last. */
+    assert_int_equal(mc.sent, 2);
+    assert_int_equal(mc.token_asks, 2);
+    assert_non_null(strstr(mc.message, "retry after 250 ms"));
+    mem_call_fini(&mc);
+    for (int i = 0; i < 3; i++)
+        free(msgs[i]);
+}
+
+/* The largest answer is a file with all it imports; even every file at
+ * once must fit the smallest message limit a daemon may be given (64 KiB,
+ * docs/config.md), with room to spare for the rest of the response. */
+static void
+test_service__reflection__every_answer_fits_the_smallest_message_limit(
+    void **state)
+{
+    (void)state;
+    size_t total = 0;
+    for (size_t i = 0; i < cjx_descriptor_file_count; i++)
+        total += cjx_descriptor_files[i].len + 8;
+    assert_true(total < 65536 / 2);
+}
+
+static void
+test_service__reflection__unknown_names_get_an_error_naming_the_field(
+    void **state)
+{
+    struct fixture *f = *state;
+    reflection_request q[6];
+    reflection_request *reqs[6];
+    for (int i = 0; i < 6; i++) {
+        grpc__reflection__v1__server_reflection_request__init(&q[i]);
+        reqs[i] = &q[i];
+    }
+    q[0].message_request_case =
+        GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_SYMBOL;
+    q[0].file_containing_symbol = "cjx.v1.NoSuchThing";
+    q[1].message_request_case =
+        GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME;
+    q[1].file_by_filename = "cjx/v1/nothing.proto";
+    /* Nothing set. */
+    q[3].message_request_case =
+        GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_ALL_EXTENSION_NUMBERS_OF_TYPE;
+    q[3].all_extension_numbers_of_type = "cjx.v1.RecordService";
+    /* After the errors the stream still answers. */
+    q[4].message_request_case =
+        GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_ALL_EXTENSION_NUMBERS_OF_TYPE;
+    q[4].all_extension_numbers_of_type = "cjx.v1.ConvictionRecord";
+    /* A long name of two-byte characters after one of one byte: the bound
+     * of the name in the message falls inside a character. */
+    char long_name[402] = "x";
+    for (int i = 0; i < 200; i++)
+        memcpy(long_name + 1 + 2 * i, "\xc3\xa9", 2);
+    long_name[401] = '\0';
+    q[5].message_request_case =
+        GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME;
+    q[5].file_by_filename = long_name;
+    reflection_response *r[6];
+    assert_int_equal(reflect(f, 0, reqs, 6, r), OK);
+    static const struct {
+        int code;
+        const char *words;
+    } want[4] = {
+        {NOT_FOUND, "file_containing_symbol: no symbol cjx.v1.NoSuchThing"},
+        {NOT_FOUND, "file_by_filename: no file cjx/v1/nothing.proto"},
+        {INVALID_ARGUMENT, "message_request: none set"},
+        {NOT_FOUND, "all_extension_numbers_of_type: no message type "
+                    "cjx.v1.RecordService"},
+    };
+    for (int i = 0; i < 4; i++) {
+        assert_non_null(r[i]->error_response);
+        assert_int_equal(r[i]->error_response->error_code, want[i].code);
+        if (strstr(r[i]->error_response->error_message, want[i].words) == NULL)
+            fail_msg("error %d: %s", i, r[i]->error_response->error_message);
+    }
+    assert_non_null(r[4]->all_extension_numbers_response);
+    assert_string_equal(r[4]->all_extension_numbers_response->base_type_name,
+                        "cjx.v1.ConvictionRecord");
+    assert_int_equal(r[4]->all_extension_numbers_response->n_extension_number,
+                     0);
+    const char *cut = r[5]->error_response->error_message;
+    assert_non_null(strstr(cut, "file_by_filename: no file x\xc3\xa9"));
+    assert_true(cjx_utf8_valid(cut, strlen(cut)));
+    for (int i = 0; i < 6; i++)
+        grpc__reflection__v1__server_reflection_response__free_unpacked(r[i],
+                                                                        NULL);
+}
+
 int
 main(void)
 {
@@ -615,6 +1055,26 @@ main(void)
             test_service__record_rules_reject_and_flag, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_service__evaluate_decides_and_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__health_check__serving_for_the_server_and_each_service,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__health__not_serving_from_a_failed_commit_to_the_next_good_one,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__health_watch__unknown_service_stays_open_until_the_drain,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__reflection__lists_services_and_serves_files_with_imports,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__reflection__unknown_names_get_an_error_naming_the_field,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__reflection__each_request_after_the_first_takes_a_token,
+            setup, teardown),
+        cmocka_unit_test(
+            test_service__reflection__every_answer_fits_the_smallest_message_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

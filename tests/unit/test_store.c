@@ -1275,14 +1275,13 @@ test_store__failing_write_in_batch__leaves_the_others_committed(void **state)
     assert_int_equal(r.seq, 4);
 }
 
+/* Makes every transaction that inserts a record with cii DOOM fail at
+ * COMMIT: a deferred foreign key is only checked there. Reopens f. */
 static void
-test_store__commit_failure__fails_every_write_in_the_batch(void **state)
+doom_commits_of_records_named_doom(struct fixture *f)
 {
-    struct fixture *f = *state;
     cjx_store_close(f->s);
     f->s = NULL;
-    /* A deferred foreign key is only checked by COMMIT, so this trigger
-     * makes the whole transaction fail there. */
     exec_sql(f->path,
              "CREATE TABLE t_parent (id INTEGER PRIMARY KEY);"
              "CREATE TABLE t_child (pid INTEGER REFERENCES t_parent(id)"
@@ -1291,6 +1290,71 @@ test_store__commit_failure__fails_every_write_in_the_batch(void **state)
              " WHEN NEW.cii = 'DOOM'"
              " BEGIN INSERT INTO t_child VALUES (42); END;");
     reopen(f);
+}
+
+/* What the outcome hook saw, in order. */
+struct outcome_log {
+    pthread_mutex_t mu;
+    int n;
+    int committed[8];
+    char detail[8][160];
+};
+
+static void
+outcome_record(void *arg, int committed, const char *detail)
+{
+    struct outcome_log *log = arg;
+    pthread_mutex_lock(&log->mu);
+    if (log->n < 8) {
+        log->committed[log->n] = committed;
+        snprintf(log->detail[log->n], sizeof(log->detail[0]), "%s",
+                 detail != NULL ? detail : "");
+        log->n++;
+    }
+    pthread_mutex_unlock(&log->mu);
+}
+
+static void
+test_store__outcome_hook__tells_a_failed_commit_then_a_good_one(void **state)
+{
+    struct fixture *f = *state;
+    doom_commits_of_records_named_doom(f);
+    struct outcome_log log = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    cjx_store_set_outcome_hook(f->s, outcome_record, &log);
+    struct test_write doom, good;
+    tw_init(&doom, "CA0190000", "doom", "DOOM", "CASE", 1, "Alameda", "1");
+    tw_init(&good, "CA0190000", "good", "GOOD", "CASE", 1, "Alameda", "2");
+
+    /* The hook runs before the completion: once the write is answered,
+     * the hook has told of its transaction. */
+    assert_int_equal(submit_wait(f->s, &doom).err, CJX_ESTORE);
+    pthread_mutex_lock(&log.mu);
+    assert_int_equal(log.n, 1);
+    assert_int_equal(log.committed[0], 0);
+    assert_non_null(strstr(log.detail[0], "FOREIGN KEY"));
+    pthread_mutex_unlock(&log.mu);
+
+    assert_int_equal(submit_wait(f->s, &good).err, 0);
+    pthread_mutex_lock(&log.mu);
+    assert_int_equal(log.n, 2);
+    assert_int_equal(log.committed[1], 1);
+    assert_string_equal(log.detail[1], "");
+    pthread_mutex_unlock(&log.mu);
+
+    /* Removed, it tells nothing more. */
+    cjx_store_set_outcome_hook(f->s, NULL, NULL);
+    good.w.request_id = "good-again";
+    assert_int_equal(submit_wait(f->s, &good).err, 0);
+    pthread_mutex_lock(&log.mu);
+    assert_int_equal(log.n, 2);
+    pthread_mutex_unlock(&log.mu);
+}
+
+static void
+test_store__commit_failure__fails_every_write_in_the_batch(void **state)
+{
+    struct fixture *f = *state;
+    doom_commits_of_records_named_doom(f);
     struct hook_log hook = {0};
     cjx_store_set_commit_hook(f->s, hook_record, &hook);
 
@@ -2142,6 +2206,7 @@ main(void)
         T(test_store__submit_during_close__is_refused_and_queued_writes_finish),
         T(test_store__failing_write_in_batch__leaves_the_others_committed),
         T(test_store__commit_failure__fails_every_write_in_the_batch),
+        T(test_store__outcome_hook__tells_a_failed_commit_then_a_good_one),
         T(test_store__kill_after_ack__acknowledged_writes_survive),
         T(test_store__audit_append__numbers_entries_and_chains_them),
         T(test_store__audit_append_without_callback__is_committed),

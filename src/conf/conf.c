@@ -67,6 +67,7 @@ enum {
     K_STATE_DIR,
     K_REGISTRY,
     K_LOG_LEVEL,
+    K_LOG_FORMAT,
     K_TLS,
     K_LIMITS,
     K_RULES,
@@ -289,6 +290,7 @@ parse_conf(struct cjx_conf_yaml *y, const char *base_dir, struct cjx_conf *c,
         [K_STATE_DIR] = {"state_dir", 1, NULL, NULL},
         [K_REGISTRY] = {"registry", 1, NULL, NULL},
         [K_LOG_LEVEL] = {"log_level", 0, NULL, NULL},
+        [K_LOG_FORMAT] = {"log_format", 0, NULL, NULL},
         [K_TLS] = {"tls", 1, NULL, NULL},
         [K_LIMITS] = {"limits", 0, NULL, NULL},
         [K_RULES] = {"rules", 0, NULL, NULL},
@@ -382,6 +384,20 @@ parse_conf(struct cjx_conf_yaml *y, const char *base_dir, struct cjx_conf *c,
         c->log_level = strdup("info");
         if (c->log_level == NULL)
             return cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", y->name);
+    }
+
+    c->log_format = CJX_LOG_TEXT;
+    if (keys[K_LOG_FORMAT].value != NULL) {
+        char *name;
+        rc = cjx_conf_yaml_string(y, keys[K_LOG_FORMAT].value, "log_format", 0,
+                                  &name, eb);
+        if (rc != 0)
+            return rc;
+        int bad = cjx_log_format_parse(name, &c->log_format) != 0;
+        free(name);
+        if (bad)
+            return cjx_conf_yaml_errf(y, keys[K_LOG_FORMAT].value, CJX_EPARSE,
+                                      eb, "log_format: expected text or json");
     }
 
     /* Rule sets are optional: without them only the built-in structural

@@ -36,6 +36,15 @@ daemon_loaded_free(struct daemon_loaded *l)
     memset(l, 0, sizeof(*l));
 }
 
+void
+daemon_apply_logging(const struct cjx_conf *conf)
+{
+    enum cjx_log_level level;
+    if (cjx_log_level_parse(conf->log_level, &level) == 0)
+        cjx_log_set_level(level);
+    cjx_log_set_format(conf->log_format);
+}
+
 static int
 load_tls(const struct cjx_conf *conf, struct cjx_rpc_tls *tls,
          struct cjx_errbuf *eb)
@@ -213,9 +222,7 @@ daemon_reload(struct cjx_daemon *d)
                                        &eb) != 0)
             cjx_error("daemon", "audit checkpoints keep the old key: %s",
                       eb.msg);
-        enum cjx_log_level level;
-        if (cjx_log_level_parse(l.conf->log_level, &level) == 0)
-            cjx_log_set_level(level);
+        daemon_apply_logging(l.conf);
         size_t n_rules = l.rules ? cjx_rules_registry_count(l.rules) : 0;
         cjx_service_set_rules(d->service, l.rules);
         l.rules = NULL;

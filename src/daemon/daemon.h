@@ -37,6 +37,8 @@ struct daemon_loaded {
 int daemon_load(const char *path, struct daemon_loaded *out,
                 struct cjx_errbuf *eb);
 void daemon_loaded_free(struct daemon_loaded *l);
+/* Puts conf's log_level and log_format in force. */
+void daemon_apply_logging(const struct cjx_conf *conf);
 
 /* Opens the store, starts the services and the server. Takes the conf and
  * rules out of l (leaving NULL there); the TLS text stays with l. */

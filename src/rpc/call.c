@@ -345,6 +345,25 @@ fail_now(struct rpc_call *rc, int err, const char *detail)
     op_fail(&rc->base, err, detail);
 }
 
+/* Logs a call the transport ended itself ("refused", "ended"...) with
+ * status, naming the peer (its agency where known), method and status
+ * as separate fields for a JSON log. */
+static void
+log_call_end(const struct rpc_call *rc, const char *what,
+             grpc_status_code status, const char *detail)
+{
+    const struct cjx_agency *ag = rc->base.caller.agency;
+    struct cjx_log_fields f = {
+        .peer = ag != NULL ? ag->ori : rc->base.caller.peer,
+        .method = rc->base.method->path,
+        .request_id = rc->base.audit.request_id,
+        .status = cjx_status_code_name((int)status),
+    };
+    cjx_log_with(CJX_LOG_WARN, "rpc", &f, "%s%s%s from %s: %s", what,
+                 what[0] != '\0' ? " " : "", rc->base.method->path,
+                 rc->base.caller.peer, detail);
+}
+
 /* Decodes a request into arena, answering INVALID_ARGUMENT (or
  * RESOURCE_EXHAUSTED) itself when it does not decode. */
 static ProtobufCMessage *
@@ -367,8 +386,7 @@ decode_or_fail(struct rpc_call *rc, grpc_byte_buffer *bb,
         return NULL;
     }
     if (err != 0) {
-        cjx_warn("rpc", "%s from %s: %s", rc->base.method->path,
-                 rc->base.caller.peer, eb.msg);
+        log_call_end(rc, "", GRPC_STATUS_INVALID_ARGUMENT, eb.msg);
         fail_now(rc, CJX_EINVAL, eb.msg);
         return NULL;
     }
@@ -388,8 +406,7 @@ refuse_over_rate(struct rpc_call *rc, const char *ori, int64_t retry_ms)
              "ms",
              ori, rc->conf->conf->limits.rate_limit_per_agency,
              (long long)retry_ms);
-    cjx_warn("rpc", "refused %s from %s: %s", rc->base.method->path,
-             rc->base.caller.peer, detail);
+    log_call_end(rc, "refused", GRPC_STATUS_RESOURCE_EXHAUSTED, detail);
     /* The call's arena outlives the batch, so the value can live there. */
     char *value = cjx_arena_alloc(&rc->arena, 24);
     grpc_metadata *md = cjx_arena_alloc(&rc->arena, 2 * sizeof(*md));
@@ -471,8 +488,7 @@ stream_admit(struct rpc_call *rc, const struct cjx_agency *ag)
         rc->stream_counted = 1;
         return 0;
     }
-    cjx_warn("rpc", "refused %s from %s: %s", rc->base.method->path,
-             rc->base.caller.peer, detail);
+    log_call_end(rc, "refused", GRPC_STATUS_RESOURCE_EXHAUSTED, detail);
     fail_now(rc, CJX_ELIMIT, detail);
     return -1;
 }
@@ -534,8 +550,7 @@ stream_end_idle(struct rpc_call *rc, int idle_s)
                  "(limits.stream_idle_timeout_s); messages not answered were "
                  "not applied",
                  idle_s);
-    cjx_warn("rpc", "ended %s from %s: %s", rc->base.method->path,
-             rc->base.caller.peer, detail);
+    log_call_end(rc, "ended", GRPC_STATUS_DEADLINE_EXCEEDED, detail);
     if (!stuck_send) {
         end_with_status_locked(rc, GRPC_STATUS_DEADLINE_EXCEEDED, detail);
         pthread_mutex_unlock(&rc->mu);
@@ -595,8 +610,7 @@ admit(struct rpc_call *rc)
     rc->conf = server_conf_get(rc->srv);
     rc->base.conf = rc->conf->conf;
     if (identity_of_call(rc->call, rc->conf, &rc->base.caller, &eb) != 0) {
-        cjx_warn("rpc", "refused %s from %s: %s", rc->base.method->path,
-                 rc->base.caller.peer, eb.msg);
+        log_call_end(rc, "refused", GRPC_STATUS_UNAUTHENTICATED, eb.msg);
         fail_now(rc, CJX_EUNAUTH, eb.msg);
         return -1;
     }
@@ -616,7 +630,7 @@ admit(struct rpc_call *rc)
         snprintf(eb.msg, sizeof(eb.msg), "%s (%s) may not call %s",
                  a ? a->ori : "caller", a ? cjx_role_name(a->role) : "?",
                  rc->base.method->path);
-        cjx_warn("rpc", "refused: %s", eb.msg);
+        log_call_end(rc, "refused", GRPC_STATUS_PERMISSION_DENIED, eb.msg);
         fail_now(rc, CJX_EPERM, eb.msg);
         return -1;
     }

@@ -324,6 +324,7 @@ test_conf__every_key_set__values_read_and_paths_resolved(void **state)
     snprintf(want, sizeof(want), "%s/agencies.yaml", dir);
     assert_string_equal(c->registry_path, want);
     assert_string_equal(c->log_level, "debug");
+    assert_int_equal(c->log_format, CJX_LOG_JSON);
     snprintf(want, sizeof(want), "%s/certs/ca.pem", dir);
     assert_string_equal(c->tls.ca, want);
     snprintf(want, sizeof(want), "%s/certs/sf-da.pem", dir);
@@ -356,6 +357,7 @@ test_conf__only_required_keys__defaults_apply(void **state)
     assert_string_equal(c->listen, "[::]:7441");
     assert_string_equal(c->local_socket, "/var/lib/cjx/cjxd.sock");
     assert_string_equal(c->log_level, "info");
+    assert_int_equal(c->log_format, CJX_LOG_TEXT);
     assert_string_equal(c->tls.crl_dir, "");
     /* The defaults documented in include/cjx/conf.h. */
     assert_int_equal(c->limits.max_message_bytes, 4 * 1024 * 1024);

@@ -167,6 +167,9 @@ struct cjx_conf {
     struct cjx_registry registry; /* loaded from registry_path */
     struct cjx_exchange_conf exchange;
     unsigned sealed_readers; /* enum cjx_sealed_reader bits */
+    /* The OpenMetrics listener's host:port; NULL without a metrics key
+     * (no listener). */
+    char *metrics_listen;
 };
 
 /* Loads and validates the configuration at path and the registry it names.

@@ -162,27 +162,45 @@ daemon_start(struct cjx_daemon *d, struct daemon_loaded *l,
     }
     for (size_t i = 0; i < n; i++)
         d->handlers[i] = cjx_service_handler(i);
+    if ((err = daemon_metrics_new(d, conf, tls, eb)) != 0) {
+        free(d->handlers);
+        cjx_service_free(d->service);
+        cjx_store_close(d->store);
+        cjx_conf_free(conf);
+        return err;
+    }
+    /* The server takes conf; the listener starts after it. */
+    char metrics_listen[256] = "";
+    if (conf->metrics_listen != NULL)
+        snprintf(metrics_listen, sizeof(metrics_listen), "%s",
+                 conf->metrics_listen);
     struct cjx_rpc_server_options opts = {
         .listen = conf->listen,
         .local_socket = conf->local_socket[0] ? conf->local_socket : NULL,
         .handlers = d->handlers,
         .n_handlers = n,
         .service = d->service,
+        .metrics = daemon_metrics_set(d),
     };
     char listen[256], agency[16];
     snprintf(listen, sizeof(listen), "%s", conf->listen);
     snprintf(agency, sizeof(agency), "%s", conf->agency);
     if ((err = cjx_rpc_server_start(&opts, conf, tls, &d->server, eb)) != 0) {
         audit_admin(d, "cjxd/start", err, eb->msg);
+        daemon_metrics_free(d);
         free(d->handlers);
         cjx_service_free(d->service);
         cjx_store_close(d->store);
         return err;
     }
-    if ((err = daemon_exchange_start(d, tls, eb)) != 0) {
+    if ((err = daemon_exchange_start(d, tls, eb)) != 0 ||
+        (metrics_listen[0] != '\0' &&
+         (err = daemon_metrics_listen(d, metrics_listen, eb)) != 0)) {
         audit_admin(d, "cjxd/start", err, eb->msg);
+        daemon_exchange_stop(d);
         cjx_rpc_server_shutdown(d->server);
         cjx_rpc_server_free(d->server);
+        daemon_metrics_free(d);
         free(d->handlers);
         cjx_service_free(d->service);
         cjx_store_close(d->store);
@@ -227,6 +245,7 @@ daemon_reload(struct cjx_daemon *d)
         cjx_service_set_rules(d->service, l.rules);
         l.rules = NULL;
         daemon_exchange_reload(d, &l.tls);
+        daemon_metrics_reload(d, l.conf, &l.tls);
         cjx_rpc_server_reload(d->server, l.conf, &l.tls);
         l.conf = NULL;
         daemon_loaded_free(&l);
@@ -244,6 +263,8 @@ daemon_stop(struct cjx_daemon *d)
 {
     sd_notify(0, "STOPPING=1");
     cjx_info("daemon", "stopping: draining calls");
+    /* A scrape reads the worker and the store: it stops before them. */
+    daemon_metrics_stop_listening(d);
     /* Nothing new is sent or decided while the rest drains. */
     daemon_exchange_stop(d);
     /* Follow streams end first (they would otherwise never finish), then the
@@ -252,6 +273,7 @@ daemon_stop(struct cjx_daemon *d)
     cjx_service_shutdown(d->service);
     cjx_rpc_server_shutdown(d->server);
     cjx_rpc_server_free(d->server);
+    daemon_metrics_free(d);
     /* After the last call's entry; closing the store commits it. */
     audit_admin(d, "cjxd/stop", 0, "stopped by signal");
     cjx_service_free(d->service); /* unhooks from the store */

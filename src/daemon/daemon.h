@@ -19,8 +19,9 @@ struct cjx_daemon {
     struct cjx_service *service;
     struct cjx_rpc_server *server;
     const struct cjx_handler **handlers;
-    struct cjx_delivery *delivery; /* the outbox worker (exchange.c) */
-    struct cjx_standin *standin;   /* NULL unless configured */
+    struct cjx_delivery *delivery;  /* the outbox worker (exchange.c) */
+    struct cjx_standin *standin;    /* NULL unless configured */
+    struct daemon_metrics *metrics; /* NULL without a metrics key */
 };
 
 /* Everything a configuration file names, loaded and checked. */
@@ -61,5 +62,22 @@ void daemon_exchange_stop(struct cjx_daemon *d);
 
 /* SIGTERM: drains calls, closes the store. */
 void daemon_stop(struct cjx_daemon *d);
+
+/* The metrics (daemon_metrics.c). daemon_metrics_new makes the set when
+ * conf has a metrics key (else does nothing), after d->handlers; the server
+ * then feeds daemon_metrics_set(d) (NULL without metrics).
+ * daemon_metrics_listen starts the listener and the store's hook once the
+ * store and delivery run; a reload hands over the new TLS files;
+ * daemon_metrics_stop_listening comes before anything a scrape reads is
+ * stopped, daemon_metrics_free after the server is gone. */
+int daemon_metrics_new(struct cjx_daemon *d, const struct cjx_conf *conf,
+                       const struct cjx_rpc_tls *tls, struct cjx_errbuf *eb);
+struct cjx_metrics *daemon_metrics_set(struct cjx_daemon *d);
+int daemon_metrics_listen(struct cjx_daemon *d, const char *listen,
+                          struct cjx_errbuf *eb);
+void daemon_metrics_reload(struct cjx_daemon *d, const struct cjx_conf *conf,
+                           const struct cjx_rpc_tls *tls);
+void daemon_metrics_stop_listening(struct cjx_daemon *d);
+void daemon_metrics_free(struct cjx_daemon *d);
 
 #endif

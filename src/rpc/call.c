@@ -60,6 +60,7 @@ send_final_locked(struct rpc_call *rc, grpc_status_code code,
     rc->status_set = 1;
     rc->status = code;
     if (msg != NULL) {
+        rc->msgs_out++;
         rc->bytes_out += (int64_t)grpc_byte_buffer_length(msg);
         rc->final_buf = msg;
         ops[n].op = GRPC_OP_SEND_MESSAGE;
@@ -168,6 +169,7 @@ op_send(struct cjx_call *c, const ProtobufCMessage *msg)
             rc->initial_md_sent = 1;
         }
         rc->send_buf = bb;
+        rc->msgs_out++;
         rc->bytes_out += (int64_t)grpc_byte_buffer_length(rc->send_buf);
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n++].data.send_message.send_message = rc->send_buf;
@@ -304,6 +306,12 @@ record_call(struct rpc_call *rc)
     }
     cjx_service_audit_call(rc->srv->service, &rc->base, method, code, detail,
                            rc->bytes_out);
+    /* An unknown path is no method of the metrics. */
+    if (rc->method != NULL)
+        cjx_metrics_call_done(rc->srv->metrics,
+                              (size_t)(rc->method - rc->srv->methods), code,
+                              cjx_clock_monotonic_us() - rc->started_us,
+                              rc->msgs_in, rc->msgs_out);
 }
 
 static void stream_release(struct rpc_call *rc);
@@ -407,6 +415,7 @@ refuse_over_rate(struct rpc_call *rc, const char *ori, int64_t retry_ms)
              ori, rc->conf->conf->limits.rate_limit_per_agency,
              (long long)retry_ms);
     log_call_end(rc, "refused", GRPC_STATUS_RESOURCE_EXHAUSTED, detail);
+    cjx_metrics_rate_refused(rc->srv->metrics);
     /* The call's arena outlives the batch, so the value can live there. */
     char *value = cjx_arena_alloc(&rc->arena, 24);
     grpc_metadata *md = cjx_arena_alloc(&rc->arena, 2 * sizeof(*md));
@@ -714,6 +723,7 @@ on_recv(struct rpc_call *rc, int success)
         return;
     }
     rc->base.audit.bytes_in += (int64_t)grpc_byte_buffer_length(bb);
+    rc->msgs_in++;
     cjx_arena_reset(&rc->msg_arena);
     ProtobufCMessage *req = decode_or_fail(rc, bb, &rc->msg_arena);
     grpc_byte_buffer_destroy(bb);
@@ -761,6 +771,10 @@ rpc_call_on_event(struct rpc_call *rc, enum tag_kind kind, int success)
         if (!atomic_load(&rc->srv->shutting_down))
             rpc_request_call(rc->srv, rc->method);
         rc->dispatched = 1;
+        rc->started_us = cjx_clock_monotonic_us();
+        /* A unary or server-streaming request came with the call. */
+        if (rc->payload != NULL)
+            rc->msgs_in = 1;
         dispatch(rc);
         break;
     case TAG_RECV:

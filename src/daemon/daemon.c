@@ -162,18 +162,16 @@ daemon_start(struct cjx_daemon *d, struct daemon_loaded *l,
     }
     for (size_t i = 0; i < n; i++)
         d->handlers[i] = cjx_service_handler(i);
-    if ((err = daemon_metrics_new(d, conf, tls, eb)) != 0) {
+    if ((err = daemon_metrics_new(d, conf, tls, eb)) != 0 ||
+        (conf->metrics_listen != NULL &&
+         (err = daemon_metrics_listen(d, conf->metrics_listen, eb)) != 0)) {
+        daemon_metrics_free(d);
         free(d->handlers);
         cjx_service_free(d->service);
         cjx_store_close(d->store);
         cjx_conf_free(conf);
         return err;
     }
-    /* The server takes conf; the listener starts after it. */
-    char metrics_listen[256] = "";
-    if (conf->metrics_listen != NULL)
-        snprintf(metrics_listen, sizeof(metrics_listen), "%s",
-                 conf->metrics_listen);
     struct cjx_rpc_server_options opts = {
         .listen = conf->listen,
         .local_socket = conf->local_socket[0] ? conf->local_socket : NULL,
@@ -193,11 +191,8 @@ daemon_start(struct cjx_daemon *d, struct daemon_loaded *l,
         cjx_store_close(d->store);
         return err;
     }
-    if ((err = daemon_exchange_start(d, tls, eb)) != 0 ||
-        (metrics_listen[0] != '\0' &&
-         (err = daemon_metrics_listen(d, metrics_listen, eb)) != 0)) {
+    if ((err = daemon_exchange_start(d, tls, eb)) != 0) {
         audit_admin(d, "cjxd/start", err, eb->msg);
-        daemon_exchange_stop(d);
         cjx_rpc_server_shutdown(d->server);
         cjx_rpc_server_free(d->server);
         daemon_metrics_free(d);
@@ -206,6 +201,7 @@ daemon_start(struct cjx_daemon *d, struct daemon_loaded *l,
         cjx_store_close(d->store);
         return err;
     }
+    daemon_metrics_watch_delivery(d);
     char started[64];
     snprintf(started, sizeof(started), "serving mTLS on port %d",
              cjx_rpc_server_port(d->server));

@@ -66,8 +66,10 @@ void daemon_stop(struct cjx_daemon *d);
 /* The metrics (daemon_metrics.c). daemon_metrics_new makes the set when
  * conf has a metrics key (else does nothing), after d->handlers; the server
  * then feeds daemon_metrics_set(d) (NULL without metrics).
- * daemon_metrics_listen starts the listener and the store's hook once the
- * store and delivery run; a reload hands over the new TLS files;
+ * daemon_metrics_listen starts the listener and the store's hook before
+ * the server answers anyone, so that a daemon that answers has its
+ * metrics; daemon_metrics_watch_delivery adds the delivery worker's peers
+ * once it runs; a reload hands over the new TLS files;
  * daemon_metrics_stop_listening comes before anything a scrape reads is
  * stopped, daemon_metrics_free after the server is gone. */
 int daemon_metrics_new(struct cjx_daemon *d, const struct cjx_conf *conf,
@@ -75,6 +77,7 @@ int daemon_metrics_new(struct cjx_daemon *d, const struct cjx_conf *conf,
 struct cjx_metrics *daemon_metrics_set(struct cjx_daemon *d);
 int daemon_metrics_listen(struct cjx_daemon *d, const char *listen,
                           struct cjx_errbuf *eb);
+void daemon_metrics_watch_delivery(struct cjx_daemon *d);
 void daemon_metrics_reload(struct cjx_daemon *d, const struct cjx_conf *conf,
                            const struct cjx_rpc_tls *tls);
 void daemon_metrics_stop_listening(struct cjx_daemon *d);

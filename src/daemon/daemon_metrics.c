@@ -4,6 +4,7 @@
 #include "daemon.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@ struct daemon_metrics {
     struct cjx_daemon *d;
     struct cjx_metrics *metrics;
     struct cjx_metrics_http *http;
+    /* The delivery worker, once it runs: the listener starts before it. */
+    _Atomic(struct cjx_delivery *) delivery;
     const char **paths; /* the handlers' method paths, in their order */
     /* What the expiry gauges read, replaced on reload. */
     pthread_mutex_t mu;
@@ -244,10 +247,11 @@ gauges(void *arg, struct cjx_metrics_text *t)
     cjx_metrics_text_family(t, "cjx_peer_up", "gauge",
                             "1 if the last delivery call to the peer reached "
                             "it (or none was needed), else 0.");
-    cjx_delivery_peers(s.m->d->delivery, peer_up, &s);
+    struct cjx_delivery *delivery = atomic_load(&s.m->delivery);
+    cjx_delivery_peers(delivery, peer_up, &s);
     cjx_metrics_text_family(t, "cjx_peer_failed_calls", "gauge",
                             "Delivery calls to the peer that failed in a row.");
-    cjx_delivery_peers(s.m->d->delivery, peer_failures, &s);
+    cjx_delivery_peers(delivery, peer_failures, &s);
     int err = write_outbox(&s);
     if (err == 0)
         err = write_cases(&s);
@@ -342,6 +346,13 @@ daemon_metrics_listen(struct cjx_daemon *d, const char *listen,
 }
 
 void
+daemon_metrics_watch_delivery(struct cjx_daemon *d)
+{
+    if (d->metrics != NULL)
+        atomic_store(&d->metrics->delivery, d->delivery);
+}
+
+void
 daemon_metrics_reload(struct cjx_daemon *d, const struct cjx_conf *conf,
                       const struct cjx_rpc_tls *tls)
 {
@@ -358,6 +369,7 @@ daemon_metrics_stop_listening(struct cjx_daemon *d)
         return;
     cjx_metrics_http_stop(m->http);
     m->http = NULL;
+    atomic_store(&m->delivery, NULL);
     cjx_store_set_stats_hook(d->store, NULL, NULL);
 }
 

@@ -113,6 +113,40 @@ assert_sample(const char *samples, const char *line)
         fail_msg("no sample '%s' in:\n%s", line, samples);
 }
 
+/* Every cjx_ name in examples/cjx-alerts.yaml is a family or a sample of
+ * the scrape in body_path. */
+static void
+assert_alert_rules_use(const char *body_path)
+{
+    static char scrape[1 << 20], rules[1 << 16];
+    FILE *f = fopen(body_path, "r");
+    assert_non_null(f);
+    scrape[fread(scrape, 1, sizeof(scrape) - 1, f)] = '\0';
+    fclose(f);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/examples/cjx-alerts.yaml",
+             getenv("CJX_SOURCE_DIR"));
+    f = fopen(path, "r");
+    assert_non_null(f);
+    rules[fread(rules, 1, sizeof(rules) - 1, f)] = '\0';
+    fclose(f);
+    int names = 0;
+    for (const char *p = rules; (p = strstr(p, "cjx_")) != NULL;) {
+        size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
+        char name[128], type[160], sample[160];
+        snprintf(name, sizeof(name), "%.*s", (int)n, p);
+        snprintf(type, sizeof(type), "# TYPE %s ", name);
+        snprintf(sample, sizeof(sample), "\n%s ", name);
+        if (strstr(scrape, type) == NULL && strstr(scrape, sample) == NULL)
+            fail_msg("the alert rules use %s, which the daemon does not "
+                     "expose",
+                     name);
+        names++;
+        p += n;
+    }
+    assert_true(names >= 6);
+}
+
 static void
 test_metrics__scrape__parsed_by_prometheus_client_with_the_calls(void **state)
 {
@@ -156,6 +190,9 @@ test_metrics__scrape__parsed_by_prometheus_client_with_the_calls(void **state)
         strstr(samples, "cjx_tls_expiry_seconds{kind=\"crl\",subject=\""));
     assert_non_null(strstr(samples, "cjx_store_commit_batch_writes_count{} "));
     assert_non_null(strstr(samples, "cjx_audit_entries{} "));
+
+    /* The example alert rules name only metrics the daemon exposes. */
+    assert_alert_rules_use(body);
 
     /* Anything but /metrics is not found. */
     assert_int_equal(http_get(port, "/", body), 404);

@@ -85,6 +85,9 @@ usage(FILE *out)
         "                             in the file lead to\n"
         "  outbox [--parked|--delivered|--all] [--to ORI] [--limit N]\n"
         "                             hand-offs to peers: pending, and why\n"
+        "  status                     the daemon on one screen: agency,\n"
+        "                             version, uptime, rule sets, peers,\n"
+        "                             expiries, store and audit log\n"
         "\n"
         "Options:\n"
         "  -s, --socket PATH   local daemon socket (default $CJX_SOCKET or\n"
@@ -118,6 +121,7 @@ static const struct command commands[] = {
     {"ack", cmd_ack},
     {"notify-person", cmd_notify_person},
     {"review", cmd_review},
+    {"status", cmd_status},
 };
 
 int

@@ -261,7 +261,9 @@ daemon_stop(struct cjx_daemon *d)
     cjx_info("daemon", "stopping: draining calls");
     /* A scrape reads the worker and the store: it stops before them. */
     daemon_metrics_stop_listening(d);
-    /* Nothing new is sent or decided while the rest drains. */
+    /* Nothing new is sent or decided while the rest drains; GetStatus
+     * stops listing the worker's peers first. */
+    cjx_service_set_peer_source(d->service, NULL, NULL);
     daemon_exchange_stop(d);
     /* Follow streams end first (they would otherwise never finish), then the
      * server drains, and only then does the store close: a call still

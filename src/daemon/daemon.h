@@ -69,7 +69,7 @@ void daemon_stop(struct cjx_daemon *d);
  * daemon_metrics_listen starts the listener and the store's hook before
  * the server answers anyone, so that a daemon that answers has its
  * metrics; daemon_metrics_watch_delivery adds the delivery worker's peers
- * once it runs; a reload hands over the new TLS files;
+ * once it runs, to the metrics and to GetStatus (with or without metrics); a reload hands over the new TLS files;
  * daemon_metrics_stop_listening comes before anything a scrape reads is
  * stopped, daemon_metrics_free after the server is gone. */
 int daemon_metrics_new(struct cjx_daemon *d, const struct cjx_conf *conf,

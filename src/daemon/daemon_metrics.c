@@ -265,6 +265,12 @@ gauges(void *arg, struct cjx_metrics_text *t)
 /* ---- life ---------------------------------------------------------------- */
 
 static void
+visit_peers(void *src, cjx_service_peer_fn visit, void *arg)
+{
+    cjx_delivery_peers(src, visit, arg);
+}
+
+static void
 store_committed(void *arg, int64_t commit_us, int writes)
 {
     cjx_metrics_store_commit(arg, commit_us, writes);
@@ -348,6 +354,8 @@ daemon_metrics_listen(struct cjx_daemon *d, const char *listen,
 void
 daemon_metrics_watch_delivery(struct cjx_daemon *d)
 {
+    /* GetStatus lists the same peers. */
+    cjx_service_set_peer_source(d->service, visit_peers, d->delivery);
     if (d->metrics != NULL)
         atomic_store(&d->metrics->delivery, d->delivery);
 }

@@ -39,6 +39,9 @@ cjx_service_new(struct cjx_store *store, struct cjx_service **out)
     follow_hub_init(&svc->audit_hub);
     atomic_init(&svc->audit_closing, 0);
     pthread_mutex_init(&svc->rules_mu, NULL);
+    pthread_mutex_init(&svc->peers_mu, NULL);
+    svc->version = CJX_VERSION;
+    svc->started_us = cjx_clock_now_us();
     cjx_store_set_commit_hook(store, on_record_commit, svc);
     cjx_store_set_audit_hook(store, on_audit_commit, svc);
     int err = cases_service_init(svc);
@@ -71,6 +74,7 @@ cjx_service_free(struct cjx_service *svc)
     follow_hub_fini(&svc->audit_hub);
     service_rules_put(svc->rules);
     pthread_mutex_destroy(&svc->rules_mu);
+    pthread_mutex_destroy(&svc->peers_mu);
     free(svc);
 }
 
@@ -126,6 +130,7 @@ static const struct {
     {cjx_audit_handlers, &cjx_audit_handler_count},
     {cjx_cases_handlers, &cjx_cases_handler_count},
     {cjx_health_handlers, &cjx_health_handler_count},
+    {cjx_status_handlers, &cjx_status_handler_count},
 };
 
 size_t

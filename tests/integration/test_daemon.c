@@ -642,6 +642,52 @@ test_daemon__json_log__every_line_an_object_and_refusals_carry_fields(
     harness_daemon_cleanup(&d);
 }
 
+/* Runs cjxctl with args against d's local socket; its output lands in
+ * out. Returns its exit status. */
+static int
+cjxctl(const struct test_daemon *d, const char *args, char *out, size_t size)
+{
+    char cmd[1024], path[400];
+    snprintf(path, sizeof(path), "%s/cjxctl.out", d->dir);
+    snprintf(cmd, sizeof(cmd), "CJX_SOCKET=%s %s %s > %s 2>&1", d->socket,
+             getenv("CJX_CJXCTL"), args, path);
+    int status = harness_run(cmd);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    out[fread(out, 1, size - 1, f)] = '\0';
+    fclose(f);
+    return status;
+}
+
+static void
+test_daemon__cjxctl_status__the_daemon_on_one_screen(void **state)
+{
+    (void)state;
+    static char out[16384];
+    assert_int_equal(cjxctl(&doj, "status", out, sizeof(out)), 0);
+    const char *const lines[] = {
+        "* cjxd CA0000001 - California Department of Justice (DOJ)\n",
+        "     Version: 0.1.0\n",
+        "   Rule sets: prop64 ",
+        "(cjx.v1.ReliefQuery)\n",
+        "    Expiries: cert ",
+        "/CN=CA0000001 (in ",
+        "       Store: ",
+        "       Audit: head ",
+    };
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+        if (strstr(out, lines[i]) == NULL)
+            fail_msg("no '%s' in:\n%s", lines[i], out);
+    /* The development certificates are valid for a year: no warning. */
+    assert_null(strstr(out, "WARNING"));
+
+    /* --json is the message itself, for scripts. */
+    assert_int_equal(cjxctl(&doj, "--json status", out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "\"agency\":{\"ori\":\"CA0000001\""));
+    assert_non_null(strstr(out, "\"ruleSets\":[{\"name\":\"prop64\""));
+    assert_int_equal(cjxctl(&doj, "status extra", out, sizeof(out)), 2);
+}
+
 int
 main(void)
 {
@@ -673,6 +719,7 @@ main(void)
             test_daemon__repeated_request_id__first_answer_and_nothing_changes),
         cmocka_unit_test(
             test_daemon__change_feed__resumes_exactly_after_reconnect),
+        cmocka_unit_test(test_daemon__cjxctl_status__the_daemon_on_one_screen),
     };
     const struct CMUnitTest own[] = {
         cmocka_unit_test(test_daemon__acknowledged_records_survive_kill9),

@@ -12,6 +12,7 @@
 #include "cjx/v1/exchange.methods.h"
 #include "cjx/v1/record_service.methods.h"
 #include "cjx/v1/rules_service.methods.h"
+#include "cjx/v1/status.methods.h"
 
 /* The policy written out again, independently of src/authz/authz.c, in the
  * words of the design: D = deny, A = allow statewide, C = own county only.
@@ -45,6 +46,7 @@ static const struct expected_row {
     {"/cjx.v1.CaseService/WatchCases", 1, "ACCC"},
     {"/cjx.v1.CaseService/CaseStats", 1, "ACCC"},
     {"/cjx.v1.CaseService/ListOutbox", 1, "DDDD"},
+    {"/cjx.v1.StatusService/GetStatus", 1, "DDDD"},
     {"/grpc.health.v1.Health/Check", 1, "AAAA"},
 };
 #define N_EXPECTED (sizeof(expected) / sizeof(expected[0]))
@@ -171,6 +173,8 @@ test_authz__every_generated_method_has_a_row(void **state)
                                  AUDIT_SERVICE_N_METHODS);
     check_every_method_has_a_row(cjx__v1__case_service__methods,
                                  CASE_SERVICE_N_METHODS);
+    check_every_method_has_a_row(cjx__v1__status_service__methods,
+                                 STATUS_SERVICE_N_METHODS);
 }
 
 int

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,20 @@ struct cjx_metrics_http {
     void *arg;
     int port;
 };
+
+/* libmicrohttpd's own complaints go to cjx's log, so that they keep its
+ * format (a JSON log stays JSON). */
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    cjx_warn("metrics", "%s", msg);
+}
 
 static enum MHD_Result
 answer_text(struct MHD_Connection *conn, unsigned code, const char *type,
@@ -126,7 +141,8 @@ cjx_metrics_http_start(const char *listen, struct cjx_metrics *metrics,
     h->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, NULL, MHD_OPTION_END);
     if (h->mhd == NULL) {
         free(h);
         return cjx_errf(eb, CJX_EIO, "metrics.listen: cannot listen on %s",

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "cjx/error.h"
+#include "cjx/log.h"
 
 /* Numeric values equal cjx.v1.AgencyRole. */
 enum cjx_role {
@@ -159,12 +160,16 @@ struct cjx_conf {
     char *state_dir;     /* holds the SQLite database */
     char *registry_path; /* agencies.yaml, resolved against path's dir */
     char *log_level;     /* "debug", "info", "warn", "error" */
-    char *rules_dir;     /* directory of rule files, "" for none */
+    enum cjx_log_format log_format; /* text (the default) or JSON lines */
+    char *rules_dir;                /* directory of rule files, "" for none */
     struct cjx_tls_files tls;
     struct cjx_limits limits;
     struct cjx_registry registry; /* loaded from registry_path */
     struct cjx_exchange_conf exchange;
     unsigned sealed_readers; /* enum cjx_sealed_reader bits */
+    /* The OpenMetrics listener's host:port; NULL without a metrics key
+     * (no listener). */
+    char *metrics_listen;
 };
 
 /* Loads and validates the configuration at path and the registry it names.

@@ -42,6 +42,15 @@ int cjx_delivery_reload(struct cjx_delivery *d, const struct cjx_conf *conf,
                         const struct cjx_delivery_tls *tls,
                         struct cjx_errbuf *eb);
 
+/* Visits every peer delivered to: its ORI, endpoint, and the most failed
+ * calls in a row of any of its senders (0: the last call reached it, or
+ * none was needed). Return non-zero to stop. Safe from any thread; a reload
+ * waits for the visit. d may be NULL (no peers). */
+typedef int (*cjx_delivery_peer_fn)(void *arg, const char *ori,
+                                    const char *endpoint, int failed_calls);
+void cjx_delivery_peers(struct cjx_delivery *d, cjx_delivery_peer_fn visit,
+                        void *arg);
+
 /* Stops the senders (cancelling calls in flight) and frees the worker.
  * Accepts NULL. */
 void cjx_delivery_stop(struct cjx_delivery *d);

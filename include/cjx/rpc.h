@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "cjx/conf.h"
+#include "cjx/metrics.h"
 #include "cjx/error.h"
 #include "cjx/service.h"
 
@@ -33,6 +34,10 @@ struct cjx_rpc_server_options {
     const struct cjx_handler *const *handlers;
     size_t n_handlers;
     struct cjx_service *service; /* passed to handlers as call->service */
+    /* Counts every call by method (the index of its handler above), status,
+     * duration and messages, and every rate-limit refusal. NULL: none.
+     * Borrowed; must outlive the server. */
+    struct cjx_metrics *metrics;
 };
 
 /* Initialises gRPC (routing its log into cjx's), binds the ports and starts

@@ -32,6 +32,19 @@ struct cjx_handler {
     void (*on_cancel)(struct cjx_call *c);
 };
 
+/* The peers a daemon delivers to, for GetStatus: the source calls visit
+ * once per peer with its ORI, endpoint and failed delivery calls in a row
+ * (include/cjx/delivery.h's cjx_delivery_peers has this shape). */
+typedef int (*cjx_service_peer_fn)(void *arg, const char *ori,
+                                   const char *endpoint, int failed_calls);
+typedef void (*cjx_service_peers_fn)(void *src, cjx_service_peer_fn visit,
+                                     void *arg);
+struct cjx_service;
+/* Installs the source (NULL: no peers are listed). src is borrowed until it
+ * is replaced; a call in progress finishes before this returns. */
+void cjx_service_set_peer_source(struct cjx_service *svc,
+                                 cjx_service_peers_fn fn, void *src);
+
 /* Creates the services over an open store (borrowed; must outlive them).
  * Returns 0 or CJX_ENOMEM. */
 int cjx_service_new(struct cjx_store *store, struct cjx_service **out);

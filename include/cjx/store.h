@@ -122,6 +122,11 @@ struct cjx_stored_audit {
 typedef int (*cjx_store_audit_visit_fn)(void *arg,
                                         const struct cjx_stored_audit *a);
 
+/* Called on the writer thread after each transaction it committed, with how
+ * long the transaction took (BEGIN to COMMIT, microseconds) and how many
+ * writes it held. Must not block: it feeds the metrics. */
+typedef void (*cjx_store_stats_fn)(void *arg, int64_t commit_us, int writes);
+
 struct cjx_store_case_ops;
 
 struct cjx_store_ops {
@@ -150,6 +155,11 @@ struct cjx_store_ops {
                                   int limit, cjx_store_audit_visit_fn visit,
                                   void *arg, struct cjx_errbuf *eb);
     int64_t (*last_audit_seq)(struct cjx_store *s);
+    int (*read_last_audit_checkpoint)(struct cjx_store *s,
+                                      cjx_store_audit_visit_fn visit, void *arg,
+                                      struct cjx_errbuf *eb);
+    void (*set_stats_hook)(struct cjx_store *s, cjx_store_stats_fn fn,
+                           void *arg);
     void (*set_audit_hook)(struct cjx_store *s, cjx_store_commit_fn fn,
                            void *arg);
     void (*set_outcome_hook)(struct cjx_store *s, cjx_store_outcome_fn fn,
@@ -302,6 +312,23 @@ static inline int64_t
 cjx_store_last_audit_seq(struct cjx_store *s)
 {
     return s->ops->last_audit_seq(s);
+}
+
+/* Visits the newest audit checkpoint, if there is one (visit is then
+ * called once). 0 or CJX_ESTORE/CJX_EINVAL. */
+static inline int
+cjx_store_read_last_audit_checkpoint(struct cjx_store *s,
+                                     cjx_store_audit_visit_fn visit, void *arg,
+                                     struct cjx_errbuf *eb)
+{
+    return s->ops->read_last_audit_checkpoint(s, visit, arg, eb);
+}
+
+/* Installs the single stats hook (NULL removes it). */
+static inline void
+cjx_store_set_stats_hook(struct cjx_store *s, cjx_store_stats_fn fn, void *arg)
+{
+    s->ops->set_stats_hook(s, fn, arg);
 }
 
 /* Installs the single audit hook (NULL removes it): called on the writer

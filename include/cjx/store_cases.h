@@ -207,6 +207,18 @@ struct cjx_outbox_count {
 typedef int (*cjx_store_outbox_count_fn)(void *arg,
                                          const struct cjx_outbox_count *c);
 
+/* How many current cases of one county are in one state, and how many of
+ * them are past the deadline of that state. Borrowed for the visit. */
+struct cjx_case_count {
+    const char *county;
+    int state; /* cjx.v1.CaseState */
+    int64_t cases;
+    int64_t overdue;
+};
+
+typedef int (*cjx_store_case_count_fn)(void *arg,
+                                       const struct cjx_case_count *c);
+
 /* What became of one delivery attempt. */
 enum cjx_outbox_outcome {
     CJX_OUTBOX_MARK_DELIVERED = 1, /* acknowledged: never sent again */
@@ -261,6 +273,9 @@ struct cjx_store_case_ops {
     int (*outbox_counts)(struct cjx_store *s, int with_delivered,
                          cjx_store_outbox_count_fn visit, void *arg,
                          struct cjx_errbuf *eb);
+    int (*case_counts)(struct cjx_store *s, int64_t now_us,
+                       cjx_store_case_count_fn visit, void *arg,
+                       struct cjx_errbuf *eb);
     int (*outbox_mark)(struct cjx_store *s, const struct cjx_outbox_mark *m,
                        size_t n, cjx_store_write_done_fn done, void *arg);
 };
@@ -381,6 +396,16 @@ cjx_store_outbox_list(struct cjx_store *s, enum cjx_outbox_which which,
 {
     return s->ops->cases->outbox_list(s, which, destination, after_id, limit,
                                       visit, arg, last_id, eb);
+}
+
+/* Visits the case counts of every (county, state) that has cases, with
+ * "overdue" judged at now_us: the metrics' cases by state and county. */
+static inline int
+cjx_store_case_counts(struct cjx_store *s, int64_t now_us,
+                      cjx_store_case_count_fn visit, void *arg,
+                      struct cjx_errbuf *eb)
+{
+    return s->ops->cases->case_counts(s, now_us, visit, arg, eb);
 }
 
 /* Visits the counts of every destination that has rows. Delivered rows are

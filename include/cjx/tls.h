@@ -122,4 +122,23 @@ const char *cjx_tls_crl_set_uncovered(const struct cjx_tls_crl_set *set);
 int cjx_tls_crl_set_check(const struct cjx_tls_crl_set *set, const char *pem,
                           size_t len, struct cjx_errbuf *eb);
 
+/* Called with the subject (of a certificate; the issuer, of a CRL) and the
+ * moment it runs out, in seconds since the epoch (0 when unreadable).
+ * Return non-zero to stop. */
+typedef int (*cjx_tls_expiry_fn)(void *arg, const char *subject,
+                                 int64_t unix_s);
+
+/* Visits the notAfter of every certificate in pem (a chain or a bundle).
+ * 0, or CJX_ETLS when pem holds none. Safe from any thread. */
+int cjx_tls_cert_expiries(const char *pem, size_t len, cjx_tls_expiry_fn visit,
+                          void *arg);
+
+/* Visits the nextUpdate of every CRL in the files of dir (as
+ * cjx_tls_crl_set_load reads them, without judging them: an expired CRL is
+ * exactly what the caller wants to see). A file that is no CRL, and a CRL
+ * without a next update, are skipped. dir "" or NULL: nothing. 0, or
+ * CJX_EIO when dir cannot be read. */
+int cjx_tls_crl_dir_expiries(const char *dir, cjx_tls_expiry_fn visit,
+                             void *arg);
+
 #endif

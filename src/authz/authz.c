@@ -106,6 +106,9 @@ const struct cjx_authz_rule cjx_authz_table[] = {
       [CJX_ROLE_COURT] = COUNTY}},
     /* The outbox is this daemon's own business. */
     {"/cjx.v1.CaseService/ListOutbox", 1, {0}},
+    /* So is its status: its peers, certificates and store are nothing a
+     * remote agency needs to see. */
+    {"/cjx.v1.StatusService/GetStatus", 1, {0}},
     /* Health and reflection tell what is served and whether it works,
      * never any data: every registered agency may ask. */
     {"/grpc.health.v1.Health/Check",

@@ -64,5 +64,6 @@ int cmd_ack(struct cli *cli, int argc, char **argv);
 int cmd_notify_person(struct cli *cli, int argc, char **argv);
 int cmd_review(struct cli *cli, int argc, char **argv);
 int cmd_report(struct cli *cli, int argc, char **argv);
+int cmd_status(struct cli *cli, int argc, char **argv);
 
 #endif

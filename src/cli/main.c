@@ -91,6 +91,9 @@ usage(FILE *out)
         "                             (default: the last quarter)\n"
         "  outbox [--parked|--delivered|--all] [--to ORI] [--limit N]\n"
         "                             hand-offs to peers: pending, and why\n"
+        "  status                     the daemon on one screen: agency,\n"
+        "                             version, uptime, rule sets, peers,\n"
+        "                             expiries, store and audit log\n"
         "\n"
         "Options:\n"
         "  -s, --socket PATH   local daemon socket (default $CJX_SOCKET or\n"
@@ -125,6 +128,7 @@ static const struct command commands[] = {
     {"notify-person", cmd_notify_person},
     {"review", cmd_review},
     {"report", cmd_report},
+    {"status", cmd_status},
 };
 
 int

@@ -1,9 +1,12 @@
-/* Line-at-a-time logger: formats into a stack buffer and writes it once. */
+/* Line-at-a-time logger: formats into a stack buffer and writes it once, as
+ * text for people or as one JSON object for machines. */
 #include "cjx/log.h"
 
 #include "cjx/clock.h"
 #include "cjx/error.h"
+#include "cjx/utf8.h"
 
+#include <json-c/json.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -13,8 +16,10 @@
 
 static atomic_int log_level = CJX_LOG_INFO;
 static atomic_int log_journal = 0;
+static atomic_int log_format = CJX_LOG_TEXT;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static const char *const format_names[] = {"text", "json"};
 /* syslog priorities: debug 7, info 6, warning 4, err 3. */
 static const int level_priority[] = {7, 6, 4, 3};
 
@@ -30,16 +35,24 @@ cjx_log_get_level(void)
     return atomic_load(&log_level);
 }
 
+/* Index of name in names[0..n), or -1. */
+static int
+name_index(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(name, names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
 int
 cjx_log_level_parse(const char *name, enum cjx_log_level *out)
 {
-    for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
-        if (strcmp(name, level_names[i]) == 0) {
-            *out = (enum cjx_log_level)i;
-            return 0;
-        }
-    }
-    return CJX_EINVAL;
+    int i = name_index(level_names, 4, name);
+    if (i < 0)
+        return CJX_EINVAL;
+    *out = (enum cjx_log_level)i;
+    return 0;
 }
 
 void
@@ -48,32 +61,133 @@ cjx_log_set_journal(int on)
     atomic_store(&log_journal, on);
 }
 
-static void
-log_write(enum cjx_log_level level, const char *module, const char *fmt,
-          va_list ap)
+void
+cjx_log_set_format(enum cjx_log_format format)
 {
-    char line[2048];
-    size_t n;
+    atomic_store(&log_format, format);
+}
 
-    if (atomic_load(&log_journal)) {
-        n = (size_t)snprintf(line, sizeof(line),
-                             "<%d>%s: ", level_priority[level], module);
+enum cjx_log_format
+cjx_log_get_format(void)
+{
+    return atomic_load(&log_format);
+}
+
+int
+cjx_log_format_parse(const char *name, enum cjx_log_format *out)
+{
+    int i = name_index(format_names, 2, name);
+    if (i < 0)
+        return CJX_EINVAL;
+    *out = (enum cjx_log_format)i;
+    return 0;
+}
+
+/* Control characters from peers (certificate names, messages) must not
+ * forge extra log lines, and a JSON reader must get valid UTF-8: each byte
+ * of either kind becomes '?'. */
+static void
+scrub(char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 && c != '\t') {
+            s[i++] = '?';
+            continue;
+        }
+        size_t len = cjx_utf8_seq_len((const unsigned char *)s + i, n - i);
+        if (len == 0) {
+            s[i++] = '?';
+            continue;
+        }
+        i += len;
+    }
+}
+
+/* The message alone, cut to fit buf and scrubbed. Returns its length. */
+static size_t
+format_message(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    int r = vsnprintf(buf, size, fmt, ap);
+    size_t n = r < 0 ? 0 : (size_t)r;
+    if (n > size - 1)
+        n = size - 1;
+    /* A cut may split a UTF-8 sequence; scrub turns its head into '?'. */
+    scrub(buf, n);
+    buf[n] = '\0';
+    return n;
+}
+
+static void
+add_string(struct json_object *o, const char *key, const char *value)
+{
+    if (value != NULL)
+        json_object_object_add(o, key, json_object_new_string(value));
+}
+
+/* One JSON object without newlines (json-c escapes control characters), or
+ * NULL when memory ran out. Free with json_object_put. */
+static struct json_object *
+json_line(enum cjx_log_level level, const char *module,
+          const struct cjx_log_fields *f, const char *message)
+{
+    struct json_object *o = json_object_new_object();
+    if (o == NULL)
+        return NULL;
+    char ts[40];
+    cjx_clock_format_utc(cjx_clock_now_us(), ts, sizeof(ts));
+    add_string(o, "time", ts);
+    add_string(o, "level", level_names[level]);
+    add_string(o, "module", module);
+    add_string(o, "message", message);
+    if (f != NULL) {
+        add_string(o, "peer", f->peer);
+        add_string(o, "method", f->method);
+        add_string(o, "request_id", f->request_id);
+        add_string(o, "status", f->status);
+    }
+    return o;
+}
+
+static void
+log_write(enum cjx_log_level level, const char *module,
+          const struct cjx_log_fields *fields, const char *fmt, va_list ap)
+{
+    char message[2048];
+    char line[8192];
+    size_t n = 0;
+
+    if (atomic_load(&log_journal))
+        n = (size_t)snprintf(line, sizeof(line), "<%d>", level_priority[level]);
+    format_message(message, sizeof(message), fmt, ap);
+
+    struct json_object *o = NULL;
+    if (atomic_load(&log_format) == CJX_LOG_JSON)
+        o = json_line(level, module, fields, message);
+    if (o != NULL) {
+        n += (size_t)snprintf(
+            line + n, sizeof(line) - n, "%s",
+            json_object_to_json_string_ext(
+                o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+        /* A line cut short is no JSON object; the message was bounded so
+         * that the escaped object fits, and this is the last resort. */
+        if (n > sizeof(line) - 2)
+            n = (size_t)snprintf(line, sizeof(line),
+                                 "{\"level\":\"error\",\"module\":\"log\","
+                                 "\"message\":\"log line too long\"}");
+    } else if (atomic_load(&log_journal)) {
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "%s: %s", module,
+                              message);
     } else {
         char ts[40];
         cjx_clock_format_utc(cjx_clock_now_us(), ts, sizeof(ts));
-        n = (size_t)snprintf(line, sizeof(line), "%s %-5s %s: ", ts,
-                             level_names[level], module);
+        n = (size_t)snprintf(line, sizeof(line), "%s %-5s %s: %s", ts,
+                             level_names[level], module, message);
     }
-    if (n < sizeof(line))
-        n += (size_t)vsnprintf(line + n, sizeof(line) - n, fmt, ap);
     if (n > sizeof(line) - 2)
         n = sizeof(line) - 2;
-    /* Control characters from peers (certificate names, messages) must not
-     * forge extra log lines. */
-    for (size_t i = 0; i < n; i++) {
-        if ((unsigned char)line[i] < 0x20 && line[i] != '\t')
-            line[i] = '?';
-    }
     line[n++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, n);
     (void)w;
@@ -86,7 +200,19 @@ cjx_log(enum cjx_log_level level, const char *module, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    log_write(level, module, fmt, ap);
+    log_write(level, module, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void
+cjx_log_with(enum cjx_log_level level, const char *module,
+             const struct cjx_log_fields *fields, const char *fmt, ...)
+{
+    if ((int)level < atomic_load(&log_level))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    log_write(level, module, fields, fmt, ap);
     va_end(ap);
 }
 
@@ -95,7 +221,7 @@ cjx_fatal(const char *module, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    log_write(CJX_LOG_ERROR, module, fmt, ap);
+    log_write(CJX_LOG_ERROR, module, NULL, fmt, ap);
     va_end(ap);
     exit(1);
 }

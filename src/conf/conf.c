@@ -67,11 +67,13 @@ enum {
     K_STATE_DIR,
     K_REGISTRY,
     K_LOG_LEVEL,
+    K_LOG_FORMAT,
     K_TLS,
     K_LIMITS,
     K_RULES,
     K_EXCHANGE,
     K_SEALING,
+    K_METRICS,
     K_N
 };
 
@@ -90,6 +92,7 @@ cjx_conf_free(struct cjx_conf *conf)
     free(conf->state_dir);
     free(conf->registry_path);
     free(conf->log_level);
+    free(conf->metrics_listen);
     free(conf->rules_dir);
     free(conf->tls.ca);
     free(conf->tls.cert);
@@ -211,6 +214,37 @@ parse_tls(struct cjx_conf_yaml *y, yaml_node_t *node, const char *base_dir,
                      &c->tls.crl_dir, eb);
 }
 
+/* The default keeps metrics on the machine: exposing them takes a choice. */
+#define METRICS_DEFAULT_LISTEN "127.0.0.1:9464"
+
+static int
+parse_metrics(struct cjx_conf_yaml *y, yaml_node_t *node, struct cjx_conf *c,
+              struct cjx_errbuf *eb)
+{
+    struct cjx_conf_yaml_key keys[1] = {{"listen", 0, NULL, NULL}};
+    int rc = cjx_conf_yaml_mapping(y, node, "metrics", keys, 1, eb);
+    if (rc != 0)
+        return rc;
+    if (keys[0].value == NULL) {
+        c->metrics_listen = strdup(METRICS_DEFAULT_LISTEN);
+        return c->metrics_listen != NULL
+                   ? 0
+                   : cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", y->name);
+    }
+    rc = cjx_conf_yaml_string(y, keys[0].value, "metrics.listen", 0,
+                              &c->metrics_listen, eb);
+    if (rc != 0)
+        return rc;
+    if (!cjx_conf_address_valid(c->metrics_listen, 1)) {
+        char q[64];
+        return cjx_conf_yaml_errf(
+            y, keys[0].value, CJX_EPARSE, eb,
+            "metrics.listen: '%s' is not host:port (port 0 to 65535)",
+            cjx_conf_yaml_quote(keys[0].value, q, sizeof(q)));
+    }
+    return 0;
+}
+
 static int
 parse_limits(struct cjx_conf_yaml *y, yaml_node_t *node, struct cjx_limits *l,
              struct cjx_errbuf *eb)
@@ -289,11 +323,13 @@ parse_conf(struct cjx_conf_yaml *y, const char *base_dir, struct cjx_conf *c,
         [K_STATE_DIR] = {"state_dir", 1, NULL, NULL},
         [K_REGISTRY] = {"registry", 1, NULL, NULL},
         [K_LOG_LEVEL] = {"log_level", 0, NULL, NULL},
+        [K_LOG_FORMAT] = {"log_format", 0, NULL, NULL},
         [K_TLS] = {"tls", 1, NULL, NULL},
         [K_LIMITS] = {"limits", 0, NULL, NULL},
         [K_RULES] = {"rules", 0, NULL, NULL},
         [K_EXCHANGE] = {"exchange", 0, NULL, NULL},
         [K_SEALING] = {"sealing", 0, NULL, NULL},
+        [K_METRICS] = {"metrics", 0, NULL, NULL},
     };
     char q[64];
     yaml_node_t *root = cjx_conf_yaml_root(y);
@@ -384,6 +420,20 @@ parse_conf(struct cjx_conf_yaml *y, const char *base_dir, struct cjx_conf *c,
             return cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", y->name);
     }
 
+    c->log_format = CJX_LOG_TEXT;
+    if (keys[K_LOG_FORMAT].value != NULL) {
+        char *name;
+        rc = cjx_conf_yaml_string(y, keys[K_LOG_FORMAT].value, "log_format", 0,
+                                  &name, eb);
+        if (rc != 0)
+            return rc;
+        int bad = cjx_log_format_parse(name, &c->log_format) != 0;
+        free(name);
+        if (bad)
+            return cjx_conf_yaml_errf(y, keys[K_LOG_FORMAT].value, CJX_EPARSE,
+                                      eb, "log_format: expected text or json");
+    }
+
     /* Rule sets are optional: without them only the built-in structural
      * checks apply. */
     if (keys[K_RULES].value != NULL) {
@@ -424,6 +474,12 @@ parse_conf(struct cjx_conf_yaml *y, const char *base_dir, struct cjx_conf *c,
     c->sealed_readers = CJX_SEALED_DEFAULT;
     if (keys[K_SEALING].value != NULL) {
         rc = parse_sealing(y, keys[K_SEALING].value, &c->sealed_readers, eb);
+        if (rc != 0)
+            return rc;
+    }
+
+    if (keys[K_METRICS].value != NULL) {
+        rc = parse_metrics(y, keys[K_METRICS].value, c, eb);
         if (rc != 0)
             return rc;
     }

@@ -36,6 +36,15 @@ daemon_loaded_free(struct daemon_loaded *l)
     memset(l, 0, sizeof(*l));
 }
 
+void
+daemon_apply_logging(const struct cjx_conf *conf)
+{
+    enum cjx_log_level level;
+    if (cjx_log_level_parse(conf->log_level, &level) == 0)
+        cjx_log_set_level(level);
+    cjx_log_set_format(conf->log_format);
+}
+
 static int
 load_tls(const struct cjx_conf *conf, struct cjx_rpc_tls *tls,
          struct cjx_errbuf *eb)
@@ -153,18 +162,30 @@ daemon_start(struct cjx_daemon *d, struct daemon_loaded *l,
     }
     for (size_t i = 0; i < n; i++)
         d->handlers[i] = cjx_service_handler(i);
+    if ((err = daemon_metrics_new(d, conf, tls, eb)) != 0 ||
+        (conf->metrics_listen != NULL &&
+         (err = daemon_metrics_listen(d, conf->metrics_listen, eb)) != 0)) {
+        daemon_metrics_free(d);
+        free(d->handlers);
+        cjx_service_free(d->service);
+        cjx_store_close(d->store);
+        cjx_conf_free(conf);
+        return err;
+    }
     struct cjx_rpc_server_options opts = {
         .listen = conf->listen,
         .local_socket = conf->local_socket[0] ? conf->local_socket : NULL,
         .handlers = d->handlers,
         .n_handlers = n,
         .service = d->service,
+        .metrics = daemon_metrics_set(d),
     };
     char listen[256], agency[16];
     snprintf(listen, sizeof(listen), "%s", conf->listen);
     snprintf(agency, sizeof(agency), "%s", conf->agency);
     if ((err = cjx_rpc_server_start(&opts, conf, tls, &d->server, eb)) != 0) {
         audit_admin(d, "cjxd/start", err, eb->msg);
+        daemon_metrics_free(d);
         free(d->handlers);
         cjx_service_free(d->service);
         cjx_store_close(d->store);
@@ -174,11 +195,13 @@ daemon_start(struct cjx_daemon *d, struct daemon_loaded *l,
         audit_admin(d, "cjxd/start", err, eb->msg);
         cjx_rpc_server_shutdown(d->server);
         cjx_rpc_server_free(d->server);
+        daemon_metrics_free(d);
         free(d->handlers);
         cjx_service_free(d->service);
         cjx_store_close(d->store);
         return err;
     }
+    daemon_metrics_watch_delivery(d);
     char started[64];
     snprintf(started, sizeof(started), "serving mTLS on port %d",
              cjx_rpc_server_port(d->server));
@@ -213,13 +236,12 @@ daemon_reload(struct cjx_daemon *d)
                                        &eb) != 0)
             cjx_error("daemon", "audit checkpoints keep the old key: %s",
                       eb.msg);
-        enum cjx_log_level level;
-        if (cjx_log_level_parse(l.conf->log_level, &level) == 0)
-            cjx_log_set_level(level);
+        daemon_apply_logging(l.conf);
         size_t n_rules = l.rules ? cjx_rules_registry_count(l.rules) : 0;
         cjx_service_set_rules(d->service, l.rules);
         l.rules = NULL;
         daemon_exchange_reload(d, &l.tls);
+        daemon_metrics_reload(d, l.conf, &l.tls);
         cjx_rpc_server_reload(d->server, l.conf, &l.tls);
         l.conf = NULL;
         daemon_loaded_free(&l);
@@ -237,7 +259,11 @@ daemon_stop(struct cjx_daemon *d)
 {
     sd_notify(0, "STOPPING=1");
     cjx_info("daemon", "stopping: draining calls");
-    /* Nothing new is sent or decided while the rest drains. */
+    /* A scrape reads the worker and the store: it stops before them. */
+    daemon_metrics_stop_listening(d);
+    /* Nothing new is sent or decided while the rest drains; GetStatus
+     * stops listing the worker's peers first. */
+    cjx_service_set_peer_source(d->service, NULL, NULL);
     daemon_exchange_stop(d);
     /* Follow streams end first (they would otherwise never finish), then the
      * server drains, and only then does the store close: a call still
@@ -245,6 +271,7 @@ daemon_stop(struct cjx_daemon *d)
     cjx_service_shutdown(d->service);
     cjx_rpc_server_shutdown(d->server);
     cjx_rpc_server_free(d->server);
+    daemon_metrics_free(d);
     /* After the last call's entry; closing the store commits it. */
     audit_admin(d, "cjxd/stop", 0, "stopped by signal");
     cjx_service_free(d->service); /* unhooks from the store */

@@ -19,8 +19,9 @@ struct cjx_daemon {
     struct cjx_service *service;
     struct cjx_rpc_server *server;
     const struct cjx_handler **handlers;
-    struct cjx_delivery *delivery; /* the outbox worker (exchange.c) */
-    struct cjx_standin *standin;   /* NULL unless configured */
+    struct cjx_delivery *delivery;  /* the outbox worker (exchange.c) */
+    struct cjx_standin *standin;    /* NULL unless configured */
+    struct daemon_metrics *metrics; /* NULL without a metrics key */
 };
 
 /* Everything a configuration file names, loaded and checked. */
@@ -37,6 +38,8 @@ struct daemon_loaded {
 int daemon_load(const char *path, struct daemon_loaded *out,
                 struct cjx_errbuf *eb);
 void daemon_loaded_free(struct daemon_loaded *l);
+/* Puts conf's log_level and log_format in force. */
+void daemon_apply_logging(const struct cjx_conf *conf);
 
 /* Opens the store, starts the services and the server. Takes the conf and
  * rules out of l (leaving NULL there); the TLS text stays with l. */
@@ -59,5 +62,25 @@ void daemon_exchange_stop(struct cjx_daemon *d);
 
 /* SIGTERM: drains calls, closes the store. */
 void daemon_stop(struct cjx_daemon *d);
+
+/* The metrics (daemon_metrics.c). daemon_metrics_new makes the set when
+ * conf has a metrics key (else does nothing), after d->handlers; the server
+ * then feeds daemon_metrics_set(d) (NULL without metrics).
+ * daemon_metrics_listen starts the listener and the store's hook before
+ * the server answers anyone, so that a daemon that answers has its
+ * metrics; daemon_metrics_watch_delivery adds the delivery worker's peers
+ * once it runs, to the metrics and to GetStatus (with or without metrics); a reload hands over the new TLS files;
+ * daemon_metrics_stop_listening comes before anything a scrape reads is
+ * stopped, daemon_metrics_free after the server is gone. */
+int daemon_metrics_new(struct cjx_daemon *d, const struct cjx_conf *conf,
+                       const struct cjx_rpc_tls *tls, struct cjx_errbuf *eb);
+struct cjx_metrics *daemon_metrics_set(struct cjx_daemon *d);
+int daemon_metrics_listen(struct cjx_daemon *d, const char *listen,
+                          struct cjx_errbuf *eb);
+void daemon_metrics_watch_delivery(struct cjx_daemon *d);
+void daemon_metrics_reload(struct cjx_daemon *d, const struct cjx_conf *conf,
+                           const struct cjx_rpc_tls *tls);
+void daemon_metrics_stop_listening(struct cjx_daemon *d);
+void daemon_metrics_free(struct cjx_daemon *d);
 
 #endif

@@ -145,9 +145,7 @@ main(int argc, char **argv)
         daemon_loaded_free(&loaded);
         return 0;
     }
-    enum cjx_log_level level;
-    if (cjx_log_level_parse(loaded.conf->log_level, &level) == 0)
-        cjx_log_set_level(level);
+    daemon_apply_logging(loaded.conf);
 
     /* Blocked before any thread starts, so gRPC's threads inherit the mask
      * and only the wait below sees them. */

@@ -35,7 +35,7 @@ struct sender {
     pthread_t thread;
     int started;
     uint64_t rng;
-    int failures; /* consecutive failed calls */
+    atomic_int failures; /* consecutive failed calls; read by scrapes */
     int max_rows; /* rows per call; halved when a peer finds a call too big */
 };
 
@@ -61,6 +61,9 @@ struct cjx_delivery {
     int64_t retry_initial_us;
     int64_t retry_max_us;
 
+    /* Held while the peers are replaced (reload) and while they are
+     * looked at from outside (cjx_delivery_peers). */
+    pthread_mutex_t peers_mu;
     struct peer *peers;
     size_t n_peers;
 };
@@ -518,6 +521,7 @@ cjx_delivery_start(struct cjx_store *store, const struct cjx_conf *conf,
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
     d->store = store;
     pthread_mutex_init(&d->mu, NULL);
+    pthread_mutex_init(&d->peers_mu, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -532,6 +536,7 @@ cjx_delivery_start(struct cjx_store *store, const struct cjx_conf *conf,
         cjx_store_remove_case_hook(store, on_outbox_rows, d);
         peers_stop(d);
         pthread_cond_destroy(&d->cv);
+        pthread_mutex_destroy(&d->peers_mu);
         pthread_mutex_destroy(&d->mu);
         free(d);
         return err;
@@ -546,8 +551,10 @@ int
 cjx_delivery_reload(struct cjx_delivery *d, const struct cjx_conf *conf,
                     const struct cjx_delivery_tls *tls, struct cjx_errbuf *eb)
 {
+    pthread_mutex_lock(&d->peers_mu);
     peers_stop(d);
     int err = peers_start(d, conf, tls, eb);
+    pthread_mutex_unlock(&d->peers_mu);
     if (err != 0)
         cjx_error("delivery", "restarting the senders failed: %s",
                   eb != NULL ? eb->msg : cjx_strerror(err));
@@ -562,6 +569,28 @@ cjx_delivery_stop(struct cjx_delivery *d)
     cjx_store_remove_case_hook(d->store, on_outbox_rows, d);
     peers_stop(d);
     pthread_cond_destroy(&d->cv);
+    pthread_mutex_destroy(&d->peers_mu);
     pthread_mutex_destroy(&d->mu);
     free(d);
+}
+
+void
+cjx_delivery_peers(struct cjx_delivery *d, cjx_delivery_peer_fn visit,
+                   void *arg)
+{
+    if (d == NULL)
+        return;
+    pthread_mutex_lock(&d->peers_mu);
+    for (size_t i = 0; i < d->n_peers; i++) {
+        const struct peer *p = &d->peers[i];
+        int failures = 0;
+        for (int k = 0; k < p->n_senders; k++) {
+            int f = atomic_load(&p->senders[k].failures);
+            if (f > failures)
+                failures = f;
+        }
+        if (visit(arg, p->ori, p->endpoint, failures) != 0)
+            break;
+    }
+    pthread_mutex_unlock(&d->peers_mu);
 }

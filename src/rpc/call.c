@@ -60,6 +60,7 @@ send_final_locked(struct rpc_call *rc, grpc_status_code code,
     rc->status_set = 1;
     rc->status = code;
     if (msg != NULL) {
+        rc->msgs_out++;
         rc->bytes_out += (int64_t)grpc_byte_buffer_length(msg);
         rc->final_buf = msg;
         ops[n].op = GRPC_OP_SEND_MESSAGE;
@@ -168,6 +169,7 @@ op_send(struct cjx_call *c, const ProtobufCMessage *msg)
             rc->initial_md_sent = 1;
         }
         rc->send_buf = bb;
+        rc->msgs_out++;
         rc->bytes_out += (int64_t)grpc_byte_buffer_length(rc->send_buf);
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n++].data.send_message.send_message = rc->send_buf;
@@ -304,6 +306,12 @@ record_call(struct rpc_call *rc)
     }
     cjx_service_audit_call(rc->srv->service, &rc->base, method, code, detail,
                            rc->bytes_out);
+    /* An unknown path is no method of the metrics. */
+    if (rc->method != NULL)
+        cjx_metrics_call_done(rc->srv->metrics,
+                              (size_t)(rc->method - rc->srv->methods), code,
+                              cjx_clock_monotonic_us() - rc->started_us,
+                              rc->msgs_in, rc->msgs_out);
 }
 
 static void stream_release(struct rpc_call *rc);
@@ -345,6 +353,25 @@ fail_now(struct rpc_call *rc, int err, const char *detail)
     op_fail(&rc->base, err, detail);
 }
 
+/* Logs a call the transport ended itself ("refused", "ended"...) with
+ * status, naming the peer (its agency where known), method and status
+ * as separate fields for a JSON log. */
+static void
+log_call_end(const struct rpc_call *rc, const char *what,
+             grpc_status_code status, const char *detail)
+{
+    const struct cjx_agency *ag = rc->base.caller.agency;
+    struct cjx_log_fields f = {
+        .peer = ag != NULL ? ag->ori : rc->base.caller.peer,
+        .method = rc->base.method->path,
+        .request_id = rc->base.audit.request_id,
+        .status = cjx_status_code_name((int)status),
+    };
+    cjx_log_with(CJX_LOG_WARN, "rpc", &f, "%s%s%s from %s: %s", what,
+                 what[0] != '\0' ? " " : "", rc->base.method->path,
+                 rc->base.caller.peer, detail);
+}
+
 /* Decodes a request into arena, answering INVALID_ARGUMENT (or
  * RESOURCE_EXHAUSTED) itself when it does not decode. */
 static ProtobufCMessage *
@@ -367,8 +394,7 @@ decode_or_fail(struct rpc_call *rc, grpc_byte_buffer *bb,
         return NULL;
     }
     if (err != 0) {
-        cjx_warn("rpc", "%s from %s: %s", rc->base.method->path,
-                 rc->base.caller.peer, eb.msg);
+        log_call_end(rc, "", GRPC_STATUS_INVALID_ARGUMENT, eb.msg);
         fail_now(rc, CJX_EINVAL, eb.msg);
         return NULL;
     }
@@ -388,8 +414,8 @@ refuse_over_rate(struct rpc_call *rc, const char *ori, int64_t retry_ms)
              "ms",
              ori, rc->conf->conf->limits.rate_limit_per_agency,
              (long long)retry_ms);
-    cjx_warn("rpc", "refused %s from %s: %s", rc->base.method->path,
-             rc->base.caller.peer, detail);
+    log_call_end(rc, "refused", GRPC_STATUS_RESOURCE_EXHAUSTED, detail);
+    cjx_metrics_rate_refused(rc->srv->metrics);
     /* The call's arena outlives the batch, so the value can live there. */
     char *value = cjx_arena_alloc(&rc->arena, 24);
     grpc_metadata *md = cjx_arena_alloc(&rc->arena, 2 * sizeof(*md));
@@ -471,8 +497,7 @@ stream_admit(struct rpc_call *rc, const struct cjx_agency *ag)
         rc->stream_counted = 1;
         return 0;
     }
-    cjx_warn("rpc", "refused %s from %s: %s", rc->base.method->path,
-             rc->base.caller.peer, detail);
+    log_call_end(rc, "refused", GRPC_STATUS_RESOURCE_EXHAUSTED, detail);
     fail_now(rc, CJX_ELIMIT, detail);
     return -1;
 }
@@ -534,8 +559,7 @@ stream_end_idle(struct rpc_call *rc, int idle_s)
                  "(limits.stream_idle_timeout_s); messages not answered were "
                  "not applied",
                  idle_s);
-    cjx_warn("rpc", "ended %s from %s: %s", rc->base.method->path,
-             rc->base.caller.peer, detail);
+    log_call_end(rc, "ended", GRPC_STATUS_DEADLINE_EXCEEDED, detail);
     if (!stuck_send) {
         end_with_status_locked(rc, GRPC_STATUS_DEADLINE_EXCEEDED, detail);
         pthread_mutex_unlock(&rc->mu);
@@ -595,8 +619,7 @@ admit(struct rpc_call *rc)
     rc->conf = server_conf_get(rc->srv);
     rc->base.conf = rc->conf->conf;
     if (identity_of_call(rc->call, rc->conf, &rc->base.caller, &eb) != 0) {
-        cjx_warn("rpc", "refused %s from %s: %s", rc->base.method->path,
-                 rc->base.caller.peer, eb.msg);
+        log_call_end(rc, "refused", GRPC_STATUS_UNAUTHENTICATED, eb.msg);
         fail_now(rc, CJX_EUNAUTH, eb.msg);
         return -1;
     }
@@ -616,7 +639,7 @@ admit(struct rpc_call *rc)
         snprintf(eb.msg, sizeof(eb.msg), "%s (%s) may not call %s",
                  a ? a->ori : "caller", a ? cjx_role_name(a->role) : "?",
                  rc->base.method->path);
-        cjx_warn("rpc", "refused: %s", eb.msg);
+        log_call_end(rc, "refused", GRPC_STATUS_PERMISSION_DENIED, eb.msg);
         fail_now(rc, CJX_EPERM, eb.msg);
         return -1;
     }
@@ -700,6 +723,7 @@ on_recv(struct rpc_call *rc, int success)
         return;
     }
     rc->base.audit.bytes_in += (int64_t)grpc_byte_buffer_length(bb);
+    rc->msgs_in++;
     cjx_arena_reset(&rc->msg_arena);
     ProtobufCMessage *req = decode_or_fail(rc, bb, &rc->msg_arena);
     grpc_byte_buffer_destroy(bb);
@@ -747,6 +771,10 @@ rpc_call_on_event(struct rpc_call *rc, enum tag_kind kind, int success)
         if (!atomic_load(&rc->srv->shutting_down))
             rpc_request_call(rc->srv, rc->method);
         rc->dispatched = 1;
+        rc->started_us = cjx_clock_monotonic_us();
+        /* A unary or server-streaming request came with the call. */
+        if (rc->payload != NULL)
+            rc->msgs_in = 1;
         dispatch(rc);
         break;
     case TAG_RECV:

@@ -85,6 +85,10 @@ struct rpc_call {
     int status_set; /* the final status was sent: status */
     grpc_status_code status;
     int64_t bytes_out; /* response bytes sent */
+    /* For the metrics: when the call arrived (monotonic), and the messages
+     * received and sent. */
+    int64_t started_us;
+    int64_t msgs_in, msgs_out;
     /* Streams (call.c): counted against the connection's and the agency's
      * limits while open, and listed for the idle sweep. wait_since_us is
      * when the call began waiting on its client (a message posted to
@@ -108,6 +112,7 @@ struct cjx_rpc_server {
     struct rpc_method *methods;
     size_t n_methods;
     struct cjx_service *service;
+    struct cjx_metrics *metrics; /* NULL: not counted */
     int port;
     int drain_grace_ms;
     char *local_socket;

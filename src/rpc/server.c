@@ -615,6 +615,7 @@ cjx_rpc_server_start(const struct cjx_rpc_server_options *opts,
     for (int i = 0; i < srv->n_threads; i++)
         atomic_init(&srv->heartbeat_us[i], cjx_clock_monotonic_us());
     srv->service = opts->service;
+    srv->metrics = opts->metrics;
     srv->drain_grace_ms =
         opts->drain_grace_ms > 0 ? opts->drain_grace_ms : 5000;
     srv->max_message_bytes = (size_t)conf->limits.max_message_bytes;

@@ -45,6 +45,9 @@ cjx_service_new(struct cjx_store *store, struct cjx_service **out)
     follow_hub_init(&svc->audit_hub);
     atomic_init(&svc->audit_closing, 0);
     pthread_mutex_init(&svc->rules_mu, NULL);
+    pthread_mutex_init(&svc->peers_mu, NULL);
+    svc->version = CJX_VERSION;
+    svc->started_us = cjx_clock_now_us();
     cjx_store_set_commit_hook(store, on_record_commit, svc);
     cjx_store_set_audit_hook(store, on_audit_commit, svc);
     cjx_store_set_outcome_hook(store, health_on_store_outcome, svc->health);
@@ -83,6 +86,7 @@ cjx_service_free(struct cjx_service *svc)
     follow_hub_fini(&svc->audit_hub);
     service_rules_put(svc->rules);
     pthread_mutex_destroy(&svc->rules_mu);
+    pthread_mutex_destroy(&svc->peers_mu);
     free(svc);
 }
 
@@ -139,6 +143,7 @@ static const struct {
     {cjx_cases_handlers, &cjx_cases_handler_count},
     {cjx_health_handlers, &cjx_health_handler_count},
     {cjx_reflection_handlers, &cjx_reflection_handler_count},
+    {cjx_status_handlers, &cjx_status_handler_count},
 };
 
 size_t

@@ -26,6 +26,12 @@ struct cjx_service {
     atomic_int audit_closing;    /* verifications in progress stop */
     struct case_hub *cases;      /* WatchCases streams (cases_feed.c) */
     struct health *health;       /* the serving status (health.c) */
+    /* For GetStatus (status.c). */
+    const char *version;
+    int64_t started_us;
+    pthread_mutex_t peers_mu; /* guards the source below */
+    cjx_service_peers_fn peers;
+    void *peers_arg;
 };
 
 /* The current rule sets, referenced (NULL registry inside if none are
@@ -40,6 +46,8 @@ extern const struct cjx_handler cjx_health_handlers[];
 extern const size_t cjx_health_handler_count;
 extern const struct cjx_handler cjx_reflection_handlers[];
 extern const size_t cjx_reflection_handler_count;
+extern const struct cjx_handler cjx_status_handlers[];
+extern const size_t cjx_status_handler_count;
 extern const struct cjx_handler cjx_rules_handlers[];
 extern const size_t cjx_rules_handler_count;
 extern const struct cjx_handler cjx_audit_handlers[];

@@ -818,5 +818,6 @@ const struct cjx_store_case_ops cjx_store_sqlite_case_ops = {
     .outbox_next_due = cjx_store_outbox_read_next_due,
     .outbox_list = cjx_store_outbox_read_list,
     .outbox_counts = cjx_store_outbox_read_counts,
+    .case_counts = cjx_store_case_read_counts,
     .outbox_mark = outbox_mark,
 };

@@ -48,6 +48,7 @@ enum case_read_stmt {
     CR_PENDING_COUNTS,
     CR_PARKED_COUNTS,
     CR_DELIVERED_COUNTS,
+    CR_CASE_COUNTS,
     CR_COUNT_
 };
 
@@ -77,6 +78,9 @@ static const char *const read_sql[] = {
     [CR_DELIVERED_COUNTS] = "SELECT destination, count(*) FROM outbox"
                             " WHERE delivered_us IS NOT NULL"
                             " GROUP BY destination",
+    [CR_CASE_COUNTS] = "SELECT county, state, count(*),"
+                       " sum(due_us IS NOT NULL AND due_us < ?1) FROM cases"
+                       " GROUP BY county, state",
 };
 
 /* The outbox worker and the feed followers read all the time: mapped pages
@@ -578,5 +582,38 @@ cjx_store_outbox_read_counts(struct cjx_store *base, int with_delivered,
             break;
     }
     free(t);
+    return err;
+}
+
+int
+cjx_store_case_read_counts(struct cjx_store *base, int64_t now_us,
+                           cjx_store_case_count_fn visit, void *arg,
+                           struct cjx_errbuf *eb)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    if (visit == NULL)
+        return cjx_errf(eb, CJX_EINVAL, "case_counts: needs a visitor");
+    struct read_conn *r;
+    int err = acquire(s, &r, eb);
+    if (err != 0)
+        return err;
+    sqlite3_stmt *st = r->st[CR_CASE_COUNTS];
+    sqlite3_bind_int64(st, 1, now_us);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct cjx_case_count c = {
+            .county = read_column_text(st, 0),
+            .state = sqlite3_column_int(st, 1),
+            .cases = sqlite3_column_int64(st, 2),
+            .overdue = sqlite3_column_int64(st, 3),
+        };
+        if (visit(arg, &c) != 0)
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err =
+            cjx_errf(eb, CJX_ESTORE, "case_counts: %s", sqlite3_errmsg(r->db));
+    sqlite3_reset(st);
+    release(s, r);
     return err;
 }

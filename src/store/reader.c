@@ -40,6 +40,7 @@ enum reader_stmt {
     RS_CHANGES,
     RS_AUDIT,
     RS_AUDIT_CHECKPOINTS,
+    RS_AUDIT_LAST_CHECKPOINT,
     RS_COUNT_
 };
 
@@ -66,6 +67,8 @@ static const char *const reader_sql[] = {
                  " ORDER BY seq LIMIT ?2",
     [RS_AUDIT_CHECKPOINTS] = "SELECT seq, body, NULL FROM audit_checkpoints"
                              " WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    [RS_AUDIT_LAST_CHECKPOINT] = "SELECT seq, body, NULL FROM audit_checkpoints"
+                                 " WHERE seq > ?1 ORDER BY seq DESC LIMIT ?2",
 };
 
 static const struct read_pool_spec reader_spec = {reader_sql, RS_COUNT_, NULL,
@@ -334,4 +337,13 @@ cjx_store_reader_audit_checkpoints(struct cjx_store *base, int64_t after_seq,
 {
     return read_audit_rows(base, RS_AUDIT_CHECKPOINTS, "read_audit_checkpoints",
                            after_seq, limit, visit, arg, eb);
+}
+
+int
+cjx_store_reader_last_audit_checkpoint(struct cjx_store *base,
+                                       cjx_store_audit_visit_fn visit,
+                                       void *arg, struct cjx_errbuf *eb)
+{
+    return read_audit_rows(base, RS_AUDIT_LAST_CHECKPOINT,
+                           "read_last_audit_checkpoint", 0, 1, visit, arg, eb);
 }

@@ -82,6 +82,9 @@ int cjx_store_outbox_read_list(struct cjx_store *base,
                                int limit, cjx_store_outbox_visit_fn visit,
                                void *arg, int64_t *last_id,
                                struct cjx_errbuf *eb);
+int cjx_store_case_read_counts(struct cjx_store *base, int64_t now_us,
+                               cjx_store_case_count_fn visit, void *arg,
+                               struct cjx_errbuf *eb);
 int cjx_store_outbox_read_counts(struct cjx_store *base, int with_delivered,
                                  cjx_store_outbox_count_fn visit, void *arg,
                                  struct cjx_errbuf *eb);

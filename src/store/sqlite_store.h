@@ -89,6 +89,8 @@ struct sqlite_store {
     pthread_mutex_t hook_mu;
     cjx_store_commit_fn hook;
     void *hook_arg;
+    cjx_store_stats_fn stats_hook; /* under hook_mu */
+    void *stats_hook_arg;
 
     _Atomic int64_t last_seq;
 
@@ -202,5 +204,9 @@ int cjx_store_reader_audit_checkpoints(struct cjx_store *base,
                                        int64_t after_seq, int limit,
                                        cjx_store_audit_visit_fn visit,
                                        void *arg, struct cjx_errbuf *eb);
+/* The read_last_audit_checkpoint op. */
+int cjx_store_reader_last_audit_checkpoint(struct cjx_store *base,
+                                           cjx_store_audit_visit_fn visit,
+                                           void *arg, struct cjx_errbuf *eb);
 
 #endif

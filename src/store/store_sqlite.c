@@ -33,6 +33,16 @@ sqlite_last_audit_seq(struct cjx_store *base)
 }
 
 static void
+sqlite_set_stats_hook(struct cjx_store *base, cjx_store_stats_fn fn, void *arg)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    pthread_mutex_lock(&s->hook_mu);
+    s->stats_hook = fn;
+    s->stats_hook_arg = arg;
+    pthread_mutex_unlock(&s->hook_mu);
+}
+
+static void
 sqlite_set_audit_hook(struct cjx_store *base, cjx_store_commit_fn fn, void *arg)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
@@ -114,6 +124,8 @@ static const struct cjx_store_ops sqlite_ops = {
     .read_audit = cjx_store_reader_audit,
     .read_audit_checkpoints = cjx_store_reader_audit_checkpoints,
     .last_audit_seq = sqlite_last_audit_seq,
+    .read_last_audit_checkpoint = cjx_store_reader_last_audit_checkpoint,
+    .set_stats_hook = sqlite_set_stats_hook,
     .set_audit_hook = sqlite_set_audit_hook,
     .set_outcome_hook = sqlite_set_outcome_hook,
     .set_audit_signer = sqlite_set_audit_signer,

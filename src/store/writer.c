@@ -577,6 +577,16 @@ apply_audit_only(struct sqlite_store *s, struct sqlite_pending_write *pw,
     return sqlite3_get_autocommit(s->wdb) ? rc : SQLITE_OK;
 }
 
+/* Hands a committed transaction's duration and size to the stats hook. */
+static void
+report_commit(struct sqlite_store *s, int64_t commit_us, int writes)
+{
+    pthread_mutex_lock(&s->hook_mu);
+    if (s->stats_hook != NULL)
+        s->stats_hook(s->stats_hook_arg, commit_us, writes);
+    pthread_mutex_unlock(&s->hook_mu);
+}
+
 /* Applies a batch in one transaction, with the checkpoints that fall due
  * in it. If the transaction fails, every write in it fails and *failed is
  * set. Returns the highest seq the batch committed, 0 if it advanced
@@ -589,9 +599,12 @@ commit_batch(struct sqlite_store *s, struct sqlite_pending_write *batch,
     struct sqlite_audit_chain before = s->chain;
     *audit_top = 0;
     *failed = 0;
+    int64_t began_us = cjx_clock_monotonic_us();
+    int writes = 0;
     int rc = step_done(s, s->ws[WS_BEGIN], &we, "starting transaction");
     for (struct sqlite_pending_write *pw = batch; pw != NULL && rc == SQLITE_OK;
          pw = pw->next) {
+        writes++;
         if (pw->kind == SQLITE_WRITE_AUDIT)
             rc = apply_audit_only(s, pw, &we);
         else
@@ -618,6 +631,7 @@ commit_batch(struct sqlite_store *s, struct sqlite_pending_write *batch,
     }
     if (s->chain.seq > before.seq)
         *audit_top = s->chain.seq;
+    report_commit(s, cjx_clock_monotonic_us() - began_us, writes);
 
     int64_t top = 0;
     for (struct sqlite_pending_write *pw = batch; pw != NULL; pw = pw->next) {

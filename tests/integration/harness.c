@@ -137,20 +137,26 @@ print_log(const struct test_daemon *d)
     harness_run(cmd);
 }
 
-static int
-healthy(const struct test_daemon *d)
+int
+harness_health_code(struct cjx_client *cl, int timeout_ms)
 {
-    struct cjx_client *cl = harness_client_local(d);
     Grpc__Health__V1__HealthCheckRequest req =
         GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
     ProtobufCMessage *resp = NULL;
     struct cjx_client_status st;
-    int ok =
-        cjx_client_unary(cl, &grpc__health__v1__health__methods[HEALTH_CHECK],
-                         &req.base, 1000, &resp, &st) == 0 &&
-        st.code == 0;
+    if (cjx_client_unary(cl, &grpc__health__v1__health__methods[HEALTH_CHECK],
+                         &req.base, timeout_ms, &resp, &st) != 0)
+        return -1;
     if (resp != NULL)
         protobuf_c_message_free_unpacked(resp, NULL);
+    return st.code;
+}
+
+static int
+healthy(const struct test_daemon *d)
+{
+    struct cjx_client *cl = harness_client_local(d);
+    int ok = harness_health_code(cl, 1000) == 0;
     cjx_client_free(cl);
     return ok;
 }

@@ -80,6 +80,9 @@ struct cjx_client *harness_client_tls_at(const struct test_daemon *d,
 int harness_rawpeer(const struct test_daemon *d, const char *mode,
                     const char *certdir, const char *client, int timeout_s,
                     char *out, size_t out_len);
+/* The gRPC status of a grpc.health.v1 check through cl, or -1 when the
+ * call could not be made. */
+int harness_health_code(struct cjx_client *cl, int timeout_ms);
 /* A client on d's local operator socket. */
 struct cjx_client *harness_client_local(const struct test_daemon *d);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
 
 #include "cjx/v1/record_service.methods.h"
 #include "grpc/health/v1/health.methods.h"
@@ -574,6 +575,119 @@ test_daemon__check_mode_reports_file_and_line(void **state)
     harness_daemon_cleanup(&d);
 }
 
+static const char *
+json_member(struct json_object *o, const char *key)
+{
+    struct json_object *v = NULL;
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v)
+                                                 : NULL;
+}
+
+static int
+json_member_is(struct json_object *o, const char *key, const char *want)
+{
+    const char *v = json_member(o, key);
+    return v != NULL && strcmp(v, want) == 0;
+}
+
+static void
+test_daemon__json_log__every_line_an_object_and_refusals_carry_fields(
+    void **state)
+{
+    (void)state;
+    struct test_daemon d = {.extra_yaml = "log_format: json\n"};
+    harness_daemon_init(&d, "doj", DOJ_ORI);
+    assert_int_equal(harness_daemon_start(&d), 0);
+    struct cjx_client *cl = harness_client_tls(&d, "sf-da");
+    struct record_buf b;
+    struct cjx_client_status st;
+    assert_int_equal(submit(cl,
+                            make_request(&b, "A20000009", "SF-9", 1,
+                                         "San Francisco", "da-json-1"),
+                            NULL, &st),
+                     PERMISSION_DENIED);
+    cjx_client_free(cl);
+    assert_int_equal(harness_daemon_stop(&d), 0);
+
+    /* Read with json-c, a parser that is not ours: every line is one
+     * object with the four fixed members, and the refusal names the
+     * caller, method and status as members of their own. */
+    FILE *f = fopen(d.log, "r");
+    assert_non_null(f);
+    char line[8192];
+    int lines = 0, refusals = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        size_t n = strlen(line);
+        assert_true(n > 0 && line[n - 1] == '\n');
+        struct json_object *o = json_tokener_parse(line);
+        if (o == NULL)
+            fail_msg("not a JSON object: %s", line);
+        assert_true(json_object_is_type(o, json_type_object));
+        assert_non_null(json_member(o, "time"));
+        assert_non_null(json_member(o, "level"));
+        assert_non_null(json_member(o, "module"));
+        assert_non_null(json_member(o, "message"));
+        if (json_member_is(o, "status", "PERMISSION_DENIED") &&
+            json_member_is(o, "peer", "CA038013A") &&
+            json_member_is(o, "method", "/cjx.v1.RecordService/SubmitRecord") &&
+            json_member_is(o, "level", "warn") &&
+            json_member_is(o, "module", "rpc"))
+            refusals++;
+        json_object_put(o);
+        lines++;
+    }
+    fclose(f);
+    assert_true(lines >= 2); /* at least start and stop */
+    assert_int_equal(refusals, 1);
+    harness_daemon_cleanup(&d);
+}
+
+/* Runs cjxctl with args against d's local socket; its output lands in
+ * out. Returns its exit status. */
+static int
+cjxctl(const struct test_daemon *d, const char *args, char *out, size_t size)
+{
+    char cmd[1024], path[400];
+    snprintf(path, sizeof(path), "%s/cjxctl.out", d->dir);
+    snprintf(cmd, sizeof(cmd), "CJX_SOCKET=%s %s %s > %s 2>&1", d->socket,
+             getenv("CJX_CJXCTL"), args, path);
+    int status = harness_run(cmd);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    out[fread(out, 1, size - 1, f)] = '\0';
+    fclose(f);
+    return status;
+}
+
+static void
+test_daemon__cjxctl_status__the_daemon_on_one_screen(void **state)
+{
+    (void)state;
+    static char out[16384];
+    assert_int_equal(cjxctl(&doj, "status", out, sizeof(out)), 0);
+    const char *const lines[] = {
+        "* cjxd CA0000001 - California Department of Justice (DOJ)\n",
+        "     Version: 0.1.0\n",
+        "   Rule sets: prop64 ",
+        "(cjx.v1.ReliefQuery)\n",
+        "    Expiries: cert ",
+        "/CN=CA0000001 (in ",
+        "       Store: ",
+        "       Audit: head ",
+    };
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+        if (strstr(out, lines[i]) == NULL)
+            fail_msg("no '%s' in:\n%s", lines[i], out);
+    /* The development certificates are valid for a year: no warning. */
+    assert_null(strstr(out, "WARNING"));
+
+    /* --json is the message itself, for scripts. */
+    assert_int_equal(cjxctl(&doj, "--json status", out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "\"agency\":{\"ori\":\"CA0000001\""));
+    assert_non_null(strstr(out, "\"ruleSets\":[{\"name\":\"prop64\""));
+    assert_int_equal(cjxctl(&doj, "status extra", out, sizeof(out)), 2);
+}
+
 int
 main(void)
 {
@@ -605,11 +719,14 @@ main(void)
             test_daemon__repeated_request_id__first_answer_and_nothing_changes),
         cmocka_unit_test(
             test_daemon__change_feed__resumes_exactly_after_reconnect),
+        cmocka_unit_test(test_daemon__cjxctl_status__the_daemon_on_one_screen),
     };
     const struct CMUnitTest own[] = {
         cmocka_unit_test(test_daemon__acknowledged_records_survive_kill9),
         cmocka_unit_test(test_daemon__sighup_with_broken_config__keeps_serving),
         cmocka_unit_test(test_daemon__check_mode_reports_file_and_line),
+        cmocka_unit_test(
+            test_daemon__json_log__every_line_an_object_and_refusals_carry_fields),
     };
     int failed = cmocka_run_group_tests_name("shared daemon", shared, start_doj,
                                              stop_doj);

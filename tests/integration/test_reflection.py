@@ -94,7 +94,7 @@ class Reflection(unittest.TestCase):
             services = r.services()
             self.assertEqual(sorted(services), sorted([
                 "cjx.v1.RecordService", "cjx.v1.RulesService",
-                "cjx.v1.AuditService", "cjx.v1.CaseService",
+                "cjx.v1.AuditService", "cjx.v1.CaseService", "cjx.v1.StatusService",
                 "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
                 "grpc.reflection.v1alpha.ServerReflection"]))
             # Every method of every service resolves, with its messages.

@@ -15,6 +15,7 @@
 #include "grpc/health/v1/health.methods.h"
 #include "grpc/reflection/v1/reflection.methods.h"
 #include "grpc/reflection/v1alpha/reflection.methods.h"
+#include "cjx/v1/status.methods.h"
 
 /* The policy written out again, independently of src/authz/authz.c, in the
  * words of the design: D = deny, A = allow statewide, C = own county only.
@@ -48,6 +49,7 @@ static const struct expected_row {
     {"/cjx.v1.CaseService/WatchCases", 1, "ACCC"},
     {"/cjx.v1.CaseService/CaseStats", 1, "ACCC"},
     {"/cjx.v1.CaseService/ListOutbox", 1, "DDDD"},
+    {"/cjx.v1.StatusService/GetStatus", 1, "DDDD"},
     {"/grpc.health.v1.Health/Check", 1, "AAAA"},
     {"/grpc.health.v1.Health/Watch", 1, "AAAA"},
     {"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", 1, "AAAA"},
@@ -186,6 +188,8 @@ test_authz__every_generated_method_has_a_row(void **state)
     check_every_method_has_a_row(
         grpc__reflection__v1alpha__server_reflection__methods,
         SERVER_REFLECTION_N_METHODS);
+    check_every_method_has_a_row(cjx__v1__status_service__methods,
+                                 STATUS_SERVICE_N_METHODS);
 }
 
 int

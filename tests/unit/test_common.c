@@ -1,9 +1,13 @@
-/* Unit tests for src/common: errors, clock formatting, arena. */
+/* Unit tests for src/common: errors, clock formatting, arena, log lines. */
+#include <json-c/json.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -127,6 +131,130 @@ test_log__level_parse(void **state)
     assert_int_equal(cjx_log_level_parse("loud", &l), CJX_EINVAL);
 }
 
+static void
+test_log__format_parse(void **state)
+{
+    (void)state;
+    enum cjx_log_format f = CJX_LOG_TEXT;
+    assert_int_equal(cjx_log_format_parse("json", &f), 0);
+    assert_int_equal(f, CJX_LOG_JSON);
+    assert_int_equal(cjx_log_format_parse("text", &f), 0);
+    assert_int_equal(f, CJX_LOG_TEXT);
+    assert_int_equal(cjx_log_format_parse("JSON", &f), CJX_EINVAL);
+    assert_int_equal(cjx_log_format_parse("", &f), CJX_EINVAL);
+    assert_int_equal(f, CJX_LOG_TEXT);
+}
+
+/* Runs the logging in between with stderr sent to a temporary file, whose
+ * text is returned in out. */
+struct captured {
+    FILE *file;
+    int saved;
+};
+
+static void
+capture_begin(struct captured *c)
+{
+    c->file = tmpfile();
+    assert_non_null(c->file);
+    fflush(stderr);
+    c->saved = dup(STDERR_FILENO);
+    assert_true(c->saved >= 0);
+    assert_true(dup2(fileno(c->file), STDERR_FILENO) >= 0);
+}
+
+static void
+capture_end(struct captured *c, char *out, size_t size)
+{
+    assert_true(dup2(c->saved, STDERR_FILENO) >= 0);
+    close(c->saved);
+    rewind(c->file);
+    size_t n = fread(out, 1, size - 1, c->file);
+    out[n] = '\0';
+    fclose(c->file);
+}
+
+static const char *
+member(struct json_object *o, const char *key)
+{
+    struct json_object *v = NULL;
+    if (!json_object_object_get_ex(o, key, &v))
+        return NULL;
+    assert_true(json_object_is_type(v, json_type_string));
+    return json_object_get_string(v);
+}
+
+static void
+test_log__json_lines__one_object_per_line_with_the_fields(void **state)
+{
+    (void)state;
+    struct captured c;
+    char out[8192];
+    struct cjx_log_fields f = {.peer = "CA038013A",
+                               .method = "/cjx.v1.CaseService/Deliver",
+                               .request_id = "req-1",
+                               .status = "PERMISSION_DENIED"};
+    cjx_log_set_format(CJX_LOG_JSON);
+    capture_begin(&c);
+    cjx_log_with(CJX_LOG_WARN, "rpc", &f, "refused \"%s\"\nforged line",
+                 "x\\y");
+    cjx_info("store", "bad byte \xff here");
+    cjx_debug("store", "below the level: not written");
+    capture_end(&c, out, sizeof(out));
+    cjx_log_set_format(CJX_LOG_TEXT);
+
+    /* Two lines, each a JSON object on its own. */
+    char *second = strchr(out, '\n');
+    assert_non_null(second);
+    *second++ = '\0';
+    char *end = strchr(second, '\n');
+    assert_non_null(end);
+    *end = '\0';
+    assert_string_equal(end + 1, "");
+
+    struct json_object *a = json_tokener_parse(out);
+    assert_non_null(a);
+    assert_string_equal(member(a, "level"), "warn");
+    assert_string_equal(member(a, "module"), "rpc");
+    assert_string_equal(member(a, "message"), "refused \"x\\y\"?forged line");
+    assert_string_equal(member(a, "peer"), "CA038013A");
+    assert_string_equal(member(a, "method"), "/cjx.v1.CaseService/Deliver");
+    assert_string_equal(member(a, "request_id"), "req-1");
+    assert_string_equal(member(a, "status"), "PERMISSION_DENIED");
+    const char *t = member(a, "time");
+    assert_non_null(t);
+    assert_int_equal(strlen(t), strlen("2026-11-25T08:00:00.123456Z"));
+    assert_int_equal(t[strlen(t) - 1], 'Z');
+    json_object_put(a);
+
+    /* Without fields there are no such members, and what is not UTF-8
+     * does not reach the reader. */
+    struct json_object *b = json_tokener_parse(second);
+    assert_non_null(b);
+    assert_string_equal(member(b, "level"), "info");
+    assert_string_equal(member(b, "message"), "bad byte ? here");
+    assert_null(member(b, "peer"));
+    assert_null(member(b, "status"));
+    json_object_put(b);
+}
+
+static void
+test_log__text_lines__unchanged_by_fields(void **state)
+{
+    (void)state;
+    struct captured c;
+    char out[4096];
+    struct cjx_log_fields f = {.peer = "CA038013A", .status = "NOT_FOUND"};
+    capture_begin(&c);
+    cjx_log_with(CJX_LOG_ERROR, "rpc", &f, "lost %d", 3);
+    capture_end(&c, out, sizeof(out));
+    /* "2026-11-25T08:00:00.123456Z error rpc: lost 3\n" */
+    size_t ts = strlen("2026-11-25T08:00:00.123456Z");
+    assert_true(strlen(out) > ts);
+    assert_int_equal(out[ts - 1], 'Z');
+    assert_string_equal(out + ts, " error rpc: lost 3\n");
+}
+
 int
 main(void)
 {
@@ -140,6 +268,10 @@ main(void)
         cmocka_unit_test(test_arena__injected_failure_hits_the_nth_allocation),
         cmocka_unit_test(test_arena__strndup_terminates),
         cmocka_unit_test(test_log__level_parse),
+        cmocka_unit_test(test_log__format_parse),
+        cmocka_unit_test(
+            test_log__json_lines__one_object_per_line_with_the_fields),
+        cmocka_unit_test(test_log__text_lines__unchanged_by_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -324,6 +324,8 @@ test_conf__every_key_set__values_read_and_paths_resolved(void **state)
     snprintf(want, sizeof(want), "%s/agencies.yaml", dir);
     assert_string_equal(c->registry_path, want);
     assert_string_equal(c->log_level, "debug");
+    assert_int_equal(c->log_format, CJX_LOG_JSON);
+    assert_string_equal(c->metrics_listen, "[::1]:9464");
     snprintf(want, sizeof(want), "%s/certs/ca.pem", dir);
     assert_string_equal(c->tls.ca, want);
     snprintf(want, sizeof(want), "%s/certs/sf-da.pem", dir);
@@ -356,6 +358,8 @@ test_conf__only_required_keys__defaults_apply(void **state)
     assert_string_equal(c->listen, "[::]:7441");
     assert_string_equal(c->local_socket, "/var/lib/cjx/cjxd.sock");
     assert_string_equal(c->log_level, "info");
+    assert_int_equal(c->log_format, CJX_LOG_TEXT);
+    assert_null(c->metrics_listen);
     assert_string_equal(c->tls.crl_dir, "");
     /* The defaults documented in include/cjx/conf.h. */
     assert_int_equal(c->limits.max_message_bytes, 4 * 1024 * 1024);
@@ -609,6 +613,21 @@ parse_inline(const char *text, size_t len, struct cjx_errbuf *eb)
     "agency: CA038013A\ntrust_domain: cjx.example\nlisten: 127.0.0.1:1\n" \
     "state_dir: s\nregistry: agencies.yaml\n"                             \
     "tls: {ca: a, cert: b, key: c}\n"
+
+static void
+test_conf__metrics_without_listen__loopback_only(void **state)
+{
+    (void)state;
+    static const char text[] = INLINE_HEAD "metrics: {}\n";
+    char path[PATH_MAX];
+    data_path(path, sizeof(path), "inline.yaml");
+    struct cjx_conf *c = NULL;
+    struct cjx_errbuf eb;
+    if (cjx_conf_parse(text, sizeof(text) - 1, path, &c, &eb) != 0)
+        fail_msg("%s", eb.msg);
+    assert_string_equal(c->metrics_listen, "127.0.0.1:9464");
+    cjx_conf_free(c);
+}
 
 static void
 test_conf__limits__bounds_are_inclusive(void **state)
@@ -1018,6 +1037,7 @@ main(void)
         cmocka_unit_test(test_conf__failed_load__leaves_output_untouched),
         cmocka_unit_test(
             test_conf__unreadable_files__refused_with_the_file_named),
+        cmocka_unit_test(test_conf__metrics_without_listen__loopback_only),
         cmocka_unit_test(test_conf__limits__bounds_are_inclusive),
         cmocka_unit_test(test_conf__invalid_utf8__refused_with_position),
         cmocka_unit_test(test_conf__nul_byte_in_text__refused),

@@ -869,7 +869,7 @@ test_service__reflection__lists_services_and_serves_files_with_imports(
         assert_non_null(r[0]->list_services_response);
         Grpc__Reflection__V1__ListServiceResponse *ls =
             r[0]->list_services_response;
-        assert_int_equal(ls->n_service, 7);
+        assert_int_equal(ls->n_service, 8);
         for (size_t i = 0; i < ls->n_service; i++) {
             char probe[128];
             snprintf(probe, sizeof(probe), "%s", ls->service[i]->name);

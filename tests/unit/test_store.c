@@ -1727,6 +1727,19 @@ checkpoint_seqs(struct cjx_store *s, int64_t *out, int max)
     return total;
 }
 
+/* The seq of the newest checkpoint, 0 without one. */
+static int64_t
+last_checkpoint_seq(struct cjx_store *s)
+{
+    struct audit_list l = {0};
+    assert_int_equal(
+        cjx_store_read_last_audit_checkpoint(s, collect_audit, &l, NULL), 0);
+    assert_true(l.n <= 1);
+    int64_t seq = l.n == 1 ? l.v[0].seq : 0;
+    free_audit(&l);
+    return seq;
+}
+
 static void
 test_store__audit_append__numbers_entries_and_chains_them(void **state)
 {
@@ -1930,9 +1943,11 @@ test_store__checkpoints__every_n_entries_and_at_close(void **state)
     assert_int_equal(checkpoint_seqs(f->s, seqs, 8), 2);
     assert_int_equal(seqs[0], 5);
     assert_int_equal(seqs[1], 10);
+    assert_int_equal(last_checkpoint_seq(f->s), 10);
     reopen(f); /* closing signs the three unsigned entries */
     assert_int_equal(checkpoint_seqs(f->s, seqs, 8), 3);
     assert_int_equal(seqs[2], 13);
+    assert_int_equal(last_checkpoint_seq(f->s), 13);
     struct cjx_audit_report r = verify_store(f->s);
     if (!r.ok)
         fail_msg("%s", r.reason);
@@ -1977,6 +1992,7 @@ test_store__checkpoint__due_by_time_in_the_next_write(void **state)
     assert_int_equal(append_wait(f->s, &ev).audit_seq, 1);
     int64_t seqs[4];
     assert_int_equal(checkpoint_seqs(f->s, seqs, 4), 0);
+    assert_int_equal(last_checkpoint_seq(f->s), 0); /* none yet */
     atomic_fetch_add(&fake_us, 59 * 1000000LL);
     assert_int_equal(append_wait(f->s, &ev).audit_seq, 2);
     assert_int_equal(checkpoint_seqs(f->s, seqs, 4), 0);

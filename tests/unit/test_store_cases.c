@@ -505,6 +505,112 @@ test_store_cases__list__filters_and_pages(void **state)
     assert_int_equal(pages, 4); /* the last page is empty */
 }
 
+/* The case counts of a store, as "county|state|cases|overdue" lines. */
+struct counts {
+    char text[512];
+    size_t len;
+};
+
+static int
+collect_counts(void *arg, const struct cjx_case_count *c)
+{
+    struct counts *k = arg;
+    k->len += (size_t)snprintf(k->text + k->len, sizeof(k->text) - k->len,
+                               "%s|%d|%lld|%lld\n", c->county, c->state,
+                               (long long)c->cases, (long long)c->overdue);
+    return 0;
+}
+
+static void
+test_store_cases__case_counts__by_county_and_state_with_overdue(void **state)
+{
+    struct fixture *f = *state;
+    struct counts k = {0};
+    assert_int_equal(
+        cjx_store_case_counts(f->s, 1000, collect_counts, &k, NULL), 0);
+    assert_string_equal(k.text, ""); /* no case yet */
+    /* Five cases: SF state 2 (due 100), SF 3 (due 300, 500), Alameda 2
+     * (due 200), Alameda 3 (no deadline). */
+    static const struct {
+        const char *county;
+        int state;
+        int64_t due_us;
+    } cases[] = {{"San Francisco", 2, 100},
+                 {"Alameda", 2, 200},
+                 {"San Francisco", 3, 300},
+                 {"Alameda", 3, 0},
+                 {"San Francisco", 3, 500}};
+    for (int i = 0; i < 5; i++) {
+        struct fake c = notice("x");
+        c.county = cases[i].county;
+        c.state = cases[i].state;
+        c.due_us = cases[i].due_us;
+        char id[16];
+        snprintf(id, sizeof(id), "c-%d", i);
+        write_case(f->s, "CA0000001", id, i + 1, i, &c, NULL);
+    }
+    /* At 400: the deadlines at 100, 200 and 300 have passed. */
+    memset(&k, 0, sizeof(k));
+    assert_int_equal(cjx_store_case_counts(f->s, 400, collect_counts, &k, NULL),
+                     0);
+    assert_string_equal(k.text, "Alameda|2|1|1\n"
+                                "Alameda|3|1|0\n"
+                                "San Francisco|2|1|1\n"
+                                "San Francisco|3|2|1\n");
+    assert_int_equal(cjx_store_case_counts(f->s, 400, NULL, NULL, NULL),
+                     CJX_EINVAL);
+}
+
+/* ---- the stats hook ---- */
+
+struct commits {
+    pthread_mutex_t mu;
+    int transactions, writes;
+    int64_t longest_us;
+};
+
+static void
+on_commit_stats(void *arg, int64_t commit_us, int writes)
+{
+    struct commits *c = arg;
+    pthread_mutex_lock(&c->mu);
+    c->transactions++;
+    c->writes += writes;
+    if (commit_us > c->longest_us)
+        c->longest_us = commit_us;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void
+test_store_cases__stats_hook__sees_every_committed_write(void **state)
+{
+    struct fixture *f = *state;
+    struct commits c = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    cjx_store_set_stats_hook(f->s, on_commit_stats, &c);
+    for (int i = 0; i < 3; i++) {
+        struct fake k = notice("x");
+        char id[16];
+        snprintf(id, sizeof(id), "s-%d", i);
+        write_case(f->s, "CA0000001", id, i + 1, i, &k, NULL);
+    }
+    /* A refused write is rolled back inside its transaction, which still
+     * commits: it counts as a write of that transaction. */
+    struct fake refused = notice("x");
+    refused.refuse = CJX_EINVAL;
+    write_case(f->s, "CA0000001", "s-refused", 9, 9, &refused, NULL);
+    cjx_store_set_stats_hook(f->s, NULL, NULL);
+    struct fake after = notice("x");
+    write_case(f->s, "CA0000001", "s-after", 10, 10, &after, NULL);
+
+    pthread_mutex_lock(&c.mu);
+    /* Each synchronous write waits for its commit: one transaction each,
+     * and none after the hook was removed. */
+    assert_int_equal(c.writes, 4);
+    assert_true(c.transactions >= 1 && c.transactions <= 4);
+    assert_true(c.longest_us > 0);
+    pthread_mutex_unlock(&c.mu);
+}
+
 /* ---- the outbox ---- */
 
 struct due {
@@ -751,6 +857,8 @@ main(void)
         T(test_store_cases__reopen__keeps_cases_inbox_outbox_and_seq),
         T(test_store_cases__feed__every_version_in_seq_order),
         T(test_store_cases__list__filters_and_pages),
+        T(test_store_cases__case_counts__by_county_and_state_with_overdue),
+        T(test_store_cases__stats_hook__sees_every_committed_write),
         T(test_store_cases__outbox__one_row_per_peer_until_marked),
         T(test_store_cases__outbox_partitions__never_share_a_row),
         T(test_store_cases__bad_arguments__refused),

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1198,6 +1199,62 @@ test_tls__crl__stale_or_future_crl__refused_at_load(void **state)
     assert_msg_has(&eb, "f.r0: the CRL is not valid before ");
 }
 
+/* Expiries as "subject|seconds from now" lines, rounded to the minute. */
+struct expiries {
+    char text[1024];
+    size_t len;
+};
+
+static int
+collect_expiry(void *arg, const char *subject, int64_t unix_s)
+{
+    struct expiries *e = arg;
+    int64_t in = unix_s - (int64_t)time(NULL);
+    e->len += (size_t)snprintf(e->text + e->len, sizeof(e->text) - e->len,
+                               "%s|%lld\n", subject,
+                               (long long)((in + (in < 0 ? -30 : 30)) / 60));
+    return 0;
+}
+
+static void
+test_tls__expiries__certificates_and_crls_even_expired(void **state)
+{
+    (void)state;
+    struct expiries e = {0};
+    char *pem = make_cert(NULL, NULL, NULL);
+    assert_int_equal(
+        cjx_tls_cert_expiries(pem, strlen(pem), collect_expiry, &e), 0);
+    free(pem);
+    assert_string_equal(e.text, "/CN=test|1440\n"); /* a day, in minutes */
+    assert_int_equal(cjx_tls_cert_expiries("nothing", 7, collect_expiry, &e),
+                     CJX_ETLS);
+
+    /* An expired CRL is reported (that is the point), a current one too;
+     * a file that is no CRL and a hidden file are skipped. */
+    char dir[PATH_MAX], path[PATH_MAX];
+    crl_dir_new(dir, sizeof(dir), "crl-expiries");
+    write_ca_crl(dir, "old.r0", -7200, -3600, NULL, -1);
+    path_join(path, sizeof(path), dir, "junk");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("not a CRL\n", f);
+    fclose(f);
+    write_ca_crl(dir, ".hidden", -60, 60, NULL, -1);
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(cjx_tls_crl_dir_expiries(dir, collect_expiry, &e), 0);
+    assert_non_null(strstr(e.text, "|-60\n"));
+    assert_null(strstr(e.text, "|1\n"));
+    memset(&e, 0, sizeof(e));
+    write_ca_crl(dir, "new.r0", -60, 7200, NULL, -1);
+    assert_int_equal(cjx_tls_crl_dir_expiries(dir, collect_expiry, &e), 0);
+    assert_non_null(strstr(e.text, "|-60\n"));
+    assert_non_null(strstr(e.text, "|120\n"));
+    assert_int_equal(cjx_tls_crl_dir_expiries("", collect_expiry, &e), 0);
+    assert_int_equal(
+        cjx_tls_crl_dir_expiries("/nonexistent/crl", collect_expiry, &e),
+        CJX_EIO);
+}
+
 /* A CRL that goes stale while loaded refuses its issuer's certificates
  * rather than letting them pass unchecked. */
 static void
@@ -1316,6 +1373,8 @@ main(void)
         cmocka_unit_test(test_tls__crl__removed_from_crl__passes),
         cmocka_unit_test(test_tls__crl__foreign_or_forged_crl__refused_at_load),
         cmocka_unit_test(test_tls__crl__stale_or_future_crl__refused_at_load),
+        cmocka_unit_test(
+            test_tls__expiries__certificates_and_crls_even_expired),
         cmocka_unit_test(
             test_tls__crl__expires_while_loaded__certificates_refused),
         cmocka_unit_test(test_tls__crl__concurrent_checks_and_refs__agree),

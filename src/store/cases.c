@@ -428,8 +428,8 @@ write_record(struct sqlite_store *s, struct sqlite_pending_write *pw,
     return SQLITE_OK;
 }
 
-static int
-next_is_sane(const struct cjx_case_next *n)
+int
+cjx_store_case_next_is_sane(const struct cjx_case_next *n)
 {
     if (n->n_outbox > 0 && n->outbox == NULL)
         return 0;
@@ -509,7 +509,7 @@ apply_case(struct sqlite_store *s, struct sqlite_pending_write *pw,
         pw->has_event = 0;
         return SQLITE_OK;
     }
-    if (!next.unchanged && !next_is_sane(&next)) {
+    if (!next.unchanged && !cjx_store_case_next_is_sane(&next)) {
         pw->res.err = CJX_EINTERNAL;
         snprintf(cp->detail, sizeof(cp->detail),
                  "the case write's apply function returned no valid case");

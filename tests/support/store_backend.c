@@ -31,8 +31,9 @@ dsn(void)
     return d;
 }
 
+/* Runs sql; with out, reads a number from its first row. */
 static int
-run(const char *sql)
+run_for(const char *sql, int64_t *out)
 {
     PGconn *c = PQconnectdb(dsn());
     if (PQstatus(c) != CONNECTION_OK) {
@@ -42,12 +43,32 @@ run(const char *sql)
     }
     PGresult *r = PQexec(c, sql);
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK ||
-             PQresultStatus(r) == PGRES_TUPLES_OK;
+             (PQresultStatus(r) == PGRES_TUPLES_OK &&
+              (out == NULL || PQntuples(r) == 1));
     if (!ok)
         fprintf(stderr, "%s: %s", sql, PQresultErrorMessage(r));
+    else if (out != NULL)
+        *out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     PQfinish(c);
     return ok ? 0 : -1;
+}
+
+static int
+run(const char *sql)
+{
+    return run_for(sql, NULL);
+}
+
+int64_t
+test_backend_pg_count(const char *table)
+{
+    char sql[128];
+    int64_t n = -1;
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+    if (run_for(sql, &n) != 0)
+        fail_msg("%s failed", sql);
+    return n;
 }
 
 int

@@ -5,6 +5,8 @@
 #ifndef CJX_TEST_STORE_BACKEND_H
 #define CJX_TEST_STORE_BACKEND_H
 
+#include <stdint.h>
+
 #include "cjx/store.h"
 
 /* Whether the tests run against PostgreSQL. */
@@ -24,5 +26,8 @@ int test_backend_open(const char *sqlite_path,
 /* Runs one SQL statement on the PostgreSQL test database; fails the test
  * when it fails. */
 void test_backend_pg_exec(const char *sql);
+
+/* The number of rows of a table of the PostgreSQL test database. */
+int64_t test_backend_pg_count(const char *table);
 
 #endif

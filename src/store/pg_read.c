@@ -406,12 +406,14 @@ pg_read_case_changes(struct cjx_store *base, int64_t after_seq, int limit,
     "m.court_case_number, m.count_number, m.created_us, o.attempts, " \
     "o.next_attempt_us, o.last_error, coalesce(o.delivered_us, 0), o.parked "
 
-static void
+/* Returns the number of rows visit took. */
+static int
 visit_outbox(const PGresult *r, int with_payload,
              cjx_store_outbox_visit_fn visit, void *arg, int64_t *last_id)
 {
     int64_t pos = 0;
-    for (int i = 0; i < PQntuples(r); i++) {
+    int i = 0;
+    for (; i < PQntuples(r); i++) {
         struct cjx_outbox_row o = {
             .id = pg_col_int(r, i, 0),
             .message_id = pg_col_text(r, i, 1),
@@ -435,6 +437,40 @@ visit_outbox(const PGresult *r, int with_payload,
     }
     if (last_id != NULL)
         *last_id = pos;
+    return i;
+}
+
+/* Gives back the leases of the rows from row `from` on, which the visitor
+ * did not take (its batch was full): they are due again at once. */
+static int
+release_leases(struct pg_store *s, const PGresult *r, int from,
+               int64_t leased_until, struct cjx_errbuf *eb)
+{
+    int n = PQntuples(r);
+    if (from >= n)
+        return 0;
+    size_t cap = (size_t)(n - from) * 21 + 3, len = 0;
+    char *ids = malloc(cap);
+    if (ids == NULL)
+        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    ids[len++] = '{';
+    for (int i = from; i < n; i++)
+        len += (size_t)snprintf(ids + len, cap - len, "%s%lld",
+                                i > from ? "," : "",
+                                (long long)pg_col_int(r, i, 0));
+    snprintf(ids + len, cap - len, "}");
+    struct pg_params p = {0};
+    pg_text(&p, ids);
+    pg_int(&p, leased_until);
+    int err;
+    PGresult *u = query(s,
+                        "UPDATE outbox SET leased_until_us = 0"
+                        " WHERE id = ANY($1::bigint[])"
+                        " AND leased_until_us = $2",
+                        &p, "outbox_due: giving back leases", &err, eb);
+    free(ids);
+    PQclear(u);
+    return u != NULL ? 0 : err;
 }
 
 /* The due rows are leased in the statement that finds them: rows another
@@ -475,9 +511,10 @@ pg_outbox_due(struct cjx_store *base, const char *destination, int64_t now_us,
         &p, "outbox_due", &err, eb);
     if (r == NULL)
         return err;
-    visit_outbox(r, 1, visit, arg, NULL);
+    int taken = visit_outbox(r, 1, visit, arg, NULL);
+    err = release_leases(s, r, taken, now_us + s->lease_us, eb);
     PQclear(r);
-    return 0;
+    return err;
 }
 
 int

@@ -401,15 +401,9 @@ pg_cases_finish(struct pg_store *s, struct pg_write *pw)
         r.record_seq = pw->record_seq;
     }
     if (r.seq > 0 || r.outbox_added > 0) {
-        int64_t old = atomic_load(&s->last_case_seq);
-        while (r.seq > old &&
-               !atomic_compare_exchange_weak(&s->last_case_seq, &old, r.seq)) {
-        }
-        pthread_mutex_lock(&s->hook_mu);
-        for (int i = 0; i < s->n_case_hooks; i++)
-            s->case_hooks[i].fn(s->case_hooks[i].arg,
-                                atomic_load(&s->last_case_seq), r.outbox_added);
-        pthread_mutex_unlock(&s->hook_mu);
+        pg_raise_top(&s->last_case_seq, r.seq);
+        cjx_store_case_hooks_run(&s->case_hooks, atomic_load(&s->last_case_seq),
+                                 r.outbox_added);
     }
     pw->case_done(pw->arg, &r);
 }
@@ -506,36 +500,14 @@ static int
 add_case_hook(struct cjx_store *base, cjx_store_case_hook_fn fn, void *arg)
 {
     struct pg_store *s = (struct pg_store *)base;
-    if (fn == NULL)
-        return CJX_EINVAL;
-    pthread_mutex_lock(&s->hook_mu);
-    int err = 0;
-    if (s->n_case_hooks == CJX_STORE_MAX_CASE_HOOKS) {
-        err = CJX_ELIMIT;
-    } else {
-        s->case_hooks[s->n_case_hooks].fn = fn;
-        s->case_hooks[s->n_case_hooks].arg = arg;
-        s->n_case_hooks++;
-    }
-    pthread_mutex_unlock(&s->hook_mu);
-    return err;
+    return cjx_store_case_hooks_add(&s->case_hooks, fn, arg);
 }
 
 static void
 remove_case_hook(struct cjx_store *base, cjx_store_case_hook_fn fn, void *arg)
 {
     struct pg_store *s = (struct pg_store *)base;
-    pthread_mutex_lock(&s->hook_mu);
-    for (int i = 0; i < s->n_case_hooks; i++) {
-        if (s->case_hooks[i].fn == fn && s->case_hooks[i].arg == arg) {
-            memmove(&s->case_hooks[i], &s->case_hooks[i + 1],
-                    (size_t)(s->n_case_hooks - i - 1) *
-                        sizeof(s->case_hooks[0]));
-            s->n_case_hooks--;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&s->hook_mu);
+    cjx_store_case_hooks_remove(&s->case_hooks, fn, arg);
 }
 
 static int64_t
@@ -554,7 +526,6 @@ last_case_seq(struct cjx_store *base)
 int pg_get_case(struct cjx_store *base, const char *cii, const char *ccn,
                 int32_t count, int with_notice, struct cjx_stored_case *out,
                 struct cjx_errbuf *eb);
-void pg_fini_case(struct cjx_stored_case *c);
 int pg_list_cases(struct cjx_store *base, const struct cjx_case_filter *f,
                   int64_t after_id, int limit, cjx_store_case_visit_fn visit,
                   void *arg, int64_t *last_id, struct cjx_errbuf *eb);
@@ -578,7 +549,7 @@ int pg_outbox_counts(struct cjx_store *base, int with_delivered,
 const struct cjx_store_case_ops cjx_store_pg_case_ops = {
     .submit_case = submit_case,
     .get_case = pg_get_case,
-    .stored_case_fini = pg_fini_case,
+    .stored_case_fini = cjx_store_cases_fini,
     .list_cases = pg_list_cases,
     .read_case_changes = pg_read_case_changes,
     .last_case_seq = last_case_seq,

@@ -117,15 +117,6 @@ pg_get_record(struct cjx_store *base, const char *cii, const char *ccn,
     return err;
 }
 
-void
-pg_fini_record(struct cjx_stored_record *rec)
-{
-    if (rec == NULL)
-        return;
-    free(rec->owned_);
-    memset(rec, 0, sizeof(*rec));
-}
-
 int
 pg_list_records(struct cjx_store *base, enum cjx_record_filter f,
                 const char *value, int64_t after_id, int limit,
@@ -318,15 +309,6 @@ pg_get_case(struct cjx_store *base, const char *cii, const char *ccn,
     }
     PQclear(r);
     return err;
-}
-
-void
-pg_fini_case(struct cjx_stored_case *c)
-{
-    if (c == NULL)
-        return;
-    free(c->owned_);
-    memset(c, 0, sizeof(*c));
 }
 
 static int

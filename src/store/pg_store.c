@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 
 #include "pg_store.h"
+#include "store_shared.h"
 
 static int64_t
 pg_last_seq(struct cjx_store *base)
@@ -54,21 +55,8 @@ pg_set_audit_signer(struct cjx_store *base, const char *key_pem,
                     const char *cert_pem, struct cjx_errbuf *eb)
 {
     struct pg_store *s = (struct pg_store *)base;
-    struct cjx_audit_signer *fresh = NULL;
-    if ((key_pem == NULL) != (cert_pem == NULL))
-        return cjx_errf(eb, CJX_EINVAL,
-                        "store: an audit key needs its certificate");
-    if (key_pem != NULL) {
-        int err = cjx_audit_signer_new(key_pem, cert_pem, &fresh, eb);
-        if (err != 0)
-            return err;
-    }
-    pthread_mutex_lock(&s->signer_mu);
-    struct cjx_audit_signer *old = s->signer;
-    s->signer = fresh;
-    pthread_mutex_unlock(&s->signer_mu);
-    cjx_audit_signer_free(old);
-    return 0;
+    return cjx_store_replace_signer(&s->signer_mu, &s->signer, key_pem,
+                                    cert_pem, eb);
 }
 
 /* Frees everything open() may have built; the writer is not running. */
@@ -86,6 +74,7 @@ store_free(struct pg_store *s)
     pthread_mutex_destroy(&s->readers.mu);
     pthread_mutex_destroy(&s->signer_mu);
     pthread_mutex_destroy(&s->hook_mu);
+    cjx_store_case_hooks_fini(&s->case_hooks);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
@@ -106,7 +95,7 @@ static const struct cjx_store_ops pg_ops = {
     .read_changes = pg_read_changes,
     .last_seq = pg_last_seq,
     .set_commit_hook = pg_set_commit_hook,
-    .stored_record_fini = pg_fini_record,
+    .stored_record_fini = cjx_store_reader_fini_record,
     .append_audit = pg_append_audit,
     .read_audit = pg_read_audit,
     .read_audit_checkpoints = pg_read_audit_checkpoints,
@@ -135,6 +124,7 @@ init_locks(struct pg_store *s)
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->signer_mu, NULL);
     pthread_mutex_init(&s->readers.mu, NULL);
+    cjx_store_case_hooks_init(&s->case_hooks);
 }
 
 static int

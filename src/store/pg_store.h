@@ -12,6 +12,7 @@
 #include "cjx/store.h"
 #include "cjx/store_cases.h"
 #include "cjx/store_pg.h"
+#include "store_shared.h"
 
 /* ---- libpq helpers (pg_conn.c) --------------------------------------- */
 
@@ -134,11 +135,7 @@ struct pg_store {
     pthread_mutex_t hook_mu;
     cjx_store_commit_fn hook, audit_hook;
     void *hook_arg, *audit_hook_arg;
-    struct {
-        cjx_store_case_hook_fn fn;
-        void *arg;
-    } case_hooks[CJX_STORE_MAX_CASE_HOOKS];
-    int n_case_hooks;
+    struct cjx_store_case_hooks case_hooks;
 
     _Atomic int64_t last_seq, last_audit_seq, last_case_seq;
 
@@ -158,6 +155,9 @@ int pg_submit_record(struct cjx_store *base, const struct cjx_record_write *w,
                      cjx_store_write_done_fn done, void *arg);
 int pg_append_audit(struct cjx_store *base, const struct cjx_audit_event *ev,
                     cjx_store_write_done_fn done, void *arg);
+
+/* Raises a feed's cached head to v, never lowering it. */
+void pg_raise_top(_Atomic int64_t *top, int64_t v);
 
 /* Writer thread, inside the batch's transaction: the record under a key
  * (id 0 when none; body a copy to free()), and a new version of it. */
@@ -185,7 +185,6 @@ extern const struct cjx_store_case_ops cjx_store_pg_case_ops;
 int pg_get_record(struct cjx_store *base, const char *cii, const char *ccn,
                   int32_t count, struct cjx_stored_record *out,
                   struct cjx_errbuf *eb);
-void pg_fini_record(struct cjx_stored_record *rec);
 int pg_list_records(struct cjx_store *base, enum cjx_record_filter f,
                     const char *value, int64_t after_id, int limit,
                     cjx_store_visit_fn visit, void *arg, int64_t *last_id,

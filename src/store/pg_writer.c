@@ -13,13 +13,6 @@
 #include "pg_store.h"
 #include "store_shared.h"
 
-static const char conflict_detail[] =
-    "request id already used by this sender with a different request";
-static const char replayed_note[] =
-    "replay: answered from the first request with this id";
-static const char unchanged_note[] =
-    "unchanged: the same record is already stored";
-
 /* Every replica's writer takes this lock first in each transaction, so
  * that the transactions of all replicas commit one after another: feed
  * positions and audit entries are numbered in commit order. */
@@ -306,26 +299,15 @@ write_checkpoint(struct pg_store *s, char *msg, size_t msg_len)
     int64_t now = cjx_clock_now_us();
     uint8_t *body = NULL;
     size_t len = 0;
-    struct cjx_errbuf eb;
-    pthread_mutex_lock(&s->signer_mu);
-    int err = CJX_ENOTFOUND;
-    if (s->signer != NULL)
-        err =
-            cjx_audit_checkpoint_make(s->signer, c->seq, c->hash, now,
-                                      s->checkpoint_entries, &body, &len, &eb);
-    pthread_mutex_unlock(&s->signer_mu);
+    int err = cjx_store_sign_checkpoint(&s->signer_mu, &s->signer, c->seq,
+                                        c->hash, now, s->checkpoint_entries,
+                                        &body, &len, &s->sign_failed);
     if (err == CJX_ENOTFOUND)
         return 0;
     if (err != 0) {
-        if (!s->sign_failed)
-            cjx_error("store",
-                      "cannot sign the audit checkpoint at %" PRId64 ": %s",
-                      c->seq, eb.msg);
-        s->sign_failed = 1;
-        s->checkpoint_us = now;
+        s->checkpoint_us = now; /* try again after a full interval */
         return 0;
     }
-    s->sign_failed = 0;
     struct pg_params p = {0};
     pg_int(&p, c->seq);
     pg_bytes(&p, body, len);
@@ -360,26 +342,6 @@ checkpoint_due(struct pg_store *s, int by_time)
                !s->sign_failed;
     return cjx_clock_now_us() - s->checkpoint_us >=
            (int64_t)s->checkpoint_seconds * 1000000;
-}
-
-/* Completes a write's event from what the write did. */
-static void
-complete_event(struct pg_write *pw)
-{
-    struct cjx_audit_event *ev = &pw->ev;
-    const struct cjx_record_write_result *r = &pw->res;
-    ev->outcome_code = cjx_err_status_code(r->err);
-    ev->change_seq = r->seq;
-    ev->record_version = r->version;
-    ev->type = CJX_AUDIT_CALL;
-    if (r->err == CJX_ECONFLICT)
-        ev->outcome_message = conflict_detail;
-    else if (r->replayed)
-        ev->outcome_message = replayed_note;
-    else if (r->unchanged)
-        ev->outcome_message = unchanged_note;
-    else
-        ev->type = CJX_AUDIT_STATE_CHANGE;
 }
 
 /* ---- one batch, one transaction -------------------------------------- */
@@ -424,7 +386,7 @@ apply_in_savepoint(struct pg_store *s, struct pg_write *pw, char *msg,
     err = apply_one(s, pw, msg, msg_len);
     if (err == 0 && pw->has_event) {
         if (pw->kind != PG_WRITE_AUDIT)
-            complete_event(pw);
+            cjx_store_complete_event(&pw->ev, &pw->res);
         err = append_entry(s, &pw->ev, &pw->res.audit_seq, msg, msg_len);
     }
     if (err == 0)
@@ -485,8 +447,8 @@ checkpoint_alone(struct pg_store *s)
     s->checkpoint_us = cjx_clock_now_us();
 }
 
-static void
-raise_top(_Atomic int64_t *top, int64_t v)
+void
+pg_raise_top(_Atomic int64_t *top, int64_t v)
 {
     int64_t old = atomic_load(top);
     while (v > old && !atomic_compare_exchange_weak(top, &old, v)) {
@@ -511,12 +473,12 @@ finish_batch(struct pg_store *s, struct pg_write *batch)
     }
     pthread_mutex_lock(&s->hook_mu);
     if (top > 0) {
-        raise_top(&s->last_seq, top);
+        pg_raise_top(&s->last_seq, top);
         if (s->hook != NULL)
             s->hook(s->hook_arg, top);
     }
     if (audit_top > 0) {
-        raise_top(&s->last_audit_seq, audit_top);
+        pg_raise_top(&s->last_audit_seq, audit_top);
         if (s->audit_hook != NULL)
             s->audit_hook(s->audit_hook_arg, audit_top);
     }
@@ -528,7 +490,7 @@ finish_batch(struct pg_store *s, struct pg_write *batch)
         if (pw->res.err == CJX_ESTORE)
             pw->res.detail = pw->detail;
         else if (pw->res.err == CJX_ECONFLICT)
-            pw->res.detail = conflict_detail;
+            pw->res.detail = cjx_store_conflict_detail;
         if (pw->kind == PG_WRITE_CASE)
             pg_cases_finish(s, pw);
         else if (pw->done != NULL)

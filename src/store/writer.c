@@ -12,7 +12,7 @@
 #include "sqlite_cases.h"
 #include "sqlite_store.h"
 
-static const char conflict_detail[] =
+const char cjx_store_conflict_detail[] =
     "request id already used by this sender with a different request";
 static const char replayed_note[] =
     "replay: answered from the first request with this id";
@@ -372,26 +372,15 @@ write_checkpoint(struct sqlite_store *s, struct writer_error *we)
     int64_t now = cjx_clock_now_us();
     uint8_t *body = NULL;
     size_t len = 0;
-    struct cjx_errbuf eb;
-    pthread_mutex_lock(&s->signer_mu);
-    int err = CJX_ENOTFOUND;
-    if (s->signer != NULL)
-        err =
-            cjx_audit_checkpoint_make(s->signer, c->seq, c->hash, now,
-                                      s->checkpoint_entries, &body, &len, &eb);
-    pthread_mutex_unlock(&s->signer_mu);
+    int err = cjx_store_sign_checkpoint(&s->signer_mu, &s->signer, c->seq,
+                                        c->hash, now, s->checkpoint_entries,
+                                        &body, &len, &s->sign_failed);
     if (err == CJX_ENOTFOUND)
         return SQLITE_OK;
     if (err != 0) {
-        if (!s->sign_failed)
-            cjx_error("store",
-                      "cannot sign the audit checkpoint at %" PRId64 ": %s",
-                      c->seq, eb.msg);
-        s->sign_failed = 1;
         c->checkpoint_us = now; /* try again after a full interval */
         return SQLITE_OK;
     }
-    s->sign_failed = 0;
     sqlite3_stmt *st = s->ws[WS_CHECKPOINT_INSERT];
     sqlite3_bind_int64(st, 1, c->seq);
     sqlite3_bind_blob(st, 2, body, (int)len, SQLITE_STATIC);
@@ -462,17 +451,16 @@ checkpoint_wait_us(struct sqlite_store *s)
 }
 
 /* Completes a write's event from what the write did. */
-static void
-complete_event(struct sqlite_pending_write *pw)
+void
+cjx_store_complete_event(struct cjx_audit_event *ev,
+                         const struct cjx_record_write_result *r)
 {
-    struct cjx_audit_event *ev = &pw->ev;
-    const struct cjx_record_write_result *r = &pw->res;
     ev->outcome_code = cjx_err_status_code(r->err);
     ev->change_seq = r->seq;
     ev->record_version = r->version;
     ev->type = CJX_AUDIT_CALL;
     if (r->err == CJX_ECONFLICT)
-        ev->outcome_message = conflict_detail;
+        ev->outcome_message = cjx_store_conflict_detail;
     else if (r->replayed)
         ev->outcome_message = replayed_note;
     else if (r->unchanged)
@@ -544,7 +532,7 @@ apply_in_savepoint(struct sqlite_store *s, struct sqlite_pending_write *pw,
              ? apply_write(s, pw, we)
              : cjx_store_cases_apply(s, pw, we->msg, sizeof(we->msg));
     if (rc == SQLITE_OK && pw->has_event) {
-        complete_event(pw);
+        cjx_store_complete_event(&pw->ev, &pw->res);
         rc = append_entry(s, &pw->ev, &pw->res.audit_seq, we);
     }
     if (rc == SQLITE_OK)
@@ -659,7 +647,7 @@ finish_batch(struct sqlite_store *s, struct sqlite_pending_write *batch,
         if (pw->res.err == CJX_ESTORE)
             pw->res.detail = pw->detail;
         else if (pw->res.err == CJX_ECONFLICT)
-            pw->res.detail = conflict_detail;
+            pw->res.detail = cjx_store_conflict_detail;
         if (pw->done != NULL) {
             pw->done(pw->arg, &pw->res);
         } else if (pw->res.err != 0 && lost++ == 0) {

@@ -175,12 +175,14 @@ pg_reader_release(struct pg_store *s, PGconn *c)
 void
 pg_readers_free(struct pg_store *s)
 {
+    pthread_mutex_lock(&s->readers.mu);
     struct pg_idle *i = s->readers.idle;
+    s->readers.idle = NULL;
+    pthread_mutex_unlock(&s->readers.mu);
     while (i != NULL) {
         struct pg_idle *next = i->next;
         PQfinish(i->conn);
         free(i);
         i = next;
     }
-    s->readers.idle = NULL;
 }

@@ -20,6 +20,17 @@ query(struct pg_store *s, const char *sql, const struct pg_params *p,
         return NULL;
     char msg[256];
     PGresult *r = pg_exec(c, sql, p, what, msg, sizeof(msg));
+    if (r == NULL && PQstatus(c) != CONNECTION_OK) {
+        /* Pooled connections the server dropped (it restarted) fail their
+         * first statement: the idle ones are dropped too, and the query
+         * runs once more on a new connection. */
+        PQfinish(c);
+        pg_readers_free(s);
+        *err = pg_reader_acquire(s, &c, eb);
+        if (*err != 0)
+            return NULL;
+        r = pg_exec(c, sql, p, what, msg, sizeof(msg));
+    }
     pg_reader_release(s, c);
     if (r == NULL)
         *err = cjx_errf(eb, CJX_ESTORE, "%s", msg);

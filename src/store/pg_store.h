@@ -145,6 +145,7 @@ struct pg_store {
 /* Reads: a pooled connection for the calling thread. */
 int pg_reader_acquire(struct pg_store *s, PGconn **out, struct cjx_errbuf *eb);
 void pg_reader_release(struct pg_store *s, PGconn *c);
+/* Closes every idle read connection. */
 void pg_readers_free(struct pg_store *s);
 
 /* The writer (pg_writer.c). */

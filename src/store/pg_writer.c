@@ -398,11 +398,12 @@ apply_in_savepoint(struct pg_store *s, struct pg_write *pw, char *msg,
 }
 
 static int
-commit_batch(struct pg_store *s, struct pg_write *batch, char *msg,
+commit_batch(struct pg_store *s, struct pg_write *batch, int *began, char *msg,
              size_t msg_len)
 {
     int err = pg_command(s->wconn, "BEGIN", NULL, "starting transaction", msg,
                          msg_len);
+    *began = err == 0;
     if (err == 0)
         err = pg_command(s->wconn, WRITERS_LOCK, NULL, "taking the lock", msg,
                          msg_len);
@@ -508,9 +509,19 @@ static void
 run_batch(struct pg_store *s, struct pg_write *batch)
 {
     char msg[256];
+    int began;
     if (PQstatus(s->wconn) != CONNECTION_OK)
         PQreset(s->wconn);
-    if (commit_batch(s, batch, msg, sizeof(msg)) != 0)
+    int err = commit_batch(s, batch, &began, msg, sizeof(msg));
+    if (err != 0 && !began && PQstatus(s->wconn) != CONNECTION_OK) {
+        /* The connection died while idle (the server restarted): nothing
+         * of the batch reached the server, so it runs again on a new
+         * connection. A failure after BEGIN is not retried: a lost answer
+         * to COMMIT leaves unknown whether the batch committed. */
+        PQreset(s->wconn);
+        err = commit_batch(s, batch, &began, msg, sizeof(msg));
+    }
+    if (err != 0)
         for (struct pg_write *pw = batch; pw != NULL; pw = pw->next)
             fail_write(pw, msg);
     finish_batch(s, batch);

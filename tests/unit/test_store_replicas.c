@@ -2,8 +2,9 @@
  * same database stand for two cjxd replicas of one agency. Writers on both
  * at once must leave feeds that a reader follows without a gap or a
  * repeat, one audit chain, messages that take effect once whichever
- * replica receives them, and outbox rows that one replica at a time holds.
- * Runs under tests/support/with-postgres. */
+ * replica receives them, and outbox rows that one replica at a time holds;
+ * and both must come back by themselves when the database restarts. Runs
+ * under tests/support/with-postgres. */
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -531,6 +532,74 @@ test_store_replicas__two_senders_at_once__each_row_sent_once(void **state)
                      0);
 }
 
+/* ---- the database restarted --------------------------------------------- */
+
+static void
+server(const char *action)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "%s %s", getenv("CJX_TEST_PG_SERVER"), action);
+    if (system(cmd) != 0)
+        fail_msg("%s failed", cmd);
+}
+
+static int
+get_version(struct cjx_store *s, const char *cii, int64_t *version)
+{
+    struct cjx_stored_record rec;
+    struct cjx_errbuf eb;
+    int err = cjx_store_get_record(s, cii, "CASE", 1, &rec, &eb);
+    if (err == 0) {
+        *version = rec.version;
+        cjx_stored_record_fini(s, &rec);
+    }
+    return err;
+}
+
+static void
+test_store_replicas__database_restarted__refused_while_down_none_lost(
+    void **state)
+{
+    struct replicas *r = *state;
+    struct waiter w;
+    waiter_init(&w);
+    for (int i = 0; i < 20; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "before-%d", i);
+        submit_record(i % 2 ? r->a : r->b, "CA0010000", id, id, &w);
+    }
+    waiter_wait(&w, 20);
+    assert_int_equal(w.applied, 20);
+
+    server("stop");
+    /* A write is answered, with a store failure, not held; a read too. */
+    waiter_init(&w);
+    submit_record(r->a, "CA0010000", "while-down", "while-down", &w);
+    waiter_wait(&w, 1);
+    assert_int_equal(w.failed, 1);
+    int64_t version = 0;
+    assert_int_equal(get_version(r->b, "before-0", &version), CJX_ESTORE);
+    server("start");
+
+    /* Both replicas connect again by themselves; every acknowledged write
+     * is there, and the refused one was not stored, so its retry is
+     * applied, not replayed. */
+    for (int i = 0; i < 20; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "before-%d", i);
+        assert_int_equal(get_version(i % 2 ? r->b : r->a, id, &version), 0);
+        assert_int_equal(version, 1);
+    }
+    assert_int_equal(get_version(r->b, "while-down", &version), CJX_ENOTFOUND);
+    waiter_init(&w);
+    submit_record(r->a, "CA0010000", "while-down", "while-down", &w);
+    submit_record(r->b, "CA0010000", "after", "after", &w);
+    waiter_wait(&w, 2);
+    assert_int_equal(w.failed, 0);
+    assert_int_equal(w.applied, 2);
+    assert_int_equal(check_chain(r->b), 22);
+}
+
 int
 main(void)
 {
@@ -542,6 +611,7 @@ main(void)
         T(test_store_replicas__outbox_lease__one_holder_until_it_ends),
         T(test_store_replicas__rows_a_full_batch_refused__go_to_the_other_at_once),
         T(test_store_replicas__two_senders_at_once__each_row_sent_once),
+        T(test_store_replicas__database_restarted__refused_while_down_none_lost),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -603,56 +603,21 @@ pg_writer_enqueue(struct pg_store *s, struct pg_write *pw)
     return 0;
 }
 
-static int
-nonempty(const char *v)
-{
-    return v != NULL && v[0] != '\0';
-}
-
 int
 pg_submit_record(struct cjx_store *base, const struct cjx_record_write *w,
                  cjx_store_write_done_fn done, void *arg)
 {
     struct pg_store *s = (struct pg_store *)base;
-    if (w == NULL || done == NULL || !nonempty(w->sender_ori) ||
-        !nonempty(w->request_id) || !nonempty(w->cii) ||
-        !nonempty(w->court_case_number) || !nonempty(w->county) ||
-        (w->record == NULL && w->record_len > 0) || w->record_len > INT_MAX)
+    size_t total = cjx_store_record_write_size(w);
+    if (done == NULL || total == 0)
         return CJX_EINVAL;
-    const char *flags = w->flags != NULL ? w->flags : "";
-    const char *strs[] = {w->sender_ori,        w->request_id, w->cii,
-                          w->court_case_number, w->county,     flags};
-    size_t total = w->record_len;
-    for (int i = 0; i < 6; i++)
-        total += strlen(strs[i]) + 1;
-    if (w->audit != NULL)
-        total += cjx_store_writer_event_size(w->audit);
     struct pg_write *pw = calloc(1, sizeof(*pw) + total);
     if (pw == NULL)
         return CJX_ENOMEM;
     pw->kind = PG_WRITE_RECORD;
     pw->done = done;
     pw->arg = arg;
-    char *p = pw->data;
-    if (w->record_len > 0)
-        memcpy(p, w->record, w->record_len);
-    pw->w.record = p;
-    pw->w.record_len = w->record_len;
-    p += w->record_len;
-    const char **dst[] = {&pw->w.sender_ori, &pw->w.request_id,
-                          &pw->w.cii,        &pw->w.court_case_number,
-                          &pw->w.county,     &pw->w.flags};
-    for (int i = 0; i < 6; i++) {
-        size_t n = strlen(strs[i]) + 1;
-        *dst[i] = memcpy(p, strs[i], n);
-        p += n;
-    }
-    memcpy(pw->w.request_digest, w->request_digest, CJX_STORE_DIGEST_LEN);
-    pw->w.count_number = w->count_number;
-    if (w->audit != NULL) {
-        cjx_store_writer_event_copy(&pw->ev, w->audit, &p);
-        pw->has_event = 1;
-    }
+    pw->has_event = cjx_store_record_write_copy(&pw->w, &pw->ev, w, pw->data);
     return pg_writer_enqueue(s, pw);
 }
 

@@ -18,6 +18,15 @@ size_t cjx_store_writer_event_size(const struct cjx_audit_event *ev);
 void cjx_store_writer_event_copy(struct cjx_audit_event *dst,
                                  const struct cjx_audit_event *ev, char **p);
 
+/* A record write queued by a writer (writer.c): the room its copy takes
+ * (0 for a write the store refuses: a key, sender, id or county missing,
+ * or a record too large), and the copy into dst, its bytes at p, with its
+ * event into ev. Returns whether it has an event. */
+size_t cjx_store_record_write_size(const struct cjx_record_write *w);
+int cjx_store_record_write_copy(struct cjx_record_write *dst,
+                                struct cjx_audit_event *ev,
+                                const struct cjx_record_write *w, char *p);
+
 /* What a write's event says it did (writer.c): CALL with why for a
  * replay, an unchanged record or a conflict (whose text is
  * cjx_store_conflict_detail), STATE_CHANGE for a new version. */

@@ -894,28 +894,73 @@ enqueue(struct sqlite_store *s, struct sqlite_pending_write *pw)
     return 0;
 }
 
+/* The record write's text: the strings a copy holds, in order. */
+static void
+record_write_strings(const struct cjx_record_write *w, const char *strs[6])
+{
+    strs[0] = w->sender_ori;
+    strs[1] = w->request_id;
+    strs[2] = w->cii;
+    strs[3] = w->court_case_number;
+    strs[4] = w->county;
+    strs[5] = w->flags != NULL ? w->flags : "";
+}
+
+size_t
+cjx_store_record_write_size(const struct cjx_record_write *w)
+{
+    if (w == NULL || !nonempty(w->sender_ori) || !nonempty(w->request_id) ||
+        !nonempty(w->cii) || !nonempty(w->court_case_number) ||
+        !nonempty(w->county) || (w->record == NULL && w->record_len > 0) ||
+        w->record_len > INT_MAX)
+        return 0;
+    const char *strs[6];
+    record_write_strings(w, strs);
+    size_t total = w->record_len;
+    for (int i = 0; i < 6; i++)
+        total += strlen(strs[i]) + 1;
+    if (w->audit != NULL)
+        total += event_size(w->audit);
+    return total;
+}
+
+int
+cjx_store_record_write_copy(struct cjx_record_write *dst,
+                            struct cjx_audit_event *ev,
+                            const struct cjx_record_write *w, char *p)
+{
+    /* The record goes first, ahead of the strings. */
+    if (w->record_len > 0)
+        memcpy(p, w->record, w->record_len);
+    *dst = *w;
+    dst->record = p;
+    dst->audit = NULL;
+    p += w->record_len;
+    const char *strs[6];
+    record_write_strings(w, strs);
+    const char **field[] = {&dst->sender_ori, &dst->request_id,
+                            &dst->cii,        &dst->court_case_number,
+                            &dst->county,     &dst->flags};
+    for (int i = 0; i < 6; i++) {
+        size_t n = strlen(strs[i]) + 1;
+        *field[i] = memcpy(p, strs[i], n);
+        p += n;
+    }
+    if (w->audit == NULL)
+        return 0;
+    event_copy(ev, w->audit, &p);
+    return 1;
+}
+
 int
 cjx_store_writer_submit(struct cjx_store *base,
                         const struct cjx_record_write *w,
                         cjx_store_write_done_fn done, void *arg)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    if (w == NULL || done == NULL || !nonempty(w->sender_ori) ||
-        !nonempty(w->request_id) || !nonempty(w->cii) ||
-        !nonempty(w->court_case_number) || !nonempty(w->county) ||
-        (w->record == NULL && w->record_len > 0) || w->record_len > INT_MAX)
+    size_t total = cjx_store_record_write_size(w);
+    if (done == NULL || total == 0)
         return CJX_EINVAL;
-
-    const char *flags = w->flags != NULL ? w->flags : "";
-    const char *strs[] = {w->sender_ori,        w->request_id, w->cii,
-                          w->court_case_number, w->county,     flags};
-    size_t lens[6], total = w->record_len;
-    for (int i = 0; i < 6; i++) {
-        lens[i] = strlen(strs[i]) + 1;
-        total += lens[i];
-    }
-    if (w->audit != NULL)
-        total += event_size(w->audit);
     struct sqlite_pending_write *pw = malloc(sizeof(*pw) + total);
     if (pw == NULL)
         return CJX_ENOMEM;
@@ -923,28 +968,7 @@ cjx_store_writer_submit(struct cjx_store *base,
     pw->done = done;
     pw->arg = arg;
     pw->kind = SQLITE_WRITE_RECORD;
-
-    /* The record goes first in data[], ahead of the strings. */
-    char *p = pw->data;
-    if (w->record_len > 0)
-        memcpy(p, w->record, w->record_len);
-    pw->w.record = p;
-    pw->w.record_len = w->record_len;
-    p += w->record_len;
-    const char **dst[] = {&pw->w.sender_ori, &pw->w.request_id,
-                          &pw->w.cii,        &pw->w.court_case_number,
-                          &pw->w.county,     &pw->w.flags};
-    for (int i = 0; i < 6; i++) {
-        memcpy(p, strs[i], lens[i]);
-        *dst[i] = p;
-        p += lens[i];
-    }
-    memcpy(pw->w.request_digest, w->request_digest, CJX_STORE_DIGEST_LEN);
-    pw->w.count_number = w->count_number;
-    if (w->audit != NULL) {
-        event_copy(&pw->ev, w->audit, &p);
-        pw->has_event = 1;
-    }
+    pw->has_event = cjx_store_record_write_copy(&pw->w, &pw->ev, w, pw->data);
     return enqueue(s, pw);
 }
 

@@ -151,13 +151,31 @@ enum cjx_sealed_reader {
 #define CJX_SEALED_DEFAULT \
     (CJX_SEALED_DOJ | CJX_SEALED_COURT | CJX_SEALED_PROSECUTOR)
 
+/* Where the daemon keeps its state (docs/config.md, `store`). */
+enum cjx_store_backend {
+    CJX_STORE_SQLITE = 0,     /* state_dir/cjxd.db: one daemon, embedded */
+    CJX_STORE_POSTGRESQL = 1, /* a database several replicas share */
+};
+
+struct cjx_store_conf {
+    enum cjx_store_backend backend;
+    /* PostgreSQL: the libpq connection string, which may not hold a
+     * password; "" for SQLite. */
+    char *dsn;
+    /* PostgreSQL: the file whose first line is the password (a path
+     * starting with %d/ is a systemd credential), "" for none. */
+    char *password_file;
+    int outbox_lease_seconds; /* PostgreSQL; default 60 */
+};
+
 struct cjx_conf {
-    char *path;          /* the file it was loaded from, made absolute */
-    char *agency;        /* this daemon's own ORI; must be registered */
-    char *trust_domain;  /* SPIFFE trust domain, e.g. "cjx.example" */
-    char *listen;        /* mTLS address, e.g. "127.0.0.1:7443" */
-    char *local_socket;  /* Unix socket path for cjxctl */
-    char *state_dir;     /* holds the SQLite database */
+    char *path;         /* the file it was loaded from, made absolute */
+    char *agency;       /* this daemon's own ORI; must be registered */
+    char *trust_domain; /* SPIFFE trust domain, e.g. "cjx.example" */
+    char *listen;       /* mTLS address, e.g. "127.0.0.1:7443" */
+    char *local_socket; /* Unix socket path for cjxctl */
+    char *state_dir;    /* holds the SQLite database */
+    struct cjx_store_conf store;
     char *registry_path; /* agencies.yaml, resolved against path's dir */
     char *log_level;     /* "debug", "info", "warn", "error" */
     enum cjx_log_format log_format; /* text (the default) or JSON lines */

@@ -365,7 +365,15 @@ cjx_store_remove_case_hook(struct cjx_store *s, cjx_store_case_hook_fn fn,
  * delivered nor parked and are due at now_us (next attempt at or before
  * it), oldest attempt first, payload included. Only rows whose id %
  * partitions == partition are visited, so that several senders to one
- * peer never take the same row. */
+ * peer never take the same row.
+ *
+ * A backend that several replicas share (PostgreSQL) also leases each
+ * row visited to the calling replica until now_us plus its lease time:
+ * no other replica gets it meanwhile, and it is due again when the lease
+ * ends unless a mark (cjx_store_outbox_mark) came first. Rows the visitor
+ * refused (it asked to stop) are given back at once. So the caller marks
+ * every row it took; one it loses (the replica dies) is sent again by
+ * another replica, which the receiver's inbox makes harmless. */
 static inline int
 cjx_store_outbox_due(struct cjx_store *s, const char *destination,
                      int64_t now_us, int partition, int partitions, int limit,
@@ -376,8 +384,9 @@ cjx_store_outbox_due(struct cjx_store *s, const char *destination,
                                      partitions, limit, visit, arg, eb);
 }
 
-/* *next_us = the earliest next attempt of a pending row for destination,
- * 0 when none is pending. */
+/* *next_us = the earliest next attempt of a pending row for destination
+ * (for a leased row, the end of its lease if later), 0 when none is
+ * pending. */
 static inline int
 cjx_store_outbox_next_due(struct cjx_store *s, const char *destination,
                           int64_t *next_us, struct cjx_errbuf *eb)

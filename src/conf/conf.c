@@ -74,6 +74,7 @@ enum {
     K_EXCHANGE,
     K_SEALING,
     K_METRICS,
+    K_STORE,
     K_N
 };
 
@@ -99,6 +100,7 @@ cjx_conf_free(struct cjx_conf *conf)
     free(conf->tls.key);
     free(conf->tls.crl_dir);
     cjx_conf_exchange_fini(&conf->exchange);
+    cjx_conf_store_fini(&conf->store);
     cjx_registry_fini(&conf->registry);
     free(conf);
 }
@@ -143,10 +145,10 @@ absolute_path(const char *path, char **out, struct cjx_errbuf *eb)
 /* Reads a path-valued key and resolves it against the file's directory,
  * or, when it starts with "%d/", against $CREDENTIALS_DIRECTORY: where
  * systemd puts the files of LoadCredential= (the same %d as in unit files). */
-static int
-read_path(struct cjx_conf_yaml *y, const yaml_node_t *node, const char *what,
-          const char *base_dir, int allow_empty, char **out,
-          struct cjx_errbuf *eb)
+int
+cjx_conf_read_path(struct cjx_conf_yaml *y, const yaml_node_t *node,
+                   const char *what, const char *base_dir, int allow_empty,
+                   char **out, struct cjx_errbuf *eb)
 {
     char *s;
     int rc = cjx_conf_yaml_string(y, node, what, allow_empty, &s, eb);
@@ -200,18 +202,18 @@ parse_tls(struct cjx_conf_yaml *y, yaml_node_t *node, const char *base_dir,
     };
     int rc = cjx_conf_yaml_mapping(y, node, "tls", keys, T_N, eb);
     if (rc == 0)
-        rc = read_path(y, keys[T_CA].value, "tls.ca", base_dir, 0, &c->tls.ca,
-                       eb);
+        rc = cjx_conf_read_path(y, keys[T_CA].value, "tls.ca", base_dir, 0,
+                                &c->tls.ca, eb);
     if (rc == 0)
-        rc = read_path(y, keys[T_CERT].value, "tls.cert", base_dir, 0,
-                       &c->tls.cert, eb);
+        rc = cjx_conf_read_path(y, keys[T_CERT].value, "tls.cert", base_dir, 0,
+                                &c->tls.cert, eb);
     if (rc == 0)
-        rc = read_path(y, keys[T_KEY].value, "tls.key", base_dir, 0,
-                       &c->tls.key, eb);
+        rc = cjx_conf_read_path(y, keys[T_KEY].value, "tls.key", base_dir, 0,
+                                &c->tls.key, eb);
     if (rc != 0 || keys[T_CRL_DIR].value == NULL)
         return rc;
-    return read_path(y, keys[T_CRL_DIR].value, "tls.crl_dir", base_dir, 1,
-                     &c->tls.crl_dir, eb);
+    return cjx_conf_read_path(y, keys[T_CRL_DIR].value, "tls.crl_dir", base_dir,
+                              1, &c->tls.crl_dir, eb);
 }
 
 /* The default keeps metrics on the machine: exposing them takes a choice. */
@@ -330,6 +332,7 @@ parse_conf(struct cjx_conf_yaml *y, const char *base_dir, struct cjx_conf *c,
         [K_EXCHANGE] = {"exchange", 0, NULL, NULL},
         [K_SEALING] = {"sealing", 0, NULL, NULL},
         [K_METRICS] = {"metrics", 0, NULL, NULL},
+        [K_STORE] = {"store", 0, NULL, NULL},
     };
     char q[64];
     yaml_node_t *root = cjx_conf_yaml_root(y);
@@ -369,8 +372,8 @@ parse_conf(struct cjx_conf_yaml *y, const char *base_dir, struct cjx_conf *c,
             "65535)",
             cjx_conf_yaml_quote(keys[K_LISTEN].value, q, sizeof(q)));
 
-    rc = read_path(y, keys[K_STATE_DIR].value, "state_dir", base_dir, 0,
-                   &c->state_dir, eb);
+    rc = cjx_conf_read_path(y, keys[K_STATE_DIR].value, "state_dir", base_dir,
+                            0, &c->state_dir, eb);
     if (rc != 0)
         return rc;
 
@@ -379,8 +382,8 @@ parse_conf(struct cjx_conf_yaml *y, const char *base_dir, struct cjx_conf *c,
      * reported at state_dir, where it came from. */
     const yaml_node_t *sock_at = keys[K_LOCAL_SOCKET].value;
     if (sock_at != NULL) {
-        rc = read_path(y, sock_at, "local_socket", base_dir, 0,
-                       &c->local_socket, eb);
+        rc = cjx_conf_read_path(y, sock_at, "local_socket", base_dir, 0,
+                                &c->local_socket, eb);
     } else {
         c->local_socket = join_path(c->state_dir, "cjxd.sock");
         if (c->local_socket == NULL)
@@ -398,8 +401,8 @@ parse_conf(struct cjx_conf_yaml *y, const char *base_dir, struct cjx_conf *c,
             sock_at != NULL ? "local_socket" : "state_dir", c->local_socket,
             sun_max, sock_at != NULL ? "" : "; set local_socket");
 
-    rc = read_path(y, keys[K_REGISTRY].value, "registry", base_dir, 0,
-                   &c->registry_path, eb);
+    rc = cjx_conf_read_path(y, keys[K_REGISTRY].value, "registry", base_dir, 0,
+                            &c->registry_path, eb);
     if (rc != 0)
         return rc;
 
@@ -437,8 +440,8 @@ parse_conf(struct cjx_conf_yaml *y, const char *base_dir, struct cjx_conf *c,
     /* Rule sets are optional: without them only the built-in structural
      * checks apply. */
     if (keys[K_RULES].value != NULL) {
-        rc = read_path(y, keys[K_RULES].value, "rules", base_dir, 1,
-                       &c->rules_dir, eb);
+        rc = cjx_conf_read_path(y, keys[K_RULES].value, "rules", base_dir, 1,
+                                &c->rules_dir, eb);
     } else {
         c->rules_dir = strdup("");
         if (c->rules_dir == NULL)
@@ -470,6 +473,14 @@ parse_conf(struct cjx_conf_yaml *y, const char *base_dir, struct cjx_conf *c,
         if (rc != 0)
             return rc;
     }
+
+    if (keys[K_STORE].value != NULL)
+        rc = cjx_conf_store_parse(y, keys[K_STORE].value, base_dir, &c->store,
+                                  eb);
+    else
+        rc = cjx_conf_store_defaults(&c->store);
+    if (rc != 0)
+        return rc;
 
     c->sealed_readers = CJX_SEALED_DEFAULT;
     if (keys[K_SEALING].value != NULL) {

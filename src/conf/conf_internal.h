@@ -29,4 +29,18 @@ int cjx_conf_exchange_parse(struct cjx_conf_yaml *y, yaml_node_t *node,
                             struct cjx_exchange_conf *x, struct cjx_errbuf *eb);
 void cjx_conf_exchange_fini(struct cjx_exchange_conf *x);
 
+/* Reads a path-valued key, resolved against base_dir, or against
+ * $CREDENTIALS_DIRECTORY when it starts with "%d/" (conf.c). */
+int cjx_conf_read_path(struct cjx_conf_yaml *y, const yaml_node_t *node,
+                       const char *what, const char *base_dir, int allow_empty,
+                       char **out, struct cjx_errbuf *eb);
+
+/* The `store` section (store_conf.c): the SQLite default, parsing of its
+ * mapping node, and release. */
+int cjx_conf_store_defaults(struct cjx_store_conf *s);
+int cjx_conf_store_parse(struct cjx_conf_yaml *y, yaml_node_t *node,
+                         const char *base_dir, struct cjx_store_conf *s,
+                         struct cjx_errbuf *eb);
+void cjx_conf_store_fini(struct cjx_store_conf *s);
+
 #endif

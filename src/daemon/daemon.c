@@ -12,6 +12,7 @@
 #include "cjx/clock.h"
 #include "cjx/evaluate.h"
 #include "cjx/log.h"
+#include "cjx/store_pg.h"
 #include "cjx/tls.h"
 
 static void
@@ -121,6 +122,57 @@ make_state_dir(const char *dir, struct cjx_errbuf *eb)
     return 0;
 }
 
+/* Reads the PostgreSQL password: the first line of the file the
+ * configuration names (readable by its owner only, or a systemd
+ * credential). *out is NULL when none is named; wipe it with
+ * cjx_tls_free_pem(). */
+static int
+read_password(const char *path, char **out, size_t *len, struct cjx_errbuf *eb)
+{
+    *out = NULL;
+    *len = 0;
+    if (path[0] == '\0')
+        return 0;
+    struct cjx_errbuf why;
+    int err = cjx_tls_read_pem(path, 1, out, len, &why);
+    if (err != 0)
+        return cjx_errf(eb, err, "store.password_file: %s", why.msg);
+    (*out)[strcspn(*out, "\r\n")] = '\0';
+    return 0;
+}
+
+/* Opens the store the configuration names. The daemon's own key signs
+ * the audit log's checkpoints on either backend. */
+static int
+open_store(const struct cjx_conf *conf, const char *sqlite_path,
+           const struct cjx_rpc_tls *tls, struct cjx_store **out,
+           struct cjx_errbuf *eb)
+{
+    if (conf->store.backend == CJX_STORE_SQLITE) {
+        struct cjx_store_sqlite_options o = {
+            .audit_key_pem = tls->key_pem,
+            .audit_cert_pem = tls->cert_pem,
+        };
+        return cjx_store_sqlite_open(sqlite_path, &o, out, eb);
+    }
+    char *password;
+    size_t password_len;
+    int err =
+        read_password(conf->store.password_file, &password, &password_len, eb);
+    if (err != 0)
+        return err;
+    struct cjx_store_pg_options o = {
+        .dsn = conf->store.dsn,
+        .password = password,
+        .audit_key_pem = tls->key_pem,
+        .audit_cert_pem = tls->cert_pem,
+        .outbox_lease_seconds = conf->store.outbox_lease_seconds,
+    };
+    err = cjx_store_pg_open(&o, out, eb);
+    cjx_tls_free_pem(password, password_len);
+    return err;
+}
+
 int
 daemon_start(struct cjx_daemon *d, struct daemon_loaded *l,
              struct cjx_errbuf *eb)
@@ -136,12 +188,7 @@ daemon_start(struct cjx_daemon *d, struct daemon_loaded *l,
     }
     snprintf(db, sizeof(db), "%s/cjxd.db", conf->state_dir);
     snprintf(d->agency, sizeof(d->agency), "%s", conf->agency);
-    /* The daemon's own key signs the audit log's checkpoints. */
-    struct cjx_store_sqlite_options store_opts = {
-        .audit_key_pem = tls->key_pem,
-        .audit_cert_pem = tls->cert_pem,
-    };
-    if ((err = cjx_store_sqlite_open(db, &store_opts, &d->store, eb)) != 0) {
+    if ((err = open_store(conf, db, tls, &d->store, eb)) != 0) {
         cjx_conf_free(conf);
         return err;
     }

@@ -114,11 +114,7 @@ cjx_store_cases_init(struct sqlite_store *s, struct cjx_errbuf *eb)
     struct sqlite_cases *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(&c->hook_mu, &attr);
-    pthread_mutexattr_destroy(&attr);
+    cjx_store_case_hooks_init(&c->hooks);
     pthread_mutex_init(&c->pool_mu, NULL);
     atomic_init(&c->last_seq, 0);
 
@@ -139,7 +135,7 @@ cjx_store_cases_init(struct sqlite_store *s, struct cjx_errbuf *eb)
     if (rc != SQLITE_OK) {
         int err = cjx_errf(eb, CJX_ESTORE, "reading the case feed: %s",
                            sqlite3_errmsg(s->wdb));
-        pthread_mutex_destroy(&c->hook_mu);
+        cjx_store_case_hooks_fini(&c->hooks);
         pthread_mutex_destroy(&c->pool_mu);
         free(c);
         return err;
@@ -164,7 +160,7 @@ cjx_store_cases_free(struct sqlite_store *s)
     for (int i = 0; i < SQLITE_CASE_WRITER_STMTS; i++)
         sqlite3_finalize(c->ws[i]);
     cjx_store_case_readers_free(c);
-    pthread_mutex_destroy(&c->hook_mu);
+    cjx_store_case_hooks_fini(&c->hooks);
     pthread_mutex_destroy(&c->pool_mu);
     free(c);
     s->cases = NULL;
@@ -428,8 +424,8 @@ write_record(struct sqlite_store *s, struct sqlite_pending_write *pw,
     return SQLITE_OK;
 }
 
-static int
-next_is_sane(const struct cjx_case_next *n)
+int
+cjx_store_case_next_is_sane(const struct cjx_case_next *n)
 {
     if (n->n_outbox > 0 && n->outbox == NULL)
         return 0;
@@ -509,7 +505,7 @@ apply_case(struct sqlite_store *s, struct sqlite_pending_write *pw,
         pw->has_event = 0;
         return SQLITE_OK;
     }
-    if (!next.unchanged && !next_is_sane(&next)) {
+    if (!next.unchanged && !cjx_store_case_next_is_sane(&next)) {
         pw->res.err = CJX_EINTERNAL;
         snprintf(cp->detail, sizeof(cp->detail),
                  "the case write's apply function returned no valid case");
@@ -615,11 +611,8 @@ run_hooks(struct sqlite_store *s, int64_t seq, size_t outbox_added)
                !atomic_compare_exchange_weak(&c->last_seq, &old, seq)) {
         }
     }
-    pthread_mutex_lock(&c->hook_mu);
-    for (int i = 0; i < c->n_hooks; i++)
-        c->hooks[i].fn(c->hooks[i].arg, atomic_load(&c->last_seq),
-                       outbox_added);
-    pthread_mutex_unlock(&c->hook_mu);
+    cjx_store_case_hooks_run(&c->hooks, atomic_load(&c->last_seq),
+                             outbox_added);
 }
 
 /* The generic completion of a queued case write, turned into the case
@@ -768,35 +761,14 @@ static int
 add_case_hook(struct cjx_store *base, cjx_store_case_hook_fn fn, void *arg)
 {
     struct sqlite_cases *c = ((struct sqlite_store *)base)->cases;
-    if (fn == NULL)
-        return CJX_EINVAL;
-    pthread_mutex_lock(&c->hook_mu);
-    int err = 0;
-    if (c->n_hooks == CJX_STORE_MAX_CASE_HOOKS) {
-        err = CJX_ELIMIT;
-    } else {
-        c->hooks[c->n_hooks].fn = fn;
-        c->hooks[c->n_hooks].arg = arg;
-        c->n_hooks++;
-    }
-    pthread_mutex_unlock(&c->hook_mu);
-    return err;
+    return cjx_store_case_hooks_add(&c->hooks, fn, arg);
 }
 
 static void
 remove_case_hook(struct cjx_store *base, cjx_store_case_hook_fn fn, void *arg)
 {
     struct sqlite_cases *c = ((struct sqlite_store *)base)->cases;
-    pthread_mutex_lock(&c->hook_mu);
-    for (int i = 0; i < c->n_hooks; i++) {
-        if (c->hooks[i].fn == fn && c->hooks[i].arg == arg) {
-            memmove(&c->hooks[i], &c->hooks[i + 1],
-                    (size_t)(c->n_hooks - i - 1) * sizeof(c->hooks[0]));
-            c->n_hooks--;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&c->hook_mu);
+    cjx_store_case_hooks_remove(&c->hooks, fn, arg);
 }
 
 static int64_t

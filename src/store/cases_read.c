@@ -139,9 +139,9 @@ row_to_case(sqlite3_stmt *st, struct cjx_stored_case *c)
 }
 
 /* Copies a borrowed case (and notice) into one allocation *out owns. */
-static int
-case_copy(const struct cjx_stored_case *src, const void *notice,
-          size_t notice_len, struct cjx_stored_case *out)
+int
+cjx_store_case_copy(const struct cjx_stored_case *src, const void *notice,
+                    size_t notice_len, struct cjx_stored_case *out)
 {
     const char *strs[] = {src->cii, src->court_case_number, src->county,
                           src->sender_ori};
@@ -211,7 +211,7 @@ cjx_store_cases_get(struct cjx_store *base, const char *cii, const char *ccn,
         if (nrc != SQLITE_ROW && nrc != SQLITE_DONE)
             err =
                 cjx_errf(eb, CJX_ESTORE, "get_case: %s", sqlite3_errmsg(r->db));
-        else if ((err = case_copy(&c, notice, notice_len, out)) != 0)
+        else if ((err = cjx_store_case_copy(&c, notice, notice_len, out)) != 0)
             cjx_errf(eb, err, "get_case: copying the case");
         sqlite3_reset(nst);
     } else if (rc == SQLITE_DONE) {

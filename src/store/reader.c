@@ -133,8 +133,9 @@ row_to_record(sqlite3_stmt *st, struct cjx_stored_record *rec)
 }
 
 /* Copies a borrowed record into one allocation that *out owns. */
-static int
-record_copy(const struct cjx_stored_record *src, struct cjx_stored_record *out)
+int
+cjx_store_record_copy(const struct cjx_stored_record *src,
+                      struct cjx_stored_record *out)
 {
     const char *strs[] = {src->cii, src->court_case_number, src->county,
                           src->submitted_by, src->flags};
@@ -179,7 +180,7 @@ cjx_store_reader_get(struct cjx_store *base, const char *cii, const char *ccn,
     if (rc == SQLITE_ROW) {
         struct cjx_stored_record rec;
         row_to_record(st, &rec);
-        err = record_copy(&rec, out);
+        err = cjx_store_record_copy(&rec, out);
         if (err != 0)
             cjx_errf(eb, err, "get_record: copying the record");
     } else if (rc == SQLITE_DONE) {

@@ -12,14 +12,7 @@
 struct read_conn; /* read_pool.h */
 
 struct sqlite_cases {
-    /* Recursive, held while hooks run: removing a hook guarantees it is no
-     * longer running, even from inside it. */
-    pthread_mutex_t hook_mu;
-    struct {
-        cjx_store_case_hook_fn fn;
-        void *arg;
-    } hooks[CJX_STORE_MAX_CASE_HOOKS];
-    int n_hooks;
+    struct cjx_store_case_hooks hooks;
     _Atomic int64_t last_seq; /* newest committed case-feed position */
 
     /* The writer thread's own: statements and the next seq to give. Seq

@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 
 #include "cjx/store.h"
+#include "store_shared.h"
 
 enum sqlite_write_kind {
     SQLITE_WRITE_RECORD, /* a record write, with or without its event */
@@ -137,12 +138,8 @@ int cjx_store_writer_append_audit(struct cjx_store *base,
                                   const struct cjx_audit_event *ev,
                                   cjx_store_write_done_fn done, void *arg);
 
-/* For the other kinds of writes (cases.c): the room an event's text
- * takes, copying an event with its text to *p (advanced past it), and
- * queueing a write built by the caller (freed on CJX_ECLOSED). */
-size_t cjx_store_writer_event_size(const struct cjx_audit_event *ev);
-void cjx_store_writer_event_copy(struct cjx_audit_event *dst,
-                                 const struct cjx_audit_event *ev, char **p);
+/* For the other kinds of writes (cases.c): queueing a write built by the
+ * caller (freed on CJX_ECLOSED). */
 int cjx_store_writer_enqueue(struct sqlite_store *s,
                              struct sqlite_pending_write *pw);
 

@@ -68,22 +68,11 @@ sqlite_set_audit_signer(struct cjx_store *base, const char *key_pem,
                         const char *cert_pem, struct cjx_errbuf *eb)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    struct cjx_audit_signer *fresh = NULL;
-    if ((key_pem == NULL) != (cert_pem == NULL))
-        return cjx_errf(eb, CJX_EINVAL,
-                        "store: an audit key needs its certificate");
-    if (key_pem != NULL) {
-        int err = cjx_audit_signer_new(key_pem, cert_pem, &fresh, eb);
-        if (err != 0)
-            return err;
-    }
-    pthread_mutex_lock(&s->signer_mu);
-    struct cjx_audit_signer *old = s->signer;
-    s->signer = fresh;
-    atomic_store(&s->signing, fresh != NULL);
-    pthread_mutex_unlock(&s->signer_mu);
-    cjx_audit_signer_free(old);
-    return 0;
+    int err = cjx_store_replace_signer(&s->signer_mu, &s->signer, key_pem,
+                                       cert_pem, eb);
+    if (err == 0)
+        atomic_store(&s->signing, key_pem != NULL);
+    return err;
 }
 
 /* Frees everything open() may have built; the writer thread is not running. */

@@ -12,7 +12,7 @@
 #include "sqlite_cases.h"
 #include "sqlite_store.h"
 
-static const char conflict_detail[] =
+const char cjx_store_conflict_detail[] =
     "request id already used by this sender with a different request";
 static const char replayed_note[] =
     "replay: answered from the first request with this id";
@@ -372,26 +372,15 @@ write_checkpoint(struct sqlite_store *s, struct writer_error *we)
     int64_t now = cjx_clock_now_us();
     uint8_t *body = NULL;
     size_t len = 0;
-    struct cjx_errbuf eb;
-    pthread_mutex_lock(&s->signer_mu);
-    int err = CJX_ENOTFOUND;
-    if (s->signer != NULL)
-        err =
-            cjx_audit_checkpoint_make(s->signer, c->seq, c->hash, now,
-                                      s->checkpoint_entries, &body, &len, &eb);
-    pthread_mutex_unlock(&s->signer_mu);
+    int err = cjx_store_sign_checkpoint(&s->signer_mu, &s->signer, c->seq,
+                                        c->hash, now, s->checkpoint_entries,
+                                        &body, &len, &s->sign_failed);
     if (err == CJX_ENOTFOUND)
         return SQLITE_OK;
     if (err != 0) {
-        if (!s->sign_failed)
-            cjx_error("store",
-                      "cannot sign the audit checkpoint at %" PRId64 ": %s",
-                      c->seq, eb.msg);
-        s->sign_failed = 1;
         c->checkpoint_us = now; /* try again after a full interval */
         return SQLITE_OK;
     }
-    s->sign_failed = 0;
     sqlite3_stmt *st = s->ws[WS_CHECKPOINT_INSERT];
     sqlite3_bind_int64(st, 1, c->seq);
     sqlite3_bind_blob(st, 2, body, (int)len, SQLITE_STATIC);
@@ -462,17 +451,16 @@ checkpoint_wait_us(struct sqlite_store *s)
 }
 
 /* Completes a write's event from what the write did. */
-static void
-complete_event(struct sqlite_pending_write *pw)
+void
+cjx_store_complete_event(struct cjx_audit_event *ev,
+                         const struct cjx_record_write_result *r)
 {
-    struct cjx_audit_event *ev = &pw->ev;
-    const struct cjx_record_write_result *r = &pw->res;
     ev->outcome_code = cjx_err_status_code(r->err);
     ev->change_seq = r->seq;
     ev->record_version = r->version;
     ev->type = CJX_AUDIT_CALL;
     if (r->err == CJX_ECONFLICT)
-        ev->outcome_message = conflict_detail;
+        ev->outcome_message = cjx_store_conflict_detail;
     else if (r->replayed)
         ev->outcome_message = replayed_note;
     else if (r->unchanged)
@@ -544,7 +532,7 @@ apply_in_savepoint(struct sqlite_store *s, struct sqlite_pending_write *pw,
              ? apply_write(s, pw, we)
              : cjx_store_cases_apply(s, pw, we->msg, sizeof(we->msg));
     if (rc == SQLITE_OK && pw->has_event) {
-        complete_event(pw);
+        cjx_store_complete_event(&pw->ev, &pw->res);
         rc = append_entry(s, &pw->ev, &pw->res.audit_seq, we);
     }
     if (rc == SQLITE_OK)
@@ -680,7 +668,7 @@ finish_batch(struct sqlite_store *s, struct sqlite_pending_write *batch,
         if (pw->res.err == CJX_ESTORE)
             pw->res.detail = pw->detail;
         else if (pw->res.err == CJX_ECONFLICT)
-            pw->res.detail = conflict_detail;
+            pw->res.detail = cjx_store_conflict_detail;
         if (pw->done != NULL) {
             pw->done(pw->arg, &pw->res);
         } else if (pw->res.err != 0 && lost++ == 0) {
@@ -931,28 +919,73 @@ enqueue(struct sqlite_store *s, struct sqlite_pending_write *pw)
     return 0;
 }
 
+/* The record write's text: the strings a copy holds, in order. */
+static void
+record_write_strings(const struct cjx_record_write *w, const char *strs[6])
+{
+    strs[0] = w->sender_ori;
+    strs[1] = w->request_id;
+    strs[2] = w->cii;
+    strs[3] = w->court_case_number;
+    strs[4] = w->county;
+    strs[5] = w->flags != NULL ? w->flags : "";
+}
+
+size_t
+cjx_store_record_write_size(const struct cjx_record_write *w)
+{
+    if (w == NULL || !nonempty(w->sender_ori) || !nonempty(w->request_id) ||
+        !nonempty(w->cii) || !nonempty(w->court_case_number) ||
+        !nonempty(w->county) || (w->record == NULL && w->record_len > 0) ||
+        w->record_len > INT_MAX)
+        return 0;
+    const char *strs[6];
+    record_write_strings(w, strs);
+    size_t total = w->record_len;
+    for (int i = 0; i < 6; i++)
+        total += strlen(strs[i]) + 1;
+    if (w->audit != NULL)
+        total += event_size(w->audit);
+    return total;
+}
+
+int
+cjx_store_record_write_copy(struct cjx_record_write *dst,
+                            struct cjx_audit_event *ev,
+                            const struct cjx_record_write *w, char *p)
+{
+    /* The record goes first, ahead of the strings. */
+    if (w->record_len > 0)
+        memcpy(p, w->record, w->record_len);
+    *dst = *w;
+    dst->record = p;
+    dst->audit = NULL;
+    p += w->record_len;
+    const char *strs[6];
+    record_write_strings(w, strs);
+    const char **field[] = {&dst->sender_ori, &dst->request_id,
+                            &dst->cii,        &dst->court_case_number,
+                            &dst->county,     &dst->flags};
+    for (int i = 0; i < 6; i++) {
+        size_t n = strlen(strs[i]) + 1;
+        *field[i] = memcpy(p, strs[i], n);
+        p += n;
+    }
+    if (w->audit == NULL)
+        return 0;
+    event_copy(ev, w->audit, &p);
+    return 1;
+}
+
 int
 cjx_store_writer_submit(struct cjx_store *base,
                         const struct cjx_record_write *w,
                         cjx_store_write_done_fn done, void *arg)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    if (w == NULL || done == NULL || !nonempty(w->sender_ori) ||
-        !nonempty(w->request_id) || !nonempty(w->cii) ||
-        !nonempty(w->court_case_number) || !nonempty(w->county) ||
-        (w->record == NULL && w->record_len > 0) || w->record_len > INT_MAX)
+    size_t total = cjx_store_record_write_size(w);
+    if (done == NULL || total == 0)
         return CJX_EINVAL;
-
-    const char *flags = w->flags != NULL ? w->flags : "";
-    const char *strs[] = {w->sender_ori,        w->request_id, w->cii,
-                          w->court_case_number, w->county,     flags};
-    size_t lens[6], total = w->record_len;
-    for (int i = 0; i < 6; i++) {
-        lens[i] = strlen(strs[i]) + 1;
-        total += lens[i];
-    }
-    if (w->audit != NULL)
-        total += event_size(w->audit);
     struct sqlite_pending_write *pw = malloc(sizeof(*pw) + total);
     if (pw == NULL)
         return CJX_ENOMEM;
@@ -960,28 +993,7 @@ cjx_store_writer_submit(struct cjx_store *base,
     pw->done = done;
     pw->arg = arg;
     pw->kind = SQLITE_WRITE_RECORD;
-
-    /* The record goes first in data[], ahead of the strings. */
-    char *p = pw->data;
-    if (w->record_len > 0)
-        memcpy(p, w->record, w->record_len);
-    pw->w.record = p;
-    pw->w.record_len = w->record_len;
-    p += w->record_len;
-    const char **dst[] = {&pw->w.sender_ori, &pw->w.request_id,
-                          &pw->w.cii,        &pw->w.court_case_number,
-                          &pw->w.county,     &pw->w.flags};
-    for (int i = 0; i < 6; i++) {
-        memcpy(p, strs[i], lens[i]);
-        *dst[i] = p;
-        p += lens[i];
-    }
-    memcpy(pw->w.request_digest, w->request_digest, CJX_STORE_DIGEST_LEN);
-    pw->w.count_number = w->count_number;
-    if (w->audit != NULL) {
-        event_copy(&pw->ev, w->audit, &p);
-        pw->has_event = 1;
-    }
+    pw->has_event = cjx_store_record_write_copy(&pw->w, &pw->ev, w, pw->data);
     return enqueue(s, pw);
 }
 

@@ -406,6 +406,20 @@ harness_run(const char *cmdline)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+int
+harness_run_capture(const char *cmdline, char *out, size_t len)
+{
+    FILE *p = popen(cmdline, "r");
+    if (p == NULL) {
+        out[0] = '\0';
+        return -1;
+    }
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 /* One order with what it needs beside it, so that a batch is one
  * allocation per message. */
 struct order_item {

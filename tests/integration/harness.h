@@ -2,6 +2,7 @@
 #ifndef CJX_TEST_HARNESS_H
 #define CJX_TEST_HARNESS_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "cjx/client.h"
@@ -88,6 +89,8 @@ struct cjx_client *harness_client_local(const struct test_daemon *d);
 
 /* Runs a command line through /bin/sh; returns its exit status. */
 int harness_run(const char *cmdline);
+/* As harness_run, keeping what it prints on stdout in out (NUL-ended). */
+int harness_run_capture(const char *cmdline, char *out, size_t len);
 
 /* Delivers to d, presenting certificate cert, a batch of n court orders
  * for one case with request ids "<prefix>0", "<prefix>1"...: orders are the

@@ -217,25 +217,14 @@ read_log_with(struct log *l, const char *method, int code)
 
 /* ---- running cjxctl and sqlite3 ---------------------------------------------- */
 
-/* Runs cmd, capturing its standard output into out; returns its status. */
-static int
-run_capture(const char *cmd, char *out, size_t len)
-{
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = '\0';
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
+/* Runs cjxctl on the daemon's socket, capturing what it prints. */
 static int
 cjxctl(const char *args, char *out, size_t len)
 {
     char cmd[2048];
     snprintf(cmd, sizeof(cmd), "%s -s %s %s 2>&1", getenv("CJX_CJXCTL"),
              doj.socket, args);
-    return run_capture(cmd, out, len);
+    return harness_run_capture(cmd, out, len);
 }
 
 static void
@@ -506,7 +495,7 @@ test_audit__clean_stop__log_is_signed_to_the_end(void **state)
              "sqlite3 '%s' 'SELECT (SELECT max(seq) FROM audit) = "
              "(SELECT max(seq) FROM audit_checkpoints)'",
              pristine);
-    run_capture(cmd, out, sizeof(out));
+    harness_run_capture(cmd, out, sizeof(out));
     assert_string_equal(out, "1\n");
 }
 
@@ -561,7 +550,7 @@ newest_checkpoint(void)
     char cmd[1024], out[64];
     snprintf(cmd, sizeof(cmd),
              "sqlite3 '%s' 'SELECT max(seq) FROM audit_checkpoints'", pristine);
-    assert_int_equal(run_capture(cmd, out, sizeof(out)), 0);
+    assert_int_equal(harness_run_capture(cmd, out, sizeof(out)), 0);
     return strtoll(out, NULL, 10);
 }
 

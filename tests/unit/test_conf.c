@@ -373,6 +373,42 @@ test_conf__only_required_keys__defaults_apply(void **state)
 }
 
 static void
+test_conf__store__sqlite_unless_set(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    data_path(path, sizeof(path), "minimal.yaml");
+    struct cjx_conf *c = NULL;
+    struct cjx_errbuf eb = {{0}};
+    if (cjx_conf_load(path, &c, &eb) != 0)
+        fail_msg("%s", eb.msg);
+    assert_int_equal(c->store.backend, CJX_STORE_SQLITE);
+    assert_string_equal(c->store.dsn, "");
+    assert_string_equal(c->store.password_file, "");
+    cjx_conf_free(c);
+}
+
+static void
+test_conf__store_postgresql__dsn_and_password_file_read(void **state)
+{
+    (void)state;
+    char path[PATH_MAX], want[PATH_MAX + 32];
+    data_path(path, sizeof(path), "store-postgresql.yaml");
+    struct cjx_conf *c = NULL;
+    struct cjx_errbuf eb = {{0}};
+    if (cjx_conf_load(path, &c, &eb) != 0)
+        fail_msg("%s", eb.msg);
+    assert_int_equal(c->store.backend, CJX_STORE_POSTGRESQL);
+    assert_string_equal(c->store.dsn, "host=db.example port=5432 dbname=cjx "
+                                      "user=cjxd sslmode=verify-full");
+    /* Resolved against the file's directory, like every path. */
+    data_path(want, sizeof(want), "secrets/pg.pass");
+    assert_string_equal(c->store.password_file, want);
+    assert_int_equal(c->store.outbox_lease_seconds, 30);
+    cjx_conf_free(c);
+}
+
+static void
 test_conf__relative_config_path__made_absolute(void **state)
 {
     (void)state;
@@ -1025,6 +1061,9 @@ main(void)
         cmocka_unit_test(
             test_conf__every_key_set__values_read_and_paths_resolved),
         cmocka_unit_test(test_conf__only_required_keys__defaults_apply),
+        cmocka_unit_test(test_conf__store__sqlite_unless_set),
+        cmocka_unit_test(
+            test_conf__store_postgresql__dsn_and_password_file_read),
         cmocka_unit_test(test_conf__relative_config_path__made_absolute),
         cmocka_unit_test(
             test_conf__credentials_paths__resolved_from_the_environment),

@@ -1,4 +1,7 @@
-/* Unit tests for src/store: the SQLite backend on real files in a temp dir. */
+/* Unit tests for src/store, against either backend (store_backend.h): SQLite
+ * on real files in a temp dir, or a real PostgreSQL server. The tests that
+ * reach into SQLite itself (its file, its triggers, its writer's pause) run
+ * with SQLite only. */
 #include <dirent.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -22,6 +25,7 @@
 #include "cjx/store.h"
 #include "cjx/tls.h"
 #include "cjx/v1/audit.pb-c.h"
+#include "store_backend.h"
 
 /* ---- fixture: a fresh directory and an open store per test ---- */
 
@@ -46,7 +50,8 @@ setup(void **state)
     }
     snprintf(f->path, sizeof(f->path), "%s/cjx.db", f->dir);
     struct cjx_errbuf eb;
-    if (cjx_store_sqlite_open(f->path, NULL, &f->s, &eb) != 0) {
+    if (test_backend_reset() != 0 ||
+        test_backend_open(f->path, NULL, &f->s, &eb) != 0) {
         fprintf(stderr, "open: %s\n", eb.msg);
         free(f);
         return -1;
@@ -83,7 +88,7 @@ reopen(struct fixture *f)
     struct cjx_errbuf eb = {{0}};
     cjx_store_close(f->s);
     f->s = NULL;
-    int rc = cjx_store_sqlite_open(f->path, NULL, &f->s, &eb);
+    int rc = test_backend_open(f->path, NULL, &f->s, &eb);
     if (rc != 0)
         fail_msg("reopen: %s", eb.msg);
 }
@@ -276,6 +281,8 @@ release_writer(struct gate *g)
 static int64_t
 count_rows(const char *path, const char *table)
 {
+    if (test_backend_is_pg())
+        return test_backend_pg_count(table);
     sqlite3 *db;
     char sql[128];
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
@@ -293,6 +300,10 @@ count_rows(const char *path, const char *table)
 static void
 exec_sql(const char *path, const char *sql)
 {
+    if (test_backend_is_pg()) {
+        test_backend_pg_exec(sql);
+        return;
+    }
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     char *msg = NULL;
@@ -1560,7 +1571,7 @@ reopen_signed(struct fixture *f, int every_entries, int every_seconds)
     struct cjx_errbuf eb;
     cjx_store_close(f->s);
     f->s = NULL;
-    if (cjx_store_sqlite_open(f->path, &o, &f->s, &eb) != 0)
+    if (test_backend_open(f->path, &o, &f->s, &eb) != 0)
         fail_msg("open: %s", eb.msg);
     cjx_tls_free_pem(key, strlen(key));
     free(cert);
@@ -2034,13 +2045,13 @@ test_store__audit_key_not_matching_cert__is_refused_at_open(void **state)
                                          .audit_cert_pem = cert};
     struct cjx_store *s = NULL;
     struct cjx_errbuf eb;
-    assert_int_equal(cjx_store_sqlite_open(f->path, &o, &s, &eb), CJX_ETLS);
+    assert_int_equal(test_backend_open(f->path, &o, &s, &eb), CJX_ETLS);
     assert_null(s);
     assert_non_null(strstr(eb.msg, "does not belong"));
     o.audit_cert_pem = NULL;
-    assert_int_equal(cjx_store_sqlite_open(f->path, &o, &s, &eb), CJX_EINVAL);
+    assert_int_equal(test_backend_open(f->path, &o, &s, &eb), CJX_EINVAL);
     o = (struct cjx_store_sqlite_options){.audit_checkpoint_entries = -1};
-    assert_int_equal(cjx_store_sqlite_open(f->path, &o, &s, &eb), CJX_EINVAL);
+    assert_int_equal(test_backend_open(f->path, &o, &s, &eb), CJX_EINVAL);
     assert_int_equal(cjx_store_set_audit_signer(f->s, key, cert, &eb),
                      CJX_ETLS);
     assert_int_equal(cjx_store_set_audit_signer(f->s, key, NULL, &eb),
@@ -2198,6 +2209,7 @@ int
 main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    /* Both backends. */
     const struct CMUnitTest tests[] = {
         T(test_store__new_record__gets_version_1_and_seq_1),
         T(test_store__get_record__returns_every_field),
@@ -2206,7 +2218,6 @@ main(void)
         T(test_store__repeated_request_id__returns_first_answer),
         T(test_store__same_request_id_different_digest__conflicts),
         T(test_store__different_senders__may_reuse_a_request_id),
-        T(test_store__same_request_id_twice_in_one_batch__behaves_sequentially),
         T(test_store__missing_key__is_not_found),
         T(test_store__list_by_filter__pages_without_repeats_or_gaps),
         T(test_store__list_stopped_by_visitor__resumes_at_the_row_it_stopped_at),
@@ -2215,20 +2226,11 @@ main(void)
         T(test_store__commit_hook__fires_with_the_new_seq),
         T(test_store__concurrent_submitters__all_complete_with_dense_seqs),
         T(test_store__close_and_reopen__keeps_data),
-        T(test_store__schema_version__is_set_and_newer_is_refused),
-        T(test_store__bad_open_arguments__are_refused),
-        T(test_store__file_that_is_not_a_database__is_refused),
         T(test_store__invalid_write__is_refused_without_callback),
         T(test_store__submit_during_close__is_refused_and_queued_writes_finish),
-        T(test_store__failing_write_in_batch__leaves_the_others_committed),
-        T(test_store__commit_failure__fails_every_write_in_the_batch),
-        T(test_store__outcome_hook__tells_a_failed_commit_then_a_good_one),
-        T(test_store__kill_after_ack__acknowledged_writes_survive),
         T(test_store__audit_append__numbers_entries_and_chains_them),
         T(test_store__audit_append_without_callback__is_committed),
         T(test_store__write_with_event__records_what_the_write_did),
-        T(test_store__failing_write__takes_its_event_with_it),
-        T(test_store__failed_commit__leaves_the_chain_where_it_was),
         T(test_store__checkpoints__every_n_entries_and_at_close),
         T(test_store__checkpoint__due_by_time_in_the_next_write),
         T(test_store__checkpoint__made_on_an_idle_store),
@@ -2239,8 +2241,23 @@ main(void)
         T(test_store__concurrent_entries_and_writes__one_unbroken_chain),
         T(test_store__bad_audit_arguments__are_refused),
     };
+    /* SQLite's own. */
+    const struct CMUnitTest sqlite_tests[] = {
+        T(test_store__same_request_id_twice_in_one_batch__behaves_sequentially),
+        T(test_store__schema_version__is_set_and_newer_is_refused),
+        T(test_store__bad_open_arguments__are_refused),
+        T(test_store__file_that_is_not_a_database__is_refused),
+        T(test_store__failing_write_in_batch__leaves_the_others_committed),
+        T(test_store__commit_failure__fails_every_write_in_the_batch),
+        T(test_store__outcome_hook__tells_a_failed_commit_then_a_good_one),
+        T(test_store__kill_after_ack__acknowledged_writes_survive),
+        T(test_store__failing_write__takes_its_event_with_it),
+        T(test_store__failed_commit__leaves_the_chain_where_it_was),
+    };
 #undef T
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    if (!test_backend_is_pg())
+        failed += cmocka_run_group_tests(sqlite_tests, NULL, NULL);
     if (certs[0] != '\0') {
         char cmd[256];
         snprintf(cmd, sizeof(cmd), "rm -rf %s", certs);

@@ -1,5 +1,6 @@
-/* Unit tests for the cases, inbox and outbox of src/store (SQLite backend),
- * on real database files in a temporary directory. The apply functions
+/* Unit tests for the cases, inbox and outbox of src/store, against either
+ * backend (tests/support/store_backend.h): SQLite on real database files
+ * in a temporary directory, or a real PostgreSQL server. The apply functions
  * here are small fakes of the workflow: the store does not know it. */
 #include <dirent.h>
 #include <pthread.h>
@@ -18,6 +19,7 @@
 #include "cjx/clock.h"
 #include "cjx/store.h"
 #include "cjx/store_cases.h"
+#include "store_backend.h"
 
 struct fixture {
     char dir[256];
@@ -36,7 +38,8 @@ setup(void **state)
         return -1;
     snprintf(f->path, sizeof(f->path), "%s/cjx.db", f->dir);
     struct cjx_errbuf eb;
-    if (cjx_store_sqlite_open(f->path, NULL, &f->s, &eb) != 0) {
+    if (test_backend_reset() != 0 ||
+        test_backend_open(f->path, NULL, &f->s, &eb) != 0) {
         fprintf(stderr, "open: %s\n", eb.msg);
         return -1;
     }
@@ -70,7 +73,7 @@ reopen(struct fixture *f)
 {
     struct cjx_errbuf eb;
     cjx_store_close(f->s);
-    if (cjx_store_sqlite_open(f->path, NULL, &f->s, &eb) != 0)
+    if (test_backend_open(f->path, NULL, &f->s, &eb) != 0)
         fail_msg("reopen: %s", eb.msg);
 }
 

@@ -1,0 +1,657 @@
+/* The PostgreSQL store's reads: records, the feeds, the audit log, cases
+ * and the outbox, each on a pooled connection of the calling thread. The
+ * outbox's due rows are leased to the replica that reads them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_store.h"
+#include "store_shared.h"
+
+/* Runs one query on a pooled connection: the result, or NULL with *err
+ * set and eb filled. */
+static PGresult *
+query(struct pg_store *s, const char *sql, const struct pg_params *p,
+      const char *what, int *err, struct cjx_errbuf *eb)
+{
+    PGconn *c;
+    *err = pg_reader_acquire(s, &c, eb);
+    if (*err != 0)
+        return NULL;
+    char msg[256];
+    PGresult *r = pg_exec(c, sql, p, what, msg, sizeof(msg));
+    if (r == NULL && PQstatus(c) != CONNECTION_OK) {
+        /* Pooled connections the server dropped (it restarted) fail their
+         * first statement: the idle ones are dropped too, and the query
+         * runs once more on a new connection. */
+        PQfinish(c);
+        pg_readers_free(s);
+        *err = pg_reader_acquire(s, &c, eb);
+        if (*err != 0)
+            return NULL;
+        r = pg_exec(c, sql, p, what, msg, sizeof(msg));
+    }
+    pg_reader_release(s, c);
+    if (r == NULL)
+        *err = cjx_errf(eb, CJX_ESTORE, "%s", msg);
+    return r;
+}
+
+int
+pg_read_top(struct pg_store *s, const char *table, int64_t *top)
+{
+    char sql[96];
+    snprintf(sql, sizeof(sql), "SELECT coalesce(max(seq), 0) FROM %s", table);
+    int err;
+    PGresult *r = query(s, sql, NULL, table, &err, NULL);
+    if (r == NULL)
+        return err;
+    *top = pg_col_int(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
+/* ---- records ----------------------------------------------------------- */
+
+/* Columns of a record row; the first is its position (id or seq). */
+#define RECORD_COLUMNS                                                  \
+    "r.cii, r.court_case_number, r.count_number, v.county, v.version, " \
+    "v.submitted_by, v.stored_at_us, v.flags, v.body "
+#define CURRENT_SELECT                                     \
+    "SELECT r.id, r.seq, " RECORD_COLUMNS "FROM records r" \
+    " JOIN record_versions v ON v.id = r.current_version_id "
+
+static void
+row_to_record(const PGresult *r, int i, struct cjx_stored_record *rec)
+{
+    memset(rec, 0, sizeof(*rec));
+    rec->seq = pg_col_int(r, i, 1);
+    rec->cii = pg_col_text(r, i, 2);
+    rec->court_case_number = pg_col_text(r, i, 3);
+    rec->count_number = (int32_t)pg_col_int(r, i, 4);
+    rec->county = pg_col_text(r, i, 5);
+    rec->version = pg_col_int(r, i, 6);
+    rec->submitted_by = pg_col_text(r, i, 7);
+    rec->stored_at_us = pg_col_int(r, i, 8);
+    rec->flags = pg_col_text(r, i, 9);
+    rec->record = pg_col_bytes(r, i, 10, &rec->record_len);
+}
+
+/* Hands each row to visit until the end or visit asks to stop; *last_pos
+ * gets the position of the last row visit took. */
+static void
+visit_records(const PGresult *r, cjx_store_visit_fn visit, void *arg,
+              int64_t *last_pos)
+{
+    int64_t pos = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        struct cjx_stored_record rec;
+        row_to_record(r, i, &rec);
+        if (visit(arg, &rec) != 0)
+            break;
+        pos = pg_col_int(r, i, 0);
+    }
+    if (last_pos != NULL)
+        *last_pos = pos;
+}
+
+int
+pg_get_record(struct cjx_store *base, const char *cii, const char *ccn,
+              int32_t count, struct cjx_stored_record *out,
+              struct cjx_errbuf *eb)
+{
+    struct pg_store *s = (struct pg_store *)base;
+    if (cii == NULL || ccn == NULL || out == NULL)
+        return cjx_errf(eb, CJX_EINVAL, "get_record: missing key or output");
+    struct pg_params p = {0};
+    pg_text(&p, cii);
+    pg_text(&p, ccn);
+    pg_int(&p, count);
+    int err;
+    PGresult *r = query(s,
+                        CURRENT_SELECT "WHERE r.cii = $1"
+                                       " AND r.court_case_number = $2"
+                                       " AND r.count_number = $3",
+                        &p, "get_record", &err, eb);
+    if (r == NULL)
+        return err;
+    if (PQntuples(r) == 0) {
+        err = cjx_errf(eb, CJX_ENOTFOUND, "no record %s/%s/%d", cii, ccn,
+                       (int)count);
+    } else {
+        struct cjx_stored_record rec;
+        row_to_record(r, 0, &rec);
+        if ((err = cjx_store_record_copy(&rec, out)) != 0)
+            cjx_errf(eb, err, "get_record: copying the record");
+    }
+    PQclear(r);
+    return err;
+}
+
+int
+pg_list_records(struct cjx_store *base, enum cjx_record_filter f,
+                const char *value, int64_t after_id, int limit,
+                cjx_store_visit_fn visit, void *arg, int64_t *last_id,
+                struct cjx_errbuf *eb)
+{
+    struct pg_store *s = (struct pg_store *)base;
+    static const char *const by[] = {
+        [CJX_FILTER_CII] = CURRENT_SELECT "WHERE r.cii = $1",
+        [CJX_FILTER_COUNTY] = CURRENT_SELECT "WHERE r.county = $1",
+        [CJX_FILTER_CASE] = CURRENT_SELECT "WHERE r.court_case_number = $1",
+    };
+    if (f < CJX_FILTER_CII || f > CJX_FILTER_CASE || value == NULL ||
+        visit == NULL || after_id < 0 || limit <= 0)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "list_records: needs a value, a visitor, a position "
+                        ">= 0 and a limit > 0");
+    char sql[512];
+    snprintf(sql, sizeof(sql), "%s AND r.id > $2 ORDER BY r.id LIMIT $3",
+             by[f]);
+    struct pg_params p = {0};
+    pg_text(&p, value);
+    pg_int(&p, after_id);
+    pg_int(&p, limit);
+    int err;
+    PGresult *r = query(s, sql, &p, "list_records", &err, eb);
+    if (r == NULL)
+        return err;
+    visit_records(r, visit, arg, last_id);
+    PQclear(r);
+    return 0;
+}
+
+int
+pg_read_changes(struct cjx_store *base, int64_t after_seq, int limit,
+                cjx_store_visit_fn visit, void *arg, struct cjx_errbuf *eb)
+{
+    struct pg_store *s = (struct pg_store *)base;
+    if (visit == NULL || after_seq < 0 || limit <= 0)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "read_changes: needs a visitor, a seq >= 0 and a "
+                        "limit > 0");
+    struct pg_params p = {0};
+    pg_int(&p, after_seq);
+    pg_int(&p, limit);
+    int err;
+    PGresult *r = query(s,
+                        "SELECT c.seq, c.seq, " RECORD_COLUMNS "FROM changes c"
+                        " JOIN record_versions v ON v.id = c.version_id"
+                        " JOIN records r ON r.id = v.record_id"
+                        " WHERE c.seq > $1 ORDER BY c.seq LIMIT $2",
+                        &p, "read_changes", &err, eb);
+    if (r == NULL)
+        return err;
+    visit_records(r, visit, arg, NULL);
+    PQclear(r);
+    return 0;
+}
+
+/* ---- the audit log ------------------------------------------------------ */
+
+static int
+read_audit_rows(struct pg_store *s, const char *sql, const char *what,
+                int64_t after_seq, int limit, cjx_store_audit_visit_fn visit,
+                void *arg, struct cjx_errbuf *eb)
+{
+    if (visit == NULL || after_seq < 0 || limit <= 0)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "%s: needs a visitor, a seq >= 0 and a limit > 0",
+                        what);
+    struct pg_params p = {0};
+    pg_int(&p, after_seq);
+    pg_int(&p, limit);
+    int err;
+    PGresult *r = query(s, sql, &p, what, &err, eb);
+    if (r == NULL)
+        return err;
+    for (int i = 0; i < PQntuples(r); i++) {
+        struct cjx_stored_audit a = {.seq = pg_col_int(r, i, 0)};
+        a.body = pg_col_bytes(r, i, 1, &a.body_len);
+        if (!PQgetisnull(r, i, 2))
+            a.hash = pg_col_bytes(r, i, 2, &a.hash_len);
+        if (visit(arg, &a) != 0)
+            break;
+    }
+    PQclear(r);
+    return 0;
+}
+
+int
+pg_read_audit(struct cjx_store *base, int64_t after_seq, int limit,
+              cjx_store_audit_visit_fn visit, void *arg, struct cjx_errbuf *eb)
+{
+    return read_audit_rows((struct pg_store *)base,
+                           "SELECT seq, body, hash FROM audit WHERE seq > $1"
+                           " ORDER BY seq LIMIT $2",
+                           "read_audit", after_seq, limit, visit, arg, eb);
+}
+
+int
+pg_read_audit_checkpoints(struct cjx_store *base, int64_t after_seq, int limit,
+                          cjx_store_audit_visit_fn visit, void *arg,
+                          struct cjx_errbuf *eb)
+{
+    return read_audit_rows((struct pg_store *)base,
+                           "SELECT seq, body, NULL::bytea"
+                           " FROM audit_checkpoints WHERE seq > $1"
+                           " ORDER BY seq LIMIT $2",
+                           "read_audit_checkpoints", after_seq, limit, visit,
+                           arg, eb);
+}
+
+int
+pg_read_last_audit_checkpoint(struct cjx_store *base,
+                              cjx_store_audit_visit_fn visit, void *arg,
+                              struct cjx_errbuf *eb)
+{
+    /* The unused $1 keeps the shared reader's two parameters. */
+    return read_audit_rows((struct pg_store *)base,
+                           "SELECT seq, body, NULL::bytea"
+                           " FROM audit_checkpoints WHERE seq > $1"
+                           " ORDER BY seq DESC LIMIT $2",
+                           "read_last_audit_checkpoint", 0, 1, visit, arg, eb);
+}
+
+/* ---- cases --------------------------------------------------------------- */
+
+#define CASE_COLUMNS                                               \
+    "c.id, c.cii, c.court_case_number, c.count_number, c.county, " \
+    "v.state, c.due_us, v.version, v.seq, v.event, v.sender_ori, " \
+    "v.stored_at_us, v.body, c.seq "
+
+static void
+row_to_case(const PGresult *r, int i, struct cjx_stored_case *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->id = pg_col_int(r, i, 0);
+    c->cii = pg_col_text(r, i, 1);
+    c->court_case_number = pg_col_text(r, i, 2);
+    c->count_number = (int32_t)pg_col_int(r, i, 3);
+    c->county = pg_col_text(r, i, 4);
+    c->state = (int)pg_col_int(r, i, 5);
+    c->due_us = pg_col_int(r, i, 6);
+    c->version = pg_col_int(r, i, 7);
+    c->seq = pg_col_int(r, i, 8);
+    c->event = (int)pg_col_int(r, i, 9);
+    c->sender_ori = pg_col_text(r, i, 10);
+    c->stored_at_us = pg_col_int(r, i, 11);
+    c->body = pg_col_bytes(r, i, 12, &c->body_len);
+    c->current_seq = pg_col_int(r, i, 13);
+}
+
+static void
+visit_cases(const PGresult *r, int by_seq, cjx_store_case_visit_fn visit,
+            void *arg, int64_t *last_pos)
+{
+    int64_t pos = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        struct cjx_stored_case c;
+        row_to_case(r, i, &c);
+        if (visit(arg, &c) != 0)
+            break;
+        pos = by_seq ? c.seq : c.id;
+    }
+    if (last_pos != NULL)
+        *last_pos = pos;
+}
+
+int
+pg_get_case(struct cjx_store *base, const char *cii, const char *ccn,
+            int32_t count, int with_notice, struct cjx_stored_case *out,
+            struct cjx_errbuf *eb)
+{
+    struct pg_store *s = (struct pg_store *)base;
+    if (cii == NULL || ccn == NULL || out == NULL)
+        return cjx_errf(eb, CJX_EINVAL, "get_case: missing key or output");
+    struct pg_params p = {0};
+    pg_text(&p, cii);
+    pg_text(&p, ccn);
+    pg_int(&p, count);
+    int err;
+    PGresult *r = query(s,
+                        "SELECT " CASE_COLUMNS ", n.body FROM cases c"
+                        " JOIN case_changes v ON v.seq = c.seq"
+                        " LEFT JOIN case_notices n ON n.case_id = c.id"
+                        " WHERE c.cii = $1 AND c.court_case_number = $2"
+                        " AND c.count_number = $3",
+                        &p, "get_case", &err, eb);
+    if (r == NULL)
+        return err;
+    if (PQntuples(r) == 0) {
+        err = cjx_errf(eb, CJX_ENOTFOUND, "no case %s/%s/%d", cii, ccn,
+                       (int)count);
+    } else {
+        struct cjx_stored_case c;
+        row_to_case(r, 0, &c);
+        const void *notice = NULL;
+        size_t notice_len = 0;
+        if (with_notice && !PQgetisnull(r, 0, 14))
+            notice = pg_col_bytes(r, 0, 14, &notice_len);
+        if ((err = cjx_store_case_copy(&c, notice, notice_len, out)) != 0)
+            cjx_errf(eb, err, "get_case: copying the case");
+    }
+    PQclear(r);
+    return err;
+}
+
+static int
+set(const char *v)
+{
+    return v != NULL && v[0] != '\0';
+}
+
+int
+pg_list_cases(struct cjx_store *base, const struct cjx_case_filter *f,
+              int64_t after_id, int limit, cjx_store_case_visit_fn visit,
+              void *arg, int64_t *last_id, struct cjx_errbuf *eb)
+{
+    struct pg_store *s = (struct pg_store *)base;
+    struct cjx_case_filter none = {0};
+    if (f == NULL)
+        f = &none;
+    if (visit == NULL || after_id < 0 || limit <= 0)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "list_cases: needs a visitor, a position >= 0 and a "
+                        "limit > 0");
+    /* Unset conditions are true for every row, so that one statement
+     * serves every filter. */
+    struct pg_params p = {0};
+    pg_int(&p, after_id);
+    pg_int(&p, limit);
+    pg_text(&p, set(f->county) ? f->county : "");
+    pg_text(&p, set(f->cii) ? f->cii : "");
+    pg_int(&p, f->state);
+    pg_int(&p, f->due_before_us);
+    int err;
+    PGresult *r =
+        query(s,
+              "SELECT " CASE_COLUMNS "FROM cases c JOIN case_changes v"
+              " ON v.seq = c.seq WHERE c.id > $1"
+              " AND ($3 = '' OR c.county = $3) AND ($4 = '' OR c.cii = $4)"
+              " AND ($5 = 0 OR c.state = $5)"
+              " AND ($6 <= 0 OR c.due_us < $6) ORDER BY c.id LIMIT $2",
+              &p, "list_cases", &err, eb);
+    if (r == NULL)
+        return err;
+    visit_cases(r, 0, visit, arg, last_id);
+    PQclear(r);
+    return 0;
+}
+
+int
+pg_read_case_changes(struct cjx_store *base, int64_t after_seq, int limit,
+                     cjx_store_case_visit_fn visit, void *arg,
+                     struct cjx_errbuf *eb)
+{
+    struct pg_store *s = (struct pg_store *)base;
+    if (visit == NULL || after_seq < 0 || limit <= 0)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "read_case_changes: needs a visitor, a seq >= 0 and "
+                        "a limit > 0");
+    struct pg_params p = {0};
+    pg_int(&p, after_seq);
+    pg_int(&p, limit);
+    int err;
+    PGresult *r = query(s,
+                        "SELECT " CASE_COLUMNS "FROM case_changes v"
+                        " JOIN cases c ON c.id = v.case_id"
+                        " WHERE v.seq > $1 ORDER BY v.seq LIMIT $2",
+                        &p, "read_case_changes", &err, eb);
+    if (r == NULL)
+        return err;
+    visit_cases(r, 1, visit, arg, NULL);
+    PQclear(r);
+    return 0;
+}
+
+/* ---- the outbox ------------------------------------------------------------ */
+
+#define OUTBOX_COLUMNS                                                \
+    "o.id, m.message_id, o.destination, m.method, m.cii, "            \
+    "m.court_case_number, m.count_number, m.created_us, o.attempts, " \
+    "o.next_attempt_us, o.last_error, coalesce(o.delivered_us, 0), o.parked "
+
+/* Returns the number of rows visit took. */
+static int
+visit_outbox(const PGresult *r, int with_payload,
+             cjx_store_outbox_visit_fn visit, void *arg, int64_t *last_id)
+{
+    int64_t pos = 0;
+    int i = 0;
+    for (; i < PQntuples(r); i++) {
+        struct cjx_outbox_row o = {
+            .id = pg_col_int(r, i, 0),
+            .message_id = pg_col_text(r, i, 1),
+            .destination_ori = pg_col_text(r, i, 2),
+            .method = pg_col_text(r, i, 3),
+            .cii = pg_col_text(r, i, 4),
+            .court_case_number = pg_col_text(r, i, 5),
+            .count_number = (int32_t)pg_col_int(r, i, 6),
+            .created_us = pg_col_int(r, i, 7),
+            .attempts = (int)pg_col_int(r, i, 8),
+            .next_attempt_us = pg_col_int(r, i, 9),
+            .last_error = pg_col_text(r, i, 10),
+            .delivered_us = pg_col_int(r, i, 11),
+            .parked = (int)pg_col_int(r, i, 12),
+        };
+        if (with_payload)
+            o.payload = pg_col_bytes(r, i, 13, &o.payload_len);
+        if (visit(arg, &o) != 0)
+            break;
+        pos = o.id;
+    }
+    if (last_id != NULL)
+        *last_id = pos;
+    return i;
+}
+
+/* Gives back the leases of the rows from row `from` on, which the visitor
+ * did not take (its batch was full): they are due again at once. */
+static int
+release_leases(struct pg_store *s, const PGresult *r, int from,
+               int64_t leased_until, struct cjx_errbuf *eb)
+{
+    int n = PQntuples(r);
+    if (from >= n)
+        return 0;
+    size_t cap = (size_t)(n - from) * 21 + 3, len = 0;
+    char *ids = malloc(cap);
+    if (ids == NULL)
+        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    ids[len++] = '{';
+    for (int i = from; i < n; i++)
+        len += (size_t)snprintf(ids + len, cap - len, "%s%lld",
+                                i > from ? "," : "",
+                                (long long)pg_col_int(r, i, 0));
+    snprintf(ids + len, cap - len, "}");
+    struct pg_params p = {0};
+    pg_text(&p, ids);
+    pg_int(&p, leased_until);
+    int err;
+    PGresult *u = query(s,
+                        "UPDATE outbox SET leased_until_us = 0"
+                        " WHERE id = ANY($1::bigint[])"
+                        " AND leased_until_us = $2",
+                        &p, "outbox_due: giving back leases", &err, eb);
+    free(ids);
+    PQclear(u);
+    return u != NULL ? 0 : err;
+}
+
+/* The due rows are leased in the statement that finds them: rows another
+ * replica is reading (locked) or holds (leased, not yet expired) are
+ * skipped, so that no row is sent by two replicas at once; a replica that
+ * dies holding rows leaves them to the others when the lease ends. The
+ * lease is measured on now_us, the caller's clock. */
+int
+pg_outbox_due(struct cjx_store *base, const char *destination, int64_t now_us,
+              int partition, int partitions, int limit,
+              cjx_store_outbox_visit_fn visit, void *arg, struct cjx_errbuf *eb)
+{
+    struct pg_store *s = (struct pg_store *)base;
+    if (!set(destination) || visit == NULL || limit <= 0 || partitions <= 0 ||
+        partition < 0 || partition >= partitions)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "outbox_due: needs a destination, a visitor, a limit "
+                        "and 0 <= partition < partitions");
+    struct pg_params p = {0};
+    pg_text(&p, destination);
+    pg_int(&p, now_us);
+    pg_int(&p, partitions);
+    pg_int(&p, partition);
+    pg_int(&p, limit);
+    pg_int(&p, now_us + s->lease_us);
+    int err;
+    PGresult *r = query(
+        s,
+        "WITH leased AS (UPDATE outbox SET leased_until_us = $6"
+        " WHERE id IN (SELECT id FROM outbox WHERE destination = $1"
+        " AND delivered_us IS NULL AND parked = 0 AND next_attempt_us <= $2"
+        " AND leased_until_us <= $2 AND id % $3 = $4"
+        " ORDER BY next_attempt_us, id LIMIT $5 FOR UPDATE SKIP LOCKED)"
+        " RETURNING *)"
+        " SELECT " OUTBOX_COLUMNS ", m.payload FROM leased o"
+        " JOIN outbox_messages m ON m.id = o.message"
+        " ORDER BY o.next_attempt_us, o.id",
+        &p, "outbox_due", &err, eb);
+    if (r == NULL)
+        return err;
+    int taken = visit_outbox(r, 1, visit, arg, NULL);
+    err = release_leases(s, r, taken, now_us + s->lease_us, eb);
+    PQclear(r);
+    return err;
+}
+
+int
+pg_outbox_next_due(struct cjx_store *base, const char *destination,
+                   int64_t *next_us, struct cjx_errbuf *eb)
+{
+    struct pg_store *s = (struct pg_store *)base;
+    if (!set(destination) || next_us == NULL)
+        return cjx_errf(eb, CJX_EINVAL, "outbox_next_due: needs a destination");
+    struct pg_params p = {0};
+    pg_text(&p, destination);
+    int err;
+    /* A leased row is due again when its lease ends. */
+    PGresult *r = query(s,
+                        "SELECT min(greatest(next_attempt_us,"
+                        " leased_until_us)) FROM outbox WHERE destination = $1"
+                        " AND delivered_us IS NULL AND parked = 0",
+                        &p, "outbox_next_due", &err, eb);
+    if (r == NULL)
+        return err;
+    *next_us = pg_col_int(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
+int
+pg_outbox_list(struct cjx_store *base, enum cjx_outbox_which which,
+               const char *destination, int64_t after_id, int limit,
+               cjx_store_outbox_visit_fn visit, void *arg, int64_t *last_id,
+               struct cjx_errbuf *eb)
+{
+    struct pg_store *s = (struct pg_store *)base;
+    static const char *const conditions[] = {
+        [CJX_OUTBOX_PENDING] = " AND o.delivered_us IS NULL AND o.parked = 0",
+        [CJX_OUTBOX_PARKED] = " AND o.parked = 1",
+        [CJX_OUTBOX_DELIVERED] = " AND o.delivered_us IS NOT NULL",
+        [CJX_OUTBOX_ALL] = "",
+    };
+    if (which < CJX_OUTBOX_PENDING || which > CJX_OUTBOX_ALL || visit == NULL ||
+        after_id < 0 || limit <= 0)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "outbox_list: needs a known filter, a visitor, a "
+                        "position >= 0 and a limit > 0");
+    char sql[768];
+    snprintf(sql, sizeof(sql),
+             "SELECT " OUTBOX_COLUMNS "FROM outbox o JOIN outbox_messages m"
+             " ON m.id = o.message WHERE o.id > $1%s"
+             " AND ($3 = '' OR o.destination = $3) ORDER BY o.id LIMIT $2",
+             conditions[which]);
+    struct pg_params p = {0};
+    pg_int(&p, after_id);
+    pg_int(&p, limit);
+    pg_text(&p, set(destination) ? destination : "");
+    int err;
+    PGresult *r = query(s, sql, &p, "outbox_list", &err, eb);
+    if (r == NULL)
+        return err;
+    visit_outbox(r, 0, visit, arg, last_id);
+    PQclear(r);
+    return 0;
+}
+
+int
+pg_outbox_counts(struct cjx_store *base, int with_delivered,
+                 cjx_store_outbox_count_fn visit, void *arg,
+                 struct cjx_errbuf *eb)
+{
+    struct pg_store *s = (struct pg_store *)base;
+    if (visit == NULL)
+        return cjx_errf(eb, CJX_EINVAL, "outbox_counts: needs a visitor");
+    struct pg_params p = {0};
+    pg_int(&p, with_delivered ? 1 : 0);
+    int err;
+    PGresult *r = query(
+        s,
+        "SELECT o.destination,"
+        " count(*) FILTER (WHERE o.delivered_us IS NULL AND o.parked = 0),"
+        " min(m.created_us) FILTER"
+        " (WHERE o.delivered_us IS NULL AND o.parked = 0),"
+        " count(*) FILTER (WHERE o.parked = 1),"
+        " count(*) FILTER (WHERE o.delivered_us IS NOT NULL)"
+        " FROM outbox o JOIN outbox_messages m ON m.id = o.message"
+        " GROUP BY o.destination HAVING $1 = 1"
+        " OR count(*) FILTER (WHERE o.delivered_us IS NULL) > 0"
+        " ORDER BY o.destination",
+        &p, "outbox_counts", &err, eb);
+    if (r == NULL)
+        return err;
+    for (int i = 0; i < PQntuples(r); i++) {
+        struct cjx_outbox_count c = {
+            .destination_ori = pg_col_text(r, i, 0),
+            .pending = pg_col_int(r, i, 1),
+            .oldest_pending_us = pg_col_int(r, i, 2),
+            .parked = pg_col_int(r, i, 3),
+            .delivered = with_delivered ? pg_col_int(r, i, 4) : -1,
+        };
+        if (visit(arg, &c) != 0)
+            break;
+    }
+    PQclear(r);
+    return 0;
+}
+
+int
+pg_case_counts(struct cjx_store *base, int64_t now_us,
+               cjx_store_case_count_fn visit, void *arg, struct cjx_errbuf *eb)
+{
+    struct pg_store *s = (struct pg_store *)base;
+    if (visit == NULL)
+        return cjx_errf(eb, CJX_EINVAL, "case_counts: needs a visitor");
+    struct pg_params p = {0};
+    pg_int(&p, now_us);
+    int err;
+    PGresult *r = query(s,
+                        "SELECT county, state, count(*),"
+                        " count(*) FILTER (WHERE due_us IS NOT NULL"
+                        " AND due_us < $1) FROM cases"
+                        " GROUP BY county, state ORDER BY county, state",
+                        &p, "case_counts", &err, eb);
+    if (r == NULL)
+        return err;
+    for (int i = 0; i < PQntuples(r); i++) {
+        struct cjx_case_count c = {
+            .county = pg_col_text(r, i, 0),
+            .state = (int)pg_col_int(r, i, 1),
+            .cases = pg_col_int(r, i, 2),
+            .overdue = pg_col_int(r, i, 3),
+        };
+        if (visit(arg, &c) != 0)
+            break;
+    }
+    PQclear(r);
+    return 0;
+}

@@ -1,0 +1,92 @@
+/* What every backend shares: copying an audit event into a queued write
+ * (writer.c), checking what a case's apply function returned (cases.c),
+ * and copying what a read found (reader.c, cases_read.c). */
+#ifndef CJX_STORE_SHARED_H
+#define CJX_STORE_SHARED_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cjx/audit.h"
+#include "cjx/store.h"
+#include "cjx/store_cases.h"
+
+/* The room an event's text takes. */
+size_t cjx_store_writer_event_size(const struct cjx_audit_event *ev);
+/* Copies ev into dst, its text at *p (advanced past it). */
+void cjx_store_writer_event_copy(struct cjx_audit_event *dst,
+                                 const struct cjx_audit_event *ev, char **p);
+
+/* A record write queued by a writer (writer.c): the room its copy takes
+ * (0 for a write the store refuses: a key, sender, id or county missing,
+ * or a record too large), and the copy into dst, its bytes at p, with its
+ * event into ev. Returns whether it has an event. */
+size_t cjx_store_record_write_size(const struct cjx_record_write *w);
+int cjx_store_record_write_copy(struct cjx_record_write *dst,
+                                struct cjx_audit_event *ev,
+                                const struct cjx_record_write *w, char *p);
+
+/* What a write's event says it did (writer.c): CALL with why for a
+ * replay, an unchanged record or a conflict (whose text is
+ * cjx_store_conflict_detail), STATE_CHANGE for a new version. */
+extern const char cjx_store_conflict_detail[];
+void cjx_store_complete_event(struct cjx_audit_event *ev,
+                              const struct cjx_record_write_result *r);
+
+/* Whether an apply function's next version can be stored: a body, a
+ * county, a version, and outbox rows that all carry one message. */
+int cjx_store_case_next_is_sane(const struct cjx_case_next *n);
+
+/* Copies a borrowed record, or case (and its notice, may be NULL), into
+ * one allocation that *out owns (its owned_). 0 or CJX_ENOMEM. */
+int cjx_store_record_copy(const struct cjx_stored_record *src,
+                          struct cjx_stored_record *out);
+int cjx_store_case_copy(const struct cjx_stored_case *src, const void *notice,
+                        size_t notice_len, struct cjx_stored_case *out);
+
+/* The hooks of a store's case feed. The mutex is recursive and held while
+ * they run, so that removing a hook guarantees it is no longer running,
+ * even from inside it. */
+struct cjx_store_case_hooks {
+    pthread_mutex_t mu;
+    struct {
+        cjx_store_case_hook_fn fn;
+        void *arg;
+    } at[CJX_STORE_MAX_CASE_HOOKS];
+    int n;
+};
+void cjx_store_case_hooks_init(struct cjx_store_case_hooks *h);
+void cjx_store_case_hooks_fini(struct cjx_store_case_hooks *h);
+/* 0, CJX_EINVAL (no fn) or CJX_ELIMIT (full). */
+int cjx_store_case_hooks_add(struct cjx_store_case_hooks *h,
+                             cjx_store_case_hook_fn fn, void *arg);
+void cjx_store_case_hooks_remove(struct cjx_store_case_hooks *h,
+                                 cjx_store_case_hook_fn fn, void *arg);
+void cjx_store_case_hooks_run(struct cjx_store_case_hooks *h, int64_t last_seq,
+                              size_t outbox_added);
+
+/* The set_audit_signer op: a signer for key_pem and cert_pem (both NULL:
+ * none) replaces *slot under mu; on error the current one stays. */
+int cjx_store_replace_signer(pthread_mutex_t *mu,
+                             struct cjx_audit_signer **slot,
+                             const char *key_pem, const char *cert_pem,
+                             struct cjx_errbuf *eb);
+
+/* Signs a checkpoint over entry seq with the signer in *signer (under
+ * mu): 0 with *body (free()) of *len bytes to store, CJX_ENOTFOUND
+ * without a signer, or the failure, which is logged once per run of
+ * failures (*failed says whether the last try failed). */
+int cjx_store_sign_checkpoint(pthread_mutex_t *mu,
+                              struct cjx_audit_signer *const *signer,
+                              int64_t seq,
+                              const uint8_t hash[CJX_AUDIT_HASH_LEN],
+                              int64_t now, int interval_entries, uint8_t **body,
+                              size_t *len, int *failed);
+
+/* The stored_record_fini and stored_case_fini ops: both backends fill a
+ * record or case in one allocation (reader.c, cases_read.c). */
+void cjx_store_reader_fini_record(struct cjx_stored_record *rec);
+void cjx_store_cases_fini(struct cjx_stored_case *c);
+
+#endif

@@ -8,7 +8,7 @@
 
 #include "cjx/error.h"
 
-#define N_STATUS 17 /* gRPC status codes 0 - 16 */
+#define N_STATUS (CJX_STATUS_UNAUTHENTICATED + 1) /* enum cjx_status */
 
 /* Upper bounds of the duration buckets, in seconds, and as written. */
 static const double duration_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
@@ -47,26 +47,6 @@ struct cjx_metrics {
     atomic_ullong rate_refused;
     struct histogram commit_duration;
     struct histogram commit_batch;
-};
-
-static const char *const status_names[N_STATUS] = {
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
 };
 
 int
@@ -190,7 +170,7 @@ write_calls(struct cjx_metrics *m, struct cjx_metrics_text *t)
             if (n == 0)
                 continue;
             const char *labels[] = {"method", m->paths[i], "code",
-                                    status_names[s], NULL};
+                                    cjx_status_code_name(s), NULL};
             cjx_metrics_text_sample(t, "cjx_rpc_calls_total", labels,
                                     (double)n);
         }

@@ -188,6 +188,9 @@ struct cjx_conf {
     /* The OpenMetrics listener's host:port; NULL without a metrics key
      * (no listener). */
     char *metrics_listen;
+    /* metrics.tls: the listener is HTTPS with the daemon's certificate and
+     * asks every scraper for a client certificate from the exchange's CA. */
+    int metrics_tls;
 };
 
 /* Loads and validates the configuration at path and the registry it names.

@@ -223,10 +223,23 @@ static int
 parse_metrics(struct cjx_conf_yaml *y, yaml_node_t *node, struct cjx_conf *c,
               struct cjx_errbuf *eb)
 {
-    struct cjx_conf_yaml_key keys[1] = {{"listen", 0, NULL, NULL}};
-    int rc = cjx_conf_yaml_mapping(y, node, "metrics", keys, 1, eb);
+    struct cjx_conf_yaml_key keys[2] = {{"listen", 0, NULL, NULL},
+                                        {"tls", 0, NULL, NULL}};
+    int rc = cjx_conf_yaml_mapping(y, node, "metrics", keys, 2, eb);
     if (rc != 0)
         return rc;
+    if (keys[1].value != NULL) {
+        char *v = NULL;
+        rc = cjx_conf_yaml_string(y, keys[1].value, "metrics.tls", 0, &v, eb);
+        if (rc != 0)
+            return rc;
+        int yes = strcmp(v, "true") == 0, no = strcmp(v, "false") == 0;
+        free(v);
+        if (!yes && !no)
+            return cjx_conf_yaml_errf(y, keys[1].value, CJX_EPARSE, eb,
+                                      "metrics.tls: true or false");
+        c->metrics_tls = yes;
+    }
     if (keys[0].value == NULL) {
         c->metrics_listen = strdup(METRICS_DEFAULT_LISTEN);
         return c->metrics_listen != NULL

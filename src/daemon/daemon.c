@@ -211,7 +211,9 @@ daemon_start(struct cjx_daemon *d, struct daemon_loaded *l,
         d->handlers[i] = cjx_service_handler(i);
     if ((err = daemon_metrics_new(d, conf, tls, eb)) != 0 ||
         (conf->metrics_listen != NULL &&
-         (err = daemon_metrics_listen(d, conf->metrics_listen, eb)) != 0)) {
+         (err = daemon_metrics_listen(d, conf->metrics_listen,
+                                      conf->metrics_tls ? tls : NULL, eb)) !=
+             0)) {
         daemon_metrics_free(d);
         free(d->handlers);
         cjx_service_free(d->service);

@@ -76,7 +76,7 @@ int daemon_metrics_new(struct cjx_daemon *d, const struct cjx_conf *conf,
                        const struct cjx_rpc_tls *tls, struct cjx_errbuf *eb);
 struct cjx_metrics *daemon_metrics_set(struct cjx_daemon *d);
 int daemon_metrics_listen(struct cjx_daemon *d, const char *listen,
-                          struct cjx_errbuf *eb);
+                          const struct cjx_rpc_tls *tls, struct cjx_errbuf *eb);
 void daemon_metrics_watch_delivery(struct cjx_daemon *d);
 void daemon_metrics_reload(struct cjx_daemon *d, const struct cjx_conf *conf,
                            const struct cjx_rpc_tls *tls);

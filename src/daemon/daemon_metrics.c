@@ -336,18 +336,23 @@ daemon_metrics_set(struct cjx_daemon *d)
 
 int
 daemon_metrics_listen(struct cjx_daemon *d, const char *listen,
-                      struct cjx_errbuf *eb)
+                      const struct cjx_rpc_tls *tls, struct cjx_errbuf *eb)
 {
     struct daemon_metrics *m = d->metrics;
     if (m == NULL)
         return 0;
-    int err =
-        cjx_metrics_http_start(listen, m->metrics, gauges, m, &m->http, eb);
+    struct cjx_metrics_tls mtls = {
+        .ca_pem = tls != NULL ? tls->ca_pem : NULL,
+        .cert_pem = tls != NULL ? tls->cert_pem : NULL,
+        .key_pem = tls != NULL ? tls->key_pem : NULL};
+    int err = cjx_metrics_http_start(listen, tls != NULL ? &mtls : NULL,
+                                     m->metrics, gauges, m, &m->http, eb);
     if (err != 0)
         return err;
     cjx_store_set_stats_hook(d->store, store_committed, m->metrics);
-    cjx_info("metrics", "OpenMetrics on http://%s/metrics (port %d)", listen,
-             cjx_metrics_http_port(m->http));
+    cjx_info("metrics", "OpenMetrics on %s://%s/metrics (port %d)",
+             tls != NULL ? "https (client certificates required)" : "http",
+             listen, cjx_metrics_http_port(m->http));
     return 0;
 }
 

@@ -2,6 +2,7 @@
 #include "cjx/metrics_http.h"
 
 #include <arpa/inet.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -14,6 +15,8 @@
 
 struct cjx_metrics_http {
     struct MHD_Daemon *mhd;
+    int tls;               /* client certificates are required */
+    char *ca, *cert, *key; /* the PEM texts MHD was given */
     struct cjx_metrics *metrics;
     cjx_metrics_gauges_fn gauges;
     void *arg;
@@ -54,6 +57,23 @@ answer_static(struct MHD_Connection *conn, unsigned code, const char *text)
                        strlen(text), MHD_RESPMEM_PERSISTENT);
 }
 
+/* Whether the scraper presented a certificate that chains to the CA
+ * (libmicrohttpd asks for one but leaves the verdict to its user). */
+static int
+client_verified(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (ci == NULL || ci->tls_session == NULL)
+        return 0;
+    gnutls_session_t session = (gnutls_session_t)ci->tls_session;
+    unsigned n = 0, status = 0;
+    if (gnutls_certificate_get_peers(session, &n) == NULL || n == 0)
+        return 0;
+    return gnutls_certificate_verify_peers2(session, &status) == 0 &&
+           status == 0;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
            const char *method, const char *version, const char *upload_data,
@@ -63,6 +83,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     (void)upload_data;
     (void)req_cls;
     struct cjx_metrics_http *h = cls;
+    if (h->tls && !client_verified(conn))
+        return answer_static(conn, MHD_HTTP_FORBIDDEN,
+                             "a client certificate from the exchange's CA "
+                             "is required\n");
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
         strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return answer_static(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
@@ -117,8 +141,27 @@ resolve(const char *listen, struct sockaddr_storage *sa, socklen_t *sa_len,
     return 0;
 }
 
+static void
+free_pem(char *p)
+{
+    if (p != NULL) {
+        memset(p, 0, strlen(p));
+        free(p);
+    }
+}
+
+static void
+http_free(struct cjx_metrics_http *h)
+{
+    free_pem(h->ca);
+    free_pem(h->cert);
+    free_pem(h->key);
+    free(h);
+}
+
 int
-cjx_metrics_http_start(const char *listen, struct cjx_metrics *metrics,
+cjx_metrics_http_start(const char *listen, const struct cjx_metrics_tls *tls,
+                       struct cjx_metrics *metrics,
                        cjx_metrics_gauges_fn gauges, void *arg,
                        struct cjx_metrics_http **out, struct cjx_errbuf *eb)
 {
@@ -136,17 +179,32 @@ cjx_metrics_http_start(const char *listen, struct cjx_metrics *metrics,
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     if (sa.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    if (tls != NULL) {
+        h->tls = 1;
+        h->ca = strdup(tls->ca_pem);
+        h->cert = strdup(tls->cert_pem);
+        h->key = strdup(tls->key_pem);
+        if (h->ca == NULL || h->cert == NULL || h->key == NULL) {
+            http_free(h);
+            return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+        }
+        flags |= MHD_USE_TLS;
+    }
     /* A scrape is small: a few connections, each with a short timeout, so
-     * a client that connects and says nothing holds nothing for long. */
+     * a client that connects and says nothing holds nothing for long. With
+     * TLS the options after the logger give the key, the certificate and
+     * the CA that client certificates are asked to chain to. */
     h->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, NULL, MHD_OPTION_END);
+        mhd_log, NULL, h->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END,
+        h->key, MHD_OPTION_HTTPS_MEM_CERT, h->cert, MHD_OPTION_HTTPS_MEM_TRUST,
+        h->ca, MHD_OPTION_END);
     if (h->mhd == NULL) {
-        free(h);
-        return cjx_errf(eb, CJX_EIO, "metrics.listen: cannot listen on %s",
-                        listen);
+        http_free(h);
+        return cjx_errf(eb, CJX_EIO, "metrics.listen: cannot listen on %s%s",
+                        listen, tls != NULL ? " with TLS" : "");
     }
     const union MHD_DaemonInfo *info =
         MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
@@ -167,5 +225,5 @@ cjx_metrics_http_stop(struct cjx_metrics_http *h)
     if (h == NULL)
         return;
     MHD_stop_daemon(h->mhd);
-    free(h);
+    http_free(h);
 }

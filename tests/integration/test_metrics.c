@@ -222,6 +222,66 @@ test_metrics__listen_address_taken__daemon_refuses_to_start(void **state)
     harness_daemon_cleanup(&a);
 }
 
+/* Scrapes https://127.0.0.1:port/metrics with Python's own TLS client,
+ * with the client certificate of agency slug (NULL: none); returns the
+ * script's exit: 0 served metrics, 3 refused with 403, else a failure. */
+static int
+scrape_tls(int port, const char *slug)
+{
+    const char *certs = getenv("CJX_TEST_CERTS");
+    char cert[512] = "";
+    if (slug != NULL)
+        snprintf(cert, sizeof(cert),
+                 "ctx.load_cert_chain('%s/%s.pem', '%s/%s.key')\n", certs, slug,
+                 certs, slug);
+    char cmd[4096];
+    snprintf(
+        cmd, sizeof(cmd),
+        "/usr/bin/python3 - <<'EOF'\n"
+        "import ssl, sys, urllib.error, urllib.request\n"
+        "ctx = ssl.create_default_context(cafile='%s/ca.pem')\n"
+        "ctx.check_hostname = False\n"
+        "%s"
+        "try:\n"
+        "    r = urllib.request.urlopen('https://127.0.0.1:%d/metrics',\n"
+        "                               context=ctx, timeout=10)\n"
+        "    sys.exit(0 if r.status == 200 and b'# EOF' in r.read() else 1)\n"
+        "except urllib.error.HTTPError as e:\n"
+        "    sys.exit(3 if e.code == 403 else 1)\n"
+        "EOF",
+        certs, cert, port);
+    return harness_run(cmd);
+}
+
+/* metrics.tls: HTTPS with the daemon's certificate, and a scraper must
+ * show a certificate of the exchange's CA. */
+static void
+test_metrics__tls__client_certificate_required(void **state)
+{
+    (void)state;
+    struct test_daemon d = {
+        .extra_yaml = "metrics:\n  listen: 127.0.0.1:0\n  tls: true\n"};
+    harness_daemon_init(&d, "doj", DOJ_ORI);
+    assert_int_equal(harness_daemon_start(&d), 0);
+    int port = metrics_port(&d);
+    assert_int_equal(scrape_tls(port, "sf-pd"), 0);
+    assert_int_equal(scrape_tls(port, NULL), 3);
+    /* Plain HTTP gets no metrics from a TLS listener. */
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "/usr/bin/python3 -c \"import sys, urllib.request\n"
+             "try:\n"
+             "    urllib.request.urlopen('http://127.0.0.1:%d/metrics', "
+             "timeout=10)\n"
+             "except Exception:\n"
+             "    sys.exit(0)\n"
+             "sys.exit(1)\"",
+             port);
+    assert_int_equal(harness_run(cmd), 0);
+    assert_int_equal(harness_daemon_stop(&d), 0);
+    harness_daemon_cleanup(&d);
+}
+
 int
 main(void)
 {
@@ -230,6 +290,7 @@ main(void)
             test_metrics__scrape__parsed_by_prometheus_client_with_the_calls),
         cmocka_unit_test(
             test_metrics__listen_address_taken__daemon_refuses_to_start),
+        cmocka_unit_test(test_metrics__tls__client_certificate_required),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -203,8 +203,8 @@ test_metrics_http__get_metrics__openmetrics_text(void **state)
     cjx_metrics_rate_refused(m);
     struct cjx_metrics_http *h = NULL;
     struct cjx_errbuf eb;
-    if (cjx_metrics_http_start("127.0.0.1:0", m, two_gauges, NULL, &h, &eb) !=
-        0)
+    if (cjx_metrics_http_start("127.0.0.1:0", NULL, m, two_gauges, NULL, &h,
+                               &eb) != 0)
         fail_msg("%s", eb.msg);
     int port = cjx_metrics_http_port(h);
     assert_true(port > 0);
@@ -238,11 +238,12 @@ test_metrics_http__bad_addresses__refused_with_the_key_named(void **state)
     (void)state;
     struct cjx_metrics_http *h = NULL;
     struct cjx_errbuf eb;
-    assert_int_equal(cjx_metrics_http_start("9464", NULL, NULL, NULL, &h, &eb),
-                     CJX_EINVAL);
+    assert_int_equal(
+        cjx_metrics_http_start("9464", NULL, NULL, NULL, NULL, &h, &eb),
+        CJX_EINVAL);
     assert_string_equal(eb.msg, "metrics.listen: '9464' is not host:port");
     assert_int_equal(cjx_metrics_http_start("no.such.host.invalid:9464", NULL,
-                                            NULL, NULL, &h, &eb),
+                                            NULL, NULL, NULL, &h, &eb),
                      CJX_EINVAL);
     assert_non_null(strstr(eb.msg, "metrics.listen: no.such.host.invalid"));
     assert_null(h);

@@ -11,6 +11,7 @@
 
 #include "cjx/clock.h"
 #include "sqlite_cases.h"
+#include "store_shared.h"
 
 enum case_stmt {
     CW_INBOX_GET,
@@ -658,36 +659,13 @@ marks_done(void *arg, const struct cjx_record_write_result *res)
 /* ---- queueing ---------------------------------------------------------- */
 
 static int
-nonempty(const char *v)
-{
-    return v != NULL && v[0] != '\0';
-}
-
-static char *
-put_string(char **p, const char *v)
-{
-    size_t n = strlen(v) + 1;
-    char *dst = memcpy(*p, v, n);
-    *p += n;
-    return dst;
-}
-
-static int
 submit_case(struct cjx_store *base, const struct cjx_case_write *w,
             cjx_case_write_done_fn done, void *arg)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    if (w == NULL || done == NULL || w->apply == NULL ||
-        !nonempty(w->sender_ori) || !nonempty(w->request_id) ||
-        !nonempty(w->cii) || !nonempty(w->court_case_number))
+    if (cjx_store_case_write_check(w, done) != 0)
         return CJX_EINVAL;
-    const char *strs[] = {w->sender_ori, w->request_id, w->cii,
-                          w->court_case_number};
-    size_t total = PENDING_HEAD;
-    for (int i = 0; i < 4; i++)
-        total += strlen(strs[i]) + 1;
-    if (w->audit != NULL)
-        total += cjx_store_writer_event_size(w->audit);
+    size_t total = PENDING_HEAD + cjx_store_case_write_size(w);
     struct sqlite_pending_write *pw = malloc(sizeof(*pw) + total);
     if (pw == NULL)
         return CJX_ENOMEM;
@@ -705,16 +683,7 @@ submit_case(struct cjx_store *base, const struct cjx_case_write *w,
     pw->arg = cp;
 
     char *p = (char *)(cp + 1);
-    pw->w.sender_ori = put_string(&p, w->sender_ori);
-    pw->w.request_id = put_string(&p, w->request_id);
-    pw->w.cii = put_string(&p, w->cii);
-    pw->w.court_case_number = put_string(&p, w->court_case_number);
-    pw->w.count_number = w->count_number;
-    memcpy(pw->w.request_digest, w->request_digest, CJX_STORE_DIGEST_LEN);
-    if (w->audit != NULL) {
-        cjx_store_writer_event_copy(&pw->ev, w->audit, &p);
-        pw->has_event = 1;
-    }
+    cjx_store_case_write_copy(&pw->w, &pw->ev, &pw->has_event, w, &p);
     return cjx_store_writer_enqueue(s, pw);
 }
 
@@ -723,15 +692,11 @@ outbox_mark(struct cjx_store *base, const struct cjx_outbox_mark *m, size_t n,
             cjx_store_write_done_fn done, void *arg)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    if (n == 0 || m == NULL)
-        return CJX_EINVAL;
-    size_t total = PENDING_HEAD + n * sizeof(*m) + alignof(max_align_t);
-    for (size_t i = 0; i < n; i++) {
-        if (m[i].outcome < CJX_OUTBOX_MARK_DELIVERED ||
-            m[i].outcome > CJX_OUTBOX_MARK_PARK || m[i].id <= 0)
-            return CJX_EINVAL;
-        total += strlen(m[i].error != NULL ? m[i].error : "") + 1;
-    }
+    int err;
+    size_t text = cjx_store_marks_text_size(m, n, &err);
+    if (err != 0)
+        return err;
+    size_t total = PENDING_HEAD + n * sizeof(*m) + alignof(max_align_t) + text;
     struct sqlite_pending_write *pw = malloc(sizeof(*pw) + total);
     if (pw == NULL)
         return CJX_ENOMEM;
@@ -744,11 +709,8 @@ outbox_mark(struct cjx_store *base, const struct cjx_outbox_mark *m, size_t n,
     cp->arg = arg;
     cp->marks = (struct cjx_outbox_mark *)(cp + 1);
     cp->n_marks = n;
-    memcpy(cp->marks, m, n * sizeof(*m));
     char *p = (char *)(cp->marks + n);
-    for (size_t i = 0; i < n; i++)
-        cp->marks[i].error =
-            put_string(&p, m[i].error != NULL ? m[i].error : "");
+    cjx_store_marks_copy(cp->marks, m, n, &p);
     pw->kind = SQLITE_WRITE_OUTBOX;
     pw->done = marks_done;
     pw->arg = cp;

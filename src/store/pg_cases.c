@@ -411,36 +411,13 @@ pg_cases_finish(struct pg_store *s, struct pg_write *pw)
 /* ---- queueing ---------------------------------------------------------- */
 
 static int
-nonempty(const char *v)
-{
-    return v != NULL && v[0] != '\0';
-}
-
-static const char *
-put_string(char **p, const char *v)
-{
-    size_t n = strlen(v) + 1;
-    char *dst = memcpy(*p, v, n);
-    *p += n;
-    return dst;
-}
-
-static int
 submit_case(struct cjx_store *base, const struct cjx_case_write *w,
             cjx_case_write_done_fn done, void *arg)
 {
     struct pg_store *s = (struct pg_store *)base;
-    if (w == NULL || done == NULL || w->apply == NULL ||
-        !nonempty(w->sender_ori) || !nonempty(w->request_id) ||
-        !nonempty(w->cii) || !nonempty(w->court_case_number))
+    if (cjx_store_case_write_check(w, done) != 0)
         return CJX_EINVAL;
-    const char *strs[] = {w->sender_ori, w->request_id, w->cii,
-                          w->court_case_number};
-    size_t total = 0;
-    for (int i = 0; i < 4; i++)
-        total += strlen(strs[i]) + 1;
-    if (w->audit != NULL)
-        total += cjx_store_writer_event_size(w->audit);
+    size_t total = cjx_store_case_write_size(w);
     struct pg_write *pw = calloc(1, sizeof(*pw) + total);
     if (pw == NULL)
         return CJX_ENOMEM;
@@ -450,16 +427,7 @@ submit_case(struct cjx_store *base, const struct cjx_case_write *w,
     pw->apply = w->apply;
     pw->apply_arg = w->apply_arg;
     char *p = pw->data;
-    pw->w.sender_ori = put_string(&p, w->sender_ori);
-    pw->w.request_id = put_string(&p, w->request_id);
-    pw->w.cii = put_string(&p, w->cii);
-    pw->w.court_case_number = put_string(&p, w->court_case_number);
-    pw->w.count_number = w->count_number;
-    memcpy(pw->w.request_digest, w->request_digest, CJX_STORE_DIGEST_LEN);
-    if (w->audit != NULL) {
-        cjx_store_writer_event_copy(&pw->ev, w->audit, &p);
-        pw->has_event = 1;
-    }
+    cjx_store_case_write_copy(&pw->w, &pw->ev, &pw->has_event, w, &p);
     return pg_writer_enqueue(s, pw);
 }
 
@@ -468,15 +436,11 @@ outbox_mark(struct cjx_store *base, const struct cjx_outbox_mark *m, size_t n,
             cjx_store_write_done_fn done, void *arg)
 {
     struct pg_store *s = (struct pg_store *)base;
-    if (n == 0 || m == NULL)
-        return CJX_EINVAL;
-    size_t total = n * sizeof(*m);
-    for (size_t i = 0; i < n; i++) {
-        if (m[i].outcome < CJX_OUTBOX_MARK_DELIVERED ||
-            m[i].outcome > CJX_OUTBOX_MARK_PARK || m[i].id <= 0)
-            return CJX_EINVAL;
-        total += strlen(m[i].error != NULL ? m[i].error : "") + 1;
-    }
+    int err;
+    size_t text = cjx_store_marks_text_size(m, n, &err);
+    if (err != 0)
+        return err;
+    size_t total = n * sizeof(*m) + text;
     struct pg_write *pw = calloc(1, sizeof(*pw) + total);
     if (pw == NULL)
         return CJX_ENOMEM;
@@ -486,11 +450,8 @@ outbox_mark(struct cjx_store *base, const struct cjx_outbox_mark *m, size_t n,
     /* data[] is aligned for any type: the marks go first. */
     pw->marks = (struct cjx_outbox_mark *)(void *)pw->data;
     pw->n_marks = n;
-    memcpy(pw->marks, m, n * sizeof(*m));
     char *p = (char *)(pw->marks + n);
-    for (size_t i = 0; i < n; i++)
-        pw->marks[i].error =
-            put_string(&p, m[i].error != NULL ? m[i].error : "");
+    cjx_store_marks_copy(pw->marks, m, n, &p);
     return pg_writer_enqueue(s, pw);
 }
 

@@ -161,25 +161,37 @@ pg_list_records(struct cjx_store *base, enum cjx_record_filter f,
     return 0;
 }
 
+/* A feed read: the rows of sql after position $1, at most $2 of them.
+ * NULL (with *err) for arguments a feed cannot take or a failed query. */
+static PGresult *
+read_feed(struct pg_store *s, const char *sql, const char *what,
+          int has_visitor, int64_t after_seq, int limit, int *err,
+          struct cjx_errbuf *eb)
+{
+    if (!has_visitor || after_seq < 0 || limit <= 0) {
+        *err =
+            cjx_errf(eb, CJX_EINVAL,
+                     "%s: needs a visitor, a seq >= 0 and a limit > 0", what);
+        return NULL;
+    }
+    struct pg_params p = {0};
+    pg_int(&p, after_seq);
+    pg_int(&p, limit);
+    return query(s, sql, &p, what, err, eb);
+}
+
 int
 pg_read_changes(struct cjx_store *base, int64_t after_seq, int limit,
                 cjx_store_visit_fn visit, void *arg, struct cjx_errbuf *eb)
 {
-    struct pg_store *s = (struct pg_store *)base;
-    if (visit == NULL || after_seq < 0 || limit <= 0)
-        return cjx_errf(eb, CJX_EINVAL,
-                        "read_changes: needs a visitor, a seq >= 0 and a "
-                        "limit > 0");
-    struct pg_params p = {0};
-    pg_int(&p, after_seq);
-    pg_int(&p, limit);
     int err;
-    PGresult *r = query(s,
-                        "SELECT c.seq, c.seq, " RECORD_COLUMNS "FROM changes c"
-                        " JOIN record_versions v ON v.id = c.version_id"
-                        " JOIN records r ON r.id = v.record_id"
-                        " WHERE c.seq > $1 ORDER BY c.seq LIMIT $2",
-                        &p, "read_changes", &err, eb);
+    PGresult *r =
+        read_feed((struct pg_store *)base,
+                  "SELECT c.seq, c.seq, " RECORD_COLUMNS "FROM changes c"
+                  " JOIN record_versions v ON v.id = c.version_id"
+                  " JOIN records r ON r.id = v.record_id"
+                  " WHERE c.seq > $1 ORDER BY c.seq LIMIT $2",
+                  "read_changes", visit != NULL, after_seq, limit, &err, eb);
     if (r == NULL)
         return err;
     visit_records(r, visit, arg, NULL);
@@ -194,15 +206,9 @@ read_audit_rows(struct pg_store *s, const char *sql, const char *what,
                 int64_t after_seq, int limit, cjx_store_audit_visit_fn visit,
                 void *arg, struct cjx_errbuf *eb)
 {
-    if (visit == NULL || after_seq < 0 || limit <= 0)
-        return cjx_errf(eb, CJX_EINVAL,
-                        "%s: needs a visitor, a seq >= 0 and a limit > 0",
-                        what);
-    struct pg_params p = {0};
-    pg_int(&p, after_seq);
-    pg_int(&p, limit);
     int err;
-    PGresult *r = query(s, sql, &p, what, &err, eb);
+    PGresult *r =
+        read_feed(s, sql, what, visit != NULL, after_seq, limit, &err, eb);
     if (r == NULL)
         return err;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -384,20 +390,13 @@ pg_read_case_changes(struct cjx_store *base, int64_t after_seq, int limit,
                      cjx_store_case_visit_fn visit, void *arg,
                      struct cjx_errbuf *eb)
 {
-    struct pg_store *s = (struct pg_store *)base;
-    if (visit == NULL || after_seq < 0 || limit <= 0)
-        return cjx_errf(eb, CJX_EINVAL,
-                        "read_case_changes: needs a visitor, a seq >= 0 and "
-                        "a limit > 0");
-    struct pg_params p = {0};
-    pg_int(&p, after_seq);
-    pg_int(&p, limit);
     int err;
-    PGresult *r = query(s,
-                        "SELECT " CASE_COLUMNS "FROM case_changes v"
-                        " JOIN cases c ON c.id = v.case_id"
-                        " WHERE v.seq > $1 ORDER BY v.seq LIMIT $2",
-                        &p, "read_case_changes", &err, eb);
+    PGresult *r = read_feed((struct pg_store *)base,
+                            "SELECT " CASE_COLUMNS "FROM case_changes v"
+                            " JOIN cases c ON c.id = v.case_id"
+                            " WHERE v.seq > $1 ORDER BY v.seq LIMIT $2",
+                            "read_case_changes", visit != NULL, after_seq,
+                            limit, &err, eb);
     if (r == NULL)
         return err;
     visit_cases(r, 1, visit, arg, NULL);

@@ -115,3 +115,80 @@ cjx_store_sign_checkpoint(pthread_mutex_t *mu,
     *failed = err != 0;
     return err;
 }
+
+/* ---- queued case messages and outbox marks ----------------------------- */
+
+static int
+nonempty(const char *v)
+{
+    return v != NULL && v[0] != '\0';
+}
+
+static char *
+put_text(char **p, const char *v)
+{
+    size_t n = strlen(v) + 1;
+    char *dst = memcpy(*p, v, n);
+    *p += n;
+    return dst;
+}
+
+int
+cjx_store_case_write_check(const struct cjx_case_write *w, const void *done)
+{
+    if (w == NULL || done == NULL || w->apply == NULL ||
+        !nonempty(w->sender_ori) || !nonempty(w->request_id) ||
+        !nonempty(w->cii) || !nonempty(w->court_case_number))
+        return CJX_EINVAL;
+    return 0;
+}
+
+size_t
+cjx_store_case_write_size(const struct cjx_case_write *w)
+{
+    size_t total = strlen(w->sender_ori) + strlen(w->request_id) +
+                   strlen(w->cii) + strlen(w->court_case_number) + 4;
+    if (w->audit != NULL)
+        total += cjx_store_writer_event_size(w->audit);
+    return total;
+}
+
+void
+cjx_store_case_write_copy(struct cjx_record_write *dst,
+                          struct cjx_audit_event *ev, int *has_event,
+                          const struct cjx_case_write *w, char **p)
+{
+    dst->sender_ori = put_text(p, w->sender_ori);
+    dst->request_id = put_text(p, w->request_id);
+    dst->cii = put_text(p, w->cii);
+    dst->court_case_number = put_text(p, w->court_case_number);
+    dst->count_number = w->count_number;
+    memcpy(dst->request_digest, w->request_digest, CJX_STORE_DIGEST_LEN);
+    if (w->audit != NULL) {
+        cjx_store_writer_event_copy(ev, w->audit, p);
+        *has_event = 1;
+    }
+}
+
+size_t
+cjx_store_marks_text_size(const struct cjx_outbox_mark *m, size_t n, int *err)
+{
+    *err = n == 0 || m == NULL ? CJX_EINVAL : 0;
+    size_t total = 0;
+    for (size_t i = 0; *err == 0 && i < n; i++) {
+        if (m[i].outcome < CJX_OUTBOX_MARK_DELIVERED ||
+            m[i].outcome > CJX_OUTBOX_MARK_PARK || m[i].id <= 0)
+            *err = CJX_EINVAL;
+        total += strlen(m[i].error != NULL ? m[i].error : "") + 1;
+    }
+    return *err == 0 ? total : 0;
+}
+
+void
+cjx_store_marks_copy(struct cjx_outbox_mark *dst,
+                     const struct cjx_outbox_mark *m, size_t n, char **p)
+{
+    memcpy(dst, m, n * sizeof(*m));
+    for (size_t i = 0; i < n; i++)
+        dst[i].error = put_text(p, m[i].error != NULL ? m[i].error : "");
+}

@@ -27,6 +27,25 @@ int cjx_store_record_write_copy(struct cjx_record_write *dst,
                                 struct cjx_audit_event *ev,
                                 const struct cjx_record_write *w, char *p);
 
+/* A case message queued by a writer (cases.c, pg_cases.c): whether it can
+ * be queued (CJX_EINVAL when an id or the key is empty, or it has no apply
+ * function or no completion), the room its copy takes, and the copy into
+ * dst and ev (has_event set with an event), its text at *p. */
+int cjx_store_case_write_check(const struct cjx_case_write *w,
+                               const void *done);
+size_t cjx_store_case_write_size(const struct cjx_case_write *w);
+void cjx_store_case_write_copy(struct cjx_record_write *dst,
+                               struct cjx_audit_event *ev, int *has_event,
+                               const struct cjx_case_write *w, char **p);
+
+/* Outbox marks queued by a writer: the room their copy takes beyond the
+ * array (0 with CJX_EINVAL in *err for a mark that is not one), and the copy
+ * of m into dst (room for n), their reasons at *p. */
+size_t cjx_store_marks_text_size(const struct cjx_outbox_mark *m, size_t n,
+                                 int *err);
+void cjx_store_marks_copy(struct cjx_outbox_mark *dst,
+                          const struct cjx_outbox_mark *m, size_t n, char **p);
+
 /* What a write's event says it did (writer.c): CALL with why for a
  * replay, an unchanged record or a conflict (whose text is
  * cjx_store_conflict_detail), STATE_CHANGE for a new version. */

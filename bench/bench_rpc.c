@@ -131,6 +131,7 @@ server_start(struct bench_server *s, int noop)
                                           .service = s->service};
     if (cjx_rpc_server_start(&opts, conf, &tls, &s->rpc, &eb) != 0)
         cjx_fatal("bench", "server: %s", eb.msg);
+    cjx_conf_unref(conf); /* the server holds its own reference */
     cjx_tls_free_pem(ca, strlen(ca));
     cjx_tls_free_pem(cert, strlen(cert));
     cjx_tls_free_pem(key, strlen(key));

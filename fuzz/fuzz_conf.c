@@ -13,7 +13,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct cjx_conf *conf = NULL;
     if (cjx_conf_parse((const char *)data, size, "/fuzz/cjxd.yaml", &conf,
                        &eb) == 0)
-        cjx_conf_free(conf);
+        cjx_conf_unref(conf);
     struct cjx_registry reg = {0};
     if (cjx_registry_parse((const char *)data, size, "fuzz-registry.yaml", &reg,
                            &eb) == 0)

@@ -90,10 +90,12 @@ struct cjx_call {
     const struct cjx_method *method;
     struct cjx_caller caller;
     struct cjx_service *service; /* the services answering it */
-    struct cjx_conf *conf;       /* configuration snapshot held for the call */
-    struct cjx_arena *arena;     /* freed when the call ends */
-    int access;                  /* enum cjx_access granted to the caller */
-    void *state;                 /* the handler's per-call state */
+    /* The configuration the call started under: a reference held until it
+     * ends, so a reload in between changes nothing the call sees. */
+    const struct cjx_conf *conf;
+    struct cjx_arena *arena; /* freed when the call ends */
+    int access;              /* enum cjx_access granted to the caller */
+    void *state;             /* the handler's per-call state */
     struct cjx_call_audit audit;
 };
 

@@ -1,10 +1,14 @@
 /* Daemon configuration and the agency registry, loaded from YAML files.
  *
- * A configuration is validated completely before anything uses it; a reload
- * builds a new struct cjx_conf and swaps it in only if it loaded cleanly. */
+ * A configuration is validated completely before anything uses it, and is
+ * immutable once shared: every module that runs on it holds a reference
+ * (cjx_conf_ref) for as long as it uses it, and the last cjx_conf_unref
+ * frees it. A reload loads a new one and hands that one object to every
+ * module, or to none (cjxd's daemon_reload). */
 #ifndef CJX_CONF_H
 #define CJX_CONF_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -191,12 +195,28 @@ struct cjx_conf {
     /* metrics.tls: the listener is HTTPS with the daemon's certificate and
      * asks every scraper for a client certificate from the exchange's CA. */
     int metrics_tls;
+
+    /* What the file names, loaded by the daemon (daemon_load) into the
+     * configuration before it is shared, so that a call, a stand-in step or
+     * a scrape sees the rule sets and revocation lists of the same load as
+     * the rest. NULL: none configured (or not loaded, as by cjxctl and
+     * tests). cjx_conf_unref releases them with the configuration. */
+    struct cjx_rules_registry *rules; /* rule sets of rules_dir */
+    struct cjx_tls_crl_set *crls;     /* CRLs of tls.crl_dir */
+
+    /* Which load this is: distinct for every configuration loaded in the
+     * process, increasing. Logged with a reload, and how tests see that
+     * every module runs on the same one. */
+    uint64_t generation;
+    atomic_int refs; /* cjx_conf_ref / cjx_conf_unref only */
 };
 
 /* Loads and validates the configuration at path and the registry it names.
  * Relative paths inside are resolved against the file's directory. On error
  * returns CJX_EPARSE (or CJX_EIO) with "file:line:col: message" in eb and
- * leaves *out untouched. On success *out is new; free with cjx_conf_free(). */
+ * leaves *out untouched. On success *out is new, with one reference (the
+ * caller's), and a new generation; until the caller shares it, it may still
+ * fill in rules and crls. Release with cjx_conf_unref(). */
 int cjx_conf_load(const char *path, struct cjx_conf **out,
                   struct cjx_errbuf *eb);
 
@@ -215,7 +235,19 @@ int cjx_registry_parse(const char *text, size_t len, const char *name,
                        struct cjx_registry *out, struct cjx_errbuf *eb);
 void cjx_registry_fini(struct cjx_registry *reg);
 
-/* Accepts NULL. */
-void cjx_conf_free(struct cjx_conf *conf);
+/* An empty configuration with one reference and a new generation, for
+ * tests that build one by hand; NULL when out of memory. */
+struct cjx_conf *cjx_conf_new(void);
+
+/* Takes one more reference to conf, for a holder that keeps it beyond
+ * the call it was given in; returns conf. Safe from any thread, as is
+ * cjx_conf_unref: the count is atomic, and nothing else in a shared
+ * configuration changes. Accepts NULL (returns NULL). */
+const struct cjx_conf *cjx_conf_ref(const struct cjx_conf *conf);
+
+/* Gives a reference back; the last one frees the configuration, its
+ * registry, rule sets and CRLs. conf must not be used by this holder
+ * afterwards. Accepts NULL. */
+void cjx_conf_unref(const struct cjx_conf *conf);
 
 #endif

@@ -29,18 +29,34 @@ struct cjx_delivery_tls {
 
 /* Starts one sender thread per `exchange.delivery.streams_per_peer` for
  * every registered agency with an endpoint other than conf's own. store is
- * borrowed and must outlive the worker; conf and tls are copied. Returns 0
- * with a new worker (stop with cjx_delivery_stop), or CJX_ENOMEM/CJX_EINVAL.
+ * borrowed and must outlive the worker; the worker takes a reference to
+ * conf of its own, and tls is copied. Returns 0 with a new worker (stop
+ * with cjx_delivery_stop), or CJX_ENOMEM/CJX_EINVAL.
  */
 int cjx_delivery_start(struct cjx_store *store, const struct cjx_conf *conf,
                        const struct cjx_delivery_tls *tls,
                        struct cjx_delivery **out, struct cjx_errbuf *eb);
 
-/* Takes up a new configuration (registry, settings) and credentials: the
- * senders are restarted. A row in flight when they stop is sent again. */
-int cjx_delivery_reload(struct cjx_delivery *d, const struct cjx_conf *conf,
-                        const struct cjx_delivery_tls *tls,
-                        struct cjx_errbuf *eb);
+/* Taking up a new configuration (registry, settings) and credentials, in
+ * two steps so that a daemon can prepare every module before it changes
+ * any. cjx_delivery_prepare_reload does all that can fail (the peers'
+ * channels, a reference to conf); the running senders are untouched. Then
+ * exactly one of: cjx_delivery_commit_reload, which cannot fail, restarts
+ * the senders on it (a row in flight when they stop is sent again); or
+ * cjx_delivery_cancel_reload, which drops it (NULL ok). */
+struct cjx_delivery_reload;
+int cjx_delivery_prepare_reload(struct cjx_delivery *d,
+                                const struct cjx_conf *conf,
+                                const struct cjx_delivery_tls *tls,
+                                struct cjx_delivery_reload **out,
+                                struct cjx_errbuf *eb);
+void cjx_delivery_commit_reload(struct cjx_delivery *d,
+                                struct cjx_delivery_reload *r);
+void cjx_delivery_cancel_reload(struct cjx_delivery_reload *r);
+
+/* The configuration the worker runs on, with a reference for the caller
+ * (cjx_conf_unref). */
+const struct cjx_conf *cjx_delivery_conf(struct cjx_delivery *d);
 
 /* Visits every peer delivered to: its ORI, endpoint, and the most failed
  * calls in a row of any of its senders (0: the last call reached it, or

@@ -13,15 +13,13 @@
 struct cjx_rpc_server;
 
 /* The server's credentials. PEM text is borrowed and copied by the server
- * (which wipes its copies when it lets go of them). */
+ * (which wipes its copies when it lets go of them). The CRLs checked at
+ * every handshake and call are the configuration's (conf->crls; NULL: no
+ * revocation check, logged as a warning). */
 struct cjx_rpc_tls {
     const char *ca_pem;   /* CA bundle client certificates must chain to */
     const char *cert_pem; /* server certificate chain */
     const char *key_pem;  /* its private key */
-    /* CRLs loaded from conf->tls.crl_dir, checked at every handshake and
-     * call; the server takes its own reference. NULL: no revocation check
-     * (logged as a warning). */
-    struct cjx_tls_crl_set *crls;
 };
 
 struct cjx_rpc_server_options {
@@ -41,25 +39,42 @@ struct cjx_rpc_server_options {
 };
 
 /* Initialises gRPC (routing its log into cjx's), binds the ports and starts
- * serving. Takes ownership of conf (its registry identifies callers, its
- * limits become channel arguments). tls may be NULL only if opts->listen is
- * NULL. On failure nothing is left running and conf is freed. */
+ * serving. Takes a reference to conf of its own (its registry identifies
+ * callers, its limits become channel arguments); the caller keeps its. tls
+ * may be NULL only if opts->listen is NULL. On failure nothing is left
+ * running. */
 int cjx_rpc_server_start(const struct cjx_rpc_server_options *opts,
-                         struct cjx_conf *conf, const struct cjx_rpc_tls *tls,
+                         const struct cjx_conf *conf,
+                         const struct cjx_rpc_tls *tls,
                          struct cjx_rpc_server **out, struct cjx_errbuf *eb);
 
 /* The TCP port the mTLS listener bound (useful with "127.0.0.1:0"). */
 int cjx_rpc_server_port(const struct cjx_rpc_server *srv);
 
-/* Swaps in a new configuration (ownership taken) for calls that start from
- * now on, and new TLS credentials (tls may be NULL to keep the current
- * ones). The CRLs apply at once, to new handshakes and to every later call,
- * also on connections opened before; the certificate, key and CA bundle
- * reach gRPC within about a second (its provider re-reads them every
- * second). Calls in progress keep the snapshot they started with. Channel
- * limits and listen addresses need a restart. */
-void cjx_rpc_server_reload(struct cjx_rpc_server *srv, struct cjx_conf *conf,
-                           const struct cjx_rpc_tls *tls);
+/* A reload in two steps, so that a daemon can prepare every module before
+ * it changes any. cjx_rpc_server_prepare_reload does all that can fail:
+ * takes a reference to conf and writes tls (NULL: keep the credentials in
+ * use) into new in-memory files; nothing changes yet. Then exactly one of:
+ * cjx_rpc_server_commit_reload, which cannot fail, puts them in place for
+ * calls that start from now on (calls in progress keep the configuration
+ * they started with): the CRLs apply at once, to new handshakes and to
+ * every later call, also on connections opened before; the certificate, key
+ * and CA bundle reach gRPC within about a second (its provider re-reads
+ * them every second); or cjx_rpc_server_cancel_reload, which drops them
+ * (NULL ok). Channel limits and listen addresses need a restart. */
+struct cjx_rpc_server_reload;
+int cjx_rpc_server_prepare_reload(struct cjx_rpc_server *srv,
+                                  const struct cjx_conf *conf,
+                                  const struct cjx_rpc_tls *tls,
+                                  struct cjx_rpc_server_reload **out,
+                                  struct cjx_errbuf *eb);
+void cjx_rpc_server_commit_reload(struct cjx_rpc_server *srv,
+                                  struct cjx_rpc_server_reload *r);
+void cjx_rpc_server_cancel_reload(struct cjx_rpc_server_reload *r);
+
+/* The configuration calls start under now, with a reference for the
+ * caller (cjx_conf_unref). */
+const struct cjx_conf *cjx_rpc_server_conf(struct cjx_rpc_server *srv);
 
 /* 1 if every completion-queue thread has come back to the queue within the
  * last max_age_ms (they check in at least twice a second when idle), 0 if

@@ -48,13 +48,15 @@ void cjx_service_set_peer_source(struct cjx_service *svc,
 /* Creates the services over an open store (borrowed; must outlive them).
  * Returns 0 or CJX_ENOMEM. */
 int cjx_service_new(struct cjx_store *store, struct cjx_service **out);
-struct cjx_rules_registry;
+/* Puts conf in force for the services (they take a reference of their
+ * own): its rule sets (conf->rules; NULL: none) validate incoming messages
+ * and answer RulesService. Work already running keeps the configuration it
+ * started with. Cannot fail. */
+void cjx_service_set_conf(struct cjx_service *svc, const struct cjx_conf *conf);
 
-/* Replaces the rule sets that validate incoming messages and answer
- * RulesService (ownership of reg is taken; NULL means none). Calls already
- * running keep the sets they started with. */
-void cjx_service_set_rules(struct cjx_service *svc,
-                           struct cjx_rules_registry *reg);
+/* The configuration the services run on, with a reference for the caller
+ * (cjx_conf_unref; NULL before the first cjx_service_set_conf). */
+const struct cjx_conf *cjx_service_conf(struct cjx_service *svc);
 
 /* Turns the health status NOT_SERVING (Watch streams are told, then end),
  * ends every open follow stream (clients may resume from their cursor) and

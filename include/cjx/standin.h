@@ -35,13 +35,19 @@ struct cjx_standin;
 
 /* Starts the stand-in of conf's agency's role if the configuration has one
  * (*out is NULL otherwise). svc and store are borrowed and must outlive it;
- * conf is taken over (freed by the stand-in). */
+ * the stand-in takes a reference to conf of its own. */
 int cjx_standin_start(struct cjx_service *svc, struct cjx_store *store,
-                      struct cjx_conf *conf, struct cjx_standin **out,
+                      const struct cjx_conf *conf, struct cjx_standin **out,
                       struct cjx_errbuf *eb);
 
-/* Swaps in a new configuration (taken over) for the steps from now on. */
-void cjx_standin_reload(struct cjx_standin *s, struct cjx_conf *conf);
+/* Swaps in conf (a reference of its own) for the feed reads from now on; a
+ * read in progress, and the steps it submitted, keep theirs. Cannot fail.
+ * s may be NULL (no stand-in): nothing happens. */
+void cjx_standin_reload(struct cjx_standin *s, const struct cjx_conf *conf);
+
+/* The configuration the stand-in runs on, with a reference for the caller
+ * (cjx_conf_unref). */
+const struct cjx_conf *cjx_standin_conf(struct cjx_standin *s);
 
 /* Stops following the feed, waits for submitted steps, frees. NULL ok. */
 void cjx_standin_stop(struct cjx_standin *s);

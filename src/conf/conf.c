@@ -9,6 +9,8 @@
 
 #include "cjx/conf.h"
 #include "cjx/log.h"
+#include "cjx/rules.h"
+#include "cjx/tls.h"
 #include "conf_internal.h"
 #include "yaml_walk.h"
 
@@ -80,11 +82,49 @@ enum {
 
 enum { T_CA, T_CERT, T_KEY, T_CRL_DIR, T_N };
 
+/* The generation of the last configuration loaded in this process. */
+static atomic_uint_fast64_t last_generation;
+
+const struct cjx_conf *
+cjx_conf_ref(const struct cjx_conf *conf)
+{
+    if (conf != NULL) {
+        /* The count is the one field a shared configuration changes; the
+         * object was allocated writable by cjx_conf_parse. */
+        struct cjx_conf *c = (struct cjx_conf *)conf;
+        atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    }
+    return conf;
+}
+
+static void conf_free(struct cjx_conf *conf);
+
+struct cjx_conf *
+cjx_conf_new(void)
+{
+    struct cjx_conf *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    atomic_init(&c->refs, 1);
+    c->generation = atomic_fetch_add(&last_generation, 1) + 1;
+    return c;
+}
+
 void
-cjx_conf_free(struct cjx_conf *conf)
+cjx_conf_unref(const struct cjx_conf *conf)
 {
     if (conf == NULL)
         return;
+    struct cjx_conf *c = (struct cjx_conf *)conf;
+    /* Release: this holder's reads happen before the free; acquire in the
+     * last holder: the free sees them all. */
+    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+        conf_free(c);
+}
+
+static void
+conf_free(struct cjx_conf *conf)
+{
     free(conf->path);
     free(conf->agency);
     free(conf->trust_domain);
@@ -102,6 +142,8 @@ cjx_conf_free(struct cjx_conf *conf)
     cjx_conf_exchange_fini(&conf->exchange);
     cjx_conf_store_fini(&conf->store);
     cjx_registry_fini(&conf->registry);
+    cjx_rules_registry_free(conf->rules);
+    cjx_tls_crl_set_unref(conf->crls);
     free(conf);
 }
 
@@ -533,7 +575,7 @@ int
 cjx_conf_parse(const char *text, size_t len, const char *path,
                struct cjx_conf **out, struct cjx_errbuf *eb)
 {
-    struct cjx_conf *c = calloc(1, sizeof(*c));
+    struct cjx_conf *c = cjx_conf_new();
     if (c == NULL)
         return cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", path);
 
@@ -558,7 +600,7 @@ cjx_conf_parse(const char *text, size_t len, const char *path,
 out:
     free(base_dir);
     if (rc != 0) {
-        cjx_conf_free(c);
+        cjx_conf_unref(c);
         return rc;
     }
     *out = c;

@@ -24,7 +24,6 @@ tls_free(struct cjx_rpc_tls *tls)
                      tls->cert_pem ? strlen(tls->cert_pem) : 0);
     cjx_tls_free_pem((char *)tls->key_pem,
                      tls->key_pem ? strlen(tls->key_pem) : 0);
-    cjx_tls_crl_set_unref(tls->crls);
     memset(tls, 0, sizeof(*tls));
 }
 
@@ -32,8 +31,7 @@ void
 daemon_loaded_free(struct daemon_loaded *l)
 {
     tls_free(&l->tls);
-    cjx_conf_free(l->conf);
-    cjx_rules_registry_free(l->rules);
+    cjx_conf_unref(l->conf);
     memset(l, 0, sizeof(*l));
 }
 
@@ -46,9 +44,9 @@ daemon_apply_logging(const struct cjx_conf *conf)
     cjx_log_set_format(conf->log_format);
 }
 
+/* Reads the certificates and key into tls and the CRLs into conf. */
 static int
-load_tls(const struct cjx_conf *conf, struct cjx_rpc_tls *tls,
-         struct cjx_errbuf *eb)
+load_tls(struct cjx_conf *conf, struct cjx_rpc_tls *tls, struct cjx_errbuf *eb)
 {
     char *ca = NULL, *cert = NULL, *key = NULL;
     size_t ca_len, cert_len, key_len;
@@ -70,7 +68,7 @@ load_tls(const struct cjx_conf *conf, struct cjx_rpc_tls *tls,
     tls->ca_pem = ca;
     tls->cert_pem = cert;
     tls->key_pem = key;
-    tls->crls = crls;
+    conf->crls = crls;
     return 0;
 }
 
@@ -82,8 +80,8 @@ daemon_load(const char *path, struct daemon_loaded *out, struct cjx_errbuf *eb)
     if (err == 0)
         err = load_tls(l.conf, &l.tls, eb);
     if (err == 0 && l.conf->rules_dir[0] != '\0')
-        err = cjx_rules_registry_load_dir(l.conf->rules_dir,
-                                          cjx_evaluate_types(), &l.rules, eb);
+        err = cjx_rules_registry_load_dir(
+            l.conf->rules_dir, cjx_evaluate_types(), &l.conf->rules, eb);
     if (err != 0) {
         daemon_loaded_free(&l);
         return err;
@@ -177,35 +175,28 @@ int
 daemon_start(struct cjx_daemon *d, struct daemon_loaded *l,
              struct cjx_errbuf *eb)
 {
-    struct cjx_conf *conf = l->conf;
+    /* The daemon's reference: every module takes its own from it. */
+    const struct cjx_conf *conf = d->conf = l->conf;
     const struct cjx_rpc_tls *tls = &l->tls;
     l->conf = NULL;
     char db[4096];
     int err = make_state_dir(conf->state_dir, eb);
-    if (err != 0) {
-        cjx_conf_free(conf);
-        return err;
-    }
+    if (err != 0)
+        goto no_store;
     snprintf(db, sizeof(db), "%s/cjxd.db", conf->state_dir);
     snprintf(d->agency, sizeof(d->agency), "%s", conf->agency);
-    if ((err = open_store(conf, db, tls, &d->store, eb)) != 0) {
-        cjx_conf_free(conf);
-        return err;
-    }
+    if ((err = open_store(conf, db, tls, &d->store, eb)) != 0)
+        goto no_store;
     if ((err = cjx_service_new(d->store, &d->service)) != 0) {
-        cjx_store_close(d->store);
-        cjx_conf_free(conf);
-        return cjx_errf(eb, err, "cannot start the services");
+        cjx_errf(eb, err, "cannot start the services");
+        goto no_service;
     }
-    cjx_service_set_rules(d->service, l->rules);
-    l->rules = NULL;
+    cjx_service_set_conf(d->service, conf);
     size_t n = cjx_service_handler_count();
     d->handlers = calloc(n, sizeof(*d->handlers));
     if (d->handlers == NULL) {
-        cjx_service_free(d->service);
-        cjx_store_close(d->store);
-        cjx_conf_free(conf);
-        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+        err = cjx_errf(eb, CJX_ENOMEM, "out of memory");
+        goto no_handlers;
     }
     for (size_t i = 0; i < n; i++)
         d->handlers[i] = cjx_service_handler(i);
@@ -213,14 +204,8 @@ daemon_start(struct cjx_daemon *d, struct daemon_loaded *l,
         (conf->metrics_listen != NULL &&
          (err = daemon_metrics_listen(d, conf->metrics_listen,
                                       conf->metrics_tls ? tls : NULL, eb)) !=
-             0)) {
-        daemon_metrics_free(d);
-        free(d->handlers);
-        cjx_service_free(d->service);
-        cjx_store_close(d->store);
-        cjx_conf_free(conf);
-        return err;
-    }
+             0))
+        goto no_server;
     struct cjx_rpc_server_options opts = {
         .listen = conf->listen,
         .local_socket = conf->local_socket[0] ? conf->local_socket : NULL,
@@ -229,26 +214,15 @@ daemon_start(struct cjx_daemon *d, struct daemon_loaded *l,
         .service = d->service,
         .metrics = daemon_metrics_set(d),
     };
-    char listen[256], agency[16];
-    snprintf(listen, sizeof(listen), "%s", conf->listen);
-    snprintf(agency, sizeof(agency), "%s", conf->agency);
     if ((err = cjx_rpc_server_start(&opts, conf, tls, &d->server, eb)) != 0) {
         audit_admin(d, "cjxd/start", err, eb->msg);
-        daemon_metrics_free(d);
-        free(d->handlers);
-        cjx_service_free(d->service);
-        cjx_store_close(d->store);
-        return err;
+        goto no_server;
     }
     if ((err = daemon_exchange_start(d, tls, eb)) != 0) {
         audit_admin(d, "cjxd/start", err, eb->msg);
         cjx_rpc_server_shutdown(d->server);
         cjx_rpc_server_free(d->server);
-        daemon_metrics_free(d);
-        free(d->handlers);
-        cjx_service_free(d->service);
-        cjx_store_close(d->store);
-        return err;
+        goto no_server;
     }
     daemon_metrics_watch_delivery(d);
     char started[64];
@@ -256,51 +230,138 @@ daemon_start(struct cjx_daemon *d, struct daemon_loaded *l,
              cjx_rpc_server_port(d->server));
     audit_admin(d, "cjxd/start", 0, started);
     cjx_info("daemon", "agency %s serving mTLS on %s (port %d), database %s",
-             agency, listen, cjx_rpc_server_port(d->server), db);
+             conf->agency, conf->listen, cjx_rpc_server_port(d->server), db);
     return 0;
+
+no_server:
+    daemon_metrics_free(d);
+    free(d->handlers);
+no_handlers:
+    cjx_service_free(d->service);
+no_service:
+    cjx_store_close(d->store);
+no_store:
+    cjx_conf_unref(d->conf);
+    d->conf = NULL;
+    return err;
 }
 
-void
+/* A reload prepared: the configuration, loaded once, and what each module
+ * built from it. Everything that can fail is done; nothing is in force. */
+struct reload {
+    struct daemon_loaded loaded;
+    struct cjx_rpc_server_reload *server;
+    struct cjx_delivery_reload *delivery;
+    struct daemon_metrics_reload *metrics;
+};
+
+static void
+reload_cancel(struct reload *r)
+{
+    cjx_rpc_server_cancel_reload(r->server);
+    daemon_exchange_cancel_reload(r->delivery);
+    daemon_metrics_cancel_reload(r->metrics);
+    daemon_loaded_free(&r->loaded);
+}
+
+/* The store builds its checkpoint signer from the key and certificate when
+ * the reload is committed; building one now makes sure it can. */
+static int
+check_audit_signer(const struct cjx_rpc_tls *tls, struct cjx_errbuf *eb)
+{
+    struct cjx_audit_signer *signer;
+    int err = cjx_audit_signer_new(tls->key_pem, tls->cert_pem, &signer, eb);
+    if (err == 0)
+        cjx_audit_signer_free(signer);
+    return err;
+}
+
+/* Loads the file once and prepares every module's part; on error nothing
+ * is left prepared and eb says why. */
+static int
+reload_prepare(struct cjx_daemon *d, struct reload *r, struct cjx_errbuf *eb)
+{
+    memset(r, 0, sizeof(*r));
+    int err = daemon_load(d->conf_path, &r->loaded, eb);
+    if (err != 0)
+        return err;
+    const struct cjx_conf *conf = r->loaded.conf;
+    const struct cjx_rpc_tls *tls = &r->loaded.tls;
+    if (strcmp(conf->agency, d->agency) != 0)
+        /* The store and its audit log belong to one agency. */
+        err = cjx_errf(eb, CJX_EINVAL,
+                       "agency changed from %s to %s: that needs a restart",
+                       d->agency, conf->agency);
+    if (err == 0)
+        err = check_audit_signer(tls, eb);
+    if (err == 0)
+        err =
+            cjx_rpc_server_prepare_reload(d->server, conf, tls, &r->server, eb);
+    if (err == 0)
+        err = daemon_exchange_prepare_reload(d, conf, tls, &r->delivery, eb);
+    if (err == 0)
+        err = daemon_metrics_prepare_reload(d, conf, tls, &r->metrics, eb);
+    if (err == 0 && d->reload_hook != NULL)
+        err = d->reload_hook(d->reload_hook_arg, eb);
+    if (err != 0)
+        reload_cancel(r);
+    return err;
+}
+
+/* Puts the prepared configuration in force in every module; none of these
+ * steps can fail, so no module is left on the old configuration. */
+static void
+reload_commit(struct cjx_daemon *d, struct reload *r)
+{
+    const struct cjx_conf *conf = r->loaded.conf;
+    const struct cjx_rpc_tls *tls = &r->loaded.tls;
+    struct cjx_errbuf eb;
+    /* Checkpoints from now on are signed with the renewed key. The signer
+     * was built once already; only a lack of memory can refuse it now. */
+    if (cjx_store_set_audit_signer(d->store, tls->key_pem, tls->cert_pem,
+                                   &eb) != 0)
+        cjx_error("daemon", "audit checkpoints keep the old key: %s", eb.msg);
+    daemon_apply_logging(conf);
+    cjx_service_set_conf(d->service, conf);
+    daemon_exchange_commit_reload(d, conf, r->delivery);
+    daemon_metrics_commit_reload(d, r->metrics);
+    cjx_rpc_server_commit_reload(d->server, r->server);
+    r->delivery = NULL;
+    r->metrics = NULL;
+    r->server = NULL;
+    const struct cjx_conf *old = d->conf;
+    d->conf = conf; /* the loaded reference becomes the daemon's */
+    r->loaded.conf = NULL;
+    cjx_conf_unref(old);
+    daemon_loaded_free(&r->loaded);
+}
+
+int
 daemon_reload(struct cjx_daemon *d)
 {
     struct cjx_errbuf eb;
-    struct daemon_loaded l;
+    struct reload r;
     sd_notify(0, "RELOADING=1");
-    int err = daemon_load(d->conf_path, &l, &eb);
-    if (err == 0 && strcmp(l.conf->agency, d->agency) != 0) {
-        /* The store and its audit log belong to one agency. */
-        err = cjx_errf(&eb, CJX_EINVAL,
-                       "agency changed from %s to %s: that needs a restart",
-                       d->agency, l.conf->agency);
-        daemon_loaded_free(&l);
-    }
+    int err = reload_prepare(d, &r, &eb);
     if (err != 0) {
         cjx_error("daemon",
                   "reload refused, keeping the running configuration: %s",
                   eb.msg);
         audit_admin(d, "cjxd/reload", err, eb.msg);
     } else {
-        /* Checkpoints from now on are signed with the renewed key. */
-        if (cjx_store_set_audit_signer(d->store, l.tls.key_pem, l.tls.cert_pem,
-                                       &eb) != 0)
-            cjx_error("daemon", "audit checkpoints keep the old key: %s",
-                      eb.msg);
-        daemon_apply_logging(l.conf);
-        size_t n_rules = l.rules ? cjx_rules_registry_count(l.rules) : 0;
-        cjx_service_set_rules(d->service, l.rules);
-        l.rules = NULL;
-        daemon_exchange_reload(d, &l.tls);
-        daemon_metrics_reload(d, l.conf, &l.tls);
-        cjx_rpc_server_reload(d->server, l.conf, &l.tls);
-        l.conf = NULL;
-        daemon_loaded_free(&l);
+        size_t n_rules = r.loaded.conf->rules
+                             ? cjx_rules_registry_count(r.loaded.conf->rules)
+                             : 0;
+        uint64_t generation = r.loaded.conf->generation;
+        reload_commit(d, &r);
         cjx_info("daemon",
                  "configuration, certificates and %zu rule set(s) "
-                 "reloaded",
-                 n_rules);
+                 "reloaded (generation %llu)",
+                 n_rules, (unsigned long long)generation);
         audit_admin(d, "cjxd/reload", 0, "configuration reloaded");
     }
     sd_notify(0, "READY=1");
+    return err;
 }
 
 void
@@ -326,6 +387,7 @@ daemon_stop(struct cjx_daemon *d)
     cjx_service_free(d->service); /* unhooks from the store */
     cjx_store_close(d->store);
     free(d->handlers);
+    cjx_conf_unref(d->conf);
     memset(d, 0, sizeof(*d));
     cjx_info("daemon", "stopped");
 }

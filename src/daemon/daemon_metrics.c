@@ -25,9 +25,12 @@ struct daemon_metrics {
     /* The delivery worker, once it runs: the listener starts before it. */
     _Atomic(struct cjx_delivery *) delivery;
     const char **paths; /* the handlers' method paths, in their order */
-    /* What the expiry gauges read, replaced on reload. */
+    /* What the expiry gauges read, replaced on reload: the PEM texts in
+     * force and the configuration naming the CRL directory (a
+     * reference). */
     pthread_mutex_t mu;
-    char *ca_pem, *cert_pem, *crl_dir;
+    char *ca_pem, *cert_pem;
+    const struct cjx_conf *conf;
 };
 
 /* ---- scrape-time gauges -------------------------------------------------- */
@@ -236,7 +239,7 @@ write_expiries(struct scrape *s)
     s->kind = "ca";
     cjx_tls_cert_expiries(m->ca_pem, strlen(m->ca_pem), expiry, s);
     s->kind = "crl";
-    cjx_tls_crl_dir_expiries(m->crl_dir, expiry, s);
+    cjx_tls_crl_dir_expiries(m->conf->tls.crl_dir, expiry, s);
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -276,28 +279,54 @@ store_committed(void *arg, int64_t commit_us, int writes)
     cjx_metrics_store_commit(arg, commit_us, writes);
 }
 
-/* Replaces the PEM texts and CRL directory the expiry gauges read. */
-static int
-set_tls(struct daemon_metrics *m, const struct cjx_conf *conf,
-        const struct cjx_rpc_tls *tls)
+/* What the expiry gauges will read after a reload, copied beforehand. */
+struct daemon_metrics_reload {
+    char *ca_pem, *cert_pem;
+    const struct cjx_conf *conf;
+};
+
+void
+daemon_metrics_cancel_reload(struct daemon_metrics_reload *r)
 {
-    char *ca = strdup(tls->ca_pem), *cert = strdup(tls->cert_pem);
-    char *crl = strdup(conf->tls.crl_dir);
-    if (ca == NULL || cert == NULL || crl == NULL) {
-        free(ca);
-        free(cert);
-        free(crl);
-        return CJX_ENOMEM;
+    if (r == NULL)
+        return;
+    free(r->ca_pem);
+    free(r->cert_pem);
+    cjx_conf_unref(r->conf);
+    free(r);
+}
+
+static int
+copy_tls(const struct cjx_conf *conf, const struct cjx_rpc_tls *tls,
+         struct daemon_metrics_reload **out, struct cjx_errbuf *eb)
+{
+    struct daemon_metrics_reload *r = calloc(1, sizeof(*r));
+    if (r != NULL) {
+        r->ca_pem = strdup(tls->ca_pem);
+        r->cert_pem = strdup(tls->cert_pem);
+        r->conf = cjx_conf_ref(conf);
     }
-    pthread_mutex_lock(&m->mu);
-    free(m->ca_pem);
-    free(m->cert_pem);
-    free(m->crl_dir);
-    m->ca_pem = ca;
-    m->cert_pem = cert;
-    m->crl_dir = crl;
-    pthread_mutex_unlock(&m->mu);
+    if (r == NULL || r->ca_pem == NULL || r->cert_pem == NULL) {
+        daemon_metrics_cancel_reload(r);
+        return cjx_errf(eb, CJX_ENOMEM, "metrics: out of memory");
+    }
+    *out = r;
     return 0;
+}
+
+/* Puts the copies in place for the next scrape (taking r over). */
+static void
+install_tls(struct daemon_metrics *m, struct daemon_metrics_reload *r)
+{
+    pthread_mutex_lock(&m->mu);
+    char *ca = m->ca_pem, *cert = m->cert_pem;
+    const struct cjx_conf *conf = m->conf;
+    m->ca_pem = r->ca_pem;
+    m->cert_pem = r->cert_pem;
+    m->conf = r->conf;
+    pthread_mutex_unlock(&m->mu);
+    *r = (struct daemon_metrics_reload){ca, cert, conf};
+    daemon_metrics_cancel_reload(r);
 }
 
 int
@@ -318,12 +347,14 @@ daemon_metrics_new(struct cjx_daemon *d, const struct cjx_conf *conf,
         m->paths[i] = d->handlers[i]->method->path;
     m->d = d;
     pthread_mutex_init(&m->mu, NULL);
+    struct daemon_metrics_reload *files = NULL;
     if (cjx_metrics_new(m->paths, n, &m->metrics) != 0 ||
-        set_tls(m, conf, tls) != 0) {
+        copy_tls(conf, tls, &files, eb) != 0) {
         d->metrics = m;
         daemon_metrics_free(d);
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
     }
+    install_tls(m, files);
     d->metrics = m;
     return 0;
 }
@@ -365,13 +396,36 @@ daemon_metrics_watch_delivery(struct cjx_daemon *d)
         atomic_store(&d->metrics->delivery, d->delivery);
 }
 
-void
-daemon_metrics_reload(struct cjx_daemon *d, const struct cjx_conf *conf,
-                      const struct cjx_rpc_tls *tls)
+int
+daemon_metrics_prepare_reload(struct cjx_daemon *d, const struct cjx_conf *conf,
+                              const struct cjx_rpc_tls *tls,
+                              struct daemon_metrics_reload **out,
+                              struct cjx_errbuf *eb)
 {
-    if (d->metrics != NULL && set_tls(d->metrics, conf, tls) != 0)
-        cjx_warn("metrics", "certificate expiries keep the old files: out of "
-                            "memory");
+    *out = NULL;
+    return d->metrics != NULL ? copy_tls(conf, tls, out, eb) : 0;
+}
+
+void
+daemon_metrics_commit_reload(struct cjx_daemon *d,
+                             struct daemon_metrics_reload *r)
+{
+    if (d->metrics != NULL && r != NULL)
+        install_tls(d->metrics, r);
+    else
+        daemon_metrics_cancel_reload(r);
+}
+
+const struct cjx_conf *
+daemon_metrics_conf(struct cjx_daemon *d)
+{
+    struct daemon_metrics *m = d->metrics;
+    if (m == NULL)
+        return NULL;
+    pthread_mutex_lock(&m->mu);
+    const struct cjx_conf *conf = cjx_conf_ref(m->conf);
+    pthread_mutex_unlock(&m->mu);
+    return conf;
 }
 
 void
@@ -397,7 +451,7 @@ daemon_metrics_free(struct cjx_daemon *d)
     pthread_mutex_destroy(&m->mu);
     free(m->ca_pem);
     free(m->cert_pem);
-    free(m->crl_dir);
+    cjx_conf_unref(m->conf);
     free(m->paths);
     free(m);
     d->metrics = NULL;

@@ -1,5 +1,5 @@
 /* The daemon's relief-exchange workers: the outbox delivery and the
- * configured stand-in, each with its own copy of the configuration. */
+ * configured stand-in, each holding the daemon's configuration. */
 #include <stdlib.h>
 
 #include "cjx/delivery.h"
@@ -19,47 +19,46 @@ int
 daemon_exchange_start(struct cjx_daemon *d, const struct cjx_rpc_tls *tls,
                       struct cjx_errbuf *eb)
 {
-    /* The server owns the configuration it was given; the workers read
-     * the file again, which daemon_load has just checked. */
-    struct cjx_conf *conf = NULL, *standin_conf = NULL;
-    int err = cjx_conf_load(d->conf_path, &conf, eb);
-    if (err == 0)
-        err = cjx_conf_load(d->conf_path, &standin_conf, eb);
     struct cjx_delivery_tls ctls = client_tls(tls);
-    if (err == 0)
-        err = cjx_delivery_start(d->store, conf, &ctls, &d->delivery, eb);
-    cjx_conf_free(conf);
+    int err = cjx_delivery_start(d->store, d->conf, &ctls, &d->delivery, eb);
     if (err == 0) {
-        err = cjx_standin_start(d->service, d->store, standin_conf, &d->standin,
-                                eb);
-        standin_conf = NULL; /* taken over */
+        err = cjx_standin_start(d->service, d->store, d->conf, &d->standin, eb);
         if (err != 0) {
             cjx_delivery_stop(d->delivery);
             d->delivery = NULL;
         }
     }
-    cjx_conf_free(standin_conf);
     return err;
 }
 
-void
-daemon_exchange_reload(struct cjx_daemon *d, const struct cjx_rpc_tls *tls)
+int
+daemon_exchange_prepare_reload(struct cjx_daemon *d,
+                               const struct cjx_conf *conf,
+                               const struct cjx_rpc_tls *tls,
+                               struct cjx_delivery_reload **out,
+                               struct cjx_errbuf *eb)
 {
-    struct cjx_errbuf eb;
-    struct cjx_conf *conf = NULL, *standin_conf = NULL;
-    if (cjx_conf_load(d->conf_path, &conf, &eb) != 0 ||
-        cjx_conf_load(d->conf_path, &standin_conf, &eb) != 0) {
-        cjx_error("daemon", "exchange workers keep their configuration: %s",
-                  eb.msg);
-        cjx_conf_free(conf);
-        return;
-    }
+    *out = NULL;
+    if (d->delivery == NULL)
+        return 0;
     struct cjx_delivery_tls ctls = client_tls(tls);
-    if (d->delivery != NULL)
-        cjx_delivery_reload(d->delivery, conf, &ctls, &eb);
-    cjx_conf_free(conf);
+    return cjx_delivery_prepare_reload(d->delivery, conf, &ctls, out, eb);
+}
+
+void
+daemon_exchange_commit_reload(struct cjx_daemon *d, const struct cjx_conf *conf,
+                              struct cjx_delivery_reload *r)
+{
+    if (r != NULL)
+        cjx_delivery_commit_reload(d->delivery, r);
     /* A stand-in is started or stopped only by a restart. */
-    cjx_standin_reload(d->standin, standin_conf);
+    cjx_standin_reload(d->standin, conf);
+}
+
+void
+daemon_exchange_cancel_reload(struct cjx_delivery_reload *r)
+{
+    cjx_delivery_cancel_reload(r);
 }
 
 void

@@ -141,7 +141,8 @@ main(int argc, char **argv)
         printf("%s: configuration OK (agency %s, %zu registered agencies, "
                "%zu rule sets)\n",
                path, loaded.conf->agency, loaded.conf->registry.n,
-               loaded.rules ? cjx_rules_registry_count(loaded.rules) : 0);
+               loaded.conf->rules ? cjx_rules_registry_count(loaded.conf->rules)
+                                  : 0);
         daemon_loaded_free(&loaded);
         return 0;
     }

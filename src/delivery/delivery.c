@@ -66,6 +66,7 @@ struct cjx_delivery {
     pthread_mutex_t peers_mu;
     struct peer *peers;
     size_t n_peers;
+    const struct cjx_conf *conf; /* the peers' and settings' (a reference) */
 };
 
 /* ---- time and randomness ------------------------------------------------ */
@@ -435,6 +436,21 @@ sender_main(void *arg)
 
 /* ---- peers ------------------------------------------------------------- */
 
+/* Frees peers whose senders are stopped (or were never started). */
+static void
+peers_free(struct peer *peers, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct peer *p = &peers[i];
+        for (int k = 0; k < p->n_senders; k++)
+            if (p->senders[k].started)
+                pthread_join(p->senders[k].thread, NULL);
+        cjx_client_free(p->client);
+        free(p->endpoint);
+    }
+    free(peers);
+}
+
 static void
 peers_stop(struct cjx_delivery *d)
 {
@@ -444,55 +460,78 @@ peers_stop(struct cjx_delivery *d)
     pthread_mutex_unlock(&d->mu);
     for (size_t i = 0; i < d->n_peers; i++)
         cjx_client_cancel(d->peers[i].client);
-    for (size_t i = 0; i < d->n_peers; i++) {
-        struct peer *p = &d->peers[i];
-        for (int k = 0; k < p->n_senders; k++)
-            if (p->senders[k].started)
-                pthread_join(p->senders[k].thread, NULL);
-        cjx_client_free(p->client);
-        free(p->endpoint);
-    }
-    free(d->peers);
+    peers_free(d->peers, d->n_peers);
     d->peers = NULL;
     d->n_peers = 0;
 }
 
+/* The peers of a configuration, connected, their senders not started: all
+ * of a start or reload that can fail. */
+struct cjx_delivery_reload {
+    const struct cjx_conf *conf;
+    struct peer *peers;
+    size_t n_peers;
+};
+
 static int
-peers_start(struct cjx_delivery *d, const struct cjx_conf *conf,
-            const struct cjx_delivery_tls *tls, struct cjx_errbuf *eb)
+peers_connect(struct cjx_delivery *d, const struct cjx_conf *conf,
+              const struct cjx_delivery_tls *tls,
+              struct cjx_delivery_reload *out, struct cjx_errbuf *eb)
 {
-    const struct cjx_exchange_conf *x = &conf->exchange;
+    struct peer *peers =
+        calloc(conf->registry.n ? conf->registry.n : 1, sizeof(*peers));
+    if (peers == NULL)
+        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < conf->registry.n; i++) {
+        const struct cjx_agency *a = &conf->registry.agencies[i];
+        if (a->endpoint[0] == '\0' || strcmp(a->ori, conf->agency) == 0)
+            continue;
+        struct peer *p = &peers[n];
+        p->d = d;
+        snprintf(p->ori, sizeof(p->ori), "%s", a->ori);
+        p->endpoint = strdup(a->endpoint);
+        int err = p->endpoint == NULL
+                      ? cjx_errf(eb, CJX_ENOMEM, "out of memory")
+                      : cjx_client_connect_tls(a->endpoint, tls->ca_pem,
+                                               tls->cert_pem, tls->key_pem,
+                                               &p->client, eb);
+        if (err != 0) {
+            free(p->endpoint);
+            peers_free(peers, n);
+            return err;
+        }
+        n++;
+    }
+    *out = (struct cjx_delivery_reload){
+        .conf = cjx_conf_ref(conf), .peers = peers, .n_peers = n};
+    return 0;
+}
+
+/* Puts connected peers and their configuration's settings in place and
+ * starts their senders; the worker's senders must be stopped. A sender
+ * that cannot start leaves its share of the peer's rows waiting until the
+ * next start or reload; that is logged, not returned, so that a reload
+ * prepared in full is not half undone. */
+static void
+peers_run(struct cjx_delivery *d, struct cjx_delivery_reload *r)
+{
+    const struct cjx_exchange_conf *x = &r->conf->exchange;
     d->batch = x->delivery_batch;
     d->timeout_ms = x->delivery_timeout_ms;
     d->retry_initial_us = (int64_t)x->retry_initial_ms * 1000;
     d->retry_max_us = (int64_t)x->retry_max_ms * 1000;
     d->stopping = 0;
-    d->peers =
-        calloc(conf->registry.n ? conf->registry.n : 1, sizeof(*d->peers));
-    if (d->peers == NULL)
-        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    cjx_conf_unref(d->conf);
+    d->conf = r->conf;
+    d->peers = r->peers;
+    d->n_peers = r->n_peers;
     int streams = x->delivery_streams;
     if (streams > 16)
         streams = 16;
     uint64_t seed = (uint64_t)cjx_clock_now_us() | 1;
-    for (size_t i = 0; i < conf->registry.n; i++) {
-        const struct cjx_agency *a = &conf->registry.agencies[i];
-        if (a->endpoint[0] == '\0' || strcmp(a->ori, conf->agency) == 0)
-            continue;
-        struct peer *p = &d->peers[d->n_peers];
-        p->d = d;
-        snprintf(p->ori, sizeof(p->ori), "%s", a->ori);
-        p->endpoint = strdup(a->endpoint);
-        if (p->endpoint == NULL)
-            return cjx_errf(eb, CJX_ENOMEM, "out of memory");
-        int err =
-            cjx_client_connect_tls(a->endpoint, tls->ca_pem, tls->cert_pem,
-                                   tls->key_pem, &p->client, eb);
-        if (err != 0) {
-            free(p->endpoint);
-            return err;
-        }
-        d->n_peers++;
+    for (size_t i = 0; i < d->n_peers; i++) {
+        struct peer *p = &d->peers[i];
         p->n_senders = streams;
         for (int k = 0; k < streams; k++) {
             struct sender *s = &p->senders[k];
@@ -502,11 +541,14 @@ peers_start(struct cjx_delivery *d, const struct cjx_conf *conf,
             seed = seed * UINT64_C(6364136223846793005) + 1442695040888963407;
             s->rng = seed | 1;
             if (pthread_create(&s->thread, NULL, sender_main, s) != 0)
-                return cjx_errf(eb, CJX_ENOMEM, "cannot start a sender");
-            s->started = 1;
+                cjx_error("delivery",
+                          "cannot start sender %d of %s: its rows wait for "
+                          "the next reload",
+                          k, p->ori);
+            else
+                s->started = 1;
         }
     }
-    return 0;
 }
 
 int
@@ -527,20 +569,21 @@ cjx_delivery_start(struct cjx_store *store, const struct cjx_conf *conf,
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&d->cv, &attr);
     pthread_condattr_destroy(&attr);
+    struct cjx_delivery_reload r;
     int err = cjx_store_add_case_hook(store, on_outbox_rows, d);
     if (err == 0)
-        err = peers_start(d, conf, tls, eb);
+        err = peers_connect(d, conf, tls, &r, eb);
     else
         cjx_errf(eb, err, "delivery: cannot watch the outbox");
     if (err != 0) {
         cjx_store_remove_case_hook(store, on_outbox_rows, d);
-        peers_stop(d);
         pthread_cond_destroy(&d->cv);
         pthread_mutex_destroy(&d->peers_mu);
         pthread_mutex_destroy(&d->mu);
         free(d);
         return err;
     }
+    peers_run(d, &r);
     cjx_info("delivery", "delivering to %zu peer(s), %d stream(s) each",
              d->n_peers, conf->exchange.delivery_streams);
     *out = d;
@@ -548,17 +591,51 @@ cjx_delivery_start(struct cjx_store *store, const struct cjx_conf *conf,
 }
 
 int
-cjx_delivery_reload(struct cjx_delivery *d, const struct cjx_conf *conf,
-                    const struct cjx_delivery_tls *tls, struct cjx_errbuf *eb)
+cjx_delivery_prepare_reload(struct cjx_delivery *d, const struct cjx_conf *conf,
+                            const struct cjx_delivery_tls *tls,
+                            struct cjx_delivery_reload **out,
+                            struct cjx_errbuf *eb)
+{
+    struct cjx_delivery_reload *r = malloc(sizeof(*r));
+    if (r == NULL)
+        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    int err = peers_connect(d, conf, tls, r, eb);
+    if (err != 0) {
+        free(r);
+        return err;
+    }
+    *out = r;
+    return 0;
+}
+
+void
+cjx_delivery_commit_reload(struct cjx_delivery *d,
+                           struct cjx_delivery_reload *r)
 {
     pthread_mutex_lock(&d->peers_mu);
     peers_stop(d);
-    int err = peers_start(d, conf, tls, eb);
+    peers_run(d, r);
     pthread_mutex_unlock(&d->peers_mu);
-    if (err != 0)
-        cjx_error("delivery", "restarting the senders failed: %s",
-                  eb != NULL ? eb->msg : cjx_strerror(err));
-    return err;
+    free(r);
+}
+
+void
+cjx_delivery_cancel_reload(struct cjx_delivery_reload *r)
+{
+    if (r == NULL)
+        return;
+    peers_free(r->peers, r->n_peers);
+    cjx_conf_unref(r->conf);
+    free(r);
+}
+
+const struct cjx_conf *
+cjx_delivery_conf(struct cjx_delivery *d)
+{
+    pthread_mutex_lock(&d->peers_mu);
+    const struct cjx_conf *conf = cjx_conf_ref(d->conf);
+    pthread_mutex_unlock(&d->peers_mu);
+    return conf;
 }
 
 void
@@ -568,6 +645,7 @@ cjx_delivery_stop(struct cjx_delivery *d)
         return;
     cjx_store_remove_case_hook(d->store, on_outbox_rows, d);
     peers_stop(d);
+    cjx_conf_unref(d->conf);
     pthread_cond_destroy(&d->cv);
     pthread_mutex_destroy(&d->peers_mu);
     pthread_mutex_destroy(&d->mu);

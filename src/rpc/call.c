@@ -333,8 +333,7 @@ rpc_call_unref(struct rpc_call *rc)
     grpc_byte_buffer_destroy(rc->send_buf);
     grpc_byte_buffer_destroy(rc->final_buf);
     grpc_slice_unref(rc->status_details);
-    if (rc->conf != NULL)
-        conf_ref_put(rc->conf);
+    cjx_conf_unref(rc->base.conf);
     cjx_arena_fini(&rc->arena);
     cjx_arena_fini(&rc->msg_arena);
     pthread_mutex_destroy(&rc->mu);
@@ -412,7 +411,7 @@ refuse_over_rate(struct rpc_call *rc, const char *ori, int64_t retry_ms)
     snprintf(detail, sizeof(detail),
              "agency %s is over its limit of %d requests/s; retry after %lld "
              "ms",
-             ori, rc->conf->conf->limits.rate_limit_per_agency,
+             ori, rc->base.conf->limits.rate_limit_per_agency,
              (long long)retry_ms);
     log_call_end(rc, "refused", GRPC_STATUS_RESOURCE_EXHAUSTED, detail);
     cjx_metrics_rate_refused(rc->srv->metrics);
@@ -616,9 +615,9 @@ static int
 admit(struct rpc_call *rc)
 {
     struct cjx_errbuf eb;
-    rc->conf = server_conf_get(rc->srv);
-    rc->base.conf = rc->conf->conf;
-    if (identity_of_call(rc->call, rc->conf, &rc->base.caller, &eb) != 0) {
+    rc->base.conf = server_conf_get(rc->srv);
+    if (identity_of_call(rc->call, rc->base.conf, &rc->srv->identities,
+                         &rc->base.caller, &eb) != 0) {
         log_call_end(rc, "refused", GRPC_STATUS_UNAUTHENTICATED, eb.msg);
         fail_now(rc, CJX_EUNAUTH, eb.msg);
         return -1;
@@ -652,9 +651,9 @@ answer_unimplemented(struct rpc_call *rc)
     /* The answer is the same for everyone; the caller is identified for
      * the audit log only. */
     struct cjx_errbuf eb;
-    rc->conf = server_conf_get(rc->srv);
-    rc->base.conf = rc->conf->conf;
-    identity_of_call(rc->call, rc->conf, &rc->base.caller, &eb);
+    rc->base.conf = server_conf_get(rc->srv);
+    identity_of_call(rc->call, rc->base.conf, &rc->srv->identities,
+                     &rc->base.caller, &eb);
     char detail[300];
     snprintf(detail, sizeof(detail), "unknown method %.*s",
              (int)GRPC_SLICE_LENGTH(rc->details.method),

@@ -35,17 +35,19 @@ pem_slot(const char *pem, size_t len)
 }
 
 /* Looks the certificate up, identifying it, checking it against the CRLs
- * and caching it on a miss. The cache lives as long as the configuration
- * snapshot, and a reload brings a new snapshot with the new CRLs: a
+ * and caching it on a miss. An entry counts only under the configuration
+ * that checked it, and a reload brings a new one with the new CRLs: a
  * certificate revoked then is refused on connections opened before. */
 static int
 identify_cached(struct identity_cache *cache, const char *pem, size_t len,
-                const char *trust_domain, const struct cjx_tls_crl_set *crls,
-                struct cjx_peer_identity *out, struct cjx_errbuf *eb)
+                const struct cjx_conf *conf, struct cjx_peer_identity *out,
+                struct cjx_errbuf *eb)
 {
     size_t i = pem_slot(pem, len);
     pthread_mutex_lock(&cache->mu);
-    if (cache->slot[i].pem != NULL && cache->slot[i].pem_len == len &&
+    if (cache->slot[i].pem != NULL &&
+        cache->slot[i].generation == conf->generation &&
+        cache->slot[i].pem_len == len &&
         memcmp(cache->slot[i].pem, pem, len) == 0) {
         *out = cache->slot[i].id;
         pthread_mutex_unlock(&cache->mu);
@@ -53,11 +55,11 @@ identify_cached(struct identity_cache *cache, const char *pem, size_t len,
     }
     pthread_mutex_unlock(&cache->mu);
 
-    int err = cjx_tls_identify(pem, len, trust_domain, out, eb);
+    int err = cjx_tls_identify(pem, len, conf->trust_domain, out, eb);
     if (err == 0)
         err = cjx_tls_check_client_cert(pem, len, eb);
-    if (err == 0 && crls != NULL)
-        err = cjx_tls_crl_set_check(crls, pem, len, eb);
+    if (err == 0 && conf->crls != NULL)
+        err = cjx_tls_crl_set_check(conf->crls, pem, len, eb);
     if (err != 0)
         return err; /* refusals are not cached: they stay visible in logs */
     char *copy = malloc(len);
@@ -68,6 +70,7 @@ identify_cached(struct identity_cache *cache, const char *pem, size_t len,
     free(cache->slot[i].pem);
     cache->slot[i].pem = copy;
     cache->slot[i].pem_len = len;
+    cache->slot[i].generation = conf->generation;
     cache->slot[i].id = *out;
     pthread_mutex_unlock(&cache->mu);
     return 0;
@@ -109,10 +112,10 @@ name_refused_cert(const char *pem, size_t len, struct cjx_caller *out,
 }
 
 int
-identity_of_call(grpc_call *call, struct conf_ref *ref, struct cjx_caller *out,
+identity_of_call(grpc_call *call, const struct cjx_conf *conf,
+                 struct identity_cache *cache, struct cjx_caller *out,
                  struct cjx_errbuf *eb)
 {
-    const struct cjx_conf *conf = ref->conf;
     memset(out, 0, sizeof(*out));
     char *peer = grpc_call_get_peer(call);
     if (peer != NULL) {
@@ -141,9 +144,8 @@ identity_of_call(grpc_call *call, struct conf_ref *ref, struct cjx_caller *out,
         struct cjx_peer_identity id;
         if (pem == NULL) {
             err = cjx_errf(eb, CJX_EUNAUTH, "no client certificate");
-        } else if ((err = identify_cached(&ref->cache, pem->value,
-                                          pem->value_length, conf->trust_domain,
-                                          ref->crls, &id, eb)) == 0) {
+        } else if ((err = identify_cached(cache, pem->value, pem->value_length,
+                                          conf, &id, eb)) == 0) {
             memcpy(out->fingerprint, id.fingerprint, sizeof(out->fingerprint));
             out->agency = cjx_registry_find(&conf->registry, id.ori);
             if (out->agency == NULL)

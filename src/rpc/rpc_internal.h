@@ -14,23 +14,18 @@
 #define IDENTITY_CACHE_SLOTS 64
 
 /* Certificates already identified, so a connection's calls parse its
- * certificate once. Keyed by the PEM text itself. */
+ * certificate once. Keyed by the PEM text itself; an entry counts only for
+ * calls under the configuration generation that checked it (its registry,
+ * trust domain and CRLs), so a reload refuses on connections opened before
+ * what the new configuration refuses. */
 struct identity_cache {
     pthread_mutex_t mu;
     struct {
         char *pem;
         size_t pem_len;
+        uint64_t generation;
         struct cjx_peer_identity id;
     } slot[IDENTITY_CACHE_SLOTS];
-};
-
-/* A configuration shared by the calls that started under it, with the
- * revocation lists that were current when it was put in place. */
-struct conf_ref {
-    struct cjx_conf *conf;
-    struct cjx_tls_crl_set *crls; /* NULL: no revocation checking */
-    struct identity_cache cache;  /* holds only certificates that passed */
-    atomic_int refs;
 };
 
 enum tag_kind {
@@ -97,8 +92,7 @@ struct rpc_call {
     int stream_listed;
     struct rpc_call *next_stream, *prev_stream; /* under srv->streams_mu */
     atomic_llong wait_since_us;                 /* monotonic */
-    struct conf_ref *conf;
-    struct cjx_arena arena; /* the call's memory */
+    struct cjx_arena arena;                     /* the call's memory */
     struct cjx_arena
         msg_arena; /* each client-stream message, reset per message */
     char arena_buf[2048];
@@ -122,7 +116,10 @@ struct cjx_rpc_server {
     pthread_cond_t cond;
     int shutdown_done;
     int live_calls; /* rpc_call objects not yet freed, under mu */
-    struct conf_ref *conf;
+    /* The configuration calls start under (a reference); each call takes
+     * its own reference, in base.conf, for as long as it runs. */
+    const struct cjx_conf *conf;
+    struct identity_cache identities;
     /* The credentials gRPC's file-watcher provider re-reads: in-memory
      * files at /proc/self/fd/N, replaced whole on reload (server.c). */
     int identity_fd, roots_fd;
@@ -141,15 +138,18 @@ struct cjx_rpc_server {
     size_t max_message_bytes;
 };
 
-/* Identifies the caller of call under the configuration conf. Returns 0, or
+/* Identifies the caller of call under the configuration conf (its
+ * registry, trust domain and CRLs), through cache. Returns 0, or
  * CJX_EUNAUTH with the reason in eb. */
-int identity_of_call(grpc_call *call, struct conf_ref *conf,
-                     struct cjx_caller *out, struct cjx_errbuf *eb);
+int identity_of_call(grpc_call *call, const struct cjx_conf *conf,
+                     struct identity_cache *cache, struct cjx_caller *out,
+                     struct cjx_errbuf *eb);
 void identity_cache_init(struct identity_cache *cache);
 void identity_cache_fini(struct identity_cache *cache);
 
-struct conf_ref *server_conf_get(struct cjx_rpc_server *srv);
-void conf_ref_put(struct conf_ref *ref);
+/* The configuration new calls start under, with a reference for the caller
+ * (cjx_conf_unref). */
+const struct cjx_conf *server_conf_get(struct cjx_rpc_server *srv);
 
 /* 1 if agency ori may make one more call now under conf's
  * limits.rate_limit_per_agency (a bucket of one second's worth); 0 with the

@@ -67,43 +67,21 @@ grpc_log_sink(gpr_log_func_args *args)
     cjx_log(level, "grpc", "%s", args->message);
 }
 
-/* ---- configuration snapshots ---------------------------------------- */
+/* ---- the configuration calls start under ------------------------------ */
 
-/* Takes ownership of conf and a reference to crls (which may be NULL). */
-static struct conf_ref *
-conf_ref_new(struct cjx_conf *conf, struct cjx_tls_crl_set *crls)
-{
-    struct conf_ref *ref = calloc(1, sizeof(*ref));
-    if (ref == NULL)
-        return NULL;
-    ref->conf = conf;
-    ref->crls = crls;
-    if (crls != NULL)
-        cjx_tls_crl_set_ref(crls);
-    identity_cache_init(&ref->cache);
-    atomic_init(&ref->refs, 1);
-    return ref;
-}
-
-void
-conf_ref_put(struct conf_ref *ref)
-{
-    if (ref == NULL || atomic_fetch_sub(&ref->refs, 1) != 1)
-        return;
-    identity_cache_fini(&ref->cache);
-    cjx_tls_crl_set_unref(ref->crls);
-    cjx_conf_free(ref->conf);
-    free(ref);
-}
-
-struct conf_ref *
+const struct cjx_conf *
 server_conf_get(struct cjx_rpc_server *srv)
 {
     pthread_mutex_lock(&srv->mu);
-    struct conf_ref *ref = srv->conf;
-    atomic_fetch_add(&ref->refs, 1);
+    const struct cjx_conf *conf = cjx_conf_ref(srv->conf);
     pthread_mutex_unlock(&srv->mu);
-    return ref;
+    return conf;
+}
+
+const struct cjx_conf *
+cjx_rpc_server_conf(struct cjx_rpc_server *srv)
+{
+    return server_conf_get(srv);
 }
 
 int
@@ -291,11 +269,17 @@ memfd_with(const char *name, const char *const *parts, size_t n_parts,
     return fd;
 }
 
-/* Places a new generation of credentials at the watched paths; on failure
- * the old ones stay. */
+/* A generation of credentials written, not yet at the watched paths. */
+struct tls_files {
+    int identity_fd, roots_fd;
+};
+
+static void wipe_fd(int fd);
+
+/* Writes a new generation of credentials; nothing changes for gRPC yet. */
 static int
-publish_tls(struct cjx_rpc_server *srv, const struct cjx_rpc_tls *tls,
-            struct cjx_errbuf *eb)
+write_tls_files(struct cjx_rpc_server *srv, const struct cjx_rpc_tls *tls,
+                struct tls_files *out, struct cjx_errbuf *eb)
 {
     char marker[80];
     long gen = ++srv->tls_generation;
@@ -312,28 +296,45 @@ publish_tls(struct cjx_rpc_server *srv, const struct cjx_rpc_tls *tls,
         return id;
     int ro = memfd_with("cjxd-roots", roots, 1, stamp, eb);
     if (ro < 0) {
-        close(id);
+        wipe_fd(id);
         return ro;
     }
-    int rc = 0;
+    *out = (struct tls_files){id, ro};
+    return 0;
+}
+
+/* Places files written by write_tls_files at the watched paths (taking
+ * them over). dup3 onto a descriptor the server holds open replaces it
+ * atomically; it could fail only if another thread were opening into the
+ * same number, which nothing does, so a failure is logged, not returned:
+ * the old credentials then stay. */
+static void
+install_tls_files(struct cjx_rpc_server *srv, struct tls_files *f)
+{
     if (srv->identity_fd < 0) {
-        srv->identity_fd = id;
-        srv->roots_fd = ro;
-    } else if (dup3(id, srv->identity_fd, O_CLOEXEC) < 0 ||
-               dup3(ro, srv->roots_fd, O_CLOEXEC) < 0) {
-        rc =
-            cjx_errf(eb, CJX_EIO, "replacing credentials: %s", strerror(errno));
-        close(id);
-        close(ro);
-    } else {
-        close(id);
-        close(ro);
+        srv->identity_fd = f->identity_fd;
+        srv->roots_fd = f->roots_fd;
+        snprintf(srv->identity_path, sizeof(srv->identity_path),
+                 "/proc/self/fd/%d", srv->identity_fd);
+        snprintf(srv->roots_path, sizeof(srv->roots_path), "/proc/self/fd/%d",
+                 srv->roots_fd);
+        return;
     }
-    snprintf(srv->identity_path, sizeof(srv->identity_path), "/proc/self/fd/%d",
-             srv->identity_fd);
-    snprintf(srv->roots_path, sizeof(srv->roots_path), "/proc/self/fd/%d",
-             srv->roots_fd);
-    return rc;
+    int id_placed = dup3(f->identity_fd, srv->identity_fd, O_CLOEXEC) >= 0;
+    int ro_placed =
+        id_placed && dup3(f->roots_fd, srv->roots_fd, O_CLOEXEC) >= 0;
+    if (!ro_placed)
+        cjx_error("rpc", "replacing credentials: %s", strerror(errno));
+    /* A file placed at a watched number is shared with it now: closed, not
+     * wiped. */
+    if (id_placed)
+        close(f->identity_fd);
+    else
+        wipe_fd(f->identity_fd);
+    if (ro_placed)
+        close(f->roots_fd);
+    else
+        wipe_fd(f->roots_fd);
 }
 
 /* gRPC reads the credentials by path: fail at start, not at the first
@@ -352,8 +353,7 @@ check_readable(const char *path, struct cjx_errbuf *eb)
 }
 
 static grpc_server_credentials *
-tls_credentials(struct cjx_rpc_server *srv, const struct cjx_conf *conf,
-                const struct cjx_rpc_tls *tls)
+tls_credentials(struct cjx_rpc_server *srv, const struct cjx_conf *conf)
 {
     grpc_tls_certificate_provider *provider =
         grpc_tls_certificate_provider_file_watcher_create(
@@ -370,7 +370,7 @@ tls_credentials(struct cjx_rpc_server *srv, const struct cjx_conf *conf,
         o, GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
     /* gRPC's own CRL check, in OpenSSL's chain verification, runs first;
      * it reads the directory once per TLS context. */
-    if (tls->crls != NULL && conf->tls.crl_dir != NULL &&
+    if (conf->crls != NULL && conf->tls.crl_dir != NULL &&
         conf->tls.crl_dir[0] != '\0')
         grpc_tls_credentials_options_set_crl_directory(o, conf->tls.crl_dir);
     atomic_fetch_add(&srv->revocation->refs, 1); /* the verifier's */
@@ -473,13 +473,15 @@ add_ports(struct cjx_rpc_server *srv, const struct cjx_rpc_server_options *opts,
           const struct cjx_rpc_tls *tls, struct cjx_errbuf *eb)
 {
     if (opts->listen != NULL) {
-        int err = publish_tls(srv, tls, eb);
-        if (err == 0)
+        struct tls_files files;
+        int err = write_tls_files(srv, tls, &files, eb);
+        if (err == 0) {
+            install_tls_files(srv, &files);
             err = check_readable(srv->identity_path, eb);
+        }
         if (err != 0)
             return err;
-        grpc_server_credentials *creds =
-            tls_credentials(srv, srv->conf->conf, tls);
+        grpc_server_credentials *creds = tls_credentials(srv, srv->conf);
         if (creds == NULL)
             return cjx_errf(eb, CJX_ETLS,
                             "the server certificate, key or CA bundle was "
@@ -570,7 +572,8 @@ server_free_parts(struct cjx_rpc_server *srv)
     streamcount_free(srv->conn_streams);
     streamcount_free(srv->agency_streams);
     pthread_mutex_destroy(&srv->streams_mu);
-    conf_ref_put(srv->conf);
+    identity_cache_fini(&srv->identities);
+    cjx_conf_unref(srv->conf);
     pthread_mutex_destroy(&srv->mu);
     pthread_cond_destroy(&srv->cond);
     free(srv);
@@ -578,37 +581,33 @@ server_free_parts(struct cjx_rpc_server *srv)
 
 int
 cjx_rpc_server_start(const struct cjx_rpc_server_options *opts,
-                     struct cjx_conf *conf, const struct cjx_rpc_tls *tls,
+                     const struct cjx_conf *conf, const struct cjx_rpc_tls *tls,
                      struct cjx_rpc_server **out, struct cjx_errbuf *eb)
 {
     struct cjx_rpc_server *srv = calloc(1, sizeof(*srv));
-    if (srv == NULL) {
-        cjx_conf_free(conf);
+    if (srv == NULL)
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
-    }
     pthread_mutex_init(&srv->mu, NULL);
     pthread_mutex_init(&srv->streams_mu, NULL);
     pthread_cond_init(&srv->cond, NULL);
+    identity_cache_init(&srv->identities);
     srv->identity_fd = srv->roots_fd = -1;
     srv->tls_epoch_s = cjx_clock_now_us() / 1000000;
+    srv->conf = cjx_conf_ref(conf);
     if (opts->listen != NULL && tls == NULL) {
-        cjx_conf_free(conf);
         server_free_parts(srv);
         return cjx_errf(eb, CJX_EINVAL, "an mTLS listener needs credentials");
     }
     srv->n_threads = opts->threads > 0 ? opts->threads : 1;
-    srv->conf = conf_ref_new(conf, tls != NULL ? tls->crls : NULL);
     srv->revocation = revocation_new();
     srv->ratelimit = ratelimit_new();
     srv->conn_streams = streamcount_new();
     srv->agency_streams = streamcount_new();
     srv->heartbeat_us =
         calloc((size_t)srv->n_threads, sizeof(*srv->heartbeat_us));
-    if (srv->conf == NULL || srv->revocation == NULL ||
-        srv->ratelimit == NULL || srv->conn_streams == NULL ||
-        srv->agency_streams == NULL || srv->heartbeat_us == NULL) {
-        if (srv->conf == NULL)
-            cjx_conf_free(conf);
+    if (srv->revocation == NULL || srv->ratelimit == NULL ||
+        srv->conn_streams == NULL || srv->agency_streams == NULL ||
+        srv->heartbeat_us == NULL) {
         server_free_parts(srv);
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
     }
@@ -621,8 +620,8 @@ cjx_rpc_server_start(const struct cjx_rpc_server_options *opts,
     srv->max_message_bytes = (size_t)conf->limits.max_message_bytes;
     srv->t_shutdown = (struct rpc_tag){TAG_SHUTDOWN, NULL};
     if (opts->listen != NULL) {
-        revocation_swap(srv->revocation, tls->crls);
-        log_revocation(conf, tls->crls);
+        revocation_swap(srv->revocation, conf->crls);
+        log_revocation(conf, conf->crls);
     }
 
     gpr_set_log_function(grpc_log_sink);
@@ -675,33 +674,63 @@ cjx_rpc_server_port(const struct cjx_rpc_server *srv)
     return srv->port;
 }
 
-void
-cjx_rpc_server_reload(struct cjx_rpc_server *srv, struct cjx_conf *conf,
-                      const struct cjx_rpc_tls *tls)
+struct cjx_rpc_server_reload {
+    const struct cjx_conf *conf;
+    int has_files; /* new credentials for the listener */
+    struct tls_files files;
+};
+
+int
+cjx_rpc_server_prepare_reload(struct cjx_rpc_server *srv,
+                              const struct cjx_conf *conf,
+                              const struct cjx_rpc_tls *tls,
+                              struct cjx_rpc_server_reload **out,
+                              struct cjx_errbuf *eb)
 {
-    /* Without new credentials the CRLs in use stay with the new snapshot. */
-    struct cjx_tls_crl_set *crls =
-        tls != NULL ? tls->crls : revocation_get(srv->revocation);
-    struct conf_ref *fresh = conf_ref_new(conf, crls);
-    if (tls == NULL)
-        cjx_tls_crl_set_unref(crls);
-    if (fresh == NULL) {
-        cjx_error("rpc", "out of memory: keeping the old configuration");
-        cjx_conf_free(conf);
-        return;
-    }
+    struct cjx_rpc_server_reload *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
     if (tls != NULL && srv->identity_fd >= 0) {
-        struct cjx_errbuf eb;
-        if (publish_tls(srv, tls, &eb) != 0)
-            cjx_error("rpc", "keeping the old certificate and key: %s", eb.msg);
-        revocation_swap(srv->revocation, tls->crls);
-        log_revocation(conf, tls->crls);
+        int err = write_tls_files(srv, tls, &r->files, eb);
+        if (err != 0) {
+            free(r);
+            return err;
+        }
+        r->has_files = 1;
+    }
+    r->conf = cjx_conf_ref(conf);
+    *out = r;
+    return 0;
+}
+
+void
+cjx_rpc_server_commit_reload(struct cjx_rpc_server *srv,
+                             struct cjx_rpc_server_reload *r)
+{
+    if (r->has_files) {
+        install_tls_files(srv, &r->files);
+        revocation_swap(srv->revocation, r->conf->crls);
+        log_revocation(r->conf, r->conf->crls);
     }
     pthread_mutex_lock(&srv->mu);
-    struct conf_ref *old = srv->conf;
-    srv->conf = fresh;
+    const struct cjx_conf *old = srv->conf;
+    srv->conf = r->conf; /* the reference passes to the server */
     pthread_mutex_unlock(&srv->mu);
-    conf_ref_put(old);
+    cjx_conf_unref(old);
+    free(r);
+}
+
+void
+cjx_rpc_server_cancel_reload(struct cjx_rpc_server_reload *r)
+{
+    if (r == NULL)
+        return;
+    if (r->has_files) {
+        wipe_fd(r->files.identity_fd);
+        wipe_fd(r->files.roots_fd);
+    }
+    cjx_conf_unref(r->conf);
+    free(r);
 }
 
 int

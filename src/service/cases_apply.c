@@ -554,14 +554,16 @@ static int
 validate_with_rules(struct cjx_service *svc, const ProtobufCMessage *msg,
                     struct cjx_arena *a, struct cjx_errbuf *eb)
 {
-    struct rules_ref *rules = service_rules_get(svc);
+    const struct cjx_conf *rules = service_conf_get(svc);
     const char *flags;
-    int err = cjx_evaluate_validate(rules->reg, msg, a, &flags, eb);
+    int err =
+        cjx_evaluate_validate(service_conf_rules(rules), msg, a, &flags, eb);
     if (err == 0 && msg->descriptor == &cjx__v1__candidate_notice__descriptor)
         err = cjx_evaluate_validate(
-            rules->reg, &((const Cjx__V1__CandidateNotice *)msg)->record->base,
-            a, &flags, eb);
-    service_rules_put(rules);
+            service_conf_rules(rules),
+            &((const Cjx__V1__CandidateNotice *)msg)->record->base, a, &flags,
+            eb);
+    cjx_conf_unref(rules);
     return err;
 }
 
@@ -604,10 +606,11 @@ evaluate_petition(struct case_op *op, Cjx__V1__Petition *p,
         as_of.day = d;
         q.as_of = &as_of;
     }
-    struct rules_ref *rules = service_rules_get(op->svc);
+    const struct cjx_conf *rules = service_conf_get(op->svc);
     const struct cjx_rules_set *set =
-        rules->reg != NULL ? cjx_evaluate_pick_set(rules->reg, NULL, &q, eb)
-                           : NULL;
+        service_conf_rules(rules) != NULL
+            ? cjx_evaluate_pick_set(service_conf_rules(rules), NULL, &q, eb)
+            : NULL;
     int err;
     if (set == NULL) {
         err = cjx_errf(eb, CJX_ESTATE,
@@ -631,7 +634,7 @@ evaluate_petition(struct case_op *op, Cjx__V1__Petition *p,
         else if (err == CJX_ERULE || err == CJX_EINVAL)
             err = CJX_EINVAL;
     }
-    service_rules_put(rules);
+    cjx_conf_unref(rules);
     return err;
 }
 

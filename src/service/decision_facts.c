@@ -123,9 +123,9 @@ decision_facts_check(struct cjx_service *svc,
     cjx_stored_case_fini(svc->store, &c);
     if (notice == NULL || notice->record == NULL)
         return 0;
-    struct rules_ref *rules = service_rules_get(svc);
-    if (rules->reg != NULL)
-        err = check_against(notice, d, rules->reg, a, eb);
-    service_rules_put(rules);
+    const struct cjx_conf *rules = service_conf_get(svc);
+    if (service_conf_rules(rules) != NULL)
+        err = check_against(notice, d, service_conf_rules(rules), a, eb);
+    cjx_conf_unref(rules);
     return err;
 }

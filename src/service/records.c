@@ -60,9 +60,10 @@ validate_with_rules(struct cjx_call *c, const Cjx__V1__ConvictionRecord *rec,
                     struct cjx_arena *arena, const char **flags,
                     struct cjx_errbuf *eb)
 {
-    struct rules_ref *rules = service_rules_get(service_of(c));
-    int err = cjx_evaluate_validate(rules->reg, &rec->base, arena, flags, eb);
-    service_rules_put(rules);
+    const struct cjx_conf *rules = service_conf_get(service_of(c));
+    int err = cjx_evaluate_validate(service_conf_rules(rules), &rec->base,
+                                    arena, flags, eb);
+    cjx_conf_unref(rules);
     return err;
 }
 

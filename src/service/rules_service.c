@@ -12,36 +12,37 @@
 /* Evaluates one request into *out (arena memory). Returns 0 or an error
  * with detail. */
 static int
-evaluate_one(struct rules_ref *rules, const Cjx__V1__EvaluateRequest *req,
+evaluate_one(const struct cjx_conf *conf, const Cjx__V1__EvaluateRequest *req,
              struct cjx_arena *arena, Cjx__V1__EvaluateResponse *out,
              struct cjx_errbuf *eb)
 {
     if (req->query == NULL)
         return cjx_errf(eb, CJX_EINVAL, "query: required");
+    struct cjx_rules_registry *rules = service_conf_rules(conf);
     const struct cjx_rules_set *set =
-        cjx_evaluate_pick_set(rules->reg, req->rule_set, req->query, eb);
+        cjx_evaluate_pick_set(rules, req->rule_set, req->query, eb);
     if (set == NULL)
-        return rules->reg == NULL ? CJX_ESTATE : CJX_EINVAL;
+        return rules == NULL ? CJX_ESTATE : CJX_EINVAL;
     return cjx_evaluate_query(set, req->query, arena, out, eb);
 }
 
 static void
 evaluate(struct cjx_call *c, const ProtobufCMessage *msg)
 {
-    struct rules_ref *rules = service_rules_get(c->service);
+    const struct cjx_conf *conf = service_conf_get(c->service);
     struct cjx_errbuf eb;
     Cjx__V1__EvaluateResponse resp;
-    int err = evaluate_one(rules, (const Cjx__V1__EvaluateRequest *)msg,
+    int err = evaluate_one(conf, (const Cjx__V1__EvaluateRequest *)msg,
                            c->arena, &resp, &eb);
     if (err == 0)
         c->ops->reply(c, &resp.base);
     else
         c->ops->fail(c, err, eb.msg);
-    service_rules_put(rules); /* after reply: strings borrow from the sets */
+    cjx_conf_unref(conf); /* after reply: strings borrow from the sets */
 }
 
 struct eval_stream {
-    struct rules_ref *rules; /* held for the whole stream */
+    const struct cjx_conf *conf; /* its rule sets, held for the stream */
     Cjx__V1__EvaluateResult **results;
     size_t n;
 };
@@ -50,7 +51,7 @@ static void
 eval_stream_free(struct cjx_call *c)
 {
     struct eval_stream *s = c->state;
-    service_rules_put(s->rules);
+    cjx_conf_unref(s->conf);
     free(s->results);
     free(s);
     c->state = NULL;
@@ -67,7 +68,7 @@ eval_begin(struct cjx_call *c)
         c->ops->fail(c, CJX_ENOMEM, "out of memory");
         return;
     }
-    s->rules = service_rules_get(c->service);
+    s->conf = service_conf_get(c->service);
     c->state = s;
     c->ops->request_next(c);
 }
@@ -93,7 +94,7 @@ eval_on_message(struct cjx_call *c, const ProtobufCMessage *msg)
     }
     cjx__v1__evaluate_result__init(r);
     struct cjx_errbuf eb;
-    int err = evaluate_one(s->rules, (const Cjx__V1__EvaluateRequest *)msg,
+    int err = evaluate_one(s->conf, (const Cjx__V1__EvaluateRequest *)msg,
                            c->arena, resp, &eb);
     r->code = cjx_err_status_code(err);
     if (err == 0)

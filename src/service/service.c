@@ -44,7 +44,7 @@ cjx_service_new(struct cjx_store *store, struct cjx_service **out)
     follow_hub_init(&svc->hub);
     follow_hub_init(&svc->audit_hub);
     atomic_init(&svc->audit_closing, 0);
-    pthread_mutex_init(&svc->rules_mu, NULL);
+    pthread_mutex_init(&svc->conf_mu, NULL);
     pthread_mutex_init(&svc->peers_mu, NULL);
     svc->version = CJX_VERSION;
     svc->started_us = cjx_clock_now_us();
@@ -84,52 +84,36 @@ cjx_service_free(struct cjx_service *svc)
     health_free(svc->health);
     follow_hub_fini(&svc->hub);
     follow_hub_fini(&svc->audit_hub);
-    service_rules_put(svc->rules);
-    pthread_mutex_destroy(&svc->rules_mu);
+    cjx_conf_unref(svc->conf);
+    pthread_mutex_destroy(&svc->conf_mu);
     pthread_mutex_destroy(&svc->peers_mu);
     free(svc);
 }
 
 void
-cjx_service_set_rules(struct cjx_service *svc, struct cjx_rules_registry *reg)
+cjx_service_set_conf(struct cjx_service *svc, const struct cjx_conf *conf)
 {
-    struct rules_ref *ref = calloc(1, sizeof(*ref));
-    if (ref == NULL) {
-        cjx_rules_registry_free(reg);
-        return;
-    }
-    ref->reg = reg;
-    atomic_init(&ref->refs, 1);
-    pthread_mutex_lock(&svc->rules_mu);
-    struct rules_ref *old = svc->rules;
-    svc->rules = ref;
-    pthread_mutex_unlock(&svc->rules_mu);
-    service_rules_put(old);
+    conf = cjx_conf_ref(conf);
+    pthread_mutex_lock(&svc->conf_mu);
+    const struct cjx_conf *old = svc->conf;
+    svc->conf = conf;
+    pthread_mutex_unlock(&svc->conf_mu);
+    cjx_conf_unref(old);
 }
 
-/* What calls see while no rule sets are configured. */
-static struct rules_ref no_rules = {.reg = NULL, .refs = 1};
-
-struct rules_ref *
-service_rules_get(struct cjx_service *svc)
+const struct cjx_conf *
+service_conf_get(struct cjx_service *svc)
 {
-    pthread_mutex_lock(&svc->rules_mu);
-    struct rules_ref *ref = svc->rules;
-    if (ref != NULL)
-        atomic_fetch_add(&ref->refs, 1);
-    pthread_mutex_unlock(&svc->rules_mu);
-    return ref != NULL ? ref : &no_rules;
+    pthread_mutex_lock(&svc->conf_mu);
+    const struct cjx_conf *conf = cjx_conf_ref(svc->conf);
+    pthread_mutex_unlock(&svc->conf_mu);
+    return conf;
 }
 
-void
-service_rules_put(struct rules_ref *ref)
+const struct cjx_conf *
+cjx_service_conf(struct cjx_service *svc)
 {
-    if (ref == NULL || ref == &no_rules)
-        return;
-    if (atomic_fetch_sub(&ref->refs, 1) == 1) {
-        cjx_rules_registry_free(ref->reg);
-        free(ref);
-    }
+    return service_conf_get(svc);
 }
 
 /* Every service's handlers, in a stable order. */

@@ -11,17 +11,13 @@
 struct case_hub;
 struct health;
 
-/* A rule registry shared by the calls that use it; the last user frees it. */
-struct rules_ref {
-    struct cjx_rules_registry *reg;
-    atomic_int refs;
-};
-
 struct cjx_service {
     struct cjx_store *store;
-    struct follow_hub hub;    /* WatchRecords streams (feed.c) */
-    pthread_mutex_t rules_mu; /* guards the rules pointer, not the sets */
-    struct rules_ref *rules;
+    struct follow_hub hub;   /* WatchRecords streams (feed.c) */
+    pthread_mutex_t conf_mu; /* guards the conf pointer */
+    /* The configuration work outside a call's runs on, with its rule sets
+     * (a reference); NULL until cjx_service_set_conf. */
+    const struct cjx_conf *conf;
     struct follow_hub audit_hub; /* TailAudit and ExportAudit streams */
     atomic_int audit_closing;    /* verifications in progress stop */
     struct case_hub *cases;      /* WatchCases streams (cases_feed.c) */
@@ -34,10 +30,16 @@ struct cjx_service {
     void *peers_arg;
 };
 
-/* The current rule sets, referenced (NULL registry inside if none are
- * configured); release with service_rules_put(). */
-struct rules_ref *service_rules_get(struct cjx_service *svc);
-void service_rules_put(struct rules_ref *ref);
+/* The service's configuration, with a reference for the caller (release
+ * with cjx_conf_unref; NULL before any is set). Whoever uses its rule sets
+ * holds it until done with strings borrowed from them. */
+const struct cjx_conf *service_conf_get(struct cjx_service *svc);
+/* conf's rule sets; NULL when none are configured (or conf is NULL). */
+static inline struct cjx_rules_registry *
+service_conf_rules(const struct cjx_conf *conf)
+{
+    return conf != NULL ? conf->rules : NULL;
+}
 
 /* Handler tables of each service file. */
 extern const struct cjx_handler cjx_records_handlers[];

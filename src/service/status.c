@@ -111,12 +111,15 @@ add_file_expiries(struct status_build *b, const char *kind, const char *path)
 static void
 add_rule_sets(struct status_build *b)
 {
-    struct rules_ref *ref = service_rules_get(b->c->service);
-    size_t n = ref->reg != NULL ? cjx_rules_registry_count(ref->reg) : 0;
+    const struct cjx_conf *ref = service_conf_get(b->c->service);
+    size_t n = service_conf_rules(ref) != NULL
+                   ? cjx_rules_registry_count(service_conf_rules(ref))
+                   : 0;
     Cjx__V1__RuleSetStatus **sets =
         cjx_arena_alloc(b->c->arena, (n ? n : 1) * sizeof(*sets));
     for (size_t i = 0; sets != NULL && i < n; i++) {
-        const struct cjx_rules_set *set = cjx_rules_registry_at(ref->reg, i);
+        const struct cjx_rules_set *set =
+            cjx_rules_registry_at(service_conf_rules(ref), i);
         Cjx__V1__RuleSetStatus *r = cjx_arena_alloc(b->c->arena, sizeof(*r));
         if (r == NULL)
             break;
@@ -129,7 +132,7 @@ add_rule_sets(struct status_build *b)
     if (sets == NULL || b->st->n_rule_sets != n)
         b->failed = 1;
     b->st->rule_sets = sets;
-    service_rules_put(ref);
+    cjx_conf_unref(ref);
 }
 
 /* The database and its write-ahead log, as they stand on disk. */

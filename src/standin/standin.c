@@ -4,7 +4,6 @@
 
 #include <openssl/evp.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,18 +22,14 @@
 /* Steps submitted and not yet done before reading the feed pauses. */
 #define WINDOW 1024
 
-/* A configuration shared by the steps submitted under it. */
-struct conf_ref {
-    struct cjx_conf *conf;
-    atomic_int refs;
-};
-
 struct cjx_standin {
     struct cjx_service *svc;
     struct cjx_store *store;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    struct conf_ref *conf;
+    /* The configuration the next feed read runs on (a reference); each
+     * read, and each step it submits, holds one of its own. */
+    const struct cjx_conf *conf;
     int stopping;
     uint64_t generation; /* bumped by the case hook */
     int outstanding;     /* steps submitted, not done */
@@ -43,26 +38,6 @@ struct cjx_standin {
     /* What the stand-in did, for the log at stop. */
     int64_t taken, refused;
 };
-
-static void
-conf_ref_put(struct conf_ref *r)
-{
-    if (r != NULL && atomic_fetch_sub(&r->refs, 1) == 1) {
-        cjx_conf_free(r->conf);
-        free(r);
-    }
-}
-
-static struct conf_ref *
-conf_ref_new(struct cjx_conf *conf)
-{
-    struct conf_ref *r = malloc(sizeof(*r));
-    if (r == NULL)
-        return NULL;
-    r->conf = conf;
-    atomic_init(&r->refs, 1);
-    return r;
-}
 
 /* ---- the policies ---------------------------------------------------------- */
 
@@ -312,7 +287,7 @@ cjx_standin_step(const struct cjx_conf *conf, int event, const void *bytes,
 
 struct step_done_arg {
     struct cjx_standin *s;
-    struct conf_ref *conf;
+    const struct cjx_conf *conf;
 };
 
 static void
@@ -322,7 +297,7 @@ step_done(void *arg, const struct cjx_cases_outcome *o)
     struct cjx_standin *s = a->s;
     if (o->err != 0)
         cjx_debug("standin", "step refused: %s", o->detail);
-    conf_ref_put(a->conf);
+    cjx_conf_unref(a->conf);
     free(a);
     pthread_mutex_lock(&s->mu);
     s->outstanding--;
@@ -336,7 +311,7 @@ step_done(void *arg, const struct cjx_cases_outcome *o)
 
 struct feed_read {
     struct cjx_standin *s;
-    struct conf_ref *conf;
+    const struct cjx_conf *conf;
     struct cjx_arena arena;
     int64_t last;
 };
@@ -354,12 +329,11 @@ submit_step(struct feed_read *r, const ProtobufCMessage *msg)
     int err = CJX_ENOMEM;
     if (a != NULL) {
         a->s = s;
-        a->conf = r->conf;
-        atomic_fetch_add(&r->conf->refs, 1);
-        err = cjx_cases_submit_local(s->svc, r->conf->conf, msg, "stand-in",
+        a->conf = cjx_conf_ref(r->conf);
+        err = cjx_cases_submit_local(s->svc, r->conf, msg, "stand-in",
                                      step_done, a);
         if (err != 0) {
-            conf_ref_put(a->conf);
+            cjx_conf_unref(a->conf);
             free(a);
         }
     }
@@ -383,9 +357,8 @@ feed_visit(void *arg, const struct cjx_stored_case *c)
     if (c->current_seq != c->seq)
         return 0;
     cjx_arena_reset(&r->arena);
-    ProtobufCMessage *step =
-        cjx_standin_step(r->conf->conf, c->event, c->body, c->body_len,
-                         cjx_clock_now_us(), &r->arena);
+    ProtobufCMessage *step = cjx_standin_step(
+        r->conf, c->event, c->body, c->body_len, cjx_clock_now_us(), &r->arena);
     if (step != NULL)
         submit_step(r, step);
     return 0;
@@ -416,15 +389,14 @@ standin_main(void *arg)
             break;
         }
         uint64_t seen = s->generation;
-        r.conf = s->conf;
-        atomic_fetch_add(&r.conf->refs, 1);
+        r.conf = cjx_conf_ref(s->conf);
         pthread_mutex_unlock(&s->mu);
 
         r.last = s->cursor;
         struct cjx_errbuf eb;
         int err = cjx_store_read_case_changes(s->store, s->cursor, FEED_BATCH,
                                               feed_visit, &r, &eb);
-        conf_ref_put(r.conf);
+        cjx_conf_unref(r.conf);
         if (err != 0)
             cjx_error("standin", "reading the case feed: %s", eb.msg);
         int moved = r.last != s->cursor;
@@ -446,7 +418,7 @@ standin_main(void *arg)
 
 int
 cjx_standin_start(struct cjx_service *svc, struct cjx_store *store,
-                  struct cjx_conf *conf, struct cjx_standin **out,
+                  const struct cjx_conf *conf, struct cjx_standin **out,
                   struct cjx_errbuf *eb)
 {
     *out = NULL;
@@ -458,21 +430,14 @@ cjx_standin_start(struct cjx_service *svc, struct cjx_store *store,
         ((self->role == CJX_ROLE_PROSECUTOR && x->standin_prosecutor) ||
          (self->role == CJX_ROLE_COURT && x->standin_court) ||
          (self->role == CJX_ROLE_DOJ && x->standin_doj_acknowledge));
-    if (!configured) {
-        cjx_conf_free(conf);
+    if (!configured)
         return 0;
-    }
     struct cjx_standin *s = calloc(1, sizeof(*s));
-    struct conf_ref *ref = conf_ref_new(conf);
-    if (s == NULL || ref == NULL) {
-        free(s);
-        free(ref);
-        cjx_conf_free(conf);
+    if (s == NULL)
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
-    }
     s->svc = svc;
     s->store = store;
-    s->conf = ref;
+    s->conf = cjx_conf_ref(conf);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     int err = cjx_store_add_case_hook(store, on_case_commit, s);
@@ -481,7 +446,7 @@ cjx_standin_start(struct cjx_service *svc, struct cjx_store *store,
         err = CJX_ENOMEM;
     }
     if (err != 0) {
-        conf_ref_put(ref);
+        cjx_conf_unref(s->conf);
         pthread_cond_destroy(&s->cv);
         pthread_mutex_destroy(&s->mu);
         free(s);
@@ -496,22 +461,25 @@ cjx_standin_start(struct cjx_service *svc, struct cjx_store *store,
 }
 
 void
-cjx_standin_reload(struct cjx_standin *s, struct cjx_conf *conf)
+cjx_standin_reload(struct cjx_standin *s, const struct cjx_conf *conf)
 {
-    if (s == NULL) {
-        cjx_conf_free(conf);
+    if (s == NULL)
         return;
-    }
-    struct conf_ref *ref = conf_ref_new(conf);
-    if (ref == NULL) {
-        cjx_conf_free(conf);
-        return;
-    }
+    conf = cjx_conf_ref(conf);
     pthread_mutex_lock(&s->mu);
-    struct conf_ref *old = s->conf;
-    s->conf = ref;
+    const struct cjx_conf *old = s->conf;
+    s->conf = conf;
     pthread_mutex_unlock(&s->mu);
-    conf_ref_put(old);
+    cjx_conf_unref(old);
+}
+
+const struct cjx_conf *
+cjx_standin_conf(struct cjx_standin *s)
+{
+    pthread_mutex_lock(&s->mu);
+    const struct cjx_conf *conf = cjx_conf_ref(s->conf);
+    pthread_mutex_unlock(&s->mu);
+    return conf;
 }
 
 void
@@ -532,7 +500,7 @@ cjx_standin_stop(struct cjx_standin *s)
     pthread_mutex_unlock(&s->mu);
     cjx_info("standin", "stand-in stopped: %lld step(s) taken, %lld refused",
              (long long)s->taken, (long long)s->refused);
-    conf_ref_put(s->conf);
+    cjx_conf_unref(s->conf);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);

@@ -57,7 +57,7 @@ setup(void **state)
     cjx_clock_set_source(fixed_now);
     assert_int_equal(cjx_store_sqlite_open(path, NULL, &f->store, &eb), 0);
     assert_int_equal(cjx_service_new(f->store, &f->svc), 0);
-    f->conf = calloc(1, sizeof(*f->conf));
+    f->conf = cjx_conf_new();
     f->conf->agency = strdup(DOJ);
     char reg[512];
     snprintf(reg, sizeof(reg), "%s/cases/agencies.yaml",
@@ -83,7 +83,7 @@ teardown(void **state)
     cjx_service_shutdown(f->svc);
     cjx_service_free(f->svc);
     cjx_store_close(f->store);
-    cjx_conf_free(f->conf);
+    cjx_conf_unref(f->conf);
     cjx_clock_set_source(NULL);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);

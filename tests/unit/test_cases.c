@@ -477,7 +477,8 @@ test_cases__rule_sets__check_incoming_decisions(void **state)
     struct cjx_errbuf eb;
     if (cjx_rules_registry_load_dir(dir, cjx_evaluate_types(), &reg, &eb) != 0)
         fail_msg("%s", eb.msg);
-    cjx_service_set_rules(f->svc, reg);
+    f->conf->rules = reg; /* released with the configuration */
+    cjx_service_set_conf(f->svc, f->conf);
     court_has_notice(f, "A1", CJX__V1__RELIEF__RELIEF_REDUCE_TO_MISDEMEANOR);
     struct step_buf s;
     challenge(&s, "c1", "A1", "X");

@@ -4,6 +4,7 @@
 #include <execinfo.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -282,7 +283,7 @@ check_expectations(const char *sub, int as_registry)
             struct cjx_conf *c = NULL;
             rc = cjx_conf_load(path, &c, &eb);
             if (rc == 0)
-                cjx_conf_free(c);
+                cjx_conf_unref(c);
         }
         if (strcmp(cjx_err_name(rc), code) != 0 || strcmp(eb.msg, want) != 0) {
             print_error("%s:\n  want %s %s\n  got  %s %s\n", path, code, want,
@@ -341,7 +342,7 @@ test_conf__every_key_set__values_read_and_paths_resolved(void **state)
     assert_int_equal(c->limits.keepalive_timeout_ms, 10000);
     assert_int_equal(c->limits.rate_limit_per_agency, 200);
     assert_int_equal(c->registry.n, 7);
-    cjx_conf_free(c);
+    cjx_conf_unref(c);
 }
 
 static void
@@ -369,7 +370,7 @@ test_conf__only_required_keys__defaults_apply(void **state)
     assert_int_equal(c->limits.keepalive_time_ms, 60000);
     assert_int_equal(c->limits.keepalive_timeout_ms, 20000);
     assert_int_equal(c->limits.rate_limit_per_agency, 0);
-    cjx_conf_free(c);
+    cjx_conf_unref(c);
 }
 
 static void
@@ -385,7 +386,7 @@ test_conf__store__sqlite_unless_set(void **state)
     assert_int_equal(c->store.backend, CJX_STORE_SQLITE);
     assert_string_equal(c->store.dsn, "");
     assert_string_equal(c->store.password_file, "");
-    cjx_conf_free(c);
+    cjx_conf_unref(c);
 }
 
 static void
@@ -405,7 +406,7 @@ test_conf__store_postgresql__dsn_and_password_file_read(void **state)
     data_path(want, sizeof(want), "secrets/pg.pass");
     assert_string_equal(c->store.password_file, want);
     assert_int_equal(c->store.outbox_lease_seconds, 30);
-    cjx_conf_free(c);
+    cjx_conf_unref(c);
 }
 
 static void
@@ -428,7 +429,7 @@ test_conf__relative_config_path__made_absolute(void **state)
     assert_string_equal(c->path, want);
     snprintf(want, sizeof(want), "%s/certs/ca.pem", here);
     assert_string_equal(c->tls.ca, want);
-    cjx_conf_free(c);
+    cjx_conf_unref(c);
 }
 
 /* "%d/" stands for systemd's credentials directory, as it does in units. */
@@ -453,7 +454,7 @@ test_conf__credentials_paths__resolved_from_the_environment(void **state)
     assert_string_equal(c->tls.cert, "/run/credentials/cjxd.service/cjxd.pem");
     data_path(want, sizeof(want), "a");
     assert_string_equal(c->tls.ca, want); /* others stay beside the file */
-    cjx_conf_free(c);
+    cjx_conf_unref(c);
 
     /* Outside systemd there is no such directory: said at the key. */
     c = NULL;
@@ -541,13 +542,117 @@ test_conf__role_names__round_trip(void **state)
 }
 
 static void
-test_conf__free__accepts_null(void **state)
+test_conf__unref__accepts_null(void **state)
 {
     (void)state;
-    cjx_conf_free(NULL);
+    cjx_conf_unref(NULL);
     cjx_registry_fini(NULL);
     struct cjx_registry empty = {NULL, 0};
     cjx_registry_fini(&empty);
+}
+
+/* ---- Sharing: references and generations ----------------------------------- */
+
+struct ref_churn {
+    const struct cjx_conf *conf;
+    long rounds;
+    long mismatches; /* cjx_conf_ref returned another pointer */
+};
+
+static void *
+churn_references(void *arg)
+{
+    struct ref_churn *r = arg;
+    for (long i = 0; i < r->rounds; i++) {
+        const struct cjx_conf *mine = cjx_conf_ref(r->conf);
+        if (mine != r->conf || mine->registry.n == 0)
+            r->mismatches++;
+        cjx_conf_unref(mine);
+    }
+    return NULL;
+}
+
+/* The contract of include/cjx/conf.h: a load holds one reference, each
+ * cjx_conf_ref one more (the same object), an unref that is not the last
+ * frees nothing, and the last frees all the load allocated, however many
+ * threads took and gave back references meanwhile. */
+static void
+test_conf__references__only_the_last_unref_frees(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    data_path(path, sizeof(path), "minimal.yaml");
+    struct cjx_conf *c = NULL;
+    struct cjx_errbuf eb = {{0}};
+#if FAULT_INJECTION
+    memset(&fault, 0, sizeof(fault));
+    fault.counting = 1;
+#endif
+    if (cjx_conf_load(path, &c, &eb) != 0)
+        fail_msg("%s", eb.msg);
+#if FAULT_INJECTION
+    fault.counting = 0;
+    long held = fault.live; /* the blocks the configuration holds */
+    assert_true(held > 0);
+#endif
+    assert_int_equal(atomic_load(&c->refs), 1);
+    assert_ptr_equal(cjx_conf_ref(c), c);
+    assert_ptr_equal(cjx_conf_ref(c), c);
+    assert_int_equal(atomic_load(&c->refs), 3);
+
+    struct ref_churn churn[4];
+    pthread_t threads[4];
+    for (int i = 0; i < 4; i++) {
+        churn[i] = (struct ref_churn){.conf = c, .rounds = 20000};
+        assert_int_equal(
+            pthread_create(&threads[i], NULL, churn_references, &churn[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(churn[i].mismatches, 0);
+    }
+    assert_int_equal(atomic_load(&c->refs), 3);
+
+#if FAULT_INJECTION
+    fault.counting = 1;
+#endif
+    cjx_conf_unref(c);
+    cjx_conf_unref(c);
+#if FAULT_INJECTION
+    assert_int_equal(fault.live, held); /* nothing freed yet */
+#endif
+    assert_int_equal(atomic_load(&c->refs), 1);
+    assert_string_equal(c->listen, "[::]:7441"); /* still whole */
+    cjx_conf_unref(c);
+#if FAULT_INJECTION
+    fault.counting = 0;
+    assert_int_equal(fault.live, 0); /* everything the load made */
+#endif
+    cjx_conf_ref(NULL);
+    cjx_conf_unref(NULL);
+}
+
+/* Each load is a configuration of its own, told apart by its generation:
+ * distinct and increasing, also for the same file read twice. */
+static void
+test_conf__generation__new_for_every_load(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    data_path(path, sizeof(path), "minimal.yaml");
+    struct cjx_conf *a = NULL, *b = NULL;
+    struct cjx_errbuf eb = {{0}};
+    if (cjx_conf_load(path, &a, &eb) != 0 || cjx_conf_load(path, &b, &eb) != 0)
+        fail_msg("%s", eb.msg);
+    struct cjx_conf *by_hand = cjx_conf_new();
+    assert_non_null(by_hand);
+    assert_true(a->generation > 0);
+    assert_true(b->generation > a->generation);
+    assert_true(by_hand->generation > b->generation);
+    assert_int_equal(atomic_load(&by_hand->refs), 1);
+    cjx_conf_unref(a);
+    cjx_conf_unref(b);
+    cjx_conf_unref(by_hand);
 }
 
 /* ---- Refusals ------------------------------------------------------------- */
@@ -640,7 +745,7 @@ parse_inline(const char *text, size_t len, struct cjx_errbuf *eb)
     int rc = cjx_conf_parse(text, len, path, &c, eb);
     if (rc == 0) {
         assert_non_null(c);
-        cjx_conf_free(c);
+        cjx_conf_unref(c);
     }
     return rc;
 }
@@ -662,7 +767,7 @@ test_conf__metrics_without_listen__loopback_only(void **state)
     if (cjx_conf_parse(text, sizeof(text) - 1, path, &c, &eb) != 0)
         fail_msg("%s", eb.msg);
     assert_string_equal(c->metrics_listen, "127.0.0.1:9464");
-    cjx_conf_free(c);
+    cjx_conf_unref(c);
 }
 
 static void
@@ -795,7 +900,7 @@ test_conf__garbled_variants__never_crash(void **state)
             if (f == 0) {
                 struct cjx_conf *c = NULL;
                 rc = cjx_conf_parse(text, cut, path, &c, &eb);
-                cjx_conf_free(c);
+                cjx_conf_unref(c);
             } else {
                 struct cjx_registry reg = {NULL, 0};
                 rc = cjx_registry_parse(text, cut, path, &reg, &eb);
@@ -813,7 +918,7 @@ test_conf__garbled_variants__never_crash(void **state)
                 if (f == 0) {
                     struct cjx_conf *c = NULL;
                     rc = cjx_conf_parse(text, len, path, &c, &eb);
-                    cjx_conf_free(c);
+                    cjx_conf_unref(c);
                 } else {
                     struct cjx_registry reg = {NULL, 0};
                     rc = cjx_registry_parse(text, len, path, &reg, &eb);
@@ -873,7 +978,7 @@ load_conf(const char *path)
 {
     struct cjx_conf *c = NULL;
     int rc = cjx_conf_load(path, &c, NULL);
-    cjx_conf_free(c);
+    cjx_conf_unref(c);
     return rc;
 }
 
@@ -964,7 +1069,7 @@ test_conf__dev_cert_script_configs__all_load(void **state)
             assert_string_equal(a->county, agencies[j].county);
             assert_string_equal(a->endpoint, agencies[j].listen);
         }
-        cjx_conf_free(c);
+        cjx_conf_unref(c);
     }
     remove_tree(out);
     free(out);
@@ -1023,7 +1128,7 @@ test_conf__exchange_section__every_key_read(void **state)
     assert_int_equal(da->prosecutes, CJX_PROSECUTES_ALL);
     assert_int_equal(ca->prosecutes,
                      CJX_PROSECUTES_MISDEMEANOR | CJX_PROSECUTES_INFRACTION);
-    cjx_conf_free(c);
+    cjx_conf_unref(c);
 }
 
 static void
@@ -1048,7 +1153,7 @@ test_conf__no_exchange_section__statutory_schedule_and_no_stand_ins(
     const struct cjx_agency *court =
         cjx_registry_find(&c->registry, "CA038033J");
     assert_int_equal(court->prosecutes, 0);
-    cjx_conf_free(c);
+    cjx_conf_unref(c);
 }
 
 int
@@ -1069,7 +1174,9 @@ main(void)
             test_conf__credentials_paths__resolved_from_the_environment),
         cmocka_unit_test(test_conf__registry__sorted_and_found_by_ori),
         cmocka_unit_test(test_conf__role_names__round_trip),
-        cmocka_unit_test(test_conf__free__accepts_null),
+        cmocka_unit_test(test_conf__unref__accepts_null),
+        cmocka_unit_test(test_conf__references__only_the_last_unref_frees),
+        cmocka_unit_test(test_conf__generation__new_for_every_load),
         cmocka_unit_test(test_conf__broken_configs__refused_at_the_right_place),
         cmocka_unit_test(
             test_conf__broken_registries__refused_at_the_right_place),

@@ -389,7 +389,8 @@ test_relief__decision_facts__rechecked_by_the_court(void **state)
     struct cjx_errbuf eb;
     if (cjx_rules_registry_load_dir(dir, cjx_evaluate_types(), &reg, &eb) != 0)
         fail_msg("%s", eb.msg);
-    cjx_service_set_rules(f->svc, reg);
+    f->conf->rules = reg; /* released with the configuration */
+    cjx_service_set_conf(f->svc, f->conf);
 
     court_has_quantity_question(f, "F1");
     court_has_quantity_question(f, "F2");

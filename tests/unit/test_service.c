@@ -66,7 +66,7 @@ setup(void **state)
     struct cjx_errbuf eb;
     assert_int_equal(cjx_store_sqlite_open(path, NULL, &f->store, &eb), 0);
     assert_int_equal(cjx_service_new(f->store, &f->svc), 0);
-    f->conf = calloc(1, sizeof(*f->conf));
+    f->conf = cjx_conf_new();
     f->conf->agency = strdup("CA0000001");
     char reg[512];
     snprintf(reg, sizeof(reg), "%s/service/agencies.yaml",
@@ -83,7 +83,7 @@ teardown(void **state)
     cjx_service_shutdown(f->svc);
     cjx_service_free(f->svc);
     cjx_store_close(f->store);
-    cjx_conf_free(f->conf);
+    cjx_conf_unref(f->conf);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
     assert_int_equal(system(cmd), 0);
@@ -506,7 +506,8 @@ load_rules(struct fixture *f)
     snprintf(dir, sizeof(dir), "%s/../../rules", getenv("CJX_TEST_DATA"));
     if (cjx_rules_registry_load_dir(dir, cjx_evaluate_types(), &reg, &eb) != 0)
         fail_msg("%s", eb.msg);
-    cjx_service_set_rules(f->svc, reg);
+    f->conf->rules = reg; /* released with the configuration */
+    cjx_service_set_conf(f->svc, f->conf);
 }
 
 static void

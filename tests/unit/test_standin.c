@@ -27,7 +27,7 @@ static int
 setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    f->conf = calloc(1, sizeof(*f->conf));
+    f->conf = cjx_conf_new();
     char reg[512];
     struct cjx_errbuf eb;
     snprintf(reg, sizeof(reg), "%s/cases/agencies.yaml",
@@ -53,7 +53,7 @@ static int
 teardown(void **state)
 {
     struct fixture *f = *state;
-    cjx_conf_free(f->conf);
+    cjx_conf_unref(f->conf);
     cjx_arena_fini(&f->arena);
     free(f);
     return 0;

@@ -698,7 +698,7 @@ test_tls__check_own__via_generated_config__accepted(void **state)
         fail_msg("%s", eb.msg);
     cjx_tls_free_pem(cert, cl);
     cjx_tls_free_pem(key, kl);
-    cjx_conf_free(c);
+    cjx_conf_unref(c);
 }
 
 static void

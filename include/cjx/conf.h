@@ -8,6 +8,7 @@
 #ifndef CJX_CONF_H
 #define CJX_CONF_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -249,5 +250,26 @@ const struct cjx_conf *cjx_conf_ref(const struct cjx_conf *conf);
  * registry, rule sets and CRLs. conf must not be used by this holder
  * afterwards. Accepts NULL. */
 void cjx_conf_unref(const struct cjx_conf *conf);
+
+/* Where a module keeps the configuration it runs on: one reference, which
+ * a reload replaces while other threads take references of their own from
+ * it. Every holder of a configuration that changes at run time keeps it in
+ * one of these. */
+struct cjx_conf_slot {
+    pthread_mutex_t mu;
+    const struct cjx_conf *conf; /* read through cjx_conf_slot_get */
+};
+
+/* Puts a reference to conf (NULL ok) in the slot. */
+void cjx_conf_slot_init(struct cjx_conf_slot *slot,
+                        const struct cjx_conf *conf);
+/* The configuration in the slot, with a reference for the caller
+ * (cjx_conf_unref; NULL if the slot holds none). */
+const struct cjx_conf *cjx_conf_slot_get(struct cjx_conf_slot *slot);
+/* Replaces the slot's configuration with a reference to conf and gives the
+ * old one back; holders of references to the old one keep it. */
+void cjx_conf_slot_set(struct cjx_conf_slot *slot, const struct cjx_conf *conf);
+/* Gives the slot's reference back. */
+void cjx_conf_slot_fini(struct cjx_conf_slot *slot);
 
 #endif

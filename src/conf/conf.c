@@ -122,6 +122,43 @@ cjx_conf_unref(const struct cjx_conf *conf)
         conf_free(c);
 }
 
+void
+cjx_conf_slot_init(struct cjx_conf_slot *slot, const struct cjx_conf *conf)
+{
+    pthread_mutex_init(&slot->mu, NULL);
+    slot->conf = cjx_conf_ref(conf);
+}
+
+const struct cjx_conf *
+cjx_conf_slot_get(struct cjx_conf_slot *slot)
+{
+    /* The count must go up before a concurrent set can give the slot's
+     * reference back: hence the lock rather than an atomic pointer. */
+    pthread_mutex_lock(&slot->mu);
+    const struct cjx_conf *conf = cjx_conf_ref(slot->conf);
+    pthread_mutex_unlock(&slot->mu);
+    return conf;
+}
+
+void
+cjx_conf_slot_set(struct cjx_conf_slot *slot, const struct cjx_conf *conf)
+{
+    conf = cjx_conf_ref(conf);
+    pthread_mutex_lock(&slot->mu);
+    const struct cjx_conf *old = slot->conf;
+    slot->conf = conf;
+    pthread_mutex_unlock(&slot->mu);
+    cjx_conf_unref(old);
+}
+
+void
+cjx_conf_slot_fini(struct cjx_conf_slot *slot)
+{
+    cjx_conf_unref(slot->conf);
+    slot->conf = NULL;
+    pthread_mutex_destroy(&slot->mu);
+}
+
 static void
 conf_free(struct cjx_conf *conf)
 {

@@ -66,7 +66,7 @@ struct cjx_delivery {
     pthread_mutex_t peers_mu;
     struct peer *peers;
     size_t n_peers;
-    const struct cjx_conf *conf; /* the peers' and settings' (a reference) */
+    struct cjx_conf_slot conf; /* the peers' and settings' */
 };
 
 /* ---- time and randomness ------------------------------------------------ */
@@ -522,8 +522,8 @@ peers_run(struct cjx_delivery *d, struct cjx_delivery_reload *r)
     d->retry_initial_us = (int64_t)x->retry_initial_ms * 1000;
     d->retry_max_us = (int64_t)x->retry_max_ms * 1000;
     d->stopping = 0;
-    cjx_conf_unref(d->conf);
-    d->conf = r->conf;
+    cjx_conf_slot_set(&d->conf, r->conf);
+    cjx_conf_unref(r->conf);
     d->peers = r->peers;
     d->n_peers = r->n_peers;
     int streams = x->delivery_streams;
@@ -562,6 +562,7 @@ cjx_delivery_start(struct cjx_store *store, const struct cjx_conf *conf,
     if (d == NULL)
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
     d->store = store;
+    cjx_conf_slot_init(&d->conf, NULL);
     pthread_mutex_init(&d->mu, NULL);
     pthread_mutex_init(&d->peers_mu, NULL);
     pthread_condattr_t attr;
@@ -577,6 +578,7 @@ cjx_delivery_start(struct cjx_store *store, const struct cjx_conf *conf,
         cjx_errf(eb, err, "delivery: cannot watch the outbox");
     if (err != 0) {
         cjx_store_remove_case_hook(store, on_outbox_rows, d);
+        cjx_conf_slot_fini(&d->conf);
         pthread_cond_destroy(&d->cv);
         pthread_mutex_destroy(&d->peers_mu);
         pthread_mutex_destroy(&d->mu);
@@ -632,10 +634,7 @@ cjx_delivery_cancel_reload(struct cjx_delivery_reload *r)
 const struct cjx_conf *
 cjx_delivery_conf(struct cjx_delivery *d)
 {
-    pthread_mutex_lock(&d->peers_mu);
-    const struct cjx_conf *conf = cjx_conf_ref(d->conf);
-    pthread_mutex_unlock(&d->peers_mu);
-    return conf;
+    return cjx_conf_slot_get(&d->conf);
 }
 
 void
@@ -645,7 +644,7 @@ cjx_delivery_stop(struct cjx_delivery *d)
         return;
     cjx_store_remove_case_hook(d->store, on_outbox_rows, d);
     peers_stop(d);
-    cjx_conf_unref(d->conf);
+    cjx_conf_slot_fini(&d->conf);
     pthread_cond_destroy(&d->cv);
     pthread_mutex_destroy(&d->peers_mu);
     pthread_mutex_destroy(&d->mu);

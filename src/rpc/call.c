@@ -615,7 +615,7 @@ static int
 admit(struct rpc_call *rc)
 {
     struct cjx_errbuf eb;
-    rc->base.conf = server_conf_get(rc->srv);
+    rc->base.conf = cjx_rpc_server_conf(rc->srv);
     if (identity_of_call(rc->call, rc->base.conf, &rc->srv->identities,
                          &rc->base.caller, &eb) != 0) {
         log_call_end(rc, "refused", GRPC_STATUS_UNAUTHENTICATED, eb.msg);
@@ -651,7 +651,7 @@ answer_unimplemented(struct rpc_call *rc)
     /* The answer is the same for everyone; the caller is identified for
      * the audit log only. */
     struct cjx_errbuf eb;
-    rc->base.conf = server_conf_get(rc->srv);
+    rc->base.conf = cjx_rpc_server_conf(rc->srv);
     identity_of_call(rc->call, rc->base.conf, &rc->srv->identities,
                      &rc->base.caller, &eb);
     char detail[300];

@@ -112,13 +112,13 @@ struct cjx_rpc_server {
     char *local_socket;
     atomic_int shutting_down;
     struct rpc_tag t_shutdown;
-    pthread_mutex_t mu; /* guards conf, tls and the shutdown flag below */
+    pthread_mutex_t mu; /* guards the shutdown flag and count below */
     pthread_cond_t cond;
     int shutdown_done;
     int live_calls; /* rpc_call objects not yet freed, under mu */
-    /* The configuration calls start under (a reference); each call takes
-     * its own reference, in base.conf, for as long as it runs. */
-    const struct cjx_conf *conf;
+    /* The configuration calls start under; each call takes its own
+     * reference, in base.conf, for as long as it runs. */
+    struct cjx_conf_slot conf;
     struct identity_cache identities;
     /* The credentials gRPC's file-watcher provider re-reads: in-memory
      * files at /proc/self/fd/N, replaced whole on reload (server.c). */
@@ -146,10 +146,6 @@ int identity_of_call(grpc_call *call, const struct cjx_conf *conf,
                      struct cjx_errbuf *eb);
 void identity_cache_init(struct identity_cache *cache);
 void identity_cache_fini(struct identity_cache *cache);
-
-/* The configuration new calls start under, with a reference for the caller
- * (cjx_conf_unref). */
-const struct cjx_conf *server_conf_get(struct cjx_rpc_server *srv);
 
 /* 1 if agency ori may make one more call now under conf's
  * limits.rate_limit_per_agency (a bucket of one second's worth); 0 with the

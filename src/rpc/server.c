@@ -70,18 +70,9 @@ grpc_log_sink(gpr_log_func_args *args)
 /* ---- the configuration calls start under ------------------------------ */
 
 const struct cjx_conf *
-server_conf_get(struct cjx_rpc_server *srv)
-{
-    pthread_mutex_lock(&srv->mu);
-    const struct cjx_conf *conf = cjx_conf_ref(srv->conf);
-    pthread_mutex_unlock(&srv->mu);
-    return conf;
-}
-
-const struct cjx_conf *
 cjx_rpc_server_conf(struct cjx_rpc_server *srv)
 {
-    return server_conf_get(srv);
+    return cjx_conf_slot_get(&srv->conf);
 }
 
 int
@@ -481,7 +472,7 @@ add_ports(struct cjx_rpc_server *srv, const struct cjx_rpc_server_options *opts,
         }
         if (err != 0)
             return err;
-        grpc_server_credentials *creds = tls_credentials(srv, srv->conf);
+        grpc_server_credentials *creds = tls_credentials(srv, srv->conf.conf);
         if (creds == NULL)
             return cjx_errf(eb, CJX_ETLS,
                             "the server certificate, key or CA bundle was "
@@ -573,7 +564,7 @@ server_free_parts(struct cjx_rpc_server *srv)
     streamcount_free(srv->agency_streams);
     pthread_mutex_destroy(&srv->streams_mu);
     identity_cache_fini(&srv->identities);
-    cjx_conf_unref(srv->conf);
+    cjx_conf_slot_fini(&srv->conf);
     pthread_mutex_destroy(&srv->mu);
     pthread_cond_destroy(&srv->cond);
     free(srv);
@@ -593,7 +584,7 @@ cjx_rpc_server_start(const struct cjx_rpc_server_options *opts,
     identity_cache_init(&srv->identities);
     srv->identity_fd = srv->roots_fd = -1;
     srv->tls_epoch_s = cjx_clock_now_us() / 1000000;
-    srv->conf = cjx_conf_ref(conf);
+    cjx_conf_slot_init(&srv->conf, conf);
     if (opts->listen != NULL && tls == NULL) {
         server_free_parts(srv);
         return cjx_errf(eb, CJX_EINVAL, "an mTLS listener needs credentials");
@@ -712,11 +703,8 @@ cjx_rpc_server_commit_reload(struct cjx_rpc_server *srv,
         revocation_swap(srv->revocation, r->conf->crls);
         log_revocation(r->conf, r->conf->crls);
     }
-    pthread_mutex_lock(&srv->mu);
-    const struct cjx_conf *old = srv->conf;
-    srv->conf = r->conf; /* the reference passes to the server */
-    pthread_mutex_unlock(&srv->mu);
-    cjx_conf_unref(old);
+    cjx_conf_slot_set(&srv->conf, r->conf);
+    cjx_conf_unref(r->conf);
     free(r);
 }
 

@@ -554,7 +554,7 @@ static int
 validate_with_rules(struct cjx_service *svc, const ProtobufCMessage *msg,
                     struct cjx_arena *a, struct cjx_errbuf *eb)
 {
-    const struct cjx_conf *rules = service_conf_get(svc);
+    const struct cjx_conf *rules = cjx_service_conf(svc);
     const char *flags;
     int err =
         cjx_evaluate_validate(service_conf_rules(rules), msg, a, &flags, eb);
@@ -606,7 +606,7 @@ evaluate_petition(struct case_op *op, Cjx__V1__Petition *p,
         as_of.day = d;
         q.as_of = &as_of;
     }
-    const struct cjx_conf *rules = service_conf_get(op->svc);
+    const struct cjx_conf *rules = cjx_service_conf(op->svc);
     const struct cjx_rules_set *set =
         service_conf_rules(rules) != NULL
             ? cjx_evaluate_pick_set(service_conf_rules(rules), NULL, &q, eb)

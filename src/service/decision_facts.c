@@ -123,7 +123,7 @@ decision_facts_check(struct cjx_service *svc,
     cjx_stored_case_fini(svc->store, &c);
     if (notice == NULL || notice->record == NULL)
         return 0;
-    const struct cjx_conf *rules = service_conf_get(svc);
+    const struct cjx_conf *rules = cjx_service_conf(svc);
     if (service_conf_rules(rules) != NULL)
         err = check_against(notice, d, service_conf_rules(rules), a, eb);
     cjx_conf_unref(rules);

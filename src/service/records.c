@@ -60,7 +60,7 @@ validate_with_rules(struct cjx_call *c, const Cjx__V1__ConvictionRecord *rec,
                     struct cjx_arena *arena, const char **flags,
                     struct cjx_errbuf *eb)
 {
-    const struct cjx_conf *rules = service_conf_get(service_of(c));
+    const struct cjx_conf *rules = cjx_service_conf(service_of(c));
     int err = cjx_evaluate_validate(service_conf_rules(rules), &rec->base,
                                     arena, flags, eb);
     cjx_conf_unref(rules);

@@ -29,7 +29,7 @@ evaluate_one(const struct cjx_conf *conf, const Cjx__V1__EvaluateRequest *req,
 static void
 evaluate(struct cjx_call *c, const ProtobufCMessage *msg)
 {
-    const struct cjx_conf *conf = service_conf_get(c->service);
+    const struct cjx_conf *conf = cjx_service_conf(c->service);
     struct cjx_errbuf eb;
     Cjx__V1__EvaluateResponse resp;
     int err = evaluate_one(conf, (const Cjx__V1__EvaluateRequest *)msg,
@@ -68,7 +68,7 @@ eval_begin(struct cjx_call *c)
         c->ops->fail(c, CJX_ENOMEM, "out of memory");
         return;
     }
-    s->conf = service_conf_get(c->service);
+    s->conf = cjx_service_conf(c->service);
     c->state = s;
     c->ops->request_next(c);
 }

@@ -44,7 +44,7 @@ cjx_service_new(struct cjx_store *store, struct cjx_service **out)
     follow_hub_init(&svc->hub);
     follow_hub_init(&svc->audit_hub);
     atomic_init(&svc->audit_closing, 0);
-    pthread_mutex_init(&svc->conf_mu, NULL);
+    cjx_conf_slot_init(&svc->conf, NULL);
     pthread_mutex_init(&svc->peers_mu, NULL);
     svc->version = CJX_VERSION;
     svc->started_us = cjx_clock_now_us();
@@ -84,8 +84,7 @@ cjx_service_free(struct cjx_service *svc)
     health_free(svc->health);
     follow_hub_fini(&svc->hub);
     follow_hub_fini(&svc->audit_hub);
-    cjx_conf_unref(svc->conf);
-    pthread_mutex_destroy(&svc->conf_mu);
+    cjx_conf_slot_fini(&svc->conf);
     pthread_mutex_destroy(&svc->peers_mu);
     free(svc);
 }
@@ -93,27 +92,13 @@ cjx_service_free(struct cjx_service *svc)
 void
 cjx_service_set_conf(struct cjx_service *svc, const struct cjx_conf *conf)
 {
-    conf = cjx_conf_ref(conf);
-    pthread_mutex_lock(&svc->conf_mu);
-    const struct cjx_conf *old = svc->conf;
-    svc->conf = conf;
-    pthread_mutex_unlock(&svc->conf_mu);
-    cjx_conf_unref(old);
-}
-
-const struct cjx_conf *
-service_conf_get(struct cjx_service *svc)
-{
-    pthread_mutex_lock(&svc->conf_mu);
-    const struct cjx_conf *conf = cjx_conf_ref(svc->conf);
-    pthread_mutex_unlock(&svc->conf_mu);
-    return conf;
+    cjx_conf_slot_set(&svc->conf, conf);
 }
 
 const struct cjx_conf *
 cjx_service_conf(struct cjx_service *svc)
 {
-    return service_conf_get(svc);
+    return cjx_conf_slot_get(&svc->conf);
 }
 
 /* Every service's handlers, in a stable order. */

@@ -13,11 +13,10 @@ struct health;
 
 struct cjx_service {
     struct cjx_store *store;
-    struct follow_hub hub;   /* WatchRecords streams (feed.c) */
-    pthread_mutex_t conf_mu; /* guards the conf pointer */
-    /* The configuration work outside a call's runs on, with its rule sets
-     * (a reference); NULL until cjx_service_set_conf. */
-    const struct cjx_conf *conf;
+    struct follow_hub hub; /* WatchRecords streams (feed.c) */
+    /* The configuration the services run on, with its rule sets; none
+     * until cjx_service_set_conf. */
+    struct cjx_conf_slot conf;
     struct follow_hub audit_hub; /* TailAudit and ExportAudit streams */
     atomic_int audit_closing;    /* verifications in progress stop */
     struct case_hub *cases;      /* WatchCases streams (cases_feed.c) */
@@ -30,11 +29,9 @@ struct cjx_service {
     void *peers_arg;
 };
 
-/* The service's configuration, with a reference for the caller (release
- * with cjx_conf_unref; NULL before any is set). Whoever uses its rule sets
- * holds it until done with strings borrowed from them. */
-const struct cjx_conf *service_conf_get(struct cjx_service *svc);
-/* conf's rule sets; NULL when none are configured (or conf is NULL). */
+/* The service's configuration is taken with cjx_service_conf(); whoever
+ * uses its rule sets holds it until done with strings borrowed from them.
+ * conf's rule sets; NULL when none are configured (or conf is NULL). */
 static inline struct cjx_rules_registry *
 service_conf_rules(const struct cjx_conf *conf)
 {

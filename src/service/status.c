@@ -111,7 +111,7 @@ add_file_expiries(struct status_build *b, const char *kind, const char *path)
 static void
 add_rule_sets(struct status_build *b)
 {
-    const struct cjx_conf *ref = service_conf_get(b->c->service);
+    const struct cjx_conf *ref = cjx_service_conf(b->c->service);
     size_t n = service_conf_rules(ref) != NULL
                    ? cjx_rules_registry_count(service_conf_rules(ref))
                    : 0;

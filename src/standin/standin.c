@@ -27,9 +27,9 @@ struct cjx_standin {
     struct cjx_store *store;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    /* The configuration the next feed read runs on (a reference); each
-     * read, and each step it submits, holds one of its own. */
-    const struct cjx_conf *conf;
+    /* The configuration the next feed read runs on; each read, and each
+     * step it submits, holds a reference of its own. */
+    struct cjx_conf_slot conf;
     int stopping;
     uint64_t generation; /* bumped by the case hook */
     int outstanding;     /* steps submitted, not done */
@@ -389,8 +389,8 @@ standin_main(void *arg)
             break;
         }
         uint64_t seen = s->generation;
-        r.conf = cjx_conf_ref(s->conf);
         pthread_mutex_unlock(&s->mu);
+        r.conf = cjx_conf_slot_get(&s->conf);
 
         r.last = s->cursor;
         struct cjx_errbuf eb;
@@ -437,7 +437,7 @@ cjx_standin_start(struct cjx_service *svc, struct cjx_store *store,
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
     s->svc = svc;
     s->store = store;
-    s->conf = cjx_conf_ref(conf);
+    cjx_conf_slot_init(&s->conf, conf);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     int err = cjx_store_add_case_hook(store, on_case_commit, s);
@@ -446,7 +446,7 @@ cjx_standin_start(struct cjx_service *svc, struct cjx_store *store,
         err = CJX_ENOMEM;
     }
     if (err != 0) {
-        cjx_conf_unref(s->conf);
+        cjx_conf_slot_fini(&s->conf);
         pthread_cond_destroy(&s->cv);
         pthread_mutex_destroy(&s->mu);
         free(s);
@@ -463,23 +463,14 @@ cjx_standin_start(struct cjx_service *svc, struct cjx_store *store,
 void
 cjx_standin_reload(struct cjx_standin *s, const struct cjx_conf *conf)
 {
-    if (s == NULL)
-        return;
-    conf = cjx_conf_ref(conf);
-    pthread_mutex_lock(&s->mu);
-    const struct cjx_conf *old = s->conf;
-    s->conf = conf;
-    pthread_mutex_unlock(&s->mu);
-    cjx_conf_unref(old);
+    if (s != NULL)
+        cjx_conf_slot_set(&s->conf, conf);
 }
 
 const struct cjx_conf *
 cjx_standin_conf(struct cjx_standin *s)
 {
-    pthread_mutex_lock(&s->mu);
-    const struct cjx_conf *conf = cjx_conf_ref(s->conf);
-    pthread_mutex_unlock(&s->mu);
-    return conf;
+    return cjx_conf_slot_get(&s->conf);
 }
 
 void
@@ -500,7 +491,7 @@ cjx_standin_stop(struct cjx_standin *s)
     pthread_mutex_unlock(&s->mu);
     cjx_info("standin", "stand-in stopped: %lld step(s) taken, %lld refused",
              (long long)s->taken, (long long)s->refused);
-    cjx_conf_unref(s->conf);
+    cjx_conf_slot_fini(&s->conf);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);

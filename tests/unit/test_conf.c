@@ -655,6 +655,40 @@ test_conf__generation__new_for_every_load(void **state)
     cjx_conf_unref(by_hand);
 }
 
+/* A slot holds one reference; setting it gives that one back, and those
+ * who took the old configuration from it keep theirs. */
+static void
+test_conf__slot__set_replaces_and_holders_keep_theirs(void **state)
+{
+    (void)state;
+    struct cjx_conf *a = cjx_conf_new(), *b = cjx_conf_new();
+    assert_non_null(a);
+    assert_non_null(b);
+    struct cjx_conf_slot slot;
+    cjx_conf_slot_init(&slot, a);
+    assert_int_equal(atomic_load(&a->refs), 2);
+    const struct cjx_conf *held = cjx_conf_slot_get(&slot);
+    assert_ptr_equal(held, a);
+    assert_int_equal(atomic_load(&a->refs), 3);
+
+    cjx_conf_slot_set(&slot, b);
+    assert_int_equal(atomic_load(&a->refs), 2); /* ours and held */
+    assert_int_equal(atomic_load(&b->refs), 2);
+    const struct cjx_conf *now = cjx_conf_slot_get(&slot);
+    assert_ptr_equal(now, b);
+    cjx_conf_unref(now);
+    cjx_conf_unref(held);
+    assert_int_equal(atomic_load(&a->refs), 1);
+
+    cjx_conf_slot_fini(&slot);
+    assert_int_equal(atomic_load(&b->refs), 1);
+    cjx_conf_slot_init(&slot, NULL);
+    assert_null(cjx_conf_slot_get(&slot));
+    cjx_conf_slot_fini(&slot);
+    cjx_conf_unref(a);
+    cjx_conf_unref(b);
+}
+
 /* ---- Refusals ------------------------------------------------------------- */
 
 static void
@@ -1177,6 +1211,7 @@ main(void)
         cmocka_unit_test(test_conf__unref__accepts_null),
         cmocka_unit_test(test_conf__references__only_the_last_unref_frees),
         cmocka_unit_test(test_conf__generation__new_for_every_load),
+        cmocka_unit_test(test_conf__slot__set_replaces_and_holders_keep_theirs),
         cmocka_unit_test(test_conf__broken_configs__refused_at_the_right_place),
         cmocka_unit_test(
             test_conf__broken_registries__refused_at_the_right_place),

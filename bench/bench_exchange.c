@@ -215,7 +215,8 @@ ingest_start(struct ingest_server *s, int noop)
     snprintf(path, sizeof(path), "%s/rules", source_dir);
     if (cjx_rules_registry_load_dir(path, cjx_evaluate_types(), &reg, &eb) != 0)
         cjx_fatal("bench", "%s", eb.msg);
-    cjx_service_set_rules(s->service, reg);
+    conf->rules = reg; /* released with the configuration */
+    cjx_service_set_conf(s->service, conf);
     char *ca = slurp("ca.pem"), *cert = slurp("sf-da.pem"),
          *key = slurp("sf-da.key");
     struct cjx_rpc_tls tls = {.ca_pem = ca, .cert_pem = cert, .key_pem = key};

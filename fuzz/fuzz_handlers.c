@@ -60,7 +60,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     if (cjx_rules_registry_load_dir(path, cjx_evaluate_types(), &rules, &eb) !=
         0)
         abort();
-    cjx_service_set_rules(svc, rules);
+    conf->rules = rules; /* released with the configuration */
+    cjx_service_set_conf(svc, conf);
     return 0;
 }
 

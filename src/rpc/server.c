@@ -698,8 +698,10 @@ void
 cjx_rpc_server_commit_reload(struct cjx_rpc_server *srv,
                              struct cjx_rpc_server_reload *r)
 {
-    if (r->has_files) {
+    if (r->has_files)
         install_tls_files(srv, &r->files);
+    if (srv->identity_fd >= 0) {
+        /* Handshakes check the same CRLs as the calls from now on. */
         revocation_swap(srv->revocation, r->conf->crls);
         log_revocation(r->conf, r->conf->crls);
     }

@@ -20,16 +20,18 @@
  * their writes still complete and stay applied, and their refusals are
  * counted in the call's audit note like those of a finished stream.
  *
- * A client that goes away (on_cancel, or on_end after a failed read) gets
- * no reply; its queued writes still complete. The state, and the call's
- * reference the engine holds, are released once the call's outcome is
- * given (or the call is cancelled) and no write is queued.
+ * After on_cancel (the client went away) nothing more is read and no reply
+ * is built; a read that fails ends the stream as a half-close does, and the
+ * transport drops the reply to a call that is already over. Queued writes
+ * complete either way. The state, and the call's reference the engine
+ * holds, are released once the call's outcome is given (or the call is
+ * cancelled) and no write is queued.
  *
  * Threads: the transport runs on_message and on_end for one call one at a
  * time, since the engine asks for the next message only once the last one
  * is handled; write completions come from a store thread, possibly before
  * the operation that queued them has returned. One lock per batch guards
- * the engine's state; the operations run without it. */
+ * the engine's state; the operations but the reply run without it. */
 #ifndef CJX_SERVICE_BULK_H
 #define CJX_SERVICE_BULK_H
 

@@ -75,6 +75,29 @@ bulk_release(struct bulk *b)
     c->ops->unref(c);
 }
 
+/* Builds the one reply of the batch and ends the call with it. */
+static void
+bulk_reply_locked(struct bulk *b)
+{
+    /* No message is handled once the batch has ended, so the scratch arena
+     * is free for the reply. */
+    struct cjx_arena *a = &b->scratch;
+    cjx_arena_reset(a);
+    ProtobufCMessage **results =
+        cjx_arena_alloc(a, (b->n ? b->n : 1) * sizeof(*results));
+    size_t accepted = 0, built = 0;
+    for (; results != NULL && built < b->n; built++) {
+        if ((results[built] = b->ops->result(a, b->items[built])) == NULL)
+            break;
+        accepted += b->items[built]->code == 0;
+    }
+    if (results == NULL || built < b->n)
+        b->call->ops->fail(b->call, CJX_ENOMEM,
+                           "out of memory building the response");
+    else
+        b->ops->reply(b->call, results, b->n, accepted);
+}
+
 /* Replies once no more messages will come and every write is done (not to
  * a client that went away). Returns whether the batch can be released. */
 static int
@@ -82,14 +105,8 @@ bulk_settle_locked(struct bulk *b)
 {
     if (b->ended && b->outstanding == 0 && !b->settled) {
         b->settled = 1;
-        size_t accepted = 0;
-        for (size_t i = 0; i < b->n; i++)
-            accepted += b->items[i]->code == 0;
-        /* No message is handled once the batch has ended, so the scratch
-         * arena is free for the reply. */
-        cjx_arena_reset(&b->scratch);
         if (!b->cancelled)
-            b->ops->reply(b->call, b->items, b->n, accepted, &b->scratch);
+            bulk_reply_locked(b);
     }
     return b->settled && b->outstanding == 0;
 }

@@ -7,8 +7,8 @@
  * operations; the engine keeps every message's outcome in arrival order
  * and, once no more messages will come and every queued write is done,
  * replies with all of them in one message. What a message is, how it is
- * checked and written and how the reply is built is the operations'
- * business, given by a table (as follow.h does for the watch streams).
+ * checked and written and what its result and the reply look like is the
+ * operations' business, given by a table (as follow.h does for the watch streams).
  *
  * A stream reads one message at a time and stops reading while
  * BULK_WINDOW writes of it are queued; it reads again once fewer than half
@@ -31,7 +31,8 @@
  * time, since the engine asks for the next message only once the last one
  * is handled; write completions come from a store thread, possibly before
  * the operation that queued them has returned. One lock per batch guards
- * the engine's state; the operations but the reply run without it. */
+ * the engine's state; the operations but result and reply run without
+ * it. */
 #ifndef CJX_SERVICE_BULK_H
 #define CJX_SERVICE_BULK_H
 
@@ -76,12 +77,16 @@ struct bulk_ops {
     int (*submit)(struct cjx_call *c, const ProtobufCMessage *msg,
                   struct bulk_item *item, struct cjx_arena *scratch,
                   struct cjx_errbuf *eb, int *retry_later);
-    /* Ends c with one reply naming the outcome of items[0..n), in order,
-     * accepted of them with code 0, building it in arena (empty, freed with
-     * the batch). Runs with the batch's lock held; the items are only
-     * read. */
-    void (*reply)(struct cjx_call *c, struct bulk_item *const *items, size_t n,
-                  size_t accepted, struct cjx_arena *arena);
+    /* The result message of item for the reply, built in arena; NULL when
+     * out of memory. Runs with the batch's lock held. */
+    ProtobufCMessage *(*result)(struct cjx_arena *arena,
+                                const struct bulk_item *item);
+    /* Ends c with the one reply: results[0..n) are the messages' results in
+     * arrival order (protobuf-c keeps a repeated message field as such an
+     * array), accepted of them with code 0. Runs with the batch's lock
+     * held. */
+    void (*reply)(struct cjx_call *c, ProtobufCMessage **results, size_t n,
+                  size_t accepted);
     /* Frees what item->extra holds; NULL when it holds nothing to free. */
     void (*clear)(struct bulk_item *item);
 };

@@ -144,35 +144,35 @@ case_item_submit(struct cjx_call *c, const ProtobufCMessage *msg,
     return case_submit(c->service, &o, msg, &ev, case_item_done, it, eb);
 }
 
+static ProtobufCMessage *
+case_item_result(struct cjx_arena *a, const struct bulk_item *it)
+{
+    Cjx__V1__CaseResult *res = cjx_arena_alloc(a, sizeof(*res));
+    if (res == NULL)
+        return NULL;
+    cjx__v1__case_result__init(res);
+    bulk_item_outcome(it, &res->request_id, &res->code, &res->message);
+    res->retry_later = it->retry_later;
+    return &res->base;
+}
+
 static void
-case_items_reply(struct cjx_call *c, struct bulk_item *const *its, size_t n,
-                 size_t accepted, struct cjx_arena *a)
+case_items_reply(struct cjx_call *c, ProtobufCMessage **results, size_t n,
+                 size_t accepted)
 {
     Cjx__V1__CaseResults resp = CJX__V1__CASE_RESULTS__INIT;
+    resp.results = (Cjx__V1__CaseResult **)results;
+    resp.n_results = n;
     resp.accepted = (int32_t)accepted;
     resp.rejected = (int32_t)(n - accepted);
-    resp.n_results = n;
-    resp.results = cjx_arena_alloc(a, (n ? n : 1) * sizeof(*resp.results));
-    for (size_t i = 0; resp.results != NULL && i < n; i++) {
-        const struct bulk_item *it = its[i];
-        Cjx__V1__CaseResult *res = cjx_arena_alloc(a, sizeof(*res));
-        if (res == NULL)
-            break;
-        cjx__v1__case_result__init(res);
-        bulk_item_outcome(it, &res->request_id, &res->code, &res->message);
-        res->retry_later = it->retry_later;
-        resp.results[i] = res;
-    }
-    if (a->failed)
-        c->ops->fail(c, CJX_ENOMEM, "out of memory building the response");
-    else
-        c->ops->reply(c, &resp.base);
+    c->ops->reply(c, &resp.base);
 }
 
 /* Client streams: NotifyCandidates and OrderBulk. */
 static const struct bulk_ops case_stream_ops = {
     .request_id = case_item_request_id,
     .submit = case_item_submit,
+    .result = case_item_result,
     .reply = case_items_reply,
 };
 
@@ -232,6 +232,7 @@ envelope_submit(struct cjx_call *c, const ProtobufCMessage *msg,
 static const struct bulk_ops deliver_ops = {
     .request_id = envelope_request_id,
     .submit = envelope_submit,
+    .result = case_item_result,
     .reply = case_items_reply,
 };
 

@@ -287,32 +287,32 @@ record_item_response(struct cjx_arena *a, const struct record_item *ri)
     return r;
 }
 
+static ProtobufCMessage *
+record_item_result(struct cjx_arena *a, const struct bulk_item *it)
+{
+    Cjx__V1__SubmitRecordResult *res = cjx_arena_alloc(a, sizeof(*res));
+    if (res == NULL)
+        return NULL;
+    cjx__v1__submit_record_result__init(res);
+    bulk_item_outcome(it, &res->request_id, &res->code, &res->message);
+    if (it->code == 0 &&
+        (res->response = record_item_response(
+             a, (const struct record_item *)it->extra)) == NULL)
+        return NULL;
+    return &res->base;
+}
+
 static void
-record_items_reply(struct cjx_call *c, struct bulk_item *const *its, size_t n,
-                   size_t accepted, struct cjx_arena *a)
+record_items_reply(struct cjx_call *c, ProtobufCMessage **results, size_t n,
+                   size_t accepted)
 {
     Cjx__V1__SubmitRecordsResponse resp =
         CJX__V1__SUBMIT_RECORDS_RESPONSE__INIT;
+    resp.results = (Cjx__V1__SubmitRecordResult **)results;
+    resp.n_results = n;
     resp.accepted = (int32_t)accepted;
     resp.rejected = (int32_t)(n - accepted);
-    resp.n_results = n;
-    resp.results = cjx_arena_alloc(a, (n ? n : 1) * sizeof(*resp.results));
-    for (size_t i = 0; resp.results != NULL && i < n; i++) {
-        const struct bulk_item *it = its[i];
-        Cjx__V1__SubmitRecordResult *res = cjx_arena_alloc(a, sizeof(*res));
-        if (res == NULL)
-            break;
-        cjx__v1__submit_record_result__init(res);
-        bulk_item_outcome(it, &res->request_id, &res->code, &res->message);
-        if (it->code == 0)
-            res->response =
-                record_item_response(a, (const struct record_item *)it->extra);
-        resp.results[i] = res;
-    }
-    if (a->failed)
-        c->ops->fail(c, CJX_ENOMEM, "out of memory building the response");
-    else
-        c->ops->reply(c, &resp.base);
+    c->ops->reply(c, &resp.base);
 }
 
 static void
@@ -327,6 +327,7 @@ static const struct bulk_ops record_bulk_ops = {
     .extra_size = sizeof(struct record_item),
     .request_id = record_item_request_id,
     .submit = record_item_submit,
+    .result = record_item_result,
     .reply = record_items_reply,
     .clear = record_item_clear,
 };

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "bulk.h"
+#include "cjx/v1/exchange.pb-c.h"
 #include "cjx/v1/types.pb-c.h"
 
 #define MAX_MSGS 2048
@@ -160,28 +161,44 @@ meta_submit(struct cjx_call *c, const ProtobufCMessage *msg,
     return 0;
 }
 
+/* A message's result as the case streams answer it; none (as when out of
+ * memory) for a message whose id starts with "unanswerable". */
+static ProtobufCMessage *
+meta_result(struct cjx_arena *arena, const struct bulk_item *item)
+{
+    if (item->request_id != NULL &&
+        has_prefix(item->request_id, "unanswerable"))
+        return NULL;
+    Cjx__V1__CaseResult *res = cjx_arena_alloc(arena, sizeof(*res));
+    assert_non_null(res);
+    cjx__v1__case_result__init(res);
+    bulk_item_outcome(item, &res->request_id, &res->code, &res->message);
+    res->retry_later = item->retry_later;
+    return &res->base;
+}
+
 static void
-meta_reply(struct cjx_call *c, struct bulk_item *const *items, size_t n,
-           size_t accepted, struct cjx_arena *arena)
+meta_reply(struct cjx_call *c, ProtobufCMessage **results, size_t n,
+           size_t accepted)
 {
     struct fake_call *fc = fake(c);
-    assert_non_null(cjx_arena_alloc(arena, 64));
     fc->replies++;
     fc->n = n;
     fc->accepted = accepted;
     for (size_t i = 0; i < n; i++) {
-        fc->codes[i] = items[i]->code;
-        fc->retry[i] = items[i]->retry_later;
-        snprintf(fc->ids[i], sizeof(fc->ids[i]), "%s",
-                 items[i]->request_id ? items[i]->request_id : "");
-        snprintf(fc->msgs[i], sizeof(fc->msgs[i]), "%s",
-                 items[i]->message ? items[i]->message : "");
+        const Cjx__V1__CaseResult *res =
+            (const Cjx__V1__CaseResult *)results[i];
+        fc->codes[i] = res->code;
+        fc->retry[i] = res->retry_later;
+        snprintf(fc->ids[i], sizeof(fc->ids[i]), "%s", res->request_id);
+        snprintf(fc->msgs[i], sizeof(fc->msgs[i]), "%s", res->message);
     }
 }
 
 static const struct bulk_ops meta_ops = {
     .request_id = meta_request_id,
     .submit = meta_submit,
+    .result = meta_result,
     .reply = meta_reply,
 };
 
@@ -451,6 +468,24 @@ test_bulk__store_failure__answers_that_message_and_goes_on(void **state)
     assert_released(fc);
 }
 
+/* A reply that cannot be built fails the call instead. */
+static void
+test_bulk__result_not_built__fails_the_call(void **state)
+{
+    struct fixture *f = *state;
+    struct fake_call *fc = &f->fc;
+    bulk_stream_begin(&fc->base, &meta_ops);
+    send(f, 0, "now-1");
+    send(f, 1, "unanswerable-2");
+    bulk_on_end(&fc->base);
+    complete_all(fc);
+    assert_int_equal(fc->replies, 0);
+    assert_int_equal(fc->fails, 1);
+    assert_int_equal(fc->status, CJX_STATUS_RESOURCE_EXHAUSTED);
+    assert_string_equal(fc->why, "out of memory building the response");
+    assert_released(fc);
+}
+
 /* ---- the rate limit ---------------------------------------------------------------- */
 
 static void
@@ -594,6 +629,7 @@ main(void)
         T(test_bulk__over_the_limit__fails_the_call_and_reads_no_more),
         T(test_bulk__limit__taken_from_the_configuration_at_the_start),
         T(test_bulk__store_failure__answers_that_message_and_goes_on),
+        T(test_bulk__result_not_built__fails_the_call),
         T(test_bulk__rate_limit__rest_refused_unchecked_for_later),
         T(test_bulk__cancel_mid_stream__no_reply_and_writes_complete),
         T(test_bulk__cancel_while_paused__ends_without_another_read),

@@ -80,6 +80,10 @@ struct cjx_limits {
     int max_streams_per_connection;
     int max_streams_per_agency;
     int stream_idle_timeout_s;
+    /* A batch stream (SubmitRecords, NotifyCandidates, OrderBulk) answers
+     * every message in one response, so it holds at most this many
+     * (default 10000; src/service/bulk.h). */
+    int bulk_max_messages;
 };
 
 struct cjx_tls_files {

@@ -26,6 +26,7 @@ static const struct cjx_limits default_limits = {
     .max_streams_per_connection = 32,
     .max_streams_per_agency = 64,
     .stream_idle_timeout_s = 300,
+    .bulk_max_messages = 10000,
 };
 
 /* Accepted ranges; docs/config.md lists the same numbers. */
@@ -58,6 +59,10 @@ static const struct limit_spec {
      offsetof(struct cjx_limits, max_streams_per_agency), 1, 100000},
     {"stream_idle_timeout_s",
      offsetof(struct cjx_limits, stream_idle_timeout_s), 1, 86400},
+    /* At most 10000: the one response naming every message must fit a
+     * client's default 4 MiB receive limit. */
+    {"bulk_max_messages", offsetof(struct cjx_limits, bulk_max_messages), 1,
+     10000},
 };
 #define N_LIMITS (sizeof(limit_specs) / sizeof(limit_specs[0]))
 

@@ -315,7 +315,9 @@ cjx_conf_yaml_mapping(struct cjx_conf_yaml *y, yaml_node_t *node,
             if (scalar_is(k, keys[i].name))
                 break;
         if (i == n) {
-            char expected[256];
+            /* Room for the longest list, limits' twelve keys (about 270
+             * bytes), within the 512 of the error buffer. */
+            char expected[384];
             size_t off = 0;
             expected[0] = '\0';
             for (size_t j = 0; j < n && off < sizeof(expected); j++) {

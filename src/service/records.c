@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch_guard.h"
+#include "bulk.h"
 #include "cjx/audit.h"
 #include "cjx/evaluate.h"
 #include "cjx/log.h"
@@ -21,12 +21,6 @@
 #include "page_budget.h"
 #include "record_check.h"
 #include "sealing.h"
-
-/* A bulk submission answers every record in one response, so it is bounded;
- * larger uploads are split into several streams by the client. */
-#define BULK_MAX_RECORDS 10000
-/* Writes of one bulk stream queued at once before reading pauses. */
-#define BULK_WINDOW 256
 
 /* The one answer for a record the caller may not know of, whether it is
  * missing, another county's or sealed. */
@@ -209,287 +203,140 @@ submit_record(struct cjx_call *c, const ProtobufCMessage *msg)
     }
 }
 
-/* ---- SubmitRecords (client streaming) -------------------------------- */
+/* ---- SubmitRecords (client streaming, src/service/bulk.h) ------------- */
 
-struct bulk_result {
-    char *request_id;
-    int code;
-    char *message;
-    char *cii;
-    char *ccn;
+/* What the answer to one record of a stream needs beside its outcome. */
+struct record_item {
+    char *cii, *ccn; /* copied: the request is gone when the stream ends */
     int32_t count;
     int64_t version;
     int64_t seq;
     int unchanged;
 };
 
-struct bulk {
-    pthread_mutex_t mu;
-    struct cjx_call *call;
-    struct bulk_result *results; /* malloc'd: results outlive message arenas */
-    size_t n;
-    struct cjx_arena scratch; /* one record's packed bytes, reset per record */
-    int outstanding;          /* writes queued and not yet done */
-    int paused;               /* reading stopped until the window drains */
-    int ended;                /* the client half-closed */
-    int replied;
-    struct batch_guard guard;
-};
-
-/* Called with b->mu held once nothing is outstanding after the end. */
-static void
-bulk_reply_locked(struct bulk *b)
-{
-    struct cjx_call *c = b->call;
-    Cjx__V1__SubmitRecordsResponse resp =
-        CJX__V1__SUBMIT_RECORDS_RESPONSE__INIT;
-    Cjx__V1__SubmitRecordResult *items =
-        calloc(b->n ? b->n : 1, sizeof(*items));
-    Cjx__V1__SubmitRecordResult **ptrs = calloc(b->n ? b->n : 1, sizeof(*ptrs));
-    Cjx__V1__SubmitRecordResponse *resps =
-        calloc(b->n ? b->n : 1, sizeof(*resps));
-    Cjx__V1__RecordKey *keys = calloc(b->n ? b->n : 1, sizeof(*keys));
-    b->replied = 1;
-    if (items == NULL || ptrs == NULL || resps == NULL || keys == NULL) {
-        c->ops->fail(c, CJX_ENOMEM, "out of memory building the response");
-    } else {
-        for (size_t i = 0; i < b->n; i++) {
-            struct bulk_result *r = &b->results[i];
-            cjx__v1__submit_record_result__init(&items[i]);
-            items[i].request_id = r->request_id ? r->request_id : "";
-            items[i].code = r->code;
-            items[i].message = r->message ? r->message : "";
-            if (r->code == 0) {
-                cjx__v1__submit_record_response__init(&resps[i]);
-                cjx__v1__record_key__init(&keys[i]);
-                keys[i].cii = r->cii;
-                keys[i].court_case_number = r->ccn;
-                keys[i].count_number = r->count;
-                resps[i].key = &keys[i];
-                resps[i].version = r->version;
-                resps[i].seq = r->seq;
-                resps[i].unchanged = r->unchanged;
-                items[i].response = &resps[i];
-                resp.accepted++;
-            } else {
-                resp.rejected++;
-            }
-            ptrs[i] = &items[i];
-        }
-        resp.n_results = b->n;
-        resp.results = ptrs;
-        c->ops->reply(c, &resp.base);
-    }
-    free(items);
-    free(ptrs);
-    free(resps);
-    free(keys);
-}
-
-static void
-bulk_free(struct bulk *b)
-{
-    for (size_t i = 0; i < b->n; i++) {
-        free(b->results[i].request_id);
-        free(b->results[i].message);
-        free(b->results[i].cii);
-        free(b->results[i].ccn);
-    }
-    free(b->results);
-    cjx_arena_fini(&b->scratch);
-    pthread_mutex_destroy(&b->mu);
-    free(b);
-}
-
-/* Drops the bulk state, and the call's reference, once the call has ended
- * and no write is pending; the results are final then, so the audit note
- * counts every refusal, also of a stream cut off at its limit. */
-static void
-bulk_release(struct bulk *b)
-{
-    struct cjx_call *c = b->call;
-    for (size_t i = 0; i < b->n; i++)
-        batch_guard_count(&b->guard, b->results[i].request_id,
-                          b->results[i].code, b->results[i].message);
-    batch_guard_note(&b->guard, c);
-    bulk_free(b);
-    c->ops->unref(c);
-}
-
-/* Drops the bulk state once the reply went out and no write is pending. */
-static void
-bulk_maybe_finish_locked(struct bulk *b, int *free_it)
-{
-    if (b->ended && b->outstanding == 0 && !b->replied)
-        bulk_reply_locked(b);
-    *free_it = b->replied && b->outstanding == 0;
-}
-
-static void
-bulk_begin(struct cjx_call *c)
-{
-    struct bulk *b = calloc(1, sizeof(*b));
-    if (b == NULL) {
-        c->ops->fail(c, CJX_ENOMEM, "out of memory");
-        return;
-    }
-    b->results = calloc(BULK_MAX_RECORDS, sizeof(*b->results));
-    if (b->results == NULL) {
-        free(b);
-        c->ops->fail(c, CJX_ENOMEM, "out of memory");
-        return;
-    }
-    pthread_mutex_init(&b->mu, NULL);
-    cjx_arena_init(&b->scratch, NULL, 0, 0);
-    b->call = c;
-    c->state = b;
-    c->ops->ref(c); /* dropped when the bulk state is freed */
-    c->ops->request_next(c);
-}
-
-struct bulk_write {
-    struct bulk *bulk;
-    size_t index;
-};
-
-/* The event of one record of a bulk stream: the call's caller and method,
- * the record's own ids and size. */
-static void
-bulk_item_event(struct cjx_call *c, const struct cjx_call_audit *ids,
-                int64_t bytes_in, struct cjx_audit_event *ev)
-{
-    service_call_event(c, ev);
-    ev->type = CJX_AUDIT_STATE_CHANGE;
-    ev->request_id = ids->request_id;
-    ev->cii = ids->cii;
-    ev->court_case_number = ids->court_case_number;
-    ev->count_number = ids->count_number;
-    ev->bytes_in = bytes_in;
-}
-
-static void
-bulk_write_done(void *arg, const struct cjx_record_write_result *r)
-{
-    struct bulk_write *bw = arg;
-    struct bulk *b = bw->bulk;
-    struct cjx_call *c = b->call;
-    int free_it, resume = 0;
-
-    pthread_mutex_lock(&b->mu);
-    struct bulk_result *res = &b->results[bw->index];
-    res->code = cjx_err_status_code(r->err);
-    /* An accepted record's entry committed with it; a write that failed
-     * is counted in the stream's note. */
-    if (r->err != 0) {
-        res->message = strdup(write_error_detail(r));
-    } else {
-        res->version = r->version;
-        res->seq = r->seq;
-        res->unchanged = r->unchanged;
-    }
-    b->outstanding--;
-    if (b->paused && !b->ended && b->outstanding < BULK_WINDOW / 2) {
-        b->paused = 0;
-        resume = 1;
-    }
-    bulk_maybe_finish_locked(b, &free_it);
-    pthread_mutex_unlock(&b->mu);
-    free(bw);
-    if (resume)
-        c->ops->request_next(c);
-    if (free_it)
-        bulk_release(b);
-}
-
-static void
-bulk_on_message(struct cjx_call *c, const ProtobufCMessage *msg)
+static const char *
+record_item_request_id(const ProtobufCMessage *msg)
 {
     const Cjx__V1__SubmitRecordRequest *req =
         (const Cjx__V1__SubmitRecordRequest *)msg;
-    struct bulk *b = c->state;
-    struct cjx_errbuf eb;
-    struct cjx_record_write w;
-
-    pthread_mutex_lock(&b->mu);
-    if (b->n == BULK_MAX_RECORDS) {
-        b->replied = 1;
-        pthread_mutex_unlock(&b->mu);
-        c->ops->fail(c, CJX_ELIMIT,
-                     "more than 10000 records in one SubmitRecords stream; "
-                     "split the upload into several streams");
-        /* Nothing more is read; the state goes when the writes finish. */
-        pthread_mutex_lock(&b->mu);
-        int free_it = b->outstanding == 0;
-        pthread_mutex_unlock(&b->mu);
-        if (free_it)
-            bulk_release(b);
-        return;
-    }
-    size_t index = b->n++;
-    struct bulk_result *res = &b->results[index];
-    if (req->meta != NULL)
-        res->request_id = strdup(req->meta->request_id);
-    /* The store copies what it keeps, so one scratch arena serves every
-     * record of the stream in turn. */
-    cjx_arena_reset(&b->scratch);
-    struct cjx_call_audit ids = {0};
-    submission_ids(req, &ids);
-    int64_t bytes_in = (int64_t)protobuf_c_message_get_packed_size(msg);
-    struct cjx_audit_event ev;
-    /* Over the rate limit the record is not even checked: the sender
-     * retries it later. */
-    int err = batch_guard_admit(&b->guard, c, &eb);
-    if (err == 0)
-        err = prepare_write(c, req, &b->scratch, &w, &eb);
-    struct bulk_write *bw = NULL;
-    if (err == 0) {
-        res->cii = strdup(w.cii);
-        res->ccn = strdup(w.court_case_number);
-        res->count = w.count_number;
-        bw = malloc(sizeof(*bw));
-        if (bw == NULL || res->cii == NULL || res->ccn == NULL)
-            err = cjx_errf(&eb, CJX_ENOMEM, "out of memory");
-    }
-    if (err == 0) {
-        bw->bulk = b;
-        bw->index = index;
-        bulk_item_event(c, &ids, bytes_in, &ev);
-        w.audit = &ev;
-        b->outstanding++;
-        pthread_mutex_unlock(&b->mu);
-        err = cjx_store_submit_record(service_of(c)->store, &w, bulk_write_done,
-                                      bw);
-        pthread_mutex_lock(&b->mu);
-        if (err != 0) {
-            b->outstanding--;
-            cjx_errf(&eb, err, "%s", cjx_strerror(err));
-            free(bw);
-        }
-    } else {
-        free(bw);
-    }
-    if (err != 0) {
-        res->code = cjx_err_status_code(err);
-        res->message = strdup(eb.msg);
-    }
-    int ask = b->outstanding < BULK_WINDOW;
-    b->paused = !ask;
-    pthread_mutex_unlock(&b->mu);
-    if (ask)
-        c->ops->request_next(c);
+    return req->meta != NULL ? req->meta->request_id : NULL;
 }
 
 static void
-bulk_on_end(struct cjx_call *c)
+record_item_done(void *arg, const struct cjx_record_write_result *r)
 {
-    struct bulk *b = c->state;
-    int free_it;
-    pthread_mutex_lock(&b->mu);
-    b->ended = 1;
-    bulk_maybe_finish_locked(b, &free_it);
-    pthread_mutex_unlock(&b->mu);
-    if (free_it)
-        bulk_release(b);
+    struct bulk_item *it = arg;
+    struct record_item *ri = (struct record_item *)it->extra;
+    /* An accepted record's entry committed with it; a write that failed
+     * is counted in the stream's note. */
+    if (r->err == 0) {
+        ri->version = r->version;
+        ri->seq = r->seq;
+        ri->unchanged = r->unchanged;
+    }
+    bulk_item_done(it, r->err, r->err != 0 ? write_error_detail(r) : NULL, 0);
+}
+
+static int
+record_item_submit(struct cjx_call *c, const ProtobufCMessage *msg,
+                   struct bulk_item *it, struct cjx_arena *scratch,
+                   struct cjx_errbuf *eb, int *retry_later)
+{
+    const Cjx__V1__SubmitRecordRequest *req =
+        (const Cjx__V1__SubmitRecordRequest *)msg;
+    struct record_item *ri = (struct record_item *)it->extra;
+    struct cjx_record_write w;
+    (void)retry_later;
+    int err = prepare_write(c, req, scratch, &w, eb);
+    if (err != 0)
+        return err;
+    ri->cii = strdup(w.cii);
+    ri->ccn = strdup(w.court_case_number);
+    ri->count = w.count_number;
+    if (ri->cii == NULL || ri->ccn == NULL)
+        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    struct cjx_call_audit ids = {0};
+    submission_ids(req, &ids);
+    struct cjx_audit_event ev;
+    bulk_item_event(c, &ids, msg, &ev);
+    ev.type = CJX_AUDIT_STATE_CHANGE;
+    w.audit = &ev;
+    err =
+        cjx_store_submit_record(service_of(c)->store, &w, record_item_done, it);
+    if (err != 0)
+        return cjx_errf(eb, err, "%s", cjx_strerror(err));
+    return 0;
+}
+
+/* The answer to one accepted record, in the arena of the reply. */
+static Cjx__V1__SubmitRecordResponse *
+record_item_response(struct cjx_arena *a, const struct record_item *ri)
+{
+    Cjx__V1__SubmitRecordResponse *r = cjx_arena_alloc(a, sizeof(*r));
+    Cjx__V1__RecordKey *key = cjx_arena_alloc(a, sizeof(*key));
+    if (r == NULL || key == NULL)
+        return NULL;
+    cjx__v1__record_key__init(key);
+    key->cii = ri->cii;
+    key->court_case_number = ri->ccn;
+    key->count_number = ri->count;
+    cjx__v1__submit_record_response__init(r);
+    r->key = key;
+    r->version = ri->version;
+    r->seq = ri->seq;
+    r->unchanged = ri->unchanged;
+    return r;
+}
+
+static ProtobufCMessage *
+record_item_result(struct cjx_arena *a, const struct bulk_item *it)
+{
+    Cjx__V1__SubmitRecordResult *res = cjx_arena_alloc(a, sizeof(*res));
+    if (res == NULL)
+        return NULL;
+    cjx__v1__submit_record_result__init(res);
+    bulk_item_outcome(it, &res->request_id, &res->code, &res->message);
+    if (it->code == 0 &&
+        (res->response = record_item_response(
+             a, (const struct record_item *)it->extra)) == NULL)
+        return NULL;
+    return &res->base;
+}
+
+static void
+record_items_reply(struct cjx_call *c, ProtobufCMessage **results, size_t n,
+                   size_t accepted)
+{
+    Cjx__V1__SubmitRecordsResponse resp =
+        CJX__V1__SUBMIT_RECORDS_RESPONSE__INIT;
+    resp.results = (Cjx__V1__SubmitRecordResult **)results;
+    resp.n_results = n;
+    resp.accepted = (int32_t)accepted;
+    resp.rejected = (int32_t)(n - accepted);
+    c->ops->reply(c, &resp.base);
+}
+
+static void
+record_item_clear(struct bulk_item *it)
+{
+    struct record_item *ri = (struct record_item *)it->extra;
+    free(ri->cii);
+    free(ri->ccn);
+}
+
+static const struct bulk_ops record_bulk_ops = {
+    .extra_size = sizeof(struct record_item),
+    .request_id = record_item_request_id,
+    .submit = record_item_submit,
+    .result = record_item_result,
+    .reply = record_items_reply,
+    .clear = record_item_clear,
+};
+
+static void
+submit_records_begin(struct cjx_call *c)
+{
+    bulk_stream_begin(c, &record_bulk_ops);
 }
 
 /* ---- GetRecord and ListRecords --------------------------------------- */
@@ -765,9 +612,10 @@ const struct cjx_handler cjx_records_handlers[] = {
     {.method = &cjx__v1__record_service__methods[RECORD_SERVICE_SUBMIT_RECORD],
      .unary = submit_record},
     {.method = &cjx__v1__record_service__methods[RECORD_SERVICE_SUBMIT_RECORDS],
-     .stream_begin = bulk_begin,
+     .stream_begin = submit_records_begin,
      .on_message = bulk_on_message,
-     .on_end = bulk_on_end},
+     .on_end = bulk_on_end,
+     .on_cancel = bulk_on_cancel},
     {.method = &cjx__v1__record_service__methods[RECORD_SERVICE_GET_RECORD],
      .unary = get_record},
     {.method = &cjx__v1__record_service__methods[RECORD_SERVICE_LIST_RECORDS],

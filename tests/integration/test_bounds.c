@@ -1,8 +1,9 @@
 /* Integration tests: what one agency sends cannot break listings or hold
  * the daemon's memory. Records and notices over their bounds are refused,
  * pages of the largest records fit the message limit, never-read streams
- * cost bounded memory and count against their limits, and a silent client
- * stream is ended. Real daemons, real mTLS. */
+ * cost bounded memory and count against their limits, a silent client
+ * stream is ended, and a batch stream holds at most its configured number
+ * of messages. Real daemons, real mTLS. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -385,6 +386,62 @@ test_bounds__silent_client_stream__ended(void **state)
     harness_daemon_cleanup(&d);
 }
 
+/* A batch stream holds at most limits.bulk_max_messages messages: one more
+ * ends the call with RESOURCE_EXHAUSTED naming the key, and a stream
+ * within the limit is answered message by message. The SF court submits
+ * its county's records over mTLS. */
+static int
+submit_stream(struct cjx_client *cl, int first, int n, char *why, size_t len)
+{
+    struct cjx_client_stream *s;
+    assert_int_equal(
+        cjx_client_stream_open(cl, records(RECORD_SERVICE_SUBMIT_RECORDS), NULL,
+                               30000, &s),
+        0);
+    for (int i = first; i < first + n; i++) {
+        struct big_record *b = big_record_new(i);
+        /* The daemon may end the call before the last write. */
+        (void)cjx_client_stream_write(s, &b->req.base);
+        free(b);
+    }
+    ProtobufCMessage *resp = NULL;
+    struct cjx_client_status st;
+    cjx_client_stream_finish(s, &resp, &st);
+    snprintf(why, len, "%s", st.message);
+    if (st.code == OK) {
+        assert_non_null(resp);
+        const Cjx__V1__SubmitRecordsResponse *r =
+            (const Cjx__V1__SubmitRecordsResponse *)resp;
+        assert_int_equal(r->n_results, n);
+        assert_int_equal(r->accepted, n);
+    }
+    if (resp != NULL)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    cjx_client_stream_free(s);
+    return st.code;
+}
+
+static void
+test_bounds__bulk_stream_over_its_limit__refused_naming_the_key(void **state)
+{
+    (void)state;
+    struct test_daemon d = {0};
+    d.limits_yaml = "  bulk_max_messages: 3\n";
+    harness_daemon_init(&d, "doj", DOJ_ORI);
+    assert_int_equal(harness_daemon_start(&d), 0);
+    struct cjx_client *cl = harness_client_tls(&d, "sf-court");
+    char why[512];
+    assert_int_equal(submit_stream(cl, 100, 4, why, sizeof(why)),
+                     8 /* RESOURCE_EXHAUSTED */);
+    assert_string_equal(why, "limits.bulk_max_messages: more than 3 messages "
+                             "in one SubmitRecords stream; split them into "
+                             "several streams");
+    assert_int_equal(submit_stream(cl, 200, 3, why, sizeof(why)), OK);
+    cjx_client_free(cl);
+    harness_daemon_stop(&d);
+    harness_daemon_cleanup(&d);
+}
+
 int
 main(void)
 {
@@ -397,6 +454,8 @@ main(void)
         cmocka_unit_test(
             test_bounds__never_read_streams__bounded_memory_and_count),
         cmocka_unit_test(test_bounds__silent_client_stream__ended),
+        cmocka_unit_test(
+            test_bounds__bulk_stream_over_its_limit__refused_naming_the_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -72,6 +72,7 @@ setup(void **state)
     x->decision_grace_us = 7 * DAY;
     x->max_clock_skew_us = 300 * INT64_C(1000000);
     f->conf->sealed_readers = CJX_SEALED_DEFAULT;
+    f->conf->limits.bulk_max_messages = 10000; /* the default */
     *state = f;
     return 0;
 }

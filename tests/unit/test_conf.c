@@ -824,6 +824,7 @@ test_conf__limits__bounds_are_inclusive(void **state)
         {"max_streams_per_connection", 1, 10000},
         {"max_streams_per_agency", 1, 100000},
         {"stream_idle_timeout_s", 1, 86400},
+        {"bulk_max_messages", 1, 10000},
     };
     for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
         const long values[] = {ranges[i].min, ranges[i].max, ranges[i].min - 1,

@@ -68,6 +68,7 @@ setup(void **state)
     assert_int_equal(cjx_service_new(f->store, &f->svc), 0);
     f->conf = cjx_conf_new();
     f->conf->agency = strdup("CA0000001");
+    f->conf->limits.bulk_max_messages = 10000; /* the default */
     char reg[512];
     snprintf(reg, sizeof(reg), "%s/service/agencies.yaml",
              getenv("CJX_TEST_DATA"));

@@ -191,6 +191,66 @@ test_store__concurrent_submitters__all_complete_with_dense_seqs(void **state)
     free(c);
 }
 
+/* ---- where and in which order completions run ---- */
+
+#define ORDERED_WRITES 300
+
+struct completion_log {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int n;
+    int64_t seqs[ORDERED_WRITES];
+    pthread_t threads[ORDERED_WRITES];
+};
+
+static void
+log_completion(void *arg, const struct cjx_record_write_result *r)
+{
+    struct completion_log *l = arg;
+    pthread_mutex_lock(&l->mu);
+    if (l->n < ORDERED_WRITES) {
+        l->seqs[l->n] = r->err == 0 ? r->seq : -1;
+        l->threads[l->n] = pthread_self();
+    }
+    l->n++;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* Writes submitted one after another are committed in that order, over
+ * several batches while the first are answered; store.h promises their
+ * completions in commit order, on one store thread that is not the
+ * caller's. */
+static void
+test_store__completions__run_in_commit_order_on_one_store_thread(void **state)
+{
+    struct fixture *f = *state;
+    struct completion_log l = {.n = 0};
+    pthread_mutex_init(&l.mu, NULL);
+    pthread_cond_init(&l.cv, NULL);
+    for (int i = 0; i < ORDERED_WRITES; i++) {
+        struct test_write t;
+        char key[32];
+        snprintf(key, sizeof(key), "ORDER-%d", i);
+        tw_init(&t, "CA0190000", key, key, "CASE", 1, "Alameda", "body");
+        assert_int_equal(
+            cjx_store_submit_record(f->s, &t.w, log_completion, &l), 0);
+    }
+    pthread_mutex_lock(&l.mu);
+    while (l.n < ORDERED_WRITES)
+        pthread_cond_wait(&l.cv, &l.mu);
+    pthread_mutex_unlock(&l.mu);
+    assert_int_equal(l.n, ORDERED_WRITES);
+    for (int i = 0; i < ORDERED_WRITES; i++) {
+        /* Every write is a new key: the i-th committed has seq i + 1. */
+        assert_int_equal(l.seqs[i], i + 1);
+        assert_true(pthread_equal(l.threads[i], l.threads[0]));
+    }
+    assert_false(pthread_equal(l.threads[0], pthread_self()));
+    pthread_cond_destroy(&l.cv);
+    pthread_mutex_destroy(&l.mu);
+}
+
 /* ---- failures inside a batch ---- */
 
 static void
@@ -491,6 +551,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         STORE_TEST(
             test_store__concurrent_submitters__all_complete_with_dense_seqs),
+        STORE_TEST(
+            test_store__completions__run_in_commit_order_on_one_store_thread),
     };
     /* SQLite's own. */
     const struct CMUnitTest sqlite_tests[] = {

@@ -236,6 +236,17 @@ release_writer(struct gate *g)
     cjx_store_sqlite_pause(g->store, 0);
 }
 
+void
+submit_all(struct cjx_store *s, const struct test_write *t,
+           struct result_box *b, int n)
+{
+    for (int i = 0; i < n; i++) {
+        box_init(&b[i]);
+        assert_int_equal(cjx_store_submit_record(s, &t[i].w, box_done, &b[i]),
+                         0);
+    }
+}
+
 /* ---- reading ---- */
 
 int
@@ -332,4 +343,32 @@ hook_record(void *arg, int64_t last_seq)
     struct hook_log *h = arg;
     atomic_fetch_add(&h->calls, 1);
     atomic_store(&h->last, last_seq);
+}
+
+/* ---- making SQLite fail on purpose ---- */
+
+void
+refuse_request_id_bad(struct fixture *f)
+{
+    cjx_store_close(f->s);
+    f->s = NULL;
+    exec_sql(f->path, "CREATE TRIGGER refuse AFTER INSERT ON idempotency"
+                      " WHEN NEW.request_id = 'bad'"
+                      " BEGIN SELECT RAISE(ABORT, 'refused by test'); END;");
+    reopen(f);
+}
+
+void
+doom_commits_of_records_named_doom(struct fixture *f)
+{
+    cjx_store_close(f->s);
+    f->s = NULL;
+    exec_sql(f->path,
+             "CREATE TABLE t_parent (id INTEGER PRIMARY KEY);"
+             "CREATE TABLE t_child (pid INTEGER REFERENCES t_parent(id)"
+             " DEFERRABLE INITIALLY DEFERRED);"
+             "CREATE TRIGGER doom AFTER INSERT ON records"
+             " WHEN NEW.cii = 'DOOM'"
+             " BEGIN INSERT INTO t_child VALUES (42); END;");
+    reopen(f);
 }

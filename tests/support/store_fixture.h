@@ -64,6 +64,11 @@ void box_wait(struct result_box *b);
 struct cjx_record_write_result submit_wait(struct cjx_store *s,
                                            const struct test_write *t);
 
+/* Submits the n writes t[] in order, each answered into its box b[i]
+ * (initialised here; wait with box_wait(), free with box_fini()). */
+void submit_all(struct cjx_store *s, const struct test_write *t,
+                struct result_box *b, int n);
+
 /* A completion that blocks its thread until opened. */
 struct gate {
     pthread_mutex_t mu;
@@ -127,5 +132,15 @@ void assert_same_counts(struct table_counts a, struct table_counts b);
 /* Fails the test unless the record under the key has body at version. */
 void assert_stored_body(struct cjx_store *s, const char *cii, const char *ccn,
                         int count, const char *body, int64_t version);
+
+/* ---- making SQLite fail on purpose (SQLite only; both reopen f) ---- */
+
+/* The last statement of a record write with request id "bad" fails, after
+ * its record, version and change rows were written. */
+void refuse_request_id_bad(struct fixture *f);
+
+/* Every transaction that inserts a record with cii DOOM fails at COMMIT: a
+ * deferred foreign key is only checked there. */
+void doom_commits_of_records_named_doom(struct fixture *f);
 
 #endif

@@ -386,25 +386,17 @@ static void
 test_store__failing_write__takes_its_event_with_it(void **state)
 {
     struct fixture *f = *state;
-    cjx_store_close(f->s);
-    f->s = NULL;
-    exec_sql(f->path, "CREATE TRIGGER refuse AFTER INSERT ON idempotency"
-                      " WHEN NEW.request_id = 'bad'"
-                      " BEGIN SELECT RAISE(ABORT, 'refused by test'); END;");
-    reopen(f);
+    refuse_request_id_bad(f);
     struct cjx_audit_event ev =
         test_event("/cjx.v1.RecordService/SubmitRecord", "X");
     struct test_write t[3];
     tw_init(&t[0], "CA0190000", "ok1", "OK1", "CASE", 1, "Alameda", "1");
     tw_init(&t[1], "CA0190000", "bad", "FAIL", "CASE", 1, "Alameda", "2");
     tw_init(&t[2], "CA0190000", "ok2", "OK2", "CASE", 1, "Alameda", "3");
-    struct result_box b[3];
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 3; i++)
         t[i].w.audit = &ev;
-        box_init(&b[i]);
-        assert_int_equal(
-            cjx_store_submit_record(f->s, &t[i].w, box_done, &b[i]), 0);
-    }
+    struct result_box b[3];
+    submit_all(f->s, t, b, 3);
     for (int i = 0; i < 3; i++)
         box_wait(&b[i]);
     assert_int_equal(b[0].r.audit_seq, 1);
@@ -422,16 +414,7 @@ static void
 test_store__failed_commit__leaves_the_chain_where_it_was(void **state)
 {
     struct fixture *f = *state;
-    cjx_store_close(f->s);
-    f->s = NULL;
-    exec_sql(f->path,
-             "CREATE TABLE t_parent (id INTEGER PRIMARY KEY);"
-             "CREATE TABLE t_child (pid INTEGER REFERENCES t_parent(id)"
-             " DEFERRABLE INITIALLY DEFERRED);"
-             "CREATE TRIGGER doom AFTER INSERT ON records"
-             " WHEN NEW.cii = 'DOOM'"
-             " BEGIN INSERT INTO t_child VALUES (42); END;");
-    reopen(f);
+    doom_commits_of_records_named_doom(f);
     struct cjx_audit_event ev = test_event("/x/y", NULL);
     assert_int_equal(append_wait(f->s, &ev).audit_seq, 1);
     struct test_write t;

@@ -218,11 +218,7 @@ test_store__same_request_id_twice_in_one_batch__behaves_sequentially(
     tw_init(&t[2], "CA0190000", "dup", "A1", "CASE-1", 1, "Alameda", "b-2");
     tw_init(&t[3], "CA0190000", "next", "C3", "CASE-3", 1, "Alameda", "b-3");
     struct result_box b[4];
-    for (int i = 0; i < 4; i++) {
-        box_init(&b[i]);
-        assert_int_equal(
-            cjx_store_submit_record(f->s, &t[i].w, box_done, &b[i]), 0);
-    }
+    submit_all(f->s, t, b, 4);
     release_writer(&g);
     for (int i = 0; i < 4; i++)
         box_wait(&b[i]);

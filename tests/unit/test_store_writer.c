@@ -257,14 +257,9 @@ static void
 test_store__failing_write_in_batch__leaves_the_others_committed(void **state)
 {
     struct fixture *f = *state;
-    cjx_store_close(f->s);
-    f->s = NULL;
     /* The write's last statement fails, after its record, version and
      * change rows were written: they must all go. */
-    exec_sql(f->path, "CREATE TRIGGER refuse AFTER INSERT ON idempotency"
-                      " WHEN NEW.request_id = 'bad'"
-                      " BEGIN SELECT RAISE(ABORT, 'refused by test'); END;");
-    reopen(f);
+    refuse_request_id_bad(f);
 
     struct gate g;
     hold_writer(f->s, &g, "fail");
@@ -273,11 +268,7 @@ test_store__failing_write_in_batch__leaves_the_others_committed(void **state)
     tw_init(&t[1], "CA0190000", "bad", "FAIL", "CASE", 1, "Alameda", "2");
     tw_init(&t[2], "CA0190000", "ok2", "OK2", "CASE", 1, "Alameda", "3");
     struct result_box b[3];
-    for (int i = 0; i < 3; i++) {
-        box_init(&b[i]);
-        assert_int_equal(
-            cjx_store_submit_record(f->s, &t[i].w, box_done, &b[i]), 0);
-    }
+    submit_all(f->s, t, b, 3);
     release_writer(&g);
     for (int i = 0; i < 3; i++)
         box_wait(&b[i]);
@@ -305,23 +296,6 @@ test_store__failing_write_in_batch__leaves_the_others_committed(void **state)
     assert_int_equal(r.err, 0);
     assert_false(r.replayed);
     assert_int_equal(r.seq, 4);
-}
-
-/* Makes every transaction that inserts a record with cii DOOM fail at
- * COMMIT: a deferred foreign key is only checked there. Reopens f. */
-static void
-doom_commits_of_records_named_doom(struct fixture *f)
-{
-    cjx_store_close(f->s);
-    f->s = NULL;
-    exec_sql(f->path,
-             "CREATE TABLE t_parent (id INTEGER PRIMARY KEY);"
-             "CREATE TABLE t_child (pid INTEGER REFERENCES t_parent(id)"
-             " DEFERRABLE INITIALLY DEFERRED);"
-             "CREATE TRIGGER doom AFTER INSERT ON records"
-             " WHEN NEW.cii = 'DOOM'"
-             " BEGIN INSERT INTO t_child VALUES (42); END;");
-    reopen(f);
 }
 
 /* What the outcome hook saw, in order. */
@@ -398,11 +372,7 @@ test_store__commit_failure__fails_every_write_in_the_batch(void **state)
     tw_init(&t[1], "CA0190000", "doom", "DOOM", "CASE", 1, "Alameda", "2");
     tw_init(&t[2], "CA0190000", "ok2", "OK2", "CASE", 1, "Alameda", "3");
     struct result_box b[3];
-    for (int i = 0; i < 3; i++) {
-        box_init(&b[i]);
-        assert_int_equal(
-            cjx_store_submit_record(f->s, &t[i].w, box_done, &b[i]), 0);
-    }
+    submit_all(f->s, t, b, 3);
     release_writer(&g);
     for (int i = 0; i < 3; i++) {
         box_wait(&b[i]);

@@ -4,7 +4,7 @@
  * in memory, so that every service handler runs without a network. A handler
  * never sees gRPC: it reads the decoded request and the caller, and ends the
  * call with reply() or fail(), possibly later and from another thread (a
- * durable write completes on the store's writer thread). */
+ * durable write completes on the store's completion thread). */
 #ifndef CJX_CALL_H
 #define CJX_CALL_H
 

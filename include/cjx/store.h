@@ -7,8 +7,13 @@
  *
  * Threading: every function may be called from any thread. Writes are queued
  * to a single writer that batches concurrent writes into one transaction
- * (group commit) and calls each write's completion only after that
- * transaction is durable. Reads run on the calling thread.
+ * (group commit). Each write's completion runs only after that transaction
+ * is durable, on the store's completion thread, never the caller's: with
+ * SQLite a completer thread of its own, which answers committed
+ * transactions in commit order while the writer commits the next; with
+ * PostgreSQL the writer thread. The commit, audit and outcome hooks run on
+ * the same thread, before the completions of the transaction that caused
+ * them. Reads run on the calling thread.
  *
  * The audit log (include/cjx/audit.h) lives here too, because an event must
  * commit in the same transaction as the change it records. The writer is
@@ -65,8 +70,10 @@ struct cjx_record_write_result {
                           an audit append); 0 if none was */
 };
 
-/* Called once per write, on the writer thread, after the transaction holding
- * the write is durable (or has failed). Must not block: hand the result on. */
+/* Called once per write, on the store's completion thread (see Threading
+ * above), after the transaction holding the write is durable (or has
+ * failed); writes are answered in the order they were committed. Must not
+ * block: hand the result on. */
 typedef void (*cjx_store_write_done_fn)(
     void *arg, const struct cjx_record_write_result *r);
 
@@ -96,12 +103,12 @@ enum cjx_record_filter {
     CJX_FILTER_CASE = 3, /* court case number */
 };
 
-/* Called on the writer thread after each commit that advanced the change
- * feed, with the newest sequence number. Must not block. */
+/* Called on the completion thread after each commit that advanced the
+ * change feed, with the newest sequence number. Must not block. */
 typedef void (*cjx_store_commit_fn)(void *arg, int64_t last_seq);
 
-/* Called after each transaction of writes, before the completions of its
- * writes run: committed is 1 when it committed, 0 when it failed (disk
+/* Called on the completion thread after each transaction of writes, before
+ * the completions of its writes run: committed is 1 when it committed, 0 when it failed (disk
  * full, the database locked or gone), with the store's detail (valid
  * during the call only). Tells whether the store can commit at all, which
  * no single write's answer does. Must not block. */
@@ -331,8 +338,8 @@ cjx_store_set_stats_hook(struct cjx_store *s, cjx_store_stats_fn fn, void *arg)
     s->ops->set_stats_hook(s, fn, arg);
 }
 
-/* Installs the single audit hook (NULL removes it): called on the writer
- * thread after each commit that added audit entries, with the newest
+/* Installs the single audit hook (NULL removes it): called on the
+ * completion thread after each commit that added audit entries, with the newest
  * entry's seq. Must not block. */
 static inline void
 cjx_store_set_audit_hook(struct cjx_store *s, cjx_store_commit_fn fn, void *arg)

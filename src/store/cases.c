@@ -11,6 +11,7 @@
 
 #include "cjx/clock.h"
 #include "sqlite_cases.h"
+#include "sqlite_step.h"
 #include "store_shared.h"
 
 enum case_stmt {
@@ -192,32 +193,6 @@ prepare_statements(struct sqlite_store *s, char *msg, size_t msg_len)
     return SQLITE_OK;
 }
 
-/* ---- statement helpers ----------------------------------------------- */
-
-static int
-step_done(struct sqlite_store *s, sqlite3_stmt *st, const char *what, char *msg,
-          size_t msg_len)
-{
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
-        snprintf(msg, msg_len, "%s: %s", what, sqlite3_errmsg(s->wdb));
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-static void
-bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-    /* Every bound value outlives the step that uses it. */
-    sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-}
-
-static void
-bind_blob(sqlite3_stmt *st, int i, const void *v, size_t len)
-{
-    sqlite3_bind_blob(st, i, len > 0 ? v : "", (int)len, SQLITE_STATIC);
-}
-
 /* ---- one case message ------------------------------------------------ */
 
 /* Copies a stored version into the pending write, for its answer. */
@@ -243,19 +218,12 @@ check_inbox(struct sqlite_store *s, struct sqlite_pending_write *pw,
             struct case_pending *cp, int *answered, char *msg, size_t msg_len)
 {
     sqlite3_stmt *st = s->cases->ws[CW_INBOX_GET];
-    bind_text(st, 1, pw->w.sender_ori);
-    bind_text(st, 2, pw->w.request_id);
-    int rc = sqlite3_step(st);
+    sqlite_bind_text(st, 1, pw->w.sender_ori);
+    sqlite_bind_text(st, 2, pw->w.request_id);
+    int rc = sqlite_step_row(st, "reading the inbox", msg, msg_len);
     *answered = 0;
-    if (rc == SQLITE_DONE) {
-        sqlite3_reset(st);
-        return SQLITE_OK;
-    }
-    if (rc != SQLITE_ROW) {
-        snprintf(msg, msg_len, "reading the inbox: %s", sqlite3_errmsg(s->wdb));
-        sqlite3_reset(st);
-        return rc;
-    }
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? SQLITE_OK : rc;
     *answered = 1;
     const void *digest = sqlite3_column_blob(st, 0);
     if (sqlite3_column_bytes(st, 0) != CJX_STORE_DIGEST_LEN ||
@@ -290,13 +258,13 @@ remember_message(struct sqlite_store *s, struct sqlite_pending_write *pw,
                  int64_t seq, int unchanged, char *msg, size_t msg_len)
 {
     sqlite3_stmt *st = s->cases->ws[CW_INBOX_PUT];
-    bind_text(st, 1, pw->w.sender_ori);
-    bind_text(st, 2, pw->w.request_id);
-    bind_blob(st, 3, pw->w.request_digest, CJX_STORE_DIGEST_LEN);
+    sqlite_bind_text(st, 1, pw->w.sender_ori);
+    sqlite_bind_text(st, 2, pw->w.request_id);
+    sqlite_bind_blob(st, 3, pw->w.request_digest, CJX_STORE_DIGEST_LEN);
     sqlite3_bind_int64(st, 4, seq);
     sqlite3_bind_int(st, 5, unchanged);
     sqlite3_bind_int64(st, 6, cjx_clock_now_us());
-    return step_done(s, st, "recording the message id", msg, msg_len);
+    return sqlite_step_done(st, "recording the message id", msg, msg_len);
 }
 
 static void
@@ -319,27 +287,28 @@ write_version(struct sqlite_store *s, struct sqlite_pending_write *pw,
     sqlite3_stmt *st;
     if (case_id == 0) {
         st = c->ws[CW_CASE_INSERT];
-        bind_text(st, 1, pw->w.cii);
-        bind_text(st, 2, pw->w.court_case_number);
+        sqlite_bind_text(st, 1, pw->w.cii);
+        sqlite_bind_text(st, 2, pw->w.court_case_number);
         sqlite3_bind_int(st, 3, pw->w.count_number);
-        bind_text(st, 4, next->county);
+        sqlite_bind_text(st, 4, next->county);
         sqlite3_bind_int(st, 5, next->state);
         bind_due(st, 6, next->due_us);
         sqlite3_bind_int64(st, 7, next->version);
         sqlite3_bind_int64(st, 8, seq);
-        if ((rc = step_done(s, st, "inserting case", msg, msg_len)) !=
+        if ((rc = sqlite_step_done(st, "inserting case", msg, msg_len)) !=
             SQLITE_OK)
             return rc;
         case_id = sqlite3_last_insert_rowid(s->wdb);
     } else {
         st = c->ws[CW_CASE_UPDATE];
         sqlite3_bind_int64(st, 1, case_id);
-        bind_text(st, 2, next->county);
+        sqlite_bind_text(st, 2, next->county);
         sqlite3_bind_int(st, 3, next->state);
         bind_due(st, 4, next->due_us);
         sqlite3_bind_int64(st, 5, next->version);
         sqlite3_bind_int64(st, 6, seq);
-        if ((rc = step_done(s, st, "updating case", msg, msg_len)) != SQLITE_OK)
+        if ((rc = sqlite_step_done(st, "updating case", msg, msg_len)) !=
+            SQLITE_OK)
             return rc;
     }
     st = c->ws[CW_CHANGE_INSERT];
@@ -348,17 +317,17 @@ write_version(struct sqlite_store *s, struct sqlite_pending_write *pw,
     sqlite3_bind_int64(st, 3, next->version);
     sqlite3_bind_int(st, 4, next->state);
     sqlite3_bind_int(st, 5, next->event);
-    bind_text(st, 6, pw->w.sender_ori);
+    sqlite_bind_text(st, 6, pw->w.sender_ori);
     sqlite3_bind_int64(st, 7, cjx_clock_now_us());
-    bind_blob(st, 8, next->body, next->body_len);
-    if ((rc = step_done(s, st, "inserting case change", msg, msg_len)) !=
+    sqlite_bind_blob(st, 8, next->body, next->body_len);
+    if ((rc = sqlite_step_done(st, "inserting case change", msg, msg_len)) !=
         SQLITE_OK)
         return rc;
     if (next->notice != NULL) {
         st = c->ws[CW_NOTICE_PUT];
         sqlite3_bind_int64(st, 1, case_id);
-        bind_blob(st, 2, next->notice, next->notice_len);
-        if ((rc = step_done(s, st, "storing the notice", msg, msg_len)) !=
+        sqlite_bind_blob(st, 2, next->notice, next->notice_len);
+        if ((rc = sqlite_step_done(st, "storing the notice", msg, msg_len)) !=
             SQLITE_OK)
             return rc;
     }
@@ -374,23 +343,23 @@ write_outbox(struct sqlite_store *s, struct sqlite_pending_write *pw,
     const struct cjx_outbox_put *first = &next->outbox[0];
     int64_t now = cjx_clock_now_us();
     sqlite3_stmt *st = s->cases->ws[CW_OUTBOX_MESSAGE_PUT];
-    bind_text(st, 1, pw->w.request_id);
-    bind_text(st, 2, first->method);
-    bind_text(st, 3, pw->w.cii);
-    bind_text(st, 4, pw->w.court_case_number);
+    sqlite_bind_text(st, 1, pw->w.request_id);
+    sqlite_bind_text(st, 2, first->method);
+    sqlite_bind_text(st, 3, pw->w.cii);
+    sqlite_bind_text(st, 4, pw->w.court_case_number);
     sqlite3_bind_int(st, 5, pw->w.count_number);
-    bind_blob(st, 6, first->payload, first->payload_len);
+    sqlite_bind_blob(st, 6, first->payload, first->payload_len);
     sqlite3_bind_int64(st, 7, now);
-    int rc = step_done(s, st, "queueing a hand-off", msg, msg_len);
+    int rc = sqlite_step_done(st, "queueing a hand-off", msg, msg_len);
     if (rc != SQLITE_OK)
         return rc;
     int64_t message = sqlite3_last_insert_rowid(s->wdb);
     st = s->cases->ws[CW_OUTBOX_PUT];
     for (size_t i = 0; i < next->n_outbox; i++) {
         sqlite3_bind_int64(st, 1, message);
-        bind_text(st, 2, next->outbox[i].destination_ori);
+        sqlite_bind_text(st, 2, next->outbox[i].destination_ori);
         sqlite3_bind_int64(st, 3, now);
-        rc = step_done(s, st, "addressing a hand-off", msg, msg_len);
+        rc = sqlite_step_done(st, "addressing a hand-off", msg, msg_len);
         if (rc != SQLITE_OK)
             return rc;
     }
@@ -453,15 +422,12 @@ apply_case(struct sqlite_store *s, struct sqlite_pending_write *pw,
         return rc;
 
     sqlite3_stmt *st = c->ws[CW_CASE_GET];
-    bind_text(st, 1, pw->w.cii);
-    bind_text(st, 2, pw->w.court_case_number);
+    sqlite_bind_text(st, 1, pw->w.cii);
+    sqlite_bind_text(st, 2, pw->w.court_case_number);
     sqlite3_bind_int(st, 3, pw->w.count_number);
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        snprintf(msg, msg_len, "reading case: %s", sqlite3_errmsg(s->wdb));
-        sqlite3_reset(st);
+    rc = sqlite_step_row(st, "reading case", msg, msg_len);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return rc;
-    }
     int64_t case_id = 0, cur_seq = 0;
     struct cjx_case_current cur = {.next_seq = c->next_seq};
     if (rc == SQLITE_ROW) {
@@ -567,15 +533,15 @@ apply_marks(struct sqlite_store *s, struct case_pending *cp, char *msg,
             st = c->ws[CW_MARK_RETRY];
             sqlite3_bind_int64(st, 1, m->id);
             sqlite3_bind_int64(st, 2, m->next_attempt_us);
-            bind_text(st, 3, m->error);
+            sqlite_bind_text(st, 3, m->error);
             break;
         default:
             st = c->ws[CW_MARK_PARK];
             sqlite3_bind_int64(st, 1, m->id);
-            bind_text(st, 2, m->error);
+            sqlite_bind_text(st, 2, m->error);
             break;
         }
-        int rc = step_done(s, st, "marking an outbox row", msg, msg_len);
+        int rc = sqlite_step_done(st, "marking an outbox row", msg, msg_len);
         if (rc != SQLITE_OK)
             return rc;
     }

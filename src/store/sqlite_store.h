@@ -18,6 +18,18 @@ enum sqlite_write_kind {
     SQLITE_WRITE_OUTBOX, /* delivery marks of outbox rows (cases.c) */
 };
 
+struct sqlite_pending_write;
+
+/* What the writer hands the completer about a committed batch (writer.c).
+ * It lives in the batch's first write, so that handing a batch over needs
+ * no memory of its own. */
+struct sqlite_committed {
+    struct sqlite_pending_write *next_batch; /* committed after this one */
+    int64_t top;       /* highest record-feed seq committed, 0 if none */
+    int64_t audit_top; /* highest audit seq committed, 0 if none */
+    int failed;        /* the transaction did not commit */
+};
+
 /* One queued write: the caller's write and event, copied into data[] so
  * their pointers stay valid until the writer is done with them. */
 struct sqlite_pending_write {
@@ -33,14 +45,17 @@ struct sqlite_pending_write {
     /* SQLITE_WRITE_CASE: the record-feed position of the record version
      * the step wrote, 0 if it wrote none. */
     int64_t record_seq;
+    struct sqlite_committed committed; /* of a batch's first write only */
     char data[];
 };
 
-/* How many statements the writer caches on its connection (writer.c). */
+/* How many statements the writer caches on its connection (enum
+ * writer_stmt in sqlite_writer.h). */
 #define SQLITE_WRITER_STMTS 15
 
-/* Where the audit chain stands. The writer thread owns it; it is copied
- * before each write and transaction so that a rollback can put it back. */
+/* Where the audit chain stands. The writer thread owns it; before each
+ * write and transaction it is marked, so that a rollback can put it back
+ * (cjx_store_chain_mark() and _undo() in sqlite_writer.h). */
 struct sqlite_audit_chain {
     int64_t seq;                      /* the next entry gets seq + 1 */
     uint8_t hash[CJX_AUDIT_HASH_LEN]; /* of the newest entry */
@@ -48,8 +63,7 @@ struct sqlite_audit_chain {
     int64_t checkpoint_us; /* time of that checkpoint (or of the open) */
 };
 
-struct read_conn;        /* read_pool.h */
-struct sqlite_committed; /* writer.c */
+struct read_conn; /* read_pool.h */
 
 struct sqlite_cases; /* sqlite_cases.h */
 
@@ -79,10 +93,11 @@ struct sqlite_store {
      * when the oldest was queued (monotonic). */
     int queued, urgent;
     int64_t head_since_us;
-    /* Committed batches waiting for their completions, oldest first; the
+    /* Committed batches waiting for their completions, oldest first,
+     * linked through their first writes' committed.next_batch; the
      * completer thread answers them while the writer commits the next. */
     pthread_cond_t committed_cv;
-    struct sqlite_committed *committed_head, *committed_tail;
+    struct sqlite_pending_write *committed_head, *committed_tail;
     int writer_done;
 
     /* Recursive, and held while the hook runs, so that removing the hook
@@ -123,14 +138,16 @@ extern const int cjx_store_schema_version;
  * Refuses (CJX_ESTORE) a database whose user_version is newer. */
 int cjx_store_schema_migrate(sqlite3 *db, struct cjx_errbuf *eb);
 
-/* Prepares the writer statements on s->wdb and starts the writer thread. */
+/* Prepares the writer statements on s->wdb and starts the writer and
+ * completer threads (writer.c). */
 int cjx_store_writer_start(struct sqlite_store *s, struct cjx_errbuf *eb);
 
-/* Refuses new writes, lets the writer finish every queued one, joins it and
- * finalizes its statements. */
+/* Refuses new writes, lets the writer commit and the completer answer every
+ * queued one, joins both and finalizes the writer's statements. */
 void cjx_store_writer_stop(struct sqlite_store *s);
 
-/* The submit_record and append_audit ops. */
+/* The submit_record (record_writes.c) and append_audit (audit_chain.c)
+ * ops. */
 int cjx_store_writer_submit(struct cjx_store *base,
                             const struct cjx_record_write *w,
                             cjx_store_write_done_fn done, void *arg);
@@ -138,8 +155,8 @@ int cjx_store_writer_append_audit(struct cjx_store *base,
                                   const struct cjx_audit_event *ev,
                                   cjx_store_write_done_fn done, void *arg);
 
-/* For the other kinds of writes (cases.c): queueing a write built by the
- * caller (freed on CJX_ECLOSED). */
+/* Queues a write built by the caller (record_writes.c, audit_chain.c,
+ * cases.c); takes it, and frees it on CJX_ECLOSED. */
 int cjx_store_writer_enqueue(struct sqlite_store *s,
                              struct sqlite_pending_write *pw);
 
@@ -170,7 +187,8 @@ int cjx_store_writer_put_record(struct sqlite_store *s,
                                 int64_t record_id, int64_t version,
                                 int64_t *seq_out, char *msg, size_t msg_len);
 
-/* Reads where the audit chain stands from s->wdb into s->chain. */
+/* Reads where the audit chain stands from s->wdb into s->chain
+ * (audit_chain.c). */
 int cjx_store_writer_load_chain(struct sqlite_store *s, struct cjx_errbuf *eb);
 
 /* Opens the first read connection into the pool, so that open fails early

@@ -1,5 +1,5 @@
 /* What every backend shares: copying an audit event into a queued write
- * (writer.c), checking what a case's apply function returned (cases.c),
+ * (write_copy.c), checking what a case's apply function returned (cases.c),
  * and copying what a read found (reader.c, cases_read.c). */
 #ifndef CJX_STORE_SHARED_H
 #define CJX_STORE_SHARED_H
@@ -18,7 +18,7 @@ size_t cjx_store_writer_event_size(const struct cjx_audit_event *ev);
 void cjx_store_writer_event_copy(struct cjx_audit_event *dst,
                                  const struct cjx_audit_event *ev, char **p);
 
-/* A record write queued by a writer (writer.c): the room its copy takes
+/* A record write queued by a writer (write_copy.c): the room its copy takes
  * (0 for a write the store refuses: a key, sender, id or county missing,
  * or a record too large), and the copy into dst, its bytes at p, with its
  * event into ev. Returns whether it has an event. */
@@ -46,7 +46,7 @@ size_t cjx_store_marks_text_size(const struct cjx_outbox_mark *m, size_t n,
 void cjx_store_marks_copy(struct cjx_outbox_mark *dst,
                           const struct cjx_outbox_mark *m, size_t n, char **p);
 
-/* What a write's event says it did (writer.c): CALL with why for a
+/* What a write's event says it did (write_copy.c): CALL with why for a
  * replay, an unchanged record or a conflict (whose text is
  * cjx_store_conflict_detail), STATE_CHANGE for a new version. */
 extern const char cjx_store_conflict_detail[];

@@ -485,6 +485,7 @@ test_audit__clean_stop__log_is_signed_to_the_end(void **state)
     snprintf(cmd, sizeof(cmd), "grep -q '^exit 1' %s", follower);
     for (int i = 0; i < 250 && harness_run(cmd) != 0; i++)
         usleep(20 * 1000);
+    assert_int_equal(harness_run(cmd), 0); /* it ended, with status 1 */
     snprintf(cmd, sizeof(cmd), "grep -q 'UNAVAILABLE' %s", follower);
     assert_int_equal(harness_run(cmd), 0);
     snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && test ! -e '%s-wal'", db,

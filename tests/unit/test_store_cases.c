@@ -2,7 +2,6 @@
  * backend (tests/support/store_backend.h): SQLite on real database files
  * in a temporary directory, or a real PostgreSQL server. The apply functions
  * here are small fakes of the workflow: the store does not know it. */
-#include <dirent.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,62 +19,7 @@
 #include "cjx/store.h"
 #include "cjx/store_cases.h"
 #include "store_backend.h"
-
-struct fixture {
-    char dir[256];
-    char path[300];
-    struct cjx_store *s;
-};
-
-static int
-setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof(*f));
-    const char *tmp = getenv("TMPDIR");
-    snprintf(f->dir, sizeof(f->dir), "%s/cjx-cases-XXXXXX",
-             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-    if (mkdtemp(f->dir) == NULL)
-        return -1;
-    snprintf(f->path, sizeof(f->path), "%s/cjx.db", f->dir);
-    struct cjx_errbuf eb;
-    if (test_backend_reset() != 0 ||
-        test_backend_open(f->path, NULL, &f->s, &eb) != 0) {
-        fprintf(stderr, "open: %s\n", eb.msg);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    struct fixture *f = *state;
-    cjx_store_close(f->s);
-    DIR *d = opendir(f->dir);
-    struct dirent *e;
-    while (d != NULL && (e = readdir(d)) != NULL) {
-        char p[600];
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
-        unlink(p);
-    }
-    if (d != NULL)
-        closedir(d);
-    rmdir(f->dir);
-    free(f);
-    return 0;
-}
-
-static void
-reopen(struct fixture *f)
-{
-    struct cjx_errbuf eb;
-    cjx_store_close(f->s);
-    if (test_backend_open(f->path, NULL, &f->s, &eb) != 0)
-        fail_msg("reopen: %s", eb.msg);
-}
+#include "store_fixture.h"
 
 /* ---- a fake transition and a synchronous write ---- */
 
@@ -424,7 +368,7 @@ test_store_cases__reopen__keeps_cases_inbox_outbox_and_seq(void **state)
 
 /* ---- listings and the feed ---- */
 
-struct seen {
+struct seen_cases {
     int n;
     int64_t ids[16];
     int64_t current[16];
@@ -434,7 +378,7 @@ struct seen {
 static int
 collect(void *arg, const struct cjx_stored_case *c)
 {
-    struct seen *s = arg;
+    struct seen_cases *s = arg;
     s->ids[s->n] = c->seq;
     s->current[s->n] = c->current_seq;
     snprintf(s->bodies[s->n], sizeof(s->bodies[0]), "%.*s", (int)c->body_len,
@@ -451,7 +395,7 @@ test_store_cases__feed__every_version_in_seq_order(void **state)
     write_case(f->s, "CA0000001", "m-1", 1, 0, &a, NULL);
     write_case(f->s, "CA0000001", "m-2", 2, 1, &b, NULL);
     write_case(f->s, "CA0000001", "m-3", 1, 2, &a2, NULL);
-    struct seen s = {0};
+    struct seen_cases s = {0};
     assert_int_equal(
         cjx_store_read_case_changes(f->s, 0, 10, collect, &s, NULL), 0);
     assert_int_equal(s.n, 3);
@@ -481,7 +425,7 @@ test_store_cases__list__filters_and_pages(void **state)
         snprintf(id, sizeof(id), "m-%d", i);
         write_case(f->s, "CA0000001", id, i, i, &k, NULL);
     }
-    struct seen s = {0};
+    struct seen_cases s = {0};
     struct cjx_case_filter sf = {.county = "San Francisco"};
     cjx_store_list_cases(f->s, &sf, 0, 10, collect, &s, NULL, NULL);
     assert_int_equal(s.n, 3);
@@ -842,7 +786,7 @@ test_store_cases__hook__sees_each_commit_before_its_answer(void **state)
     assert_int_equal(h.calls, 1);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) STORE_TEST(name)
 
 int
 main(void)

@@ -4,9 +4,9 @@
  * the facts a person found in the file are merged into each count's
  * record, the daemon evaluates it again with its configured rule set (a
  * batch of lines per EvaluateQueries stream), and the determination they
- * lead to is shown. The same file, with a relief
- * or ground column added, is the input of `cjxctl decide --file`: the
- * decision then carries those facts. */
+ * lead to is shown. The same file, with a relief or ground column added,
+ * is the input of `cjxctl decide --file`: the decision then carries those
+ * facts. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>

@@ -179,6 +179,16 @@ counted_step(struct fixture *f, const char *what, int i, const char *caller,
     return t;
 }
 
+/* DOJ has notified the candidate of A1 (not counted). */
+static void
+doj_has_notified(struct fixture *f)
+{
+    struct answer a = local_notice(f, "n1", "A1", "San Francisco",
+                                   CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+    assert_int_equal(a.code, OK);
+    answer_free(&a);
+}
+
 /* ---- the steps ----------------------------------------------------------- */
 
 /* Every write runs in a group-commit transaction, alone here: BEGIN
@@ -259,13 +269,10 @@ test_step_writes__prosecutor_receives_the_notice_and_decides(void **state)
     struct fixture *f = *state;
     become(f, SF_DA);
     struct notice_buf b;
-    notice(&b, "n1", "A1", "San Francisco",
-           CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
-    b.n.notified_at_unix_us = test_now;
-    b.n.prosecutor_ori = SF_DA;
-    struct tally t =
-        counted_step(f, "DA receives the notice", CASE_SERVICE_NOTIFY_CANDIDATE,
-                     DOJ, &b.n.base);
+    struct tally t = counted_step(
+        f, "DA receives the notice", CASE_SERVICE_NOTIFY_CANDIDATE, DOJ,
+        &delivered_notice(&b, "A1", CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL)
+             ->base);
     /* The case, its notice and the record it brings; nothing to send. */
     assert_case_step(&t);
     assert_int_equal(rows_in(&t, "case_notices"), 1);
@@ -340,14 +347,11 @@ static void
 test_step_writes__doj_applies_the_order_and_acknowledges(void **state)
 {
     struct fixture *f = *state;
-    struct answer a = local_notice(f, "n1", "A1", "San Francisco",
-                                   CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
-    assert_int_equal(a.code, OK);
-    answer_free(&a);
+    doj_has_notified(f);
     struct step_buf s;
     no_challenge(&s, "d1", "A1", CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
     s.m.d.decided_at_unix_us = test_now;
-    a = run(f, CASE_SERVICE_DECIDE, SF_DA, &s.m.d.base);
+    struct answer a = run(f, CASE_SERVICE_DECIDE, SF_DA, &s.m.d.base);
     assert_int_equal(a.code, OK);
     answer_free(&a);
     order(&s, "o1", "A1", CJX__V1__ORDER_RELIEF__ORDER_RELIEF_DISMISS_AND_SEAL);
@@ -444,10 +448,7 @@ static void
 test_step_writes__delivered_rows_are_marked(void **state)
 {
     struct fixture *f = *state;
-    struct answer a = local_notice(f, "n1", "A1", "San Francisco",
-                                   CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
-    assert_int_equal(a.code, OK);
-    answer_free(&a);
+    doj_has_notified(f);
     /* The notice's three rows, one per peer. */
     int64_t ids[3] = {0};
     static const char *const peers[] = {SF_DA, SF_COURT, SF_PD};

@@ -495,7 +495,7 @@ main(int argc, char **argv)
         printf("%-9d %12.0f %12.0f %7.2f %14.0f %14.0f %7.2f\n", inflight[i],
                noop_get_r[i], get_r[i], get_r[i] / noop_get_r[i], noop_sub_r[i],
                sub_r[i], sub_r[i] / noop_sub_r[i]);
-    printf("targets: get >= 0.80 x no-op; durable submit >= 15000/s at 64 in "
+    printf("targets: get >= 0.80 x no-op; durable submit >= 20000/s at 64 in "
            "flight\n");
     return 0;
 }

@@ -2,10 +2,11 @@
  * first, with the facts DOJ's rules missed, the floor and ceiling of the
  * relief and the days left before the review deadline. With --facts FILE,
  * the facts a person found in the file are merged into each count's
- * record, the daemon evaluates it again with its configured rule set, and
- * the determination they lead to is shown. The same file, with a relief
- * or ground column added, is the input of `cjxctl decide --file`: the
- * decision then carries those facts. */
+ * record, the daemon evaluates it again with its configured rule set (a
+ * batch of lines per EvaluateQueries stream), and the determination they
+ * lead to is shown. The same file, with a relief or ground column added,
+ * is the input of `cjxctl decide --file`: the decision then carries those
+ * facts. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "cjx/json.h"
 #include "cjx/v1/exchange.methods.h"
 #include "cjx/v1/rules_service.methods.h"
+#include "fan_out.h"
 #include "record_check.h"
 #include "steps.h"
 
@@ -223,16 +225,24 @@ determination_text(const Cjx__V1__Determination *d, char *buf, size_t len)
         snprintf(buf, len, "%s", relief_text(d->relief));
 }
 
+/* Lines re-evaluated per EvaluateQueries stream. One stream answers a
+ * whole batch, where a call per line cost a round trip each; the bound
+ * keeps what the batch holds small (the daemon takes at most 10000
+ * queries in one stream). */
+#define REVIEW_BATCH 500
+
+/* One line of the facts file on its way through the daemon. */
 struct reevaluation {
-    Cjx__V1__Case *c;             /* with its notice */
-    ProtobufCMessage *evaluation; /* EvaluateResponse */
+    Cjx__V1__Case *c; /* with its notice */
+    /* Borrowed from the batch's EvaluateQueriesResponse. */
+    const Cjx__V1__Determination *now;
     struct cjx_client_status st;
 };
 
-/* Evaluates the notice's record with the facts merged, on the daemon. */
+/* Reads the case a line names, with the notice that holds its record. */
 static void
-reevaluate(struct cli *cli, const Cjx__V1__ProsecutorDecision *line,
-           const Cjx__V1__Date *as_of, struct reevaluation *out)
+fetch_case(struct cli *cli, const Cjx__V1__ProsecutorDecision *line,
+           struct reevaluation *out)
 {
     memset(out, 0, sizeof(*out));
     if (steps_get_case(cli, line->key, 1, &out->c, &out->st) != 0 ||
@@ -243,8 +253,32 @@ reevaluate(struct cli *cli, const Cjx__V1__ProsecutorDecision *line,
         out->st.code = 9; /* FAILED_PRECONDITION */
         snprintf(out->st.message, sizeof(out->st.message),
                  "the case holds no conviction record to evaluate");
-        return;
     }
+}
+
+/* A batch of lines and what became of them, for fetching in parallel. */
+struct review_batch {
+    struct cli *cli;
+    const struct step_line *lines;
+    struct reevaluation *evs;
+};
+
+static void
+fetch_line(void *arg, size_t i)
+{
+    struct review_batch *b = arg;
+    fetch_case(b->cli, (const Cjx__V1__ProsecutorDecision *)b->lines[i].msg,
+               &b->evs[i]);
+}
+
+/* Sends the query of one fetched case: the notice's record with the
+ * line's facts merged in. The message is packed as it is written, so the
+ * merged facts need not outlive the call. */
+static int
+write_query(struct cjx_client_stream *s, const struct reevaluation *ev,
+            const Cjx__V1__ProsecutorDecision *line, const Cjx__V1__Date *as_of)
+{
+    const Cjx__V1__CandidateNotice *n = ev->c->notice;
     Cjx__V1__OffenseFacts facts = CJX__V1__OFFENSE_FACTS__INIT;
     if (n->record->facts != NULL)
         merge_facts(&facts, n->record->facts);
@@ -257,10 +291,61 @@ reevaluate(struct cli *cli, const Cjx__V1__ProsecutorDecision *line,
     q.as_of = (Cjx__V1__Date *)as_of;
     Cjx__V1__EvaluateRequest req = CJX__V1__EVALUATE_REQUEST__INIT;
     req.query = &q;
-    cjx_client_unary(cli->client,
-                     &cjx__v1__rules_service__methods[RULES_SERVICE_EVALUATE],
-                     &req.base, cli->timeout_ms, &out->evaluation, &out->st);
+    int err = cjx_client_stream_write(s, &req.base);
     n->record->facts = kept;
+    return err;
+}
+
+/* Evaluates every fetched case of lines [0, n) in one EvaluateQueries
+ * stream; the results come back in the order of the queries. A line whose
+ * case could not be read keeps its own status; when the stream fails as a
+ * whole, every line it carried gets that status. Returns the response
+ * (the determinations borrow from it), NULL if there is none. */
+static ProtobufCMessage *
+evaluate_batch(struct cli *cli, struct step_line *lines,
+               struct reevaluation *evs, size_t n, const Cjx__V1__Date *as_of)
+{
+    struct cjx_client_stream *s;
+    struct cjx_client_status st = {0};
+    ProtobufCMessage *resp = NULL;
+    int err = cjx_client_stream_open(
+        cli->client,
+        &cjx__v1__rules_service__methods[RULES_SERVICE_EVALUATE_QUERIES], NULL,
+        cli->timeout_ms, &s);
+    if (err != 0) {
+        st.code = 14; /* UNAVAILABLE */
+        snprintf(st.message, sizeof(st.message), "%s", cjx_strerror(err));
+    } else {
+        for (size_t i = 0; i < n && err == 0; i++)
+            if (evs[i].st.code == 0)
+                err = write_query(
+                    s, &evs[i],
+                    (const Cjx__V1__ProsecutorDecision *)lines[i].msg, as_of);
+        cjx_client_stream_finish(s, &resp, &st);
+        cjx_client_stream_free(s);
+    }
+    const Cjx__V1__EvaluateQueriesResponse *r = (const void *)resp;
+    size_t k = 0; /* the next result: one per query sent */
+    for (size_t i = 0; i < n; i++) {
+        struct reevaluation *ev = &evs[i];
+        if (ev->st.code != 0)
+            continue;
+        const Cjx__V1__EvaluateResult *one =
+            st.code == 0 && r != NULL && k < r->n_results ? r->results[k++]
+                                                          : NULL;
+        if (one == NULL) {
+            ev->st.code = st.code != 0 ? st.code : 13; /* INTERNAL */
+            snprintf(ev->st.message, sizeof(ev->st.message), "%s",
+                     st.code != 0 ? st.message : "no result for this query");
+        } else if (one->code != 0 || one->response == NULL) {
+            ev->st.code = one->code != 0 ? one->code : 13;
+            snprintf(ev->st.message, sizeof(ev->st.message), "%s",
+                     one->message);
+        } else {
+            ev->now = one->response->determination;
+        }
+    }
+    return resp;
 }
 
 static void
@@ -269,6 +354,46 @@ facts_text(const Cjx__V1__OffenseFacts *f, char *buf, size_t len)
     char *json = cjx_json_from_message(&f->base, 0);
     snprintf(buf, len, "%s", json != NULL ? json : "-");
     free(json);
+}
+
+/* Prints what one line came to: a row of the table, or a JSON line.
+ * Returns 1 when the line could not be evaluated. */
+static int
+print_reevaluation(struct cli *cli, struct cli_table *t,
+                   const struct step_line *l, const struct reevaluation *ev)
+{
+    const Cjx__V1__ProsecutorDecision *line = (const void *)l->msg;
+    const Cjx__V1__Determination *now = ev->now;
+    char lineno[16], label[128], facts[256], before[64], after[600],
+        reasons[256], missing[256];
+    snprintf(lineno, sizeof(lineno), "%d", l->line);
+    steps_case_label(line->key, label, sizeof(label));
+    facts_text(line->facts, facts, sizeof(facts));
+    determination_text(ev->c != NULL ? ev->c->determination : NULL, before,
+                       sizeof(before));
+    if (now == NULL)
+        snprintf(after, sizeof(after), "%s: %s",
+                 cjx_client_code_name(ev->st.code), ev->st.message);
+    else
+        determination_text(now, after, sizeof(after));
+    join(reasons, sizeof(reasons), now ? now->reason_codes : NULL,
+         now ? now->n_reason_codes : 0);
+    join(missing, sizeof(missing), now ? now->missing_facts : NULL,
+         now ? now->n_missing_facts : 0);
+    if (cli->json) {
+        char *key = cjx_json_from_message(&line->key->base, 0);
+        char *det = now ? cjx_json_from_message(&now->base, 0) : NULL;
+        printf("{\"line\":%d,\"key\":%s,\"facts\":%s,\"determination\":%s"
+               "}\n",
+               l->line, key ? key : "null", facts, det ? det : "null");
+        free(key);
+        free(det);
+    } else {
+        const char *cells[] = {lineno, label,   facts,  before,
+                               after,  reasons, missing};
+        cli_table_add(t, cells);
+    }
+    return now == NULL;
 }
 
 int
@@ -292,51 +417,27 @@ review_facts(struct cli *cli, const char *path, const Cjx__V1__Date *as_of)
         "LINE", "CASE", "FACTS", "DOJ", "NOW", "REASONS", "STILL MISSING"};
     struct cli_table *t = cli->json ? NULL : cli_table_new(7, headers);
     int status = 0;
-    for (size_t i = 0; i < in.n; i++) {
-        const Cjx__V1__ProsecutorDecision *line = (const void *)in.lines[i].msg;
-        struct reevaluation ev;
-        reevaluate(cli, line, as_of, &ev);
-        steps_progress("evaluating", i + 1, in.n);
-        const Cjx__V1__EvaluateResponse *r = (const void *)ev.evaluation;
-        const Cjx__V1__Determination *now =
-            ev.st.code == 0 && r != NULL ? r->determination : NULL;
-        char lineno[16], label[128], facts[256], before[64], after[600],
-            reasons[256], missing[256];
-        snprintf(lineno, sizeof(lineno), "%d", in.lines[i].line);
-        steps_case_label(line->key, label, sizeof(label));
-        facts_text(line->facts, facts, sizeof(facts));
-        determination_text(ev.c != NULL ? ev.c->determination : NULL, before,
-                           sizeof(before));
-        if (now == NULL) {
-            snprintf(after, sizeof(after), "%s: %s",
-                     cjx_client_code_name(ev.st.code), ev.st.message);
-            status = 1;
-        } else {
-            determination_text(now, after, sizeof(after));
-        }
-        join(reasons, sizeof(reasons), now ? now->reason_codes : NULL,
-             now ? now->n_reason_codes : 0);
-        join(missing, sizeof(missing), now ? now->missing_facts : NULL,
-             now ? now->n_missing_facts : 0);
-        if (cli->json) {
-            char *key = cjx_json_from_message(&line->key->base, 0);
-            char *det = now ? cjx_json_from_message(&now->base, 0) : NULL;
-            printf("{\"line\":%d,\"key\":%s,\"facts\":%s,\"determination\":%s"
-                   "}\n",
-                   in.lines[i].line, key ? key : "null", facts,
-                   det ? det : "null");
-            free(key);
-            free(det);
-        } else {
-            const char *cells[] = {lineno, label,   facts,  before,
-                                   after,  reasons, missing};
-            cli_table_add(t, cells);
-        }
-        if (ev.c != NULL)
-            protobuf_c_message_free_unpacked(&ev.c->base, NULL);
-        if (ev.evaluation != NULL)
-            protobuf_c_message_free_unpacked(ev.evaluation, NULL);
+    struct reevaluation *evs = calloc(REVIEW_BATCH, sizeof(*evs));
+    if (evs == NULL) {
+        fprintf(stderr, "cjxctl: out of memory\n");
+        status = 1;
     }
+    for (size_t from = 0; evs != NULL && from < in.n; from += REVIEW_BATCH) {
+        size_t n = in.n - from < REVIEW_BATCH ? in.n - from : REVIEW_BATCH;
+        struct review_batch b = {cli, in.lines + from, evs};
+        cli_fan_out(n, NULL, fetch_line, NULL, &b);
+        ProtobufCMessage *resp =
+            evaluate_batch(cli, in.lines + from, evs, n, as_of);
+        for (size_t i = 0; i < n; i++) {
+            status |= print_reevaluation(cli, t, &in.lines[from + i], &evs[i]);
+            if (evs[i].c != NULL)
+                protobuf_c_message_free_unpacked(&evs[i].c->base, NULL);
+        }
+        if (resp != NULL)
+            protobuf_c_message_free_unpacked(resp, NULL);
+        steps_progress("evaluating", from + n, in.n);
+    }
+    free(evs);
     if (t != NULL) {
         cli_table_print(t, stdout);
         cli_table_free(t);

@@ -1,8 +1,9 @@
 /* Running cjxctl's exchange steps: the dry run against the workflow,
- * sending one by one or in OrderBulk streams, and printing what came of
- * them (step_run.h). */
+ * sending one by one (several at a time) or in OrderBulk streams, and
+ * printing what came of them (step_run.h). */
 #include "step_run.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #include "cjx/clock.h"
 #include "cjx/json.h"
 #include "cjx/v1/exchange.methods.h"
+#include "fan_out.h"
 
 /* Messages per OrderBulk stream: the progress bar moves per stream. */
 #define BULK_CHUNK 500
@@ -167,25 +169,54 @@ send_bulk_chunk(struct run *run, size_t from, size_t to)
         protobuf_c_message_free_unpacked(resp, NULL);
 }
 
+/* Lines sent one by one go several at a time (fan_out.h); every line of
+ * one case goes to the same thread, which sends its lines in the order of
+ * the file, so that the steps of a case arrive as the file has them. */
+static unsigned
+lane_of_case(void *arg, size_t i)
+{
+    const struct run *run = arg;
+    const Cjx__V1__RecordKey *k = steps_key_of(run->in->lines[i].msg);
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = k->cii; *p != '\0'; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    for (const char *p = k->court_case_number; *p != '\0'; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return (h ^ (uint32_t)k->count_number) * 16777619u;
+}
+
+static void
+send_line(void *arg, size_t i)
+{
+    struct run *run = arg;
+    send_one(run, run->in->lines[i].msg, &run->results[i]);
+}
+
+static void
+sending_progress(void *arg, size_t done)
+{
+    steps_progress("sending", done, ((struct run *)arg)->in->n);
+}
+
 void
 step_run_lines(struct run *run)
 {
     size_t n = run->in->n;
-    const char *what = run->dry_run ? "checking" : "sending";
     if (!run->dry_run && run->bulk) {
         for (size_t from = 0; from < n; from += BULK_CHUNK) {
             size_t to = from + BULK_CHUNK < n ? from + BULK_CHUNK : n;
             send_bulk_chunk(run, from, to);
-            steps_progress(what, to, n);
+            steps_progress("sending", to, n);
         }
         return;
     }
+    if (!run->dry_run) {
+        cli_fan_out(n, lane_of_case, send_line, sending_progress, run);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
-        if (run->dry_run)
-            dry_run_one(run, run->in->lines[i].msg, &run->results[i]);
-        else
-            send_one(run, run->in->lines[i].msg, &run->results[i]);
-        steps_progress(what, i + 1, n);
+        dry_run_one(run, run->in->lines[i].msg, &run->results[i]);
+        steps_progress("checking", i + 1, n);
     }
 }
 

@@ -433,6 +433,38 @@ test_review__facts__reevaluate_the_record_on_the_daemon(void **state)
                                 "not a number"));
 }
 
+/* Several lines go to the daemon in one batch: each row still comes in
+ * the order of the file with its own outcome, and a line naming no case
+ * says so without taking the others down. */
+static void
+test_review__facts__a_batch_keeps_the_file_order_and_each_outcome(void **state)
+{
+    (void)state;
+    char out[16384];
+    write_input("facts_batch.csv", "cii,court_case_number,count,grams,"
+                                   "sale_involved,recipient_age\n"
+                                   "B20000003,SF-3,1,10,false,30\n"
+                                   "B20000099,SF-99,1,10,false,30\n"
+                                   "B20000003,SF-3,1,900,true,16\n");
+    assert_int_equal(ctl(DA,
+                         "--json review --facts facts_batch.csv --as-of "
+                         "2026-01-01",
+                         out, sizeof(out)),
+                     1);
+    const char *l2 = strstr(out, "{\"line\":2,");
+    const char *l3 = strstr(out, "{\"line\":3,");
+    const char *l4 = strstr(out, "{\"line\":4,");
+    assert_non_null(l2);
+    assert_non_null(l3);
+    assert_non_null(l4);
+    assert_true(l2 < l3 && l3 < l4);
+    /* Ten grams, not sold: a grant; sold to a minor: none. */
+    assert_true(strstr(l2, "\"relief\":\"RELIEF_DISMISS_AND_SEAL\"") < l3);
+    assert_non_null(strstr(l3, "\"determination\":null}"));
+    assert_true(strstr(l3, "\"determination\":null}") < l4);
+    assert_non_null(strstr(l4, "\"relief\":\"RELIEF_NOT_ELIGIBLE\""));
+}
+
 /* ---- the prosecutor's decisions ------------------------------------------------------- */
 
 static void
@@ -703,6 +735,8 @@ main(void)
         cmocka_unit_test(test_review__human_review_first_with_missing_facts),
         cmocka_unit_test(
             test_review__facts__reevaluate_the_record_on_the_daemon),
+        cmocka_unit_test(
+            test_review__facts__a_batch_keeps_the_file_order_and_each_outcome),
         cmocka_unit_test(
             test_decide__a_bad_line__changes_nothing_and_names_file_line_field),
         cmocka_unit_test(

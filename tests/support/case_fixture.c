@@ -284,15 +284,22 @@ local_notice(struct fixture *f, const char *id, const char *cii,
                &notice(&b, id, cii, county, relief)->base);
 }
 
+Cjx__V1__CandidateNotice *
+delivered_notice(struct notice_buf *b, const char *cii, Cjx__V1__Relief relief)
+{
+    notice(b, cii, cii, "San Francisco", relief);
+    b->n.notified_at_unix_us = test_now;
+    b->n.prosecutor_ori = SF_DA;
+    return &b->n;
+}
+
 void
 court_has_notice(struct fixture *f, const char *cii, Cjx__V1__Relief relief)
 {
     become(f, SF_COURT);
     struct notice_buf b;
-    notice(&b, cii, cii, "San Francisco", relief);
-    b.n.notified_at_unix_us = test_now;
-    b.n.prosecutor_ori = SF_DA;
-    struct answer a = run(f, CASE_SERVICE_NOTIFY_CANDIDATE, DOJ, &b.n.base);
+    struct answer a = run(f, CASE_SERVICE_NOTIFY_CANDIDATE, DOJ,
+                          &delivered_notice(&b, cii, relief)->base);
     assert_int_equal(a.code, OK);
     answer_free(&a);
 }

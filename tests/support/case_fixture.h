@@ -109,6 +109,10 @@ int run_read(struct fixture *f, int i, const char *caller,
              const ProtobufCMessage *req, ProtobufCMessage **out);
 /* Outbox rows pending for destination (NULL: every peer). */
 int64_t pending_for(struct fixture *f, const char *destination);
+/* DOJ's San Francisco notice of cii (id cii) as its peers receive it:
+ * dated and addressed to the District Attorney. */
+Cjx__V1__CandidateNotice *
+delivered_notice(struct notice_buf *b, const char *cii, Cjx__V1__Relief relief);
 /* Makes the fixture the San Francisco court's daemon and delivers it DOJ's
  * notice of cii (to the District Attorney). */
 void court_has_notice(struct fixture *f, const char *cii,

@@ -554,6 +554,42 @@ digest(uint64_t h, const Cjx__V1__Determination *d)
     return fnv_strs(h, d->missing_facts, d->n_missing_facts);
 }
 
+/* Whether two determinations pack to the same bytes. */
+static int
+same_bytes(const ProtobufCMessage *a, const ProtobufCMessage *b,
+           struct cjx_arena *arena)
+{
+    size_t na = protobuf_c_message_get_packed_size(a),
+           nb = protobuf_c_message_get_packed_size(b);
+    uint8_t *pa = cjx_arena_alloc(arena, na + 1),
+            *pb = cjx_arena_alloc(arena, nb + 1);
+    if (na != nb || pa == NULL || pb == NULL)
+        return 0;
+    protobuf_c_message_pack(a, pa);
+    protobuf_c_message_pack(b, pb);
+    return memcmp(pa, pb, na) == 0;
+}
+
+typedef int (*decide_fn)(const struct cjx_rules_set *, const ProtobufCMessage *,
+                         struct cjx_arena *, ProtobufCMessage **,
+                         struct cjx_errbuf *);
+
+/* Decisions per second of decide over qs. */
+static double
+rate(decide_fn decide, const struct cjx_rules_set *set,
+     Cjx__V1__ReliefQuery **qs, size_t n, struct cjx_arena *arena,
+     volatile int *sink)
+{
+    double t = now_s();
+    for (size_t i = 0; i < n; i++) {
+        cjx_arena_reset(arena);
+        ProtobufCMessage *out;
+        if (decide(set, &qs[i]->base, arena, &out, NULL) == 0)
+            *sink += ((Cjx__V1__Determination *)out)->relief;
+    }
+    return (double)n / (now_s() - t);
+}
+
 /* ---- driver ----------------------------------------------------------- */
 
 static int
@@ -636,14 +672,30 @@ main(int argc, char **argv)
     struct cjx_arena ea;
     cjx_arena_init(&ea, stack_buf, sizeof(stack_buf), 0);
 
-    /* Agreement on the 11357 counts, and the outcome mix of the whole set. */
-    size_t mismatches = 0, errors = 0;
+    /* Agreement on the 11357 counts, the outcome mix of the whole set, and
+     * every determination packed byte for byte as the tree-walking
+     * reference packs it. */
+    size_t mismatches = 0, errors = 0, differ = 0;
     size_t mix[8] = {0};
     uint64_t h = UINT64_C(0xcbf29ce484222325);
+    static char ref_buf[64 * 1024];
+    struct cjx_arena ra;
+    cjx_arena_init(&ra, ref_buf, sizeof(ref_buf), 0);
     for (size_t i = 0; i < n; i++) {
         cjx_arena_reset(&ea);
-        ProtobufCMessage *out;
-        if (cjx_rules_decide(set, &qs[i]->base, &ea, &out, &eb) != 0) {
+        cjx_arena_reset(&ra);
+        ProtobufCMessage *out, *ref;
+        int rc = cjx_rules_decide(set, &qs[i]->base, &ea, &out, &eb);
+        int ref_rc =
+            cjx_rules_decide_reference(set, &qs[i]->base, &ra, &ref, NULL);
+        if (rc != ref_rc || (rc == 0 && !same_bytes(out, ref, &ea))) {
+            if (differ++ < 3)
+                fprintf(stderr,
+                        "record %zu: compiled and tree evaluators "
+                        "differ\n",
+                        i);
+        }
+        if (rc != 0) {
             if (errors++ < 3)
                 fprintf(stderr, "decide error: %s\n", eb.msg);
             h = fnv(h, "error", 6);
@@ -652,6 +704,7 @@ main(int argc, char **argv)
         mix[((Cjx__V1__Determination *)out)->relief & 7]++;
         h = digest(h, (const Cjx__V1__Determination *)out);
     }
+    cjx_arena_fini(&ra);
     for (size_t i = 0; i < n57; i++) {
         cjx_arena_reset(&ea);
         ProtobufCMessage *out;
@@ -678,6 +731,9 @@ main(int argc, char **argv)
            mix[R_D], mix[R_M], mix[R_I], mix[R_N], mix[R_H], mix[R_X], errors);
     printf("HS 11357: rules and hand-written C disagree on %zu of %zu counts\n",
            mismatches, n57);
+    printf("compiled and tree evaluators differ on %zu of %zu "
+           "determinations (packed bytes)\n",
+           differ, n);
     printf("determinations digest %016llx\n", (unsigned long long)h);
     int unchanged = -1; /* no recorded figures for these parameters */
     if (n == RECORDED_N && seed == RECORDED_SEED &&
@@ -690,26 +746,13 @@ main(int argc, char **argv)
                unchanged ? "match" : "DIFFER FROM", RECORDED_SEED, RECORDED_N);
     }
 
-    double all[99], r57[99], h57[99];
+    double all[99], ref[99], r57[99], h57[99];
     volatile int sink = 0;
     for (int r = 0; r < runs; r++) {
+        all[r] = rate(cjx_rules_decide, set, qs, n, &ea, &sink);
+        ref[r] = rate(cjx_rules_decide_reference, set, qs, n, &ea, &sink);
+        r57[r] = rate(cjx_rules_decide, set, q57, n57, &ea, &sink);
         double t = now_s();
-        for (size_t i = 0; i < n; i++) {
-            cjx_arena_reset(&ea);
-            ProtobufCMessage *out;
-            if (cjx_rules_decide(set, &qs[i]->base, &ea, &out, NULL) == 0)
-                sink += ((Cjx__V1__Determination *)out)->relief;
-        }
-        all[r] = (double)n / (now_s() - t);
-        t = now_s();
-        for (size_t i = 0; i < n57; i++) {
-            cjx_arena_reset(&ea);
-            ProtobufCMessage *out;
-            if (cjx_rules_decide(set, &q57[i]->base, &ea, &out, NULL) == 0)
-                sink += ((Cjx__V1__Determination *)out)->relief;
-        }
-        r57[r] = (double)n57 / (now_s() - t);
-        t = now_s();
         for (size_t i = 0; i < n57; i++) {
             cjx_arena_reset(&ea);
             Cjx__V1__Determination *d = decide_11357(q57[i], &ea);
@@ -717,19 +760,22 @@ main(int argc, char **argv)
                 sink += d->relief;
         }
         h57[r] = (double)n57 / (now_s() - t);
-        printf("run %d: all %.0f/s, HS 11357 rules %.0f/s, HS 11357 "
-               "hand-written %.0f/s\n",
-               r + 1, all[r], r57[r], h57[r]);
+        printf("run %d: all %.0f/s (tree %.0f/s), HS 11357 rules %.0f/s, "
+               "HS 11357 hand-written %.0f/s\n",
+               r + 1, all[r], ref[r], r57[r], h57[r]);
     }
-    double ma = median(all, runs), mr = median(r57, runs),
-           mh = median(h57, runs);
+    double ma = median(all, runs), mt = median(ref, runs),
+           mr = median(r57, runs), mh = median(h57, runs);
     printf("median of %d runs, one core:\n", runs);
     printf("  Prop 64 rule set, all %zu records:   %12.0f decisions/s\n", n,
            ma);
+    printf("  tree evaluator,  all %zu records:    %12.0f decisions/s\n", n,
+           mt);
     printf("  Prop 64 rule set, %zu HS 11357:      %12.0f decisions/s\n", n57,
            mr);
     printf("  hand-written C,  %zu HS 11357:       %12.0f decisions/s\n", n57,
            mh);
+    printf("  ratio compiled / tree (all records):   %.2fx\n", ma / mt);
     printf("  ratio hand-written / rules (HS 11357): %.2fx\n", mh / mr);
     cjx_arena_fini(&ea);
     cjx_arena_fini(&data);
@@ -737,5 +783,5 @@ main(int argc, char **argv)
     free(q57);
     cjx_rules_set_free(set);
     (void)sink;
-    return mismatches != 0 || errors != 0 || unchanged == 0;
+    return mismatches != 0 || errors != 0 || differ != 0 || unchanged == 0;
 }

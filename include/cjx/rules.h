@@ -95,6 +95,14 @@ int cjx_rules_decide(const struct cjx_rules_set *set,
                      const ProtobufCMessage *msg, struct cjx_arena *arena,
                      ProtobufCMessage **out, struct cjx_errbuf *eb);
 
+/* The same decision by the tree-walking evaluator the compiled programs
+ * replace: the reference they are checked against, byte for byte, in
+ * tests and benchmarks. Slower; not for production use. */
+int cjx_rules_decide_reference(const struct cjx_rules_set *set,
+                               const ProtobufCMessage *msg,
+                               struct cjx_arena *arena, ProtobufCMessage **out,
+                               struct cjx_errbuf *eb);
+
 /* A standalone expression over a message type, for tools and tests. */
 struct cjx_rules_expr;
 

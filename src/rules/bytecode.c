@@ -303,8 +303,8 @@ compile_decisions(struct cjx_rules_set *set)
     size_t nd = set->n_decisions;
     uint32_t *entry = malloc((nd + 1) * sizeof(*entry));
     /* Jumps to decisions not compiled yet: (instruction, decision). */
-    uint32_t *fix_at = malloc((nd * 257 + 1) * sizeof(*fix_at));
-    uint32_t *fix_to = malloc((nd * 257 + 1) * sizeof(*fix_to));
+    uint32_t *fix_at = malloc((nd * 258 + 1) * sizeof(*fix_at));
+    uint32_t *fix_to = malloc((nd * 258 + 1) * sizeof(*fix_to));
     struct compiler c = {0};
     size_t n_fix = 0;
     if (entry == NULL || fix_at == NULL || fix_to == NULL)
@@ -315,7 +315,13 @@ compile_decisions(struct cjx_rules_set *set)
         size_t skip = dec->lead_slot >= 0 ? dec->skip_to : i + 1;
         entry[i] = here(&c);
         c.label = c.n;
-        emit(&c, (struct insn){.op = OP_DECISION, .t = (uint32_t)i});
+        fix_at[n_fix] =
+            emit(&c, (struct insn){.op = OP_DECISION,
+                                   .a = dec->lead_slot >= 0,
+                                   .mask = (uint8_t)dec->lead_neg,
+                                   .t = (uint32_t)i,
+                                   .x.lead = (uint32_t)dec->lead_slot});
+        fix_to[n_fix++] = (uint32_t)skip;
         uint32_t m;
         if (w->op == N_AND) {
             for (unsigned j = 0; j < w->nargs; j++) {

@@ -31,12 +31,14 @@ enum opcode {
     OP_NOT,          /* !r[a] */
     OP_TREE,         /* node n by the tree walker */
     /* Control. */
-    OP_STEP,     /* r[a] as an operand of the chain in r[d] (step) */
-    OP_BRANCH,   /* r[a] an error: jump t2; false: jump t; true: on */
-    OP_JUMP,     /* to t */
-    OP_RET,      /* the value is r[a] */
-    OP_DECISION, /* decision t starts (facts first reached belong to it);
-                    r[0] = true */
+    OP_STEP,   /* r[a] as an operand of the chain in r[d] (step) */
+    OP_BRANCH, /* r[a] an error: jump t2; false: jump t; true: on */
+    OP_JUMP,   /* to t */
+    OP_RET,    /* the value is r[a] */
+    /* Decision t starts (facts first reached belong to it), r[0] = true;
+     * but with a lead (a = 1) already known to be false (let slot lead
+     * equal to mask), its group is skipped: jump t2. */
+    OP_DECISION,
     /* r[a] of decision t: an error ends the run with it; true matches t;
      * false jumps to t2. */
     OP_MATCH,
@@ -57,6 +59,7 @@ struct insn {
     union {
         const struct val *k;
         const struct strset *set;
+        uint32_t lead;
     } x;
 };
 

@@ -72,16 +72,32 @@ cjx_rules_expr_compile(const char *src, const ProtobufCMessageDescriptor *root,
     return 0;
 }
 
-int
-cjx_rules_expr_eval(const struct cjx_rules_expr *e, const ProtobufCMessage *msg,
-                    struct cjx_arena *arena, const char **text)
+static int
+expr_eval(const struct cjx_rules_expr *e, const ProtobufCMessage *msg,
+          struct cjx_arena *arena, const char **text, int compiled)
 {
     struct eval_ctx ex;
     if (rules_eval_init(&ex, e->set, msg, arena) != 0)
         return CJX_ENOMEM;
+    ex.compiled = compiled;
     struct val v = rules_eval_top(&ex, e->root);
     if (arena->failed)
         return CJX_ENOMEM;
     *text = rules_val_format(arena, &v, e->root->type);
     return *text == NULL ? CJX_ENOMEM : 0;
+}
+
+int
+cjx_rules_expr_eval(const struct cjx_rules_expr *e, const ProtobufCMessage *msg,
+                    struct cjx_arena *arena, const char **text)
+{
+    return expr_eval(e, msg, arena, text, 0);
+}
+
+int
+cjx_rules_expr_eval_compiled(const struct cjx_rules_expr *e,
+                             const ProtobufCMessage *msg,
+                             struct cjx_arena *arena, const char **text)
+{
+    return expr_eval(e, msg, arena, text, 1);
 }

@@ -504,9 +504,8 @@ enum { RULES_MAX_CHOICES = 24, RULES_MAX_BRANCHES = 512 };
 
 struct eval_ctx {
     const struct cjx_rules_set *set;
-    /* 1: evaluate with the tree walker alone, the reference the bytecode
-     * is checked against; 0: run the compiled programs. */
-    int tree;
+    /* 1: run the compiled programs (bytecode.c); 0: the tree walker. */
+    int compiled;
     const ProtobufCMessage *root;
     struct cjx_arena *arena;
     struct val *slots; /* per let, fact and loop variable; k == V_UNSET
@@ -567,12 +566,13 @@ rules_eval(struct eval_ctx *ex, const struct node *n)
 
 struct val rules_vm_run(struct eval_ctx *ex, const struct prog *p);
 
-/* Evaluates the root of a compiled expression: its program, unless the
- * tree walker was asked for or the expression was not compiled. */
+/* Evaluates the root of an expression: its program when the compiled
+ * evaluator was asked for (and the expression was compiled), else by the
+ * tree walker. */
 static inline struct val
 rules_eval_top(struct eval_ctx *ex, const struct node *n)
 {
-    if (n->prog != NULL && !ex->tree)
+    if (ex->compiled && n->prog != NULL)
         return rules_vm_run(ex, n->prog);
     return rules_eval(ex, n);
 }

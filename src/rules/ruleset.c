@@ -307,7 +307,7 @@ static int
 run_decisions(struct eval_ctx *ex, size_t start, struct cjx_errbuf *eb)
 {
     const struct cjx_rules_set *set = ex->set;
-    if (set->decide != NULL && !ex->tree) {
+    if (set->decide != NULL && ex->compiled) {
         struct val err;
         int d = rules_vm_decide(ex, start, &err);
         if (d >= 0)
@@ -369,11 +369,11 @@ next_choice(struct eval_ctx *ex, size_t *start)
     return 1;
 }
 
-/* Decides with the compiled programs, or with the tree walker alone. */
+/* Decides with the tree walker, or with the compiled programs. */
 static int
 decide(const struct cjx_rules_set *set, const ProtobufCMessage *msg,
        struct cjx_arena *arena, ProtobufCMessage **out, struct cjx_errbuf *eb,
-       int tree)
+       int compiled)
 {
     if (msg == NULL || msg->descriptor != set->message)
         return cjx_errf(eb, CJX_EINVAL, "rule set %s applies to %s", set->name,
@@ -385,7 +385,7 @@ decide(const struct cjx_rules_set *set, const ProtobufCMessage *msg,
     if (rules_eval_init(&ex, set, msg, arena) != 0)
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
     ex.enumerate = 1;
-    ex.tree = tree;
+    ex.compiled = compiled;
 
     uint16_t branch[RULES_MAX_BRANCHES];
     int n_branch = 0;
@@ -457,9 +457,9 @@ cjx_rules_decide(const struct cjx_rules_set *set, const ProtobufCMessage *msg,
 }
 
 int
-cjx_rules_decide_reference(const struct cjx_rules_set *set,
-                           const ProtobufCMessage *msg, struct cjx_arena *arena,
-                           ProtobufCMessage **out, struct cjx_errbuf *eb)
+cjx_rules_decide_compiled(const struct cjx_rules_set *set,
+                          const ProtobufCMessage *msg, struct cjx_arena *arena,
+                          ProtobufCMessage **out, struct cjx_errbuf *eb)
 {
     return decide(set, msg, arena, out, eb, 1);
 }

@@ -691,7 +691,7 @@ main(int argc, char **argv)
         if (rc != flat_rc || (rc == 0 && !same_bytes(out, flat, &ea))) {
             if (differ++ < 3)
                 fprintf(stderr,
-                        "record %zu: compiled and tree evaluators "
+                        "record %zu: flat and tree evaluators "
                         "differ\n",
                         i);
         }
@@ -731,7 +731,7 @@ main(int argc, char **argv)
            mix[R_D], mix[R_M], mix[R_I], mix[R_N], mix[R_H], mix[R_X], errors);
     printf("HS 11357: rules and hand-written C disagree on %zu of %zu counts\n",
            mismatches, n57);
-    printf("compiled and tree evaluators differ on %zu of %zu "
+    printf("flat and tree evaluators differ on %zu of %zu "
            "determinations (packed bytes)\n",
            differ, n);
     printf("determinations digest %016llx\n", (unsigned long long)h);

@@ -8,6 +8,9 @@
  * uses r[d + 1] and up for its operands. The tree's height is bounded at
  * parse time, and so is the register count. */
 enum { MAX_REGS = 255 };
+/* A run's registers and let frames, its lets run in place included: 16 KiB
+ * of registers at most. */
+enum { MAX_RUN_REGS = 1024, MAX_RUN_FRAMES = 64 };
 
 struct compiler {
     struct insn *code;
@@ -385,7 +388,11 @@ add_needs(const struct cjx_rules_set *set, struct prog *p, uint8_t *state)
         if (in->op != OP_LET)
             continue;
         const struct prog *q = let_prog(set, state, in->t);
-        if (q == NULL)
+        /* Beyond the bounds a let is computed by a call instead (vm.c
+         * checks the same), so that a run's stack stays small whatever
+         * the rule file. */
+        if (q == NULL || in->d + q->n_regs > MAX_RUN_REGS ||
+            q->n_frames + 1 > MAX_RUN_FRAMES)
             continue;
         if (in->d + q->n_regs > p->n_regs)
             p->n_regs = in->d + q->n_regs;

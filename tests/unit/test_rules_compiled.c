@@ -206,7 +206,62 @@ test_rules_compiled__errors_and_enumeration__as_the_tree(void **state)
     assert_int_equal(unexpected, 0);
 }
 
+/* A chain of lets deeper than a run computes in place: the deepest are
+ * computed by calls, with the same result. */
+static void
+test_rules_compiled__deep_let_chain__as_the_tree(void **state)
+{
+    (void)state;
+    enum { DEPTH = 150 };
+    size_t cap = 512 + DEPTH * 64, len = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    len += (size_t)snprintf(text + len, cap - len,
+                            "name: deep\nversion: '1'\n"
+                            "message: cjx.v1.ReliefQuery\n"
+                            "output: cjx.v1.Determination\nlets:\n"
+                            "  l0: record.cycle_age\n");
+    for (int i = 1; i < DEPTH; i++)
+        len += (size_t)snprintf(text + len, cap - len,
+                                "  l%d: 'l%d > 1000 ? l%d : l%d + 1'\n", i,
+                                i - 1, i - 1, i - 1);
+    len += (size_t)snprintf(text + len, cap - len,
+                            "decisions:\n"
+                            "  - {id: big, when: 'l%d > 200', relief: "
+                            "NOT_ELIGIBLE}\n"
+                            "  - {id: small, when: 'l%d >= 0', relief: "
+                            "NO_ACTION}\n",
+                            DEPTH - 1, DEPTH - 1);
+    struct cjx_rules_set *set = NULL;
+    struct cjx_errbuf eb = {{0}};
+    int rc = cjx_rules_set_load_buffer("deep.yaml", text, len,
+                                       &test_rules_types, &set, &eb);
+    free(text);
+    if (rc != 0)
+        fprintf(stderr, "%s\n", eb.msg);
+    assert_int_equal(rc, 0);
+    static const char *const queries[] = {"record: {cycle_age: 10}",
+                                          "record: {cycle_age: 60}"};
+    static const char *const want[] = {"small", "big"};
+    for (int i = 0; i < 2; i++) {
+        struct cjx_arena a;
+        cjx_arena_init(&a, NULL, 0, 0);
+        ProtobufCMessage *q =
+            test_rules_msg(queries[i], &cjx__v1__relief_query__descriptor, &a);
+        char why[512];
+        if (!test_rules_same_decision(set, q, why, sizeof(why)))
+            fail_msg("%s", why);
+        ProtobufCMessage *out;
+        assert_int_equal(cjx_rules_decide_compiled(set, q, &a, &out, &eb), 0);
+        assert_string_equal(((Cjx__V1__Determination *)out)->decision_id,
+                            want[i]);
+        cjx_arena_fini(&a);
+    }
+    cjx_rules_set_free(set);
+}
+
 static const struct CMUnitTest compiled_tests[] = {
+    cmocka_unit_test(test_rules_compiled__deep_let_chain__as_the_tree),
     cmocka_unit_test(
         test_rules_compiled__generated_records__decide_as_the_tree),
     cmocka_unit_test(test_rules_compiled__errors_and_enumeration__as_the_tree),

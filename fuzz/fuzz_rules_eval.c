@@ -1,4 +1,4 @@
-/* libFuzzer target: the Prop 64 rule set decides and validates any ReliefQuery without crashing. */
+/* libFuzzer target: the Prop 64 rule set decides and validates any ReliefQuery without crashing, the flat evaluator as the tree does. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,19 +32,44 @@ load_rules(void)
     }
 }
 
+/* Whether two determinations pack to the same bytes. */
+static int
+same_packed(const ProtobufCMessage *x, const ProtobufCMessage *y)
+{
+    size_t n = protobuf_c_message_get_packed_size(x);
+    if (n != protobuf_c_message_get_packed_size(y))
+        return 0;
+    uint8_t *bx = malloc(n + 1), *by = malloc(n + 1);
+    if (bx == NULL || by == NULL)
+        abort();
+    protobuf_c_message_pack(x, bx);
+    protobuf_c_message_pack(y, by);
+    int same = memcmp(bx, by, n) == 0;
+    free(bx);
+    free(by);
+    return same;
+}
+
 static void
 run(const ProtobufCMessage *q)
 {
-    struct cjx_arena a;
+    struct cjx_arena a, fa;
     cjx_arena_init(&a, NULL, 0, 4 << 20);
-    struct cjx_errbuf eb;
+    cjx_arena_init(&fa, NULL, 0, 4 << 20);
+    struct cjx_errbuf eb, feb;
     struct cjx_rules_report r;
-    ProtobufCMessage *out;
+    ProtobufCMessage *out, *flat;
     cjx_rules_validate(prop64, q, &a, &r, &eb);
-    if (cjx_rules_decide(prop64, q, &a, &out, &eb) == 0 &&
-        ((Cjx__V1__Determination *)out)->relief == 0)
+    int rc = cjx_rules_decide(prop64, q, &a, &out, &eb);
+    if (rc == 0 && ((Cjx__V1__Determination *)out)->relief == 0)
         abort(); /* every decision names a relief */
+    /* The flat evaluator decides exactly as the tree walker does. */
+    int frc = cjx_rules_decide_compiled(prop64, q, &fa, &flat, &feb);
+    if (frc != rc || (rc != 0 && strcmp(eb.msg, feb.msg) != 0) ||
+        (rc == 0 && !same_packed(out, flat)))
+        abort();
     cjx_arena_fini(&a);
+    cjx_arena_fini(&fa);
 }
 
 int

@@ -95,6 +95,16 @@ int cjx_rules_decide(const struct cjx_rules_set *set,
                      const ProtobufCMessage *msg, struct cjx_arena *arena,
                      ProtobufCMessage **out, struct cjx_errbuf *eb);
 
+/* The same decision by the flat evaluator: the set's expressions and
+ * decision list compiled at load to register-machine code. Its output is
+ * the tree walker's byte for byte (tests and bench_rules check it); on the
+ * Prop 64 set it is not faster (docs/performance.md), so cjx_rules_decide
+ * stays on the tree. */
+int cjx_rules_decide_compiled(const struct cjx_rules_set *set,
+                              const ProtobufCMessage *msg,
+                              struct cjx_arena *arena, ProtobufCMessage **out,
+                              struct cjx_errbuf *eb);
+
 /* A standalone expression over a message type, for tools and tests. */
 struct cjx_rules_expr;
 
@@ -112,6 +122,10 @@ void cjx_rules_expr_free(struct cjx_rules_expr *e);
 int cjx_rules_expr_eval(const struct cjx_rules_expr *e,
                         const ProtobufCMessage *msg, struct cjx_arena *arena,
                         const char **text);
+/* The same by the flat evaluator (see cjx_rules_decide_compiled). */
+int cjx_rules_expr_eval_compiled(const struct cjx_rules_expr *e,
+                                 const ProtobufCMessage *msg,
+                                 struct cjx_arena *arena, const char **text);
 
 /* Several rule sets, e.g. every file of a directory. Immutable once loaded:
  * a daemon reloads by loading a new registry and swapping its pointer,

@@ -55,15 +55,15 @@ eval_fact(struct eval_ctx *ex, const struct node *n, const struct let_def *l,
 {
     *known = 1;
     if (l->known != NULL) {
-        struct val k = rules_eval(ex, l->known);
+        struct val k = rules_eval_top(ex, l->known);
         /* A `known` that cannot be evaluated means the fact is unknown. */
         if (k.k == V_BOOL && k.u.i)
-            return rules_eval(ex, l->expr);
+            return rules_eval_top(ex, l->expr);
     }
     *known = 0;
     if (!ex->enumerate)
         return rules_err(n, E_FACT_UNKNOWN);
-    struct val dom = rules_eval(ex, l->domain);
+    struct val dom = rules_eval_top(ex, l->domain);
     if (dom.k == V_ERR)
         return dom;
     size_t len = dom.n;
@@ -94,32 +94,21 @@ eval_fact(struct eval_ctx *ex, const struct node *n, const struct let_def *l,
     return rules_list_at(&dom, idx);
 }
 
-/* Logs slot s, just computed, for the next branch to forget. */
-static void
-log_branch_value(struct eval_ctx *ex, int s)
-{
-    ex->branch_slots[ex->n_branch_slots] = (uint16_t)s;
-    ex->branch_pos[ex->n_branch_slots] = (uint8_t)ex->pos;
-    ex->n_branch_slots++;
-}
-
-static struct val
-ev_let(struct eval_ctx *ex, const struct node *n)
+struct val
+rules_eval_let(struct eval_ctx *ex, const struct node *n)
 {
     int s = n->slot;
     if (ex->slots[s].k != V_UNSET)
         return ex->slots[s];
     const struct let_def *l = &ex->set->lets[s];
-    struct val v = rules_eval(ex, l->expr);
-    ex->slots[s] = v;
-    if (l->facts != 0)
-        log_branch_value(ex, s);
+    struct val v = rules_eval_top(ex, l->expr);
+    rules_let_done(ex, s, v);
     return v;
 }
 
 /* Facts apart: their evaluation is larger, and lets are the common case. */
-static struct val
-ev_fact(struct eval_ctx *ex, const struct node *n)
+struct val
+rules_eval_fact(struct eval_ctx *ex, const struct node *n)
 {
     int s = n->slot;
     if (ex->slots[s].k != V_UNSET)
@@ -129,7 +118,7 @@ ev_fact(struct eval_ctx *ex, const struct node *n)
     struct val v = eval_fact(ex, n, l, &known);
     ex->slots[s] = v;
     if (!(known && l->stable))
-        log_branch_value(ex, s);
+        rules_log_branch_value(ex, s);
     return v;
 }
 
@@ -571,9 +560,9 @@ rules_op_evaluator(const struct node *n)
     case N_HAS:
         return ev_select;
     case N_LET:
-        return ev_let;
+        return rules_eval_let;
     case N_FACT:
-        return ev_fact;
+        return rules_eval_fact;
     case N_LOOPVAR:
         return ev_loopvar;
     case N_LIST:

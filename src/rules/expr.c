@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytecode.h"
 #include "rules_internal.h"
 
 struct cjx_rules_expr {
@@ -63,20 +64,40 @@ cjx_rules_expr_compile(const char *src, const ProtobufCMessageDescriptor *root,
     }
     set->n_slots = set->n_loop_slots;
     rules_specialise_expr(e->root);
+    if (rules_compile_expr(&set->arena, e->root) != 0) {
+        cjx_rules_expr_free(e);
+        return cjx_errf(eb, CJX_ENOMEM, "out of memory");
+    }
     *out = e;
     return 0;
+}
+
+static int
+expr_eval(const struct cjx_rules_expr *e, const ProtobufCMessage *msg,
+          struct cjx_arena *arena, const char **text, int compiled)
+{
+    struct eval_ctx ex;
+    if (rules_eval_init(&ex, e->set, msg, arena) != 0)
+        return CJX_ENOMEM;
+    ex.compiled = compiled;
+    struct val v = rules_eval_top(&ex, e->root);
+    if (arena->failed)
+        return CJX_ENOMEM;
+    *text = rules_val_format(arena, &v, e->root->type);
+    return *text == NULL ? CJX_ENOMEM : 0;
 }
 
 int
 cjx_rules_expr_eval(const struct cjx_rules_expr *e, const ProtobufCMessage *msg,
                     struct cjx_arena *arena, const char **text)
 {
-    struct eval_ctx ex;
-    if (rules_eval_init(&ex, e->set, msg, arena) != 0)
-        return CJX_ENOMEM;
-    struct val v = rules_eval(&ex, e->root);
-    if (arena->failed)
-        return CJX_ENOMEM;
-    *text = rules_val_format(arena, &v, e->root->type);
-    return *text == NULL ? CJX_ENOMEM : 0;
+    return expr_eval(e, msg, arena, text, 0);
+}
+
+int
+cjx_rules_expr_eval_compiled(const struct cjx_rules_expr *e,
+                             const ProtobufCMessage *msg,
+                             struct cjx_arena *arena, const char **text)
+{
+    return expr_eval(e, msg, arena, text, 1);
 }

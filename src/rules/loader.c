@@ -5,6 +5,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "bytecode.h"
 #include "rules_internal.h"
 
 struct loader {
@@ -876,7 +877,7 @@ load_root(struct loader *ld, yaml_node_t *root)
     TRY(rules_index_facts(set));
     TRY(share_output_strings(set));
     rules_specialise_set(set);
-    return 0;
+    return rules_compile_set(set);
 }
 
 void

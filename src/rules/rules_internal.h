@@ -213,6 +213,9 @@ struct node {
      * the operands compare as c (-1, 0, 1). */
     uint8_t rk;
     uint8_t list_kind; /* N_SELECT of RK_LIST: enum list_kind */
+    /* The expression compiled to bytecode (bytecode.c), on the roots the
+     * evaluation starts from: lets, facts, rules, procedures, notes. */
+    const struct prog *prog;
 };
 
 /* ---- diagnostics ------------------------------------------------------ */
@@ -419,6 +422,9 @@ struct cjx_rules_set {
     int review_relief; /* -1: no enumeration declared */
     int *order;        /* relief numbers, least relief first */
     size_t n_order;
+    /* Every decision's `when` as one program with an entry per decision
+     * (bytecode.c); NULL until compiled. */
+    const struct prog *decide;
     int n_slots; /* lets + facts + loop variables */
     int n_loop_slots;
     const struct let_def *fact_of_bit[64]; /* facts by fact_bit */
@@ -498,6 +504,8 @@ enum { RULES_MAX_CHOICES = 24, RULES_MAX_BRANCHES = 512 };
 
 struct eval_ctx {
     const struct cjx_rules_set *set;
+    /* 1: run the compiled programs (bytecode.c); 0: the tree walker. */
+    int compiled;
     const ProtobufCMessage *root;
     struct cjx_arena *arena;
     struct val *slots; /* per let, fact and loop variable; k == V_UNSET
@@ -556,6 +564,43 @@ rules_eval(struct eval_ctx *ex, const struct node *n)
     return n->ev(ex, n);
 }
 
+struct val rules_vm_run(struct eval_ctx *ex, const struct prog *p);
+
+/* Evaluates the root of an expression: its program when the compiled
+ * evaluator was asked for (and the expression was compiled), else by the
+ * tree walker. */
+static inline struct val
+rules_eval_top(struct eval_ctx *ex, const struct node *n)
+{
+    if (ex->compiled && n->prog != NULL)
+        return rules_vm_run(ex, n->prog);
+    return rules_eval(ex, n);
+}
+
+/* Logs slot s, just computed, for the next branch to forget. */
+static inline void
+rules_log_branch_value(struct eval_ctx *ex, int s)
+{
+    ex->branch_slots[ex->n_branch_slots] = (uint16_t)s;
+    ex->branch_pos[ex->n_branch_slots] = (uint8_t)ex->pos;
+    ex->n_branch_slots++;
+}
+
+/* Stores the value of let s, just computed; one that may read a fact is
+ * logged. */
+static inline void
+rules_let_done(struct eval_ctx *ex, int s, struct val v)
+{
+    ex->slots[s] = v;
+    if (ex->set->lets[s].facts != 0)
+        rules_log_branch_value(ex, s);
+}
+
+/* A let or fact reference (N_LET, N_FACT) whose slot is not computed yet:
+ * computes, stores and returns it. */
+struct val rules_eval_let(struct eval_ctx *ex, const struct node *n);
+struct val rules_eval_fact(struct eval_ctx *ex, const struct node *n);
+
 /* The message a N_SELECT / N_HAS node reads its field from: the root or
  * the base value, then the fused path (NULL: unset, so the field reads as
  * its default). A loop variable as base is read directly: it is the usual
@@ -587,6 +632,22 @@ rules_field_msg(struct eval_ctx *ex, const struct node *n,
     *out = m;
     return 0;
 }
+
+/* Which specialised evaluator rules_specialise chose for a node, for the
+ * bytecode compiler; SPEC_NONE for the others. */
+enum rules_spec {
+    SPEC_NONE,
+    SPEC_FIELD,
+    SPEC_HAS,
+    SPEC_CMP_INT_CONST,
+    SPEC_CMP_FIELD_CONST,
+    SPEC_CMP_INTS,
+    SPEC_EQ_STRINGS,
+    SPEC_EQ_FIELD_CONST,
+    SPEC_IN_SET_FIELD,
+    SPEC_IN_SET,
+};
+enum rules_spec rules_spec_of(const struct node *n);
 
 /* Chooses the evaluator of n and of every node below it (lets are reached
  * through their own definitions, not through references). Idempotent. */

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bytecode.h"
 #include "rules_internal.h"
 
 static int
@@ -34,7 +35,7 @@ cjx_rules_validate(const struct cjx_rules_set *set, const ProtobufCMessage *msg,
     int rejected = 0;
     for (size_t i = 0; i < set->n_validations; i++) {
         const struct validation *v = &set->validations[i];
-        struct val r = rules_eval(&ex, v->rule);
+        struct val r = rules_eval_top(&ex, v->rule);
         if (r.k == V_BOOL && r.u.i)
             continue;
         if (f == NULL) {
@@ -306,6 +307,16 @@ static int
 run_decisions(struct eval_ctx *ex, size_t start, struct cjx_errbuf *eb)
 {
     const struct cjx_rules_set *set = ex->set;
+    if (set->decide != NULL && ex->compiled) {
+        struct val err;
+        int d = rules_vm_decide(ex, start, &err);
+        if (d >= 0)
+            return d;
+        if (d == RULES_VM_ERROR)
+            return eval_error(ex, &err, "decision",
+                              set->decisions[ex->cur_dec].id, eb);
+        start = set->n_decisions; /* none matched: report as below */
+    }
     for (size_t i = start; i < set->n_decisions; i++) {
         const struct decision *d = &set->decisions[i];
         int s = d->lead_slot;
@@ -358,10 +369,11 @@ next_choice(struct eval_ctx *ex, size_t *start)
     return 1;
 }
 
-int
-cjx_rules_decide(const struct cjx_rules_set *set, const ProtobufCMessage *msg,
-                 struct cjx_arena *arena, ProtobufCMessage **out,
-                 struct cjx_errbuf *eb)
+/* Decides with the tree walker, or with the compiled programs. */
+static int
+decide(const struct cjx_rules_set *set, const ProtobufCMessage *msg,
+       struct cjx_arena *arena, ProtobufCMessage **out, struct cjx_errbuf *eb,
+       int compiled)
 {
     if (msg == NULL || msg->descriptor != set->message)
         return cjx_errf(eb, CJX_EINVAL, "rule set %s applies to %s", set->name,
@@ -373,6 +385,7 @@ cjx_rules_decide(const struct cjx_rules_set *set, const ProtobufCMessage *msg,
     if (rules_eval_init(&ex, set, msg, arena) != 0)
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
     ex.enumerate = 1;
+    ex.compiled = compiled;
 
     uint16_t branch[RULES_MAX_BRANCHES];
     int n_branch = 0;
@@ -397,7 +410,7 @@ cjx_rules_decide(const struct cjx_rules_set *set, const ProtobufCMessage *msg,
                                         ? set->decisions[d].procedure
                                         : set->procedure;
             if (pn != NULL) {
-                struct val p = rules_eval(&ex, pn);
+                struct val p = rules_eval_top(&ex, pn);
                 if (p.k == V_ERR)
                     return eval_error(&ex, &p, "procedure of decision",
                                       set->decisions[d].id, eb);
@@ -405,7 +418,7 @@ cjx_rules_decide(const struct cjx_rules_set *set, const ProtobufCMessage *msg,
                 have_procedure = 1;
             }
             for (size_t i = 0; i < set->n_notes; i++) {
-                struct val r = rules_eval(&ex, set->notes[i].when);
+                struct val r = rules_eval_top(&ex, set->notes[i].when);
                 if (r.k == V_ERR)
                     return eval_error(&ex, &r, "note", "when", eb);
                 if (r.u.i &&
@@ -433,4 +446,20 @@ cjx_rules_decide(const struct cjx_rules_set *set, const ProtobufCMessage *msg,
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
     *out = m;
     return 0;
+}
+
+int
+cjx_rules_decide(const struct cjx_rules_set *set, const ProtobufCMessage *msg,
+                 struct cjx_arena *arena, ProtobufCMessage **out,
+                 struct cjx_errbuf *eb)
+{
+    return decide(set, msg, arena, out, eb, 0);
+}
+
+int
+cjx_rules_decide_compiled(const struct cjx_rules_set *set,
+                          const ProtobufCMessage *msg, struct cjx_arena *arena,
+                          ProtobufCMessage **out, struct cjx_errbuf *eb)
+{
+    return decide(set, msg, arena, out, eb, 1);
 }

@@ -2,17 +2,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "rules_internal.h"
 
-#define AT(m, off, type) (*(const type *)((const char *)(m) + (off)))
-
-static struct val
-mkbool(int b)
-{
-    struct val v = {.k = V_BOOL};
-    v.u.i = b != 0;
-    return v;
-}
+#define mkbool rules_mkbool
 
 /* ---- field reads ------------------------------------------------------ */
 
@@ -22,76 +15,11 @@ static struct val
 ev_field(struct eval_ctx *ex, const struct node *n)
 {
     const ProtobufCMessage *m;
-    struct val v;
-    if (rules_field_msg(ex, n, &m, &v))
-        return v;
-    unsigned off = n->fd->offset;
-    v.k = V_INT;
-    v.lk = 0;
-    v.n = 0;
-    switch (n->rk) {
-    case RK_I32:
-        v.u.i = m != NULL ? AT(m, off, int32_t) : 0;
-        return v;
-    case RK_U32:
-        v.u.i = m != NULL ? AT(m, off, uint32_t) : 0;
-        return v;
-    case RK_I64:
-        v.u.i = m != NULL ? AT(m, off, int64_t) : 0;
-        return v;
-    case RK_ENUM:
-        v.k = V_ENUM;
-        v.u.i = m != NULL ? AT(m, off, int) : 0;
-        return v;
-    case RK_BOOL:
-        v.k = V_BOOL;
-        v.u.i = m != NULL && AT(m, off, protobuf_c_boolean) != 0;
-        return v;
-    case RK_F64:
-        v.k = V_DOUBLE;
-        v.u.d = m != NULL ? AT(m, off, double) : 0.0;
-        return v;
-    case RK_STR: {
-        const char *s = m != NULL ? AT(m, off, char *) : NULL;
-        v.k = V_STRING;
-        v.u.s = s != NULL ? s : "";
-        v.n = (uint32_t)strlen(v.u.s);
-        return v;
-    }
-    case RK_MSG:
-        v.k = V_MSG;
-        v.u.m = m != NULL ? AT(m, off, ProtobufCMessage *) : NULL;
-        return v;
-    case RK_DATE:
-        return rules_read_date(
-            n, n->date, m != NULL ? AT(m, off, ProtobufCMessage *) : NULL);
-    case RK_LIST:
-        v.k = V_LIST;
-        v.lk = n->list_kind;
-        if (m != NULL) {
-            v.n = (uint32_t)AT(m, n->fd->quantifier_offset, size_t);
-            v.u.base = AT(m, off, void *);
-        } else {
-            v.u.base = NULL;
-        }
-        return v;
-    default:
-        return rules_read_field(ex, n, m);
-    }
+    struct val err;
+    if (rules_field_msg(ex, n, &m, &err))
+        return err;
+    return rules_field_value(ex, n, m);
 }
-
-/* How has() decides presence for one field (rules_has_field, decided
- * once). */
-enum presence {
-    P_GENERIC = 0,
-    P_MSG,      /* message set */
-    P_DATE,     /* date message set with a year */
-    P_FLAG,     /* proto2 optional scalar: its has_ flag */
-    P_NONEMPTY, /* proto3 string */
-    P_NONZERO32,
-    P_NONZERO64,
-    P_BOOL,
-};
 
 static enum presence
 presence_kind(const struct node *n)
@@ -132,56 +60,16 @@ static struct val
 ev_has(struct eval_ctx *ex, const struct node *n)
 {
     const ProtobufCMessage *m;
-    struct val v;
-    if (rules_field_msg(ex, n, &m, &v))
-        return v;
-    int has = 0;
-    if (m != NULL) {
-        const ProtobufCFieldDescriptor *fd = n->fd;
-        switch (n->rk) {
-        case P_MSG:
-            has = AT(m, fd->offset, ProtobufCMessage *) != NULL;
-            break;
-        case P_DATE: {
-            const ProtobufCMessage *d = AT(m, fd->offset, ProtobufCMessage *);
-            has = d != NULL && AT(d, n->date->off_year, int32_t) != 0;
-            break;
-        }
-        case P_FLAG:
-            has = AT(m, fd->quantifier_offset, protobuf_c_boolean) != 0;
-            break;
-        case P_NONEMPTY: {
-            const char *s = AT(m, fd->offset, char *);
-            has = s != NULL && s[0] != '\0';
-            break;
-        }
-        case P_NONZERO32:
-            has = AT(m, fd->offset, int32_t) != 0;
-            break;
-        case P_NONZERO64:
-            has = AT(m, fd->offset, int64_t) != 0;
-            break;
-        case P_BOOL:
-            has = AT(m, fd->offset, protobuf_c_boolean) != 0;
-            break;
-        default:
-            has = rules_has_field(n, m);
-            break;
-        }
-    }
-    return mkbool(has);
+    struct val err;
+    if (rules_field_msg(ex, n, &m, &err))
+        return err;
+    return mkbool(rules_field_present(n, m));
 }
 
 /* ---- comparisons with a constant -------------------------------------- */
 
 /* n->rk holds the truth of the comparison for each order of the operands:
  * bit c + 1 for c = -1, 0, 1. */
-static struct val
-cmp_result(const struct node *n, int c)
-{
-    return mkbool((n->rk >> (c + 1)) & 1);
-}
-
 static uint8_t
 cmp_mask(int sub)
 {
@@ -201,12 +89,6 @@ cmp_mask(int sub)
     }
 }
 
-static int
-order3(int64_t x, int64_t y)
-{
-    return (x > y) - (x < y);
-}
-
 /* int, enum, bool and date operands compare as integers, whatever mix of
  * these kinds (the general comparison does the same). */
 static inline struct val
@@ -215,7 +97,7 @@ cmp_int_const(struct eval_ctx *ex, const struct node *n)
     struct val x = rules_eval(ex, n->a);
     if (x.k == V_ERR)
         return x;
-    return cmp_result(n, order3(x.u.i, n->b->lit.u.i));
+    return rules_cmp_result(n->rk, rules_order3(x.u.i, n->b->lit.u.i));
 }
 
 static struct val
@@ -224,8 +106,8 @@ ev_cmp_int_const(struct eval_ctx *ex, const struct node *n)
     return cmp_int_const(ex, n);
 }
 
-/* An integer-like field (rk RK_I32, RK_U32, RK_I64, RK_ENUM, RK_BOOL or
- * RK_DATE) read in place into *x. Returns 1 with an error in *err. */
+/* An integer-like field read in place into *x. Returns 1 with an error in
+ * *err. */
 static inline int
 field_int(struct eval_ctx *ex, const struct node *f, int64_t *x,
           struct val *err)
@@ -233,41 +115,7 @@ field_int(struct eval_ctx *ex, const struct node *f, int64_t *x,
     const ProtobufCMessage *m;
     if (rules_field_msg(ex, f, &m, err))
         return 1;
-    if (m == NULL) {
-        *x = 0;
-        if (f->rk != RK_DATE)
-            return 0;
-        *err = rules_read_date(f, f->date, NULL);
-        return 1;
-    }
-    unsigned off = f->fd->offset;
-    switch (f->rk) {
-    case RK_I32:
-        *x = AT(m, off, int32_t);
-        return 0;
-    case RK_U32:
-        *x = AT(m, off, uint32_t);
-        return 0;
-    case RK_I64:
-        *x = AT(m, off, int64_t);
-        return 0;
-    case RK_ENUM:
-        *x = AT(m, off, int);
-        return 0;
-    case RK_BOOL:
-        *x = AT(m, off, protobuf_c_boolean) != 0;
-        return 0;
-    default: {
-        struct val v =
-            rules_read_date(f, f->date, AT(m, off, ProtobufCMessage *));
-        if (v.k == V_ERR) {
-            *err = v;
-            return 1;
-        }
-        *x = v.u.i;
-        return 0;
-    }
-    }
+    return rules_field_int(f, m, x, err);
 }
 
 static int
@@ -286,7 +134,7 @@ cmp_field_const(struct eval_ctx *ex, const struct node *n)
     struct val err;
     if (field_int(ex, n->a, &x, &err))
         return err;
-    return cmp_result(n, order3(x, n->b->lit.u.i));
+    return rules_cmp_result(n->rk, rules_order3(x, n->b->lit.u.i));
 }
 
 static struct val
@@ -347,7 +195,7 @@ ev_cmp_ints(struct eval_ctx *ex, const struct node *n)
     struct val y = rules_eval(ex, n->b);
     if (y.k == V_ERR)
         return y;
-    return cmp_result(n, order3(x.u.i, y.u.i));
+    return rules_cmp_result(n->rk, rules_order3(x.u.i, y.u.i));
 }
 
 /* A double operand with a number: NaN is unordered and unequal. */
@@ -361,33 +209,10 @@ ev_cmp_double_const(struct eval_ctx *ex, const struct node *n)
     double b = n->b->lit.k == V_DOUBLE ? n->b->lit.u.d : (double)n->b->lit.u.i;
     if (a != a || b != b)
         return mkbool(n->sub == OP_NE);
-    return cmp_result(n, (a > b) - (a < b));
+    return rules_cmp_result(n->rk, (a > b) - (a < b));
 }
 
-/* Short strings: a loop beats a call. */
-static inline int
-bytes_eq(const char *a, const char *b, uint32_t n)
-{
-    for (uint32_t i = 0; i < n; i++)
-        if (a[i] != b[i])
-            return 0;
-    return 1;
-}
-
-static struct val
-ev_eq_string_const(struct eval_ctx *ex, const struct node *n)
-{
-    struct val x = rules_eval(ex, n->a);
-    if (x.k == V_ERR)
-        return x;
-    const struct val *y = &n->b->lit;
-    /* Two literals of the set are equal exactly when they are one. */
-    int eq = x.lk && y->lk ? x.u.s == y->u.s
-                           : x.n == y->n && bytes_eq(x.u.s, y->u.s, x.n);
-    return mkbool(n->sub == OP_EQ ? eq : !eq);
-}
-
-/* Two strings, neither a literal. */
+/* A string with a string literal, or two strings. */
 static struct val
 ev_eq_strings(struct eval_ctx *ex, const struct node *n)
 {
@@ -397,29 +222,20 @@ ev_eq_strings(struct eval_ctx *ex, const struct node *n)
     struct val y = rules_eval(ex, n->b);
     if (y.k == V_ERR)
         return y;
-    int eq = x.n == y.n && bytes_eq(x.u.s, y.u.s, x.n);
+    int eq = rules_str_eq(&x, &y);
     return mkbool(n->sub == OP_EQ ? eq : !eq);
 }
 
-/* A string field against a constant without a NUL inside: compared in
- * place, without measuring the field first. */
+/* A string field against a constant without a NUL inside, compared in
+ * place. */
 static struct val
 ev_eq_field_const(struct eval_ctx *ex, const struct node *n)
 {
-    const struct node *f = n->a;
     const ProtobufCMessage *m;
     struct val err;
-    if (rules_field_msg(ex, f, &m, &err))
+    if (rules_field_msg(ex, n->a, &m, &err))
         return err;
-    const char *s = m != NULL ? AT(m, f->fd->offset, char *) : NULL;
-    if (s == NULL)
-        s = "";
-    const char *c = n->b->lit.u.s;
-    uint32_t len = n->b->lit.n, i = 0;
-    /* c has no NUL before len, so the loop stops at the end of s. */
-    while (i < len && s[i] == c[i])
-        i++;
-    int eq = i == len && s[i] == '\0';
+    int eq = rules_str_field_eq(n->a, m, &n->b->lit);
     return mkbool(n->sub == OP_EQ ? eq : !eq);
 }
 
@@ -464,51 +280,22 @@ cmp_const_evaluator(struct node *n)
         if (a->op == N_SELECT && a->rk == RK_STR &&
             memchr(b->lit.u.s, '\0', b->lit.n) == NULL)
             return ev_eq_field_const;
-        return ev_eq_string_const;
+        return ev_eq_strings;
     }
     return NULL;
 }
 
 /* ---- membership ------------------------------------------------------- */
 
-/* Whether the len bytes at x are an item of the constant set s. */
-static int
-in_strset(const struct strset *s, const char *x, uint32_t len)
-{
-    size_t lo = 0, hi = s->n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        const struct val *e = &s->items[mid];
-        int c = e->n != len ? (e->n < len ? -1 : 1) : 0;
-        for (uint32_t i = 0; c == 0 && i < len; i++)
-            c = (unsigned char)e->u.s[i] - (unsigned char)x[i];
-        if (c == 0)
-            return 1;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return 0;
-}
-
-/* A string field in a constant set, read in place: a field longer than
- * every item is not measured to its end. */
+/* A string field in a constant set, read in place. */
 static struct val
 ev_in_set_field(struct eval_ctx *ex, const struct node *n)
 {
-    const struct node *f = n->a;
     const ProtobufCMessage *m;
     struct val err;
-    if (rules_field_msg(ex, f, &m, &err))
+    if (rules_field_msg(ex, n->a, &m, &err))
         return err;
-    const char *x = m != NULL ? AT(m, f->fd->offset, char *) : NULL;
-    if (x == NULL)
-        x = "";
-    uint32_t len = 0, max = n->set->max_len;
-    while (len <= max && x[len] != '\0')
-        len++;
-    return mkbool(len <= max && in_strset(n->set, x, len));
+    return mkbool(rules_str_field_in_set(n->a, m, n->set));
 }
 
 static struct val
@@ -517,7 +304,7 @@ ev_in_set(struct eval_ctx *ex, const struct node *n)
     struct val x = rules_eval(ex, n->a);
     if (x.k == V_ERR)
         return x;
-    return mkbool(in_strset(n->set, x.u.s, x.n));
+    return mkbool(rules_in_strset(n->set, x.u.s, x.n));
 }
 
 /* An integer-like value in a list: items of a repeated integer or enum
@@ -602,6 +389,29 @@ ev_sum_map(struct eval_ctx *ex, const struct node *n)
 }
 
 /* ---- choosing --------------------------------------------------------- */
+
+enum rules_spec
+rules_spec_of(const struct node *n)
+{
+    static const struct {
+        rules_eval_fn ev;
+        enum rules_spec spec;
+    } map[] = {
+        {ev_field, SPEC_FIELD},
+        {ev_has, SPEC_HAS},
+        {ev_cmp_int_const, SPEC_CMP_INT_CONST},
+        {ev_cmp_field_const, SPEC_CMP_FIELD_CONST},
+        {ev_cmp_ints, SPEC_CMP_INTS},
+        {ev_eq_strings, SPEC_EQ_STRINGS},
+        {ev_eq_field_const, SPEC_EQ_FIELD_CONST},
+        {ev_in_set_field, SPEC_IN_SET_FIELD},
+        {ev_in_set, SPEC_IN_SET},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (map[i].ev == n->ev)
+            return map[i].spec;
+    return SPEC_NONE;
+}
 
 static rules_eval_fn
 choose(struct node *n)

@@ -33,9 +33,14 @@ ev(const char *src, const char *yaml)
         cjx_arena_fini(&a);
         return result;
     }
-    const char *text = NULL;
+    const char *text = NULL, *compiled = NULL;
     rc = cjx_rules_expr_eval(e, m, &a, &text);
     assert_int_equal(rc, 0);
+    /* Every expression also through the flat evaluator: the same text,
+     * error messages included. */
+    rc = cjx_rules_expr_eval_compiled(e, m, &a, &compiled);
+    assert_int_equal(rc, 0);
+    assert_string_equal(compiled, text);
     snprintf(result, sizeof(result), "%s", text);
     cjx_rules_expr_free(e);
     cjx_arena_fini(&a);
@@ -423,5 +428,6 @@ main(void)
     failed += test_rules_run_load();
     failed += test_rules_run_prop64();
     failed += test_rules_run_records();
+    failed += test_rules_run_compiled();
     return failed != 0;
 }

@@ -30,9 +30,17 @@ const char *test_rules_data_path(const char *rel);
 /* Path of the repository's rules/prop64.yaml (static buffer). */
 const char *test_rules_prop64_path(void);
 
+/* Whether the flat evaluator decides q as the tree walker does: the same
+ * status and message, or the same determination packed byte for byte.
+ * Says how they differ in why. */
+int test_rules_same_decision(const struct cjx_rules_set *set,
+                             const ProtobufCMessage *q, char *why,
+                             size_t why_len);
+
 int test_rules_run_lang(void);
 int test_rules_run_load(void);
 int test_rules_run_prop64(void);
 int test_rules_run_records(void);
+int test_rules_run_compiled(void);
 
 #endif

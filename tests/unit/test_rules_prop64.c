@@ -126,6 +126,10 @@ check_case(yaml_document_t *doc, yaml_node_t *defaults, yaml_node_t *c,
         res = why;
         goto out;
     }
+    if (!test_rules_same_decision(prop64, q, why, why_len)) {
+        res = why;
+        goto out;
+    }
     const Cjx__V1__Determination *d = (const Cjx__V1__Determination *)out;
     char got[1024];
     describe(got, sizeof(got), d);

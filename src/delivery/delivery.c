@@ -26,6 +26,9 @@
 #define LINGER_US 3000
 /* Even without a wake-up a sender looks at its rows this often. */
 #define IDLE_CHECK_US 1000000
+/* A peer's watcher waits for its channel to change at most this long
+ * before it looks whether the worker is stopping. */
+#define WATCH_SLICE_MS 250
 
 struct peer;
 
@@ -44,6 +47,8 @@ struct peer {
     char ori[CJX_ORI_LEN + 1];
     char *endpoint;
     struct cjx_client *client;
+    pthread_t watcher; /* watcher_main */
+    int watching;
     int n_senders;
     struct sender senders[16];
 };
@@ -236,7 +241,8 @@ add_row(void *arg, const struct cjx_outbox_row *r)
     return 0;
 }
 
-struct mark_wait {
+/* A queued store write, waited for until it is durable. */
+struct write_wait {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int done;
@@ -244,9 +250,9 @@ struct mark_wait {
 };
 
 static void
-marks_done(void *arg, const struct cjx_record_write_result *r)
+write_done(void *arg, const struct cjx_record_write_result *r)
 {
-    struct mark_wait *w = arg;
+    struct write_wait *w = arg;
     pthread_mutex_lock(&w->mu);
     w->done = 1;
     w->err = r->err;
@@ -254,27 +260,43 @@ marks_done(void *arg, const struct cjx_record_write_result *r)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Waits for the write queued with write_done and w, if it was queued (err
+ * is what queueing it returned); returns its outcome. */
+static int
+write_wait(struct write_wait *w, int err)
+{
+    if (err == 0) {
+        pthread_mutex_lock(&w->mu);
+        while (!w->done)
+            pthread_cond_wait(&w->cv, &w->mu);
+        pthread_mutex_unlock(&w->mu);
+        err = w->err;
+    }
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    return err;
+}
+
+static void
+write_wait_init(struct write_wait *w)
+{
+    *w = (struct write_wait){.done = 0};
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+}
+
 /* Stores the marks and waits until they are durable, so that the next read
  * does not see these rows as due again. */
 static void
 store_marks(struct cjx_delivery *d, const struct cjx_outbox_mark *m, size_t n)
 {
-    struct mark_wait w = {.done = 0};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
-    int err = cjx_store_outbox_mark(d->store, m, n, marks_done, &w);
-    if (err == 0) {
-        pthread_mutex_lock(&w.mu);
-        while (!w.done)
-            pthread_cond_wait(&w.cv, &w.mu);
-        pthread_mutex_unlock(&w.mu);
-        err = w.err;
-    }
+    struct write_wait w;
+    write_wait_init(&w);
+    int err =
+        write_wait(&w, cjx_store_outbox_mark(d->store, m, n, write_done, &w));
     if (err != 0)
         cjx_error("delivery", "cannot record delivery results: %s",
                   cjx_strerror(err));
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.mu);
 }
 
 /* Logs what a batch came to and adjusts the sender: fewer rows per call
@@ -433,6 +455,69 @@ sender_main(void *arg)
     return NULL;
 }
 
+/* ---- a peer's return ---------------------------------------------------- */
+
+static int
+is_stopping(struct cjx_delivery *d)
+{
+    pthread_mutex_lock(&d->mu);
+    int stop = d->stopping;
+    pthread_mutex_unlock(&d->mu);
+    return stop;
+}
+
+/* Makes every row waiting for p due now, durably, then wakes the senders
+ * to take them. */
+static void
+make_due_now(struct peer *p)
+{
+    struct cjx_delivery *d = p->d;
+    struct write_wait w;
+    write_wait_init(&w);
+    int err = write_wait(&w, cjx_store_outbox_due_now(d->store, p->ori,
+                                                      cjx_clock_now_us(),
+                                                      write_done, &w));
+    if (err != 0) {
+        cjx_error("delivery", "cannot bring %s's waiting rows forward: %s",
+                  p->ori, cjx_strerror(err));
+        return;
+    }
+    cjx_info("delivery", "%s is reachable: the rows waiting for it are due",
+             p->ori);
+    pthread_mutex_lock(&d->mu);
+    d->generation++;
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+}
+
+/* Follows a peer's channel (gRPC's connectivity watch). When it becomes
+ * ready after it was not (the peer was down, or this worker has just
+ * started and cannot know for how long it was), the rows waiting for the
+ * peer are made due at once: a peer back from an outage of a second or
+ * two gets its hand-offs then, not when each row's backoff ends, which may
+ * be minutes later. While the peer stays down its channel never becomes
+ * ready, so nothing is brought forward and every row keeps its backoff; a
+ * peer that is reachable but refuses calls keeps a ready channel, which
+ * brings nothing forward either. */
+static void *
+watcher_main(void *arg)
+{
+    struct peer *p = arg;
+    int away = 1;
+    enum cjx_client_state st = cjx_client_state(p->client, 1);
+    while (!is_stopping(p->d)) {
+        if (st == CJX_CLIENT_READY && away)
+            make_due_now(p);
+        away = st != CJX_CLIENT_READY;
+        /* An idle channel connects only when asked: ask, so that the
+         * peer's return is seen even when no call is being made. */
+        if (st == CJX_CLIENT_IDLE)
+            cjx_client_state(p->client, 1);
+        st = cjx_client_await_state(p->client, st, WATCH_SLICE_MS);
+    }
+    return NULL;
+}
+
 /* ---- peers ------------------------------------------------------------- */
 
 static void
@@ -449,6 +534,8 @@ peers_stop(struct cjx_delivery *d)
         for (int k = 0; k < p->n_senders; k++)
             if (p->senders[k].started)
                 pthread_join(p->senders[k].thread, NULL);
+        if (p->watching)
+            pthread_join(p->watcher, NULL);
         cjx_client_free(p->client);
         free(p->endpoint);
     }
@@ -485,9 +572,9 @@ peers_start(struct cjx_delivery *d, const struct cjx_conf *conf,
         p->endpoint = strdup(a->endpoint);
         if (p->endpoint == NULL)
             return cjx_errf(eb, CJX_ENOMEM, "out of memory");
-        int err =
-            cjx_client_connect_tls(a->endpoint, tls->ca_pem, tls->cert_pem,
-                                   tls->key_pem, &p->client, eb);
+        int err = cjx_client_connect_peer(a->endpoint, a->tls_name, tls->ca_pem,
+                                          tls->cert_pem, tls->key_pem,
+                                          &p->client, eb);
         if (err != 0) {
             free(p->endpoint);
             return err;
@@ -505,6 +592,9 @@ peers_start(struct cjx_delivery *d, const struct cjx_conf *conf,
                 return cjx_errf(eb, CJX_ENOMEM, "cannot start a sender");
             s->started = 1;
         }
+        if (pthread_create(&p->watcher, NULL, watcher_main, p) != 0)
+            return cjx_errf(eb, CJX_ENOMEM, "cannot start a watcher");
+        p->watching = 1;
     }
     return 0;
 }

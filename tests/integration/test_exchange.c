@@ -394,13 +394,26 @@ progress(struct net *n)
     return p;
 }
 
-/* Waits (at most about two minutes) until the n_cases cases are at DOJ,
- * every decided one is history-updated, and no outbox holds anything. */
+static int64_t
+monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until the n_cases cases are at DOJ, every decided one is
+ * history-updated, and no outbox holds anything: for at most 1200 looks
+ * (about two minutes), and no later than deadline_ms (monotonic, 0: no
+ * deadline). */
 static void
-wait_until_settled(struct net *n, int64_t n_cases, int64_t want_decided)
+wait_until_settled_by(struct net *n, int64_t n_cases, int64_t want_decided,
+                      int64_t deadline_ms)
 {
     struct progress p = {0};
     for (int tries = 0; tries < 1200; tries++) {
+        if (deadline_ms > 0 && monotonic_ms() > deadline_ms)
+            break;
         p = progress(n);
         if (p.cases == n_cases && p.decided == want_decided &&
             p.updated == p.decided && p.quiet)
@@ -411,6 +424,12 @@ wait_until_settled(struct net *n, int64_t n_cases, int64_t want_decided)
              "%lld history-updated, outboxes %s",
              (long long)p.cases, (long long)p.decided, (long long)p.updated,
              p.quiet ? "empty" : "not empty");
+}
+
+static void
+wait_until_settled(struct net *n, int64_t n_cases, int64_t want_decided)
+{
+    wait_until_settled_by(n, n_cases, want_decided, 0);
 }
 
 /* How many of notices [0, n) the prosecutor's policy decides. */
@@ -786,14 +805,6 @@ wait_until_each_tried(struct net *n, int64_t rows)
     return w;
 }
 
-static int64_t
-monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Only DOJ and the prosecutor are reachable: DOJ's notices go to the
  * prosecutor alone, which takes them and sends nothing (no stand-in). DOJ
  * retries slowly. The prosecutor's endpoint is da_endpoint (NULL: its
@@ -830,6 +841,10 @@ test_exchange__receiver_killed__its_rows_go_when_it_is_back_not_after_backoff(
     wait_until_settled(n, clean, 0);
     int64_t clean_ms = monotonic_ms() - t0;
 
+    /* Every row that fails from here on is tried again by its backoff no
+     * sooner than five minutes later; the wait for delivery below ends
+     * well before. */
+    int64_t backoff_ends = monotonic_ms() + 300 * 1000;
     harness_daemon_kill9(&n->d[DA]);
     assert_int_equal(notify(n, clean, clean + during), during);
     wait_until_each_tried(n, during);
@@ -842,7 +857,8 @@ test_exchange__receiver_killed__its_rows_go_when_it_is_back_not_after_backoff(
 
     int64_t t1 = monotonic_ms();
     start(n, DA);
-    wait_until_settled(n, clean + during + later, 0);
+    wait_until_settled_by(n, clean + during + later, 0,
+                          backoff_ends - 60 * 1000);
     int64_t back_ms = monotonic_ms() - t1;
     fprintf(stderr,
             "settle time: %d case(s) on a clean run %lld ms; %d waiting "

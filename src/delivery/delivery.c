@@ -467,9 +467,10 @@ is_stopping(struct cjx_delivery *d)
 }
 
 /* Makes every row waiting for p due now, durably, then wakes the senders
- * to take them. */
+ * to take them; says so when the peer had been reachable before (not at
+ * the first connection, which every start makes). */
 static void
-make_due_now(struct peer *p)
+make_due_now(struct peer *p, int returned)
 {
     struct cjx_delivery *d = p->d;
     struct write_wait w;
@@ -482,8 +483,10 @@ make_due_now(struct peer *p)
                   p->ori, cjx_strerror(err));
         return;
     }
-    cjx_info("delivery", "%s is reachable: the rows waiting for it are due",
-             p->ori);
+    if (returned)
+        cjx_info("delivery",
+                 "%s is reachable again: the rows waiting for it are due",
+                 p->ori);
     pthread_mutex_lock(&d->mu);
     d->generation++;
     pthread_cond_broadcast(&d->cv);
@@ -503,11 +506,13 @@ static void *
 watcher_main(void *arg)
 {
     struct peer *p = arg;
-    int away = 1;
+    int away = 1, was_ready = 0;
     enum cjx_client_state st = cjx_client_state(p->client, 1);
     while (!is_stopping(p->d)) {
-        if (st == CJX_CLIENT_READY && away)
-            make_due_now(p);
+        if (st == CJX_CLIENT_READY && away) {
+            make_due_now(p, was_ready);
+            was_ready = 1;
+        }
         away = st != CJX_CLIENT_READY;
         /* An idle channel connects only when asked: ask, so that the
          * peer's return is seen even when no call is being made. */

@@ -865,6 +865,9 @@ test_exchange__receiver_killed__its_rows_go_when_it_is_back_not_after_backoff(
             "case(s) after kill -9 and restart %lld ms from the restart\n",
             clean, (long long)clean_ms, during + later, (long long)back_ms);
     assert_int_equal(cases_at(n, DA), clean + during + later);
+    /* It was the prosecutor's return that brought the rows forward. */
+    assert_true(
+        harness_log_contains(&n->d[DOJ], "CA038013A is reachable again"));
     int64_t pending, parked, delivered;
     outbox_counts(n, DOJ, &pending, &parked, &delivered);
     assert_int_equal(parked, 0);

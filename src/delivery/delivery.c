@@ -49,6 +49,9 @@ struct peer {
     struct cjx_client *client;
     pthread_t watcher; /* watcher_main */
     int watching;
+    /* Whether rows wait for this peer, as its senders last found: the
+     * watcher keeps the channel connected only then. */
+    atomic_int rows_waiting;
     int n_senders;
     struct sender senders[16];
 };
@@ -434,8 +437,10 @@ sender_main(void *arg)
          * idle check, whichever comes first. */
         int64_t next = 0;
         int64_t wait = IDLE_CHECK_US;
-        if (cjx_store_outbox_next_due(d->store, p->ori, &next, &eb) == 0 &&
-            next > 0) {
+        int read = cjx_store_outbox_next_due(d->store, p->ori, &next, &eb);
+        if (read == 0)
+            atomic_store(&p->rows_waiting, next > 0);
+        if (read == 0 && next > 0) {
             int64_t until = next - cjx_clock_now_us();
             if (until < wait)
                 wait = until > 1000 ? until : 1000;
@@ -507,16 +512,18 @@ watcher_main(void *arg)
 {
     struct peer *p = arg;
     int away = 1, was_ready = 0;
-    enum cjx_client_state st = cjx_client_state(p->client, 1);
+    enum cjx_client_state st = cjx_client_state(p->client, 0);
     while (!is_stopping(p->d)) {
         if (st == CJX_CLIENT_READY && away) {
             make_due_now(p, was_ready);
             was_ready = 1;
         }
         away = st != CJX_CLIENT_READY;
-        /* An idle channel connects only when asked: ask, so that the
-         * peer's return is seen even when no call is being made. */
-        if (st == CJX_CLIENT_IDLE)
+        /* An idle channel connects only when a call or this asks. With
+         * rows waiting for their backoff no call is made: ask, so that the
+         * peer's return is seen. Without rows, a daemon does not hold a
+         * connection to every agency it knows. */
+        if (st == CJX_CLIENT_IDLE && atomic_load(&p->rows_waiting))
             cjx_client_state(p->client, 1);
         st = cjx_client_await_state(p->client, st, WATCH_SLICE_MS);
     }
@@ -586,6 +593,7 @@ peers_start(struct cjx_delivery *d, const struct cjx_conf *conf,
         }
         d->n_peers++;
         p->n_senders = streams;
+        atomic_init(&p->rows_waiting, 0);
         for (int k = 0; k < streams; k++) {
             struct sender *s = &p->senders[k];
             s->peer = p;

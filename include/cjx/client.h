@@ -31,8 +31,41 @@ int cjx_client_connect_tls(const char *target, const char *ca_pem,
                            const char *cert_pem, const char *key_pem,
                            struct cjx_client **out, struct cjx_errbuf *eb);
 
+/* Connects over mTLS to a peer daemon whose registry endpoint (see
+ * cjxd.conf(5)) is one host:port, or several IP address:port of one
+ * agency's replicas separated by commas (all IPv4 or all bracketed IPv6).
+ * Calls go round-robin over every address (all those a host name resolves
+ * to, or the listed ones), skipping those whose health check does not say
+ * SERVING. tls_name (NULL or "": the endpoint's host) is the name every
+ * replica's certificate must carry. A peer that is down is dialled again
+ * every few seconds at most. */
+int cjx_client_connect_peer(const char *endpoint, const char *tls_name,
+                            const char *ca_pem, const char *cert_pem,
+                            const char *key_pem, struct cjx_client **out,
+                            struct cjx_errbuf *eb);
+
 /* Accepts NULL. */
 void cjx_client_free(struct cjx_client *cl);
+
+/* A client's connectivity, as gRPC names the states of a channel. */
+enum cjx_client_state {
+    CJX_CLIENT_IDLE,
+    CJX_CLIENT_CONNECTING,
+    CJX_CLIENT_READY,
+    CJX_CLIENT_TRANSIENT_FAILURE,
+    CJX_CLIENT_SHUTDOWN,
+};
+
+/* The state now; with try_to_connect an idle client starts connecting. */
+enum cjx_client_state cjx_client_state(struct cjx_client *cl,
+                                       int try_to_connect);
+
+/* Waits until the state is other than last, or timeout_ms (> 0) passed,
+ * and returns the state then (last if nothing changed). One thread at a
+ * time may wait on a client; calls go on meanwhile. */
+enum cjx_client_state cjx_client_await_state(struct cjx_client *cl,
+                                             enum cjx_client_state last,
+                                             int timeout_ms);
 
 /* Cancels the unary calls in progress on cl (from any thread) and makes
  * every later one fail at once with CANCELLED: how a worker blocked in a

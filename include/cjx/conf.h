@@ -44,9 +44,14 @@ int cjx_role_parse(const char *name, enum cjx_role *out);
 struct cjx_agency {
     char ori[CJX_ORI_LEN + 1];
     enum cjx_role role;
-    char *county;   /* "" for statewide (DOJ) */
-    char *endpoint; /* host:port of its cjxd, "" if it runs none */
-    char *name;     /* display name */
+    char *county; /* "" for statewide (DOJ) */
+    /* host:port of its cjxd, or the IP address:port of each of its
+     * replicas joined with commas; "" if it runs none */
+    char *endpoint;
+    /* The DNS name its certificates carry for peers to check, "" for the
+     * endpoint's host (required with several addresses). */
+    char *tls_name;
+    char *name; /* display name */
     /* PROSECUTOR only: CJX_PROSECUTES_* bits (default all levels); a city
      * attorney prosecutes MISDEMEANOR (and INFRACTION) only. 0 otherwise. */
     unsigned prosecutes;

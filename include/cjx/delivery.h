@@ -9,7 +9,13 @@
  * only because an earlier step has not reached it yet); or parked with the
  * peer's reason (any other refusal, which waiting cannot change). Receivers
  * answer a repeated message id with their first answer, so a row sent again
- * after a crash or a lost reply takes effect exactly once. */
+ * after a crash or a lost reply takes effect exactly once.
+ *
+ * Each peer's channel is watched: when it becomes ready after it was not
+ * (the peer was down), the rows waiting for that peer are made due at once
+ * (cjx_store_outbox_due_now), so a peer back from an outage gets them then,
+ * not when each row's backoff ends. An agency's endpoint may list several
+ * replicas; calls go round-robin over the healthy ones. */
 #ifndef CJX_DELIVERY_H
 #define CJX_DELIVERY_H
 
@@ -27,8 +33,8 @@ struct cjx_delivery_tls {
     const char *key_pem;
 };
 
-/* Starts one sender thread per `exchange.delivery.streams_per_peer` for
- * every registered agency with an endpoint other than conf's own. store is
+/* Starts one sender thread per `exchange.delivery.streams_per_peer`, and a
+ * watcher of its channel, for every registered agency with an endpoint other than conf's own. store is
  * borrowed and must outlive the worker; the worker takes a reference to
  * conf of its own, and tls is copied. Returns 0 with a new worker (stop
  * with cjx_delivery_stop), or CJX_ENOMEM/CJX_EINVAL.

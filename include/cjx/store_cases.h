@@ -278,6 +278,9 @@ struct cjx_store_case_ops {
                        struct cjx_errbuf *eb);
     int (*outbox_mark)(struct cjx_store *s, const struct cjx_outbox_mark *m,
                        size_t n, cjx_store_write_done_fn done, void *arg);
+    int (*outbox_due_now)(struct cjx_store *s, const char *destination,
+                          int64_t now_us, cjx_store_write_done_fn done,
+                          void *arg);
 };
 
 /* Queues a case message. Returns 0 if queued (done is called exactly
@@ -435,6 +438,21 @@ cjx_store_outbox_mark(struct cjx_store *s, const struct cjx_outbox_mark *m,
                       size_t n, cjx_store_write_done_fn done, void *arg)
 {
     return s->ops->cases->outbox_mark(s, m, n, done, arg);
+}
+
+/* Queues making every pending row for destination due at now_us: a row
+ * whose next attempt is later is brought forward to now_us; its attempts
+ * and last error stay as they are, so its backoff resumes where it was if
+ * it fails again. The delivery worker calls it when a peer it could not
+ * reach is reachable again. A leased row (PostgreSQL) keeps its lease.
+ * done (may be NULL) is called as for cjx_store_outbox_mark. Returns 0 if
+ * queued, or CJX_EINVAL (destination not an ORI)/CJX_ECLOSED/CJX_ENOMEM. */
+static inline int
+cjx_store_outbox_due_now(struct cjx_store *s, const char *destination,
+                         int64_t now_us, cjx_store_write_done_fn done,
+                         void *arg)
+{
+    return s->ops->cases->outbox_due_now(s, destination, now_us, done, arg);
 }
 
 #endif

@@ -43,4 +43,17 @@ int cjx_conf_store_parse(struct cjx_conf_yaml *y, yaml_node_t *node,
                          struct cjx_errbuf *eb);
 void cjx_conf_store_fini(struct cjx_store_conf *s);
 
+/* A registry agency's `endpoint` (endpoint.c): node NULL (absent) reads as
+ * "", a scalar must be host:port, and a list must hold IP address:port
+ * entries of one family, each once, joined into "a:p,b:q". *out is a new
+ * string. */
+int cjx_conf_endpoint_parse(struct cjx_conf_yaml *y, yaml_node_t *node,
+                            char **out, struct cjx_errbuf *eb);
+/* Its `tls_name` (node NULL when absent: "", refused for an endpoint of
+ * several addresses, reported at agency): a DNS name, only with an
+ * endpoint. *out is a new string. */
+int cjx_conf_tls_name_parse(struct cjx_conf_yaml *y, yaml_node_t *node,
+                            const char *endpoint, const yaml_node_t *agency,
+                            char **out, struct cjx_errbuf *eb);
+
 #endif

@@ -110,8 +110,9 @@ agency_fini(struct cjx_agency *a)
 {
     free(a->county);
     free(a->endpoint);
+    free(a->tls_name);
     free(a->name);
-    a->county = a->endpoint = a->name = NULL;
+    a->county = a->endpoint = a->tls_name = a->name = NULL;
 }
 
 void
@@ -204,12 +205,22 @@ static int
 parse_agency(struct cjx_conf_yaml *y, yaml_node_t *node, struct entry *e,
              struct cjx_errbuf *eb)
 {
-    enum { K_ORI, K_ROLE, K_COUNTY, K_ENDPOINT, K_NAME, K_PROSECUTES, K_N };
+    enum {
+        K_ORI,
+        K_ROLE,
+        K_COUNTY,
+        K_ENDPOINT,
+        K_TLS_NAME,
+        K_NAME,
+        K_PROSECUTES,
+        K_N
+    };
     struct cjx_conf_yaml_key keys[K_N] = {
         [K_ORI] = {"ori", 1, NULL, NULL},
         [K_ROLE] = {"role", 1, NULL, NULL},
         [K_COUNTY] = {"county", 0, NULL, NULL},
         [K_ENDPOINT] = {"endpoint", 0, NULL, NULL},
+        [K_TLS_NAME] = {"tls_name", 0, NULL, NULL},
         [K_NAME] = {"name", 1, NULL, NULL},
         [K_PROSECUTES] = {"prosecutes", 0, NULL, NULL},
     };
@@ -272,21 +283,12 @@ parse_agency(struct cjx_conf_yaml *y, yaml_node_t *node, struct entry *e,
         goto out;
     }
 
-    if (keys[K_ENDPOINT].value != NULL) {
-        rc = cjx_conf_yaml_string(y, keys[K_ENDPOINT].value, "endpoint", 1,
-                                  &e->agency.endpoint, eb);
-        if (rc == 0 && e->agency.endpoint[0] != '\0' &&
-            !cjx_conf_address_valid(e->agency.endpoint, 0))
-            rc = cjx_conf_yaml_errf(
-                y, keys[K_ENDPOINT].value, CJX_EPARSE, eb,
-                "endpoint: '%s' is not host:port (port 1 "
-                "to 65535)",
-                cjx_conf_yaml_quote(keys[K_ENDPOINT].value, q, sizeof(q)));
-    } else {
-        e->agency.endpoint = strdup("");
-        if (e->agency.endpoint == NULL)
-            rc = cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", y->name);
-    }
+    rc = cjx_conf_endpoint_parse(y, keys[K_ENDPOINT].value, &e->agency.endpoint,
+                                 eb);
+    if (rc == 0)
+        rc = cjx_conf_tls_name_parse(y, keys[K_TLS_NAME].value,
+                                     e->agency.endpoint, node,
+                                     &e->agency.tls_name, eb);
     if (rc != 0)
         goto out;
 

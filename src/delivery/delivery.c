@@ -26,6 +26,9 @@
 #define LINGER_US 3000
 /* Even without a wake-up a sender looks at its rows this often. */
 #define IDLE_CHECK_US 1000000
+/* A peer's watcher waits for its channel to change at most this long
+ * before it looks whether the worker is stopping. */
+#define WATCH_SLICE_MS 250
 
 struct peer;
 
@@ -44,6 +47,11 @@ struct peer {
     char ori[CJX_ORI_LEN + 1];
     char *endpoint;
     struct cjx_client *client;
+    pthread_t watcher; /* watcher_main */
+    int watching;
+    /* Whether rows wait for this peer, as its senders last found: the
+     * watcher keeps the channel connected only then. */
+    atomic_int rows_waiting;
     int n_senders;
     struct sender senders[16];
 };
@@ -237,7 +245,8 @@ add_row(void *arg, const struct cjx_outbox_row *r)
     return 0;
 }
 
-struct mark_wait {
+/* A queued store write, waited for until it is durable. */
+struct write_wait {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int done;
@@ -245,9 +254,9 @@ struct mark_wait {
 };
 
 static void
-marks_done(void *arg, const struct cjx_record_write_result *r)
+write_done(void *arg, const struct cjx_record_write_result *r)
 {
-    struct mark_wait *w = arg;
+    struct write_wait *w = arg;
     pthread_mutex_lock(&w->mu);
     w->done = 1;
     w->err = r->err;
@@ -255,27 +264,43 @@ marks_done(void *arg, const struct cjx_record_write_result *r)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Waits for the write queued with write_done and w, if it was queued (err
+ * is what queueing it returned); returns its outcome. */
+static int
+write_wait(struct write_wait *w, int err)
+{
+    if (err == 0) {
+        pthread_mutex_lock(&w->mu);
+        while (!w->done)
+            pthread_cond_wait(&w->cv, &w->mu);
+        pthread_mutex_unlock(&w->mu);
+        err = w->err;
+    }
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    return err;
+}
+
+static void
+write_wait_init(struct write_wait *w)
+{
+    *w = (struct write_wait){.done = 0};
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+}
+
 /* Stores the marks and waits until they are durable, so that the next read
  * does not see these rows as due again. */
 static void
 store_marks(struct cjx_delivery *d, const struct cjx_outbox_mark *m, size_t n)
 {
-    struct mark_wait w = {.done = 0};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
-    int err = cjx_store_outbox_mark(d->store, m, n, marks_done, &w);
-    if (err == 0) {
-        pthread_mutex_lock(&w.mu);
-        while (!w.done)
-            pthread_cond_wait(&w.cv, &w.mu);
-        pthread_mutex_unlock(&w.mu);
-        err = w.err;
-    }
+    struct write_wait w;
+    write_wait_init(&w);
+    int err =
+        write_wait(&w, cjx_store_outbox_mark(d->store, m, n, write_done, &w));
     if (err != 0)
         cjx_error("delivery", "cannot record delivery results: %s",
                   cjx_strerror(err));
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.mu);
 }
 
 /* Logs what a batch came to and adjusts the sender: fewer rows per call
@@ -413,8 +438,10 @@ sender_main(void *arg)
          * idle check, whichever comes first. */
         int64_t next = 0;
         int64_t wait = IDLE_CHECK_US;
-        if (cjx_store_outbox_next_due(d->store, p->ori, &next, &eb) == 0 &&
-            next > 0) {
+        int read = cjx_store_outbox_next_due(d->store, p->ori, &next, &eb);
+        if (read == 0)
+            atomic_store(&p->rows_waiting, next > 0);
+        if (read == 0 && next > 0) {
             int64_t until = next - cjx_clock_now_us();
             if (until < wait)
                 wait = until > 1000 ? until : 1000;
@@ -434,6 +461,76 @@ sender_main(void *arg)
     return NULL;
 }
 
+/* ---- a peer's return ---------------------------------------------------- */
+
+static int
+is_stopping(struct cjx_delivery *d)
+{
+    pthread_mutex_lock(&d->mu);
+    int stop = d->stopping;
+    pthread_mutex_unlock(&d->mu);
+    return stop;
+}
+
+/* Makes every row waiting for p due now, durably, then wakes the senders
+ * to take them; says so when the peer had been reachable before (not at
+ * the first connection, which every start makes). */
+static void
+make_due_now(struct peer *p, int returned)
+{
+    struct cjx_delivery *d = p->d;
+    struct write_wait w;
+    write_wait_init(&w);
+    int err = write_wait(&w, cjx_store_outbox_due_now(d->store, p->ori,
+                                                      cjx_clock_now_us(),
+                                                      write_done, &w));
+    if (err != 0) {
+        cjx_error("delivery", "cannot bring %s's waiting rows forward: %s",
+                  p->ori, cjx_strerror(err));
+        return;
+    }
+    if (returned)
+        cjx_info("delivery",
+                 "%s is reachable again: the rows waiting for it are due",
+                 p->ori);
+    pthread_mutex_lock(&d->mu);
+    d->generation++;
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+}
+
+/* Follows a peer's channel (gRPC's connectivity watch). When it becomes
+ * ready after it was not (the peer was down, or this worker has just
+ * started and cannot know for how long it was), the rows waiting for the
+ * peer are made due at once: a peer back from an outage of a second or
+ * two gets its hand-offs then, not when each row's backoff ends, which may
+ * be minutes later. While the peer stays down its channel never becomes
+ * ready, so nothing is brought forward and every row keeps its backoff; a
+ * peer that is reachable but refuses calls keeps a ready channel, which
+ * brings nothing forward either. */
+static void *
+watcher_main(void *arg)
+{
+    struct peer *p = arg;
+    int away = 1, was_ready = 0;
+    enum cjx_client_state st = cjx_client_state(p->client, 0);
+    while (!is_stopping(p->d)) {
+        if (st == CJX_CLIENT_READY && away) {
+            make_due_now(p, was_ready);
+            was_ready = 1;
+        }
+        away = st != CJX_CLIENT_READY;
+        /* An idle channel connects only when a call or this asks. With
+         * rows waiting for their backoff no call is made: ask, so that the
+         * peer's return is seen. Without rows, a daemon does not hold a
+         * connection to every agency it knows. */
+        if (st == CJX_CLIENT_IDLE && atomic_load(&p->rows_waiting))
+            cjx_client_state(p->client, 1);
+        st = cjx_client_await_state(p->client, st, WATCH_SLICE_MS);
+    }
+    return NULL;
+}
+
 /* ---- peers ------------------------------------------------------------- */
 
 /* Frees peers whose senders are stopped (or were never started). */
@@ -445,6 +542,8 @@ peers_free(struct peer *peers, size_t n)
         for (int k = 0; k < p->n_senders; k++)
             if (p->senders[k].started)
                 pthread_join(p->senders[k].thread, NULL);
+        if (p->watching)
+            pthread_join(p->watcher, NULL);
         cjx_client_free(p->client);
         free(p->endpoint);
     }
@@ -493,9 +592,9 @@ peers_connect(struct cjx_delivery *d, const struct cjx_conf *conf,
         p->endpoint = strdup(a->endpoint);
         int err = p->endpoint == NULL
                       ? cjx_errf(eb, CJX_ENOMEM, "out of memory")
-                      : cjx_client_connect_tls(a->endpoint, tls->ca_pem,
-                                               tls->cert_pem, tls->key_pem,
-                                               &p->client, eb);
+                      : cjx_client_connect_peer(a->endpoint, a->tls_name,
+                                                tls->ca_pem, tls->cert_pem,
+                                                tls->key_pem, &p->client, eb);
         if (err != 0) {
             free(p->endpoint);
             peers_free(peers, n);
@@ -533,6 +632,7 @@ peers_run(struct cjx_delivery *d, struct cjx_delivery_reload *r)
     for (size_t i = 0; i < d->n_peers; i++) {
         struct peer *p = &d->peers[i];
         p->n_senders = streams;
+        atomic_init(&p->rows_waiting, 0);
         for (int k = 0; k < streams; k++) {
             struct sender *s = &p->senders[k];
             s->peer = p;
@@ -548,6 +648,13 @@ peers_run(struct cjx_delivery *d, struct cjx_delivery_reload *r)
             else
                 s->started = 1;
         }
+        if (pthread_create(&p->watcher, NULL, watcher_main, p) != 0)
+            cjx_error("delivery",
+                      "cannot watch %s's channel: its rows wait out their "
+                      "backoff after an outage",
+                      p->ori);
+        else
+            p->watching = 1;
     }
 }
 

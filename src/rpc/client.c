@@ -17,6 +17,9 @@
 struct cjx_client {
     grpc_channel *channel;
     grpc_completion_queue *cq;
+    /* Where cjx_client_await_state's watch completes: a queue of its own,
+     * so that the watch never counts against the pluckers of cq. */
+    grpc_completion_queue *watch_cq;
     /* Unary calls in progress, so that cjx_client_cancel() can end them;
      * several threads may call through one client at once. */
     pthread_mutex_t mu;
@@ -52,6 +55,7 @@ client_new(grpc_channel *ch, struct cjx_client **out, struct cjx_errbuf *eb)
     }
     cl->channel = ch;
     cl->cq = grpc_completion_queue_create_for_pluck(NULL);
+    cl->watch_cq = grpc_completion_queue_create_for_next(NULL);
     pthread_mutex_init(&cl->mu, NULL);
     *out = cl;
     return 0;
@@ -96,10 +100,11 @@ cjx_client_cancel(struct cjx_client *cl)
     pthread_mutex_unlock(&cl->mu);
 }
 
-static grpc_channel_args *
+/* The channel arguments of every client, in buf (room for CLIENT_ARGS). */
+#define CLIENT_ARGS 3
+static size_t
 client_args(grpc_arg *buf)
 {
-    static grpc_channel_args args;
     size_t n = 0;
     /* Each client is its own connection (tests open several on purpose). */
     buf[n++] = (grpc_arg){.type = GRPC_ARG_INTEGER,
@@ -111,9 +116,7 @@ client_args(grpc_arg *buf)
     buf[n++] = (grpc_arg){.type = GRPC_ARG_INTEGER,
                           .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
                           .value.integer = 64 * 1024 * 1024};
-    args.num_args = n;
-    args.args = buf;
-    return &args;
+    return n;
 }
 
 int
@@ -123,17 +126,19 @@ cjx_client_connect_local(const char *socket_path, struct cjx_client **out,
     char target[512];
     snprintf(target, sizeof(target), "unix:%s", socket_path);
     grpc_init();
-    grpc_arg buf[4];
+    grpc_arg buf[CLIENT_ARGS];
+    grpc_channel_args args = {client_args(buf), buf};
     grpc_channel_credentials *creds = grpc_local_credentials_create(UDS);
-    grpc_channel *ch = grpc_channel_create(target, creds, client_args(buf));
+    grpc_channel *ch = grpc_channel_create(target, creds, &args);
     grpc_channel_credentials_release(creds);
     return client_new(ch, out, eb);
 }
 
-int
-cjx_client_connect_tls(const char *target, const char *ca_pem,
-                       const char *cert_pem, const char *key_pem,
-                       struct cjx_client **out, struct cjx_errbuf *eb)
+/* An mTLS channel to target with the common arguments and n_extra more. */
+static int
+connect_tls(const char *target, const char *ca_pem, const char *cert_pem,
+            const char *key_pem, const grpc_arg *extra, size_t n_extra,
+            struct cjx_client **out, struct cjx_errbuf *eb)
 {
     grpc_init();
     grpc_ssl_pem_key_cert_pair pair = {key_pem, cert_pem};
@@ -143,10 +148,21 @@ cjx_client_connect_tls(const char *target, const char *ca_pem,
         grpc_shutdown();
         return cjx_errf(eb, CJX_ETLS, "invalid TLS credentials");
     }
-    grpc_arg buf[4];
-    grpc_channel *ch = grpc_channel_create(target, creds, client_args(buf));
+    grpc_arg buf[CLIENT_ARGS + 4];
+    grpc_channel_args args = {client_args(buf), buf};
+    for (size_t i = 0; i < n_extra && args.num_args < CLIENT_ARGS + 4; i++)
+        buf[args.num_args++] = extra[i];
+    grpc_channel *ch = grpc_channel_create(target, creds, &args);
     grpc_channel_credentials_release(creds);
     return client_new(ch, out, eb);
+}
+
+int
+cjx_client_connect_tls(const char *target, const char *ca_pem,
+                       const char *cert_pem, const char *key_pem,
+                       struct cjx_client **out, struct cjx_errbuf *eb)
+{
+    return connect_tls(target, ca_pem, cert_pem, key_pem, NULL, 0, out, eb);
 }
 
 void
@@ -161,6 +177,12 @@ cjx_client_free(struct cjx_client *cl)
                .type != GRPC_QUEUE_SHUTDOWN) {
     }
     grpc_completion_queue_destroy(cl->cq);
+    grpc_completion_queue_shutdown(cl->watch_cq);
+    while (grpc_completion_queue_next(cl->watch_cq,
+                                      gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+               .type != GRPC_QUEUE_SHUTDOWN) {
+    }
+    grpc_completion_queue_destroy(cl->watch_cq);
     pthread_mutex_destroy(&cl->mu);
     free(cl);
     grpc_shutdown();
@@ -468,4 +490,87 @@ cjx_client_stream_free(struct cjx_client_stream *s)
     grpc_metadata_array_destroy(&s->trailing_md);
     grpc_call_unref(s->call);
     free(s);
+}
+
+/* ---- a peer's replicas and its channel's connectivity ------------------ */
+
+/* Calls go round-robin over every address the target resolves to, and
+ * only to the addresses whose grpc.health.v1 Watch (of the whole server,
+ * the empty service name) says SERVING: a stopped or draining replica is
+ * skipped while the others take its share. */
+static const char peer_service_config[] =
+    "{\"loadBalancingConfig\":[{\"round_robin\":{}}],"
+    "\"healthCheckConfig\":{\"serviceName\":\"\"}}";
+
+/* A peer that is down is dialled again at most this far apart (gRPC's
+ * own reconnect backoff, 1 s growing by 1.6, capped here instead of at its
+ * default two minutes), so that its return is noticed within seconds. */
+#define PEER_MAX_RECONNECT_BACKOFF_MS 5000
+
+int
+cjx_client_connect_peer(const char *endpoint, const char *tls_name,
+                        const char *ca_pem, const char *cert_pem,
+                        const char *key_pem, struct cjx_client **out,
+                        struct cjx_errbuf *eb)
+{
+    if (endpoint == NULL || endpoint[0] == '\0')
+        return cjx_errf(eb, CJX_EINVAL, "no endpoint");
+    /* Several addresses are one target of gRPC's sockaddr resolver
+     * ("ipv4:a:p,b:q"); one host:port goes to its DNS resolver, which
+     * gives every address the name has. */
+    char target[1024];
+    int several = strchr(endpoint, ',') != NULL;
+    int n = snprintf(target, sizeof(target), "%s%s",
+                     !several             ? ""
+                     : endpoint[0] == '[' ? "ipv6:"
+                                          : "ipv4:",
+                     endpoint);
+    if (n < 0 || (size_t)n >= sizeof(target))
+        return cjx_errf(eb, CJX_EINVAL, "endpoint too long: %s", endpoint);
+    grpc_arg extra[3] = {
+        {.type = GRPC_ARG_STRING,
+         .key = GRPC_ARG_SERVICE_CONFIG,
+         .value.string = (char *)peer_service_config},
+        {.type = GRPC_ARG_INTEGER,
+         .key = GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+         .value.integer = PEER_MAX_RECONNECT_BACKOFF_MS},
+        /* The authority is the name the servers' certificates are checked
+         * against; without it a list of addresses would be checked as one
+         * host name. */
+        {.type = GRPC_ARG_STRING,
+         .key = GRPC_ARG_DEFAULT_AUTHORITY,
+         .value.string = (char *)tls_name},
+    };
+    size_t n_extra = tls_name != NULL && tls_name[0] != '\0' ? 3 : 2;
+    return connect_tls(target, ca_pem, cert_pem, key_pem, extra, n_extra, out,
+                       eb);
+}
+
+_Static_assert((int)CJX_CLIENT_IDLE == (int)GRPC_CHANNEL_IDLE &&
+                   (int)CJX_CLIENT_CONNECTING == (int)GRPC_CHANNEL_CONNECTING &&
+                   (int)CJX_CLIENT_READY == (int)GRPC_CHANNEL_READY &&
+                   (int)CJX_CLIENT_TRANSIENT_FAILURE ==
+                       (int)GRPC_CHANNEL_TRANSIENT_FAILURE &&
+                   (int)CJX_CLIENT_SHUTDOWN == (int)GRPC_CHANNEL_SHUTDOWN,
+               "connectivity states as gRPC numbers them");
+
+enum cjx_client_state
+cjx_client_state(struct cjx_client *cl, int try_to_connect)
+{
+    return (enum cjx_client_state)grpc_channel_check_connectivity_state(
+        cl->channel, try_to_connect);
+}
+
+enum cjx_client_state
+cjx_client_await_state(struct cjx_client *cl, enum cjx_client_state last,
+                       int timeout_ms)
+{
+    /* The watch completes on watch_cq when the state leaves last (success)
+     * or at its deadline (no success): either way exactly one event. */
+    grpc_channel_watch_connectivity_state(
+        cl->channel, (grpc_connectivity_state)last,
+        deadline_in(timeout_ms > 0 ? timeout_ms : 1), cl->watch_cq, cl);
+    grpc_completion_queue_next(cl->watch_cq, gpr_inf_future(GPR_CLOCK_REALTIME),
+                               NULL);
+    return cjx_client_state(cl, 0);
 }

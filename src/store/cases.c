@@ -28,6 +28,7 @@ enum case_stmt {
     CW_MARK_DELIVERED,
     CW_MARK_RETRY,
     CW_MARK_PARK,
+    CW_DUE_NOW,
     CW_MAX_SEQ,
     CW_COUNT_
 };
@@ -68,10 +69,13 @@ static const char *const case_sql[] = {
                       " WHERE id = ?1 AND delivered_us IS NULL AND parked = 0",
     [CW_MARK_PARK] = "UPDATE outbox SET attempts = attempts + 1, parked = 1,"
                      " last_error = ?2 WHERE id = ?1 AND delivered_us IS NULL",
+    [CW_DUE_NOW] = "UPDATE outbox SET next_attempt_us = ?2"
+                   " WHERE destination = ?1 AND delivered_us IS NULL"
+                   " AND parked = 0 AND next_attempt_us > ?2",
     [CW_MAX_SEQ] = "SELECT coalesce(max(seq), 0) FROM case_changes",
 };
 
-enum pending_kind { PENDING_CASE, PENDING_MARKS };
+enum pending_kind { PENDING_CASE, PENDING_MARKS, PENDING_DUE_NOW };
 
 /* What a queued case write or batch of marks carries besides the generic
  * pending write, placed (aligned) at the start of its data[]. */
@@ -94,6 +98,9 @@ struct case_pending {
     /* PENDING_MARKS */
     struct cjx_outbox_mark *marks;
     size_t n_marks;
+    /* PENDING_DUE_NOW */
+    char destination[STORE_DESTINATION_MAX];
+    int64_t due_us;
 };
 
 static struct case_pending *
@@ -548,6 +555,16 @@ apply_marks(struct sqlite_store *s, struct case_pending *cp, char *msg,
     return SQLITE_OK;
 }
 
+static int
+apply_due_now(struct sqlite_store *s, struct case_pending *cp, char *msg,
+              size_t msg_len)
+{
+    sqlite3_stmt *st = s->cases->ws[CW_DUE_NOW];
+    sqlite_bind_text(st, 1, cp->destination);
+    sqlite3_bind_int64(st, 2, cp->due_us);
+    return sqlite_step_done(st, "making outbox rows due", msg, msg_len);
+}
+
 int
 cjx_store_cases_apply(struct sqlite_store *s, struct sqlite_pending_write *pw,
                       char *msg, size_t msg_len)
@@ -558,6 +575,8 @@ cjx_store_cases_apply(struct sqlite_store *s, struct sqlite_pending_write *pw,
         return rc;
     if (cp->kind == PENDING_MARKS)
         return apply_marks(s, cp, msg, msg_len);
+    if (cp->kind == PENDING_DUE_NOW)
+        return apply_due_now(s, cp, msg, msg_len);
     int64_t before = s->cases->next_seq;
     rc = apply_case(s, pw, cp, msg, msg_len);
     if (rc != SQLITE_OK)
@@ -683,6 +702,32 @@ outbox_mark(struct cjx_store *base, const struct cjx_outbox_mark *m, size_t n,
     return cjx_store_writer_enqueue(s, pw);
 }
 
+static int
+outbox_due_now(struct cjx_store *base, const char *destination, int64_t now_us,
+               cjx_store_write_done_fn done, void *arg)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    struct sqlite_pending_write *pw = malloc(sizeof(*pw) + PENDING_HEAD);
+    if (pw == NULL)
+        return CJX_ENOMEM;
+    memset(pw, 0, sizeof(*pw));
+    struct case_pending *cp = pending_of(pw);
+    memset(cp, 0, sizeof(*cp));
+    if (cjx_store_destination_copy(cp->destination, destination) != 0) {
+        free(pw);
+        return CJX_EINVAL;
+    }
+    cp->kind = PENDING_DUE_NOW;
+    cp->s = s;
+    cp->due_us = now_us;
+    cp->marks_done = done;
+    cp->arg = arg;
+    pw->kind = SQLITE_WRITE_OUTBOX;
+    pw->done = marks_done;
+    pw->arg = cp;
+    return cjx_store_writer_enqueue(s, pw);
+}
+
 /* ---- hooks ------------------------------------------------------------- */
 
 static int
@@ -720,4 +765,5 @@ const struct cjx_store_case_ops cjx_store_sqlite_case_ops = {
     .outbox_counts = cjx_store_outbox_read_counts,
     .case_counts = cjx_store_case_read_counts,
     .outbox_mark = outbox_mark,
+    .outbox_due_now = outbox_due_now,
 };

@@ -369,12 +369,33 @@ apply_marks(struct pg_store *s, struct pg_write *pw, char *msg, size_t msg_len)
     return 0;
 }
 
+/* A leased row keeps its lease: the replica holding it marks it. */
+static int
+apply_due_now(struct pg_store *s, struct pg_write *pw, char *msg,
+              size_t msg_len)
+{
+    struct pg_params p = {0};
+    pg_text(&p, pw->destination);
+    pg_int(&p, pw->due_us);
+    return pg_command(s->wconn,
+                      "UPDATE outbox SET next_attempt_us = $2"
+                      " WHERE destination = $1 AND delivered_us IS NULL"
+                      " AND parked = 0 AND next_attempt_us > $2",
+                      &p, "making outbox rows due", msg, msg_len);
+}
+
 int
 pg_cases_apply(struct pg_store *s, struct pg_write *pw, char *msg,
                size_t msg_len)
 {
-    return pw->kind == PG_WRITE_MARKS ? apply_marks(s, pw, msg, msg_len)
-                                      : apply_case(s, pw, msg, msg_len);
+    switch (pw->kind) {
+    case PG_WRITE_MARKS:
+        return apply_marks(s, pw, msg, msg_len);
+    case PG_WRITE_DUE_NOW:
+        return apply_due_now(s, pw, msg, msg_len);
+    default:
+        return apply_case(s, pw, msg, msg_len);
+    }
 }
 
 /* ---- completion -------------------------------------------------------- */
@@ -455,6 +476,25 @@ outbox_mark(struct cjx_store *base, const struct cjx_outbox_mark *m, size_t n,
     return pg_writer_enqueue(s, pw);
 }
 
+static int
+outbox_due_now(struct cjx_store *base, const char *destination, int64_t now_us,
+               cjx_store_write_done_fn done, void *arg)
+{
+    struct pg_store *s = (struct pg_store *)base;
+    struct pg_write *pw = calloc(1, sizeof(*pw));
+    if (pw == NULL)
+        return CJX_ENOMEM;
+    if (cjx_store_destination_copy(pw->destination, destination) != 0) {
+        free(pw);
+        return CJX_EINVAL;
+    }
+    pw->kind = PG_WRITE_DUE_NOW;
+    pw->done = done;
+    pw->arg = arg;
+    pw->due_us = now_us;
+    return pg_writer_enqueue(s, pw);
+}
+
 /* ---- hooks ------------------------------------------------------------- */
 
 static int
@@ -525,4 +565,5 @@ const struct cjx_store_case_ops cjx_store_pg_case_ops = {
     .outbox_counts = pg_outbox_counts,
     .case_counts = pg_case_counts,
     .outbox_mark = outbox_mark,
+    .outbox_due_now = outbox_due_now,
 };

@@ -66,6 +66,7 @@ enum pg_write_kind {
     PG_WRITE_AUDIT,
     PG_WRITE_CASE,
     PG_WRITE_MARKS,
+    PG_WRITE_DUE_NOW,
 };
 
 /* One queued write of any kind, its text copied into data[]. */
@@ -90,6 +91,9 @@ struct pg_write {
     /* PG_WRITE_MARKS */
     struct cjx_outbox_mark *marks;
     size_t n_marks;
+    /* PG_WRITE_DUE_NOW (done as for MARKS) */
+    char destination[STORE_DESTINATION_MAX];
+    int64_t due_us;
     char data[];
 };
 

@@ -7,7 +7,7 @@
 #include "sqlite_store.h"
 
 /* Statements the writer thread uses for cases; prepared on first use. */
-#define SQLITE_CASE_WRITER_STMTS 14
+#define SQLITE_CASE_WRITER_STMTS 15
 
 struct read_conn; /* read_pool.h */
 

@@ -184,6 +184,16 @@ cjx_store_marks_text_size(const struct cjx_outbox_mark *m, size_t n, int *err)
     return *err == 0 ? total : 0;
 }
 
+int
+cjx_store_destination_copy(char *dst, const char *destination)
+{
+    if (destination == NULL || destination[0] == '\0' ||
+        strlen(destination) >= STORE_DESTINATION_MAX)
+        return CJX_EINVAL;
+    memcpy(dst, destination, strlen(destination) + 1);
+    return 0;
+}
+
 void
 cjx_store_marks_copy(struct cjx_outbox_mark *dst,
                      const struct cjx_outbox_mark *m, size_t n, char **p)

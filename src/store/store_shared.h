@@ -46,6 +46,12 @@ size_t cjx_store_marks_text_size(const struct cjx_outbox_mark *m, size_t n,
 void cjx_store_marks_copy(struct cjx_outbox_mark *dst,
                           const struct cjx_outbox_mark *m, size_t n, char **p);
 
+/* Room for the destination of a queued cjx_store_outbox_due_now: an ORI. */
+#define STORE_DESTINATION_MAX 16
+/* Copies destination into dst (room STORE_DESTINATION_MAX): 0, or
+ * CJX_EINVAL for NULL, "" or a longer one. */
+int cjx_store_destination_copy(char *dst, const char *destination);
+
 /* What a write's event says it did (write_copy.c): CALL with why for a
  * replay, an unchanged record or a conflict (whose text is
  * cjx_store_conflict_detail), STATE_CHANGE for a new version. */

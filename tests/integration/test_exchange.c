@@ -37,8 +37,7 @@ static const struct {
     [PD] = {"sf-pd", "CA038023P"},
 };
 
-/* Short retries, so that a peer back from a crash is reached soon. */
-#define EXCHANGE_COMMON                     \
+#define EXCHANGE_HEAD                       \
     "exchange:\n"                           \
     "  deadlines:\n"                        \
     "    review: {days: 365}\n"             \
@@ -47,9 +46,19 @@ static const struct {
     "  delivery:\n"                         \
     "    batch: 40\n"                       \
     "    streams_per_peer: 2\n"             \
-    "    timeout_ms: 5000\n"                \
-    "    retry_initial_ms: 50\n"            \
-    "    retry_max_ms: 400\n"
+    "    timeout_ms: 5000\n"
+
+/* Short retries, so that a peer back from a crash is reached soon. */
+#define EXCHANGE_COMMON                        \
+    EXCHANGE_HEAD "    retry_initial_ms: 50\n" \
+                  "    retry_max_ms: 400\n"
+
+/* A hand-off that failed is tried again after ten minutes, or five at the
+ * least with jitter: longer than any test waits, so what arrives sooner
+ * was brought forward when its peer came back. */
+#define EXCHANGE_SLOW_RETRY                        \
+    EXCHANGE_HEAD "    retry_initial_ms: 600000\n" \
+                  "    retry_max_ms: 600000\n"
 
 static const char *const exchange_yaml[N_DAEMONS] = {
     [DOJ] = EXCHANGE_COMMON "  stand_in:\n"
@@ -70,8 +79,12 @@ struct net {
     char registry[300];
 };
 
+/* Writes the registry, agency i reachable at endpoint[i] (the YAML value
+ * of its endpoint key; NULL: at its daemon's port, "": unreachable) and
+ * its certificates checked for tls_name[i] (NULL: no key). */
 static void
-write_registry(struct net *n)
+write_registry_with(struct net *n, const char *const endpoint[N_DAEMONS],
+                    const char *const tls_name[N_DAEMONS])
 {
     snprintf(n->registry, sizeof(n->registry), "%s/agencies.yaml",
              n->d[DOJ].dir);
@@ -81,14 +94,25 @@ write_registry(struct net *n)
                                         "DEFENDER"};
     fprintf(f, "agencies:\n");
     for (int i = 0; i < N_DAEMONS; i++) {
-        fprintf(f,
-                "  - ori: %s\n    role: %s\n%s    endpoint: 127.0.0.1:%d\n"
-                "    name: test %s\n",
+        fprintf(f, "  - ori: %s\n    role: %s\n%s    name: test %s\n",
                 agencies[i].ori, roles[i],
-                i == DOJ ? "" : "    county: San Francisco\n", n->d[i].port,
+                i == DOJ ? "" : "    county: San Francisco\n",
                 agencies[i].slug);
+        if (endpoint[i] == NULL)
+            fprintf(f, "    endpoint: 127.0.0.1:%d\n", n->d[i].port);
+        else if (endpoint[i][0] != '\0')
+            fprintf(f, "    endpoint: %s\n", endpoint[i]);
+        if (tls_name[i] != NULL)
+            fprintf(f, "    tls_name: %s\n", tls_name[i]);
     }
     fclose(f);
+}
+
+static void
+write_registry(struct net *n)
+{
+    const char *const every_port[N_DAEMONS] = {NULL};
+    write_registry_with(n, every_port, every_port);
 }
 
 static int
@@ -370,13 +394,26 @@ progress(struct net *n)
     return p;
 }
 
-/* Waits (at most about two minutes) until the n_cases cases are at DOJ,
- * every decided one is history-updated, and no outbox holds anything. */
+static int64_t
+monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until the n_cases cases are at DOJ, every decided one is
+ * history-updated, and no outbox holds anything: for at most 1200 looks
+ * (about two minutes), and no later than deadline_ms (monotonic, 0: no
+ * deadline). */
 static void
-wait_until_settled(struct net *n, int64_t n_cases, int64_t want_decided)
+wait_until_settled_by(struct net *n, int64_t n_cases, int64_t want_decided,
+                      int64_t deadline_ms)
 {
     struct progress p = {0};
     for (int tries = 0; tries < 1200; tries++) {
+        if (deadline_ms > 0 && monotonic_ms() > deadline_ms)
+            break;
         p = progress(n);
         if (p.cases == n_cases && p.decided == want_decided &&
             p.updated == p.decided && p.quiet)
@@ -387,6 +424,12 @@ wait_until_settled(struct net *n, int64_t n_cases, int64_t want_decided)
              "%lld history-updated, outboxes %s",
              (long long)p.cases, (long long)p.decided, (long long)p.updated,
              p.quiet ? "empty" : "not empty");
+}
+
+static void
+wait_until_settled(struct net *n, int64_t n_cases, int64_t want_decided)
+{
+    wait_until_settled_by(n, n_cases, want_decided, 0);
 }
 
 /* How many of notices [0, n) the prosecutor's policy decides. */
@@ -698,6 +741,197 @@ test_exchange__kill9_of_senders_and_receivers__no_hand_off_lost_or_doubled(
     compare_all(n, cases);
 }
 
+/* ---- a receiver's outage, and a receiver's replicas ---- */
+
+/* What waits in daemon i's outbox for destination: how many rows, and the
+ * fewest and most attempts among them; count -1 when it cannot be read. */
+struct waiting {
+    int64_t count;
+    int min_attempts, max_attempts;
+};
+
+static struct waiting
+waiting_for(struct net *n, int i, const char *destination)
+{
+    struct waiting w = {.count = -1};
+    struct cjx_client *cl = harness_client_local(&n->d[i]);
+    char token[32] = "";
+    int64_t count = 0;
+    do {
+        Cjx__V1__ListOutboxRequest req = CJX__V1__LIST_OUTBOX_REQUEST__INIT;
+        req.which = CJX__V1__LIST_OUTBOX_REQUEST__WHICH__WHICH_PENDING;
+        req.destination_ori = (char *)destination;
+        req.page_size = 1000;
+        req.page_token = token;
+        ProtobufCMessage *resp;
+        struct cjx_client_status st;
+        if (cjx_client_unary(cl, method(CASE_SERVICE_LIST_OUTBOX), &req.base,
+                             10000, &resp, &st) != 0 ||
+            st.code != 0) {
+            cjx_client_free(cl);
+            return w;
+        }
+        Cjx__V1__ListOutboxResponse *r = (Cjx__V1__ListOutboxResponse *)resp;
+        for (size_t k = 0; k < r->n_entries; k++) {
+            int a = r->entries[k]->attempts;
+            if (count == 0 || a < w.min_attempts)
+                w.min_attempts = a;
+            if (count == 0 || a > w.max_attempts)
+                w.max_attempts = a;
+            count++;
+        }
+        snprintf(token, sizeof(token), "%s", r->next_page_token);
+        protobuf_c_message_free_unpacked(resp, NULL);
+    } while (token[0] != '\0');
+    cjx_client_free(cl);
+    w.count = count;
+    return w;
+}
+
+/* Waits until DOJ holds n rows for the prosecutor and has tried each. */
+static struct waiting
+wait_until_each_tried(struct net *n, int64_t rows)
+{
+    struct waiting w = {0};
+    for (int tries = 0; tries < 1200; tries++) {
+        w = waiting_for(n, DOJ, agencies[DA].ori);
+        if (w.count == rows && w.min_attempts >= 1)
+            return w;
+        nap_ms(100);
+    }
+    fail_msg("DOJ holds %lld row(s) for the prosecutor, tried at least %d "
+             "time(s) each; expected %lld tried",
+             (long long)w.count, w.min_attempts, (long long)rows);
+    return w;
+}
+
+/* Only DOJ and the prosecutor are reachable: DOJ's notices go to the
+ * prosecutor alone, which takes them and sends nothing (no stand-in). DOJ
+ * retries slowly. The prosecutor's endpoint is da_endpoint (NULL: its
+ * daemon's port), its certificates checked for da_tls_name. */
+static void
+doj_to_da_only(struct net *n, const char *da_endpoint, const char *da_tls_name)
+{
+    const char *const endpoint[N_DAEMONS] = {
+        [DOJ] = NULL, [DA] = da_endpoint, [COURT] = "", [PD] = ""};
+    const char *const tls_name[N_DAEMONS] = {[DA] = da_tls_name};
+    write_registry_with(n, endpoint, tls_name);
+    n->d[DOJ].extra_yaml = EXCHANGE_SLOW_RETRY;
+    n->d[DA].extra_yaml = EXCHANGE_COMMON;
+    harness_daemon_write_conf(&n->d[DOJ]);
+    harness_daemon_write_conf(&n->d[DA]);
+}
+
+/* The prosecutor is killed; what DOJ sends meanwhile fails once and then
+ * waits, however often new rows wake DOJ's senders; when the prosecutor
+ * is back, its channel's return makes every waiting row due at once, so
+ * they arrive minutes before their backoff would have sent them. */
+static void
+test_exchange__receiver_killed__its_rows_go_when_it_is_back_not_after_backoff(
+    void **state)
+{
+    struct net *n = *state;
+    doj_to_da_only(n, NULL, NULL);
+    start(n, DOJ);
+    start(n, DA);
+    const int clean = 300, during = 300, later = 20;
+
+    int64_t t0 = monotonic_ms();
+    assert_int_equal(notify(n, 0, clean), clean);
+    wait_until_settled(n, clean, 0);
+    int64_t clean_ms = monotonic_ms() - t0;
+
+    /* Every row that fails from here on is tried again by its backoff no
+     * sooner than five minutes later; the wait for delivery below ends
+     * well before. */
+    int64_t backoff_ends = monotonic_ms() + 300 * 1000;
+    harness_daemon_kill9(&n->d[DA]);
+    assert_int_equal(notify(n, clean, clean + during), during);
+    wait_until_each_tried(n, during);
+    /* More rows wake the senders and are tried in turn, while gRPC keeps
+     * dialling the prosecutor: the rows that failed are not tried again
+     * (no loop against a peer that is down). */
+    assert_int_equal(notify(n, clean + during, clean + during + later), later);
+    struct waiting w = wait_until_each_tried(n, during + later);
+    assert_int_equal(w.max_attempts, 1);
+
+    int64_t t1 = monotonic_ms();
+    start(n, DA);
+    wait_until_settled_by(n, clean + during + later, 0,
+                          backoff_ends - 60 * 1000);
+    int64_t back_ms = monotonic_ms() - t1;
+    fprintf(stderr,
+            "settle time: %d case(s) on a clean run %lld ms; %d waiting "
+            "case(s) after kill -9 and restart %lld ms from the restart\n",
+            clean, (long long)clean_ms, during + later, (long long)back_ms);
+    assert_int_equal(cases_at(n, DA), clean + during + later);
+    /* It was the prosecutor's return that brought the rows forward. */
+    assert_true(
+        harness_log_contains(&n->d[DOJ], "CA038013A is reachable again"));
+    int64_t pending, parked, delivered;
+    outbox_counts(n, DOJ, &pending, &parked, &delivered);
+    assert_int_equal(parked, 0);
+    assert_int_equal(delivered, clean + during + later);
+}
+
+/* The prosecutor runs two replicas (here two SQLite daemons of one
+ * identity; the public defender's slot holds the second), listed in one
+ * endpoint. DOJ's calls go to both in turn; when one is killed, every
+ * later hand-off reaches the other. */
+static void
+test_exchange__replicas__calls_go_round_and_a_stopped_one_is_skipped(
+    void **state)
+{
+    struct net *n = *state;
+    enum { DA2 = PD };
+    harness_daemon_cleanup(&n->d[DA2]);
+    n->d[DA2].extra_yaml = EXCHANGE_COMMON;
+    harness_daemon_init(&n->d[DA2], agencies[DA].slug, agencies[DA].ori);
+    snprintf(n->d[DA2].registry_file, sizeof(n->d[DA2].registry_file), "%s",
+             n->registry);
+    char replicas[64];
+    snprintf(replicas, sizeof(replicas), "[127.0.0.1:%d, 127.0.0.1:%d]",
+             n->d[DA].port, n->d[DA2].port);
+    /* The test certificates name localhost, which is what each replica's
+     * certificate is checked for. */
+    doj_to_da_only(n, replicas, "localhost");
+    n->d[DOJ].extra_yaml = EXCHANGE_COMMON;
+    harness_daemon_write_conf(&n->d[DOJ]);
+    harness_daemon_write_conf(&n->d[DA2]);
+    /* The replicas first, so that DOJ's first connections reach both. */
+    start(n, DA);
+    start(n, DA2);
+    start(n, DOJ);
+
+    /* One notice at a time, each delivered before the next: a call each,
+     * until both replicas have had calls (a replica's connection may come
+     * up a little after the other's). */
+    const int most = 40, cases = 80;
+    int one_by_one = 0;
+    int64_t at_first = 0, at_second = 0;
+    while (one_by_one < most && (at_first == 0 || at_second == 0)) {
+        assert_int_equal(notify(n, one_by_one, one_by_one + 1), 1);
+        one_by_one++;
+        wait_until_settled(n, one_by_one, 0);
+        at_first = cases_at(n, DA);
+        at_second = cases_at(n, DA2);
+    }
+    fprintf(stderr, "replicas took %lld and %lld of %d calls\n",
+            (long long)at_first, (long long)at_second, one_by_one);
+    assert_true(at_first > 0);
+    assert_true(at_second > 0);
+    assert_int_equal(at_first + at_second, one_by_one);
+
+    harness_daemon_kill9(&n->d[DA]);
+    assert_int_equal(notify(n, one_by_one, cases), cases - one_by_one);
+    wait_until_settled(n, cases, 0);
+    assert_int_equal(cases_at(n, DA2), at_second + cases - one_by_one);
+    int64_t pending, parked, delivered;
+    outbox_counts(n, DOJ, &pending, &parked, &delivered);
+    assert_int_equal(parked, 0);
+    assert_int_equal(delivered, cases);
+}
+
 /* Takes a step on daemon i's local socket; the answer's status. */
 static int
 local_step(struct net *n, int i, int m, const ProtobufCMessage *msg)
@@ -909,6 +1143,8 @@ main(void)
         T(test_exchange__one_case__goes_through_every_hop_on_four_daemons),
         T(test_exchange__peer_down__everything_delivered_once_when_it_is_back),
         T(test_exchange__kill9_of_senders_and_receivers__no_hand_off_lost_or_doubled),
+        T(test_exchange__receiver_killed__its_rows_go_when_it_is_back_not_after_backoff),
+        T(test_exchange__replicas__calls_go_round_and_a_stopped_one_is_skipped),
         T(test_exchange__petition__opened_at_the_court_and_applied_by_doj),
         T(test_exchange__replayed_message_id__first_answer_and_nothing_changes),
         T(test_exchange__order_before_the_notice__retried_until_it_fits),

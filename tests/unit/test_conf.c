@@ -467,6 +467,35 @@ test_conf__credentials_paths__resolved_from_the_environment(void **state)
         fail_msg("unexpected message: %s", eb.msg);
 }
 
+/* An endpoint may list the addresses of an agency's replicas; they are
+ * read into the one string the gRPC client takes. */
+static void
+test_conf__registry__endpoint_lists_replicas(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    data_path(path, sizeof(path), "agencies-replicas.yaml");
+    struct cjx_registry reg = {NULL, 0};
+    struct cjx_errbuf eb = {{0}};
+    if (cjx_registry_load(path, &reg, &eb) != 0)
+        fail_msg("%s", eb.msg);
+    const struct cjx_agency *doj = cjx_registry_find(&reg, "CA0000001");
+    assert_string_equal(doj->endpoint,
+                        "10.0.0.1:7443,10.0.0.2:7443,10.0.0.3:7444");
+    assert_string_equal(doj->tls_name, "cjx.doj.example");
+    const struct cjx_agency *da = cjx_registry_find(&reg, "CA038013A");
+    assert_string_equal(da->endpoint, "[2001:db8::1]:7443,[2001:db8::2]:7443");
+    assert_string_equal(da->tls_name, "cjx.sfda.example");
+    /* A list of one is one address, and needs no name. */
+    const struct cjx_agency *court = cjx_registry_find(&reg, "CA038033J");
+    assert_string_equal(court->endpoint, "127.0.0.1:7445");
+    assert_string_equal(court->tls_name, "");
+    const struct cjx_agency *pd = cjx_registry_find(&reg, "CA038023P");
+    assert_string_equal(pd->endpoint, "cjx.sfpd.example:7443");
+    assert_string_equal(pd->tls_name, "pd.sf.example");
+    cjx_registry_fini(&reg);
+}
+
 static void
 test_conf__registry__sorted_and_found_by_ori(void **state)
 {
@@ -498,6 +527,7 @@ test_conf__registry__sorted_and_found_by_ori(void **state)
     const struct cjx_agency *la = cjx_registry_find(&reg, "CA019013A");
     assert_non_null(la);
     assert_string_equal(la->endpoint, "");
+    assert_string_equal(la->tls_name, "");
     assert_string_equal(la->county, "Los Angeles");
 
     /* Every registered ORI is found, and only those. */
@@ -1208,6 +1238,7 @@ main(void)
         cmocka_unit_test(
             test_conf__credentials_paths__resolved_from_the_environment),
         cmocka_unit_test(test_conf__registry__sorted_and_found_by_ori),
+        cmocka_unit_test(test_conf__registry__endpoint_lists_replicas),
         cmocka_unit_test(test_conf__role_names__round_trip),
         cmocka_unit_test(test_conf__unref__accepts_null),
         cmocka_unit_test(test_conf__references__only_the_last_unref_frees),

@@ -689,6 +689,91 @@ test_store_cases__outbox__one_row_per_peer_until_marked(void **state)
     }
 }
 
+/* Makes destination's waiting rows due at now_us and waits for it as
+ * mark() does. */
+static void
+due_now(struct cjx_store *s, const char *destination, int64_t now_us)
+{
+    assert_int_equal(
+        cjx_store_outbox_due_now(s, destination, now_us, NULL, NULL), 0);
+    struct fake fk = notice("sync");
+    char rid[48];
+    snprintf(rid, sizeof(rid), "sync-due-%s-%lld", destination,
+             (long long)now_us);
+    write_case(s, "CA0999999", rid, 98, 0, &fk, NULL);
+}
+
+static void
+test_store_cases__due_now__brings_one_peers_waiting_rows_forward(void **state)
+{
+    struct fixture *f = *state;
+    for (int i = 1; i <= 4; i++) {
+        struct fake fk = notice("v");
+        fk.n_outbox = 2;
+        fk.destinations[0] = "CA038013A";
+        fk.destinations[1] = "CA038033J";
+        char id[16];
+        snprintf(id, sizeof(id), "m-%d", i);
+        write_case(f->s, "CA0000001", id, i, i, &fk, NULL);
+    }
+    int64_t now = cjx_clock_now_us();
+    int64_t later = now + 3600 * 1000000LL;
+    /* Both peers were down: every row waits an hour. Of the DA's, one was
+     * delivered, one parked, and one waits less long than the others. */
+    struct due a = {0}, c = {0};
+    cjx_store_outbox_due(f->s, "CA038013A", now, 0, 1, 10, collect_due, &a,
+                         NULL);
+    cjx_store_outbox_due(f->s, "CA038033J", now, 0, 1, 10, collect_due, &c,
+                         NULL);
+    assert_int_equal(a.n, 4);
+    assert_int_equal(c.n, 4);
+    for (int i = 0; i < 4; i++)
+        mark(f->s, c.ids[i], CJX_OUTBOX_MARK_RETRY, later, "UNAVAILABLE");
+    mark(f->s, a.ids[0], CJX_OUTBOX_MARK_DELIVERED, 0, NULL);
+    mark(f->s, a.ids[1], CJX_OUTBOX_MARK_PARK, 0, "PERMISSION_DENIED: no");
+    mark(f->s, a.ids[2], CJX_OUTBOX_MARK_RETRY, later, "UNAVAILABLE: down");
+    mark(f->s, a.ids[3], CJX_OUTBOX_MARK_RETRY, now + 5, "UNAVAILABLE: down");
+
+    int64_t back = now + 10;
+    due_now(f->s, "CA038013A", back);
+
+    /* The row that was due sooner was not put off (asked before the rows
+     * are read: PostgreSQL leases what it reads), and the DA's two waiting
+     * rows are due at back, tried once each. */
+    int64_t next = 0;
+    cjx_store_outbox_next_due(f->s, "CA038013A", &next, NULL);
+    assert_int_equal(next, now + 5);
+    struct due d = {0};
+    cjx_store_outbox_due(f->s, "CA038013A", back, 0, 1, 10, collect_due, &d,
+                         NULL);
+    assert_int_equal(d.n, 2);
+    for (int i = 0; i < d.n; i++) {
+        assert_true(d.ids[i] == a.ids[2] || d.ids[i] == a.ids[3]);
+        assert_int_equal(d.attempts[i], 1);
+    }
+    /* The delivered and the parked row stay as they were. */
+    memset(&d, 0, sizeof(d));
+    cjx_store_outbox_list(f->s, CJX_OUTBOX_PARKED, "CA038013A", 0, 10,
+                          collect_due, &d, NULL, NULL);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.ids[0], a.ids[1]);
+    /* The court's rows still wait their hour. */
+    memset(&d, 0, sizeof(d));
+    cjx_store_outbox_due(f->s, "CA038033J", back, 0, 1, 10, collect_due, &d,
+                         NULL);
+    assert_int_equal(d.n, 0);
+    cjx_store_outbox_next_due(f->s, "CA038033J", &next, NULL);
+    assert_int_equal(next, later);
+
+    assert_int_equal(cjx_store_outbox_due_now(f->s, NULL, back, NULL, NULL),
+                     CJX_EINVAL);
+    assert_int_equal(cjx_store_outbox_due_now(f->s, "", back, NULL, NULL),
+                     CJX_EINVAL);
+    assert_int_equal(
+        cjx_store_outbox_due_now(f->s, "CA038013ACA038013A", back, NULL, NULL),
+        CJX_EINVAL);
+}
+
 static void
 test_store_cases__outbox_partitions__never_share_a_row(void **state)
 {
@@ -808,6 +893,7 @@ main(void)
         T(test_store_cases__stats_hook__sees_every_committed_write),
         T(test_store_cases__outbox__one_row_per_peer_until_marked),
         T(test_store_cases__outbox_partitions__never_share_a_row),
+        T(test_store_cases__due_now__brings_one_peers_waiting_rows_forward),
         T(test_store_cases__bad_arguments__refused),
         T(test_store_cases__hook__sees_each_commit_before_its_answer),
     };

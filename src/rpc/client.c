@@ -96,10 +96,12 @@ cjx_client_cancel(struct cjx_client *cl)
     pthread_mutex_unlock(&cl->mu);
 }
 
+/* Fills args (with its arguments in buf, room for 4) for a new channel.
+ * Both are the caller's: clients are opened from several threads at once
+ * (the delivery senders), so nothing here may be shared. */
 static grpc_channel_args *
-client_args(grpc_arg *buf)
+client_args(grpc_channel_args *args, grpc_arg *buf)
 {
-    static grpc_channel_args args;
     size_t n = 0;
     /* Each client is its own connection (tests open several on purpose). */
     buf[n++] = (grpc_arg){.type = GRPC_ARG_INTEGER,
@@ -111,9 +113,9 @@ client_args(grpc_arg *buf)
     buf[n++] = (grpc_arg){.type = GRPC_ARG_INTEGER,
                           .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
                           .value.integer = 64 * 1024 * 1024};
-    args.num_args = n;
-    args.args = buf;
-    return &args;
+    args->num_args = n;
+    args->args = buf;
+    return args;
 }
 
 int
@@ -124,8 +126,10 @@ cjx_client_connect_local(const char *socket_path, struct cjx_client **out,
     snprintf(target, sizeof(target), "unix:%s", socket_path);
     grpc_init();
     grpc_arg buf[4];
+    grpc_channel_args args;
     grpc_channel_credentials *creds = grpc_local_credentials_create(UDS);
-    grpc_channel *ch = grpc_channel_create(target, creds, client_args(buf));
+    grpc_channel *ch =
+        grpc_channel_create(target, creds, client_args(&args, buf));
     grpc_channel_credentials_release(creds);
     return client_new(ch, out, eb);
 }
@@ -144,7 +148,9 @@ cjx_client_connect_tls(const char *target, const char *ca_pem,
         return cjx_errf(eb, CJX_ETLS, "invalid TLS credentials");
     }
     grpc_arg buf[4];
-    grpc_channel *ch = grpc_channel_create(target, creds, client_args(buf));
+    grpc_channel_args args;
+    grpc_channel *ch =
+        grpc_channel_create(target, creds, client_args(&args, buf));
     grpc_channel_credentials_release(creds);
     return client_new(ch, out, eb);
 }

@@ -1,4 +1,4 @@
-/* Unit tests for src/common: errors, clock formatting, arena, log lines. */
+/* Unit tests for src/common: errors, clock formatting, arena, log lines, the calendar. */
 #include <json-c/json.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +13,7 @@
 
 #include "cjx/arena.h"
 #include "cjx/clock.h"
+#include "cjx/date.h"
 #include "cjx/error.h"
 #include "cjx/log.h"
 
@@ -255,6 +256,49 @@ test_log__text_lines__unchanged_by_fields(void **state)
     assert_string_equal(out + ts, " error rpc: lost 3\n");
 }
 
+/* The one calendar of the code base, as a table: month lengths at the
+ * leap-year rules' edges, and day counts across eras and back. */
+static void
+test_date__month_lengths_validity_and_day_counts(void **state)
+{
+    (void)state;
+    static const struct {
+        int year, month, days;
+    } months[] = {
+        {2023, 2, 28}, {2024, 2, 29}, {1900, 2, 28},  {2000, 2, 29},
+        {2024, 1, 31}, {2024, 4, 30}, {2024, 12, 31}, {1, 2, 28},
+    };
+    for (size_t i = 0; i < sizeof(months) / sizeof(months[0]); i++) {
+        int y = months[i].year, m = months[i].month, n = months[i].days;
+        assert_int_equal(cjx_date_days_in_month(y, m), n);
+        assert_true(cjx_date_is_valid(y, m, n));
+        assert_false(cjx_date_is_valid(y, m, n + 1));
+    }
+    assert_false(cjx_date_is_valid(0, 1, 1));
+    assert_false(cjx_date_is_valid(10000, 1, 1));
+    assert_false(cjx_date_is_valid(2024, 13, 1));
+    assert_false(cjx_date_is_valid(2024, 1, 0));
+
+    static const struct {
+        int year, month, day;
+        int64_t days;
+    } counts[] = {
+        {1970, 1, 1, 0},        {1969, 12, 31, -1}, {2000, 3, 1, 11017},
+        {2024, 2, 29, 19782},   {1, 1, 1, -719162}, {9999, 12, 31, 2932896},
+        {1600, 2, 29, -135081},
+    };
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+        assert_int_equal(
+            cjx_date_to_days(counts[i].year, counts[i].month, counts[i].day),
+            counts[i].days);
+        int y, m, d;
+        cjx_date_from_days(counts[i].days, &y, &m, &d);
+        assert_int_equal(y, counts[i].year);
+        assert_int_equal(m, counts[i].month);
+        assert_int_equal(d, counts[i].day);
+    }
+}
+
 int
 main(void)
 {
@@ -272,6 +316,7 @@ main(void)
         cmocka_unit_test(
             test_log__json_lines__one_object_per_line_with_the_fields),
         cmocka_unit_test(test_log__text_lines__unchanged_by_fields),
+        cmocka_unit_test(test_date__month_lengths_validity_and_day_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,35 +61,6 @@ now_s(void)
     return (time_t)(cjx_clock_now_us() / 1000000);
 }
 
-/* The CA certificates of the bundle, in order. */
-static STACK_OF(X509) * read_bundle(const char *ca_pem, struct cjx_errbuf *eb)
-{
-    size_t len = strlen(ca_pem);
-    BIO *bio = len <= INT_MAX ? BIO_new_mem_buf(ca_pem, (int)len) : NULL;
-    STACK_OF(X509) *cas = sk_X509_new_null();
-    if (bio == NULL || cas == NULL) {
-        BIO_free(bio);
-        sk_X509_free(cas);
-        cjx_errf(eb, CJX_ENOMEM, "out of memory");
-        return NULL;
-    }
-    X509 *x;
-    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        if (sk_X509_push(cas, x) <= 0) {
-            X509_free(x);
-            break;
-        }
-    }
-    ERR_clear_error();
-    BIO_free(bio);
-    if (sk_X509_num(cas) == 0) {
-        sk_X509_pop_free(cas, X509_free);
-        cjx_errf(eb, CJX_ETLS, "the CA bundle holds no certificate");
-        return NULL;
-    }
-    return cas;
-}
-
 /* Reads a whole file of at most CRL_FILE_MAX_BYTES. */
 static int
 read_file(const char *path, unsigned char **out, size_t *len,
@@ -351,7 +322,7 @@ cjx_tls_crl_set_load(const char *dir, const char *ca_pem,
 
     struct dirent **names = NULL;
     int n = -1, rc;
-    STACK_OF(X509) *cas = read_bundle(ca_pem, eb);
+    STACK_OF(X509) *cas = tls_read_bundle(ca_pem, eb);
     if (cas == NULL) {
         rc = CJX_ETLS;
         goto out;

@@ -14,14 +14,22 @@
 
 #include "tls_internal.h"
 
+int
+tls_unix_seconds(const ASN1_TIME *t, int64_t *out)
+{
+    struct tm tm;
+    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+        return -1;
+    *out = (int64_t)timegm(&tm);
+    return 0;
+}
+
 /* Seconds since the epoch of an ASN.1 time, or 0 when it does not parse. */
 static int64_t
 unix_seconds(const ASN1_TIME *t)
 {
-    struct tm tm;
-    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-        return 0;
-    return (int64_t)timegm(&tm);
+    int64_t s;
+    return tls_unix_seconds(t, &s) == 0 ? s : 0;
 }
 
 int

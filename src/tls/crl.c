@@ -23,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "cjx/clock.h"
+#include "cjx/file.h"
 #include "tls_internal.h"
 
 /* A statewide CRL can run to megabytes; a file beyond this is a mistake. */
@@ -59,53 +60,6 @@ now_s(void)
 {
     /* The cjx clock, not time(), so that tests can move "now". */
     return (time_t)(cjx_clock_now_us() / 1000000);
-}
-
-/* Reads a whole file of at most CRL_FILE_MAX_BYTES. */
-static int
-read_file(const char *path, unsigned char **out, size_t *len,
-          struct cjx_errbuf *eb)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return cjx_errf(eb, CJX_EIO, "%s: %s", path, strerror(errno));
-    struct stat st;
-    int rc = 0;
-    unsigned char *buf = NULL;
-    size_t got = 0;
-    if (fstat(fd, &st) != 0) {
-        rc = cjx_errf(eb, CJX_EIO, "%s: %s", path, strerror(errno));
-        goto out;
-    }
-    if (st.st_size > (off_t)CRL_FILE_MAX_BYTES) {
-        rc = cjx_errf(eb, CJX_ETLS, "%s: larger than %u bytes", path,
-                      CRL_FILE_MAX_BYTES);
-        goto out;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        rc = cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", path);
-        goto out;
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = cjx_errf(eb, CJX_EIO, "%s: %s", path, strerror(errno));
-            goto out;
-        }
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    *out = buf;
-    *len = got;
-    buf = NULL;
-out:
-    free(buf);
-    close(fd);
-    return rc;
 }
 
 static int
@@ -223,9 +177,9 @@ static int
 load_file(struct cjx_tls_crl_set *set, STACK_OF(X509) * cas, const char *path,
           time_t now, struct cjx_errbuf *eb)
 {
-    unsigned char *data = NULL;
+    char *data = NULL;
     size_t len = 0;
-    int rc = read_file(path, &data, &len, eb);
+    int rc = cjx_file_read(path, CRL_FILE_MAX_BYTES, &data, &len, eb);
     if (rc != 0)
         return rc;
     int found = 0;
@@ -250,10 +204,11 @@ load_file(struct cjx_tls_crl_set *set, STACK_OF(X509) * cas, const char *path,
     ERR_clear_error();
     BIO_free(bio);
     if (rc == 0 && found == 0) {
-        const unsigned char *p = data;
+        const unsigned char *der = (const unsigned char *)data;
+        const unsigned char *p = der;
         crl = len <= LONG_MAX ? d2i_X509_CRL(NULL, &p, (long)len) : NULL;
         ERR_clear_error();
-        if (crl == NULL || p != data + len) {
+        if (crl == NULL || p != der + len) {
             rc = cjx_errf(eb, CJX_ETLS,
                           "%s: not a CRL (PEM or DER); the CRL directory must "
                           "hold only CRLs",

@@ -21,6 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "cjx/clock.h"
+#include "cjx/file.h"
 #include "tls_internal.h"
 
 /* No PEM file cjx reads comes near this; a bigger one is a mistake. */
@@ -285,22 +286,15 @@ cjx_tls_read_pem(const char *path, int require_private, char **out, size_t *len,
         return cjx_errf(eb, e == ENOMEM ? CJX_ENOMEM : CJX_EIO, "%s: %s", path,
                         strerror(e));
     }
-
     int rc = 0;
-    char *buf = NULL;
-    size_t cap = 0, got = 0;
     struct stat st;
-    if (fstat(fd, &st) != 0) {
+    if (fstat(fd, &st) != 0)
         rc = cjx_errf(eb, CJX_EIO, "%s: %s", path, strerror(errno));
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
+    else if (!S_ISREG(st.st_mode))
         rc = cjx_errf(eb, CJX_EINVAL, "%s: not a regular file", path);
-        goto out;
-    }
     /* The mode is checked on the open file, so a swap of the path between
      * check and read cannot slip a readable file past it. */
-    if (require_private && (st.st_mode & 077) != 0) {
+    else if (require_private && (st.st_mode & 077) != 0) {
         const char *how = (st.st_mode & 044)   ? "readable"
                           : (st.st_mode & 022) ? "writable"
                                                : "accessible";
@@ -308,39 +302,8 @@ cjx_tls_read_pem(const char *path, int require_private, char **out, size_t *len,
                       "key file %s is %s by group or others (mode %04o); "
                       "chmod 600 it",
                       path, how, (unsigned)(st.st_mode & 07777));
-        goto out;
-    }
-    if (st.st_size > (off_t)PEM_MAX_BYTES) {
-        rc = cjx_errf(eb, CJX_EINVAL, "%s: larger than %u bytes", path,
-                      PEM_MAX_BYTES);
-        goto out;
-    }
-    cap = (size_t)st.st_size;
-    buf = malloc(cap + 1);
-    if (buf == NULL) {
-        rc = cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", path);
-        goto out;
-    }
-    while (got < cap) {
-        ssize_t r = read(fd, buf + got, cap - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = cjx_errf(eb, CJX_EIO, "%s: %s", path, strerror(errno));
-            goto out;
-        }
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    buf[got] = '\0';
-    *out = buf;
-    *len = got;
-    buf = NULL;
-out:
-    if (buf != NULL) {
-        OPENSSL_cleanse(buf, cap + 1);
-        free(buf);
+    } else {
+        rc = cjx_file_read_fd(fd, path, PEM_MAX_BYTES, out, len, eb);
     }
     close(fd);
     return rc;

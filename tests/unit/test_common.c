@@ -1,4 +1,4 @@
-/* Unit tests for src/common: errors, clock formatting, arena, log lines, the calendar. */
+/* Unit tests for src/common: errors, clock formatting, arena, log lines, the calendar, whole-file reads. */
 #include <json-c/json.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +15,7 @@
 #include "cjx/clock.h"
 #include "cjx/date.h"
 #include "cjx/error.h"
+#include "cjx/file.h"
 #include "cjx/log.h"
 
 static void
@@ -299,6 +300,40 @@ test_date__month_lengths_validity_and_day_counts(void **state)
     }
 }
 
+/* One reader, one bound: the whole file NUL-terminated, or a precise
+ * refusal that leaves *out untouched. */
+static void
+test_file__reads_whole_or_refuses_by_name(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cjx-file-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/f", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("hello", f);
+    fclose(f);
+    struct cjx_errbuf eb;
+    char *out = NULL;
+    size_t len = 0;
+    assert_int_equal(cjx_file_read(path, 5, &out, &len, &eb), 0);
+    assert_int_equal(len, 5);
+    assert_string_equal(out, "hello");
+    free(out);
+    out = NULL;
+
+    assert_int_equal(cjx_file_read(path, 4, &out, &len, &eb), CJX_ELIMIT);
+    assert_non_null(strstr(eb.msg, "/f: larger than 4 bytes"));
+    assert_null(out);
+    assert_int_equal(cjx_file_read(dir, 4, &out, &len, &eb), CJX_EINVAL);
+    assert_non_null(strstr(eb.msg, "not a regular file"));
+    unlink(path);
+    assert_int_equal(cjx_file_read(path, 4, &out, &len, &eb), CJX_EIO);
+    assert_non_null(strstr(eb.msg, "No such file or directory"));
+    assert_null(out);
+    rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -317,6 +352,7 @@ main(void)
             test_log__json_lines__one_object_per_line_with_the_fields),
         cmocka_unit_test(test_log__text_lines__unchanged_by_fields),
         cmocka_unit_test(test_date__month_lengths_validity_and_day_counts),
+        cmocka_unit_test(test_file__reads_whole_or_refuses_by_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include "cjx/error.h"
 #include "cjx/file.h"
 #include "cjx/log.h"
+#include "cjx/utf8.h"
 
 static void
 test_error__every_code_has_a_name_and_message(void **state)
@@ -334,6 +335,36 @@ test_file__reads_whole_or_refuses_by_name(void **state)
     rmdir(dir);
 }
 
+/* The one encoder writes what the one validator accepts, at each length's
+ * edges. */
+static void
+test_utf8__encoder_output_is_valid_at_every_length(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t cp;
+        size_t len;
+        const char *bytes;
+    } rows[] = {
+        {0x41, 1, "A"},
+        {0x7F, 1, "\x7F"},
+        {0x80, 2, "\xC2\x80"},
+        {0x7FF, 2, "\xDF\xBF"},
+        {0x800, 3, "\xE0\xA0\x80"},
+        {0xFFFF, 3, "\xEF\xBF\xBF"},
+        {0x10000, 4, "\xF0\x90\x80\x80"},
+        {0x10FFFF, 4, "\xF4\x8F\xBF\xBF"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char out[4];
+        assert_int_equal(cjx_utf8_encode(rows[i].cp, out), rows[i].len);
+        assert_memory_equal(out, rows[i].bytes, rows[i].len);
+        assert_int_equal(
+            cjx_utf8_seq_len((const unsigned char *)out, rows[i].len),
+            rows[i].len);
+    }
+}
+
 int
 main(void)
 {
@@ -353,6 +384,7 @@ main(void)
         cmocka_unit_test(test_log__text_lines__unchanged_by_fields),
         cmocka_unit_test(test_date__month_lengths_validity_and_day_counts),
         cmocka_unit_test(test_file__reads_whole_or_refuses_by_name),
+        cmocka_unit_test(test_utf8__encoder_output_is_valid_at_every_length),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

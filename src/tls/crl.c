@@ -26,9 +26,6 @@
 #include "cjx/file.h"
 #include "tls_internal.h"
 
-/* A statewide CRL can run to megabytes; a file beyond this is a mistake. */
-#define CRL_FILE_MAX_BYTES (64u << 20)
-
 struct crl_entry {
     X509_CRL *crl;
     char *file; /* where it came from, for messages */
@@ -179,7 +176,7 @@ load_file(struct cjx_tls_crl_set *set, STACK_OF(X509) * cas, const char *path,
 {
     char *data = NULL;
     size_t len = 0;
-    int rc = cjx_file_read(path, CRL_FILE_MAX_BYTES, &data, &len, eb);
+    int rc = cjx_file_read(path, TLS_CRL_FILE_MAX_BYTES, &data, &len, eb);
     if (rc != 0)
         return rc;
     int found = 0;

@@ -10,6 +10,10 @@
 
 #include "cjx/error.h"
 
+/* The largest CRL file read: a statewide CRL can run to megabytes; a file
+ * beyond this is a mistake. */
+#define TLS_CRL_FILE_MAX_BYTES ((size_t)64 << 20)
+
 /* The reason for the most recent OpenSSL failure on this thread, written to
  * buf; the thread's error queue is emptied. Returns buf. */
 const char *tls_openssl_reason(char *buf, size_t len);

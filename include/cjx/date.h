@@ -7,6 +7,9 @@
 /* 1 if year/month/day is a real calendar day with 1 <= year <= 9999. */
 int cjx_date_is_valid(int year, int month, int day);
 
+/* Days in the month (1..12) of the year: 28 to 31. */
+int cjx_date_days_in_month(int year, int month);
+
 /* Days since 1970-01-01 (negative before). The date must be valid. */
 int64_t cjx_date_to_days(int year, int month, int day);
 

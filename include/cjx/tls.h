@@ -5,6 +5,9 @@
 #define CJX_TLS_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/types.h>
 
 #include "cjx/conf.h"
 #include "cjx/error.h"
@@ -75,6 +78,60 @@ void cjx_tls_free_pem(char *pem, size_t len);
 int cjx_tls_check_own_cert(const char *cert_pem, const char *key_pem,
                            const char *trust_domain, const char *own_ori,
                            struct cjx_errbuf *eb);
+
+/* ---- Chains and keys (the signers of audit checkpoints) ---------------- */
+
+/* A CA bundle that certificate chains are verified against. Never changes
+ * once made. */
+struct cjx_tls_trust;
+
+/* Makes a trust from the CA certificates of ca_pem. Returns 0 with a new
+ * trust in *out (free with cjx_tls_trust_free), or CJX_ETLS with the reason
+ * in eb (the bundle holds no certificate, or memory ran out). */
+int cjx_tls_trust_new(const char *ca_pem, struct cjx_tls_trust **out,
+                      struct cjx_errbuf *eb);
+/* Frees; accepts NULL. */
+void cjx_tls_trust_free(struct cjx_tls_trust *t);
+
+/* A certificate chain as a signer presents it: the leaf first, then its
+ * intermediates (which are not trusted by being there). */
+struct cjx_tls_chain;
+
+/* Parses every certificate of pem (NUL-terminated). Returns 0 with a new
+ * chain in *out (free with cjx_tls_chain_free), CJX_ETLS when pem holds no
+ * certificate or the leaf's key cannot be read, or CJX_ENOMEM. */
+int cjx_tls_chain_parse(const char *pem, struct cjx_tls_chain **out,
+                        struct cjx_errbuf *eb);
+/* Frees; accepts NULL. */
+void cjx_tls_chain_free(struct cjx_tls_chain *c);
+
+/* The leaf's public key. Borrowed; valid as long as the chain. */
+EVP_PKEY *cjx_tls_chain_key(const struct cjx_tls_chain *c);
+
+/* Verifies the chain against the trust as if the time were at (seconds
+ * since the epoch), so that a certificate that has expired since still
+ * vouches for what it signed while it was valid. Returns 0 and the span
+ * [*valid_from, *valid_until] in which every certificate of the verified
+ * chain is valid (empty, from > until, when a time cannot be read), so that
+ * a caller may skip verifying again for a time inside it; or CJX_EUNAUTH
+ * with OpenSSL's reason in eb ("certificate has expired"), or CJX_ENOMEM.
+ * Neither argument changes: any number of threads may verify at once. */
+int cjx_tls_chain_verify_at(const struct cjx_tls_trust *t,
+                            const struct cjx_tls_chain *c, int64_t at,
+                            int64_t *valid_from, int64_t *valid_until,
+                            struct cjx_errbuf *eb);
+
+/* Parses an unencrypted PEM private key (a daemon has no one to ask for a
+ * passphrase). Returns 0 with a new key in *out (EVP_PKEY_free), or
+ * CJX_ETLS with OpenSSL's reason in eb. */
+int cjx_tls_private_key_parse(const char *key_pem, EVP_PKEY **out,
+                              struct cjx_errbuf *eb);
+
+/* 0 when key is the private key of the first certificate of cert_pem;
+ * CJX_ETLS when it is not, or when the certificate does not parse, with the
+ * reason in eb. */
+int cjx_tls_key_matches_cert(const char *cert_pem, EVP_PKEY *key,
+                             struct cjx_errbuf *eb);
 
 /* ---- Revocation ---------------------------------------------------------- */
 

@@ -1,13 +1,12 @@
 /* Audit checkpoints: the daemon's signature over the newest entry hash. */
 #include "audit_internal.h"
 
-#include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "cjx/tls.h"
 
 struct cjx_audit_signer {
     EVP_PKEY *key;
@@ -35,29 +34,10 @@ audit_digest_for(const EVP_PKEY *key)
     return "SHA256";
 }
 
-/* Refuses to ask for a passphrase: a daemon has no one to ask. */
-static int
-no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-    (void)buf;
-    (void)size;
-    (void)rwflag;
-    (void)u;
-    return -1;
-}
-
-static BIO *
-pem_bio(const char *pem)
-{
-    size_t len = strlen(pem);
-    return len <= INT_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
-}
-
 int
 cjx_audit_signer_new(const char *key_pem, const char *cert_pem,
                      struct cjx_audit_signer **out, struct cjx_errbuf *eb)
 {
-    char why[256];
     if (key_pem == NULL || cert_pem == NULL || out == NULL)
         return cjx_errf(eb, CJX_EINVAL,
                         "audit signer: key and certificate "
@@ -65,32 +45,12 @@ cjx_audit_signer_new(const char *key_pem, const char *cert_pem,
     struct cjx_audit_signer *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
-    BIO *bio = pem_bio(key_pem);
-    if (bio != NULL)
-        s->key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
-    BIO_free(bio);
-    if (s->key == NULL) {
-        free(s);
-        return cjx_errf(eb, CJX_ETLS,
-                        "audit signer: cannot parse the private key: %s",
-                        audit_openssl_reason(why, sizeof(why)));
-    }
-    X509 *leaf = NULL;
-    bio = pem_bio(cert_pem);
-    if (bio != NULL)
-        leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-    BIO_free(bio);
-    int err = 0;
-    if (leaf == NULL)
-        err = cjx_errf(eb, CJX_ETLS,
-                       "audit signer: cannot parse the certificate: %s",
-                       audit_openssl_reason(why, sizeof(why)));
-    else if (X509_check_private_key(leaf, s->key) != 1)
-        err = cjx_errf(eb, CJX_ETLS,
-                       "audit signer: the private key does not "
-                       "belong to the certificate");
-    ERR_clear_error();
-    X509_free(leaf);
+    struct cjx_errbuf why;
+    int err = cjx_tls_private_key_parse(key_pem, &s->key, &why);
+    if (err == 0)
+        err = cjx_tls_key_matches_cert(cert_pem, s->key, &why);
+    if (err != 0)
+        cjx_errf(eb, err, "audit signer: %s", why.msg);
     if (err == 0 && (s->cert_pem = strdup(cert_pem)) == NULL)
         err = cjx_errf(eb, CJX_ENOMEM, "out of memory");
     if (err != 0) {

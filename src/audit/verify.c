@@ -2,16 +2,11 @@
 #include "audit_internal.h"
 
 #include <inttypes.h>
-#include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cjx/tls.h"
 
@@ -21,19 +16,17 @@
  * cost of a verification. */
 struct signer_cache {
     char *pem;
-    EVP_PKEY *key;
-    X509 *leaf;
-    STACK_OF(X509) * rest; /* intermediates, untrusted */
+    struct cjx_tls_chain *chain;
     char ori[CJX_ORI_LEN + 1];
     char identity_error[256]; /* "" when the certificate names an agency */
     /* Once the chain has verified: the times (Unix seconds) between which
      * every certificate of the chain is valid. */
     int chain_ok;
-    time_t valid_from, valid_until;
+    int64_t valid_from, valid_until;
 };
 
 struct cjx_audit_verifier {
-    X509_STORE *ca;
+    struct cjx_tls_trust *ca;
     char *trust_domain;
     char ori[CJX_ORI_LEN + 1];
     struct cjx_audit_report r;
@@ -69,29 +62,8 @@ static void
 signer_cache_clear(struct signer_cache *c)
 {
     free(c->pem);
-    EVP_PKEY_free(c->key);
-    X509_free(c->leaf);
-    sk_X509_pop_free(c->rest, X509_free);
+    cjx_tls_chain_free(c->chain);
     memset(c, 0, sizeof(*c));
-}
-
-static int
-load_ca(X509_STORE *store, const char *pem)
-{
-    size_t len = strlen(pem);
-    BIO *bio = len <= INT_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
-    if (bio == NULL)
-        return 0;
-    int n = 0;
-    X509 *x;
-    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        if (X509_STORE_add_cert(store, x) == 1)
-            n++;
-        X509_free(x);
-    }
-    ERR_clear_error(); /* the end of the text reads as an error */
-    BIO_free(bio);
-    return n;
 }
 
 int
@@ -110,14 +82,14 @@ cjx_audit_verifier_new(const struct cjx_audit_trust *trust,
     v->r.ok = 1;
     memcpy(v->ori, trust->agency_ori, CJX_ORI_LEN + 1);
     v->trust_domain = strdup(trust->trust_domain);
-    v->ca = X509_STORE_new();
-    if (v->trust_domain == NULL || v->ca == NULL) {
+    if (v->trust_domain == NULL) {
         cjx_audit_verifier_free(v);
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
     }
-    if (load_ca(v->ca, trust->ca_pem) == 0) {
+    int rc = cjx_tls_trust_new(trust->ca_pem, &v->ca, eb);
+    if (rc != 0) {
         cjx_audit_verifier_free(v);
-        return cjx_errf(eb, CJX_ETLS, "the CA bundle holds no certificate");
+        return rc;
     }
     *out = v;
     return 0;
@@ -129,7 +101,7 @@ cjx_audit_verifier_free(struct cjx_audit_verifier *v)
     if (v == NULL)
         return;
     signer_cache_clear(&v->signer);
-    X509_STORE_free(v->ca);
+    cjx_tls_trust_free(v->ca);
     free(v->trust_domain);
     free(v);
 }
@@ -225,16 +197,6 @@ cjx_audit_verifier_entry(struct cjx_audit_verifier *v, int64_t seq,
 
 /* ---- checkpoint signers ------------------------------------------------ */
 
-static int
-asn1_to_time(const ASN1_TIME *t, time_t *out)
-{
-    struct tm tm;
-    if (ASN1_TIME_to_tm(t, &tm) != 1)
-        return 0;
-    *out = timegm(&tm);
-    return 1;
-}
-
 /* Parses a signer's certificate chain into the cache, and reads the agency
  * it names. Returns 0 or -1 with the reason in why. */
 static int
@@ -243,34 +205,22 @@ signer_load(struct cjx_audit_verifier *v, const char *pem, char *why,
 {
     struct signer_cache *c = &v->signer;
     signer_cache_clear(c);
-    size_t len = strlen(pem);
-    BIO *bio = len <= INT_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
-    c->rest = sk_X509_new_null();
+    struct cjx_errbuf eb;
     c->pem = strdup(pem);
-    if (bio == NULL || c->rest == NULL || c->pem == NULL) {
-        BIO_free(bio);
-        signer_cache_clear(c);
+    if (c->pem == NULL) {
         snprintf(why, why_len, "out of memory");
         return -1;
     }
-    X509 *x;
-    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        if (c->leaf == NULL)
-            c->leaf = x;
-        else if (!sk_X509_push(c->rest, x))
-            X509_free(x);
-    }
-    ERR_clear_error();
-    BIO_free(bio);
-    if (c->leaf == NULL || (c->key = X509_get_pubkey(c->leaf)) == NULL) {
-        ERR_clear_error();
+    int rc = cjx_tls_chain_parse(pem, &c->chain, &eb);
+    if (rc != 0) {
         signer_cache_clear(c);
-        snprintf(why, why_len, "its signer certificate does not parse");
+        snprintf(why, why_len, "%s",
+                 rc == CJX_ENOMEM ? "out of memory"
+                                  : "its signer certificate does not parse");
         return -1;
     }
     struct cjx_peer_identity id;
-    struct cjx_errbuf eb;
-    if (cjx_tls_identify(pem, len, v->trust_domain, &id, &eb) != 0)
+    if (cjx_tls_identify(pem, strlen(pem), v->trust_domain, &id, &eb) != 0)
         snprintf(c->identity_error, sizeof(c->identity_error), "%.200s",
                  eb.msg);
     else
@@ -281,50 +231,22 @@ signer_load(struct cjx_audit_verifier *v, const char *pem, char *why,
 /* Checks the cached chain against the CA bundle as of at (Unix seconds).
  * Returns 0 or -1 with the reason in why. */
 static int
-signer_chain_valid_at(struct cjx_audit_verifier *v, time_t at, char *why,
+signer_chain_valid_at(struct cjx_audit_verifier *v, int64_t at, char *why,
                       size_t why_len)
 {
     struct signer_cache *c = &v->signer;
     if (c->chain_ok && at >= c->valid_from && at <= c->valid_until)
         return 0;
-    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-    if (ctx == NULL || X509_STORE_CTX_init(ctx, v->ca, c->leaf, c->rest) != 1) {
-        X509_STORE_CTX_free(ctx);
-        snprintf(why, why_len, "out of memory");
+    struct cjx_errbuf eb;
+    if (cjx_tls_chain_verify_at(v->ca, c->chain, at, &c->valid_from,
+                                &c->valid_until, &eb) != 0) {
+        snprintf(why, why_len, "%.200s", eb.msg);
         return -1;
     }
-    X509_STORE_CTX_set_time(ctx, 0, at);
-    int rc = -1;
-    if (X509_verify_cert(ctx) == 1) {
-        /* The chain stays valid for any time inside every certificate's
-         * validity, which spares the next checkpoints the work. */
-        STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
-        time_t from = 0, until = (time_t)INT64_MAX;
-        int known = 1;
-        for (int i = 0; i < sk_X509_num(chain); i++) {
-            time_t nb, na;
-            X509 *x = sk_X509_value(chain, i);
-            if (!asn1_to_time(X509_get0_notBefore(x), &nb) ||
-                !asn1_to_time(X509_get0_notAfter(x), &na)) {
-                known = 0;
-                break;
-            }
-            if (nb > from)
-                from = nb;
-            if (na < until)
-                until = na;
-        }
-        c->chain_ok = known;
-        c->valid_from = from;
-        c->valid_until = until;
-        rc = 0;
-    } else {
-        snprintf(why, why_len, "%s",
-                 X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
-    }
-    ERR_clear_error();
-    X509_STORE_CTX_free(ctx);
-    return rc;
+    /* The chain stays valid for any time inside every certificate's
+     * validity, which spares the next checkpoints the work. */
+    c->chain_ok = c->valid_from <= c->valid_until;
+    return 0;
 }
 
 static int
@@ -377,7 +299,7 @@ check_signer(struct cjx_audit_verifier *v, int64_t seq,
                             seq, c->ori, v->ori);
         return;
     }
-    time_t at = (time_t)(cp->time_unix_us / 1000000);
+    int64_t at = cp->time_unix_us / 1000000;
     if (signer_chain_valid_at(v, at, why, sizeof(why)) != 0) {
         audit_verifier_fail(v, seq,
                             "checkpoint at %" PRId64 ": signer certificate "
@@ -385,7 +307,7 @@ check_signer(struct cjx_audit_verifier *v, int64_t seq,
                             seq, why);
         return;
     }
-    if (!signature_valid(c->key, cp))
+    if (!signature_valid(cjx_tls_chain_key(c->chain), cp))
         audit_verifier_fail(
             v, seq, "checkpoint at %" PRId64 ": signature invalid", seq);
 }

@@ -8,14 +8,19 @@ is_leap(int y)
 }
 
 int
-cjx_date_is_valid(int year, int month, int day)
+cjx_date_days_in_month(int year, int month)
 {
     static const int days_in_month[] = {31, 28, 31, 30, 31, 30,
                                         31, 31, 30, 31, 30, 31};
+    return days_in_month[month - 1] + (month == 2 && is_leap(year));
+}
+
+int
+cjx_date_is_valid(int year, int month, int day)
+{
     if (year < 1 || year > 9999 || month < 1 || month > 12 || day < 1)
         return 0;
-    int max = days_in_month[month - 1] + (month == 2 && is_leap(year));
-    return day <= max;
+    return day <= cjx_date_days_in_month(year, month);
 }
 
 int64_t

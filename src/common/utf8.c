@@ -1,4 +1,5 @@
-/* UTF-8 validation: one definition for the wire checker, JSON and audit. */
+/* UTF-8 validation and encoding: one definition for the wire checker, JSON,
+ * the rules and audit. */
 #include "cjx/utf8.h"
 
 #include <stdint.h>
@@ -56,4 +57,29 @@ int
 cjx_utf8_valid(const char *s, size_t len)
 {
     return cjx_utf8_invalid_at(s, len) == len;
+}
+
+size_t
+cjx_utf8_encode(uint32_t cp, char *out)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
 }

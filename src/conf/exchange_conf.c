@@ -45,8 +45,7 @@ sunday_of(int year, int month, int n)
         int dow = (int)(((first + 4) % 7 + 7) % 7);
         return 1 + (7 - dow) % 7 + 7 * (n - 1);
     }
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int last = mdays[month - 1];
+    int last = cjx_date_days_in_month(year, month);
     int64_t d = cjx_date_to_days(year, month, last);
     int dow = (int)(((d + 4) % 7 + 7) % 7);
     return last - dow;

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cjx/utf8.h"
+
 /* A key of an object still open, for duplicate detection. Decoded keys live
  * in the scratch buffer, which may move, so they are kept as offsets. */
 struct check_key {
@@ -96,31 +98,6 @@ hex4(const unsigned char *p, uint32_t *out)
     return 0;
 }
 
-static size_t
-utf8_encode(uint32_t cp, char *out)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xc0 | cp >> 6);
-        out[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xe0 | cp >> 12);
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        out[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (char)(0xf0 | cp >> 18);
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    out[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
 /* Checks the string at c->pos. With key set, also records its decoded form
  * (appended to scratch only when it contains an escape). */
 static int
@@ -206,7 +183,7 @@ check_string(struct check *c, struct check_key *key)
                     cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                     c->pos += 6;
                 }
-                n_out = utf8_encode(cp, out);
+                n_out = cjx_utf8_encode(cp, out);
                 c->pos += 4;
                 break;
             default:

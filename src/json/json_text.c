@@ -1,4 +1,5 @@
 /* Small helpers of the JSON mapping: paths, JSON names, element sizes, base64, UTF-8, dates. */
+#include "cjx/date.h"
 #include "json_internal.h"
 
 #include <stdio.h>
@@ -214,16 +215,9 @@ cjx_json_base64_encode(const uint8_t *data, size_t len, char *out)
 int
 cjx_json_date_valid(long year, long month, long day)
 {
-    static const int days_in_month[] = {31, 28, 31, 30, 31, 30,
-                                        31, 31, 30, 31, 30, 31};
-    int dim;
-
-    if (year < 1 || year > 9999 || month < 1 || month > 12 || day < 1)
-        return 0;
-    dim = days_in_month[month - 1];
-    if (month == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0))
-        dim = 29;
-    return day <= dim;
+    /* Out of int's range is out of the calendar's too. */
+    return year >= 1 && year <= 9999 && month >= 1 && month <= 12 && day >= 1 &&
+           day <= 31 && cjx_date_is_valid((int)year, (int)month, (int)day);
 }
 
 static int

@@ -100,7 +100,9 @@ cjx_client_cancel(struct cjx_client *cl)
     pthread_mutex_unlock(&cl->mu);
 }
 
-/* The channel arguments of every client, in buf (room for CLIENT_ARGS). */
+/* The channel arguments of every client, in buf (room for CLIENT_ARGS).
+ * buf is the caller's: clients are opened from several threads at once
+ * (the delivery senders), so nothing here may be shared. */
 #define CLIENT_ARGS 3
 static size_t
 client_args(grpc_arg *buf)

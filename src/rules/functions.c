@@ -6,57 +6,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cjx/date.h"
 #include "rules_internal.h"
 
 /* ---- dates ------------------------------------------------------------ */
 
-/* Proleptic Gregorian calendar to a day count and back (the usual era-based
- * algorithm: 400-year eras of 146097 days, years starting in March). */
+/* The calendar is cjx_date's (include/cjx/date.h); these adapt the rules'
+ * 64-bit values to it. */
 int64_t
 rules_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
+    return cjx_date_to_days((int)y, (int)m, (int)d);
 }
 
 void
 rules_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = (int64_t)yoe + era * 400;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = yy + (*m <= 2);
-}
-
-static int
-is_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static unsigned
-days_in_month(int64_t y, unsigned m)
-{
-    static const unsigned dm[] = {31, 28, 31, 30, 31, 30,
-                                  31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap(y) ? 29 : dm[m - 1];
+    int year, month, day;
+    cjx_date_from_days(z, &year, &month, &day);
+    *y = year;
+    *m = (unsigned)month;
+    *d = (unsigned)day;
 }
 
 int
 rules_valid_date(int64_t y, int64_t m, int64_t d)
 {
-    return y >= 1 && y <= 9999 && m >= 1 && m <= 12 && d >= 1 &&
-           d <= (int64_t)days_in_month(y, (unsigned)m);
+    /* Out of int's range is out of the calendar's too. */
+    return y >= 1 && y <= 9999 && m >= 1 && m <= 12 && d >= 1 && d <= 31 &&
+           cjx_date_is_valid((int)y, (int)m, (int)d);
 }
 
 int64_t
@@ -128,7 +106,7 @@ add_months(int64_t date, int64_t months, int64_t *out)
     unsigned nm = (unsigned)(total - ny * 12) + 1;
     if (ny < 1 || ny > 9999)
         return -1;
-    unsigned dim = days_in_month(ny, nm);
+    unsigned dim = (unsigned)cjx_date_days_in_month((int)ny, (int)nm);
     *out = rules_date_pack(ny, nm, d > dim ? dim : d);
     return 0;
 }

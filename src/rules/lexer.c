@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cjx/utf8.h"
 #include "rules_internal.h"
 
 static int
@@ -36,32 +37,6 @@ lex_error(struct token *t, size_t pos, const char *msg)
     t->pos = (uint32_t)pos;
     t->err = msg;
     return 0;
-}
-
-/* Appends code point cp as UTF-8. */
-static size_t
-put_utf8(char *out, uint32_t cp)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
 }
 
 static int
@@ -148,7 +123,7 @@ lex_string(struct lexer *lx, struct token *t, int raw)
                 return lex_error(t, i, "invalid code point in escape");
             if (cp == 0)
                 return lex_error(t, i, "NUL is not allowed in strings");
-            o += put_utf8(out + o, cp);
+            o += cjx_utf8_encode(cp, out + o);
             break;
         }
         default:

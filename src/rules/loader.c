@@ -6,6 +6,7 @@
 #include <yaml.h>
 
 #include "bytecode.h"
+#include "cjx/file.h"
 #include "rules_internal.h"
 
 struct loader {
@@ -966,39 +967,12 @@ int
 cjx_rules_set_load_file(const char *path, const struct cjx_rules_types *types,
                         struct cjx_rules_set **out, struct cjx_errbuf *eb)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return cjx_errf(eb, CJX_EIO, "%s: cannot open: %m", path);
+    /* Rule files are small; refuse anything absurd. */
     char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
-            /* Rule files are small; refuse anything absurd. */
-            if (cap >= (size_t)16 << 20) {
-                free(buf);
-                fclose(f);
-                return cjx_errf(eb, CJX_ELIMIT, "%s: file too large", path);
-            }
-            cap = cap ? cap * 2 : 8192;
-            char *nb = realloc(buf, cap);
-            if (nb == NULL) {
-                free(buf);
-                fclose(f);
-                return cjx_errf(eb, CJX_ENOMEM, "out of memory");
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + len, 1, cap - len, f);
-        len += r;
-        if (r == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return cjx_errf(eb, CJX_EIO, "%s: read error", path);
-    }
+    size_t len = 0;
+    int err = cjx_file_read(path, (size_t)16 << 20, &buf, &len, eb);
+    if (err != 0)
+        return err;
     int rc = cjx_rules_set_load_buffer(path, buf, len, types, out, eb);
     free(buf);
     return rc;

@@ -23,10 +23,8 @@
 #include <openssl/x509v3.h>
 
 #include "cjx/clock.h"
+#include "cjx/file.h"
 #include "tls_internal.h"
-
-/* A statewide CRL can run to megabytes; a file beyond this is a mistake. */
-#define CRL_FILE_MAX_BYTES (64u << 20)
 
 struct crl_entry {
     X509_CRL *crl;
@@ -59,82 +57,6 @@ now_s(void)
 {
     /* The cjx clock, not time(), so that tests can move "now". */
     return (time_t)(cjx_clock_now_us() / 1000000);
-}
-
-/* The CA certificates of the bundle, in order. */
-static STACK_OF(X509) * read_bundle(const char *ca_pem, struct cjx_errbuf *eb)
-{
-    size_t len = strlen(ca_pem);
-    BIO *bio = len <= INT_MAX ? BIO_new_mem_buf(ca_pem, (int)len) : NULL;
-    STACK_OF(X509) *cas = sk_X509_new_null();
-    if (bio == NULL || cas == NULL) {
-        BIO_free(bio);
-        sk_X509_free(cas);
-        cjx_errf(eb, CJX_ENOMEM, "out of memory");
-        return NULL;
-    }
-    X509 *x;
-    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        if (sk_X509_push(cas, x) <= 0) {
-            X509_free(x);
-            break;
-        }
-    }
-    ERR_clear_error();
-    BIO_free(bio);
-    if (sk_X509_num(cas) == 0) {
-        sk_X509_pop_free(cas, X509_free);
-        cjx_errf(eb, CJX_ETLS, "the CA bundle holds no certificate");
-        return NULL;
-    }
-    return cas;
-}
-
-/* Reads a whole file of at most CRL_FILE_MAX_BYTES. */
-static int
-read_file(const char *path, unsigned char **out, size_t *len,
-          struct cjx_errbuf *eb)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return cjx_errf(eb, CJX_EIO, "%s: %s", path, strerror(errno));
-    struct stat st;
-    int rc = 0;
-    unsigned char *buf = NULL;
-    size_t got = 0;
-    if (fstat(fd, &st) != 0) {
-        rc = cjx_errf(eb, CJX_EIO, "%s: %s", path, strerror(errno));
-        goto out;
-    }
-    if (st.st_size > (off_t)CRL_FILE_MAX_BYTES) {
-        rc = cjx_errf(eb, CJX_ETLS, "%s: larger than %u bytes", path,
-                      CRL_FILE_MAX_BYTES);
-        goto out;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        rc = cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", path);
-        goto out;
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = cjx_errf(eb, CJX_EIO, "%s: %s", path, strerror(errno));
-            goto out;
-        }
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    *out = buf;
-    *len = got;
-    buf = NULL;
-out:
-    free(buf);
-    close(fd);
-    return rc;
 }
 
 static int
@@ -252,9 +174,9 @@ static int
 load_file(struct cjx_tls_crl_set *set, STACK_OF(X509) * cas, const char *path,
           time_t now, struct cjx_errbuf *eb)
 {
-    unsigned char *data = NULL;
+    char *data = NULL;
     size_t len = 0;
-    int rc = read_file(path, &data, &len, eb);
+    int rc = cjx_file_read(path, TLS_CRL_FILE_MAX_BYTES, &data, &len, eb);
     if (rc != 0)
         return rc;
     int found = 0;
@@ -279,10 +201,11 @@ load_file(struct cjx_tls_crl_set *set, STACK_OF(X509) * cas, const char *path,
     ERR_clear_error();
     BIO_free(bio);
     if (rc == 0 && found == 0) {
-        const unsigned char *p = data;
+        const unsigned char *der = (const unsigned char *)data;
+        const unsigned char *p = der;
         crl = len <= LONG_MAX ? d2i_X509_CRL(NULL, &p, (long)len) : NULL;
         ERR_clear_error();
-        if (crl == NULL || p != data + len) {
+        if (crl == NULL || p != der + len) {
             rc = cjx_errf(eb, CJX_ETLS,
                           "%s: not a CRL (PEM or DER); the CRL directory must "
                           "hold only CRLs",
@@ -351,7 +274,7 @@ cjx_tls_crl_set_load(const char *dir, const char *ca_pem,
 
     struct dirent **names = NULL;
     int n = -1, rc;
-    STACK_OF(X509) *cas = read_bundle(ca_pem, eb);
+    STACK_OF(X509) *cas = tls_read_bundle(ca_pem, eb);
     if (cas == NULL) {
         rc = CJX_ETLS;
         goto out;

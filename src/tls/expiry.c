@@ -12,16 +12,25 @@
 #include <string.h>
 #include <time.h>
 
+#include "cjx/file.h"
 #include "tls_internal.h"
+
+int
+tls_unix_seconds(const ASN1_TIME *t, int64_t *out)
+{
+    struct tm tm;
+    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+        return -1;
+    *out = (int64_t)timegm(&tm);
+    return 0;
+}
 
 /* Seconds since the epoch of an ASN.1 time, or 0 when it does not parse. */
 static int64_t
 unix_seconds(const ASN1_TIME *t)
 {
-    struct tm tm;
-    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-        return 0;
-    return (int64_t)timegm(&tm);
+    int64_t s;
+    return tls_unix_seconds(t, &s) == 0 ? s : 0;
 }
 
 int
@@ -51,15 +60,16 @@ cjx_tls_cert_expiries(const char *pem, size_t len, cjx_tls_expiry_fn visit,
 static int
 visit_crl_file(const char *path, cjx_tls_expiry_fn visit, void *arg)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
+    /* Read whole, as the CRL loader reads it: a CRL of many revocations is
+     * larger than any fixed buffer, and a cut one would not parse. A file
+     * that cannot be read is skipped, as the contract says. */
+    char *buf = NULL;
+    size_t len = 0;
+    if (cjx_file_read(path, TLS_CRL_FILE_MAX_BYTES, &buf, &len, NULL) != 0)
         return 0;
-    unsigned char buf[1 << 16];
-    size_t len = fread(buf, 1, sizeof(buf), f);
-    fclose(f);
     char issuer[256];
     int stop = 0, found = 0;
-    BIO *bio = BIO_new_mem_buf(buf, (int)len);
+    BIO *bio = len <= INT_MAX ? BIO_new_mem_buf(buf, (int)len) : NULL;
     X509_CRL *crl;
     while (bio != NULL && !stop &&
            (crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
@@ -73,8 +83,8 @@ visit_crl_file(const char *path, cjx_tls_expiry_fn visit, void *arg)
     BIO_free(bio);
     ERR_clear_error();
     if (!found) {
-        const unsigned char *p = buf;
-        crl = d2i_X509_CRL(NULL, &p, (long)len);
+        const unsigned char *p = (const unsigned char *)buf;
+        crl = len <= LONG_MAX ? d2i_X509_CRL(NULL, &p, (long)len) : NULL;
         ERR_clear_error();
         if (crl != NULL && X509_CRL_get0_nextUpdate(crl) != NULL) {
             tls_name_text(X509_CRL_get_issuer(crl), issuer, sizeof(issuer));
@@ -83,6 +93,7 @@ visit_crl_file(const char *path, cjx_tls_expiry_fn visit, void *arg)
         }
         X509_CRL_free(crl);
     }
+    free(buf);
     return stop;
 }
 

@@ -21,6 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "cjx/clock.h"
+#include "cjx/file.h"
 #include "tls_internal.h"
 
 /* No PEM file cjx reads comes near this; a bigger one is a mistake. */
@@ -73,8 +74,8 @@ tls_name_text(const X509_NAME *name, char *buf, size_t len)
     return tls_printable((const unsigned char *)raw, strlen(raw), buf, len);
 }
 
-static X509 *
-parse_leaf(const char *pem, size_t len)
+X509 *
+tls_parse_leaf(const char *pem, size_t len)
 {
     if (pem == NULL || len > INT_MAX)
         return NULL;
@@ -84,6 +85,35 @@ parse_leaf(const char *pem, size_t len)
     X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
     BIO_free(bio);
     return x;
+}
+
+/* The CA certificates of the bundle, in order. */
+STACK_OF(X509) * tls_read_bundle(const char *ca_pem, struct cjx_errbuf *eb)
+{
+    size_t len = strlen(ca_pem);
+    BIO *bio = len <= INT_MAX ? BIO_new_mem_buf(ca_pem, (int)len) : NULL;
+    STACK_OF(X509) *cas = sk_X509_new_null();
+    if (bio == NULL || cas == NULL) {
+        BIO_free(bio);
+        sk_X509_free(cas);
+        cjx_errf(eb, CJX_ENOMEM, "out of memory");
+        return NULL;
+    }
+    X509 *x;
+    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        if (sk_X509_push(cas, x) <= 0) {
+            X509_free(x);
+            break;
+        }
+    }
+    ERR_clear_error();
+    BIO_free(bio);
+    if (sk_X509_num(cas) == 0) {
+        sk_X509_pop_free(cas, X509_free);
+        cjx_errf(eb, CJX_ETLS, "the CA bundle holds no certificate");
+        return NULL;
+    }
+    return cas;
 }
 
 /* A URI SAN is an agency SAN if it is a SPIFFE ID (scheme compared without
@@ -227,7 +257,7 @@ cjx_tls_identify(const char *pem, size_t pem_len, const char *trust_domain,
     if (trust_domain == NULL || trust_domain[0] == '\0' || out == NULL)
         return cjx_errf(eb, CJX_EINVAL, "identify: missing argument");
 
-    X509 *x = parse_leaf(pem, pem_len);
+    X509 *x = tls_parse_leaf(pem, pem_len);
     if (x == NULL)
         return cjx_errf(eb, CJX_EUNAUTH,
                         "cannot parse the peer certificate: %s",
@@ -256,22 +286,15 @@ cjx_tls_read_pem(const char *path, int require_private, char **out, size_t *len,
         return cjx_errf(eb, e == ENOMEM ? CJX_ENOMEM : CJX_EIO, "%s: %s", path,
                         strerror(e));
     }
-
     int rc = 0;
-    char *buf = NULL;
-    size_t cap = 0, got = 0;
     struct stat st;
-    if (fstat(fd, &st) != 0) {
+    if (fstat(fd, &st) != 0)
         rc = cjx_errf(eb, CJX_EIO, "%s: %s", path, strerror(errno));
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
+    else if (!S_ISREG(st.st_mode))
         rc = cjx_errf(eb, CJX_EINVAL, "%s: not a regular file", path);
-        goto out;
-    }
     /* The mode is checked on the open file, so a swap of the path between
      * check and read cannot slip a readable file past it. */
-    if (require_private && (st.st_mode & 077) != 0) {
+    else if (require_private && (st.st_mode & 077) != 0) {
         const char *how = (st.st_mode & 044)   ? "readable"
                           : (st.st_mode & 022) ? "writable"
                                                : "accessible";
@@ -279,39 +302,8 @@ cjx_tls_read_pem(const char *path, int require_private, char **out, size_t *len,
                       "key file %s is %s by group or others (mode %04o); "
                       "chmod 600 it",
                       path, how, (unsigned)(st.st_mode & 07777));
-        goto out;
-    }
-    if (st.st_size > (off_t)PEM_MAX_BYTES) {
-        rc = cjx_errf(eb, CJX_EINVAL, "%s: larger than %u bytes", path,
-                      PEM_MAX_BYTES);
-        goto out;
-    }
-    cap = (size_t)st.st_size;
-    buf = malloc(cap + 1);
-    if (buf == NULL) {
-        rc = cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", path);
-        goto out;
-    }
-    while (got < cap) {
-        ssize_t r = read(fd, buf + got, cap - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = cjx_errf(eb, CJX_EIO, "%s: %s", path, strerror(errno));
-            goto out;
-        }
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    buf[got] = '\0';
-    *out = buf;
-    *len = got;
-    buf = NULL;
-out:
-    if (buf != NULL) {
-        OPENSSL_cleanse(buf, cap + 1);
-        free(buf);
+    } else {
+        rc = cjx_file_read_fd(fd, path, PEM_MAX_BYTES, out, len, eb);
     }
     close(fd);
     return rc;
@@ -327,15 +319,6 @@ cjx_tls_free_pem(char *pem, size_t len)
 }
 
 /* Refuses to ask for a passphrase: a daemon has no one to ask. */
-static int
-no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-    (void)buf;
-    (void)size;
-    (void)rwflag;
-    (void)u;
-    return -1;
-}
 
 void
 tls_format_time(const ASN1_TIME *t, char *buf, size_t len)
@@ -384,30 +367,16 @@ cjx_tls_check_own_cert(const char *cert_pem, const char *key_pem,
         return cjx_errf(eb, CJX_EINVAL, "check_own_cert: missing argument");
 
     EVP_PKEY *key = NULL;
-    X509 *x = parse_leaf(cert_pem, strlen(cert_pem));
+    X509 *x = tls_parse_leaf(cert_pem, strlen(cert_pem));
     if (x == NULL)
         return cjx_errf(eb, CJX_ETLS, "cannot parse the certificate: %s",
                         tls_openssl_reason(why, sizeof(why)));
 
-    int rc = 0;
-    size_t klen = strlen(key_pem);
-    BIO *bio = klen <= INT_MAX ? BIO_new_mem_buf(key_pem, (int)klen) : NULL;
-    if (bio != NULL)
-        key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
-    BIO_free(bio);
-    if (key == NULL) {
-        rc = cjx_errf(eb, CJX_ETLS,
-                      "cannot parse the private key (it must be unencrypted "
-                      "PEM): %s",
-                      tls_openssl_reason(why, sizeof(why)));
+    int rc = cjx_tls_private_key_parse(key_pem, &key, eb);
+    if (rc == 0)
+        rc = cjx_tls_key_matches_cert(cert_pem, key, eb);
+    if (rc != 0)
         goto out;
-    }
-    if (X509_check_private_key(x, key) != 1) {
-        ERR_clear_error();
-        rc = cjx_errf(eb, CJX_ETLS,
-                      "the private key does not belong to the certificate");
-        goto out;
-    }
     int bits = EVP_PKEY_get_security_bits(key);
     if (bits < MIN_SECURITY_BITS) {
         rc = cjx_errf(eb, CJX_ETLS,
@@ -459,7 +428,7 @@ cjx_tls_describe_cert(const char *pem, size_t len, struct cjx_cert_summary *out)
 {
     snprintf(out->subject, sizeof(out->subject), "(no certificate)");
     snprintf(out->fingerprint, sizeof(out->fingerprint), "(none)");
-    X509 *x = parse_leaf(pem, len);
+    X509 *x = tls_parse_leaf(pem, len);
     if (x == NULL) {
         ERR_clear_error();
         snprintf(out->subject, sizeof(out->subject), "(unparsable)");
@@ -497,7 +466,7 @@ int
 cjx_tls_check_client_cert(const char *pem, size_t len, struct cjx_errbuf *eb)
 {
     char why[256];
-    X509 *x = parse_leaf(pem, len);
+    X509 *x = tls_parse_leaf(pem, len);
     if (x == NULL)
         return cjx_errf(eb, CJX_EUNAUTH,
                         "cannot parse the peer certificate: %s",

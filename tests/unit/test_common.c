@@ -1,4 +1,4 @@
-/* Unit tests for src/common: errors, clock formatting, arena, log lines. */
+/* Unit tests for src/common: errors, clock formatting, arena, log lines, the calendar, whole-file reads. */
 #include <json-c/json.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,8 +13,11 @@
 
 #include "cjx/arena.h"
 #include "cjx/clock.h"
+#include "cjx/date.h"
 #include "cjx/error.h"
+#include "cjx/file.h"
 #include "cjx/log.h"
+#include "cjx/utf8.h"
 
 static void
 test_error__every_code_has_a_name_and_message(void **state)
@@ -255,6 +258,113 @@ test_log__text_lines__unchanged_by_fields(void **state)
     assert_string_equal(out + ts, " error rpc: lost 3\n");
 }
 
+/* The one calendar of the code base, as a table: month lengths at the
+ * leap-year rules' edges, and day counts across eras and back. */
+static void
+test_date__month_lengths_validity_and_day_counts(void **state)
+{
+    (void)state;
+    static const struct {
+        int year, month, days;
+    } months[] = {
+        {2023, 2, 28}, {2024, 2, 29}, {1900, 2, 28},  {2000, 2, 29},
+        {2024, 1, 31}, {2024, 4, 30}, {2024, 12, 31}, {1, 2, 28},
+    };
+    for (size_t i = 0; i < sizeof(months) / sizeof(months[0]); i++) {
+        int y = months[i].year, m = months[i].month, n = months[i].days;
+        assert_int_equal(cjx_date_days_in_month(y, m), n);
+        assert_true(cjx_date_is_valid(y, m, n));
+        assert_false(cjx_date_is_valid(y, m, n + 1));
+    }
+    assert_false(cjx_date_is_valid(0, 1, 1));
+    assert_false(cjx_date_is_valid(10000, 1, 1));
+    assert_false(cjx_date_is_valid(2024, 13, 1));
+    assert_false(cjx_date_is_valid(2024, 1, 0));
+
+    static const struct {
+        int year, month, day;
+        int64_t days;
+    } counts[] = {
+        {1970, 1, 1, 0},        {1969, 12, 31, -1}, {2000, 3, 1, 11017},
+        {2024, 2, 29, 19782},   {1, 1, 1, -719162}, {9999, 12, 31, 2932896},
+        {1600, 2, 29, -135081},
+    };
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+        assert_int_equal(
+            cjx_date_to_days(counts[i].year, counts[i].month, counts[i].day),
+            counts[i].days);
+        int y, m, d;
+        cjx_date_from_days(counts[i].days, &y, &m, &d);
+        assert_int_equal(y, counts[i].year);
+        assert_int_equal(m, counts[i].month);
+        assert_int_equal(d, counts[i].day);
+    }
+}
+
+/* One reader, one bound: the whole file NUL-terminated, or a precise
+ * refusal that leaves *out untouched. */
+static void
+test_file__reads_whole_or_refuses_by_name(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cjx-file-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/f", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("hello", f);
+    fclose(f);
+    struct cjx_errbuf eb;
+    char *out = NULL;
+    size_t len = 0;
+    assert_int_equal(cjx_file_read(path, 5, &out, &len, &eb), 0);
+    assert_int_equal(len, 5);
+    assert_string_equal(out, "hello");
+    free(out);
+    out = NULL;
+
+    assert_int_equal(cjx_file_read(path, 4, &out, &len, &eb), CJX_ELIMIT);
+    assert_non_null(strstr(eb.msg, "/f: larger than 4 bytes"));
+    assert_null(out);
+    assert_int_equal(cjx_file_read(dir, 4, &out, &len, &eb), CJX_EINVAL);
+    assert_non_null(strstr(eb.msg, "not a regular file"));
+    unlink(path);
+    assert_int_equal(cjx_file_read(path, 4, &out, &len, &eb), CJX_EIO);
+    assert_non_null(strstr(eb.msg, "No such file or directory"));
+    assert_null(out);
+    rmdir(dir);
+}
+
+/* The one encoder writes what the one validator accepts, at each length's
+ * edges. */
+static void
+test_utf8__encoder_output_is_valid_at_every_length(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t cp;
+        size_t len;
+        const char *bytes;
+    } rows[] = {
+        {0x41, 1, "A"},
+        {0x7F, 1, "\x7F"},
+        {0x80, 2, "\xC2\x80"},
+        {0x7FF, 2, "\xDF\xBF"},
+        {0x800, 3, "\xE0\xA0\x80"},
+        {0xFFFF, 3, "\xEF\xBF\xBF"},
+        {0x10000, 4, "\xF0\x90\x80\x80"},
+        {0x10FFFF, 4, "\xF4\x8F\xBF\xBF"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char out[4];
+        assert_int_equal(cjx_utf8_encode(rows[i].cp, out), rows[i].len);
+        assert_memory_equal(out, rows[i].bytes, rows[i].len);
+        assert_int_equal(
+            cjx_utf8_seq_len((const unsigned char *)out, rows[i].len),
+            rows[i].len);
+    }
+}
+
 int
 main(void)
 {
@@ -272,6 +382,9 @@ main(void)
         cmocka_unit_test(
             test_log__json_lines__one_object_per_line_with_the_fields),
         cmocka_unit_test(test_log__text_lines__unchanged_by_fields),
+        cmocka_unit_test(test_date__month_lengths_validity_and_day_counts),
+        cmocka_unit_test(test_file__reads_whole_or_refuses_by_name),
+        cmocka_unit_test(test_utf8__encoder_output_is_valid_at_every_length),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,10 +34,11 @@
  * when a later allocation inside it fails; that is not ours to fix, so the
  * leak count is only required to be zero when the failed allocation was
  * not made from inside libyaml. */
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define FAULT_INJECTION 0
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) || \
+    __has_feature(thread_sanitizer)
 #define FAULT_INJECTION 0
 #endif
 #endif

@@ -656,7 +656,7 @@ test_tls__read_pem__missing_or_not_a_file__refused(void **state)
     assert_true(fd >= 0);
     assert_int_equal(ftruncate(fd, (1 << 20) + 1), 0);
     close(fd);
-    assert_int_equal(cjx_tls_read_pem(path, 0, &pem, &len, &eb), CJX_EINVAL);
+    assert_int_equal(cjx_tls_read_pem(path, 0, &pem, &len, &eb), CJX_ELIMIT);
     assert_msg_has(&eb, ": larger than 1048576 bytes");
     unlink(path);
     assert_null(pem);
@@ -1249,6 +1249,23 @@ test_tls__expiries__certificates_and_crls_even_expired(void **state)
     assert_int_equal(cjx_tls_crl_dir_expiries(dir, collect_expiry, &e), 0);
     assert_non_null(strstr(e.text, "|-60\n"));
     assert_non_null(strstr(e.text, "|120\n"));
+    /* A CRL file larger than 64 KiB (here text before the PEM block, as a
+     * CRL of many revocations would be) is read whole, not cut. */
+    write_ca_crl(dir, "big.r0", -60, 10800, NULL, -1);
+    path_join(path, sizeof(path), dir, "big.r0");
+    char *crl_pem = NULL;
+    size_t crl_len = 0;
+    assert_int_equal(cjx_tls_read_pem(path, 0, &crl_pem, &crl_len, NULL), 0);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 2000; i++)
+        fputs("padding before the CRL, which PEM readers skip .........\n", f);
+    fputs(crl_pem, f);
+    fclose(f);
+    cjx_tls_free_pem(crl_pem, crl_len);
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(cjx_tls_crl_dir_expiries(dir, collect_expiry, &e), 0);
+    assert_non_null(strstr(e.text, "|180\n"));
     assert_int_equal(cjx_tls_crl_dir_expiries("", collect_expiry, &e), 0);
     assert_int_equal(
         cjx_tls_crl_dir_expiries("/nonexistent/crl", collect_expiry, &e),

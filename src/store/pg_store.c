@@ -84,6 +84,7 @@ static void
 store_free(struct pg_store *s)
 {
     pg_readers_free(s);
+    pg_leader_fini(s);
     PQfinish(s->wconn);
     cjx_audit_signer_free(s->signer);
     if (s->password != NULL) {
@@ -125,6 +126,7 @@ static const struct cjx_store_ops pg_ops = {
     .set_stats_hook = pg_set_stats_hook,
     .set_outcome_hook = pg_set_outcome_hook,
     .set_audit_signer = pg_set_audit_signer,
+    .lead = pg_lead,
     .close = pg_close,
     .cases = &cjx_store_pg_case_ops,
 };
@@ -147,6 +149,7 @@ init_locks(struct pg_store *s)
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->signer_mu, NULL);
     pthread_mutex_init(&s->readers.mu, NULL);
+    pthread_mutex_init(&s->leader.mu, NULL);
     cjx_store_case_hooks_init(&s->case_hooks);
 }
 

@@ -106,6 +106,14 @@ struct pg_conn_pool {
     struct pg_idle *idle;
 };
 
+/* The agency's leadership (pg_leader.c): a session-level advisory lock held
+ * on a connection of its own, so that it ends with that connection. */
+struct pg_leader {
+    pthread_mutex_t mu;
+    PGconn *conn;
+    int leading;
+};
+
 struct pg_store {
     struct cjx_store base; /* first */
     char *dsn;
@@ -144,6 +152,7 @@ struct pg_store {
     _Atomic int64_t last_seq, last_audit_seq, last_case_seq;
 
     struct pg_conn_pool readers;
+    struct pg_leader leader;
 };
 
 /* Reads: a pooled connection for the calling thread. */
@@ -151,6 +160,10 @@ int pg_reader_acquire(struct pg_store *s, PGconn **out, struct cjx_errbuf *eb);
 void pg_reader_release(struct pg_store *s, PGconn *c);
 /* Closes every idle read connection. */
 void pg_readers_free(struct pg_store *s);
+
+/* The lead op (pg_leader.c), and the release of its connection at close. */
+int pg_lead(struct cjx_store *base);
+void pg_leader_fini(struct pg_store *s);
 
 /* The writer (pg_writer.c). */
 int pg_writer_start(struct pg_store *s, struct cjx_errbuf *eb);

@@ -532,6 +532,40 @@ test_store_replicas__two_senders_at_once__each_row_sent_once(void **state)
                      0);
 }
 
+/* ---- leadership ------------------------------------------------------- */
+
+/* Ends the session that holds the leadership lock, as a replica's death
+ * or a cut connection would, and waits until it is gone. */
+static void
+end_leader_session(void)
+{
+    test_backend_pg_exec("SELECT pg_terminate_backend(pid, 10000) "
+                         "FROM pg_locks WHERE locktype = 'advisory' "
+                         "AND objid = 7236003 AND granted");
+}
+
+static void
+test_store_replicas__leadership__one_at_a_time_taken_over_when_session_ends(
+    void **state)
+{
+    struct replicas *r = *state;
+    assert_int_equal(cjx_store_lead(r->a), 1);
+    assert_int_equal(cjx_store_lead(r->b), 0);
+    /* Asking again keeps it where it is. */
+    assert_int_equal(cjx_store_lead(r->a), 1);
+    assert_int_equal(cjx_store_lead(r->b), 0);
+
+    end_leader_session();
+    assert_int_equal(cjx_store_lead(r->b), 1);
+    /* The old leader learns at its next call that it lost. */
+    assert_int_equal(cjx_store_lead(r->a), 0);
+
+    /* A replica that closes hands leadership on at once. */
+    cjx_store_close(r->b);
+    r->b = NULL;
+    assert_int_equal(cjx_store_lead(r->a), 1);
+}
+
 /* ---- the database restarted --------------------------------------------- */
 
 static void
@@ -612,6 +646,7 @@ main(void)
         T(test_store_replicas__rows_a_full_batch_refused__go_to_the_other_at_once),
         T(test_store_replicas__two_senders_at_once__each_row_sent_once),
         T(test_store_replicas__database_restarted__refused_while_down_none_lost),
+        T(test_store_replicas__leadership__one_at_a_time_taken_over_when_session_ends),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

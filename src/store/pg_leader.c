@@ -1,0 +1,63 @@
+/* Which replica of an agency does its singleton work (the stand-in
+ * policies): the one holding a session-level advisory lock of the
+ * database. */
+#include <string.h>
+
+#include "cjx/log.h"
+#include "pg_store.h"
+
+/* Apart from the writers' and the migrations' transaction-scoped locks
+ * (pg_writer.c, pg_schema.c): this one is held for a whole session. */
+#define LEADER_TRY "SELECT pg_try_advisory_lock(7236003)::int4"
+
+/* Whether the connection still reaches the server. A server restarted or
+ * a backend terminated shows only when the connection is used, so it is:
+ * the lock lives exactly as long as the session that took it. */
+static int
+still_connected(PGconn *c)
+{
+    char msg[256];
+    return PQstatus(c) == CONNECTION_OK &&
+           pg_command(c, "SELECT 1", NULL, "leader", msg, sizeof(msg)) == 0;
+}
+
+int
+pg_lead(struct cjx_store *base)
+{
+    struct pg_store *s = (struct pg_store *)base;
+    char msg[256];
+    pthread_mutex_lock(&s->leader.mu);
+    if (s->leader.conn != NULL && !still_connected(s->leader.conn)) {
+        if (s->leader.leading)
+            cjx_warn("store",
+                     "this replica no longer leads its agency's singleton "
+                     "work: its connection to PostgreSQL was lost");
+        PQfinish(s->leader.conn);
+        s->leader.conn = NULL;
+        s->leader.leading = 0;
+    }
+    if (s->leader.conn == NULL)
+        s->leader.conn = pg_connect(s->dsn, s->password, msg, sizeof(msg));
+    if (s->leader.conn != NULL && !s->leader.leading) {
+        PGresult *r = pg_exec(s->leader.conn, LEADER_TRY, NULL, "leader", msg,
+                              sizeof(msg));
+        if (r != NULL && PQntuples(r) == 1 && pg_col_int(r, 0, 0) == 1) {
+            s->leader.leading = 1;
+            cjx_info("store", "this replica leads its agency's singleton work "
+                              "(stand-in policies)");
+        }
+        PQclear(r);
+    }
+    int leading = s->leader.leading;
+    pthread_mutex_unlock(&s->leader.mu);
+    return leading;
+}
+
+void
+pg_leader_fini(struct pg_store *s)
+{
+    /* Closing the session releases the lock at once. */
+    PQfinish(s->leader.conn);
+    s->leader.conn = NULL;
+    pthread_mutex_destroy(&s->leader.mu);
+}

@@ -35,6 +35,10 @@ struct cjx_store_pg_options {
     /* How long an outbox row handed out by cjx_store_outbox_due() stays
      * with this replica before another may take it; 0 = 60. */
     int outbox_lease_seconds;
+    /* This replica's name in the audit entries it writes (borrowed, at
+     * most CJX_AUDIT_REPLICA_MAX bytes kept), or NULL or "" for
+     * "hostname:pid". */
+    const char *replica;
 };
 
 /* Connects, runs pending schema migrations (refusing a database whose

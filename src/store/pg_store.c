@@ -1,7 +1,9 @@
 /* The PostgreSQL store backend: open, close, the ops table and the hooks. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -175,6 +177,23 @@ read_heads(struct pg_store *s, struct cjx_errbuf *eb)
     return 0;
 }
 
+/* The name of this replica in its audit entries: the configured one, or
+ * the host's name and the process id, which tell the replicas of one
+ * agency apart and lead to the journal of the process that wrote. */
+static void
+name_replica(char *out, size_t len, const char *configured)
+{
+    if (configured != NULL && configured[0] != '\0') {
+        snprintf(out, len, "%s", configured);
+        return;
+    }
+    char host[256];
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
+    snprintf(out, len, "%.40s:%ld", host, (long)getpid());
+}
+
 int
 cjx_store_pg_open(const struct cjx_store_pg_options *o, struct cjx_store **out,
                   struct cjx_errbuf *eb)
@@ -200,6 +219,7 @@ cjx_store_pg_open(const struct cjx_store_pg_options *o, struct cjx_store **out,
     s->checkpoint_entries = or_default(o->audit_checkpoint_entries, 1000);
     s->checkpoint_seconds = or_default(o->audit_checkpoint_seconds, 60);
     s->lease_us = (int64_t)or_default(o->outbox_lease_seconds, 60) * 1000000;
+    name_replica(s->replica, sizeof(s->replica), o->replica);
     int err = 0;
     if (s->dsn == NULL || (o->password != NULL && s->password == NULL))
         err = cjx_errf(eb, CJX_ENOMEM, "out of memory");

@@ -122,6 +122,7 @@ struct pg_store {
     int checkpoint_entries;
     int checkpoint_seconds;
     int64_t lease_us;
+    char replica[CJX_AUDIT_REPLICA_MAX + 1]; /* names its audit entries */
 
     PGconn *wconn; /* the writer thread's */
     pthread_t writer;

@@ -256,6 +256,10 @@ append_entry(struct pg_store *s, const struct cjx_audit_event *ev,
     struct pg_audit_chain *c = &s->chain;
     int64_t seq = c->seq + 1;
     int64_t now = cjx_clock_now_us();
+    /* Several replicas write one chain: each entry says which. */
+    struct cjx_audit_event named = *ev;
+    named.replica = s->replica;
+    ev = &named;
     size_t n =
         cjx_audit_entry_pack(ev, seq, c->hash, now, s->abuf, s->abuf_cap);
     if (n > s->abuf_cap) {

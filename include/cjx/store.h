@@ -54,7 +54,10 @@ struct cjx_record_write {
  * write with the same (sender_ori, request_id), and nothing was changed. */
 struct cjx_record_write_result {
     int err;            /* 0, CJX_ECONFLICT (same id, different digest),
-                       CJX_ESTORE, CJX_ECLOSED */
+                       CJX_ESTORE, CJX_ECLOSED, or CJX_EUNAVAIL (a shared
+                       database was not reachable: nothing, or not known
+                       what, was stored; a retry is answered by the
+                       idempotency table) */
     int64_t version;    /* 1 for a new key; +1 per changed rewrite */
     int64_t seq;        /* change-feed position; 0 if unchanged */
     int unchanged;      /* identical record bytes were already stored */

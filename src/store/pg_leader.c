@@ -8,7 +8,8 @@
 
 /* Apart from the writers' and the migrations' transaction-scoped locks
  * (pg_writer.c, pg_schema.c): this one is held for a whole session. */
-#define LEADER_TRY "SELECT pg_try_advisory_lock(7236003)::int4"
+#define LEADER_TRY     "SELECT pg_try_advisory_lock(7236003)::int4"
+#define LEADER_RELEASE "SELECT pg_advisory_unlock(7236003)"
 
 /* Whether the connection still reaches the server. A server restarted or
  * a backend terminated shows only when the connection is used, so it is:
@@ -56,7 +57,13 @@ pg_lead(struct cjx_store *base)
 void
 pg_leader_fini(struct pg_store *s)
 {
-    /* Closing the session releases the lock at once. */
+    /* Released before the connection closes, so that another replica
+     * may lead as soon as this one has closed: the server would release
+     * it too, but only once it notices the session's end. */
+    char msg[256];
+    if (s->leader.leading && pg_command(s->leader.conn, LEADER_RELEASE, NULL,
+                                        "leader", msg, sizeof(msg)) != 0)
+        cjx_warn("store", "leadership left to the session's end: %s", msg);
     PQfinish(s->leader.conn);
     s->leader.conn = NULL;
     pthread_mutex_destroy(&s->leader.mu);

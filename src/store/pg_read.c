@@ -31,9 +31,10 @@ query(struct pg_store *s, const char *sql, const struct pg_params *p,
             return NULL;
         r = pg_exec(c, sql, p, what, msg, sizeof(msg));
     }
+    int gone = r == NULL && PQstatus(c) != CONNECTION_OK;
     pg_reader_release(s, c);
     if (r == NULL)
-        *err = cjx_errf(eb, CJX_ESTORE, "%s", msg);
+        *err = cjx_errf(eb, gone ? CJX_EUNAVAIL : CJX_ESTORE, "%s", msg);
     return r;
 }
 

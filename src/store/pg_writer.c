@@ -351,14 +351,14 @@ checkpoint_due(struct pg_store *s, int by_time)
 /* ---- one batch, one transaction -------------------------------------- */
 
 static void
-fail_write(struct pg_write *pw, const char *why)
+fail_write(struct pg_write *pw, int err, const char *why)
 {
     memset(&pw->res, 0, sizeof(pw->res));
     free(pw->snapshot);
     pw->snapshot = NULL;
     pw->outbox_added = 0;
     pw->record_version = pw->record_seq = 0;
-    pw->res.err = CJX_ESTORE;
+    pw->res.err = err;
     snprintf(pw->detail, sizeof(pw->detail), "%s", why);
 }
 
@@ -396,7 +396,7 @@ apply_in_savepoint(struct pg_store *s, struct pg_write *pw, char *msg,
     if (err == 0)
         return pg_command(s->wconn, "RELEASE w", NULL, "release", msg, msg_len);
     s->chain = before;
-    fail_write(pw, msg);
+    fail_write(pw, CJX_ESTORE, msg);
     return pg_command(s->wconn, "ROLLBACK TO w", NULL, "undoing a write", msg,
                       msg_len);
 }
@@ -492,7 +492,7 @@ finish_batch(struct pg_store *s, struct pg_write *batch)
     while (batch != NULL) {
         struct pg_write *pw = batch;
         batch = pw->next;
-        if (pw->res.err == CJX_ESTORE)
+        if (pw->res.err == CJX_ESTORE || pw->res.err == CJX_EUNAVAIL)
             pw->res.detail = pw->detail;
         else if (pw->res.err == CJX_ECONFLICT)
             pw->res.detail = cjx_store_conflict_detail;
@@ -544,9 +544,14 @@ run_batch(struct pg_store *s, struct pg_write *batch)
         PQreset(s->wconn);
         err = commit_batch(s, batch, &began, msg, sizeof(msg));
     }
+    /* A batch that failed because the server is gone is answered
+     * UNAVAILABLE: the sender retries (here or at another replica) and
+     * the idempotency table or the inbox answers a retry of what did
+     * commit. */
+    int gone = err != 0 && PQstatus(s->wconn) != CONNECTION_OK;
     if (err != 0)
         for (struct pg_write *pw = batch; pw != NULL; pw = pw->next)
-            fail_write(pw, msg);
+            fail_write(pw, gone ? CJX_EUNAVAIL : CJX_ESTORE, msg);
     report_outcome(s, batch, err == 0, msg,
                    cjx_clock_monotonic_us() - began_us);
     finish_batch(s, batch);

@@ -72,6 +72,7 @@ struct waiter {
     pthread_cond_t cv;
     int done, failed;
     int replayed, applied;
+    int last_err; /* of the last failed write */
 };
 
 static void
@@ -99,6 +100,8 @@ count_result(struct waiter *w, int err, int replayed)
     pthread_mutex_lock(&w->mu);
     w->done++;
     w->failed += err != 0;
+    if (err != 0)
+        w->last_err = err;
     w->replayed += err == 0 && replayed;
     w->applied += err == 0 && !replayed;
     pthread_cond_broadcast(&w->cv);
@@ -606,13 +609,15 @@ test_store_replicas__database_restarted__refused_while_down_none_lost(
     assert_int_equal(w.applied, 20);
 
     server("stop");
-    /* A write is answered, with a store failure, not held; a read too. */
+    /* A write is answered, not held, as not reachable (UNAVAILABLE to a
+     * caller, who retries); a read too. */
     waiter_init(&w);
     submit_record(r->a, "CA0010000", "while-down", "while-down", &w);
     waiter_wait(&w, 1);
     assert_int_equal(w.failed, 1);
+    assert_int_equal(w.last_err, CJX_EUNAVAIL);
     int64_t version = 0;
-    assert_int_equal(get_version(r->b, "before-0", &version), CJX_ESTORE);
+    assert_int_equal(get_version(r->b, "before-0", &version), CJX_EUNAVAIL);
     server("start");
 
     /* Both replicas connect again by themselves; every acknowledged write

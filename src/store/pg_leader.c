@@ -1,6 +1,7 @@
 /* Which replica of an agency does its singleton work (the stand-in
  * policies): the one holding a session-level advisory lock of the
  * database. */
+#include <stdio.h>
 #include <string.h>
 
 #include "cjx/log.h"
@@ -22,6 +23,25 @@ still_connected(PGconn *c)
            pg_command(c, "SELECT 1", NULL, "leader", msg, sizeof(msg)) == 0;
 }
 
+/* A connection for the lock that names its replica, so that an operator
+ * (pg_stat_activity joined with pg_locks) sees which replica leads. */
+static PGconn *
+connect_named(struct pg_store *s, char *msg, size_t msg_len)
+{
+    PGconn *c = pg_connect(s->dsn, s->password, msg, msg_len);
+    if (c == NULL)
+        return NULL;
+    char name[CJX_AUDIT_REPLICA_MAX + 32];
+    snprintf(name, sizeof(name), "cjxd leadership %s", s->replica);
+    struct pg_params p = {0};
+    pg_text(&p, name);
+    /* Only a name: a connection that cannot take it still serves. */
+    if (pg_command(c, "SELECT set_config('application_name', $1, false)", &p,
+                   "naming the leadership connection", msg, msg_len) != 0)
+        cjx_warn("store", "%s", msg);
+    return c;
+}
+
 int
 pg_lead(struct cjx_store *base)
 {
@@ -38,7 +58,7 @@ pg_lead(struct cjx_store *base)
         s->leader.leading = 0;
     }
     if (s->leader.conn == NULL)
-        s->leader.conn = pg_connect(s->dsn, s->password, msg, sizeof(msg));
+        s->leader.conn = connect_named(s, msg, sizeof(msg));
     if (s->leader.conn != NULL && !s->leader.leading) {
         PGresult *r = pg_exec(s->leader.conn, LEADER_TRY, NULL, "leader", msg,
                               sizeof(msg));

@@ -107,6 +107,7 @@ static void
 pg_close(struct cjx_store *base)
 {
     struct pg_store *s = (struct pg_store *)base;
+    pg_listener_stop(s);
     pg_writer_stop(s);
     store_free(s);
 }
@@ -236,6 +237,8 @@ cjx_store_pg_open(const struct cjx_store_pg_options *o, struct cjx_store **out,
         err = read_heads(s, eb);
     if (err == 0)
         err = pg_writer_start(s, eb);
+    if (err == 0 && (err = pg_listener_start(s, eb)) != 0)
+        pg_writer_stop(s);
     if (err != 0) {
         store_free(s);
         return err;

@@ -114,6 +114,15 @@ struct pg_leader {
     int leading;
 };
 
+/* The listener of the other replicas' commits (pg_listen.c). */
+struct pg_listener {
+    pthread_t thread;
+    int running;
+    int wake[2];            /* a byte here stops it */
+    _Atomic int writer_pid; /* the server process of this replica's
+                                  writer, whose commits it ignores */
+};
+
 struct pg_store {
     struct cjx_store base; /* first */
     char *dsn;
@@ -154,6 +163,7 @@ struct pg_store {
 
     struct pg_conn_pool readers;
     struct pg_leader leader;
+    struct pg_listener listener;
 };
 
 /* Reads: a pooled connection for the calling thread. */
@@ -165,6 +175,18 @@ void pg_readers_free(struct pg_store *s);
 /* The lead op (pg_leader.c), and the release of its connection at close. */
 int pg_lead(struct cjx_store *base);
 void pg_leader_fini(struct pg_store *s);
+
+/* Announcing a commit to the other replicas, and hearing theirs
+ * (pg_listen.c): the payload of a batch (its feeds' newest positions,
+ * audit_top the newest audit entry, and the outbox rows it added), sent
+ * inside its transaction; the listener thread, started once the store is
+ * open and stopped before it closes. */
+void pg_notify_payload(const struct pg_write *batch, int64_t audit_top,
+                       char *buf, size_t len);
+int pg_notify_commit(struct pg_store *s, const char *payload, char *msg,
+                     size_t msg_len);
+int pg_listener_start(struct pg_store *s, struct cjx_errbuf *eb);
+void pg_listener_stop(struct pg_store *s);
 
 /* The writer (pg_writer.c). */
 int pg_writer_start(struct pg_store *s, struct cjx_errbuf *eb);

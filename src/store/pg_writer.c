@@ -420,8 +420,15 @@ commit_batch(struct pg_store *s, struct pg_write *batch, int *began, char *msg,
     }
     if (err == 0 && checkpoint_due(s, 1))
         err = write_checkpoint(s, msg, msg_len);
+    if (err == 0) {
+        /* Heard by the other replicas once, and only if, this commits. */
+        char payload[128];
+        pg_notify_payload(batch, s->chain.seq, payload, sizeof(payload));
+        err = pg_notify_commit(s, payload, msg, msg_len);
+    }
     if (err == 0)
         err = pg_command(s->wconn, "COMMIT", NULL, "committing", msg, msg_len);
+    atomic_store(&s->listener.writer_pid, PQbackendPID(s->wconn));
     if (err != 0)
         PQclear(PQexec(s->wconn, "ROLLBACK"));
     return err;

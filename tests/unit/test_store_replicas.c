@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -569,6 +570,69 @@ test_store_replicas__leadership__one_at_a_time_taken_over_when_session_ends(
     assert_int_equal(cjx_store_lead(r->a), 1);
 }
 
+/* ---- wake-ups across replicas ----------------------------------------- */
+
+/* What one replica's commit hook has heard. */
+struct heard {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int64_t last_seq;
+};
+
+static void
+on_heard(void *arg, int64_t last_seq)
+{
+    struct heard *h = arg;
+    pthread_mutex_lock(&h->mu);
+    if (last_seq > h->last_seq)
+        h->last_seq = last_seq;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* Waits for the hook to report seq; 0 when it did, -1 when nothing came
+ * within the bound (a failure guard, not the synchronisation). */
+static int
+wait_heard(struct heard *h, int64_t seq)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    int rc = 0;
+    pthread_mutex_lock(&h->mu);
+    while (h->last_seq < seq && rc == 0)
+        rc = pthread_cond_timedwait(&h->cv, &h->mu, &until);
+    int got = h->last_seq >= seq;
+    pthread_mutex_unlock(&h->mu);
+    return got ? 0 : -1;
+}
+
+static void
+test_store_replicas__commit_on_one__wakes_the_others_hook(void **state)
+{
+    struct replicas *r = *state;
+    struct heard h = {.last_seq = 0};
+    pthread_mutex_init(&h.mu, NULL);
+    pthread_cond_init(&h.cv, NULL);
+    cjx_store_set_commit_hook(r->b, on_heard, &h);
+    /* Nothing is written on b: only a's commits can wake its hook. */
+    for (int i = 1; i <= 3; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "woken-%d", i);
+        struct waiter w;
+        waiter_init(&w);
+        submit_record(r->a, "CA0010000", id, id, &w);
+        waiter_wait(&w, 1);
+        assert_int_equal(w.applied, 1);
+        if (wait_heard(&h, i) != 0)
+            fail_msg("replica b did not hear of a's commit %d", i);
+    }
+    assert_int_equal(cjx_store_last_seq(r->b), 3);
+    cjx_store_set_commit_hook(r->b, NULL, NULL);
+    pthread_cond_destroy(&h.cv);
+    pthread_mutex_destroy(&h.mu);
+}
+
 /* ---- the database restarted --------------------------------------------- */
 
 static void
@@ -652,6 +716,7 @@ main(void)
         T(test_store_replicas__two_senders_at_once__each_row_sent_once),
         T(test_store_replicas__database_restarted__refused_while_down_none_lost),
         T(test_store_replicas__leadership__one_at_a_time_taken_over_when_session_ends),
+        T(test_store_replicas__commit_on_one__wakes_the_others_hook),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

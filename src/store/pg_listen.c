@@ -59,18 +59,7 @@ heard(struct pg_store *s, const char *payload)
     if (sscanf(payload, "%" SCNd64 " %" SCNd64 " %" SCNd64 " %zu", &top,
                &case_top, &audit_top, &outbox) != 4)
         return;
-    pthread_mutex_lock(&s->hook_mu);
-    if (top > 0) {
-        pg_raise_top(&s->last_seq, top);
-        if (s->hook != NULL)
-            s->hook(s->hook_arg, top);
-    }
-    if (audit_top > 0) {
-        pg_raise_top(&s->last_audit_seq, audit_top);
-        if (s->audit_hook != NULL)
-            s->audit_hook(s->audit_hook_arg, audit_top);
-    }
-    pthread_mutex_unlock(&s->hook_mu);
+    pg_run_feed_hooks(s, top, audit_top);
     if (case_top > 0 || outbox > 0) {
         pg_raise_top(&s->last_case_seq, case_top);
         cjx_store_case_hooks_run(&s->case_hooks, atomic_load(&s->last_case_seq),
@@ -78,11 +67,11 @@ heard(struct pg_store *s, const char *payload)
     }
 }
 
-/* Connects and listens. Commits made while no listener was connected
- * went unheard: the hooks run once with the feeds' heads, so that
- * followers read what they missed. */
+/* Connects and listens. After a lost connection (not at the first),
+ * commits made while no listener was connected went unheard: the hooks run
+ * once with the feeds' heads, so that followers read what they missed. */
 static PGconn *
-listen_anew(struct pg_store *s)
+listen_anew(struct pg_store *s, int again)
 {
     char msg[256];
     PGconn *c = pg_connect(s->dsn, s->password, msg, sizeof(msg));
@@ -95,7 +84,7 @@ listen_anew(struct pg_store *s)
         return NULL;
     }
     int64_t top = 0, case_top = 0, audit_top = 0;
-    if (pg_read_top(s, "changes", &top) == 0 &&
+    if (again && pg_read_top(s, "changes", &top) == 0 &&
         pg_read_top(s, "case_changes", &case_top) == 0 &&
         pg_read_top(s, "audit", &audit_top) == 0) {
         char payload[96];
@@ -112,9 +101,12 @@ listener_main(void *arg)
 {
     struct pg_store *s = arg;
     PGconn *c = NULL;
+    int lost = 0; /* a connection was had and lost */
     for (;;) {
-        if (c == NULL)
-            c = listen_anew(s);
+        if (c == NULL) {
+            c = listen_anew(s, lost);
+            lost = c != NULL ? 0 : lost;
+        }
         struct pollfd fds[2] = {
             {.fd = s->listener.wake[0], .events = POLLIN},
             {.fd = c != NULL ? PQsocket(c) : -1, .events = POLLIN},
@@ -131,6 +123,7 @@ listener_main(void *arg)
         if (PQconsumeInput(c) == 0) {
             PQfinish(c);
             c = NULL;
+            lost = 1;
             continue;
         }
         int own = atomic_load(&s->listener.writer_pid);

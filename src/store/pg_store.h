@@ -197,6 +197,11 @@ int pg_submit_record(struct cjx_store *base, const struct cjx_record_write *w,
 int pg_append_audit(struct cjx_store *base, const struct cjx_audit_event *ev,
                     cjx_store_write_done_fn done, void *arg);
 
+/* Raises the record feed's and the audit log's cached heads to top and
+ * audit_top (0: unchanged) and runs their hooks: for this replica's commit
+ * (the writer) or another's (the listener). */
+void pg_run_feed_hooks(struct pg_store *s, int64_t top, int64_t audit_top);
+
 /* Raises a feed's cached head to v, never lowering it. */
 void pg_raise_top(_Atomic int64_t *top, int64_t v);
 

@@ -405,6 +405,9 @@ static int
 commit_batch(struct pg_store *s, struct pg_write *batch, int *began, char *msg,
              size_t msg_len)
 {
+    /* Before anything commits, so that the listener knows this replica's
+     * own announcements when it hears them. */
+    atomic_store(&s->listener.writer_pid, PQbackendPID(s->wconn));
     int err = pg_command(s->wconn, "BEGIN", NULL, "starting transaction", msg,
                          msg_len);
     *began = err == 0;
@@ -428,7 +431,7 @@ commit_batch(struct pg_store *s, struct pg_write *batch, int *began, char *msg,
     }
     if (err == 0)
         err = pg_command(s->wconn, "COMMIT", NULL, "committing", msg, msg_len);
-    atomic_store(&s->listener.writer_pid, PQbackendPID(s->wconn));
+
     if (err != 0)
         PQclear(PQexec(s->wconn, "ROLLBACK"));
     return err;
@@ -460,6 +463,23 @@ checkpoint_alone(struct pg_store *s)
 }
 
 void
+pg_run_feed_hooks(struct pg_store *s, int64_t top, int64_t audit_top)
+{
+    pthread_mutex_lock(&s->hook_mu);
+    if (top > 0) {
+        pg_raise_top(&s->last_seq, top);
+        if (s->hook != NULL)
+            s->hook(s->hook_arg, top);
+    }
+    if (audit_top > 0) {
+        pg_raise_top(&s->last_audit_seq, audit_top);
+        if (s->audit_hook != NULL)
+            s->audit_hook(s->audit_hook_arg, audit_top);
+    }
+    pthread_mutex_unlock(&s->hook_mu);
+}
+
+void
 pg_raise_top(_Atomic int64_t *top, int64_t v)
 {
     int64_t old = atomic_load(top);
@@ -483,18 +503,7 @@ finish_batch(struct pg_store *s, struct pg_write *batch)
         if (pw->kind == PG_WRITE_CASE && pw->record_seq > top)
             top = pw->record_seq;
     }
-    pthread_mutex_lock(&s->hook_mu);
-    if (top > 0) {
-        pg_raise_top(&s->last_seq, top);
-        if (s->hook != NULL)
-            s->hook(s->hook_arg, top);
-    }
-    if (audit_top > 0) {
-        pg_raise_top(&s->last_audit_seq, audit_top);
-        if (s->audit_hook != NULL)
-            s->audit_hook(s->audit_hook_arg, audit_top);
-    }
-    pthread_mutex_unlock(&s->hook_mu);
+    pg_run_feed_hooks(s, top, audit_top);
     int lost = 0;
     while (batch != NULL) {
         struct pg_write *pw = batch;

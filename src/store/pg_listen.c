@@ -100,8 +100,8 @@ static void *
 listener_main(void *arg)
 {
     struct pg_store *s = arg;
-    PGconn *c = NULL;
-    int lost = 0; /* a connection was had and lost */
+    PGconn *c = s->listener.conn; /* listening since the store opened */
+    int lost = 0;                 /* a connection was had and lost */
     for (;;) {
         if (c == NULL) {
             c = listen_anew(s, lost);
@@ -142,10 +142,20 @@ listener_main(void *arg)
 int
 pg_listener_start(struct pg_store *s, struct cjx_errbuf *eb)
 {
-    if (pipe(s->listener.wake) != 0)
+    /* Listening before open returns: a commit made by another replica
+     * once this store is open is heard. */
+    s->listener.conn = listen_anew(s, 0);
+    if (s->listener.conn == NULL)
+        return cjx_errf(eb, CJX_ESTORE,
+                        "cannot listen for other replicas' "
+                        "commits");
+    if (pipe(s->listener.wake) != 0) {
+        PQfinish(s->listener.conn);
         return cjx_errf(eb, CJX_ESTORE, "listener pipe: %s", strerror(errno));
+    }
     int rc = pthread_create(&s->listener.thread, NULL, listener_main, s);
     if (rc != 0) {
+        PQfinish(s->listener.conn);
         close(s->listener.wake[0]);
         close(s->listener.wake[1]);
         s->listener.wake[0] = s->listener.wake[1] = -1;

@@ -119,6 +119,7 @@ struct pg_listener {
     pthread_t thread;
     int running;
     int wake[2];            /* a byte here stops it */
+    PGconn *conn;           /* its first connection, handed to its thread */
     _Atomic int writer_pid; /* the server process of this replica's
                                   writer, whose commits it ignores */
 };

@@ -48,8 +48,10 @@ static void
 write_registry_for(struct net *n, int i)
 {
     struct test_daemon *d = &n->d[i];
-    snprintf(d->registry_file, sizeof(d->registry_file), "%s/agencies.yaml",
-             d->dir);
+    /* Through a buffer of its own: the directory is in the same struct. */
+    char path[sizeof(d->registry_file)];
+    snprintf(path, sizeof(path), "%s/agencies.yaml", d->dir);
+    memcpy(d->registry_file, path, sizeof(path));
     FILE *f = fopen(d->registry_file, "w");
     assert_non_null(f);
     static const char *const roles[] = {"DOJ", "PROSECUTOR", "COURT",

@@ -1,5 +1,8 @@
 /* Benchmark: unary mTLS calls/s of cjxd's GetRecord and durable SubmitRecord
  * against the same server with no-op handlers, measured in the same run.
+ * With --postgres DSN (or under tests/support/with-postgres), durable
+ * submits at 64 in flight also on PostgreSQL: one replica, and two
+ * replicas of one agency on the database, each taking half the load.
  *
  * The server (rpc + services + a SQLite store in a temporary directory) and
  * the load generator share this process and the machine's cores, as they
@@ -11,6 +14,7 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +27,7 @@
 #include "cjx/rpc.h"
 #include "cjx/service.h"
 #include "cjx/store.h"
+#include "cjx/store_pg.h"
 #include "cjx/tls.h"
 #include "cjx/v1/record_service.methods.h"
 
@@ -87,8 +92,10 @@ slurp(const char *name)
     return pem;
 }
 
+/* A server with no-op handlers (noop), or the real ones on a SQLite store
+ * in a temporary directory or, with pg_dsn, on that PostgreSQL database. */
 static void
-server_start(struct bench_server *s, int noop)
+server_start(struct bench_server *s, int noop, const char *pg_dsn)
 {
     struct cjx_errbuf eb;
     snprintf(s->dir, sizeof(s->dir), "/tmp/cjx-bench-XXXXXX");
@@ -96,7 +103,10 @@ server_start(struct bench_server *s, int noop)
         cjx_fatal("bench", "mkdtemp failed");
     char path[512];
     snprintf(path, sizeof(path), "%s/bench.db", s->dir);
-    if (cjx_store_sqlite_open(path, NULL, &s->store, &eb) != 0 ||
+    struct cjx_store_pg_options pg = {.dsn = pg_dsn};
+    if ((pg_dsn != NULL
+             ? cjx_store_pg_open(&pg, &s->store, &eb)
+             : cjx_store_sqlite_open(path, NULL, &s->store, &eb)) != 0 ||
         cjx_service_new(s->store, &s->service) != 0)
         cjx_fatal("bench", "store: %s", eb.msg);
     size_t n = 0;
@@ -422,6 +432,75 @@ cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* One replica's share of a load spread over several. */
+struct share {
+    int port, inflight;
+    double rate;
+};
+
+static void *
+share_main(void *arg)
+{
+    struct share *sh = arg;
+    struct load l;
+    load_open(&l, sh->port, WORK_SUBMIT);
+    run_load(&l, sh->inflight, 0.3);
+    sh->rate = run_load(&l, sh->inflight, seconds);
+    load_close(&l);
+    return NULL;
+}
+
+/* Durable submits/s with 64 in flight spread evenly over n replicas
+ * (their ports), each replica's share on a channel and thread of its
+ * own; the median of the runs. */
+static double
+median_spread_rate(const int *ports, int n)
+{
+    double rates[16];
+    for (int r = 0; r < repeats; r++) {
+        struct share sh[2];
+        pthread_t th[2];
+        for (int i = 0; i < n; i++) {
+            sh[i] = (struct share){.port = ports[i], .inflight = 64 / n};
+            pthread_create(&th[i], NULL, share_main, &sh[i]);
+        }
+        rates[r] = 0;
+        for (int i = 0; i < n; i++) {
+            pthread_join(th[i], NULL);
+            rates[r] += sh[i].rate;
+        }
+    }
+    qsort(rates, (size_t)repeats, sizeof(double), cmp_double);
+    return rates[repeats / 2];
+}
+
+/* Durable submit at 64 in flight with SQLite (already measured), and on
+ * PostgreSQL with one replica and with two on the same database. */
+static void
+compare_backends(const char *dsn, double sqlite_rate)
+{
+    struct bench_server s[2];
+    int ports[2];
+    double pg_rate[2];
+    for (int n = 1; n <= 2; n++) {
+        for (int i = 0; i < n; i++) {
+            server_start(&s[i], 0, dsn);
+            ports[i] = cjx_rpc_server_port(s[i].rpc);
+        }
+        pg_rate[n - 1] = median_spread_rate(ports, n);
+        for (int i = 0; i < n; i++)
+            server_stop(&s[i]);
+    }
+    printf("\ndurable submit calls/s at 64 in flight, median of %d runs\n",
+           repeats);
+    printf("%-28s %10s %7s\n", "store", "calls/s", "ratio");
+    printf("%-28s %10.0f %7.2f\n", "SQLite", sqlite_rate, 1.0);
+    printf("%-28s %10.0f %7.2f\n", "PostgreSQL, one replica", pg_rate[0],
+           pg_rate[0] / sqlite_rate);
+    printf("%-28s %10.0f %7.2f\n", "PostgreSQL, two replicas", pg_rate[1],
+           pg_rate[1] / sqlite_rate);
+}
+
 static double
 median_rate(int port, enum workload work, int inflight)
 {
@@ -441,6 +520,7 @@ int
 main(int argc, char **argv)
 {
     const char *src = getenv("CJX_SOURCE_DIR");
+    const char *pg_dsn = getenv("CJX_TEST_PG_DSN");
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--repeats") == 0 && i + 1 < argc)
             repeats = atoi(argv[++i]);
@@ -448,6 +528,8 @@ main(int argc, char **argv)
             seconds = atof(argv[++i]);
         else if (strcmp(argv[i], "--source") == 0 && i + 1 < argc)
             src = argv[++i];
+        else if (strcmp(argv[i], "--postgres") == 0 && i + 1 < argc)
+            pg_dsn = argv[++i];
     }
     if (repeats < 1 || repeats > 15)
         repeats = 5;
@@ -468,7 +550,7 @@ main(int argc, char **argv)
     double noop_get_r[3], get_r[3], noop_sub_r[3], sub_r[3];
     for (int mode = 0; mode < 2; mode++) {
         struct bench_server s;
-        server_start(&s, mode == 0);
+        server_start(&s, mode == 0, NULL);
         int port = cjx_rpc_server_port(s.rpc);
         if (mode == 0)
             make_canned_record();
@@ -482,9 +564,7 @@ main(int argc, char **argv)
         }
         server_stop(&s);
     }
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", certs);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", certs);
+    double sqlite_submit_64 = sub_r[2];
 
     printf("unary mTLS calls/s, median of %d runs of %.1f s (one channel, "
            "client in the same process)\n",
@@ -497,5 +577,11 @@ main(int argc, char **argv)
                sub_r[i], sub_r[i] / noop_sub_r[i]);
     printf("targets: get >= 0.80 x no-op; durable submit >= 20000/s at 64 in "
            "flight\n");
+    fflush(stdout);
+    if (pg_dsn != NULL)
+        compare_backends(pg_dsn, sqlite_submit_64);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", certs);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", certs);
     return 0;
 }

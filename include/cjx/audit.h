@@ -48,6 +48,9 @@ struct cjx_audit_event {
     int64_t bytes_out;
     int64_t change_seq;     /* change-feed position a write committed */
     int64_t record_version; /* record version a write produced or found */
+    /* The replica that writes the entry: set by a store that several
+     * replicas share (PostgreSQL), NULL from a lone daemon's. */
+    const char *replica;
 };
 
 /* Packs the entry that records ev as entry seq, chained to prev_hash (32
@@ -100,6 +103,12 @@ struct cjx_audit_trust {
     const char *agency_ori;   /* the daemon whose log this is */
 };
 
+/* Replicas a report tells apart; the entries of any more are counted
+ * under the last one's slot, named CJX_AUDIT_OTHER_REPLICAS. */
+#define CJX_AUDIT_MAX_REPLICAS   16
+#define CJX_AUDIT_REPLICA_MAX    63
+#define CJX_AUDIT_OTHER_REPLICAS "(other replicas)"
+
 /* The outcome of a verification. */
 struct cjx_audit_report {
     int ok;
@@ -109,6 +118,13 @@ struct cjx_audit_report {
     int64_t last_checkpoint_seq; /* newest valid checkpoint, 0 if none */
     int64_t first_bad_seq;       /* 0 when ok */
     char reason[320];            /* why first_bad_seq is bad; "" when ok */
+    /* The entries checked, by the replica that wrote them ("" for a lone
+     * daemon and entries that name none), in the order first seen. */
+    struct {
+        char name[CJX_AUDIT_REPLICA_MAX + 1];
+        int64_t entries;
+    } replicas[CJX_AUDIT_MAX_REPLICAS];
+    int n_replicas;
 };
 
 struct cjx_audit_verifier;

@@ -180,6 +180,9 @@ struct cjx_store_conf {
      * starting with %d/ is a systemd credential), "" for none. */
     char *password_file;
     int outbox_lease_seconds; /* PostgreSQL; default 60 */
+    /* PostgreSQL: this replica's name in the audit log, "" for
+     * "hostname:pid". */
+    char *replica;
 };
 
 struct cjx_conf {

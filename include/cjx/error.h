@@ -23,6 +23,7 @@
     XX(ECLOSED, "shutting down")                              \
     XX(ETLS, "certificate or TLS error")                      \
     XX(ERULE, "rejected by a validation rule")                \
+    XX(EUNAVAIL, "database not reachable")                    \
     XX(EINTERNAL, "internal error")
 
 enum cjx_errno {

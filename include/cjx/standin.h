@@ -8,7 +8,9 @@
  * each change that calls for this agency's step, submits that step as the
  * local operator (include/cjx/cases.h), under a message id derived from the
  * case and the step, so that following the feed again (after a restart)
- * repeats nothing.
+ * repeats nothing. Of several replicas of one agency, only the one that
+ * leads (cjx_store_lead()) takes steps; another takes over within a second
+ * of the leader's end.
  *
  *   prosecutor: on a notice, no challenge with DOJ's relief; a challenge
  *               (CRITERIA_NOT_MET) when the determination carries one of

@@ -59,7 +59,10 @@ struct cjx_record_write {
  * write with the same (sender_ori, request_id), and nothing was changed. */
 struct cjx_record_write_result {
     int err;            /* 0, CJX_ECONFLICT (same id, different digest),
-                       CJX_ESTORE, CJX_ECLOSED */
+                       CJX_ESTORE, CJX_ECLOSED, or CJX_EUNAVAIL (a shared
+                       database was not reachable: nothing, or not known
+                       what, was stored; a retry is answered by the
+                       idempotency table) */
     int64_t version;    /* 1 for a new key; +1 per changed rewrite */
     int64_t seq;        /* change-feed position; 0 if unchanged */
     int unchanged;      /* identical record bytes were already stored */
@@ -173,6 +176,7 @@ struct cjx_store_ops {
                              void *arg);
     int (*set_audit_signer)(struct cjx_store *s, const char *key_pem,
                             const char *cert_pem, struct cjx_errbuf *eb);
+    int (*lead)(struct cjx_store *s);
     void (*close)(struct cjx_store *s);
     /* The cases of the relief exchange: include/cjx/store_cases.h. */
     const struct cjx_store_case_ops *cases;
@@ -364,6 +368,21 @@ cjx_store_set_audit_signer(struct cjx_store *s, const char *key_pem,
                            const char *cert_pem, struct cjx_errbuf *eb)
 {
     return s->ops->set_audit_signer(s, key_pem, cert_pem, eb);
+}
+
+/* Whether this daemon does its agency's singleton work now (the stand-in
+ * policies): 1 when it does, 0 when another replica of the agency does or
+ * the database cannot be reached to tell. A backend that serves one daemon
+ * (SQLite) always leads. A shared one (PostgreSQL) holds a session-level
+ * lock of the database on a connection of its own: leadership ends with
+ * that connection (the process killed, the server restarted), and another
+ * replica takes it at its next call. Ask again before each piece of such
+ * work, and keep the work idempotent: a replica whose connection was cut
+ * learns it only at its next call, when another may already lead. */
+static inline int
+cjx_store_lead(struct cjx_store *s)
+{
+    return s->ops->lead(s);
 }
 
 /* Completes every queued write, signs a last checkpoint if entries are

@@ -14,7 +14,14 @@
  *     newest entry of whichever replica wrote last.
  * Reads take no lock. Outbox rows are leased (FOR UPDATE SKIP LOCKED) by
  * cjx_store_outbox_due(), so that a row is sent by one replica at a time
- * and returns to the others when a replica dies holding it. */
+ * and returns to the others when a replica dies holding it.
+ *
+ * Each transaction announces its commit (LISTEN/NOTIFY), and every
+ * replica runs its commit, audit and case hooks for the other replicas'
+ * commits too: on its listener thread, besides its writer thread, so a
+ * hook must be safe to call from either. One replica at a time leads the
+ * agency's singleton work (cjx_store_lead()): the one whose own connection
+ * holds a session-level advisory lock. */
 #ifndef CJX_STORE_PG_H
 #define CJX_STORE_PG_H
 
@@ -35,6 +42,10 @@ struct cjx_store_pg_options {
     /* How long an outbox row handed out by cjx_store_outbox_due() stays
      * with this replica before another may take it; 0 = 60. */
     int outbox_lease_seconds;
+    /* This replica's name in the audit entries it writes (borrowed, at
+     * most CJX_AUDIT_REPLICA_MAX bytes kept), or NULL or "" for
+     * "hostname:pid". */
+    const char *replica;
 };
 
 /* Connects, runs pending schema migrations (refusing a database whose

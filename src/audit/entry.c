@@ -50,7 +50,7 @@ clean_text(const char *s, char *scratch)
     return scratch;
 }
 
-enum { TEXT_FIELDS = 8 };
+enum { TEXT_FIELDS = 9 };
 
 size_t
 cjx_audit_entry_pack(const struct cjx_audit_event *ev, int64_t seq,
@@ -78,6 +78,7 @@ cjx_audit_entry_pack(const struct cjx_audit_event *ev, int64_t seq,
     e.change_seq = ev->change_seq;
     e.record_version = ev->record_version;
     e.request_id = clean_text(ev->request_id, scratch[7]);
+    e.replica = clean_text(ev->replica, scratch[8]);
     size_t n = protobuf_c_message_get_packed_size(&e.base);
     if (n <= cap)
         protobuf_c_message_pack(&e.base, buf);

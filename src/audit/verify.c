@@ -37,6 +37,32 @@ struct cjx_audit_verifier {
     struct signer_cache signer;
 };
 
+/* Counts an entry for the replica that wrote it. Names are few (the
+ * replicas of one agency), so a linear search is enough. */
+static void
+count_replica(struct cjx_audit_report *r, const char *name)
+{
+    char cut[CJX_AUDIT_REPLICA_MAX + 1];
+    snprintf(cut, sizeof(cut), "%s", name);
+    for (int i = 0; i < r->n_replicas; i++)
+        if (strcmp(r->replicas[i].name, cut) == 0) {
+            r->replicas[i].entries++;
+            return;
+        }
+    int slot = r->n_replicas;
+    if (slot == CJX_AUDIT_MAX_REPLICAS) {
+        /* Past the last slot, its entries join those of the others. */
+        slot--;
+        snprintf(r->replicas[slot].name, sizeof(r->replicas[slot].name), "%s",
+                 CJX_AUDIT_OTHER_REPLICAS);
+    } else {
+        r->n_replicas++;
+        snprintf(r->replicas[slot].name, sizeof(r->replicas[slot].name), "%s",
+                 cut);
+    }
+    r->replicas[slot].entries++;
+}
+
 void
 audit_verifier_fail(struct cjx_audit_verifier *v, int64_t seq, const char *fmt,
                     ...)
@@ -187,6 +213,8 @@ cjx_audit_verifier_entry(struct cjx_audit_verifier *v, int64_t seq,
                                 "entry's hash)",
                                 seq, seq - 1);
     }
+    if (!v->bad)
+        count_replica(&v->r, e->replica);
     cjx__v1__audit_entry__free_unpacked(e, NULL);
     if (v->bad)
         return;

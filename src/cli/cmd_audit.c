@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cjx/audit.h"
+#include "cjx/audit_wire.h"
 #include "cjx/clock.h"
 #include "cjx/json.h"
 #include "cjx/tls.h"
@@ -33,19 +34,29 @@ audit_usage(FILE *out)
 
 /* ---- verify --------------------------------------------------------------- */
 
+/* Who wrote the entries, when replicas of the agency wrote them: one line
+ * each. A lone daemon's log (one writer, unnamed) prints nothing more. */
+static void
+print_replicas(const struct cjx_audit_report *r)
+{
+    if (r->n_replicas == 0 ||
+        (r->n_replicas == 1 && r->replicas[0].name[0] == '\0'))
+        return;
+    for (int i = 0; i < r->n_replicas; i++)
+        printf("  replica %s: %" PRId64 " entries\n",
+               r->replicas[i].name[0] != '\0' ? r->replicas[i].name
+                                              : "(unnamed: a lone daemon's or "
+                                                "older entries)",
+               r->replicas[i].entries);
+}
+
 static int
 print_report(struct cli *cli, const struct cjx_audit_report *r)
 {
     if (cli->json) {
-        Cjx__V1__VerifyAuditResponse resp =
-            CJX__V1__VERIFY_AUDIT_RESPONSE__INIT;
-        resp.ok = r->ok;
-        resp.entries_checked = r->entries;
-        resp.checkpoints_checked = r->checkpoints;
-        resp.first_bad_seq = r->first_bad_seq;
-        resp.reason = (char *)r->reason;
-        resp.last_seq = r->last_seq;
-        resp.last_checkpoint_seq = r->last_checkpoint_seq;
+        Cjx__V1__VerifyAuditResponse resp;
+        struct cjx_audit_wire_room room;
+        cjx_audit_report_to_wire(r, &resp, &room);
         cli_print_json_line(stdout, &resp.base);
         return r->ok ? 0 : 1;
     }
@@ -67,6 +78,7 @@ print_report(struct cli *cli, const struct cjx_audit_report *r)
         printf("; no checkpoint yet: nothing is signed\n");
     else
         printf("\n");
+    print_replicas(r);
     return 0;
 }
 
@@ -86,15 +98,8 @@ verify_remote(struct cli *cli)
         return cli_report_status("VerifyAudit", &st);
     Cjx__V1__VerifyAuditResponse *resp =
         (Cjx__V1__VerifyAuditResponse *)resp_msg;
-    struct cjx_audit_report r = {
-        .ok = resp->ok,
-        .entries = resp->entries_checked,
-        .checkpoints = resp->checkpoints_checked,
-        .last_seq = resp->last_seq,
-        .last_checkpoint_seq = resp->last_checkpoint_seq,
-        .first_bad_seq = resp->first_bad_seq,
-    };
-    snprintf(r.reason, sizeof(r.reason), "%s", resp->reason);
+    struct cjx_audit_report r;
+    cjx_audit_report_from_wire(resp, &r);
     protobuf_c_message_free_unpacked(resp_msg, NULL);
     return print_report(cli, &r);
 }

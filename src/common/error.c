@@ -75,6 +75,7 @@ cjx_err_status_code(int err)
         return CJX_STATUS_FAILED_PRECONDITION;
     case CJX_EBUSY:
     case CJX_ECLOSED:
+    case CJX_EUNAVAIL:
         return CJX_STATUS_UNAVAILABLE;
     default:
         return CJX_STATUS_INTERNAL;

@@ -13,6 +13,7 @@ enum {
     S_DSN,
     S_PASSWORD_FILE,
     S_OUTBOX_LEASE,
+    S_REPLICA,
     S_N,
 };
 
@@ -23,7 +24,10 @@ cjx_conf_store_defaults(struct cjx_store_conf *s)
     s->outbox_lease_seconds = 60;
     s->dsn = strdup("");
     s->password_file = strdup("");
-    return s->dsn == NULL || s->password_file == NULL ? CJX_ENOMEM : 0;
+    s->replica = strdup("");
+    return s->dsn == NULL || s->password_file == NULL || s->replica == NULL
+               ? CJX_ENOMEM
+               : 0;
 }
 
 void
@@ -31,7 +35,8 @@ cjx_conf_store_fini(struct cjx_store_conf *s)
 {
     free(s->dsn);
     free(s->password_file);
-    s->dsn = s->password_file = NULL;
+    free(s->replica);
+    s->dsn = s->password_file = s->replica = NULL;
 }
 
 /* Whether a libpq connection string carries a password: a password
@@ -59,6 +64,31 @@ dsn_has_password(const char *dsn)
     return at != NULL && memchr(auth, ':', (size_t)(at - auth)) != NULL;
 }
 
+/* store.replica: a name for the audit log, 1 to 63 letters, digits, '.',
+ * '-', '_' or ':', so that it prints as it is and fits the report. */
+static int
+parse_replica(struct cjx_conf_yaml *y, yaml_node_t *value,
+              struct cjx_store_conf *s, struct cjx_errbuf *eb)
+{
+    char *name = NULL;
+    int rc = cjx_conf_yaml_string(y, value, "store.replica", 0, &name, eb);
+    if (rc != 0)
+        return rc;
+    size_t n = strlen(name);
+    int ok = n >= 1 && n <= 63 &&
+             strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                          "0123456789.-_:") == n;
+    if (!ok) {
+        free(name);
+        return cjx_conf_yaml_errf(y, value, CJX_EPARSE, eb,
+                                  "store.replica: 1 to 63 letters, digits, "
+                                  "'.', '-', '_' or ':'");
+    }
+    free(s->replica);
+    s->replica = name;
+    return 0;
+}
+
 int
 cjx_conf_store_parse(struct cjx_conf_yaml *y, yaml_node_t *node,
                      const char *base_dir, struct cjx_store_conf *s,
@@ -69,6 +99,7 @@ cjx_conf_store_parse(struct cjx_conf_yaml *y, yaml_node_t *node,
         [S_DSN] = {"dsn", 0, NULL, NULL},
         [S_PASSWORD_FILE] = {"password_file", 0, NULL, NULL},
         [S_OUTBOX_LEASE] = {"outbox_lease_seconds", 0, NULL, NULL},
+        [S_REPLICA] = {"replica", 0, NULL, NULL},
     };
     int rc = cjx_conf_store_defaults(s);
     if (rc != 0)
@@ -124,5 +155,7 @@ cjx_conf_store_parse(struct cjx_conf_yaml *y, yaml_node_t *node,
         rc = cjx_conf_yaml_int(y, keys[S_OUTBOX_LEASE].value,
                                "store.outbox_lease_seconds", 5, 3600,
                                &s->outbox_lease_seconds, eb);
+    if (rc == 0 && keys[S_REPLICA].value != NULL)
+        rc = parse_replica(y, keys[S_REPLICA].value, s, eb);
     return rc;
 }

@@ -165,6 +165,7 @@ open_store(const struct cjx_conf *conf, const char *sqlite_path,
         .audit_key_pem = tls->key_pem,
         .audit_cert_pem = tls->cert_pem,
         .outbox_lease_seconds = conf->store.outbox_lease_seconds,
+        .replica = conf->store.replica,
     };
     err = cjx_store_pg_open(&o, out, eb);
     cjx_tls_free_pem(password, password_len);

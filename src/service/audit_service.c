@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cjx/audit.h"
+#include "cjx/audit_wire.h"
 #include "cjx/log.h"
 #include "cjx/tls.h"
 #include "cjx/v1/audit.methods.h"
@@ -319,15 +320,9 @@ verify_main(void *arg)
                      "audit log verification failed at entry "
                      "%" PRId64 ": %s",
                      report.first_bad_seq, report.reason);
-        Cjx__V1__VerifyAuditResponse resp =
-            CJX__V1__VERIFY_AUDIT_RESPONSE__INIT;
-        resp.ok = report.ok;
-        resp.entries_checked = report.entries;
-        resp.checkpoints_checked = report.checkpoints;
-        resp.first_bad_seq = report.first_bad_seq;
-        resp.reason = report.reason;
-        resp.last_seq = report.last_seq;
-        resp.last_checkpoint_seq = report.last_checkpoint_seq;
+        Cjx__V1__VerifyAuditResponse resp;
+        struct cjx_audit_wire_room room;
+        cjx_audit_report_to_wire(&report, &resp, &room);
         c->ops->reply(c, &resp.base);
     }
     cjx_audit_verifier_free(job->verifier);

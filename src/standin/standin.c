@@ -34,6 +34,7 @@ struct cjx_standin {
     uint64_t generation; /* bumped by the case hook */
     int outstanding;     /* steps submitted, not done */
     pthread_t thread;
+    int leading; /* this replica took the agency's steps at the last look */
     int64_t cursor;
     /* What the stand-in did, for the log at stop. */
     int64_t taken, refused;
@@ -392,9 +393,19 @@ standin_main(void *arg)
         pthread_mutex_unlock(&s->mu);
         r.conf = cjx_conf_slot_get(&s->conf);
 
+        /* Of an agency's replicas, one takes the steps. One that comes to
+         * lead follows the feed from its start, as after a restart: what
+         * the replica before it left undone is taken, what it took is
+         * skipped (and would be a replay if it were not). */
+        int leading = cjx_store_lead(s->store) == 1;
+        if (leading && !s->leading)
+            s->cursor = 0;
+        s->leading = leading;
         r.last = s->cursor;
         struct cjx_errbuf eb;
-        int err = cjx_store_read_case_changes(s->store, s->cursor, FEED_BATCH,
+        int err = 0;
+        if (leading)
+            err = cjx_store_read_case_changes(s->store, s->cursor, FEED_BATCH,
                                               feed_visit, &r, &eb);
         cjx_conf_unref(r.conf);
         if (err != 0)
@@ -403,6 +414,8 @@ standin_main(void *arg)
         s->cursor = r.last;
         if (moved && err == 0)
             continue;
+        /* A replica that does not lead asks again within a second, so
+         * that it takes over soon after the leader is gone. */
         pthread_mutex_lock(&s->mu);
         if (!s->stopping && s->generation == seen) {
             struct timespec ts;

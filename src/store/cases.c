@@ -610,7 +610,8 @@ case_done(void *arg, const struct cjx_record_write_result *res)
     struct cjx_case_write_result r;
     memset(&r, 0, sizeof(r));
     r.err = res->err;
-    if (res->err == CJX_ESTORE || res->err == CJX_ECONFLICT)
+    if (res->err == CJX_ESTORE || res->err == CJX_EUNAVAIL ||
+        res->err == CJX_ECONFLICT)
         r.detail = res->detail;
     else if (res->err != 0)
         r.detail = cp->detail;

@@ -152,7 +152,7 @@ pg_reader_acquire(struct pg_store *s, PGconn **out, struct cjx_errbuf *eb)
     char msg[256];
     *out = pg_connect(s->dsn, s->password, msg, sizeof(msg));
     if (*out == NULL)
-        return cjx_errf(eb, CJX_ESTORE, "%s", msg);
+        return cjx_errf(eb, CJX_EUNAVAIL, "%s", msg);
     return 0;
 }
 

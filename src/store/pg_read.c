@@ -31,9 +31,10 @@ query(struct pg_store *s, const char *sql, const struct pg_params *p,
             return NULL;
         r = pg_exec(c, sql, p, what, msg, sizeof(msg));
     }
+    int gone = r == NULL && PQstatus(c) != CONNECTION_OK;
     pg_reader_release(s, c);
     if (r == NULL)
-        *err = cjx_errf(eb, CJX_ESTORE, "%s", msg);
+        *err = cjx_errf(eb, gone ? CJX_EUNAVAIL : CJX_ESTORE, "%s", msg);
     return r;
 }
 
@@ -361,7 +362,8 @@ pg_list_cases(struct cjx_store *base, const struct cjx_case_filter *f,
                         "list_cases: needs a visitor, a position >= 0 and a "
                         "limit > 0");
     /* Unset conditions are true for every row, so that one statement
-     * serves every filter. */
+     * serves every filter. $6 is cast: compared with the literal 0 alone
+     * it would be taken for an int4, and a time in microseconds is not. */
     struct pg_params p = {0};
     pg_int(&p, after_id);
     pg_int(&p, limit);
@@ -376,7 +378,8 @@ pg_list_cases(struct cjx_store *base, const struct cjx_case_filter *f,
               " ON v.seq = c.seq WHERE c.id > $1"
               " AND ($3 = '' OR c.county = $3) AND ($4 = '' OR c.cii = $4)"
               " AND ($5 = 0 OR c.state = $5)"
-              " AND ($6 <= 0 OR c.due_us < $6) ORDER BY c.id LIMIT $2",
+              " AND ($6::int8 <= 0 OR c.due_us < $6::int8)"
+              " ORDER BY c.id LIMIT $2",
               &p, "list_cases", &err, eb);
     if (r == NULL)
         return err;

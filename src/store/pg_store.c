@@ -1,7 +1,9 @@
 /* The PostgreSQL store backend: open, close, the ops table and the hooks. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -84,6 +86,7 @@ static void
 store_free(struct pg_store *s)
 {
     pg_readers_free(s);
+    pg_leader_fini(s);
     PQfinish(s->wconn);
     cjx_audit_signer_free(s->signer);
     if (s->password != NULL) {
@@ -104,6 +107,7 @@ static void
 pg_close(struct cjx_store *base)
 {
     struct pg_store *s = (struct pg_store *)base;
+    pg_listener_stop(s);
     pg_writer_stop(s);
     store_free(s);
 }
@@ -125,6 +129,7 @@ static const struct cjx_store_ops pg_ops = {
     .set_stats_hook = pg_set_stats_hook,
     .set_outcome_hook = pg_set_outcome_hook,
     .set_audit_signer = pg_set_audit_signer,
+    .lead = pg_lead,
     .close = pg_close,
     .cases = &cjx_store_pg_case_ops,
 };
@@ -147,6 +152,7 @@ init_locks(struct pg_store *s)
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->signer_mu, NULL);
     pthread_mutex_init(&s->readers.mu, NULL);
+    pthread_mutex_init(&s->leader.mu, NULL);
     cjx_store_case_hooks_init(&s->case_hooks);
 }
 
@@ -170,6 +176,23 @@ read_heads(struct pg_store *s, struct cjx_errbuf *eb)
     if (err != 0)
         return cjx_errf(eb, CJX_ESTORE, "reading the feeds' heads failed");
     return 0;
+}
+
+/* The name of this replica in its audit entries: the configured one, or
+ * the host's name and the process id, which tell the replicas of one
+ * agency apart and lead to the journal of the process that wrote. */
+static void
+name_replica(char *out, size_t len, const char *configured)
+{
+    if (configured != NULL && configured[0] != '\0') {
+        snprintf(out, len, "%s", configured);
+        return;
+    }
+    char host[256];
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
+    snprintf(out, len, "%.40s:%ld", host, (long)getpid());
 }
 
 int
@@ -197,6 +220,7 @@ cjx_store_pg_open(const struct cjx_store_pg_options *o, struct cjx_store **out,
     s->checkpoint_entries = or_default(o->audit_checkpoint_entries, 1000);
     s->checkpoint_seconds = or_default(o->audit_checkpoint_seconds, 60);
     s->lease_us = (int64_t)or_default(o->outbox_lease_seconds, 60) * 1000000;
+    name_replica(s->replica, sizeof(s->replica), o->replica);
     int err = 0;
     if (s->dsn == NULL || (o->password != NULL && s->password == NULL))
         err = cjx_errf(eb, CJX_ENOMEM, "out of memory");
@@ -213,6 +237,8 @@ cjx_store_pg_open(const struct cjx_store_pg_options *o, struct cjx_store **out,
         err = read_heads(s, eb);
     if (err == 0)
         err = pg_writer_start(s, eb);
+    if (err == 0 && (err = pg_listener_start(s, eb)) != 0)
+        pg_writer_stop(s);
     if (err != 0) {
         store_free(s);
         return err;

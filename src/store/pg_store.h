@@ -110,6 +110,24 @@ struct pg_conn_pool {
     struct pg_idle *idle;
 };
 
+/* The agency's leadership (pg_leader.c): a session-level advisory lock held
+ * on a connection of its own, so that it ends with that connection. */
+struct pg_leader {
+    pthread_mutex_t mu;
+    PGconn *conn;
+    int leading;
+};
+
+/* The listener of the other replicas' commits (pg_listen.c). */
+struct pg_listener {
+    pthread_t thread;
+    int running;
+    int wake[2];            /* a byte here stops it */
+    PGconn *conn;           /* its first connection, handed to its thread */
+    _Atomic int writer_pid; /* the server process of this replica's
+                                  writer, whose commits it ignores */
+};
+
 struct pg_store {
     struct cjx_store base; /* first */
     char *dsn;
@@ -118,6 +136,7 @@ struct pg_store {
     int checkpoint_entries;
     int checkpoint_seconds;
     int64_t lease_us;
+    char replica[CJX_AUDIT_REPLICA_MAX + 1]; /* names its audit entries */
 
     PGconn *wconn; /* the writer thread's */
     pthread_t writer;
@@ -148,6 +167,8 @@ struct pg_store {
     _Atomic int64_t last_seq, last_audit_seq, last_case_seq;
 
     struct pg_conn_pool readers;
+    struct pg_leader leader;
+    struct pg_listener listener;
 };
 
 /* Reads: a pooled connection for the calling thread. */
@@ -155,6 +176,22 @@ int pg_reader_acquire(struct pg_store *s, PGconn **out, struct cjx_errbuf *eb);
 void pg_reader_release(struct pg_store *s, PGconn *c);
 /* Closes every idle read connection. */
 void pg_readers_free(struct pg_store *s);
+
+/* The lead op (pg_leader.c), and the release of its connection at close. */
+int pg_lead(struct cjx_store *base);
+void pg_leader_fini(struct pg_store *s);
+
+/* Announcing a commit to the other replicas, and hearing theirs
+ * (pg_listen.c): the payload of a batch (its feeds' newest positions,
+ * audit_top the newest audit entry, and the outbox rows it added), sent
+ * inside its transaction; the listener thread, started once the store is
+ * open and stopped before it closes. */
+void pg_notify_payload(const struct pg_write *batch, int64_t audit_top,
+                       char *buf, size_t len);
+int pg_notify_commit(struct pg_store *s, const char *payload, char *msg,
+                     size_t msg_len);
+int pg_listener_start(struct pg_store *s, struct cjx_errbuf *eb);
+void pg_listener_stop(struct pg_store *s);
 
 /* The writer (pg_writer.c). */
 int pg_writer_start(struct pg_store *s, struct cjx_errbuf *eb);
@@ -164,6 +201,11 @@ int pg_submit_record(struct cjx_store *base, const struct cjx_record_write *w,
                      cjx_store_write_done_fn done, void *arg);
 int pg_append_audit(struct cjx_store *base, const struct cjx_audit_event *ev,
                     cjx_store_write_done_fn done, void *arg);
+
+/* Raises the record feed's and the audit log's cached heads to top and
+ * audit_top (0: unchanged) and runs their hooks: for this replica's commit
+ * (the writer) or another's (the listener). */
+void pg_run_feed_hooks(struct pg_store *s, int64_t top, int64_t audit_top);
 
 /* Raises a feed's cached head to v, never lowering it. */
 void pg_raise_top(_Atomic int64_t *top, int64_t v);

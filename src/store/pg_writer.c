@@ -256,6 +256,10 @@ append_entry(struct pg_store *s, const struct cjx_audit_event *ev,
     struct pg_audit_chain *c = &s->chain;
     int64_t seq = c->seq + 1;
     int64_t now = cjx_clock_now_us();
+    /* Several replicas write one chain: each entry says which. */
+    struct cjx_audit_event named = *ev;
+    named.replica = s->replica;
+    ev = &named;
     size_t n =
         cjx_audit_entry_pack(ev, seq, c->hash, now, s->abuf, s->abuf_cap);
     if (n > s->abuf_cap) {
@@ -347,14 +351,14 @@ checkpoint_due(struct pg_store *s, int by_time)
 /* ---- one batch, one transaction -------------------------------------- */
 
 static void
-fail_write(struct pg_write *pw, const char *why)
+fail_write(struct pg_write *pw, int err, const char *why)
 {
     memset(&pw->res, 0, sizeof(pw->res));
     free(pw->snapshot);
     pw->snapshot = NULL;
     pw->outbox_added = 0;
     pw->record_version = pw->record_seq = 0;
-    pw->res.err = CJX_ESTORE;
+    pw->res.err = err;
     snprintf(pw->detail, sizeof(pw->detail), "%s", why);
 }
 
@@ -392,7 +396,7 @@ apply_in_savepoint(struct pg_store *s, struct pg_write *pw, char *msg,
     if (err == 0)
         return pg_command(s->wconn, "RELEASE w", NULL, "release", msg, msg_len);
     s->chain = before;
-    fail_write(pw, msg);
+    fail_write(pw, CJX_ESTORE, msg);
     return pg_command(s->wconn, "ROLLBACK TO w", NULL, "undoing a write", msg,
                       msg_len);
 }
@@ -401,6 +405,9 @@ static int
 commit_batch(struct pg_store *s, struct pg_write *batch, int *began, char *msg,
              size_t msg_len)
 {
+    /* Before anything commits, so that the listener knows this replica's
+     * own announcements when it hears them. */
+    atomic_store(&s->listener.writer_pid, PQbackendPID(s->wconn));
     int err = pg_command(s->wconn, "BEGIN", NULL, "starting transaction", msg,
                          msg_len);
     *began = err == 0;
@@ -416,8 +423,15 @@ commit_batch(struct pg_store *s, struct pg_write *batch, int *began, char *msg,
     }
     if (err == 0 && checkpoint_due(s, 1))
         err = write_checkpoint(s, msg, msg_len);
+    if (err == 0) {
+        /* Heard by the other replicas once, and only if, this commits. */
+        char payload[128];
+        pg_notify_payload(batch, s->chain.seq, payload, sizeof(payload));
+        err = pg_notify_commit(s, payload, msg, msg_len);
+    }
     if (err == 0)
         err = pg_command(s->wconn, "COMMIT", NULL, "committing", msg, msg_len);
+
     if (err != 0)
         PQclear(PQexec(s->wconn, "ROLLBACK"));
     return err;
@@ -449,6 +463,23 @@ checkpoint_alone(struct pg_store *s)
 }
 
 void
+pg_run_feed_hooks(struct pg_store *s, int64_t top, int64_t audit_top)
+{
+    pthread_mutex_lock(&s->hook_mu);
+    if (top > 0) {
+        pg_raise_top(&s->last_seq, top);
+        if (s->hook != NULL)
+            s->hook(s->hook_arg, top);
+    }
+    if (audit_top > 0) {
+        pg_raise_top(&s->last_audit_seq, audit_top);
+        if (s->audit_hook != NULL)
+            s->audit_hook(s->audit_hook_arg, audit_top);
+    }
+    pthread_mutex_unlock(&s->hook_mu);
+}
+
+void
 pg_raise_top(_Atomic int64_t *top, int64_t v)
 {
     int64_t old = atomic_load(top);
@@ -472,23 +503,12 @@ finish_batch(struct pg_store *s, struct pg_write *batch)
         if (pw->kind == PG_WRITE_CASE && pw->record_seq > top)
             top = pw->record_seq;
     }
-    pthread_mutex_lock(&s->hook_mu);
-    if (top > 0) {
-        pg_raise_top(&s->last_seq, top);
-        if (s->hook != NULL)
-            s->hook(s->hook_arg, top);
-    }
-    if (audit_top > 0) {
-        pg_raise_top(&s->last_audit_seq, audit_top);
-        if (s->audit_hook != NULL)
-            s->audit_hook(s->audit_hook_arg, audit_top);
-    }
-    pthread_mutex_unlock(&s->hook_mu);
+    pg_run_feed_hooks(s, top, audit_top);
     int lost = 0;
     while (batch != NULL) {
         struct pg_write *pw = batch;
         batch = pw->next;
-        if (pw->res.err == CJX_ESTORE)
+        if (pw->res.err == CJX_ESTORE || pw->res.err == CJX_EUNAVAIL)
             pw->res.detail = pw->detail;
         else if (pw->res.err == CJX_ECONFLICT)
             pw->res.detail = cjx_store_conflict_detail;
@@ -540,9 +560,14 @@ run_batch(struct pg_store *s, struct pg_write *batch)
         PQreset(s->wconn);
         err = commit_batch(s, batch, &began, msg, sizeof(msg));
     }
+    /* A batch that failed because the server is gone is answered
+     * UNAVAILABLE: the sender retries (here or at another replica) and
+     * the idempotency table or the inbox answers a retry of what did
+     * commit. */
+    int gone = err != 0 && PQstatus(s->wconn) != CONNECTION_OK;
     if (err != 0)
         for (struct pg_write *pw = batch; pw != NULL; pw = pw->next)
-            fail_write(pw, msg);
+            fail_write(pw, gone ? CJX_EUNAVAIL : CJX_ESTORE, msg);
     report_outcome(s, batch, err == 0, msg,
                    cjx_clock_monotonic_us() - began_us);
     finish_batch(s, batch);

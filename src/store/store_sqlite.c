@@ -75,6 +75,15 @@ sqlite_set_audit_signer(struct cjx_store *base, const char *key_pem,
     return err;
 }
 
+/* One daemon owns a SQLite database (its file is locked for writing): it
+ * is always its agency's only replica, and so leads. */
+static int
+sqlite_lead(struct cjx_store *base)
+{
+    (void)base;
+    return 1;
+}
+
 /* Frees everything open() may have built; the writer thread is not running. */
 static void
 store_free(struct sqlite_store *s)
@@ -118,6 +127,7 @@ static const struct cjx_store_ops sqlite_ops = {
     .set_audit_hook = sqlite_set_audit_hook,
     .set_outcome_hook = sqlite_set_outcome_hook,
     .set_audit_signer = sqlite_set_audit_signer,
+    .lead = sqlite_lead,
     .close = sqlite_close,
     .cases = &cjx_store_sqlite_case_ops,
 };

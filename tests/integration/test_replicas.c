@@ -18,7 +18,7 @@
 #define DOJ_ORI "CA0000001"
 
 static struct test_daemon replica[2];
-static char store_yaml[1024];
+static char store_yaml[2][1024];
 
 static int
 start_replicas(void **state)
@@ -29,10 +29,12 @@ start_replicas(void **state)
         fprintf(stderr, "run under tests/support/with-postgres\n");
         return -1;
     }
-    snprintf(store_yaml, sizeof(store_yaml),
-             "store:\n  backend: postgresql\n  dsn: \"%s\"\n", dsn);
     for (int i = 0; i < 2; i++) {
-        replica[i].extra_yaml = store_yaml;
+        snprintf(store_yaml[i], sizeof(store_yaml[i]),
+                 "store:\n  backend: postgresql\n  dsn: \"%s\"\n"
+                 "  replica: doj-%c\n",
+                 dsn, 'a' + i);
+        replica[i].extra_yaml = store_yaml[i];
         harness_daemon_init(&replica[i], "doj", DOJ_ORI);
         if (harness_daemon_start(&replica[i]) != 0)
             return -1;
@@ -140,6 +142,17 @@ test_replicas__audit_log__one_verified_chain_from_either(void **state)
         if (sscanf(out, "audit log OK: %d entries", &entries) != 1)
             fail_msg("replica %d: %s", i, out);
         assert_true(entries >= 6);
+        /* ... and says which replica wrote what. */
+        for (int k = 0; k < 2; k++) {
+            char name[32];
+            int n = 0;
+            snprintf(name, sizeof(name), "  replica doj-%c: ", 'a' + k);
+            const char *line = strstr(out, name);
+            if (line == NULL || sscanf(line + strlen(name), "%d", &n) != 1 ||
+                n < 3)
+                fail_msg("replica %d does not report doj-%c's entries: %s", i,
+                         'a' + k, out);
+        }
     }
 }
 

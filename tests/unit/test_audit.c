@@ -176,9 +176,11 @@ event_for(struct cjx_audit_event *ev, int i, char *cii, size_t cii_len)
 }
 
 /* A valid log of n entries with a checkpoint every `interval`, signed by
- * signer; the last entry always gets one. */
+ * signer; the last entry always gets one. With names, entry i names the
+ * replica names[i % n_names] (NULL: none, as before replicas were named). */
 static void
-build_log(struct log *l, struct cjx_audit_signer *signer, int n, int interval)
+build_named_log(struct log *l, struct cjx_audit_signer *signer, int n,
+                int interval, const char *const *names, int n_names)
 {
     memset(l, 0, sizeof(*l));
     uint8_t prev[CJX_AUDIT_HASH_LEN] = {0};
@@ -186,11 +188,19 @@ build_log(struct log *l, struct cjx_audit_signer *signer, int n, int interval)
         struct cjx_audit_event ev;
         char cii[16];
         event_for(&ev, i, cii, sizeof(cii));
+        if (names != NULL)
+            ev.replica = names[i % n_names];
         add_entry(l, &ev, i, prev);
         memcpy(prev, l->item[l->n - 1].hash, CJX_AUDIT_HASH_LEN);
         if (i % interval == 0 || i == n)
             add_checkpoint(l, signer, i, prev, interval);
     }
+}
+
+static void
+build_log(struct log *l, struct cjx_audit_signer *signer, int n, int interval)
+{
+    build_named_log(l, signer, n, interval, NULL, 0);
 }
 
 static void
@@ -328,6 +338,71 @@ test_audit__empty_log__verifies(void **state)
     assert_true(r.ok);
     assert_int_equal(r.entries, 0);
     assert_int_equal(r.last_seq, 0);
+}
+
+static void
+test_audit__entries_of_several_replicas__counted_per_replica(void **state)
+{
+    (void)state;
+    static const char *const names[] = {NULL, "doj-a", "doj-b"};
+    struct log l;
+    build_named_log(&l, doj_signer, 9, 9, names, 3);
+    struct cjx_audit_report r = verify(&l);
+    if (!r.ok)
+        fail_msg("%s", r.reason);
+    /* In the order first seen: entry 1 is doj-a's, 2 doj-b's, 3 unnamed. */
+    assert_int_equal(r.n_replicas, 3);
+    assert_string_equal(r.replicas[0].name, "doj-a");
+    assert_string_equal(r.replicas[1].name, "doj-b");
+    assert_string_equal(r.replicas[2].name, "");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(r.replicas[i].entries, 3);
+    free_log(&l);
+}
+
+static void
+test_audit__unnamed_entry__packs_as_before_replicas_were_named(void **state)
+{
+    (void)state;
+    /* An entry with no replica leaves the field out, so the bytes (and
+     * hash) of entries written before it existed are what a writer makes
+     * today without a name: old logs verify unchanged. */
+    struct cjx_audit_event ev;
+    char cii[16];
+    event_for(&ev, 5, cii, sizeof(cii));
+    uint8_t prev[CJX_AUDIT_HASH_LEN] = {0}, unnamed[1024], named[1024];
+    size_t n = cjx_audit_entry_pack(&ev, 5, prev, 1, unnamed, sizeof(unnamed));
+    ev.replica = "doj-a";
+    size_t m = cjx_audit_entry_pack(&ev, 5, prev, 1, named, sizeof(named));
+    /* Field 19, length-delimited: tag bytes 0x9a 0x01, then the length. */
+    assert_int_equal(m, n + 3 + strlen("doj-a"));
+    assert_memory_equal(named, unnamed, n);
+    assert_memory_equal(named + n,
+                        "\x9a\x01\x05"
+                        "doj-a",
+                        8);
+}
+
+static void
+test_audit__more_replicas_than_a_report_holds__rest_counted_together(
+    void **state)
+{
+    (void)state;
+    static const char *const names[] = {
+        "r00", "r01", "r02", "r03", "r04", "r05", "r06", "r07", "r08", "r09",
+        "r10", "r11", "r12", "r13", "r14", "r15", "r16", "r17", "r18", "r19"};
+    struct log l;
+    build_named_log(&l, doj_signer, 40, 40, names, 20);
+    struct cjx_audit_report r = verify(&l);
+    assert_true(r.ok);
+    assert_int_equal(r.n_replicas, CJX_AUDIT_MAX_REPLICAS);
+    assert_string_equal(r.replicas[CJX_AUDIT_MAX_REPLICAS - 1].name,
+                        CJX_AUDIT_OTHER_REPLICAS);
+    int64_t total = 0;
+    for (int i = 0; i < r.n_replicas; i++)
+        total += r.replicas[i].entries;
+    assert_int_equal(total, 40);
+    free_log(&l);
 }
 
 static void
@@ -931,6 +1006,12 @@ main(void)
         cmocka_unit_test(
             test_audit__valid_chain__verifies_with_every_checkpoint),
         cmocka_unit_test(test_audit__empty_log__verifies),
+        cmocka_unit_test(
+            test_audit__entries_of_several_replicas__counted_per_replica),
+        cmocka_unit_test(
+            test_audit__unnamed_entry__packs_as_before_replicas_were_named),
+        cmocka_unit_test(
+            test_audit__more_replicas_than_a_report_holds__rest_counted_together),
         cmocka_unit_test(
             test_audit__entry__packs_every_field_and_chains_to_prev),
         cmocka_unit_test(test_audit__event_time__used_when_given),

@@ -407,6 +407,7 @@ test_conf__store_postgresql__dsn_and_password_file_read(void **state)
     data_path(want, sizeof(want), "secrets/pg.pass");
     assert_string_equal(c->store.password_file, want);
     assert_int_equal(c->store.outbox_lease_seconds, 30);
+    assert_string_equal(c->store.replica, "doj-a");
     cjx_conf_unref(c);
 }
 

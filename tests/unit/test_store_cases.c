@@ -420,7 +420,9 @@ test_store_cases__list__filters_and_pages(void **state)
         struct fake k = notice("x");
         k.county = i % 2 ? "San Francisco" : "Alameda";
         k.state = i <= 2 ? 2 : 3;
-        k.due_us = i * 100;
+        /* Deadlines as the daemon stores them: microseconds since 1970,
+         * beyond what a 32-bit integer holds. */
+        k.due_us = INT64_C(1700000000000000) + i * 100;
         char id[16];
         snprintf(id, sizeof(id), "m-%d", i);
         write_case(f->s, "CA0000001", id, i, i, &k, NULL);
@@ -434,7 +436,8 @@ test_store_cases__list__filters_and_pages(void **state)
     cjx_store_list_cases(f->s, &st, 0, 10, collect, &s, NULL, NULL);
     assert_int_equal(s.n, 2);
     memset(&s, 0, sizeof(s));
-    struct cjx_case_filter due = {.due_before_us = 250};
+    struct cjx_case_filter due = {.due_before_us =
+                                      INT64_C(1700000000000000) + 250};
     cjx_store_list_cases(f->s, &due, 0, 10, collect, &s, NULL, NULL);
     assert_int_equal(s.n, 2);
     /* Pages by position: two, two, one. */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -72,6 +73,7 @@ struct waiter {
     pthread_cond_t cv;
     int done, failed;
     int replayed, applied;
+    int last_err; /* of the last failed write */
 };
 
 static void
@@ -99,6 +101,8 @@ count_result(struct waiter *w, int err, int replayed)
     pthread_mutex_lock(&w->mu);
     w->done++;
     w->failed += err != 0;
+    if (err != 0)
+        w->last_err = err;
     w->replayed += err == 0 && replayed;
     w->applied += err == 0 && !replayed;
     pthread_cond_broadcast(&w->cv);
@@ -532,6 +536,103 @@ test_store_replicas__two_senders_at_once__each_row_sent_once(void **state)
                      0);
 }
 
+/* ---- leadership ------------------------------------------------------- */
+
+/* Ends the session that holds the leadership lock, as a replica's death
+ * or a cut connection would, and waits until it is gone. */
+static void
+end_leader_session(void)
+{
+    test_backend_pg_exec("SELECT pg_terminate_backend(pid, 10000) "
+                         "FROM pg_locks WHERE locktype = 'advisory' "
+                         "AND objid = 7236003 AND granted");
+}
+
+static void
+test_store_replicas__leadership__one_at_a_time_taken_over_when_session_ends(
+    void **state)
+{
+    struct replicas *r = *state;
+    assert_int_equal(cjx_store_lead(r->a), 1);
+    assert_int_equal(cjx_store_lead(r->b), 0);
+    /* Asking again keeps it where it is. */
+    assert_int_equal(cjx_store_lead(r->a), 1);
+    assert_int_equal(cjx_store_lead(r->b), 0);
+
+    end_leader_session();
+    assert_int_equal(cjx_store_lead(r->b), 1);
+    /* The old leader learns at its next call that it lost. */
+    assert_int_equal(cjx_store_lead(r->a), 0);
+
+    /* A replica that closes hands leadership on at once. */
+    cjx_store_close(r->b);
+    r->b = NULL;
+    assert_int_equal(cjx_store_lead(r->a), 1);
+}
+
+/* ---- wake-ups across replicas ----------------------------------------- */
+
+/* What one replica's commit hook has heard. */
+struct heard {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int64_t last_seq;
+};
+
+static void
+on_heard(void *arg, int64_t last_seq)
+{
+    struct heard *h = arg;
+    pthread_mutex_lock(&h->mu);
+    if (last_seq > h->last_seq)
+        h->last_seq = last_seq;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* Waits for the hook to report seq; 0 when it did, -1 when nothing came
+ * within the bound (a failure guard, not the synchronisation). */
+static int
+wait_heard(struct heard *h, int64_t seq)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    int rc = 0;
+    pthread_mutex_lock(&h->mu);
+    while (h->last_seq < seq && rc == 0)
+        rc = pthread_cond_timedwait(&h->cv, &h->mu, &until);
+    int got = h->last_seq >= seq;
+    pthread_mutex_unlock(&h->mu);
+    return got ? 0 : -1;
+}
+
+static void
+test_store_replicas__commit_on_one__wakes_the_others_hook(void **state)
+{
+    struct replicas *r = *state;
+    struct heard h = {.last_seq = 0};
+    pthread_mutex_init(&h.mu, NULL);
+    pthread_cond_init(&h.cv, NULL);
+    cjx_store_set_commit_hook(r->b, on_heard, &h);
+    /* Nothing is written on b: only a's commits can wake its hook. */
+    for (int i = 1; i <= 3; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "woken-%d", i);
+        struct waiter w;
+        waiter_init(&w);
+        submit_record(r->a, "CA0010000", id, id, &w);
+        waiter_wait(&w, 1);
+        assert_int_equal(w.applied, 1);
+        if (wait_heard(&h, i) != 0)
+            fail_msg("replica b did not hear of a's commit %d", i);
+    }
+    assert_int_equal(cjx_store_last_seq(r->b), 3);
+    cjx_store_set_commit_hook(r->b, NULL, NULL);
+    pthread_cond_destroy(&h.cv);
+    pthread_mutex_destroy(&h.mu);
+}
+
 /* ---- the database restarted --------------------------------------------- */
 
 static void
@@ -572,13 +673,15 @@ test_store_replicas__database_restarted__refused_while_down_none_lost(
     assert_int_equal(w.applied, 20);
 
     server("stop");
-    /* A write is answered, with a store failure, not held; a read too. */
+    /* A write is answered, not held, as not reachable (UNAVAILABLE to a
+     * caller, who retries); a read too. */
     waiter_init(&w);
     submit_record(r->a, "CA0010000", "while-down", "while-down", &w);
     waiter_wait(&w, 1);
     assert_int_equal(w.failed, 1);
+    assert_int_equal(w.last_err, CJX_EUNAVAIL);
     int64_t version = 0;
-    assert_int_equal(get_version(r->b, "before-0", &version), CJX_ESTORE);
+    assert_int_equal(get_version(r->b, "before-0", &version), CJX_EUNAVAIL);
     server("start");
 
     /* Both replicas connect again by themselves; every acknowledged write
@@ -612,6 +715,8 @@ main(void)
         T(test_store_replicas__rows_a_full_batch_refused__go_to_the_other_at_once),
         T(test_store_replicas__two_senders_at_once__each_row_sent_once),
         T(test_store_replicas__database_restarted__refused_while_down_none_lost),
+        T(test_store_replicas__leadership__one_at_a_time_taken_over_when_session_ends),
+        T(test_store_replicas__commit_on_one__wakes_the_others_hook),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

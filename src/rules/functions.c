@@ -90,6 +90,26 @@ rules_parse_date(const char *s, size_t len, int64_t *packed)
     return 0;
 }
 
+/* Adds days that keep the date in its month without the day counts:
+ * sentence ends add no days or a few. A day count is linear in the day of
+ * the month, so for a month 1..12 of a year 1..9999 and a resulting day
+ * 1..28 (in every month) the result is that day, as the conversion both
+ * ways would give. Returns 1 with the date in *out, else 0. */
+static int
+add_days_in_month(int64_t date, int64_t days, int64_t *out)
+{
+    int64_t y;
+    unsigned m, d;
+    if (date < 0)
+        return 0;
+    rules_date_unpack(date, &y, &m, &d);
+    int64_t nd = (int64_t)d + days;
+    if (y < 1 || y > 9999 || m < 1 || m > 12 || nd < 1 || nd > 28)
+        return 0;
+    *out = rules_date_pack(y, m, (unsigned)nd);
+    return 1;
+}
+
 /* Adds months, keeping the day unless the target month is shorter, in
  * which case the last day of that month is used (31 Jan + 1 month =
  * 28/29 Feb). */
@@ -589,6 +609,8 @@ rules_fn_call(struct eval_ctx *ex, const struct node *n)
         int64_t r;
         if (b.u.i > 4000000 || b.u.i < -4000000)
             return rules_err(n, E_DATE_RANGE);
+        if (add_days_in_month(a.u.i, b.u.i, &r))
+            return mkdate(r);
         r = date_to_days(a.u.i) + b.u.i;
         if (r < rules_days_from_civil(1, 1, 1) ||
             r > rules_days_from_civil(9999, 12, 31))

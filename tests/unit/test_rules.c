@@ -225,6 +225,15 @@ test_rules__date_functions(void **state)
     EXPECT("age_at(date('2000-02-29'), date('2021-03-01'))", "", "21");
     EXPECT("age_at(date('2000-02-29'), date('2004-02-29'))", "", "4");
     EXPECT("add_days(date('2016-11-08'), 1)", "", "date(\"2016-11-09\")");
+    /* Within a month and across its end, in both directions. */
+    EXPECT("add_days(date('2016-11-08'), 0)", "", "date(\"2016-11-08\")");
+    EXPECT("add_days(date('2016-02-27'), 1)", "", "date(\"2016-02-28\")");
+    EXPECT("add_days(date('2016-02-28'), 1)", "", "date(\"2016-02-29\")");
+    EXPECT("add_days(date('2017-02-28'), 1)", "", "date(\"2017-03-01\")");
+    EXPECT("add_days(date('2016-03-01'), -1)", "", "date(\"2016-02-29\")");
+    EXPECT("add_days(date('2016-03-28'), -27)", "", "date(\"2016-03-01\")");
+    EXPECT("add_days(date('2016-12-31'), 1)", "", "date(\"2017-01-01\")");
+    EXPECT("add_days(date('0001-01-01'), -1)", "", "error: date out of range");
     EXPECT("add_months(date('2016-01-31'), 1)", "", "date(\"2016-02-29\")");
     EXPECT("add_months(date('2016-11-30'), 3)", "", "date(\"2017-02-28\")");
     EXPECT("add_months(date('2016-03-31'), -1)", "", "date(\"2016-02-29\")");

@@ -107,12 +107,14 @@ enum cjx_record_filter {
 };
 
 /* Called on the completion thread after each commit that advanced the
- * change feed, with the newest sequence number. Must not block. */
+ * change feed, with the newest sequence number; with PostgreSQL also on the
+ * listener thread when another replica of the agency committed. Must not
+ * block, and must take its own locks (two threads may call it). */
 typedef void (*cjx_store_commit_fn)(void *arg, int64_t last_seq);
 
 /* Called on the completion thread after each transaction of writes, before
- * the completions of its writes run: committed is 1 when it committed, 0 when it failed (disk
- * full, the database locked or gone), with the store's detail (valid
+ * the completions of its writes run: committed is 1 when it committed, 0
+ * when it failed (disk full, the database locked or gone), with the store's detail (valid
  * during the call only). Tells whether the store can commit at all, which
  * no single write's answer does. Must not block. */
 typedef void (*cjx_store_outcome_fn)(void *arg, int committed,

@@ -18,19 +18,39 @@
 
 #include "cjx/store.h"
 
+/* The conviction record under a case's key in this store's record table
+ * (the agency's criminal history or record of judgment), which a step may
+ * rewrite. */
+struct cjx_case_record {
+    const void *body; /* packed cjx.v1.ConvictionRecord; NULL for none */
+    size_t len;
+    int64_t version; /* 0 when there is none */
+};
+
 /* The stored case a write applies to, as the apply function sees it. */
 struct cjx_case_current {
     const void *body; /* packed cjx.v1.Case; NULL when no case has the key */
     size_t body_len;
     int64_t version;  /* 0 when there is none */
     int64_t next_seq; /* the case-feed position a new version will take */
-    /* The conviction record under the case's key in this store's record
-     * table (the agency's criminal history or record of judgment), which
-     * the step may rewrite: */
-    const void *record; /* packed cjx.v1.ConvictionRecord; NULL for none */
-    size_t record_len;
-    int64_t record_version; /* 0 when there is none */
+    /* The store's reader of the record under the key: use
+     * cjx_case_current_record(). */
+    int (*read_record_)(void *reader, struct cjx_case_record *out);
+    void *reader_;
 };
+
+/* Fills *out with the record under the case's key, read from the store on
+ * the first call only: most steps (a decision, a receipt) never look at
+ * the record and so cost no read. *out stays valid until the apply
+ * function returns. Returns 0, or CJX_ESTORE when the read failed; the
+ * store then fails the write itself, whatever the apply function
+ * decides. */
+static inline int
+cjx_case_current_record(const struct cjx_case_current *cur,
+                        struct cjx_case_record *out)
+{
+    return cur->read_record_(cur->reader_, out);
+}
 
 /* One hand-off a transition sends to a peer: a row of the outbox. */
 struct cjx_outbox_put {
@@ -70,7 +90,9 @@ struct cjx_case_next {
      * in the same transaction as the case (DESIGN.md invariant 6): the
      * record a notice brings where the store has none, or the record after
      * an order. NULL for none. It takes the next record version and a
-     * record-feed position, so followers of the record feed see it. */
+     * record-feed position, so followers of the record feed see it (the
+     * store reads the version it replaces if the apply function did
+     * not). */
     const void *record; /* packed cjx.v1.ConvictionRecord */
     size_t record_len;
     const char *record_county;

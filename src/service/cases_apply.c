@@ -119,6 +119,19 @@ check_own_county(struct case_op *op, const char *county)
     return CJX_EPERM;
 }
 
+/* The record under the case's key, read from the store only by the steps
+ * that need it. */
+static int
+stored_record(struct case_op *op, const struct cjx_case_current *cur,
+              struct cjx_case_record *out)
+{
+    int err = cjx_case_current_record(cur, out);
+    if (err != 0)
+        snprintf(op->detail, sizeof(op->detail),
+                 "the stored record could not be read");
+    return err;
+}
+
 /* A county agency acts only on its county's cases, and the daemon says so
  * before it looks for the case: a step for another county's case is
  * refused for good (PERMISSION_DENIED), never answered "retry later" by a
@@ -132,14 +145,20 @@ check_sender_scope(struct case_op *op, const struct cjx_case_current *cur,
     if (s->role == CJX_ROLE_DOJ || s->county[0] == '\0')
         return 0;
     const char *county = case_county;
-    Cjx__V1__ConvictionRecord *rec = NULL;
     if ((county == NULL || county[0] == '\0') && op->self != NULL &&
         op->self->county[0] != '\0')
         county = op->self->county;
-    if ((county == NULL || county[0] == '\0') && cur->record != NULL) {
+    if (county == NULL || county[0] == '\0') {
+        /* Only here does a step read the record to check its sender. */
+        struct cjx_case_record r;
+        int err = stored_record(op, cur, &r);
+        if (err != 0)
+            return err;
         ProtobufCAllocator alloc = cjx_arena_pb_allocator(&op->arena);
-        rec = cjx__v1__conviction_record__unpack(&alloc, cur->record_len,
-                                                 cur->record);
+        Cjx__V1__ConvictionRecord *rec =
+            r.body != NULL
+                ? cjx__v1__conviction_record__unpack(&alloc, r.len, r.body)
+                : NULL;
         if (rec != NULL)
             county = rec->county;
     }
@@ -255,20 +274,25 @@ static int
 record_step(struct case_op *op, const struct cjx_case_current *cur,
             const Cjx__V1__Case *m, struct cjx_case_next *next)
 {
+    if (!op->is_notice && !op->is_petition &&
+        (!relief_lands_here(op) || m->relief_order == NULL))
+        return 0; /* the record is not read */
+    struct cjx_case_record stored;
+    int err = stored_record(op, cur, &stored);
+    if (err != 0)
+        return err;
     if (op->is_notice || op->is_petition) {
         /* The record that opens the case joins the store where it is not
          * there yet; a record the store holds (DOJ's own history, the
          * court's record of judgment) stays as it is. */
-        if (cur->record != NULL)
+        if (stored.body != NULL)
             return 0;
         const ProtobufCMessage *msg = op_message(op);
         if (msg == NULL)
             return CJX_ENOMEM;
         return pack_record(op, opening_record(msg), next);
     }
-    if (!relief_lands_here(op) || m->relief_order == NULL)
-        return 0;
-    if (cur->record == NULL) {
+    if (stored.body == NULL) {
         snprintf(op->detail, sizeof(op->detail),
                  "case %s %s #%d: this daemon holds no conviction record "
                  "under the key, so the order cannot be applied to it",
@@ -277,8 +301,8 @@ record_step(struct case_op *op, const struct cjx_case_current *cur,
         return CJX_ESTATE;
     }
     ProtobufCAllocator alloc = cjx_arena_pb_allocator(&op->arena);
-    Cjx__V1__ConvictionRecord *rec = cjx__v1__conviction_record__unpack(
-        &alloc, cur->record_len, cur->record);
+    Cjx__V1__ConvictionRecord *rec =
+        cjx__v1__conviction_record__unpack(&alloc, stored.len, stored.body);
     if (rec == NULL) {
         snprintf(op->detail, sizeof(op->detail),
                  "the stored record does not decode");
@@ -295,7 +319,7 @@ record_step(struct case_op *op, const struct cjx_case_current *cur,
     };
     Cjx__V1__ConvictionRecord *after;
     struct cjx_errbuf eb;
-    int err = relief_record_apply(rec, order, &how, &op->arena, &after, &eb);
+    err = relief_record_apply(rec, order, &how, &op->arena, &after, &eb);
     if (err != 0) {
         snprintf(op->detail, sizeof(op->detail), "%s", eb.msg);
         return err;

@@ -401,6 +401,31 @@ write_record(struct sqlite_store *s, struct sqlite_pending_write *pw,
     return SQLITE_OK;
 }
 
+/* The record under the case's key, read on the writer thread the first
+ * time the apply function (or the write of a new record version) asks. */
+struct sqlite_lazy_record {
+    struct cjx_store_lazy_record lazy; /* first: find gets it */
+    struct sqlite_store *s;
+    struct sqlite_pending_write *pw;
+    struct sqlite_found_record found; /* on its row until done */
+    char *msg;
+    size_t msg_len;
+};
+
+static int
+find_record(struct cjx_store_lazy_record *lazy, struct cjx_case_record *out)
+{
+    struct sqlite_lazy_record *lr = (struct sqlite_lazy_record *)lazy;
+    int rc = cjx_store_writer_find_record(
+        lr->s, lr->pw->w.cii, lr->pw->w.court_case_number,
+        lr->pw->w.count_number, &lr->found, lr->msg, lr->msg_len);
+    if (rc == SQLITE_OK && lr->found.record_id != 0)
+        *out = (struct cjx_case_record){.body = lr->found.body,
+                                        .len = lr->found.body_len,
+                                        .version = lr->found.version};
+    return rc;
+}
+
 int
 cjx_store_case_next_is_sane(const struct cjx_case_next *n)
 {
@@ -446,27 +471,30 @@ apply_case(struct sqlite_store *s, struct sqlite_pending_write *pw,
             cur.body = "";
         cur_seq = sqlite3_column_int64(st, 3);
     }
-    struct sqlite_found_record rec;
-    rc = cjx_store_writer_find_record(s, pw->w.cii, pw->w.court_case_number,
-                                      pw->w.count_number, &rec, msg, msg_len);
-    if (rc != SQLITE_OK) {
-        sqlite3_reset(st);
-        return rc;
-    }
-    cur.record = rec.body;
-    cur.record_len = rec.body_len;
-    cur.record_version = rec.version;
+    struct sqlite_lazy_record rec = {.lazy = {.find = find_record},
+                                     .s = s,
+                                     .pw = pw,
+                                     .msg = msg,
+                                     .msg_len = msg_len};
+    cur.read_record_ = cjx_store_lazy_record_get;
+    cur.reader_ = &rec.lazy;
     /* The rows stay current while the apply function reads them: nothing
      * else runs on this connection meanwhile. */
     struct cjx_case_next next;
     memset(&next, 0, sizeof(next));
     cp->apply(cp->apply_arg, &cur, &next);
-    /* A repeated step is answered with the version it found. */
-    if (next.err == 0 && next.unchanged)
+    /* A new record version needs the one it replaces. */
+    if (next.err == 0 && !next.unchanged && next.record != NULL)
+        cjx_store_lazy_record_read(&rec.lazy);
+    /* A failed read fails the write, whatever the apply function made of
+     * it; a repeated step is answered with the version it found. */
+    if (rec.lazy.read && rec.lazy.err != SQLITE_OK)
+        rc = rec.lazy.err;
+    else if (next.err == 0 && next.unchanged)
         rc = keep_snapshot(cp, cur.body, cur.body_len, msg, msg_len);
     else
         rc = SQLITE_OK;
-    cjx_store_writer_found_record_done(&rec);
+    cjx_store_writer_found_record_done(&rec.found);
     sqlite3_reset(st);
     if (rc != SQLITE_OK)
         return rc;
@@ -496,7 +524,7 @@ apply_case(struct sqlite_store *s, struct sqlite_pending_write *pw,
         if (rc == SQLITE_OK)
             rc = write_outbox(s, pw, &next, msg, msg_len);
         if (rc == SQLITE_OK && next.record != NULL)
-            rc = write_record(s, pw, cp, &rec, &next, msg, msg_len);
+            rc = write_record(s, pw, cp, &rec.found, &next, msg, msg_len);
         if (rc != SQLITE_OK)
             return rc;
         c->next_seq = seq + 1;

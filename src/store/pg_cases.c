@@ -300,6 +300,31 @@ store_next(struct pg_store *s, struct pg_write *pw,
     return 0;
 }
 
+/* The record under the case's key, read the first time the apply
+ * function (or the write of a new record version) asks. */
+struct pg_lazy_record {
+    struct cjx_store_lazy_record lazy; /* first: find gets it */
+    struct pg_store *s;
+    struct pg_write *pw;
+    struct pg_found_record found; /* body free()d by the caller */
+    char *msg;
+    size_t msg_len;
+};
+
+static int
+find_record(struct cjx_store_lazy_record *lazy, struct cjx_case_record *out)
+{
+    struct pg_lazy_record *lr = (struct pg_lazy_record *)lazy;
+    int err = pg_find_record(lr->s, lr->pw->w.cii, lr->pw->w.court_case_number,
+                             lr->pw->w.count_number, &lr->found, lr->msg,
+                             lr->msg_len);
+    if (err == 0 && lr->found.id != 0 && lr->found.body != NULL)
+        *out = (struct cjx_case_record){.body = lr->found.body,
+                                        .len = lr->found.body_len,
+                                        .version = lr->found.version};
+    return err;
+}
+
 static int
 apply_case(struct pg_store *s, struct pg_write *pw, char *msg, size_t msg_len)
 {
@@ -308,28 +333,34 @@ apply_case(struct pg_store *s, struct pg_write *pw, char *msg, size_t msg_len)
     if (err != 0 || answered)
         return err;
     struct found_case cur;
-    struct pg_found_record rec = {0};
+    struct pg_lazy_record rec = {.lazy = {.find = find_record},
+                                 .s = s,
+                                 .pw = pw,
+                                 .msg = msg,
+                                 .msg_len = msg_len};
     err = find_case(s, pw, &cur, msg, msg_len);
-    if (err == 0)
-        err = pg_find_record(s, pw->w.cii, pw->w.court_case_number,
-                             pw->w.count_number, &rec, msg, msg_len);
     if (err == 0) {
         struct cjx_case_current c = {
             .version = cur.version,
             .body = cur.id != 0 ? cur.body : NULL,
             .body_len = cur.body_len,
             .next_seq = cur.next_seq,
-            .record = rec.body != NULL && rec.id != 0 ? rec.body : NULL,
-            .record_len = rec.body_len,
-            .record_version = rec.version,
+            .read_record_ = cjx_store_lazy_record_get,
+            .reader_ = &rec.lazy,
         };
         struct cjx_case_next next;
         memset(&next, 0, sizeof(next));
         pw->apply(pw->apply_arg, &c, &next);
-        err = store_next(s, pw, &cur, &rec, &next, msg, msg_len);
+        /* A new record version needs the one it replaces; a failed read
+         * fails the write, whatever the apply function made of it. */
+        if (next.err == 0 && !next.unchanged && next.record != NULL)
+            cjx_store_lazy_record_read(&rec.lazy);
+        err = rec.lazy.read ? rec.lazy.err : 0;
+        if (err == 0)
+            err = store_next(s, pw, &cur, &rec.found, &next, msg, msg_len);
     }
     free(cur.body);
-    free(rec.body);
+    free(rec.found.body);
     return err;
 }
 

@@ -375,6 +375,42 @@ apply_one(struct pg_store *s, struct pg_write *pw, char *msg, size_t msg_len)
     }
 }
 
+/* One write and its event. On failure the caller undoes whatever part of
+ * it was written. */
+static int
+apply_with_event(struct pg_store *s, struct pg_write *pw, char *msg,
+                 size_t msg_len)
+{
+    int err = apply_one(s, pw, msg, msg_len);
+    if (err == 0 && pw->has_event) {
+        if (pw->kind != PG_WRITE_AUDIT)
+            cjx_store_complete_event(&pw->ev, &pw->res);
+        err = append_entry(s, &pw->ev, &pw->res.audit_seq, msg, msg_len);
+    }
+    return err;
+}
+
+/* The only write of a transaction, without a savepoint: if it fails,
+ * rolling the transaction back undoes exactly it, and the write alone is
+ * answered with CJX_ESTORE (*undone). Saves the SAVEPOINT and RELEASE
+ * round trips of every transaction that holds one write. Returns non-zero
+ * when the rollback itself failed. */
+static int
+apply_alone(struct pg_store *s, struct pg_write *pw, int *undone, char *msg,
+            size_t msg_len)
+{
+    struct pg_audit_chain before = s->chain;
+    int err = apply_with_event(s, pw, msg, msg_len);
+    if (err == 0)
+        return 0;
+    s->chain = before;
+    fail_write(pw, msg);
+    *undone = 1;
+    char ignored[64];
+    return pg_command(s->wconn, "ROLLBACK", NULL, "rollback", ignored,
+                      sizeof(ignored));
+}
+
 /* One write and its event in a savepoint of their own: a failed write is
  * undone alone and answered with CJX_ESTORE. Returns non-zero when the
  * transaction itself cannot go on. */
@@ -387,12 +423,7 @@ apply_in_savepoint(struct pg_store *s, struct pg_write *pw, char *msg,
         pg_command(s->wconn, "SAVEPOINT w", NULL, "savepoint", msg, msg_len);
     if (err != 0)
         return err;
-    err = apply_one(s, pw, msg, msg_len);
-    if (err == 0 && pw->has_event) {
-        if (pw->kind != PG_WRITE_AUDIT)
-            cjx_store_complete_event(&pw->ev, &pw->res);
-        err = append_entry(s, &pw->ev, &pw->res.audit_seq, msg, msg_len);
-    }
+    err = apply_with_event(s, pw, msg, msg_len);
     if (err == 0)
         return pg_command(s->wconn, "RELEASE w", NULL, "release", msg, msg_len);
     s->chain = before;
@@ -417,7 +448,13 @@ commit_batch(struct pg_store *s, struct pg_write *batch, int *began, char *msg,
     if (err == 0)
         err = load_chain(s, msg, msg_len);
     for (struct pg_write *pw = batch; pw != NULL && err == 0; pw = pw->next) {
-        err = apply_in_savepoint(s, pw, msg, msg_len);
+        int undone = 0;
+        if (batch->next == NULL)
+            err = apply_alone(s, pw, &undone, msg, msg_len);
+        else
+            err = apply_in_savepoint(s, pw, msg, msg_len);
+        if (undone && err == 0)
+            return 0; /* rolled back: nothing to commit */
         if (err == 0 && checkpoint_due(s, 0))
             err = write_checkpoint(s, msg, msg_len);
     }

@@ -202,3 +202,26 @@ cjx_store_marks_copy(struct cjx_outbox_mark *dst,
     for (size_t i = 0; i < n; i++)
         dst[i].error = put_text(p, m[i].error != NULL ? m[i].error : "");
 }
+
+int
+cjx_store_lazy_record_read(struct cjx_store_lazy_record *lr)
+{
+    if (!lr->read) {
+        lr->read = 1;
+        memset(&lr->found, 0, sizeof(lr->found));
+        lr->err = lr->find(lr, &lr->found);
+    }
+    return lr->err;
+}
+
+int
+cjx_store_lazy_record_get(void *reader, struct cjx_case_record *out)
+{
+    struct cjx_store_lazy_record *lr = reader;
+    if (cjx_store_lazy_record_read(lr) != 0) {
+        memset(out, 0, sizeof(*out));
+        return CJX_ESTORE;
+    }
+    *out = lr->found;
+    return 0;
+}

@@ -91,6 +91,21 @@ void cjx_store_case_hooks_remove(struct cjx_store_case_hooks *h,
 void cjx_store_case_hooks_run(struct cjx_store_case_hooks *h, int64_t last_seq,
                               size_t outbox_added);
 
+/* The record under a case write's key, read once, on demand, by both
+ * writers: the apply function's cjx_case_current_record() and the write of
+ * a new record version. find is the backend's read: 0 with *out filled
+ * (body NULL for no record), or non-zero when it failed. */
+struct cjx_store_lazy_record {
+    int (*find)(struct cjx_store_lazy_record *lr, struct cjx_case_record *out);
+    int read;
+    int err; /* of find */
+    struct cjx_case_record found;
+};
+/* Reads the record unless read before: find's result. */
+int cjx_store_lazy_record_read(struct cjx_store_lazy_record *lr);
+/* The read_record_ of struct cjx_case_current, reader a lazy record. */
+int cjx_store_lazy_record_get(void *reader, struct cjx_case_record *out);
+
 /* The set_audit_signer op: a signer for key_pem and cert_pem (both NULL:
  * none) replaces *slot under mu; on error the current one stays. */
 int cjx_store_replace_signer(pthread_mutex_t *mu,

@@ -1,6 +1,7 @@
 /* The SQLite store's writer: one thread that takes queued writes in
  * batches and commits each batch in one transaction (group commit), each
- * write in a savepoint of its own, and one completer thread that answers
+ * write of a batch of several in a savepoint of its own, and one completer
+ * thread that answers
  * the committed batches in commit order while the writer commits the next.
  * What a write does is in record_writes.c, cases.c and audit_chain.c. */
 #include <stdio.h>
@@ -71,6 +72,23 @@ fail_batch(struct sqlite_pending_write *batch, const char *detail)
         fail_write(pw, detail);
 }
 
+/* Applies one write and appends its event. On failure the caller undoes
+ * whatever part of it was written. */
+static int
+apply_write(struct sqlite_store *s, struct sqlite_pending_write *pw, char *msg,
+            size_t msg_len)
+{
+    int rc = pw->kind == SQLITE_WRITE_RECORD
+                 ? cjx_store_record_apply(s, pw, msg, msg_len)
+                 : cjx_store_cases_apply(s, pw, msg, msg_len);
+    if (rc == SQLITE_OK && pw->has_event) {
+        cjx_store_complete_event(&pw->ev, &pw->res);
+        rc = cjx_store_chain_append(s, &pw->ev, &pw->res.audit_seq, msg,
+                                    msg_len);
+    }
+    return rc;
+}
+
 /* Applies one write, with its event, in its own savepoint; a write that
  * fails is undone alone (its event with it) and answered with CJX_ESTORE.
  * Returns SQLITE_OK, or an error when the transaction itself cannot go
@@ -83,14 +101,7 @@ apply_in_savepoint(struct sqlite_store *s, struct sqlite_pending_write *pw,
     int rc = sqlite_step_done(s->ws[WS_SAVEPOINT], "savepoint", msg, msg_len);
     if (rc != SQLITE_OK)
         return rc;
-    rc = pw->kind == SQLITE_WRITE_RECORD
-             ? cjx_store_record_apply(s, pw, msg, msg_len)
-             : cjx_store_cases_apply(s, pw, msg, msg_len);
-    if (rc == SQLITE_OK && pw->has_event) {
-        cjx_store_complete_event(&pw->ev, &pw->res);
-        rc = cjx_store_chain_append(s, &pw->ev, &pw->res.audit_seq, msg,
-                                    msg_len);
-    }
+    rc = apply_write(s, pw, msg, msg_len);
     if (rc == SQLITE_OK)
         return sqlite_step_done(s->ws[WS_RELEASE], "release", msg, msg_len);
     cjx_store_chain_undo(s, &mark);
@@ -104,6 +115,26 @@ apply_in_savepoint(struct sqlite_store *s, struct sqlite_pending_write *pw,
     if (rc == SQLITE_OK)
         rc = sqlite_step_done(s->ws[WS_RELEASE], "release", msg, msg_len);
     return rc;
+}
+
+/* Applies the only write of a transaction, without a savepoint: if it
+ * fails, rolling the whole transaction back undoes exactly it, and the
+ * write alone is answered with CJX_ESTORE. That saves the SAVEPOINT and
+ * RELEASE statements of every transaction that holds one write, which is
+ * every step of a quiet exchange. Returns SQLITE_OK with *undone set when
+ * the transaction is gone. */
+static int
+apply_alone(struct sqlite_store *s, struct sqlite_pending_write *pw,
+            const struct sqlite_audit_chain *begun, int *undone, char *msg,
+            size_t msg_len)
+{
+    int rc = apply_write(s, pw, msg, msg_len);
+    if (rc == SQLITE_OK)
+        return rc;
+    cjx_store_writer_abandon(s, begun);
+    fail_write(pw, msg);
+    *undone = 1;
+    return SQLITE_OK;
 }
 
 /* Appends an audit event that goes with no write. A single statement
@@ -159,7 +190,7 @@ commit_batch(struct sqlite_store *s, struct sqlite_pending_write *batch,
     struct sqlite_audit_chain mark = cjx_store_chain_mark(s);
     *out = (struct sqlite_committed){0};
     int64_t began_us = cjx_clock_monotonic_us();
-    int writes = 0;
+    int writes = 0, undone = 0;
     int rc = sqlite_step_done(s->ws[WS_BEGIN], "starting transaction", msg,
                               sizeof(msg));
     for (struct sqlite_pending_write *pw = batch; pw != NULL && rc == SQLITE_OK;
@@ -167,8 +198,12 @@ commit_batch(struct sqlite_store *s, struct sqlite_pending_write *batch,
         writes++;
         if (pw->kind == SQLITE_WRITE_AUDIT)
             rc = apply_audit_only(s, pw, msg, sizeof(msg));
+        else if (batch->next == NULL)
+            rc = apply_alone(s, pw, &mark, &undone, msg, sizeof(msg));
         else
             rc = apply_in_savepoint(s, pw, msg, sizeof(msg));
+        if (undone)
+            return; /* nothing committed, nothing to announce */
         /* Signed at exactly every N entries, so that a verifier can tell
          * a removed checkpoint by a longer stretch. */
         if (rc == SQLITE_OK)

@@ -298,6 +298,40 @@ test_store_cases__broken_apply_result__is_refused_whole(void **state)
     assert_int_equal(r.seq, 1); /* no number was used up */
 }
 
+/* A write that fails after some of its rows are written (here its outbox
+ * row, after the case and its change) leaves none of them, nor its audit
+ * entry, and uses up no feed position: alone in its transaction, it is
+ * undone with the transaction, which holds nothing else. */
+static void
+test_store_cases__write_failing_halfway__leaves_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct cjx_audit_event ev = {.type = CJX_AUDIT_CALL,
+                                 .agency_ori = "CA0000001",
+                                 .method = "/cjx.v1.CaseService/Deliver"};
+    int64_t audit_before = cjx_store_last_audit_seq(f->s);
+    struct fake fk = notice("v1");
+    fk.n_outbox = 1;
+    fk.destinations[0] = NULL; /* outbox.destination is NOT NULL */
+    struct cjx_case_write_result r =
+        write_case(f->s, "CA0000001", "m-1", 1, 0, &fk, &ev);
+    assert_int_equal(r.err, CJX_ESTORE);
+    assert_int_equal(fk.calls, 1);
+    assert_int_equal(cjx_store_last_case_seq(f->s), 0);
+    assert_int_equal(cjx_store_last_audit_seq(f->s), audit_before);
+    struct cjx_stored_case c;
+    assert_int_equal(cjx_store_get_case(f->s, "A1", "CASE-1", 1, 0, &c, NULL),
+                     CJX_ENOTFOUND);
+    /* The same message again is applied afresh, with the numbers the
+     * failed write would have taken. */
+    struct fake ok = notice("v1");
+    r = write_case(f->s, "CA0000001", "m-1", 1, 0, &ok, &ev);
+    assert_int_equal(r.err, 0);
+    assert_int_equal(ok.calls, 1);
+    assert_int_equal(r.seq, 1);
+    assert_int_equal(r.audit_seq, audit_before + 1);
+}
+
 static void
 test_store_cases__write_with_event__commits_its_audit_entry(void **state)
 {
@@ -887,6 +921,7 @@ main(void)
         T(test_store_cases__refusal__stores_nothing_and_a_retry_is_applied_again),
         T(test_store_cases__repeated_step__stores_the_id_and_answers_with_the_case),
         T(test_store_cases__broken_apply_result__is_refused_whole),
+        T(test_store_cases__write_failing_halfway__leaves_nothing),
         T(test_store_cases__write_with_event__commits_its_audit_entry),
         T(test_store_cases__notice__kept_once_with_the_case),
         T(test_store_cases__reopen__keeps_cases_inbox_outbox_and_seq),

@@ -404,7 +404,11 @@ apply_alone(struct pg_store *s, struct pg_write *pw, int *undone, char *msg,
     if (err == 0)
         return 0;
     s->chain = before;
-    fail_write(pw, msg);
+    /* Failed because the server went away: the batch's failure answers it
+     * UNAVAILABLE below, as every write of the batch. */
+    fail_write(pw,
+               PQstatus(s->wconn) == CONNECTION_OK ? CJX_ESTORE : CJX_EUNAVAIL,
+               msg);
     *undone = 1;
     char ignored[64];
     return pg_command(s->wconn, "ROLLBACK", NULL, "rollback", ignored,

@@ -187,7 +187,7 @@ extract_county(struct cli *cli, const char *county, struct out_buf *o,
     char token[128] = "";
     do {
         req.page_token = token;
-        Cjx__V1__ListRecordsResponse *r;
+        Cjx__V1__ListRecordsResponse *r = NULL;
         if (list_page(cli, &req, &r) != 0)
             return 1;
         for (size_t i = 0; i < r->n_records; i++) {

@@ -435,10 +435,12 @@ cq_thread(void *arg)
 
 /* ---- start ------------------------------------------------------------ */
 
-static grpc_channel_args *
-server_args(const struct cjx_limits *l, grpc_arg *buf)
+/* The server's channel arguments, built in the caller's storage: gRPC
+ * copies them at grpc_server_create(), and two servers in one process (the
+ * in-process tests) must not share a static. */
+static const grpc_channel_args *
+server_args(const struct cjx_limits *l, grpc_arg *buf, grpc_channel_args *args)
 {
-    static grpc_channel_args args;
     int n = 0;
 #define INT_ARG(k, v)      \
     buf[n++] = (grpc_arg){ \
@@ -453,10 +455,14 @@ server_args(const struct cjx_limits *l, grpc_arg *buf)
     INT_ARG(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     /* Clients may ping while idle, but not more often than every 10 s. */
     INT_ARG(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+    /* gRPC sets SO_REUSEPORT by default, so a second daemon started on the
+     * same address would bind too and silently take half of the peers'
+     * connections. Without it the second one gets "cannot listen on". */
+    INT_ARG(GRPC_ARG_ALLOW_REUSEPORT, 0);
 #undef INT_ARG
-    args.num_args = (size_t)n;
-    args.args = buf;
-    return &args;
+    args->num_args = (size_t)n;
+    args->args = buf;
+    return args;
 }
 
 static int
@@ -621,7 +627,9 @@ cjx_rpc_server_start(const struct cjx_rpc_server_options *opts,
                               : GPR_LOG_SEVERITY_ERROR);
     grpc_init();
     grpc_arg argbuf[16];
-    srv->server = grpc_server_create(server_args(&conf->limits, argbuf), NULL);
+    grpc_channel_args args;
+    srv->server =
+        grpc_server_create(server_args(&conf->limits, argbuf, &args), NULL);
     srv->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
 

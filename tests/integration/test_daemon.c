@@ -642,6 +642,32 @@ test_daemon__json_log__every_line_an_object_and_refusals_carry_fields(
     harness_daemon_cleanup(&d);
 }
 
+/* A second daemon configured with the address the shared one serves must
+ * refuse to start, not share the port: with SO_REUSEPORT (gRPC's default)
+ * it would bind too and take half of the peers' connections. */
+static void
+test_daemon__listen_address_in_use__second_daemon_refuses_to_start(void **state)
+{
+    (void)state;
+    struct test_daemon second = {0};
+    harness_daemon_init(&second, "doj", DOJ_ORI);
+    second.port = doj.port;
+    harness_daemon_write_conf(&second);
+    int started = harness_daemon_start(&second);
+    if (started == 0)
+        harness_daemon_stop(&second);
+    assert_int_equal(started, -1);
+    char want[64];
+    snprintf(want, sizeof(want), "cannot listen on 127.0.0.1:%d", doj.port);
+    assert_true(harness_log_contains(&second, want));
+    /* The first one still answers. */
+    struct cjx_client *cl = harness_client_tls(&doj, "sf-court");
+    assert_non_null(cl);
+    assert_int_equal(harness_health_code(cl, 5000), 0);
+    cjx_client_free(cl);
+    harness_daemon_cleanup(&second);
+}
+
 /* Runs cjxctl with args against d's local socket; its output lands in
  * out. Returns its exit status. */
 static int
@@ -720,6 +746,8 @@ main(void)
         cmocka_unit_test(
             test_daemon__change_feed__resumes_exactly_after_reconnect),
         cmocka_unit_test(test_daemon__cjxctl_status__the_daemon_on_one_screen),
+        cmocka_unit_test(
+            test_daemon__listen_address_in_use__second_daemon_refuses_to_start),
     };
     const struct CMUnitTest own[] = {
         cmocka_unit_test(test_daemon__acknowledged_records_survive_kill9),

@@ -18,6 +18,11 @@
 int cjx_file_read_fd(int fd, const char *path, size_t max_bytes, char **out,
                      size_t *len, struct cjx_errbuf *eb);
 
+/* Opens path for reading (close-on-exec, never as a controlling
+ * terminal) into *fd: 0, or CJX_EIO (CJX_ENOMEM) "PATH: reason". For a
+ * caller that checks the open file before it reads it (a key's mode). */
+int cjx_file_open(const char *path, int *fd, struct cjx_errbuf *eb);
+
 /* Opens path and reads it as cjx_file_read_fd does. */
 int cjx_file_read(const char *path, size_t max_bytes, char **out, size_t *len,
                   struct cjx_errbuf *eb);

@@ -46,16 +46,26 @@ cjx_file_read_fd(int fd, const char *path, size_t max_bytes, char **out,
 }
 
 int
-cjx_file_read(const char *path, size_t max_bytes, char **out, size_t *len,
-              struct cjx_errbuf *eb)
+cjx_file_open(const char *path, int *fd, struct cjx_errbuf *eb)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
+    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (*fd < 0) {
         int e = errno;
         return cjx_errf(eb, e == ENOMEM ? CJX_ENOMEM : CJX_EIO, "%s: %s", path,
                         strerror(e));
     }
-    int rc = cjx_file_read_fd(fd, path, max_bytes, out, len, eb);
+    return 0;
+}
+
+int
+cjx_file_read(const char *path, size_t max_bytes, char **out, size_t *len,
+              struct cjx_errbuf *eb)
+{
+    int fd;
+    int rc = cjx_file_open(path, &fd, eb);
+    if (rc != 0)
+        return rc;
+    rc = cjx_file_read_fd(fd, path, max_bytes, out, len, eb);
     close(fd);
     return rc;
 }

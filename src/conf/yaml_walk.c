@@ -1,14 +1,12 @@
 /* Reads libyaml documents into C values, with positioned error messages. */
 #include "yaml_walk.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "cjx/file.h"
 
 /* Long enough to recognise any value in a message, short enough that a
  * hostile file cannot push the rest of the message out of the buffer. */
@@ -18,56 +16,13 @@ int
 cjx_conf_yaml_read_file(const char *path, char **out, size_t *len,
                         struct cjx_errbuf *eb)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        return cjx_errf(eb, e == ENOMEM ? CJX_ENOMEM : CJX_EIO, "%s: %s", path,
-                        strerror(e));
-    }
-    int rc = 0;
-    char *buf = NULL;
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        rc = cjx_errf(eb, CJX_EIO, "%s: %s", path, strerror(errno));
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = cjx_errf(eb, CJX_EPARSE, "%s: not a regular file", path);
-        goto out;
-    }
-    if (st.st_size > (off_t)CJX_CONF_YAML_MAX_BYTES) {
-        rc = cjx_errf(eb, CJX_EPARSE, "%s: larger than %u bytes", path,
-                      CJX_CONF_YAML_MAX_BYTES);
-        goto out;
-    }
-    size_t cap = (size_t)st.st_size;
-    buf = malloc(cap + 1);
-    if (buf == NULL) {
-        rc = cjx_errf(eb, CJX_ENOMEM, "%s: out of memory", path);
-        goto out;
-    }
-    /* A file that shrinks while being read is read up to its new end; one
-     * that grows is read up to the size it had, as if read a moment earlier. */
-    size_t got = 0;
-    while (got < cap) {
-        ssize_t r = read(fd, buf + got, cap - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = cjx_errf(eb, CJX_EIO, "%s: %s", path, strerror(errno));
-            goto out;
-        }
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    buf[got] = '\0';
-    *out = buf;
-    *len = got;
-    buf = NULL;
-out:
-    free(buf);
-    close(fd);
+    int rc = cjx_file_read(path, CJX_CONF_YAML_MAX_BYTES, out, len, eb);
+    /* To the callers of cjx_conf_load a file that is not one, or too large
+     * to be one, is a configuration error like any other (conf.h promises
+     * CJX_EPARSE or CJX_EIO); the reader's message already names the file
+     * and the bound. */
+    if (rc == CJX_ELIMIT || rc == CJX_EINVAL)
+        return CJX_EPARSE;
     return rc;
 }
 

@@ -18,7 +18,8 @@ struct cjx_conf_yaml {
     int loaded;
 };
 
-/* Reads a whole file into a new NUL-terminated buffer (free with free()).
+/* Reads a whole file into a new NUL-terminated buffer (free with free())
+ * with cjx_file_read (include/cjx/file.h), whose messages it keeps.
  * CJX_EIO if it cannot be read, CJX_EPARSE if it is not a regular file or
  * is larger than CJX_CONF_YAML_MAX_BYTES, CJX_ENOMEM. */
 int cjx_conf_yaml_read_file(const char *path, char **out, size_t *len,

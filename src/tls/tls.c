@@ -2,7 +2,6 @@
 #include "cjx/tls.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -280,13 +279,10 @@ int
 cjx_tls_read_pem(const char *path, int require_private, char **out, size_t *len,
                  struct cjx_errbuf *eb)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        int e = errno;
-        return cjx_errf(eb, e == ENOMEM ? CJX_ENOMEM : CJX_EIO, "%s: %s", path,
-                        strerror(e));
-    }
-    int rc = 0;
+    int fd;
+    int rc = cjx_file_open(path, &fd, eb);
+    if (rc != 0)
+        return rc;
     struct stat st;
     if (fstat(fd, &st) != 0)
         rc = cjx_errf(eb, CJX_EIO, "%s: %s", path, strerror(errno));

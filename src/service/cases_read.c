@@ -4,8 +4,6 @@
 #include "cases_internal.h"
 #include "sealing.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,9 +11,6 @@
 #include "cjx/log.h"
 #include "page_budget.h"
 #include "record_check.h"
-
-#define PAGE_DEFAULT 100
-#define PAGE_MAX     1000
 
 int
 stored_case_message(struct cjx_arena *a, const struct cjx_stored_case *s,
@@ -35,25 +30,6 @@ static const char *
 scope_of(const struct cjx_call *c)
 {
     return c->access == CJX_ACCESS_OWN_COUNTY ? c->caller.agency->county : NULL;
-}
-
-static int
-parse_page(int32_t size, const char *token, int *limit, int64_t *after,
-           struct cjx_errbuf *eb)
-{
-    if (size < 0 || size > PAGE_MAX)
-        return cjx_errf(eb, CJX_EINVAL, "page_size: must be 0..1000");
-    *limit = size > 0 ? size : PAGE_DEFAULT;
-    *after = 0;
-    if (token[0] == '\0')
-        return 0;
-    char *end;
-    long long v = strtoll(token, &end, 10);
-    if (*end != '\0' || v <= 0)
-        return cjx_errf(eb, CJX_EINVAL,
-                        "page_token: not a token from this server");
-    *after = v;
-    return 0;
 }
 
 /* ---- GetCase -------------------------------------------------------------- */
@@ -224,7 +200,8 @@ list_cases(struct cjx_call *c, const ProtobufCMessage *msg)
     }
     int limit = 0;
     int64_t after;
-    int err = parse_page(req->page_size, req->page_token, &limit, &after, &eb);
+    int err = page_request_parse(req->page_size, req->page_token, &limit,
+                                 &after, &eb);
     if (err != 0) {
         c->ops->fail(c, err, eb.msg);
         return;
@@ -261,9 +238,8 @@ list_cases(struct cjx_call *c, const ProtobufCMessage *msg)
     Cjx__V1__ListCasesResponse resp = CJX__V1__LIST_CASES_RESPONSE__INIT;
     resp.cases = page.items;
     resp.n_cases = page.n;
-    char token[24] = "";
-    if ((page.full || page.visited == limit) && last_id != 0)
-        snprintf(token, sizeof(token), "%" PRId64, last_id);
+    char token[PAGE_TOKEN_LEN];
+    page_next_token(token, page.full, page.visited, limit, last_id);
     resp.next_page_token = token;
     c->ops->reply(c, &resp.base);
 }
@@ -493,7 +469,8 @@ list_outbox(struct cjx_call *c, const ProtobufCMessage *msg)
     struct cjx_errbuf eb;
     int limit = 0;
     int64_t after;
-    int err = parse_page(req->page_size, req->page_token, &limit, &after, &eb);
+    int err = page_request_parse(req->page_size, req->page_token, &limit,
+                                 &after, &eb);
     if (err == 0 && ((int)req->which < CJX_OUTBOX_PENDING ||
                      (int)req->which > CJX_OUTBOX_ALL))
         err = cjx_errf(&eb, CJX_EINVAL, "which: unknown");
@@ -533,9 +510,8 @@ list_outbox(struct cjx_call *c, const ProtobufCMessage *msg)
     resp.n_entries = page.n;
     resp.counts = page.counts;
     resp.n_counts = page.n_counts;
-    char token[24] = "";
-    if ((page.full || page.n == (size_t)limit) && last_id != 0)
-        snprintf(token, sizeof(token), "%" PRId64, last_id);
+    char token[PAGE_TOKEN_LEN];
+    page_next_token(token, page.full, (int)page.n, limit, last_id);
     resp.next_page_token = token;
     c->ops->reply(c, &resp.base);
 }

@@ -1,13 +1,34 @@
-/* Byte budgets of listings and streams: a page of a listing, or the batch
- * a follow stream reads ahead of its reader, ends when the next item would
- * spend more than its budget, whatever its count allows. */
+/* Pages of listings and byte budgets of listings and streams: a listing
+ * request names its page by a size and a token; a page of a listing, or the
+ * batch a follow stream reads ahead of its reader, ends when the next item
+ * would spend more than its budget, whatever its count allows. */
 #ifndef CJX_PAGE_BUDGET_H
 #define CJX_PAGE_BUDGET_H
 
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cjx/conf.h"
+#include "cjx/error.h"
+
+/* Room for a next_page_token: a row id in decimal. */
+#define PAGE_TOKEN_LEN 24
+
+/* Reads a listing request's page_size and page_token: *limit is the number
+ * of rows the page may hold (page_size, or 100 for 0) and *after the row id
+ * the page starts after (0 for the first page). CJX_EINVAL naming the field
+ * for a size outside 0..1000 or a token this server did not issue. */
+int page_request_parse(int32_t size, const char *token, int *limit,
+                       int64_t *after, struct cjx_errbuf *eb);
+
+/* Writes the next_page_token of a page that ended at row last_id into token
+ * (PAGE_TOKEN_LEN bytes): the row id when the page may have a successor,
+ * that is when it stopped at the byte budget (full) or the store handed
+ * over as many rows as the limit (visited, rows skipped for the caller's
+ * scope included); else "", the last page. */
+void page_next_token(char *token, int full, int visited, int limit,
+                     int64_t last_id);
 
 struct page_budget {
     size_t limit; /* bytes */

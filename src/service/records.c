@@ -26,9 +26,6 @@
  * missing, another county's or sealed. */
 #define NO_SUCH_RECORD "no record with that key"
 
-#define LIST_DEFAULT_PAGE 100
-#define LIST_MAX_PAGE     1000
-
 static struct cjx_service *
 service_of(struct cjx_call *c)
 {
@@ -512,21 +509,6 @@ list_visit(void *arg, const struct cjx_stored_record *r)
     return 0;
 }
 
-static int
-parse_page_token(const char *token, int64_t *out)
-{
-    if (token[0] == '\0') {
-        *out = 0;
-        return 0;
-    }
-    char *end;
-    long long v = strtoll(token, &end, 10);
-    if (*end != '\0' || v <= 0)
-        return CJX_EINVAL;
-    *out = v;
-    return 0;
-}
-
 static void
 list_records(struct cjx_call *c, const ProtobufCMessage *msg)
 {
@@ -559,13 +541,13 @@ list_records(struct cjx_call *c, const ProtobufCMessage *msg)
         c->ops->fail(c, CJX_EINVAL, "filter: the value is empty");
         return;
     }
-    if (req->page_size < 0 || req->page_size > LIST_MAX_PAGE) {
-        c->ops->fail(c, CJX_EINVAL, "page_size: must be 0..1000");
-        return;
-    }
+    struct cjx_errbuf eb;
+    int limit;
     int64_t after;
-    if (parse_page_token(req->page_token, &after) != 0) {
-        c->ops->fail(c, CJX_EINVAL, "page_token: not a token from this server");
+    int err = page_request_parse(req->page_size, req->page_token, &limit,
+                                 &after, &eb);
+    if (err != 0) {
+        c->ops->fail(c, err, eb.msg);
         return;
     }
     struct list_page page = {.call = c, .svc = service_of(c)};
@@ -578,16 +560,14 @@ list_records(struct cjx_call *c, const ProtobufCMessage *msg)
             return;
         }
     }
-    int limit = req->page_size ? req->page_size : LIST_DEFAULT_PAGE;
     page.items = cjx_arena_alloc(c->arena, (size_t)limit * sizeof(*page.items));
     if (page.items == NULL) {
         c->ops->fail(c, CJX_ENOMEM, "out of memory");
         return;
     }
-    struct cjx_errbuf eb;
     int64_t last_id = 0;
-    int err = cjx_store_list_records(service_of(c)->store, filter, value, after,
-                                     limit, list_visit, &page, &last_id, &eb);
+    err = cjx_store_list_records(service_of(c)->store, filter, value, after,
+                                 limit, list_visit, &page, &last_id, &eb);
     if (err == 0)
         err = page.err;
     if (err != 0) {
@@ -598,12 +578,8 @@ list_records(struct cjx_call *c, const ProtobufCMessage *msg)
     Cjx__V1__ListRecordsResponse resp = CJX__V1__LIST_RECORDS_RESPONSE__INIT;
     resp.records = page.items;
     resp.n_records = page.n;
-    char token[24] = "";
-    /* Only a page on which the store filled the limit (rows skipped for
-     * county scope count towards it) or the byte budget can have a
-     * successor. */
-    if ((page.full || page.visited == limit) && last_id != 0)
-        snprintf(token, sizeof(token), "%" PRId64, last_id);
+    char token[PAGE_TOKEN_LEN];
+    page_next_token(token, page.full, page.visited, limit, last_id);
     resp.next_page_token = token;
     c->ops->reply(c, &resp.base);
 }

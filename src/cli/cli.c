@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cjx/date.h"
 #include "cjx/json.h"
 #include "cjx/tls.h"
 
@@ -46,6 +47,21 @@ cli_report_status(const char *what, const struct cjx_client_status *st)
     fprintf(stderr, "cjxctl: %s: %s: %s\n", what,
             cjx_client_code_name(st->code), st->message);
     return 1;
+}
+
+int
+cli_parse_as_of(const char *arg, Cjx__V1__Date *out)
+{
+    int y, m, d;
+    if (sscanf(arg, "%4d-%2d-%2d", &y, &m, &d) != 3 ||
+        !cjx_date_is_valid(y, m, d)) {
+        fprintf(stderr, "cjxctl: --as-of wants YYYY-MM-DD\n");
+        return 2;
+    }
+    out->year = y;
+    out->month = m;
+    out->day = d;
+    return 0;
 }
 
 void

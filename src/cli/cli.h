@@ -28,6 +28,10 @@ int cli_report_status(const char *what, const struct cjx_client_status *st);
  * NULL if it cannot be read. */
 char *cli_read_file(const char *path, size_t *len);
 
+/* Reads the YYYY-MM-DD of an --as-of option into out. 0, or 2 (the exit
+ * status of a usage error) after printing what the option wants. */
+int cli_parse_as_of(const char *arg, Cjx__V1__Date *out);
+
 /* Prints msg as one line of JSON (--json) to out. */
 void cli_print_json_line(FILE *out, const ProtobufCMessage *msg);
 

@@ -50,6 +50,37 @@ cli_report_status(const char *what, const struct cjx_client_status *st)
 }
 
 int
+cli_follow(struct cli *cli, const struct cjx_method *m,
+           const ProtobufCMessage *req, const char *stream, const char *call,
+           const struct cli_follow_view *view)
+{
+    if (cli_connect(cli) != 0)
+        return 1;
+    struct cjx_client_stream *s;
+    if (cjx_client_stream_open(cli->client, m, req, 0, &s) != 0) {
+        fprintf(stderr, "cjxctl: cannot open %s\n", stream);
+        return 1;
+    }
+    if (!cli->json)
+        view->header();
+    ProtobufCMessage *msg;
+    while (cjx_client_stream_read(s, &msg) == 1) {
+        if (cli->json)
+            cli_print_json_line(stdout, msg);
+        else
+            view->line(msg);
+        fflush(stdout);
+        protobuf_c_message_free_unpacked(msg, NULL);
+    }
+    struct cjx_client_status st;
+    cjx_client_stream_finish(s, NULL, &st);
+    cjx_client_stream_free(s);
+    if (st.code != 0)
+        return cli_report_status(call, &st);
+    return 0;
+}
+
+int
 cli_parse_as_of(const char *arg, Cjx__V1__Date *out)
 {
     int y, m, d;

@@ -24,6 +24,21 @@ int cli_connect(struct cli *cli);
  * status for it (1). */
 int cli_report_status(const char *what, const struct cjx_client_status *st);
 
+/* How cli_follow prints a stream for a person (--json prints each message
+ * as a line of JSON instead). */
+struct cli_follow_view {
+    void (*header)(void);                      /* the column headings */
+    void (*line)(const ProtobufCMessage *msg); /* one message */
+};
+
+/* Connects, opens the server stream m with req and prints every message as
+ * view says until the stream ends, flushing each so that a pipe sees it at
+ * once. stream names what is read in "cannot open STREAM"; call names the
+ * method in a failed status. Returns the exit status. */
+int cli_follow(struct cli *cli, const struct cjx_method *m,
+               const ProtobufCMessage *req, const char *stream,
+               const char *call, const struct cli_follow_view *view);
+
 /* Reads a whole file ("-" = standard input) into a new buffer (free()), or
  * NULL if it cannot be read. */
 char *cli_read_file(const char *path, size_t *len);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cjx/clock.h"
 #include "cjx/date.h"
 #include "cjx/json.h"
 #include "cjx/tls.h"
@@ -93,6 +94,15 @@ cli_parse_as_of(const char *arg, Cjx__V1__Date *out)
     out->month = m;
     out->day = d;
     return 0;
+}
+
+void
+cli_format_time(int64_t us, char *buf, size_t len)
+{
+    if (us == 0)
+        snprintf(buf, len, "-");
+    else
+        cjx_clock_format_utc(us, buf, len);
 }
 
 void

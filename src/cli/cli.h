@@ -47,6 +47,9 @@ char *cli_read_file(const char *path, size_t *len);
  * status of a usage error) after printing what the option wants. */
 int cli_parse_as_of(const char *arg, Cjx__V1__Date *out);
 
+/* A time for a table cell: us as UTC text, or "-" for 0 (not yet, never). */
+void cli_format_time(int64_t us, char *buf, size_t len);
+
 /* Prints msg as one line of JSON (--json) to out. */
 void cli_print_json_line(FILE *out, const ProtobufCMessage *msg);
 

@@ -32,10 +32,30 @@ page_request_parse(int32_t size, const char *token, int *limit, int64_t *after,
 }
 
 void
-page_next_token(char *token, int full, int visited, int limit, int64_t last_id)
+page_fill_init(struct page_fill *f, const struct cjx_conf *conf)
+{
+    page_budget_for_reply(&f->budget, conf);
+    f->n = 0;
+    f->visited = 0;
+    f->full = 0;
+}
+
+int
+page_fill_admit(struct page_fill *f, const ProtobufCMessage *item)
+{
+    if (!page_budget_take(&f->budget, page_budget_entry_size(item))) {
+        f->full = 1;
+        return 0;
+    }
+    return 1;
+}
+
+void
+page_next_token(char *token, const struct page_fill *f, int limit,
+                int64_t last_id)
 {
     token[0] = '\0';
-    if ((full || visited == limit) && last_id != 0)
+    if ((f->full || f->visited == limit) && last_id != 0)
         snprintf(token, PAGE_TOKEN_LEN, "%" PRId64, last_id);
 }
 

@@ -467,10 +467,7 @@ struct list_page {
     struct cjx_service *svc;
     const char *county_only; /* non-NULL: skip other counties */
     Cjx__V1__StoredRecord **items;
-    size_t n;
-    int visited; /* rows the store handed over, kept or skipped */
-    struct page_budget budget;
-    int full; /* stopped at a record the byte budget has no room for */
+    struct page_fill fill;
     int err;
 };
 
@@ -478,7 +475,7 @@ static int
 list_visit(void *arg, const struct cjx_stored_record *r)
 {
     struct list_page *p = arg;
-    p->visited++;
+    p->fill.visited++;
     if (p->county_only != NULL && strcmp(r->county, p->county_only) != 0)
         return 0;
     Cjx__V1__StoredRecord *m = cjx_arena_alloc(p->call->arena, sizeof(*m));
@@ -497,15 +494,13 @@ list_visit(void *arg, const struct cjx_stored_record *r)
      * in the page. */
     if (!sealing_may_read(p->call->conf, p->call->caller.agency, m->record))
         return 0;
-    if (!page_budget_take(&p->budget, page_budget_entry_size(&m->base))) {
-        p->full = 1; /* the store leaves this row for the next page */
+    if (!page_fill_admit(&p->fill, &m->base))
         return 1;
-    }
     /* Each disclosure is a read of a sealed record, audited on its own. */
     if (m->record->sealed)
         sealing_audit_read(p->svc, p->call, m->record,
                            "sealed record listed under the sealing policy");
-    p->items[p->n++] = m;
+    p->items[p->fill.n++] = m;
     return 0;
 }
 
@@ -551,7 +546,7 @@ list_records(struct cjx_call *c, const ProtobufCMessage *msg)
         return;
     }
     struct list_page page = {.call = c, .svc = service_of(c)};
-    page_budget_for_reply(&page.budget, c->conf);
+    page_fill_init(&page.fill, c->conf);
     if (c->access == CJX_ACCESS_OWN_COUNTY) {
         page.county_only = c->caller.agency->county;
         if (filter == CJX_FILTER_COUNTY &&
@@ -577,9 +572,9 @@ list_records(struct cjx_call *c, const ProtobufCMessage *msg)
     }
     Cjx__V1__ListRecordsResponse resp = CJX__V1__LIST_RECORDS_RESPONSE__INIT;
     resp.records = page.items;
-    resp.n_records = page.n;
+    resp.n_records = page.fill.n;
     char token[PAGE_TOKEN_LEN];
-    page_next_token(token, page.full, page.visited, limit, last_id);
+    page_next_token(token, &page.fill, limit, last_id);
     resp.next_page_token = token;
     c->ops->reply(c, &resp.base);
 }

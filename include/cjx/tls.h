@@ -133,6 +133,12 @@ int cjx_tls_private_key_parse(const char *key_pem, EVP_PKEY **out,
 int cjx_tls_key_matches_cert(const char *cert_pem, EVP_PKEY *key,
                              struct cjx_errbuf *eb);
 
+/* The reason for the most recent OpenSSL failure on this thread, written to
+ * buf (len bytes); the thread's error queue is emptied so that it cannot
+ * leak into a later call. Returns buf. For every module that calls OpenSSL
+ * (the audit log signs its checkpoints with it). */
+const char *cjx_tls_openssl_reason(char *buf, size_t len);
+
 /* ---- Revocation ---------------------------------------------------------- */
 
 /* A set of CRLs, each verified against the CA bundle when loaded. It never

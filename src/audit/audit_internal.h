@@ -11,10 +11,6 @@
 /* Prefixed to what a checkpoint's signature covers. */
 #define AUDIT_CHECKPOINT_LABEL "cjx.v1.AuditCheckpoint\n"
 
-/* The most recent OpenSSL failure on this thread, as text; empties the
- * thread's error queue so it cannot leak into a later call. */
-const char *audit_openssl_reason(char *buf, size_t len);
-
 /* The digest a key signs with: "SHA256", or NULL for EdDSA keys. */
 const char *audit_digest_for(const EVP_PKEY *key);
 

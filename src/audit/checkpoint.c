@@ -2,7 +2,6 @@
 #include "audit_internal.h"
 
 #include <openssl/crypto.h>
-#include <openssl/err.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,18 +11,6 @@ struct cjx_audit_signer {
     EVP_PKEY *key;
     char *cert_pem;
 };
-
-const char *
-audit_openssl_reason(char *buf, size_t len)
-{
-    unsigned long e = ERR_peek_last_error();
-    if (e == 0)
-        snprintf(buf, len, "unknown reason");
-    else
-        ERR_error_string_n(e, buf, len);
-    ERR_clear_error();
-    return buf;
-}
 
 const char *
 audit_digest_for(const EVP_PKEY *key)
@@ -138,7 +125,8 @@ cjx_audit_checkpoint_make(struct cjx_audit_signer *s, int64_t seq,
     free(msg);
     if (!ok)
         return cjx_errf(eb, CJX_ETLS, "signing checkpoint %lld: %s",
-                        (long long)seq, audit_openssl_reason(why, sizeof(why)));
+                        (long long)seq,
+                        cjx_tls_openssl_reason(why, sizeof(why)));
     cp.signature.data = sig;
     cp.signature.len = sig_len;
     size_t n = protobuf_c_message_get_packed_size(&cp.base);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cjx/clock.h"
+#include "cjx/date.h"
 #include "cjx/json.h"
 #include "cjx/tls.h"
 
@@ -46,6 +48,61 @@ cli_report_status(const char *what, const struct cjx_client_status *st)
     fprintf(stderr, "cjxctl: %s: %s: %s\n", what,
             cjx_client_code_name(st->code), st->message);
     return 1;
+}
+
+int
+cli_follow(struct cli *cli, const struct cjx_method *m,
+           const ProtobufCMessage *req, const char *stream, const char *call,
+           const struct cli_follow_view *view)
+{
+    if (cli_connect(cli) != 0)
+        return 1;
+    struct cjx_client_stream *s;
+    if (cjx_client_stream_open(cli->client, m, req, 0, &s) != 0) {
+        fprintf(stderr, "cjxctl: cannot open %s\n", stream);
+        return 1;
+    }
+    if (!cli->json)
+        view->header();
+    ProtobufCMessage *msg;
+    while (cjx_client_stream_read(s, &msg) == 1) {
+        if (cli->json)
+            cli_print_json_line(stdout, msg);
+        else
+            view->line(msg);
+        fflush(stdout);
+        protobuf_c_message_free_unpacked(msg, NULL);
+    }
+    struct cjx_client_status st;
+    cjx_client_stream_finish(s, NULL, &st);
+    cjx_client_stream_free(s);
+    if (st.code != 0)
+        return cli_report_status(call, &st);
+    return 0;
+}
+
+int
+cli_parse_as_of(const char *arg, Cjx__V1__Date *out)
+{
+    int y, m, d;
+    if (sscanf(arg, "%4d-%2d-%2d", &y, &m, &d) != 3 ||
+        !cjx_date_is_valid(y, m, d)) {
+        fprintf(stderr, "cjxctl: --as-of wants YYYY-MM-DD\n");
+        return 2;
+    }
+    out->year = y;
+    out->month = m;
+    out->day = d;
+    return 0;
+}
+
+void
+cli_format_time(int64_t us, char *buf, size_t len)
+{
+    if (us == 0)
+        snprintf(buf, len, "-");
+    else
+        cjx_clock_format_utc(us, buf, len);
 }
 
 void

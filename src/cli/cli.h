@@ -24,9 +24,31 @@ int cli_connect(struct cli *cli);
  * status for it (1). */
 int cli_report_status(const char *what, const struct cjx_client_status *st);
 
+/* How cli_follow prints a stream for a person (--json prints each message
+ * as a line of JSON instead). */
+struct cli_follow_view {
+    void (*header)(void);                      /* the column headings */
+    void (*line)(const ProtobufCMessage *msg); /* one message */
+};
+
+/* Connects, opens the server stream m with req and prints every message as
+ * view says until the stream ends, flushing each so that a pipe sees it at
+ * once. stream names what is read in "cannot open STREAM"; call names the
+ * method in a failed status. Returns the exit status. */
+int cli_follow(struct cli *cli, const struct cjx_method *m,
+               const ProtobufCMessage *req, const char *stream,
+               const char *call, const struct cli_follow_view *view);
+
 /* Reads a whole file ("-" = standard input) into a new buffer (free()), or
  * NULL if it cannot be read. */
 char *cli_read_file(const char *path, size_t *len);
+
+/* Reads the YYYY-MM-DD of an --as-of option into out. 0, or 2 (the exit
+ * status of a usage error) after printing what the option wants. */
+int cli_parse_as_of(const char *arg, Cjx__V1__Date *out);
+
+/* A time for a table cell: us as UTC text, or "-" for 0 (not yet, never). */
+void cli_format_time(int64_t us, char *buf, size_t len);
 
 /* Prints msg as one line of JSON (--json) to out. */
 void cli_print_json_line(FILE *out, const ProtobufCMessage *msg);

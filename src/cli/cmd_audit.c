@@ -231,8 +231,16 @@ printable(const char *s, char *out, size_t len)
 }
 
 static void
-print_entry_line(const Cjx__V1__AuditRecord *rec)
+print_entry_header(void)
 {
+    printf("%-7s %-27s %-12s %-9s %-24s %-28s %-30s %s\n", "SEQ", "TIME",
+           "TYPE", "AGENCY", "PEER", "METHOD", "OBJECT", "OUTCOME");
+}
+
+static void
+print_entry_line(const ProtobufCMessage *msg)
+{
+    const Cjx__V1__AuditRecord *rec = (const Cjx__V1__AuditRecord *)msg;
     if (rec->item_case != CJX__V1__AUDIT_RECORD__ITEM_ENTRY)
         return;
     const Cjx__V1__AuditEntry *e = rec->entry;
@@ -300,33 +308,10 @@ audit_tail(struct cli *cli, int argc, char **argv)
         audit_usage(stderr);
         return 2;
     }
-    if (cli_connect(cli) != 0)
-        return 1;
-    struct cjx_client_stream *s;
-    if (cjx_client_stream_open(cli->client,
-                               audit_method(AUDIT_SERVICE_TAIL_AUDIT),
-                               &req.base, 0, &s) != 0) {
-        fprintf(stderr, "cjxctl: cannot open the audit log\n");
-        return 1;
-    }
-    if (!cli->json)
-        printf("%-7s %-27s %-12s %-9s %-24s %-28s %-30s %s\n", "SEQ", "TIME",
-               "TYPE", "AGENCY", "PEER", "METHOD", "OBJECT", "OUTCOME");
-    ProtobufCMessage *msg;
-    while (cjx_client_stream_read(s, &msg) == 1) {
-        if (cli->json)
-            cli_print_json_line(stdout, msg);
-        else
-            print_entry_line((Cjx__V1__AuditRecord *)msg);
-        fflush(stdout);
-        protobuf_c_message_free_unpacked(msg, NULL);
-    }
-    struct cjx_client_status st;
-    cjx_client_stream_finish(s, NULL, &st);
-    cjx_client_stream_free(s);
-    if (st.code != 0)
-        return cli_report_status("TailAudit", &st);
-    return 0;
+    static const struct cli_follow_view view = {print_entry_header,
+                                                print_entry_line};
+    return cli_follow(cli, audit_method(AUDIT_SERVICE_TAIL_AUDIT), &req.base,
+                      "the audit log", "TailAudit", &view);
 }
 
 /* ---- export -------------------------------------------------------------------- */

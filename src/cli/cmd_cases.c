@@ -88,15 +88,6 @@ parse_role(const char *s, int *out)
     return -1;
 }
 
-static void
-format_time(int64_t us, char *buf, size_t len)
-{
-    if (us == 0)
-        snprintf(buf, len, "-");
-    else
-        cjx_clock_format_utc(us, buf, len);
-}
-
 /* ---- cjxctl cases ------------------------------------------------------ */
 
 static int
@@ -155,7 +146,7 @@ cases_list(struct cli *cli, Cjx__V1__ListCasesRequest *req, long limit)
                     break;
                 }
             }
-            format_time(due_us, due, sizeof(due));
+            cli_format_time(due_us, due, sizeof(due));
             for (size_t k = 0; k < c->n_flags; k++)
                 snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags),
                          "%s%s", k ? "," : "", c->flags[k]);
@@ -250,8 +241,8 @@ print_stats(const Cjx__V1__CaseStatsResponse *r)
             continue;
         char cases[24], f[40], l[40], secs[24], rate[24];
         snprintf(cases, sizeof(cases), "%" PRId64, n[i]);
-        format_time(first[i], f, sizeof(f));
-        format_time(last[i], l, sizeof(l));
+        cli_format_time(first[i], f, sizeof(f));
+        cli_format_time(last[i], l, sizeof(l));
         double s = (double)(last[i] - first[i]) / 1e6;
         snprintf(secs, sizeof(secs), "%.2f", s);
         snprintf(rate, sizeof(rate), "%.0f", s > 0 ? (double)n[i] / s : 0.0);
@@ -537,7 +528,7 @@ print_case(const Cjx__V1__Case *c)
         for (int i = 0; i < 5; i++) {
             if (t[i] == 0)
                 continue;
-            format_time(t[i], buf, sizeof(buf));
+            cli_format_time(t[i], buf, sizeof(buf));
             printf("%-16s%s\n", names[i], buf);
         }
     }

@@ -4,7 +4,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "cjx/date.h"
 #include "cjx/doj.h"
 #include "cjx/evaluate.h"
 #include "cjx/json.h"
@@ -160,7 +159,6 @@ parse_options(int argc, char **argv, struct eval_options *o)
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        int y, m, d;
         switch (ch) {
         case 'r':
             o->rules = optarg;
@@ -169,14 +167,8 @@ parse_options(int argc, char **argv, struct eval_options *o)
             o->rule_set = optarg;
             break;
         case 'a':
-            if (sscanf(optarg, "%4d-%2d-%2d", &y, &m, &d) != 3 ||
-                !cjx_date_is_valid(y, m, d)) {
-                fprintf(stderr, "cjxctl: --as-of wants YYYY-MM-DD\n");
+            if (cli_parse_as_of(optarg, &o->as_of) != 0)
                 return 2;
-            }
-            o->as_of.year = y;
-            o->as_of.month = m;
-            o->as_of.day = d;
             o->have_as_of = 1;
             break;
         case 'f':
@@ -310,28 +302,21 @@ struct eval_doj_ctx {
     const char *path;
 };
 
+/* One Prop 64 count of a research file, evaluated. */
+static int
+eval_count(void *ctx, const char *where, Cjx__V1__ReliefQuery *q)
+{
+    struct eval_doj_ctx *c = ctx;
+    c->run->status |= eval_query(c->run, where, q);
+    return 0;
+}
+
 /* Every Prop 64 count of one subject of a research file. */
 static int
 eval_subject(void *ctx, const struct cjx_doj_subject *s)
 {
     struct eval_doj_ctx *c = ctx;
-    struct cjx_arena arena;
-    cjx_arena_init(&arena, NULL, 0, 0);
-    for (size_t i = 0; i < s->n_convictions; i++) {
-        if (!cjx_doj_is_prop64(s->convictions[i]->charge))
-            continue;
-        Cjx__V1__ReliefQuery *q;
-        if (cjx_doj_subject_query(s, i, &arena, &q) != 0) {
-            cjx_arena_fini(&arena);
-            return CJX_ENOMEM;
-        }
-        char where[512];
-        snprintf(where, sizeof(where), "%s:%ld", c->path,
-                 s->conviction_lines[i]);
-        c->run->status |= eval_query(c->run, where, q);
-    }
-    cjx_arena_fini(&arena);
-    return 0;
+    return research_subject_counts(s, c->path, eval_count, c);
 }
 
 /* A DOJ research file, read one subject at a time: every Prop 64 count is

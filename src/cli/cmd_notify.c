@@ -214,44 +214,34 @@ struct doj_feed {
  * the parser's until the callback returns, and a notice lives until its
  * chunk is sent, so each query is copied into the chunk's arena. */
 static int
+doj_count(void *ctx, const char *where, Cjx__V1__ReliefQuery *q)
+{
+    struct doj_feed *f = ctx;
+    size_t n = protobuf_c_message_get_packed_size(&q->base);
+    uint8_t *bytes = malloc(n ? n : 1);
+    if (bytes == NULL)
+        return CJX_ENOMEM;
+    protobuf_c_message_pack(&q->base, bytes);
+    ProtobufCAllocator alloc = cjx_arena_pb_allocator(&f->c->arena);
+    Cjx__V1__ReliefQuery *copy =
+        cjx__v1__relief_query__unpack(&alloc, n, bytes);
+    free(bytes);
+    if (copy == NULL)
+        return CJX_ENOMEM;
+    evaluate(f->l, f->c, copy, where);
+    if (f->c->n == CHUNK) {
+        push(f->l, f->c);
+        if ((f->c = chunk_new()) == NULL)
+            return CJX_ENOMEM;
+    }
+    return 0;
+}
+
+static int
 doj_subject(void *ctx, const struct cjx_doj_subject *s)
 {
     struct doj_feed *f = ctx;
-    struct cjx_arena tmp;
-    cjx_arena_init(&tmp, NULL, 0, 0);
-    int rc = 0;
-    for (size_t i = 0; i < s->n_convictions && rc == 0; i++) {
-        if (!cjx_doj_is_prop64(s->convictions[i]->charge))
-            continue;
-        Cjx__V1__ReliefQuery *q;
-        uint8_t *bytes = NULL;
-        size_t n = 0;
-        if (cjx_doj_subject_query(s, i, &tmp, &q) == 0) {
-            n = protobuf_c_message_get_packed_size(&q->base);
-            bytes = cjx_arena_alloc(&tmp, n ? n : 1);
-        }
-        ProtobufCAllocator alloc = cjx_arena_pb_allocator(&f->c->arena);
-        Cjx__V1__ReliefQuery *copy = NULL;
-        if (bytes != NULL) {
-            protobuf_c_message_pack(&q->base, bytes);
-            copy = cjx__v1__relief_query__unpack(&alloc, n, bytes);
-        }
-        if (copy == NULL) {
-            rc = CJX_ENOMEM;
-            break;
-        }
-        char where[600];
-        snprintf(where, sizeof(where), "%s:%ld", f->l->path,
-                 s->conviction_lines[i]);
-        evaluate(f->l, f->c, copy, where);
-        if (f->c->n == CHUNK) {
-            push(f->l, f->c);
-            if ((f->c = chunk_new()) == NULL)
-                rc = CJX_ENOMEM;
-        }
-    }
-    cjx_arena_fini(&tmp);
-    return rc;
+    return research_subject_counts(s, f->l->path, doj_count, f);
 }
 
 /* A subject refused now was refused by the check before anything was sent
@@ -460,20 +450,13 @@ cmd_notify(struct cli *cli, int argc, char **argv)
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        int y, m, d;
         switch (ch) {
         case 'r':
             rules = optarg;
             break;
         case 'a':
-            if (sscanf(optarg, "%4d-%2d-%2d", &y, &m, &d) != 3 ||
-                !cjx_date_is_valid(y, m, d)) {
-                fprintf(stderr, "cjxctl: --as-of wants YYYY-MM-DD\n");
+            if (cli_parse_as_of(optarg, &l.as_of) != 0)
                 return 2;
-            }
-            l.as_of.year = y;
-            l.as_of.month = m;
-            l.as_of.day = d;
             l.have_as_of = 1;
             break;
         case 'f':

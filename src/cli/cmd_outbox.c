@@ -5,18 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cjx/clock.h"
 #include "cjx/v1/exchange.methods.h"
 #include "cli.h"
-
-static void
-format_time(int64_t us, char *buf, size_t len)
-{
-    if (us == 0)
-        snprintf(buf, len, "-");
-    else
-        cjx_clock_format_utc(us, buf, len);
-}
 
 /* "/cjx.v1.CaseService/Decide" -> "Decide" */
 static const char *
@@ -41,7 +31,7 @@ print_counts(const Cjx__V1__ListOutboxResponse *r, int with_delivered)
             snprintf(delivered, sizeof(delivered), "%" PRId64, c->delivered);
         else
             snprintf(delivered, sizeof(delivered), "(--all)");
-        format_time(c->oldest_pending_at_unix_us, oldest, sizeof(oldest));
+        cli_format_time(c->oldest_pending_at_unix_us, oldest, sizeof(oldest));
         const char *cells[] = {c->destination_ori, pending, oldest, parked,
                                delivered};
         cli_table_add(t, cells);
@@ -136,10 +126,10 @@ cmd_outbox(struct cli *cli, int argc, char **argv)
                                       : e->delivered_at_unix_us != 0
                                           ? "delivered"
                                           : "pending";
-            format_time(e->delivered_at_unix_us == 0 && !e->parked
-                            ? e->next_attempt_at_unix_us
-                            : 0,
-                        next, sizeof(next));
+            cli_format_time(e->delivered_at_unix_us == 0 && !e->parked
+                                ? e->next_attempt_at_unix_us
+                                : 0,
+                            next, sizeof(next));
             const char *cells[] = {id,
                                    e->destination_ori,
                                    method_short(e->method),

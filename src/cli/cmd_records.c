@@ -440,6 +440,25 @@ cmd_list(struct cli *cli, int argc, char **argv)
     return status;
 }
 
+static void
+print_change_header(void)
+{
+    printf("%-8s %-12s %-16s %-5s %-7s %s\n", "SEQ", "CII", "CASE", "COUNT",
+           "VERSION", "COUNTY");
+}
+
+static void
+print_change_line(const ProtobufCMessage *msg)
+{
+    const Cjx__V1__RecordChange *c = (const Cjx__V1__RecordChange *)msg;
+    if (c->record == NULL || c->record->record == NULL)
+        return;
+    const Cjx__V1__ConvictionRecord *r = c->record->record;
+    printf("%-8" PRId64 " %-12s %-16s %-5d %-7" PRId64 " %s\n", c->seq,
+           r->subject ? r->subject->cii : "", r->court_case_number,
+           (int)r->count_number, c->record->version, r->county);
+}
+
 int
 cmd_watch(struct cli *cli, int argc, char **argv)
 {
@@ -462,38 +481,10 @@ cmd_watch(struct cli *cli, int argc, char **argv)
         fprintf(stderr, "usage: cjxctl watch [--after SEQ] [--follow]\n");
         return 2;
     }
-    if (cli_connect(cli) != 0)
-        return 1;
-    struct cjx_client_stream *s;
-    if (cjx_client_stream_open(cli->client,
-                               record_method(RECORD_SERVICE_WATCH_RECORDS),
-                               &req.base, 0, &s) != 0) {
-        fprintf(stderr, "cjxctl: cannot open the change feed\n");
-        return 1;
-    }
-    if (!cli->json)
-        printf("%-8s %-12s %-16s %-5s %-7s %s\n", "SEQ", "CII", "CASE", "COUNT",
-               "VERSION", "COUNTY");
-    ProtobufCMessage *msg;
-    while (cjx_client_stream_read(s, &msg) == 1) {
-        Cjx__V1__RecordChange *c = (Cjx__V1__RecordChange *)msg;
-        if (cli->json) {
-            cli_print_json_line(stdout, msg);
-        } else if (c->record != NULL && c->record->record != NULL) {
-            const Cjx__V1__ConvictionRecord *r = c->record->record;
-            printf("%-8" PRId64 " %-12s %-16s %-5d %-7" PRId64 " %s\n", c->seq,
-                   r->subject ? r->subject->cii : "", r->court_case_number,
-                   (int)r->count_number, c->record->version, r->county);
-        }
-        fflush(stdout);
-        protobuf_c_message_free_unpacked(msg, NULL);
-    }
-    struct cjx_client_status st;
-    cjx_client_stream_finish(s, NULL, &st);
-    cjx_client_stream_free(s);
-    if (st.code != 0)
-        return cli_report_status("WatchRecords", &st);
-    return 0;
+    static const struct cli_follow_view view = {print_change_header,
+                                                print_change_line};
+    return cli_follow(cli, record_method(RECORD_SERVICE_WATCH_RECORDS),
+                      &req.base, "the change feed", "WatchRecords", &view);
 }
 
 int

@@ -465,14 +465,8 @@ cmd_review(struct cli *cli, int argc, char **argv)
             facts = optarg;
             break;
         case 'a':
-            if (sscanf(optarg, "%4d-%2d-%2d", &y, &m, &d) != 3 ||
-                !cjx_date_is_valid(y, m, d)) {
-                fprintf(stderr, "cjxctl: --as-of wants YYYY-MM-DD\n");
+            if (cli_parse_as_of(optarg, &as_of) != 0)
                 return 2;
-            }
-            as_of.year = y;
-            as_of.month = m;
-            as_of.day = d;
             break;
         default:
             return 2;

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "cjx/arena.h"
+
 #define MAX_REPORTED 20
 
 int
@@ -73,4 +75,27 @@ research_file_check(const char *path, struct research_rejects *r)
         return 1;
     }
     return 0;
+}
+
+int
+research_subject_counts(const struct cjx_doj_subject *s, const char *path,
+                        research_count_fn visit, void *ctx)
+{
+    struct cjx_arena arena;
+    cjx_arena_init(&arena, NULL, 0, 0);
+    int rc = 0;
+    for (size_t i = 0; i < s->n_convictions && rc == 0; i++) {
+        if (!cjx_doj_is_prop64(s->convictions[i]->charge))
+            continue;
+        Cjx__V1__ReliefQuery *q;
+        if (cjx_doj_subject_query(s, i, &arena, &q) != 0) {
+            rc = CJX_ENOMEM;
+            break;
+        }
+        char where[600];
+        snprintf(where, sizeof(where), "%s:%ld", path, s->conviction_lines[i]);
+        rc = visit(ctx, where, q);
+    }
+    cjx_arena_fini(&arena);
+    return rc;
 }

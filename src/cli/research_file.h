@@ -32,4 +32,15 @@ int research_rejects_note(void *ctx, const struct cjx_doj_error *e);
  * reject file), else 1 after printing why. */
 int research_file_check(const char *path, struct research_rejects *r);
 
+/* Called for each Prop 64 count of a subject with its relief query (memory
+ * the callback borrows until it returns) and where, "FILE:LINE" of the
+ * count's row. Returns 0 to go on; anything else stops the visit. */
+typedef int (*research_count_fn)(void *ctx, const char *where,
+                                 Cjx__V1__ReliefQuery *q);
+
+/* Visits every Prop 64 count of subject s of the research file path, in
+ * order. Returns 0, CJX_ENOMEM, or the first non-zero return of visit. */
+int research_subject_counts(const struct cjx_doj_subject *s, const char *path,
+                            research_count_fn visit, void *ctx);
+
 #endif

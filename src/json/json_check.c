@@ -363,6 +363,24 @@ check_duplicates(struct check *c, size_t first)
         (int)(dup->len > 64 ? 64 : dup->len), dup->resolved, dup->doc_off);
 }
 
+/* Reads what follows a member of an object or an element of an array: 1
+ * after a ',' (another one follows), 0 after the closing bracket close, or
+ * an error saying what was expected. */
+static int
+after_member(struct check *c, char close, const char *expected)
+{
+    skip_ws(c);
+    if (c->pos < c->len && c->s[c->pos] == ',') {
+        c->pos++;
+        return 1;
+    }
+    if (c->pos < c->len && c->s[c->pos] == close) {
+        c->pos++;
+        return 0;
+    }
+    return fail_at(c, c->pos, expected);
+}
+
 static int
 check_object(struct check *c)
 {
@@ -404,16 +422,11 @@ check_object(struct check *c)
         cjx_json_path_pop(&c->path, saved);
         if (rc < 0)
             return rc;
-        skip_ws(c);
-        if (c->pos < c->len && c->s[c->pos] == ',') {
-            c->pos++;
-            continue;
-        }
-        if (c->pos < c->len && c->s[c->pos] == '}') {
-            c->pos++;
+        rc = after_member(c, '}', "',' or '}' expected in object");
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
             break;
-        }
-        return fail_at(c, c->pos, "',' or '}' expected in object");
     }
     rc = check_duplicates(c, first_key);
     c->n_keys = first_key;
@@ -438,16 +451,9 @@ check_array(struct check *c)
         cjx_json_path_pop(&c->path, saved);
         if (rc < 0)
             return rc;
-        skip_ws(c);
-        if (c->pos < c->len && c->s[c->pos] == ',') {
-            c->pos++;
-            continue;
-        }
-        if (c->pos < c->len && c->s[c->pos] == ']') {
-            c->pos++;
-            return 0;
-        }
-        return fail_at(c, c->pos, "',' or ']' expected in array");
+        rc = after_member(c, ']', "',' or ']' expected in array");
+        if (rc <= 0)
+            return rc;
     }
 }
 

@@ -4,8 +4,6 @@
 #include "cases_internal.h"
 #include "sealing.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,9 +11,6 @@
 #include "cjx/log.h"
 #include "page_budget.h"
 #include "record_check.h"
-
-#define PAGE_DEFAULT 100
-#define PAGE_MAX     1000
 
 int
 stored_case_message(struct cjx_arena *a, const struct cjx_stored_case *s,
@@ -35,25 +30,6 @@ static const char *
 scope_of(const struct cjx_call *c)
 {
     return c->access == CJX_ACCESS_OWN_COUNTY ? c->caller.agency->county : NULL;
-}
-
-static int
-parse_page(int32_t size, const char *token, int *limit, int64_t *after,
-           struct cjx_errbuf *eb)
-{
-    if (size < 0 || size > PAGE_MAX)
-        return cjx_errf(eb, CJX_EINVAL, "page_size: must be 0..1000");
-    *limit = size > 0 ? size : PAGE_DEFAULT;
-    *after = 0;
-    if (token[0] == '\0')
-        return 0;
-    char *end;
-    long long v = strtoll(token, &end, 10);
-    if (*end != '\0' || v <= 0)
-        return cjx_errf(eb, CJX_EINVAL,
-                        "page_token: not a token from this server");
-    *after = v;
-    return 0;
 }
 
 /* ---- GetCase -------------------------------------------------------------- */
@@ -143,10 +119,7 @@ struct case_page {
     int overdue;               /* keep only cases with a missed deadline */
     enum cjx_role overdue_for; /* ... that this party must act on */
     Cjx__V1__Case **items;
-    size_t n;
-    int visited;
-    struct page_budget budget;
-    int full; /* stopped at a case the byte budget has no room for */
+    struct page_fill fill;
     int err;
 };
 
@@ -169,18 +142,16 @@ static int
 page_visit(void *arg, const struct cjx_stored_case *s)
 {
     struct case_page *p = arg;
-    p->visited++;
+    p->fill.visited++;
     Cjx__V1__Case *m;
     p->err = stored_case_message(p->call->arena, s, &m);
     if (p->err != 0)
         return 1;
     if (p->overdue && !overdue_matches(p, m))
         return 0;
-    if (!page_budget_take(&p->budget, page_budget_entry_size(&m->base))) {
-        p->full = 1; /* the store leaves this case for the next page */
+    if (!page_fill_admit(&p->fill, &m->base))
         return 1;
-    }
-    p->items[p->n++] = m;
+    p->items[p->fill.n++] = m;
     return 0;
 }
 
@@ -224,7 +195,8 @@ list_cases(struct cjx_call *c, const ProtobufCMessage *msg)
     }
     int limit = 0;
     int64_t after;
-    int err = parse_page(req->page_size, req->page_token, &limit, &after, &eb);
+    int err = page_request_parse(req->page_size, req->page_token, &limit,
+                                 &after, &eb);
     if (err != 0) {
         c->ops->fail(c, err, eb.msg);
         return;
@@ -242,7 +214,7 @@ list_cases(struct cjx_call *c, const ProtobufCMessage *msg)
      * decides (a changed law applies to existing cases at once). */
     if (page.overdue)
         f.due_before_us = page.now_us;
-    page_budget_for_reply(&page.budget, c->conf);
+    page_fill_init(&page.fill, c->conf);
     page.items = cjx_arena_alloc(c->arena, (size_t)limit * sizeof(*page.items));
     if (page.items == NULL) {
         c->ops->fail(c, CJX_ENOMEM, "out of memory");
@@ -260,10 +232,9 @@ list_cases(struct cjx_call *c, const ProtobufCMessage *msg)
     }
     Cjx__V1__ListCasesResponse resp = CJX__V1__LIST_CASES_RESPONSE__INIT;
     resp.cases = page.items;
-    resp.n_cases = page.n;
-    char token[24] = "";
-    if ((page.full || page.visited == limit) && last_id != 0)
-        snprintf(token, sizeof(token), "%" PRId64, last_id);
+    resp.n_cases = page.fill.n;
+    char token[PAGE_TOKEN_LEN];
+    page_next_token(token, &page.fill, limit, last_id);
     resp.next_page_token = token;
     c->ops->reply(c, &resp.base);
 }
@@ -406,9 +377,7 @@ case_stats(struct cjx_call *c, const ProtobufCMessage *msg)
 struct outbox_page {
     struct cjx_arena *arena;
     Cjx__V1__OutboxEntry **items;
-    size_t n;
-    struct page_budget budget;
-    int full; /* stopped at an entry the byte budget has no room for */
+    struct page_fill fill;
     Cjx__V1__OutboxCount **counts;
     size_t n_counts;
     int err;
@@ -424,6 +393,7 @@ static int
 outbox_visit(void *arg, const struct cjx_outbox_row *r)
 {
     struct outbox_page *p = arg;
+    p->fill.visited++;
     Cjx__V1__OutboxEntry *e = cjx_arena_alloc(p->arena, sizeof(*e));
     Cjx__V1__RecordKey *k = cjx_arena_alloc(p->arena, sizeof(*k));
     if (e == NULL || k == NULL) {
@@ -452,11 +422,9 @@ outbox_visit(void *arg, const struct cjx_outbox_row *r)
         p->err = CJX_ENOMEM;
         return 1;
     }
-    if (!page_budget_take(&p->budget, page_budget_entry_size(&e->base))) {
-        p->full = 1;
+    if (!page_fill_admit(&p->fill, &e->base))
         return 1;
-    }
-    p->items[p->n++] = e;
+    p->items[p->fill.n++] = e;
     return 0;
 }
 
@@ -493,7 +461,8 @@ list_outbox(struct cjx_call *c, const ProtobufCMessage *msg)
     struct cjx_errbuf eb;
     int limit = 0;
     int64_t after;
-    int err = parse_page(req->page_size, req->page_token, &limit, &after, &eb);
+    int err = page_request_parse(req->page_size, req->page_token, &limit,
+                                 &after, &eb);
     if (err == 0 && ((int)req->which < CJX_OUTBOX_PENDING ||
                      (int)req->which > CJX_OUTBOX_ALL))
         err = cjx_errf(&eb, CJX_EINVAL, "which: unknown");
@@ -504,7 +473,7 @@ list_outbox(struct cjx_call *c, const ProtobufCMessage *msg)
     struct outbox_page page = {.arena = c->arena};
     /* The counts beside the entries are a few kilobytes at most (256
      * destinations), well inside the other half of the message. */
-    page_budget_for_reply(&page.budget, c->conf);
+    page_fill_init(&page.fill, c->conf);
     page.items = cjx_arena_alloc(c->arena, (size_t)limit * sizeof(*page.items));
     page.counts = cjx_arena_alloc(c->arena, 256 * sizeof(*page.counts));
     if (page.items == NULL || page.counts == NULL) {
@@ -530,12 +499,11 @@ list_outbox(struct cjx_call *c, const ProtobufCMessage *msg)
     }
     Cjx__V1__ListOutboxResponse resp = CJX__V1__LIST_OUTBOX_RESPONSE__INIT;
     resp.entries = page.items;
-    resp.n_entries = page.n;
+    resp.n_entries = page.fill.n;
     resp.counts = page.counts;
     resp.n_counts = page.n_counts;
-    char token[24] = "";
-    if ((page.full || page.n == (size_t)limit) && last_id != 0)
-        snprintf(token, sizeof(token), "%" PRId64, last_id);
+    char token[PAGE_TOKEN_LEN];
+    page_next_token(token, &page.fill, limit, last_id);
     resp.next_page_token = token;
     c->ops->reply(c, &resp.base);
 }

@@ -26,9 +26,6 @@
  * missing, another county's or sealed. */
 #define NO_SUCH_RECORD "no record with that key"
 
-#define LIST_DEFAULT_PAGE 100
-#define LIST_MAX_PAGE     1000
-
 static struct cjx_service *
 service_of(struct cjx_call *c)
 {
@@ -470,10 +467,7 @@ struct list_page {
     struct cjx_service *svc;
     const char *county_only; /* non-NULL: skip other counties */
     Cjx__V1__StoredRecord **items;
-    size_t n;
-    int visited; /* rows the store handed over, kept or skipped */
-    struct page_budget budget;
-    int full; /* stopped at a record the byte budget has no room for */
+    struct page_fill fill;
     int err;
 };
 
@@ -481,7 +475,7 @@ static int
 list_visit(void *arg, const struct cjx_stored_record *r)
 {
     struct list_page *p = arg;
-    p->visited++;
+    p->fill.visited++;
     if (p->county_only != NULL && strcmp(r->county, p->county_only) != 0)
         return 0;
     Cjx__V1__StoredRecord *m = cjx_arena_alloc(p->call->arena, sizeof(*m));
@@ -500,30 +494,13 @@ list_visit(void *arg, const struct cjx_stored_record *r)
      * in the page. */
     if (!sealing_may_read(p->call->conf, p->call->caller.agency, m->record))
         return 0;
-    if (!page_budget_take(&p->budget, page_budget_entry_size(&m->base))) {
-        p->full = 1; /* the store leaves this row for the next page */
+    if (!page_fill_admit(&p->fill, &m->base))
         return 1;
-    }
     /* Each disclosure is a read of a sealed record, audited on its own. */
     if (m->record->sealed)
         sealing_audit_read(p->svc, p->call, m->record,
                            "sealed record listed under the sealing policy");
-    p->items[p->n++] = m;
-    return 0;
-}
-
-static int
-parse_page_token(const char *token, int64_t *out)
-{
-    if (token[0] == '\0') {
-        *out = 0;
-        return 0;
-    }
-    char *end;
-    long long v = strtoll(token, &end, 10);
-    if (*end != '\0' || v <= 0)
-        return CJX_EINVAL;
-    *out = v;
+    p->items[p->fill.n++] = m;
     return 0;
 }
 
@@ -559,17 +536,17 @@ list_records(struct cjx_call *c, const ProtobufCMessage *msg)
         c->ops->fail(c, CJX_EINVAL, "filter: the value is empty");
         return;
     }
-    if (req->page_size < 0 || req->page_size > LIST_MAX_PAGE) {
-        c->ops->fail(c, CJX_EINVAL, "page_size: must be 0..1000");
-        return;
-    }
+    struct cjx_errbuf eb;
+    int limit;
     int64_t after;
-    if (parse_page_token(req->page_token, &after) != 0) {
-        c->ops->fail(c, CJX_EINVAL, "page_token: not a token from this server");
+    int err = page_request_parse(req->page_size, req->page_token, &limit,
+                                 &after, &eb);
+    if (err != 0) {
+        c->ops->fail(c, err, eb.msg);
         return;
     }
     struct list_page page = {.call = c, .svc = service_of(c)};
-    page_budget_for_reply(&page.budget, c->conf);
+    page_fill_init(&page.fill, c->conf);
     if (c->access == CJX_ACCESS_OWN_COUNTY) {
         page.county_only = c->caller.agency->county;
         if (filter == CJX_FILTER_COUNTY &&
@@ -578,16 +555,14 @@ list_records(struct cjx_call *c, const ProtobufCMessage *msg)
             return;
         }
     }
-    int limit = req->page_size ? req->page_size : LIST_DEFAULT_PAGE;
     page.items = cjx_arena_alloc(c->arena, (size_t)limit * sizeof(*page.items));
     if (page.items == NULL) {
         c->ops->fail(c, CJX_ENOMEM, "out of memory");
         return;
     }
-    struct cjx_errbuf eb;
     int64_t last_id = 0;
-    int err = cjx_store_list_records(service_of(c)->store, filter, value, after,
-                                     limit, list_visit, &page, &last_id, &eb);
+    err = cjx_store_list_records(service_of(c)->store, filter, value, after,
+                                 limit, list_visit, &page, &last_id, &eb);
     if (err == 0)
         err = page.err;
     if (err != 0) {
@@ -597,13 +572,9 @@ list_records(struct cjx_call *c, const ProtobufCMessage *msg)
     }
     Cjx__V1__ListRecordsResponse resp = CJX__V1__LIST_RECORDS_RESPONSE__INIT;
     resp.records = page.items;
-    resp.n_records = page.n;
-    char token[24] = "";
-    /* Only a page on which the store filled the limit (rows skipped for
-     * county scope count towards it) or the byte budget can have a
-     * successor. */
-    if ((page.full || page.visited == limit) && last_id != 0)
-        snprintf(token, sizeof(token), "%" PRId64, last_id);
+    resp.n_records = page.fill.n;
+    char token[PAGE_TOKEN_LEN];
+    page_next_token(token, &page.fill, limit, last_id);
     resp.next_page_token = token;
     c->ops->reply(c, &resp.base);
 }

@@ -181,7 +181,7 @@ cjx_tls_private_key_parse(const char *key_pem, EVP_PKEY **out,
         return cjx_errf(eb, CJX_ETLS,
                         "cannot parse the private key (it must be "
                         "unencrypted PEM): %s",
-                        tls_openssl_reason(why, sizeof(why)));
+                        cjx_tls_openssl_reason(why, sizeof(why)));
     *out = key;
     return 0;
 }
@@ -194,7 +194,7 @@ cjx_tls_key_matches_cert(const char *cert_pem, EVP_PKEY *key,
     X509 *x = tls_parse_leaf(cert_pem, cert_pem != NULL ? strlen(cert_pem) : 0);
     if (x == NULL)
         return cjx_errf(eb, CJX_ETLS, "cannot parse the certificate: %s",
-                        tls_openssl_reason(why, sizeof(why)));
+                        cjx_tls_openssl_reason(why, sizeof(why)));
     int rc = 0;
     if (X509_check_private_key(x, key) != 1)
         rc = cjx_errf(eb, CJX_ETLS,

@@ -169,6 +169,25 @@ presort(X509_CRL *crl)
     ERR_clear_error();
 }
 
+/* Takes one parsed CRL of file into set once it is signed by a CA of cas
+ * and current at now. Takes ownership of crl: kept in the set, or freed. */
+static int
+accept_crl(struct cjx_tls_crl_set *set, STACK_OF(X509) * cas, X509_CRL *crl,
+           const char *file, time_t now, struct cjx_errbuf *eb)
+{
+    int rc;
+    if ((rc = verify_issuer(cas, crl, file, eb)) == 0 &&
+        (rc = check_crl_dates(crl, file, now, eb)) == 0) {
+        presort(crl);
+        if ((rc = add_crl(set, crl, file)) != 0)
+            cjx_errf(eb, rc, "%s: out of memory", file);
+        else
+            crl = NULL;
+    }
+    X509_CRL_free(crl);
+    return rc;
+}
+
 /* Parses every CRL in one file (PEM, possibly several, or one DER). */
 static int
 load_file(struct cjx_tls_crl_set *set, STACK_OF(X509) * cas, const char *path,
@@ -188,15 +207,7 @@ load_file(struct cjx_tls_crl_set *set, STACK_OF(X509) * cas, const char *path,
     X509_CRL *crl;
     while (rc == 0 && (crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL))) {
         found++;
-        if ((rc = verify_issuer(cas, crl, path, eb)) == 0 &&
-            (rc = check_crl_dates(crl, path, now, eb)) == 0) {
-            presort(crl);
-            if ((rc = add_crl(set, crl, path)) != 0)
-                cjx_errf(eb, rc, "%s: out of memory", path);
-            else
-                crl = NULL;
-        }
-        X509_CRL_free(crl);
+        rc = accept_crl(set, cas, crl, path, now, eb);
     }
     ERR_clear_error();
     BIO_free(bio);
@@ -206,19 +217,14 @@ load_file(struct cjx_tls_crl_set *set, STACK_OF(X509) * cas, const char *path,
         crl = len <= LONG_MAX ? d2i_X509_CRL(NULL, &p, (long)len) : NULL;
         ERR_clear_error();
         if (crl == NULL || p != der + len) {
+            X509_CRL_free(crl);
             rc = cjx_errf(eb, CJX_ETLS,
                           "%s: not a CRL (PEM or DER); the CRL directory must "
                           "hold only CRLs",
                           path);
-        } else if ((rc = verify_issuer(cas, crl, path, eb)) == 0 &&
-                   (rc = check_crl_dates(crl, path, now, eb)) == 0) {
-            presort(crl);
-            if ((rc = add_crl(set, crl, path)) != 0)
-                cjx_errf(eb, rc, "%s: out of memory", path);
-            else
-                crl = NULL;
+        } else {
+            rc = accept_crl(set, cas, crl, path, now, eb);
         }
-        X509_CRL_free(crl);
     }
     free(data);
     return rc;

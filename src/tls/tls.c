@@ -32,10 +32,8 @@
 /* Below this a key is refused: 112 bits is RSA-2048, 128 is P-256. */
 #define MIN_SECURITY_BITS 112
 
-/* The reason for the most recent OpenSSL failure on this thread, after which
- * the thread's error queue is emptied so it cannot leak into a later call. */
 const char *
-tls_openssl_reason(char *buf, size_t len)
+cjx_tls_openssl_reason(char *buf, size_t len)
 {
     unsigned long e = ERR_peek_last_error();
     if (e == 0)
@@ -238,7 +236,7 @@ fingerprint_of(X509 *x, char out[CJX_FINGERPRINT_HEX_LEN + 1],
     if (!X509_digest(x, EVP_sha256(), md, &mdlen) ||
         mdlen * 2 != CJX_FINGERPRINT_HEX_LEN)
         return cjx_errf(eb, CJX_ETLS, "cannot hash the peer certificate: %s",
-                        tls_openssl_reason(why, sizeof(why)));
+                        cjx_tls_openssl_reason(why, sizeof(why)));
     static const char hex[] = "0123456789abcdef";
     for (unsigned int i = 0; i < mdlen; i++) {
         out[2 * i] = hex[md[i] >> 4];
@@ -260,7 +258,7 @@ cjx_tls_identify(const char *pem, size_t pem_len, const char *trust_domain,
     if (x == NULL)
         return cjx_errf(eb, CJX_EUNAUTH,
                         "cannot parse the peer certificate: %s",
-                        tls_openssl_reason(why, sizeof(why)));
+                        cjx_tls_openssl_reason(why, sizeof(why)));
 
     struct cjx_peer_identity id;
     int rc = agency_of(x, trust_domain, CJX_EUNAUTH, id.ori, eb);
@@ -366,7 +364,7 @@ cjx_tls_check_own_cert(const char *cert_pem, const char *key_pem,
     X509 *x = tls_parse_leaf(cert_pem, strlen(cert_pem));
     if (x == NULL)
         return cjx_errf(eb, CJX_ETLS, "cannot parse the certificate: %s",
-                        tls_openssl_reason(why, sizeof(why)));
+                        cjx_tls_openssl_reason(why, sizeof(why)));
 
     int rc = cjx_tls_private_key_parse(key_pem, &key, eb);
     if (rc == 0)
@@ -466,7 +464,7 @@ cjx_tls_check_client_cert(const char *pem, size_t len, struct cjx_errbuf *eb)
     if (x == NULL)
         return cjx_errf(eb, CJX_EUNAUTH,
                         "cannot parse the peer certificate: %s",
-                        tls_openssl_reason(why, sizeof(why)));
+                        cjx_tls_openssl_reason(why, sizeof(why)));
     int rc = refuse_ca(x, eb);
     /* OpenSSL takes a certificate without extendedKeyUsage as good for
      * every purpose; cjx requires the usage to be stated. */

@@ -14,10 +14,6 @@
  * beyond this is a mistake. */
 #define TLS_CRL_FILE_MAX_BYTES ((size_t)64 << 20)
 
-/* The reason for the most recent OpenSSL failure on this thread, written to
- * buf; the thread's error queue is emptied. Returns buf. */
-const char *tls_openssl_reason(char *buf, size_t len);
-
 /* Copies len bytes of s into dst (cap bytes) with non-printable bytes
  * replaced and "..." when shortened. Returns dst. */
 const char *tls_printable(const unsigned char *s, size_t len, char *dst,

@@ -358,6 +358,12 @@ test_audit__accepted_and_refused_calls__are_recorded_with_their_outcome(
     assert_int_equal(cjxctl("audit tail -n 3", out, sizeof(out)), 0);
     assert_non_null(strstr(out, "SEQ"));
     assert_non_null(strstr(out, "AuditService/")); /* the reads above */
+    /* The change feed read by the same follower, as a table: the one record
+     * stored above, in its columns. */
+    assert_int_equal(cjxctl("watch --after 0", out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "SEQ      CII          CASE"));
+    assert_non_null(strstr(out, " A40000001    SF-A1            1     1 "));
+    assert_null(strstr(out, "A40000002")); /* refused above */
 }
 
 /* A Deliver batch whose messages are all refused costs one entry, the

@@ -30,9 +30,10 @@ rules_eval_init(struct eval_ctx *ex, const struct cjx_rules_set *set,
     ex->arena = arena;
     size_t n = (size_t)(set->n_slots > 0 ? set->n_slots : 1);
     size_t n_lets = set->n_lets > 0 ? set->n_lets : 1;
-    /* One allocation: the slots, then the log of branch values. */
-    char *p = cjx_arena_alloc(arena, n * sizeof(struct val) +
-                                         n_lets * (sizeof(uint16_t) + 1));
+    /* One block: the slots, then the log of branch values. */
+    size_t size = n * sizeof(struct val) + n_lets * (sizeof(uint16_t) + 1);
+    char *p = size <= sizeof(ex->slot_buf) ? ex->slot_buf
+                                           : cjx_arena_alloc(arena, size);
     if (p == NULL)
         return CJX_ENOMEM;
     ex->slots = (struct val *)p;

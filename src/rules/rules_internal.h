@@ -501,6 +501,8 @@ struct choice {
 };
 
 enum { RULES_MAX_CHOICES = 24, RULES_MAX_BRANCHES = 512 };
+/* Bytes of an evaluation's own buffer for slots (struct eval_ctx). */
+enum { RULES_SLOT_BUF = 4096 };
 
 struct eval_ctx {
     const struct cjx_rules_set *set;
@@ -531,10 +533,13 @@ struct eval_ctx {
      * counts above say how much of them is in use. */
     struct choice choices[RULES_MAX_CHOICES];
     uint8_t unknown_order[64]; /* fact bits in order of first reference */
+    /* The slots and the branch log of a set small enough (the Prop 64
+     * rule file is), so that an evaluation allocates nothing for them. */
+    _Alignas(struct val) char slot_buf[RULES_SLOT_BUF];
 };
 
-/* Prepares ex for evaluating set on msg, with slots from arena. Returns 0
- * or CJX_ENOMEM. */
+/* Prepares ex for evaluating set on msg, with slots in ex itself, or from
+ * arena for a set with more than fit there. Returns 0 or CJX_ENOMEM. */
 int rules_eval_init(struct eval_ctx *ex, const struct cjx_rules_set *set,
                     const ProtobufCMessage *msg, struct cjx_arena *arena);
 

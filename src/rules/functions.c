@@ -10,6 +10,11 @@
 
 /* ---- dates ------------------------------------------------------------ */
 
+/* The day numbers (days since 1970-01-01) of 0001-01-01 and 9999-12-31,
+ * the calendar's first and last days, as constants: add_days checks every
+ * result against them. */
+enum { FIRST_DAY = -719162, LAST_DAY = 2932896 };
+
 /* The calendar is cjx_date's (include/cjx/date.h); these adapt the rules'
  * 64-bit values to it. */
 int64_t
@@ -583,8 +588,7 @@ rules_fn_call(struct eval_ctx *ex, const struct node *n)
         if (add_days_in_month(a.u.i, b.u.i, &r))
             return mkdate(r);
         r = date_to_days(a.u.i) + b.u.i;
-        if (r < rules_days_from_civil(1, 1, 1) ||
-            r > rules_days_from_civil(9999, 12, 31))
+        if (r < FIRST_DAY || r > LAST_DAY)
             return rules_err(n, E_DATE_RANGE);
         return mkdate(date_of_days(r));
     }

@@ -290,6 +290,16 @@ test_rules_load__prop64_allocation_failures__are_enomem(void **state)
     assert_true(n < 1000000);
 }
 
+/* A set that must load. */
+static struct cjx_rules_set *
+load_ok(const char *text)
+{
+    struct cjx_rules_set *set = NULL;
+    if (load(text, &set) != 0)
+        fail_msg("%s", eb.msg);
+    return set;
+}
+
 static struct cjx_rules_set *
 load_small(void)
 {
@@ -411,9 +421,7 @@ test_rules_load__decide__later_branches_match_full_reruns(void **state)
         "  - {id: misdemeanor, when: level == OFFENSE_LEVEL_MISDEMEANOR,\n"
         "     relief: DISMISS_AND_SEAL, reasons: [LAWFUL]}\n"
         "  - {id: rest, when: 'true', relief: REDUCE_TO_MISDEMEANOR}\n";
-    struct cjx_rules_set *set = NULL;
-    if (load(text, &set) != 0)
-        fail_msg("%s", eb.msg);
+    struct cjx_rules_set *set = load_ok(text);
     struct cjx_arena a;
     cjx_arena_init(&a, NULL, 0, 0);
     /* adult=true, level=felony: heavy, sentenced true then false (heavy
@@ -512,9 +520,7 @@ test_rules_load__decide__set_larger_than_the_slot_buffer(void **state)
              " relief: NO_ACTION, reasons: [LAST_LET]}\n"
              "  - {id: other, when: 'true', relief: NOT_ELIGIBLE}\n",
              N_LETS - 1, N_LETS - 1);
-    struct cjx_rules_set *set = NULL;
-    if (load(text, &set) != 0)
-        fail_msg("%s", eb.msg);
+    struct cjx_rules_set *set = load_ok(text);
     struct cjx_arena a;
     cjx_arena_init(&a, NULL, 0, 0);
     const Cjx__V1__Determination *d =

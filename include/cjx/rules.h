@@ -86,8 +86,9 @@ int cjx_rules_validate(const struct cjx_rules_set *set,
  * decides. Facts declared unknown are enumerated (each possible value is
  * tried) and, when the outcomes differ, the set's review relief is returned
  * with floor and ceiling. Returns in *out a new message of the set's output
- * type allocated in arena; its strings are borrowed from the set (valid
- * until the set is freed). Returns 0, CJX_EINVAL for a message of the wrong
+ * type allocated in arena; its strings, and its repeated fields' arrays
+ * when one decision decides alone, are borrowed from the set (valid until
+ * the set is freed, and not to be written). Returns 0, CJX_EINVAL for a message of the wrong
  * type, for a decision whose condition evaluates to an error, or when no
  * decision matched (detail names the rule and position), CJX_ENOMEM when
  * the arena is exhausted. */

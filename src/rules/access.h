@@ -9,14 +9,6 @@
 
 #define RULES_AT(m, off, type) (*(const type *)((const char *)(m) + (off)))
 
-static inline struct val
-rules_mkbool(int b)
-{
-    struct val v = {.k = V_BOOL};
-    v.u.i = b != 0;
-    return v;
-}
-
 /* The value of n's field in m (NULL: an unset message, so the default),
  * for a read kind other than RK_GENERIC: no descriptor is consulted. */
 static inline struct val

@@ -6,11 +6,9 @@
 
 #include "rules_internal.h"
 
-static int cerr(struct check_ctx *cx, const struct node *n, const char *fmt,
-                ...) __attribute__((format(printf, 3, 4)));
-
-static int
-cerr(struct check_ctx *cx, const struct node *n, const char *fmt, ...)
+int
+rules_check_err(struct check_ctx *cx, const struct node *n, const char *fmt,
+                ...)
 {
     char msg[256];
     va_list ap;
@@ -19,13 +17,6 @@ cerr(struct check_ctx *cx, const struct node *n, const char *fmt, ...)
     va_end(ap);
     return rules_diag(cx->eb, CJX_EPARSE, cx->sm, n->line, n->col, "%s", msg);
 }
-
-#define TRY(expr)         \
-    do {                  \
-        int rc_ = (expr); \
-        if (rc_ != 0)     \
-            return rc_;   \
-    } while (0)
 
 static const struct enum_const *
 find_enum_const(const struct cjx_rules_set *set, const char *name)
@@ -94,8 +85,9 @@ check_ident(struct check_ctx *cx, struct node *n)
     struct let_def *l = find_let(cx->set, n->name);
     if (l != NULL) {
         if (l->state == LET_CHECKING)
-            return cerr(cx, n, "'%s' refers to itself through a cycle of lets",
-                        n->name);
+            return rules_check_err(
+                cx, n, "'%s' refers to itself through a cycle of lets",
+                n->name);
         TRY(rules_check_let(cx->set, l, cx->eb));
         if (!l->is_fact && l->expr->op == N_LIT) {
             /* A constant let is inlined: a literal list stays a list
@@ -123,14 +115,14 @@ check_ident(struct check_ctx *cx, struct node *n)
         n->fd = fd;
         n->type = rules_field_type(cx->arena, fd, &n->date);
         if (n->type == NULL)
-            return cerr(cx, n, "field '%s' has an unsupported type (bytes)",
-                        n->name);
+            return rules_check_err(
+                cx, n, "field '%s' has an unsupported type (bytes)", n->name);
         return 0;
     }
     const struct enum_const *ec = find_enum_const(cx->set, n->name);
     if (ec != NULL)
         return make_enum_lit(cx, n, ec);
-    return cerr(cx, n, "undeclared reference to '%s'", n->name);
+    return rules_check_err(cx, n, "undeclared reference to '%s'", n->name);
 }
 
 /* For a.b.c where a is not a variable, builds "a.b.c" to try it as a
@@ -213,19 +205,19 @@ check_select(struct check_ctx *cx, struct node *n)
     const struct rtype *t = n->a->type;
     if (t->kind != T_MSG) {
         char tn[128];
-        return cerr(cx, n, "type '%s' has no field '%s'",
-                    rules_type_name(t, tn, sizeof(tn)), n->name);
+        return rules_check_err(cx, n, "type '%s' has no field '%s'",
+                               rules_type_name(t, tn, sizeof(tn)), n->name);
     }
     const ProtobufCFieldDescriptor *fd =
         protobuf_c_message_descriptor_get_field_by_name(t->msg, n->name);
     if (fd == NULL)
-        return cerr(cx, n, "no field '%s' in message '%s'", n->name,
-                    t->msg->name);
+        return rules_check_err(cx, n, "no field '%s' in message '%s'", n->name,
+                               t->msg->name);
     n->fd = fd;
     n->type = rules_field_type(cx->arena, fd, &n->date);
     if (n->type == NULL)
-        return cerr(cx, n, "field '%s' has an unsupported type (bytes)",
-                    n->name);
+        return rules_check_err(
+            cx, n, "field '%s' has an unsupported type (bytes)", n->name);
     return fuse_path(cx, n);
 }
 
@@ -233,13 +225,16 @@ static int
 check_has(struct check_ctx *cx, struct node *n)
 {
     if (n->nargs != 1)
-        return cerr(cx, n, "has() expects 1 argument, got %d", n->nargs);
+        return rules_check_err(cx, n, "has() expects 1 argument, got %d",
+                               n->nargs);
     struct node *arg = n->args[0];
     if (arg->op != N_SELECT && arg->op != N_IDENT)
-        return cerr(cx, arg, "has() needs a field selection such as has(a.b)");
+        return rules_check_err(
+            cx, arg, "has() needs a field selection such as has(a.b)");
     TRY(rules_check(cx, arg));
     if (arg->op != N_SELECT)
-        return cerr(cx, arg, "has() needs a field selection such as has(a.b)");
+        return rules_check_err(
+            cx, arg, "has() needs a field selection such as has(a.b)");
     n->op = N_HAS;
     n->a = arg->a;
     n->fd = arg->fd;
@@ -273,25 +268,25 @@ check_macro(struct check_ctx *cx, struct node *n, int kind)
 {
     int want = kind == M_MAP ? (n->nargs == 3 ? 3 : 2) : 2;
     if (n->nargs != want)
-        return cerr(cx, n, "%s() expects %d arguments, got %d", n->name, want,
-                    n->nargs);
+        return rules_check_err(cx, n, "%s() expects %d arguments, got %d",
+                               n->name, want, n->nargs);
     if (n->args[0]->op != N_IDENT)
-        return cerr(cx, n->args[0], "%s() needs a variable name first",
-                    n->name);
+        return rules_check_err(cx, n->args[0],
+                               "%s() needs a variable name first", n->name);
     TRY(rules_check(cx, n->a));
     if (n->a->type->kind != T_LIST) {
         char tn[128];
-        return cerr(cx, n, "%s() needs a list, not '%s'", n->name,
-                    rules_type_name(n->a->type, tn, sizeof(tn)));
+        return rules_check_err(cx, n, "%s() needs a list, not '%s'", n->name,
+                               rules_type_name(n->a->type, tn, sizeof(tn)));
     }
     if (cx->n_scope == RULES_MAX_DEPTH)
-        return cerr(cx, n, "macros nested too deeply");
+        return rules_check_err(cx, n, "macros nested too deeply");
     const char *var = n->args[0]->name;
     if (find_let(cx->set, var) != NULL ||
         protobuf_c_message_descriptor_get_field_by_name(cx->set->message,
                                                         var) != NULL)
-        return cerr(cx, n->args[0],
-                    "'%s' would hide a variable of the same name", var);
+        return rules_check_err(
+            cx, n->args[0], "'%s' would hide a variable of the same name", var);
     /* Every macro variable gets its own slot in the whole set, so a let
      * evaluated inside a loop body can never overwrite an enclosing loop's
      * variable. */
@@ -307,7 +302,8 @@ check_macro(struct check_ctx *cx, struct node *n, int kind)
     TRY(rc);
     if (kind != M_MAP || want == 3) {
         if (n->args[1]->type->kind != T_BOOL)
-            return cerr(cx, n->args[1], "%s() needs a bool condition", n->name);
+            return rules_check_err(cx, n->args[1],
+                                   "%s() needs a bool condition", n->name);
     }
     n->op = N_MACRO;
     n->sub = (uint8_t)kind;
@@ -393,11 +389,12 @@ no_overload(struct check_ctx *cx, const struct node *n, const char *op,
 {
     char a[128], b[128];
     if (y == NULL)
-        return cerr(cx, n, "no matching overload for '%s' applied to '(%s)'",
-                    op, rules_type_name(x, a, sizeof(a)));
-    return cerr(cx, n, "no matching overload for '%s' applied to '(%s, %s)'",
-                op, rules_type_name(x, a, sizeof(a)),
-                rules_type_name(y, b, sizeof(b)));
+        return rules_check_err(
+            cx, n, "no matching overload for '%s' applied to '(%s)'", op,
+            rules_type_name(x, a, sizeof(a)));
+    return rules_check_err(
+        cx, n, "no matching overload for '%s' applied to '(%s, %s)'", op,
+        rules_type_name(x, a, sizeof(a)), rules_type_name(y, b, sizeof(b)));
 }
 
 static int
@@ -497,10 +494,10 @@ check_list(struct check_ctx *cx, struct node *n)
             elem = t;
         } else if (!rules_type_equal(elem, t)) {
             char a[128], b[128];
-            return cerr(cx, n->args[i],
-                        "list items must have one type: '%s' and '%s'",
-                        rules_type_name(elem, a, sizeof(a)),
-                        rules_type_name(t, b, sizeof(b)));
+            return rules_check_err(
+                cx, n->args[i], "list items must have one type: '%s' and '%s'",
+                rules_type_name(elem, a, sizeof(a)),
+                rules_type_name(t, b, sizeof(b)));
         }
     }
     n->type = rules_type_list(cx->arena, elem);
@@ -601,14 +598,15 @@ rules_check(struct check_ctx *cx, struct node *n)
         TRY(rules_check(cx, n->b));
         TRY(rules_check(cx, n->c));
         if (n->a->type->kind != T_BOOL)
-            return cerr(cx, n->a, "the condition of '?:' must be a bool");
+            return rules_check_err(cx, n->a,
+                                   "the condition of '?:' must be a bool");
         if (!rules_type_equal(n->b->type, n->c->type)) {
             char a[128], b[128];
-            return cerr(cx, n,
-                        "the branches of '?:' have different types: "
-                        "'%s' and '%s'",
-                        rules_type_name(n->b->type, a, sizeof(a)),
-                        rules_type_name(n->c->type, b, sizeof(b)));
+            return rules_check_err(cx, n,
+                                   "the branches of '?:' have different types: "
+                                   "'%s' and '%s'",
+                                   rules_type_name(n->b->type, a, sizeof(a)),
+                                   rules_type_name(n->c->type, b, sizeof(b)));
         }
         n->type = n->b->type;
         if (n->type->kind == T_LIST && n->type->elem->kind == T_ANY)
@@ -662,7 +660,8 @@ rules_check_let(struct cjx_rules_set *set, struct let_def *l,
     if (rc == 0 && l->known != NULL) {
         rc = rules_check(&cx, l->known);
         if (rc == 0 && l->known->type->kind != T_BOOL)
-            rc = cerr(&cx, l->known, "'known' must be a bool expression");
+            rc = rules_check_err(&cx, l->known,
+                                 "'known' must be a bool expression");
     }
     if (rc == 0 && l->domain != NULL) {
         rc = rules_check(&cx, l->domain);
@@ -670,8 +669,9 @@ rules_check_let(struct cjx_rules_set *set, struct let_def *l,
             (l->domain->type->kind != T_LIST ||
              !rules_type_equal(l->domain->type->elem, l->expr->type))) {
             char a[128];
-            rc = cerr(&cx, l->domain, "'domain' must be a list of '%s'",
-                      rules_type_name(l->expr->type, a, sizeof(a)));
+            rc = rules_check_err(&cx, l->domain,
+                                 "'domain' must be a list of '%s'",
+                                 rules_type_name(l->expr->type, a, sizeof(a)));
         }
     }
     if (rc != 0) {

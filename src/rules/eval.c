@@ -4,21 +4,8 @@
 
 #include "rules_internal.h"
 
-static struct val
-mkbool(int b)
-{
-    struct val v = {.k = V_BOOL};
-    v.u.i = b != 0;
-    return v;
-}
-
-static struct val
-mkint(int64_t i)
-{
-    struct val v = {.k = V_INT};
-    v.u.i = i;
-    return v;
-}
+#define mkbool rules_mkbool
+#define mkint  rules_mkint
 
 int
 rules_eval_init(struct eval_ctx *ex, const struct cjx_rules_set *set,
@@ -30,9 +17,10 @@ rules_eval_init(struct eval_ctx *ex, const struct cjx_rules_set *set,
     ex->arena = arena;
     size_t n = (size_t)(set->n_slots > 0 ? set->n_slots : 1);
     size_t n_lets = set->n_lets > 0 ? set->n_lets : 1;
-    /* One allocation: the slots, then the log of branch values. */
-    char *p = cjx_arena_alloc(arena, n * sizeof(struct val) +
-                                         n_lets * (sizeof(uint16_t) + 1));
+    /* One block: the slots, then the log of branch values. */
+    size_t size = n * sizeof(struct val) + n_lets * (sizeof(uint16_t) + 1);
+    char *p = size <= sizeof(ex->slot_buf) ? ex->slot_buf
+                                           : cjx_arena_alloc(arena, size);
     if (p == NULL)
         return CJX_ENOMEM;
     ex->slots = (struct val *)p;
@@ -241,12 +229,9 @@ arith(struct eval_ctx *ex, const struct node *n, const struct val *x,
 static struct val
 ev_binop(struct eval_ctx *ex, const struct node *n)
 {
-    struct val x = rules_eval(ex, n->a);
-    if (x.k == V_ERR)
+    struct val x, y;
+    if (rules_eval_operands(ex, n, &x, &y))
         return x;
-    struct val y = rules_eval(ex, n->b);
-    if (y.k == V_ERR)
-        return y;
     int c;
     /* The common cases, equality of two strings or two integers, without
      * the general comparison. */
@@ -305,12 +290,9 @@ ev_in_set(struct eval_ctx *ex, const struct node *n)
 static struct val
 ev_in(struct eval_ctx *ex, const struct node *n)
 {
-    struct val x = rules_eval(ex, n->a);
-    if (x.k == V_ERR)
+    struct val x, l;
+    if (rules_eval_operands(ex, n, &x, &l))
         return x;
-    struct val l = rules_eval(ex, n->b);
-    if (l.k == V_ERR)
-        return l;
     size_t len = l.n;
     for (size_t i = 0; i < len; i++) {
         struct val e = rules_list_at(&l, i);
@@ -341,12 +323,9 @@ ev_list(struct eval_ctx *ex, const struct node *n)
 static struct val
 ev_index(struct eval_ctx *ex, const struct node *n)
 {
-    struct val l = rules_eval(ex, n->a);
-    if (l.k == V_ERR)
+    struct val l, i;
+    if (rules_eval_operands(ex, n, &l, &i))
         return l;
-    struct val i = rules_eval(ex, n->b);
-    if (i.k == V_ERR)
-        return i;
     if (i.u.i < 0 || (uint64_t)i.u.i >= l.n)
         return rules_err(n, E_INDEX_RANGE);
     struct val e = rules_list_at(&l, (size_t)i.u.i);
@@ -424,10 +403,7 @@ ev_or(struct eval_ctx *ex, const struct node *n)
 static struct val
 ev_cond(struct eval_ctx *ex, const struct node *n)
 {
-    struct val c = rules_eval(ex, n->a);
-    if (c.k == V_ERR)
-        return c;
-    return rules_eval(ex, c.u.i ? n->b : n->c);
+    return rules_eval_branch(ex, n, rules_eval(ex, n->a));
 }
 
 /* l.all(x, p) (stop 0) and l.exists(x, p) (stop 1) absorb errors as &&

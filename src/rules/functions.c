@@ -1,7 +1,6 @@
 /* Built-in functions: signatures checked at load, implementations run by the evaluator, and date arithmetic. */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,11 @@
 #include "rules_internal.h"
 
 /* ---- dates ------------------------------------------------------------ */
+
+/* The day numbers (days since 1970-01-01) of 0001-01-01 and 9999-12-31,
+ * the calendar's first and last days, as constants: add_days checks every
+ * result against them. */
+enum { FIRST_DAY = -719162, LAST_DAY = 2932896 };
 
 /* The calendar is cjx_date's (include/cjx/date.h); these adapt the rules'
  * 64-bit values to it. */
@@ -133,20 +137,6 @@ add_months(int64_t date, int64_t months, int64_t *out)
 
 /* ---- checking --------------------------------------------------------- */
 
-static int ferr(struct check_ctx *cx, const struct node *n, const char *fmt,
-                ...) __attribute__((format(printf, 3, 4)));
-
-static int
-ferr(struct check_ctx *cx, const struct node *n, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return rules_diag(cx->eb, CJX_EPARSE, cx->sm, n->line, n->col, "%s", msg);
-}
-
 struct fn_def {
     const char *name;
     enum fn_id id;
@@ -207,8 +197,8 @@ sig_error(struct check_ctx *cx, const struct node *n)
             break;
         used += (size_t)w;
     }
-    return ferr(cx, n, "no matching overload for '%s' applied to '(%s)'",
-                n->name, buf);
+    return rules_check_err(
+        cx, n, "no matching overload for '%s' applied to '(%s)'", n->name, buf);
 }
 
 static int
@@ -216,9 +206,9 @@ compile_regex(struct check_ctx *cx, struct node *n)
 {
     struct node *pat = arg_node(n, 1);
     if (pat->op != N_LIT || pat->lit.k != V_STRING)
-        return ferr(cx, pat,
-                    "matches() needs a literal pattern, compiled "
-                    "once at load");
+        return rules_check_err(cx, pat,
+                               "matches() needs a literal pattern, compiled "
+                               "once at load");
     /* CEL's matches() finds the pattern anywhere; ours is anchored at both
      * ends, so a rule says exactly what must match. */
     size_t len = pat->lit.n;
@@ -235,7 +225,7 @@ compile_regex(struct check_ctx *cx, struct node *n)
         regerror(rc, &e->re, msg, sizeof(msg));
         if (rc == REG_ESPACE)
             return CJX_ENOMEM;
-        return ferr(cx, pat, "invalid regular expression: %s", msg);
+        return rules_check_err(cx, pat, "invalid regular expression: %s", msg);
     }
     e->next = cx->set->regexes;
     cx->set->regexes = e;
@@ -257,15 +247,16 @@ rules_fn_check(struct check_ctx *cx, struct node *n)
         if (strcmp(fns[i].name, n->name) == 0)
             f = &fns[i];
     if (f == NULL)
-        return ferr(cx, n, "unknown function '%s'", n->name);
+        return rules_check_err(cx, n, "unknown function '%s'", n->name);
     if ((n->receiver && f->receiver == 0) || (!n->receiver && f->receiver == 1))
-        return ferr(cx, n, "'%s' cannot be called %s", n->name,
-                    n->receiver ? "as a method" : "as a global function");
+        return rules_check_err(cx, n, "'%s' cannot be called %s", n->name,
+                               n->receiver ? "as a method"
+                                           : "as a global function");
     int total = n->nargs + (n->receiver ? 1 : 0);
     if (total != f->nargs) {
         int shown = n->receiver ? f->nargs - 1 : f->nargs;
-        return ferr(cx, n, "'%s' expects %d argument%s, got %d", n->name, shown,
-                    shown == 1 ? "" : "s", n->nargs);
+        return rules_check_err(cx, n, "'%s' expects %d argument%s, got %d",
+                               n->name, shown, shown == 1 ? "" : "s", n->nargs);
     }
     n->sub = (uint8_t)f->id;
     const struct rtype *t0 = arg_type(n, 0);
@@ -313,10 +304,10 @@ rules_fn_check(struct check_ctx *cx, struct node *n)
             /* A literal date is resolved once, here. */
             int64_t packed;
             if (rules_parse_date(a->lit.u.s, a->lit.n, &packed) != 0)
-                return ferr(cx, a,
-                            "invalid date literal \"%s\" (expected "
-                            "a valid YYYY-MM-DD)",
-                            a->lit.u.s);
+                return rules_check_err(cx, a,
+                                       "invalid date literal \"%s\" (expected "
+                                       "a valid YYYY-MM-DD)",
+                                       a->lit.u.s);
             n->op = N_LIT;
             memset(&n->lit, 0, sizeof(n->lit));
             n->lit.k = V_DATE;
@@ -363,21 +354,8 @@ rules_fn_check(struct check_ctx *cx, struct node *n)
 
 /* ---- evaluation ------------------------------------------------------- */
 
-static struct val
-mkint(int64_t i)
-{
-    struct val v = {.k = V_INT};
-    v.u.i = i;
-    return v;
-}
-
-static struct val
-mkbool(int b)
-{
-    struct val v = {.k = V_BOOL};
-    v.u.i = b != 0;
-    return v;
-}
+#define mkint  rules_mkint
+#define mkbool rules_mkbool
 
 static struct val
 mkdouble(double d)
@@ -390,9 +368,7 @@ mkdouble(double d)
 static struct val
 mkdate(int64_t days)
 {
-    struct val v = {.k = V_DATE};
-    v.u.i = days;
-    return v;
+    return rules_mkval(V_DATE, days);
 }
 
 static struct val
@@ -612,8 +588,7 @@ rules_fn_call(struct eval_ctx *ex, const struct node *n)
         if (add_days_in_month(a.u.i, b.u.i, &r))
             return mkdate(r);
         r = date_to_days(a.u.i) + b.u.i;
-        if (r < rules_days_from_civil(1, 1, 1) ||
-            r > rules_days_from_civil(9999, 12, 31))
+        if (r < FIRST_DAY || r > LAST_DAY)
             return rules_err(n, E_DATE_RANGE);
         return mkdate(date_of_days(r));
     }

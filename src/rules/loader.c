@@ -24,13 +24,6 @@ struct loader {
         *procedure;
 };
 
-#define TRY(expr)         \
-    do {                  \
-        int rc_ = (expr); \
-        if (rc_ != 0)     \
-            return rc_;   \
-    } while (0)
-
 static int lerr(struct loader *ld, const yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

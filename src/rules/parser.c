@@ -57,13 +57,6 @@ expect(struct parse_ctx *p, enum tok_kind k, const char *what)
             return CJX_ENOMEM;                                \
     } while (0)
 
-#define TRY(expr)         \
-    do {                  \
-        int rc_ = (expr); \
-        if (rc_ != 0)     \
-            return rc_;   \
-    } while (0)
-
 static int parse_expr(struct parse_ctx *p, struct node **out);
 
 /* Keeps every tree shallow enough for the recursive checker and evaluator,

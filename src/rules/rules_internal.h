@@ -15,6 +15,14 @@
  * parser nor the evaluator can exhaust the stack on hostile input. */
 enum { RULES_MAX_DEPTH = 96, RULES_MAX_HEIGHT = 200 };
 
+/* Returns from the calling function with expr's value when it is not 0. */
+#define TRY(expr)         \
+    do {                  \
+        int rc_ = (expr); \
+        if (rc_ != 0)     \
+            return rc_;   \
+    } while (0)
+
 /* ---- types ------------------------------------------------------------ */
 
 enum rtype_kind {
@@ -444,6 +452,11 @@ struct check_ctx {
     int next_loop_slot;
 };
 
+/* Reports a type or resolution error at node n of the expression being
+ * checked. Returns CJX_EPARSE. */
+int rules_check_err(struct check_ctx *cx, const struct node *n, const char *fmt,
+                    ...) __attribute__((format(printf, 3, 4)));
+
 int rules_check(struct check_ctx *cx, struct node *n);
 /* After every let is checked: computes the facts each let may read, and
  * fills set->fact_of_bit. */
@@ -501,6 +514,8 @@ struct choice {
 };
 
 enum { RULES_MAX_CHOICES = 24, RULES_MAX_BRANCHES = 512 };
+/* Bytes of an evaluation's own buffer for slots (struct eval_ctx). */
+enum { RULES_SLOT_BUF = 4096 };
 
 struct eval_ctx {
     const struct cjx_rules_set *set;
@@ -531,10 +546,13 @@ struct eval_ctx {
      * counts above say how much of them is in use. */
     struct choice choices[RULES_MAX_CHOICES];
     uint8_t unknown_order[64]; /* fact bits in order of first reference */
+    /* The slots and the branch log of a set small enough (the Prop 64
+     * rule file is), so that an evaluation allocates nothing for them. */
+    _Alignas(struct val) char slot_buf[RULES_SLOT_BUF];
 };
 
-/* Prepares ex for evaluating set on msg, with slots from arena. Returns 0
- * or CJX_ENOMEM. */
+/* Prepares ex for evaluating set on msg, with slots in ex itself, or from
+ * arena for a set with more than fit there. Returns 0 or CJX_ENOMEM. */
 int rules_eval_init(struct eval_ctx *ex, const struct cjx_rules_set *set,
                     const ProtobufCMessage *msg, struct cjx_arena *arena);
 
@@ -562,6 +580,32 @@ rules_eval(struct eval_ctx *ex, const struct node *n)
     if (n->op == N_LOOPVAR || ex->slots[n->slot].k != V_UNSET)
         return ex->slots[n->slot];
     return n->ev(ex, n);
+}
+
+/* Evaluates both operands of a binary node, n->a into *x and n->b into
+ * *y. Returns 1 with the first error in *x. */
+static inline int
+rules_eval_operands(struct eval_ctx *ex, const struct node *n, struct val *x,
+                    struct val *y)
+{
+    *x = rules_eval(ex, n->a);
+    if (x->k == V_ERR)
+        return 1;
+    *y = rules_eval(ex, n->b);
+    if (y->k == V_ERR) {
+        *x = *y;
+        return 1;
+    }
+    return 0;
+}
+
+/* c ? n->b : n->c for the evaluated condition c of a conditional n. */
+static inline struct val
+rules_eval_branch(struct eval_ctx *ex, const struct node *n, struct val c)
+{
+    if (c.k == V_ERR)
+        return c;
+    return rules_eval(ex, c.u.i ? n->b : n->c);
 }
 
 struct val rules_vm_run(struct eval_ctx *ex, const struct prog *p);
@@ -668,6 +712,27 @@ rules_err(const struct node *n, enum err_code code)
     struct val v = {.k = V_ERR, .lk = (uint8_t)code};
     v.u.at = n;
     return v;
+}
+
+/* A value whose payload is the integer i: an int, bool, enum or date. */
+static inline struct val
+rules_mkval(enum val_kind k, int64_t i)
+{
+    struct val v = {.k = (uint8_t)k};
+    v.u.i = i;
+    return v;
+}
+
+static inline struct val
+rules_mkbool(int b)
+{
+    return rules_mkval(V_BOOL, b != 0);
+}
+
+static inline struct val
+rules_mkint(int64_t i)
+{
+    return rules_mkval(V_INT, i);
 }
 
 /* The message of an error value. */

@@ -120,27 +120,22 @@ strlist_add_all(struct cjx_arena *a, struct strlist *l, const char *const *s,
 
 #define FIELD(msg, fd, type) (*(type *)((char *)(msg) + (fd)->offset))
 
+/* Points a repeated string field at n borrowed strings, in place. */
+static void
+borrow_repeated(ProtobufCMessage *m, const ProtobufCFieldDescriptor *fd,
+                const char *const *s, size_t n)
+{
+    if (fd == NULL || n == 0)
+        return;
+    *(size_t *)((char *)m + fd->quantifier_offset) = n;
+    FIELD(m, fd, const char *const *) = s;
+}
+
 static void
 set_repeated(ProtobufCMessage *m, const ProtobufCFieldDescriptor *fd,
              const struct strlist *l)
 {
-    if (fd == NULL || l->n == 0)
-        return;
-    *(size_t *)((char *)m + fd->quantifier_offset) = l->n;
-    FIELD(m, fd, const char **) = l->v;
-}
-
-/* Points a repeated string field at n borrowed strings copied to *to. */
-static void
-copy_repeated(ProtobufCMessage *m, const ProtobufCFieldDescriptor *fd,
-              const char *const *s, size_t n, const char ***to)
-{
-    if (fd == NULL || n == 0)
-        return;
-    memcpy(*to, s, n * sizeof(**to));
-    *(size_t *)((char *)m + fd->quantifier_offset) = n;
-    FIELD(m, fd, const char **) = *to;
-    *to += n;
+    borrow_repeated(m, fd, l->v, l->n);
 }
 
 static void
@@ -159,25 +154,21 @@ set_string(ProtobufCMessage *m, const ProtobufCFieldDescriptor *fd,
 }
 
 /* The result of one decision with every fact known: its relief and its
- * lists as they are (the loader already dropped repeated entries). */
-static int
+ * lists as they are (the loader already dropped repeated entries). The
+ * lists are the set's own, as their strings are: nothing is copied. */
+static void
 fill_single(const struct cjx_rules_set *set, const struct decision *d,
-            struct cjx_arena *arena, ProtobufCMessage *m)
+            ProtobufCMessage *m)
 {
     set_enum(m, set->out.relief, d->relief);
     if (d->has_range) {
         set_enum(m, set->out.floor, d->floor);
         set_enum(m, set->out.ceiling, d->ceiling);
     }
-    size_t n = d->n_reasons + d->n_citations + d->n_missing;
-    const char **to = cjx_arena_alloc(arena, (n + 1) * sizeof(*to));
-    if (to == NULL)
-        return CJX_ENOMEM;
-    copy_repeated(m, set->out.reason_codes, d->reasons, d->n_reasons, &to);
-    copy_repeated(m, set->out.citations, d->citations, d->n_citations, &to);
-    copy_repeated(m, set->out.missing_facts, d->missing, d->n_missing, &to);
+    borrow_repeated(m, set->out.reason_codes, d->reasons, d->n_reasons);
+    borrow_repeated(m, set->out.citations, d->citations, d->n_citations);
+    borrow_repeated(m, set->out.missing_facts, d->missing, d->n_missing);
     set_string(m, set->out.decision_id, d->id);
-    return 0;
 }
 
 /* Combines the branches: one relief when they agree, else review with the
@@ -433,10 +424,9 @@ decide(const struct cjx_rules_set *set, const ProtobufCMessage *msg,
     if (m == NULL)
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
     protobuf_c_message_init(set->output, m);
-    int rc = n_branch == 1 && ex.n_unknown_order == 0 && notes.n == 0
-                 ? fill_single(set, &set->decisions[branch[0]], arena, m)
-                 : fill_combined(set, &ex, branch, n_branch, &notes, m);
-    if (rc != 0)
+    if (n_branch == 1 && ex.n_unknown_order == 0 && notes.n == 0)
+        fill_single(set, &set->decisions[branch[0]], m);
+    else if (fill_combined(set, &ex, branch, n_branch, &notes, m) != 0)
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
     if (have_procedure)
         set_enum(m, set->out.procedure, procedure);

@@ -148,19 +148,13 @@ ev_cmp_field_const(struct eval_ctx *ex, const struct node *n)
 static struct val
 ev_cond_field(struct eval_ctx *ex, const struct node *n)
 {
-    struct val c = cmp_field_const(ex, n->a);
-    if (c.k == V_ERR)
-        return c;
-    return rules_eval(ex, c.u.i ? n->b : n->c);
+    return rules_eval_branch(ex, n, cmp_field_const(ex, n->a));
 }
 
 static struct val
 ev_cond_int(struct eval_ctx *ex, const struct node *n)
 {
-    struct val c = cmp_int_const(ex, n->a);
-    if (c.k == V_ERR)
-        return c;
-    return rules_eval(ex, c.u.i ? n->b : n->c);
+    return rules_eval_branch(ex, n, cmp_int_const(ex, n->a));
 }
 
 /* An integer field plus, minus or times an int literal, as the general
@@ -189,12 +183,9 @@ ev_arith_field_const(struct eval_ctx *ex, const struct node *n)
 static struct val
 ev_cmp_ints(struct eval_ctx *ex, const struct node *n)
 {
-    struct val x = rules_eval(ex, n->a);
-    if (x.k == V_ERR)
+    struct val x, y;
+    if (rules_eval_operands(ex, n, &x, &y))
         return x;
-    struct val y = rules_eval(ex, n->b);
-    if (y.k == V_ERR)
-        return y;
     return rules_cmp_result(n->rk, rules_order3(x.u.i, y.u.i));
 }
 
@@ -216,12 +207,9 @@ ev_cmp_double_const(struct eval_ctx *ex, const struct node *n)
 static struct val
 ev_eq_strings(struct eval_ctx *ex, const struct node *n)
 {
-    struct val x = rules_eval(ex, n->a);
-    if (x.k == V_ERR)
+    struct val x, y;
+    if (rules_eval_operands(ex, n, &x, &y))
         return x;
-    struct val y = rules_eval(ex, n->b);
-    if (y.k == V_ERR)
-        return y;
     int eq = rules_str_eq(&x, &y);
     return mkbool(n->sub == OP_EQ ? eq : !eq);
 }
@@ -313,12 +301,9 @@ ev_in_set(struct eval_ctx *ex, const struct node *n)
 static struct val
 ev_in_ints(struct eval_ctx *ex, const struct node *n)
 {
-    struct val x = rules_eval(ex, n->a);
-    if (x.k == V_ERR)
+    struct val x, l;
+    if (rules_eval_operands(ex, n, &x, &l))
         return x;
-    struct val l = rules_eval(ex, n->b);
-    if (l.k == V_ERR)
-        return l;
     int64_t want = x.u.i;
     switch (l.lk) {
     case L_I32:

@@ -234,6 +234,9 @@ test_rules__date_functions(void **state)
     EXPECT("add_days(date('2016-03-28'), -27)", "", "date(\"2016-03-01\")");
     EXPECT("add_days(date('2016-12-31'), 1)", "", "date(\"2017-01-01\")");
     EXPECT("add_days(date('0001-01-01'), -1)", "", "error: date out of range");
+    EXPECT("add_days(date('0001-02-01'), -31)", "", "date(\"0001-01-01\")");
+    EXPECT("add_days(date('9999-12-30'), 1)", "", "date(\"9999-12-31\")");
+    EXPECT("add_days(date('9999-12-31'), 1)", "", "error: date out of range");
     EXPECT("add_months(date('2016-01-31'), 1)", "", "date(\"2016-02-29\")");
     EXPECT("add_months(date('2016-11-30'), 3)", "", "date(\"2017-02-28\")");
     EXPECT("add_months(date('2016-03-31'), -1)", "", "date(\"2016-02-29\")");

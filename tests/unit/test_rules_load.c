@@ -290,6 +290,16 @@ test_rules_load__prop64_allocation_failures__are_enomem(void **state)
     assert_true(n < 1000000);
 }
 
+/* A set that must load. */
+static struct cjx_rules_set *
+load_ok(const char *text)
+{
+    struct cjx_rules_set *set = NULL;
+    if (load(text, &set) != 0)
+        fail_msg("%s", eb.msg);
+    return set;
+}
+
 static struct cjx_rules_set *
 load_small(void)
 {
@@ -411,9 +421,7 @@ test_rules_load__decide__later_branches_match_full_reruns(void **state)
         "  - {id: misdemeanor, when: level == OFFENSE_LEVEL_MISDEMEANOR,\n"
         "     relief: DISMISS_AND_SEAL, reasons: [LAWFUL]}\n"
         "  - {id: rest, when: 'true', relief: REDUCE_TO_MISDEMEANOR}\n";
-    struct cjx_rules_set *set = NULL;
-    if (load(text, &set) != 0)
-        fail_msg("%s", eb.msg);
+    struct cjx_rules_set *set = load_ok(text);
     struct cjx_arena a;
     cjx_arena_init(&a, NULL, 0, 0);
     /* adult=true, level=felony: heavy, sentenced true then false (heavy
@@ -490,6 +498,39 @@ test_rules_load__validate__reports_failures_with_severity(void **state)
     assert_int_equal(cjx_rules_decide(set, &rec.base, &a, &out, &eb),
                      CJX_EINVAL);
     assert_int_equal(cjx_rules_decide(set, NULL, &a, &out, &eb), CJX_EINVAL);
+    cjx_arena_fini(&a);
+    cjx_rules_set_free(set);
+}
+
+/* A set with more slots than an evaluation keeps in its own buffer
+ * (RULES_SLOT_BUF) takes them from the arena, and decides the same way. */
+static void
+test_rules_load__decide__set_larger_than_the_slot_buffer(void **state)
+{
+    (void)state;
+    enum { N_LETS = 250 };
+    static char text[N_LETS * 40 + 512];
+    size_t len = (size_t)snprintf(text, sizeof(text), HEAD "lets:\n");
+    for (int i = 0; i < N_LETS; i++)
+        len += (size_t)snprintf(text + len, sizeof(text) - len,
+                                "  l%d: record.cycle_age + %d\n", i, i);
+    snprintf(text + len, sizeof(text) - len,
+             "decisions:\n"
+             "  - {id: all_slots, when: 'l0 == 0 && l128 == 128 && l%d == %d',"
+             " relief: NO_ACTION, reasons: [LAST_LET]}\n"
+             "  - {id: other, when: 'true', relief: NOT_ELIGIBLE}\n",
+             N_LETS - 1, N_LETS - 1);
+    struct cjx_rules_set *set = load_ok(text);
+    struct cjx_arena a;
+    cjx_arena_init(&a, NULL, 0, 0);
+    const Cjx__V1__Determination *d =
+        decide(set, &a, "record: {cycle_age: 0, charge: {section: '1'}}");
+    assert_string_equal(d->decision_id, "all_slots");
+    assert_int_equal(d->n_reason_codes, 1);
+    assert_string_equal(d->reason_codes[0], "LAST_LET");
+    d = decide(set, &a, "record: {cycle_age: 1, charge: {section: '1'}}");
+    assert_string_equal(d->decision_id, "other");
+    assert_int_equal(d->n_reason_codes, 0);
     cjx_arena_fini(&a);
     cjx_rules_set_free(set);
 }
@@ -638,6 +679,7 @@ static const struct CMUnitTest load_tests[] = {
     cmocka_unit_test(test_rules_load__decide__first_match_and_enumeration),
     cmocka_unit_test(test_rules_load__decide__later_branches_match_full_reruns),
     cmocka_unit_test(test_rules_load__validate__reports_failures_with_severity),
+    cmocka_unit_test(test_rules_load__decide__set_larger_than_the_slot_buffer),
     cmocka_unit_test(test_rules_load__decide_without_match__is_an_error),
     cmocka_unit_test(test_rules_load__decide_on_empty_message__does_not_crash),
     cmocka_unit_test(test_rules_load__registry__loads_a_directory_by_type),

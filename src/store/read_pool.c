@@ -76,6 +76,27 @@ read_pool_free_idle(const struct read_pool *p)
     }
 }
 
+int
+read_visit_rows(struct read_conn *r, sqlite3_stmt *st, const char *what,
+                read_row_fn row, void *ctx, int64_t *last_pos,
+                struct cjx_errbuf *eb)
+{
+    int rc, err = 0;
+    int64_t last = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t pos = 0;
+        if (row(ctx, st, &pos) != 0)
+            break;
+        last = pos;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = cjx_errf(eb, CJX_ESTORE, "%s: %s", what, sqlite3_errmsg(r->db));
+    sqlite3_reset(st);
+    if (err == 0 && last_pos != NULL)
+        *last_pos = last;
+    return err;
+}
+
 const char *
 read_column_text(sqlite3_stmt *st, int col)
 {

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdint.h>
 
 #include "cjx/error.h"
 
@@ -40,6 +41,20 @@ int read_pool_acquire(const struct read_pool *p, struct read_conn **out,
 void read_pool_release(const struct read_pool *p, struct read_conn *c);
 /* Closes every idle connection; none may be in use. */
 void read_pool_free_idle(const struct read_pool *p);
+
+/* Takes the row st stands on: hands it to the caller's visitor and
+ * returns what the visitor did (non-zero: stop), with the row's position
+ * in *pos. */
+typedef int (*read_row_fn)(void *ctx, sqlite3_stmt *st, int64_t *pos);
+
+/* Steps st, handing each row to row, until the end or row asks to stop,
+ * then resets st: that ends the read transaction, so the next read sees
+ * newer commits. *last_pos (may be NULL) gets the position of the last
+ * row taken: a row it stopped at is not counted, so the next page starts
+ * with it. 0, or CJX_ESTORE with "what: SQLite's message". */
+int read_visit_rows(struct read_conn *r, sqlite3_stmt *st, const char *what,
+                    read_row_fn row, void *ctx, int64_t *last_pos,
+                    struct cjx_errbuf *eb);
 
 /* A text column, "" for NULL; valid until the statement moves on. */
 const char *read_column_text(sqlite3_stmt *st, int col);

@@ -166,10 +166,11 @@ cjx_store_reader_get(struct cjx_store *base, const char *cii, const char *ccn,
                      struct cjx_errbuf *eb)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    if (cii == NULL || ccn == NULL || out == NULL)
-        return cjx_errf(eb, CJX_EINVAL, "get_record: missing key or output");
+    int err = cjx_store_check_get("get_record", cii, ccn, out, eb);
+    if (err != 0)
+        return err;
     struct read_conn *r;
-    int err = reader_acquire(s, &r, eb);
+    err = reader_acquire(s, &r, eb);
     if (err != 0)
         return err;
     sqlite3_stmt *st = r->st[RS_GET];
@@ -205,29 +206,14 @@ cjx_store_reader_fini_record(struct cjx_stored_record *rec)
     memset(rec, 0, sizeof(*rec));
 }
 
-/* Steps st, handing each row to visit, until limit rows, the end, or visit
- * asks to stop. *last_pos receives the position of the last row visit took:
- * a row it stopped at is not counted, so the next page starts with it. */
 static int
-visit_rows(struct read_conn *r, sqlite3_stmt *st, const char *what,
-           cjx_store_visit_fn visit, void *arg, int64_t *last_pos,
-           struct cjx_errbuf *eb)
+record_row(void *ctx, sqlite3_stmt *st, int64_t *pos)
 {
-    int rc, err = 0;
-    int64_t pos = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct cjx_stored_record rec;
-        row_to_record(st, &rec);
-        if (visit(arg, &rec) != 0)
-            break;
-        pos = sqlite3_column_int64(st, COL_POS);
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        err = cjx_errf(eb, CJX_ESTORE, "%s: %s", what, sqlite3_errmsg(r->db));
-    sqlite3_reset(st);
-    if (err == 0 && last_pos != NULL)
-        *last_pos = pos;
-    return err;
+    const struct cjx_store_record_visitor *v = ctx;
+    struct cjx_stored_record rec;
+    row_to_record(st, &rec);
+    *pos = sqlite3_column_int64(st, COL_POS);
+    return v->visit(v->arg, &rec);
 }
 
 int
@@ -237,15 +223,12 @@ cjx_store_reader_list(struct cjx_store *base, enum cjx_record_filter f,
                       struct cjx_errbuf *eb)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    if (f < CJX_FILTER_CII || f > CJX_FILTER_CASE)
-        return cjx_errf(eb, CJX_EINVAL, "list_records: unknown filter %d",
-                        (int)f);
-    if (value == NULL || visit == NULL || after_id < 0 || limit <= 0)
-        return cjx_errf(eb, CJX_EINVAL,
-                        "list_records: needs a value, a visitor, a position "
-                        ">= 0 and a limit > 0");
+    int err = cjx_store_check_list_records(f, value, visit != NULL, after_id,
+                                           limit, eb);
+    if (err != 0)
+        return err;
     struct read_conn *r;
-    int err = reader_acquire(s, &r, eb);
+    err = reader_acquire(s, &r, eb);
     if (err != 0)
         return err;
     static const enum reader_stmt by_filter[] = {
@@ -257,7 +240,8 @@ cjx_store_reader_list(struct cjx_store *base, enum cjx_record_filter f,
     sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, after_id);
     sqlite3_bind_int(st, 3, limit);
-    err = visit_rows(r, st, "list_records", visit, arg, last_id, eb);
+    struct cjx_store_record_visitor v = {visit, arg};
+    err = read_visit_rows(r, st, "list_records", record_row, &v, last_id, eb);
     reader_release(s, r);
     return err;
 }
@@ -268,20 +252,36 @@ cjx_store_reader_changes(struct cjx_store *base, int64_t after_seq, int limit,
                          struct cjx_errbuf *eb)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    if (visit == NULL || after_seq < 0 || limit <= 0)
-        return cjx_errf(eb, CJX_EINVAL,
-                        "read_changes: needs a visitor, a seq >= 0 and a "
-                        "limit > 0");
+    int err = cjx_store_check_page("read_changes", "seq", visit != NULL,
+                                   after_seq, limit, eb);
+    if (err != 0)
+        return err;
     struct read_conn *r;
-    int err = reader_acquire(s, &r, eb);
+    err = reader_acquire(s, &r, eb);
     if (err != 0)
         return err;
     sqlite3_stmt *st = r->st[RS_CHANGES];
     sqlite3_bind_int64(st, 1, after_seq);
     sqlite3_bind_int(st, 2, limit);
-    err = visit_rows(r, st, "read_changes", visit, arg, NULL, eb);
+    struct cjx_store_record_visitor v = {visit, arg};
+    err = read_visit_rows(r, st, "read_changes", record_row, &v, NULL, eb);
     reader_release(s, r);
     return err;
+}
+
+static int
+audit_row(void *ctx, sqlite3_stmt *st, int64_t *pos)
+{
+    const struct cjx_store_audit_visitor *v = ctx;
+    struct cjx_stored_audit a = {
+        .seq = sqlite3_column_int64(st, 0),
+        .body = sqlite3_column_blob(st, 1),
+        .body_len = (size_t)sqlite3_column_bytes(st, 1),
+        .hash = sqlite3_column_blob(st, 2),
+        .hash_len = (size_t)sqlite3_column_bytes(st, 2),
+    };
+    *pos = a.seq;
+    return v->visit(v->arg, &a);
 }
 
 /* Both audit reads: rows of (seq, body, hash) after a seq. */
@@ -292,32 +292,19 @@ read_audit_rows(struct cjx_store *base, enum reader_stmt which,
                 struct cjx_errbuf *eb)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    if (visit == NULL || after_seq < 0 || limit <= 0)
-        return cjx_errf(eb, CJX_EINVAL,
-                        "%s: needs a visitor, a seq >= 0 and a limit > 0",
-                        what);
+    int err =
+        cjx_store_check_page(what, "seq", visit != NULL, after_seq, limit, eb);
+    if (err != 0)
+        return err;
     struct read_conn *r;
-    int err = reader_acquire(s, &r, eb);
+    err = reader_acquire(s, &r, eb);
     if (err != 0)
         return err;
     sqlite3_stmt *st = r->st[which];
     sqlite3_bind_int64(st, 1, after_seq);
     sqlite3_bind_int(st, 2, limit);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct cjx_stored_audit a = {
-            .seq = sqlite3_column_int64(st, 0),
-            .body = sqlite3_column_blob(st, 1),
-            .body_len = (size_t)sqlite3_column_bytes(st, 1),
-            .hash = sqlite3_column_blob(st, 2),
-            .hash_len = (size_t)sqlite3_column_bytes(st, 2),
-        };
-        if (visit(arg, &a) != 0)
-            break;
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        err = cjx_errf(eb, CJX_ESTORE, "%s: %s", what, sqlite3_errmsg(r->db));
-    sqlite3_reset(st);
+    struct cjx_store_audit_visitor v = {visit, arg};
+    err = read_visit_rows(r, st, what, audit_row, &v, NULL, eb);
     reader_release(s, r);
     return err;
 }

@@ -1,5 +1,6 @@
 /* What every backend shares: the table of case hooks, the swap of the
- * audit signer and the signing of checkpoints (store_shared.h). */
+ * audit signer, the signing of checkpoints and the checks of the reads'
+ * arguments (store_shared.h). */
 #include <inttypes.h>
 #include <string.h>
 
@@ -118,12 +119,6 @@ cjx_store_sign_checkpoint(pthread_mutex_t *mu,
 
 /* ---- queued case messages and outbox marks ----------------------------- */
 
-static int
-nonempty(const char *v)
-{
-    return v != NULL && v[0] != '\0';
-}
-
 static char *
 put_text(char **p, const char *v)
 {
@@ -137,8 +132,8 @@ int
 cjx_store_case_write_check(const struct cjx_case_write *w, const void *done)
 {
     if (w == NULL || done == NULL || w->apply == NULL ||
-        !nonempty(w->sender_ori) || !nonempty(w->request_id) ||
-        !nonempty(w->cii) || !nonempty(w->court_case_number))
+        !cjx_store_set(w->sender_ori) || !cjx_store_set(w->request_id) ||
+        !cjx_store_set(w->cii) || !cjx_store_set(w->court_case_number))
         return CJX_EINVAL;
     return 0;
 }
@@ -223,5 +218,89 @@ cjx_store_lazy_record_get(void *reader, struct cjx_case_record *out)
         return CJX_ESTORE;
     }
     *out = lr->found;
+    return 0;
+}
+
+/* ---- the arguments of reads --------------------------------------------- */
+
+int
+cjx_store_set(const char *v)
+{
+    return v != NULL && v[0] != '\0';
+}
+
+int
+cjx_store_check_get(const char *op, const char *cii, const char *ccn,
+                    const void *out, struct cjx_errbuf *eb)
+{
+    if (cii == NULL || ccn == NULL || out == NULL)
+        return cjx_errf(eb, CJX_EINVAL, "%s: missing key or output", op);
+    return 0;
+}
+
+int
+cjx_store_check_page(const char *op, const char *what, int has_visitor,
+                     int64_t after, int limit, struct cjx_errbuf *eb)
+{
+    if (!has_visitor || after < 0 || limit <= 0)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "%s: needs a visitor, a %s >= 0 and a limit > 0", op,
+                        what);
+    return 0;
+}
+
+int
+cjx_store_check_list_records(enum cjx_record_filter f, const char *value,
+                             int has_visitor, int64_t after_id, int limit,
+                             struct cjx_errbuf *eb)
+{
+    if (f < CJX_FILTER_CII || f > CJX_FILTER_CASE)
+        return cjx_errf(eb, CJX_EINVAL, "list_records: unknown filter %d",
+                        (int)f);
+    if (value == NULL)
+        return cjx_errf(eb, CJX_EINVAL, "list_records: needs a value");
+    return cjx_store_check_page("list_records", "position", has_visitor,
+                                after_id, limit, eb);
+}
+
+int
+cjx_store_check_outbox_due(const char *destination, int has_visitor,
+                           int partition, int partitions, int limit,
+                           struct cjx_errbuf *eb)
+{
+    if (!cjx_store_set(destination) || !has_visitor || limit <= 0 ||
+        partitions <= 0 || partition < 0 || partition >= partitions)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "outbox_due: needs a destination, a visitor, a limit "
+                        "and 0 <= partition < partitions");
+    return 0;
+}
+
+int
+cjx_store_check_outbox_next_due(const char *destination, int has_out,
+                                struct cjx_errbuf *eb)
+{
+    if (!cjx_store_set(destination) || !has_out)
+        return cjx_errf(eb, CJX_EINVAL,
+                        "outbox_next_due: needs a destination and an output");
+    return 0;
+}
+
+int
+cjx_store_check_outbox_list(enum cjx_outbox_which which, int has_visitor,
+                            int64_t after_id, int limit, struct cjx_errbuf *eb)
+{
+    if (which < CJX_OUTBOX_PENDING || which > CJX_OUTBOX_ALL)
+        return cjx_errf(eb, CJX_EINVAL, "outbox_list: unknown filter %d",
+                        (int)which);
+    return cjx_store_check_page("outbox_list", "position", has_visitor,
+                                after_id, limit, eb);
+}
+
+int
+cjx_store_check_visitor(const char *op, int has_visitor, struct cjx_errbuf *eb)
+{
+    if (!has_visitor)
+        return cjx_errf(eb, CJX_EINVAL, "%s: needs a visitor", op);
     return 0;
 }

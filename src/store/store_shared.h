@@ -124,6 +124,76 @@ int cjx_store_sign_checkpoint(pthread_mutex_t *mu,
                               int64_t now, int interval_entries, uint8_t **body,
                               size_t *len, int *failed);
 
+/* ---- what a read hands its rows to ------------------------------------ */
+
+/* A read's visitor and its argument, as both backends' row-visiting loops
+ * carry them to the function that turns a row into what the visitor takes:
+ * records (paged by the row's first column), audit entries, cases (paged
+ * by id in listings, by seq in the feed), outbox rows (the due ones with
+ * their payload), and counts (delivered ones only when asked, -1
+ * otherwise). */
+struct cjx_store_record_visitor {
+    cjx_store_visit_fn visit;
+    void *arg;
+};
+struct cjx_store_audit_visitor {
+    cjx_store_audit_visit_fn visit;
+    void *arg;
+};
+struct cjx_store_case_visitor {
+    cjx_store_case_visit_fn visit;
+    void *arg;
+    int by_seq;
+};
+struct cjx_store_outbox_visitor {
+    cjx_store_outbox_visit_fn visit;
+    void *arg;
+    int with_payload;
+};
+struct cjx_store_outbox_count_visitor {
+    cjx_store_outbox_count_fn visit;
+    void *arg;
+    int with_delivered;
+};
+struct cjx_store_case_count_visitor {
+    cjx_store_case_count_fn visit;
+    void *arg;
+};
+
+/* ---- the arguments every backend's reads check (store_shared.c) ------ */
+
+/* Each returns 0, or CJX_EINVAL with eb naming the op and what it lacks,
+ * before a backend touches its database. */
+
+/* Whether v is set: not NULL and not "" (an unset filter). */
+int cjx_store_set(const char *v);
+/* get_record, get_case: a key and somewhere to put what is found. */
+int cjx_store_check_get(const char *op, const char *cii, const char *ccn,
+                        const void *out, struct cjx_errbuf *eb);
+/* A page of a listing or a feed: a visitor, a position after >= 0 (what
+ * names it: "position" or "seq") and a limit > 0. */
+int cjx_store_check_page(const char *op, const char *what, int has_visitor,
+                         int64_t after, int limit, struct cjx_errbuf *eb);
+/* list_records: a known filter with a value, and a page. */
+int cjx_store_check_list_records(enum cjx_record_filter f, const char *value,
+                                 int has_visitor, int64_t after_id, int limit,
+                                 struct cjx_errbuf *eb);
+/* outbox_due: a destination, a visitor, a limit and 0 <= partition <
+ * partitions. */
+int cjx_store_check_outbox_due(const char *destination, int has_visitor,
+                               int partition, int partitions, int limit,
+                               struct cjx_errbuf *eb);
+/* outbox_next_due: a destination and somewhere to put the time. */
+int cjx_store_check_outbox_next_due(const char *destination, int has_out,
+                                    struct cjx_errbuf *eb);
+/* outbox_list: a known filter and a page. */
+int cjx_store_check_outbox_list(enum cjx_outbox_which which, int has_visitor,
+                                int64_t after_id, int limit,
+                                struct cjx_errbuf *eb);
+/* outbox_counts, case_counts: a visitor. */
+int cjx_store_check_visitor(const char *op, int has_visitor,
+                            struct cjx_errbuf *eb);
+
 /* The stored_record_fini and stored_case_fini ops: both backends fill a
  * record or case in one allocation (reader.c, cases_read.c). */
 void cjx_store_reader_fini_record(struct cjx_stored_record *rec);

@@ -489,21 +489,18 @@ outbox_mark(struct cjx_store *base, const struct cjx_outbox_mark *m, size_t n,
 {
     struct pg_store *s = (struct pg_store *)base;
     int err;
-    size_t text = cjx_store_marks_text_size(m, n, &err);
+    size_t room = cjx_store_marks_size(m, n, &err);
     if (err != 0)
         return err;
-    size_t total = n * sizeof(*m) + text;
-    struct pg_write *pw = calloc(1, sizeof(*pw) + total);
+    struct pg_write *pw = calloc(1, sizeof(*pw) + room);
     if (pw == NULL)
         return CJX_ENOMEM;
     pw->kind = PG_WRITE_MARKS;
     pw->done = done;
     pw->arg = arg;
-    /* data[] is aligned for any type: the marks go first. */
-    pw->marks = (struct cjx_outbox_mark *)(void *)pw->data;
+    /* data[] is aligned for any type. */
+    pw->marks = cjx_store_marks_put(pw->data, m, n);
     pw->n_marks = n;
-    char *p = (char *)(pw->marks + n);
-    cjx_store_marks_copy(pw->marks, m, n, &p);
     return pg_writer_enqueue(s, pw);
 }
 

@@ -166,10 +166,10 @@ cjx_store_case_write_copy(struct cjx_record_write *dst,
 }
 
 size_t
-cjx_store_marks_text_size(const struct cjx_outbox_mark *m, size_t n, int *err)
+cjx_store_marks_size(const struct cjx_outbox_mark *m, size_t n, int *err)
 {
     *err = n == 0 || m == NULL ? CJX_EINVAL : 0;
-    size_t total = 0;
+    size_t total = n * sizeof(*m);
     for (size_t i = 0; *err == 0 && i < n; i++) {
         if (m[i].outcome < CJX_OUTBOX_MARK_DELIVERED ||
             m[i].outcome > CJX_OUTBOX_MARK_PARK || m[i].id <= 0)
@@ -189,13 +189,15 @@ cjx_store_destination_copy(char *dst, const char *destination)
     return 0;
 }
 
-void
-cjx_store_marks_copy(struct cjx_outbox_mark *dst,
-                     const struct cjx_outbox_mark *m, size_t n, char **p)
+struct cjx_outbox_mark *
+cjx_store_marks_put(void *room, const struct cjx_outbox_mark *m, size_t n)
 {
+    struct cjx_outbox_mark *dst = room;
     memcpy(dst, m, n * sizeof(*m));
+    char *p = (char *)(dst + n);
     for (size_t i = 0; i < n; i++)
-        dst[i].error = put_text(p, m[i].error != NULL ? m[i].error : "");
+        dst[i].error = put_text(&p, m[i].error != NULL ? m[i].error : "");
+    return dst;
 }
 
 int

@@ -38,13 +38,14 @@ void cjx_store_case_write_copy(struct cjx_record_write *dst,
                                struct cjx_audit_event *ev, int *has_event,
                                const struct cjx_case_write *w, char **p);
 
-/* Outbox marks queued by a writer: the room their copy takes beyond the
- * array (0 with CJX_EINVAL in *err for a mark that is not one), and the copy
- * of m into dst (room for n), their reasons at *p. */
-size_t cjx_store_marks_text_size(const struct cjx_outbox_mark *m, size_t n,
-                                 int *err);
-void cjx_store_marks_copy(struct cjx_outbox_mark *dst,
-                          const struct cjx_outbox_mark *m, size_t n, char **p);
+/* Outbox marks queued by a writer: the room their copy takes, the array
+ * and then their reasons (0 with CJX_EINVAL in *err for a mark that is not
+ * one), and the copy of m into room (aligned for the array), which returns
+ * the copied array. */
+size_t cjx_store_marks_size(const struct cjx_outbox_mark *m, size_t n,
+                            int *err);
+struct cjx_outbox_mark *
+cjx_store_marks_put(void *room, const struct cjx_outbox_mark *m, size_t n);
 
 /* Room for the destination of a queued cjx_store_outbox_due_now: an ORI. */
 #define STORE_DESTINATION_MAX 16

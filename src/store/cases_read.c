@@ -139,40 +139,40 @@ row_to_case(sqlite3_stmt *st, struct cjx_stored_case *c)
     c->current_seq = sqlite3_column_int64(st, COL_CURRENT_SEQ);
 }
 
-/* Copies a borrowed case (and notice) into one allocation *out owns. */
-int
-cjx_store_case_copy(const struct cjx_stored_case *src, const void *notice,
-                    size_t notice_len, struct cjx_stored_case *out)
+/* Where the case a key found goes, with its notice if asked for. */
+struct case_found {
+    int with_notice;
+    struct cjx_stored_case *out;
+};
+
+static int
+case_found(void *ctx, struct read_conn *r, sqlite3_stmt *st,
+           struct cjx_errbuf *eb)
 {
-    const char *strs[] = {src->cii, src->court_case_number, src->county,
-                          src->sender_ori};
-    size_t total = src->body_len + notice_len + 1;
-    for (size_t i = 0; i < 4; i++)
-        total += strlen(strs[i]) + 1;
-    char *block = malloc(total);
-    if (block == NULL)
-        return CJX_ENOMEM;
-    char *p = block;
-    *out = *src;
-    out->owned_ = block;
-    out->body = p;
-    if (src->body_len > 0)
-        memcpy(p, src->body, src->body_len);
-    p += src->body_len;
-    out->notice = NULL;
-    out->notice_len = 0;
-    if (notice != NULL) {
-        out->notice = p;
-        out->notice_len = notice_len;
-        if (notice_len > 0)
-            memcpy(p, notice, notice_len);
-        p += notice_len;
+    const struct case_found *to = ctx;
+    struct cjx_stored_case c;
+    row_to_case(st, &c);
+    const void *notice = NULL;
+    size_t notice_len = 0;
+    sqlite3_stmt *nst = r->st[CR_NOTICE];
+    int nrc = SQLITE_DONE;
+    if (to->with_notice) {
+        sqlite3_bind_int64(nst, 1, c.id);
+        nrc = sqlite3_step(nst);
+        if (nrc == SQLITE_ROW) {
+            notice = sqlite3_column_blob(nst, 0);
+            notice_len = (size_t)sqlite3_column_bytes(nst, 0);
+            if (notice == NULL)
+                notice = "";
+        }
     }
-    out->cii = read_copy_string(&p, src->cii);
-    out->court_case_number = read_copy_string(&p, src->court_case_number);
-    out->county = read_copy_string(&p, src->county);
-    out->sender_ori = read_copy_string(&p, src->sender_ori);
-    return 0;
+    int err = 0;
+    if (nrc != SQLITE_ROW && nrc != SQLITE_DONE)
+        err = cjx_errf(eb, CJX_ESTORE, "get_case: %s", sqlite3_errmsg(r->db));
+    else if ((err = cjx_store_case_copy(&c, notice, notice_len, to->out)) != 0)
+        cjx_errf(eb, err, "get_case: copying the case");
+    sqlite3_reset(nst);
+    return err;
 }
 
 int
@@ -184,56 +184,10 @@ cjx_store_cases_get(struct cjx_store *base, const char *cii, const char *ccn,
     int err = cjx_store_check_get("get_case", cii, ccn, out, eb);
     if (err != 0)
         return err;
-    struct read_conn *r;
-    err = acquire(s, &r, eb);
-    if (err != 0)
-        return err;
-    sqlite3_stmt *st = r->st[CR_GET];
-    sqlite3_bind_text(st, 1, cii, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, ccn, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, count);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        struct cjx_stored_case c;
-        row_to_case(st, &c);
-        const void *notice = NULL;
-        size_t notice_len = 0;
-        sqlite3_stmt *nst = r->st[CR_NOTICE];
-        int nrc = SQLITE_DONE;
-        if (with_notice) {
-            sqlite3_bind_int64(nst, 1, c.id);
-            nrc = sqlite3_step(nst);
-            if (nrc == SQLITE_ROW) {
-                notice = sqlite3_column_blob(nst, 0);
-                notice_len = (size_t)sqlite3_column_bytes(nst, 0);
-                if (notice == NULL)
-                    notice = "";
-            }
-        }
-        if (nrc != SQLITE_ROW && nrc != SQLITE_DONE)
-            err =
-                cjx_errf(eb, CJX_ESTORE, "get_case: %s", sqlite3_errmsg(r->db));
-        else if ((err = cjx_store_case_copy(&c, notice, notice_len, out)) != 0)
-            cjx_errf(eb, err, "get_case: copying the case");
-        sqlite3_reset(nst);
-    } else if (rc == SQLITE_DONE) {
-        err = cjx_errf(eb, CJX_ENOTFOUND, "no case %s/%s/%d", cii, ccn,
-                       (int)count);
-    } else {
-        err = cjx_errf(eb, CJX_ESTORE, "get_case: %s", sqlite3_errmsg(r->db));
-    }
-    sqlite3_reset(st);
-    release(s, r);
-    return err;
-}
-
-void
-cjx_store_cases_fini(struct cjx_stored_case *c)
-{
-    if (c == NULL)
-        return;
-    free(c->owned_);
-    memset(c, 0, sizeof(*c));
+    struct case_found to = {with_notice, out};
+    struct read_pool p = pool_of(s);
+    return read_pool_get(&p, CR_GET, "get_case", "case", cii, ccn, count,
+                         case_found, &to, eb);
 }
 
 static int
@@ -274,8 +228,7 @@ cjx_store_cases_list(struct cjx_store *base, const struct cjx_case_filter *f,
     if (err != 0)
         return err;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        err = cjx_errf(eb, CJX_ESTORE, "list_cases: %s", sqlite3_errmsg(r->db));
+    if ((err = read_prepare(r, sql, "list_cases", &st, eb)) != 0) {
         release(s, r);
         return err;
     }
@@ -306,17 +259,10 @@ cjx_store_cases_changes(struct cjx_store *base, int64_t after_seq, int limit,
                                    after_seq, limit, eb);
     if (err != 0)
         return err;
-    struct read_conn *r;
-    err = acquire(s, &r, eb);
-    if (err != 0)
-        return err;
-    sqlite3_stmt *st = r->st[CR_CHANGES];
-    sqlite3_bind_int64(st, 1, after_seq);
-    sqlite3_bind_int(st, 2, limit);
+    struct read_pool p = pool_of(s);
     struct cjx_store_case_visitor v = {visit, arg, 1};
-    err = read_visit_rows(r, st, "read_case_changes", case_row, &v, NULL, eb);
-    release(s, r);
-    return err;
+    return read_pool_feed(&p, CR_CHANGES, "read_case_changes", after_seq, limit,
+                          case_row, &v, eb);
 }
 
 /* ---- the outbox --------------------------------------------------------- */
@@ -453,9 +399,7 @@ cjx_store_outbox_read_list(struct cjx_store *base, enum cjx_outbox_which which,
     if (err != 0)
         return err;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        err =
-            cjx_errf(eb, CJX_ESTORE, "outbox_list: %s", sqlite3_errmsg(r->db));
+    if ((err = read_prepare(r, sql, "outbox_list", &st, eb)) != 0) {
         release(s, r);
         return err;
     }

@@ -1,6 +1,7 @@
 /* What every backend shares: copying an audit event into a queued write
  * (write_copy.c), checking what a case's apply function returned (cases.c),
- * and copying what a read found (reader.c, cases_read.c). */
+ * copying what a read found (stored_copy.c), and the reads' argument
+ * checks and visitors (store_shared.c). */
 #ifndef CJX_STORE_SHARED_H
 #define CJX_STORE_SHARED_H
 
@@ -196,7 +197,7 @@ int cjx_store_check_visitor(const char *op, int has_visitor,
                             struct cjx_errbuf *eb);
 
 /* The stored_record_fini and stored_case_fini ops: both backends fill a
- * record or case in one allocation (reader.c, cases_read.c). */
+ * record or case in one allocation (stored_copy.c). */
 void cjx_store_reader_fini_record(struct cjx_stored_record *rec);
 void cjx_store_cases_fini(struct cjx_stored_case *c);
 

@@ -206,11 +206,8 @@ cjx_store_cases_list(struct cjx_store *base, const struct cjx_case_filter *f,
                      void *arg, int64_t *last_id, struct cjx_errbuf *eb)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    struct cjx_case_filter none = {0};
-    if (f == NULL)
-        f = &none;
-    int err = cjx_store_check_page("list_cases", "position", visit != NULL,
-                                   after_id, limit, eb);
+    int err =
+        cjx_store_check_list_cases(&f, visit != NULL, after_id, limit, eb);
     if (err != 0)
         return err;
     /* The conditions vary, so the statement is made for the call; the
@@ -223,17 +220,13 @@ cjx_store_cases_list(struct cjx_store *base, const struct cjx_case_filter *f,
              cjx_store_set(f->cii) ? " AND c.cii = ?4" : "",
              f->state != 0 ? " AND c.state = ?5" : "",
              f->due_before_us > 0 ? " AND c.due_us < ?6" : "");
+    struct read_pool p = pool_of(s);
     struct read_conn *r;
-    err = acquire(s, &r, eb);
+    sqlite3_stmt *st;
+    err =
+        read_pool_listing(&p, sql, "list_cases", after_id, limit, &r, &st, eb);
     if (err != 0)
         return err;
-    sqlite3_stmt *st;
-    if ((err = read_prepare(r, sql, "list_cases", &st, eb)) != 0) {
-        release(s, r);
-        return err;
-    }
-    sqlite3_bind_int64(st, 1, after_id);
-    sqlite3_bind_int(st, 2, limit);
     if (cjx_store_set(f->county))
         sqlite3_bind_text(st, 3, f->county, -1, SQLITE_STATIC);
     if (cjx_store_set(f->cii))
@@ -245,7 +238,7 @@ cjx_store_cases_list(struct cjx_store *base, const struct cjx_case_filter *f,
     struct cjx_store_case_visitor v = {visit, arg, 0};
     err = read_visit_rows(r, st, "list_cases", case_row, &v, last_id, eb);
     sqlite3_finalize(st);
-    release(s, r);
+    read_pool_release(&p, r);
     return err;
 }
 
@@ -394,23 +387,19 @@ cjx_store_outbox_read_list(struct cjx_store *base, enum cjx_outbox_which which,
              " ORDER BY o.id LIMIT ?2",
              conditions[which],
              cjx_store_set(destination) ? " AND o.destination = ?3" : "");
+    struct read_pool p = pool_of(s);
     struct read_conn *r;
-    err = acquire(s, &r, eb);
+    sqlite3_stmt *st;
+    err =
+        read_pool_listing(&p, sql, "outbox_list", after_id, limit, &r, &st, eb);
     if (err != 0)
         return err;
-    sqlite3_stmt *st;
-    if ((err = read_prepare(r, sql, "outbox_list", &st, eb)) != 0) {
-        release(s, r);
-        return err;
-    }
-    sqlite3_bind_int64(st, 1, after_id);
-    sqlite3_bind_int(st, 2, limit);
     if (cjx_store_set(destination))
         sqlite3_bind_text(st, 3, destination, -1, SQLITE_STATIC);
     struct cjx_store_outbox_visitor v = {visit, arg, 0};
     err = read_visit_rows(r, st, "outbox_list", outbox_row, &v, last_id, eb);
     sqlite3_finalize(st);
-    release(s, r);
+    read_pool_release(&p, r);
     return err;
 }
 

@@ -89,6 +89,34 @@ read_feed(struct pg_store *s, const char *sql, const char *what,
     return query_rows(s, sql, &p, what, row, ctx, NULL, eb);
 }
 
+/* Takes the row a key found (row 0 of r): 0, or an error with eb filled. */
+typedef int (*found_fn)(void *ctx, const PGresult *r, struct cjx_errbuf *eb);
+
+/* A read of one key: sql with (cii, ccn, count) at $1..$3, its row to
+ * found. 0 or found's error, CJX_ENOTFOUND with "no <noun>
+ * cii/ccn/count", or the query's error. */
+static int
+query_key(struct pg_store *s, const char *sql, const char *what,
+          const char *noun, const char *cii, const char *ccn, int32_t count,
+          found_fn found, void *ctx, struct cjx_errbuf *eb)
+{
+    struct pg_params p = {0};
+    pg_text(&p, cii);
+    pg_text(&p, ccn);
+    pg_int(&p, count);
+    int err;
+    PGresult *r = query(s, sql, &p, what, &err, eb);
+    if (r == NULL)
+        return err;
+    if (PQntuples(r) == 0)
+        err = cjx_errf(eb, CJX_ENOTFOUND, "no %s %s/%s/%d", noun, cii, ccn,
+                       (int)count);
+    else
+        err = found(ctx, r, eb);
+    PQclear(r);
+    return err;
+}
+
 int
 pg_read_top(struct pg_store *s, const char *table, int64_t *top)
 {
@@ -139,6 +167,18 @@ record_row(void *ctx, const PGresult *r, int i, int64_t *pos)
     return v->visit(v->arg, &rec);
 }
 
+/* Copies the record a key found into out. */
+static int
+record_found(void *out, const PGresult *r, struct cjx_errbuf *eb)
+{
+    struct cjx_stored_record rec;
+    row_to_record(r, 0, &rec);
+    int err = cjx_store_record_copy(&rec, out);
+    if (err != 0)
+        cjx_errf(eb, err, "get_record: copying the record");
+    return err;
+}
+
 int
 pg_get_record(struct cjx_store *base, const char *cii, const char *ccn,
               int32_t count, struct cjx_stored_record *out,
@@ -148,28 +188,12 @@ pg_get_record(struct cjx_store *base, const char *cii, const char *ccn,
     int err = cjx_store_check_get("get_record", cii, ccn, out, eb);
     if (err != 0)
         return err;
-    struct pg_params p = {0};
-    pg_text(&p, cii);
-    pg_text(&p, ccn);
-    pg_int(&p, count);
-    PGresult *r = query(s,
-                        CURRENT_SELECT "WHERE r.cii = $1"
-                                       " AND r.court_case_number = $2"
-                                       " AND r.count_number = $3",
-                        &p, "get_record", &err, eb);
-    if (r == NULL)
-        return err;
-    if (PQntuples(r) == 0) {
-        err = cjx_errf(eb, CJX_ENOTFOUND, "no record %s/%s/%d", cii, ccn,
-                       (int)count);
-    } else {
-        struct cjx_stored_record rec;
-        row_to_record(r, 0, &rec);
-        if ((err = cjx_store_record_copy(&rec, out)) != 0)
-            cjx_errf(eb, err, "get_record: copying the record");
-    }
-    PQclear(r);
-    return err;
+    return query_key(s,
+                     CURRENT_SELECT "WHERE r.cii = $1"
+                                    " AND r.court_case_number = $2"
+                                    " AND r.count_number = $3",
+                     "get_record", "record", cii, ccn, count, record_found, out,
+                     eb);
 }
 
 int
@@ -316,6 +340,28 @@ case_row(void *ctx, const PGresult *r, int i, int64_t *pos)
     return v->visit(v->arg, &c);
 }
 
+/* Where the case a key found goes, with its notice if asked for. */
+struct case_found {
+    int with_notice;
+    struct cjx_stored_case *out;
+};
+
+static int
+case_found(void *ctx, const PGresult *r, struct cjx_errbuf *eb)
+{
+    const struct case_found *to = ctx;
+    struct cjx_stored_case c;
+    row_to_case(r, 0, &c);
+    const void *notice = NULL;
+    size_t notice_len = 0;
+    if (to->with_notice && !PQgetisnull(r, 0, 14))
+        notice = pg_col_bytes(r, 0, 14, &notice_len);
+    int err = cjx_store_case_copy(&c, notice, notice_len, to->out);
+    if (err != 0)
+        cjx_errf(eb, err, "get_case: copying the case");
+    return err;
+}
+
 int
 pg_get_case(struct cjx_store *base, const char *cii, const char *ccn,
             int32_t count, int with_notice, struct cjx_stored_case *out,
@@ -325,34 +371,14 @@ pg_get_case(struct cjx_store *base, const char *cii, const char *ccn,
     int err = cjx_store_check_get("get_case", cii, ccn, out, eb);
     if (err != 0)
         return err;
-    struct pg_params p = {0};
-    pg_text(&p, cii);
-    pg_text(&p, ccn);
-    pg_int(&p, count);
-    PGresult *r = query(s,
-                        "SELECT " CASE_COLUMNS ", n.body FROM cases c"
-                        " JOIN case_changes v ON v.seq = c.seq"
-                        " LEFT JOIN case_notices n ON n.case_id = c.id"
-                        " WHERE c.cii = $1 AND c.court_case_number = $2"
-                        " AND c.count_number = $3",
-                        &p, "get_case", &err, eb);
-    if (r == NULL)
-        return err;
-    if (PQntuples(r) == 0) {
-        err = cjx_errf(eb, CJX_ENOTFOUND, "no case %s/%s/%d", cii, ccn,
-                       (int)count);
-    } else {
-        struct cjx_stored_case c;
-        row_to_case(r, 0, &c);
-        const void *notice = NULL;
-        size_t notice_len = 0;
-        if (with_notice && !PQgetisnull(r, 0, 14))
-            notice = pg_col_bytes(r, 0, 14, &notice_len);
-        if ((err = cjx_store_case_copy(&c, notice, notice_len, out)) != 0)
-            cjx_errf(eb, err, "get_case: copying the case");
-    }
-    PQclear(r);
-    return err;
+    struct case_found to = {with_notice, out};
+    return query_key(s,
+                     "SELECT " CASE_COLUMNS ", n.body FROM cases c"
+                     " JOIN case_changes v ON v.seq = c.seq"
+                     " LEFT JOIN case_notices n ON n.case_id = c.id"
+                     " WHERE c.cii = $1 AND c.court_case_number = $2"
+                     " AND c.count_number = $3",
+                     "get_case", "case", cii, ccn, count, case_found, &to, eb);
 }
 
 int
@@ -361,11 +387,8 @@ pg_list_cases(struct cjx_store *base, const struct cjx_case_filter *f,
               void *arg, int64_t *last_id, struct cjx_errbuf *eb)
 {
     struct pg_store *s = (struct pg_store *)base;
-    struct cjx_case_filter none = {0};
-    if (f == NULL)
-        f = &none;
-    int err = cjx_store_check_page("list_cases", "position", visit != NULL,
-                                   after_id, limit, eb);
+    int err =
+        cjx_store_check_list_cases(&f, visit != NULL, after_id, limit, eb);
     if (err != 0)
         return err;
     /* Unset conditions are true for every row, so that one statement

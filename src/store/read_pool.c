@@ -142,11 +142,21 @@ read_pool_get(const struct read_pool *p, int which, const char *what,
 }
 
 int
-read_prepare(struct read_conn *r, const char *sql, const char *what,
-             sqlite3_stmt **st, struct cjx_errbuf *eb)
+read_pool_listing(const struct read_pool *p, const char *sql, const char *what,
+                  int64_t after, int limit, struct read_conn **r,
+                  sqlite3_stmt **st, struct cjx_errbuf *eb)
 {
-    if (sqlite3_prepare_v2(r->db, sql, -1, st, NULL) != SQLITE_OK)
-        return cjx_errf(eb, CJX_ESTORE, "%s: %s", what, sqlite3_errmsg(r->db));
+    int err = read_pool_acquire(p, r, eb);
+    if (err != 0)
+        return err;
+    if (sqlite3_prepare_v2((*r)->db, sql, -1, st, NULL) != SQLITE_OK) {
+        err =
+            cjx_errf(eb, CJX_ESTORE, "%s: %s", what, sqlite3_errmsg((*r)->db));
+        read_pool_release(p, *r);
+        return err;
+    }
+    sqlite3_bind_int64(*st, 1, after);
+    sqlite3_bind_int(*st, 2, limit);
     return 0;
 }
 

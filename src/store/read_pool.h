@@ -77,10 +77,15 @@ int read_pool_get(const struct read_pool *p, int which, const char *what,
                   int32_t count, read_found_fn found, void *ctx,
                   struct cjx_errbuf *eb);
 
-/* Prepares sql (a statement made for one call) on r: 0, or CJX_ESTORE with
- * "what: SQLite's message". Finalize *st after use. */
-int read_prepare(struct read_conn *r, const char *sql, const char *what,
-                 sqlite3_stmt **st, struct cjx_errbuf *eb);
+/* A listing whose statement is made for the call: sql prepared on a
+ * pooled connection *r, with the position to read after at ?1 and the
+ * limit at ?2; the caller binds the rest, visits, finalizes *st and gives
+ * *r back. 0, or an error (CJX_ESTORE with "what: SQLite's message") with
+ * nothing held. */
+int read_pool_listing(const struct read_pool *p, const char *sql,
+                      const char *what, int64_t after, int limit,
+                      struct read_conn **r, sqlite3_stmt **st,
+                      struct cjx_errbuf *eb);
 
 /* A text column, "" for NULL; valid until the statement moves on. */
 const char *read_column_text(sqlite3_stmt *st, int col);

@@ -266,6 +266,17 @@ cjx_store_check_list_records(enum cjx_record_filter f, const char *value,
 }
 
 int
+cjx_store_check_list_cases(const struct cjx_case_filter **f, int has_visitor,
+                           int64_t after_id, int limit, struct cjx_errbuf *eb)
+{
+    static const struct cjx_case_filter none = {0};
+    if (*f == NULL)
+        *f = &none;
+    return cjx_store_check_page("list_cases", "position", has_visitor, after_id,
+                                limit, eb);
+}
+
+int
 cjx_store_check_outbox_due(const char *destination, int has_visitor,
                            int partition, int partitions, int limit,
                            struct cjx_errbuf *eb)

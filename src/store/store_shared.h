@@ -180,6 +180,11 @@ int cjx_store_check_page(const char *op, const char *what, int has_visitor,
 int cjx_store_check_list_records(enum cjx_record_filter f, const char *value,
                                  int has_visitor, int64_t after_id, int limit,
                                  struct cjx_errbuf *eb);
+/* list_cases: a page; a NULL filter (*f) becomes the empty one, which
+ * every case passes. */
+int cjx_store_check_list_cases(const struct cjx_case_filter **f,
+                               int has_visitor, int64_t after_id, int limit,
+                               struct cjx_errbuf *eb);
 /* outbox_due: a destination, a visitor, a limit and 0 <= partition <
  * partitions. */
 int cjx_store_check_outbox_due(const char *destination, int has_visitor,

@@ -399,16 +399,7 @@ write_record(struct sqlite_store *s, struct sqlite_pending_write *pw,
              struct case_pending *cp, const struct sqlite_found_record *found,
              const struct cjx_case_next *next, char *msg, size_t msg_len)
 {
-    struct cjx_record_write w = {
-        .sender_ori = pw->w.sender_ori,
-        .cii = pw->w.cii,
-        .court_case_number = pw->w.court_case_number,
-        .count_number = pw->w.count_number,
-        .county = next->record_county,
-        .record = next->record,
-        .record_len = next->record_len,
-        .flags = next->record_flags != NULL ? next->record_flags : "",
-    };
+    struct cjx_record_write w = cjx_store_step_record(&pw->w, next);
     int64_t seq = 0;
     int rc = cjx_store_writer_put_record(
         s, &w, found->record_id, found->version + 1, &seq, msg, msg_len);

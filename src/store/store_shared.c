@@ -2,8 +2,10 @@
  * audit signer, the signing of checkpoints and the checks of the reads'
  * arguments (store_shared.h). */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "cjx/clock.h"
 #include "cjx/log.h"
 
 #include "store_shared.h"
@@ -93,27 +95,52 @@ cjx_store_replace_signer(pthread_mutex_t *mu, struct cjx_audit_signer **slot,
     return 0;
 }
 
-int
-cjx_store_sign_checkpoint(pthread_mutex_t *mu,
-                          struct cjx_audit_signer *const *signer, int64_t seq,
-                          const uint8_t hash[CJX_AUDIT_HASH_LEN], int64_t now,
-                          int interval_entries, uint8_t **body, size_t *len,
-                          int *failed)
+/* Signs a checkpoint over entry seq: 0 with *body (free()) of *len bytes
+ * to store, CJX_ENOTFOUND without a signer, or the failure, logged once
+ * per run of failures. */
+static int
+sign_checkpoint(const struct cjx_store_signing *sg, int64_t seq,
+                const uint8_t *hash, int64_t now, uint8_t **body, size_t *len)
 {
     struct cjx_errbuf eb;
-    pthread_mutex_lock(mu);
+    pthread_mutex_lock(sg->mu);
     int err = CJX_ENOTFOUND;
-    if (*signer != NULL)
-        err = cjx_audit_checkpoint_make(*signer, seq, hash, now,
-                                        interval_entries, body, len, &eb);
-    pthread_mutex_unlock(mu);
+    if (*sg->signer != NULL)
+        err = cjx_audit_checkpoint_make(*sg->signer, seq, hash, now,
+                                        sg->interval_entries, body, len, &eb);
+    pthread_mutex_unlock(sg->mu);
     if (err == CJX_ENOTFOUND)
         return err;
-    if (err != 0 && !*failed)
+    if (err != 0 && !*sg->failed)
         cjx_error("store",
                   "cannot sign the audit checkpoint at %" PRId64 ": %s", seq,
                   eb.msg);
-    *failed = err != 0;
+    *sg->failed = err != 0;
+    return err;
+}
+
+int
+cjx_store_write_checkpoint(const struct cjx_store_signing *sg,
+                           const struct cjx_store_chain_head *chain,
+                           cjx_store_checkpoint_put_fn put, void *store,
+                           char *msg, size_t msg_len)
+{
+    int64_t now = cjx_clock_now_us();
+    uint8_t *body = NULL;
+    size_t len = 0;
+    int err = sign_checkpoint(sg, chain->seq, chain->hash, now, &body, &len);
+    if (err == CJX_ENOTFOUND)
+        return 0;
+    if (err != 0) {
+        *chain->checkpoint_us = now; /* try again after a full interval */
+        return 0;
+    }
+    err = put(store, chain->seq, body, len, msg, msg_len);
+    free(body);
+    if (err == 0) {
+        *chain->unsigned_count = 0;
+        *chain->checkpoint_us = now;
+    }
     return err;
 }
 
@@ -198,6 +225,22 @@ cjx_store_marks_put(void *room, const struct cjx_outbox_mark *m, size_t n)
     for (size_t i = 0; i < n; i++)
         dst[i].error = put_text(&p, m[i].error != NULL ? m[i].error : "");
     return dst;
+}
+
+struct cjx_record_write
+cjx_store_step_record(const struct cjx_record_write *msg,
+                      const struct cjx_case_next *next)
+{
+    return (struct cjx_record_write){
+        .sender_ori = msg->sender_ori,
+        .cii = msg->cii,
+        .court_case_number = msg->court_case_number,
+        .count_number = msg->count_number,
+        .county = next->record_county,
+        .record = next->record,
+        .record_len = next->record_len,
+        .flags = next->record_flags != NULL ? next->record_flags : "",
+    };
 }
 
 int

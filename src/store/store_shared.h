@@ -61,6 +61,13 @@ extern const char cjx_store_conflict_detail[];
 void cjx_store_complete_event(struct cjx_audit_event *ev,
                               const struct cjx_record_write_result *r);
 
+/* The record version a case step made (next->record) as a write under
+ * the key of the case message msg (a queued copy), by its sender; flags
+ * "" for none. Borrows from both. */
+struct cjx_record_write
+cjx_store_step_record(const struct cjx_record_write *msg,
+                      const struct cjx_case_next *next);
+
 /* Whether an apply function's next version can be stored: a body, a
  * county, a version, and outbox rows that all carry one message. */
 int cjx_store_case_next_is_sane(const struct cjx_case_next *n);
@@ -115,16 +122,41 @@ int cjx_store_replace_signer(pthread_mutex_t *mu,
                              const char *key_pem, const char *cert_pem,
                              struct cjx_errbuf *eb);
 
-/* Signs a checkpoint over entry seq with the signer in *signer (under
- * mu): 0 with *body (free()) of *len bytes to store, CJX_ENOTFOUND
- * without a signer, or the failure, which is logged once per run of
- * failures (*failed says whether the last try failed). */
-int cjx_store_sign_checkpoint(pthread_mutex_t *mu,
-                              struct cjx_audit_signer *const *signer,
-                              int64_t seq,
-                              const uint8_t hash[CJX_AUDIT_HASH_LEN],
-                              int64_t now, int interval_entries, uint8_t **body,
-                              size_t *len, int *failed);
+/* A writer's signing of audit checkpoints: the signer in *signer (under
+ * mu), signing every interval_entries entries, and whether its last try
+ * failed (failures are logged once per run of them). */
+struct cjx_store_signing {
+    pthread_mutex_t *mu;
+    struct cjx_audit_signer *const *signer;
+    int interval_entries;
+    int *failed;
+};
+
+/* An audit chain as a checkpoint sees it: the newest entry (seq, hash),
+ * and the chain's count of entries since its last checkpoint and the time
+ * of that checkpoint, both updated. */
+struct cjx_store_chain_head {
+    int64_t seq;
+    const uint8_t *hash;
+    int64_t *unsigned_count;
+    int64_t *checkpoint_us;
+};
+
+/* Stores a signed checkpoint's body inside the writer's open transaction:
+ * 0, or the backend's error with msg filled. */
+typedef int (*cjx_store_checkpoint_put_fn)(void *store, int64_t seq,
+                                           const uint8_t *body, size_t len,
+                                           char *msg, size_t msg_len);
+
+/* Signs a checkpoint over the chain's newest entry and stores it with put,
+ * which then restarts the chain's count and time. Without a signer
+ * nothing is done; when signing fails nothing is stored and the chain's
+ * time is set to now, so that the interval, not every entry, tries again.
+ * Returns put's error, else 0. */
+int cjx_store_write_checkpoint(const struct cjx_store_signing *sg,
+                               const struct cjx_store_chain_head *chain,
+                               cjx_store_checkpoint_put_fn put, void *store,
+                               char *msg, size_t msg_len);
 
 /* ---- what a read hands its rows to ------------------------------------ */
 

@@ -77,33 +77,28 @@ has_signer(struct sqlite_store *s)
     return atomic_load(&s->signing);
 }
 
+static int
+put_checkpoint(void *store, int64_t seq, const uint8_t *body, size_t len,
+               char *msg, size_t msg_len)
+{
+    struct sqlite_store *s = store;
+    sqlite3_stmt *st = s->ws[WS_CHECKPOINT_INSERT];
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_blob(st, 2, body, (int)len, SQLITE_STATIC);
+    return sqlite_step_done(st, "recording audit checkpoint", msg, msg_len);
+}
+
 /* Signs the newest entry inside the open transaction. */
 static int
 write_checkpoint(struct sqlite_store *s, char *msg, size_t msg_len)
 {
     struct sqlite_audit_chain *c = &s->chain;
-    int64_t now = cjx_clock_now_us();
-    uint8_t *body = NULL;
-    size_t len = 0;
-    int err = cjx_store_sign_checkpoint(&s->signer_mu, &s->signer, c->seq,
-                                        c->hash, now, s->checkpoint_entries,
-                                        &body, &len, &s->sign_failed);
-    if (err == CJX_ENOTFOUND)
-        return SQLITE_OK;
-    if (err != 0) {
-        c->checkpoint_us = now; /* try again after a full interval */
-        return SQLITE_OK;
-    }
-    sqlite3_stmt *st = s->ws[WS_CHECKPOINT_INSERT];
-    sqlite3_bind_int64(st, 1, c->seq);
-    sqlite3_bind_blob(st, 2, body, (int)len, SQLITE_STATIC);
-    int rc = sqlite_step_done(st, "recording audit checkpoint", msg, msg_len);
-    free(body);
-    if (rc == SQLITE_OK) {
-        c->unsigned_count = 0;
-        c->checkpoint_us = now;
-    }
-    return rc;
+    const struct cjx_store_signing sg = {
+        &s->signer_mu, &s->signer, s->checkpoint_entries, &s->sign_failed};
+    const struct cjx_store_chain_head head = {
+        c->seq, c->hash, &c->unsigned_count, &c->checkpoint_us};
+    return cjx_store_write_checkpoint(&sg, &head, put_checkpoint, s, msg,
+                                      msg_len);
 }
 
 static int

@@ -115,6 +115,25 @@ pending_of(struct sqlite_pending_write *pw)
  * case_pending itself. */
 #define PENDING_HEAD (alignof(max_align_t) + sizeof(struct case_pending))
 
+/* A pending write of the cases with room for extra bytes after its
+ * case_pending (at cp + 1), which *cp receives: both zeroed but for kind
+ * and store. NULL when out of memory. */
+static struct sqlite_pending_write *
+pending_new(struct sqlite_store *s, enum pending_kind kind, size_t extra,
+            struct case_pending **cp)
+{
+    struct sqlite_pending_write *pw =
+        malloc(sizeof(*pw) + PENDING_HEAD + extra);
+    if (pw == NULL)
+        return NULL;
+    memset(pw, 0, sizeof(*pw));
+    *cp = pending_of(pw);
+    memset(*cp, 0, sizeof(**cp));
+    (*cp)->kind = kind;
+    (*cp)->s = s;
+    return pw;
+}
+
 /* ---- setup --------------------------------------------------------- */
 
 int
@@ -380,16 +399,7 @@ write_record(struct sqlite_store *s, struct sqlite_pending_write *pw,
              struct case_pending *cp, const struct sqlite_found_record *found,
              const struct cjx_case_next *next, char *msg, size_t msg_len)
 {
-    struct cjx_record_write w = {
-        .sender_ori = pw->w.sender_ori,
-        .cii = pw->w.cii,
-        .court_case_number = pw->w.court_case_number,
-        .count_number = pw->w.count_number,
-        .county = next->record_county,
-        .record = next->record,
-        .record_len = next->record_len,
-        .flags = next->record_flags != NULL ? next->record_flags : "",
-    };
+    struct cjx_record_write w = cjx_store_step_record(&pw->w, next);
     int64_t seq = 0;
     int rc = cjx_store_writer_put_record(
         s, &w, found->record_id, found->version + 1, &seq, msg, msg_len);
@@ -679,15 +689,11 @@ submit_case(struct cjx_store *base, const struct cjx_case_write *w,
     struct sqlite_store *s = (struct sqlite_store *)base;
     if (cjx_store_case_write_check(w, done) != 0)
         return CJX_EINVAL;
-    size_t total = PENDING_HEAD + cjx_store_case_write_size(w);
-    struct sqlite_pending_write *pw = malloc(sizeof(*pw) + total);
+    struct case_pending *cp;
+    struct sqlite_pending_write *pw =
+        pending_new(s, PENDING_CASE, cjx_store_case_write_size(w), &cp);
     if (pw == NULL)
         return CJX_ENOMEM;
-    memset(pw, 0, sizeof(*pw));
-    struct case_pending *cp = pending_of(pw);
-    memset(cp, 0, sizeof(*cp));
-    cp->kind = PENDING_CASE;
-    cp->s = s;
     cp->done = done;
     cp->arg = arg;
     cp->apply = w->apply;
@@ -701,34 +707,37 @@ submit_case(struct cjx_store *base, const struct cjx_case_write *w,
     return cjx_store_writer_enqueue(s, pw);
 }
 
+/* Queues a batch of marks or a due-now of the outbox, answered by done. */
+static int
+outbox_enqueue(struct sqlite_pending_write *pw, struct case_pending *cp,
+               cjx_store_write_done_fn done, void *arg)
+{
+    cp->marks_done = done;
+    cp->arg = arg;
+    pw->kind = SQLITE_WRITE_OUTBOX;
+    pw->done = marks_done;
+    pw->arg = cp;
+    return cjx_store_writer_enqueue(cp->s, pw);
+}
+
 static int
 outbox_mark(struct cjx_store *base, const struct cjx_outbox_mark *m, size_t n,
             cjx_store_write_done_fn done, void *arg)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
     int err;
-    size_t text = cjx_store_marks_text_size(m, n, &err);
+    size_t room = cjx_store_marks_size(m, n, &err);
     if (err != 0)
         return err;
-    size_t total = PENDING_HEAD + n * sizeof(*m) + alignof(max_align_t) + text;
-    struct sqlite_pending_write *pw = malloc(sizeof(*pw) + total);
+    struct case_pending *cp;
+    struct sqlite_pending_write *pw = pending_new(s, PENDING_MARKS, room, &cp);
     if (pw == NULL)
         return CJX_ENOMEM;
-    memset(pw, 0, sizeof(*pw));
-    struct case_pending *cp = pending_of(pw);
-    memset(cp, 0, sizeof(*cp));
-    cp->kind = PENDING_MARKS;
-    cp->s = s;
-    cp->marks_done = done;
-    cp->arg = arg;
-    cp->marks = (struct cjx_outbox_mark *)(cp + 1);
+    /* cp + 1 is aligned as a case_pending is, which holds pointers and
+     * 64-bit integers as the marks do. */
+    cp->marks = cjx_store_marks_put(cp + 1, m, n);
     cp->n_marks = n;
-    char *p = (char *)(cp->marks + n);
-    cjx_store_marks_copy(cp->marks, m, n, &p);
-    pw->kind = SQLITE_WRITE_OUTBOX;
-    pw->done = marks_done;
-    pw->arg = cp;
-    return cjx_store_writer_enqueue(s, pw);
+    return outbox_enqueue(pw, cp, done, arg);
 }
 
 static int
@@ -736,25 +745,16 @@ outbox_due_now(struct cjx_store *base, const char *destination, int64_t now_us,
                cjx_store_write_done_fn done, void *arg)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    struct sqlite_pending_write *pw = malloc(sizeof(*pw) + PENDING_HEAD);
+    struct case_pending *cp;
+    struct sqlite_pending_write *pw = pending_new(s, PENDING_DUE_NOW, 0, &cp);
     if (pw == NULL)
         return CJX_ENOMEM;
-    memset(pw, 0, sizeof(*pw));
-    struct case_pending *cp = pending_of(pw);
-    memset(cp, 0, sizeof(*cp));
     if (cjx_store_destination_copy(cp->destination, destination) != 0) {
         free(pw);
         return CJX_EINVAL;
     }
-    cp->kind = PENDING_DUE_NOW;
-    cp->s = s;
     cp->due_us = now_us;
-    cp->marks_done = done;
-    cp->arg = arg;
-    pw->kind = SQLITE_WRITE_OUTBOX;
-    pw->done = marks_done;
-    pw->arg = cp;
-    return cjx_store_writer_enqueue(s, pw);
+    return outbox_enqueue(pw, cp, done, arg);
 }
 
 /* ---- hooks ------------------------------------------------------------- */

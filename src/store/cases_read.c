@@ -6,6 +6,7 @@
 
 #include "read_pool.h"
 #include "sqlite_cases.h"
+#include "store_shared.h"
 
 /* Every case read yields these columns, so that one function turns a row
  * into a struct cjx_stored_case. */
@@ -138,40 +139,40 @@ row_to_case(sqlite3_stmt *st, struct cjx_stored_case *c)
     c->current_seq = sqlite3_column_int64(st, COL_CURRENT_SEQ);
 }
 
-/* Copies a borrowed case (and notice) into one allocation *out owns. */
-int
-cjx_store_case_copy(const struct cjx_stored_case *src, const void *notice,
-                    size_t notice_len, struct cjx_stored_case *out)
+/* Where the case a key found goes, with its notice if asked for. */
+struct case_found {
+    int with_notice;
+    struct cjx_stored_case *out;
+};
+
+static int
+case_found(void *ctx, struct read_conn *r, sqlite3_stmt *st,
+           struct cjx_errbuf *eb)
 {
-    const char *strs[] = {src->cii, src->court_case_number, src->county,
-                          src->sender_ori};
-    size_t total = src->body_len + notice_len + 1;
-    for (size_t i = 0; i < 4; i++)
-        total += strlen(strs[i]) + 1;
-    char *block = malloc(total);
-    if (block == NULL)
-        return CJX_ENOMEM;
-    char *p = block;
-    *out = *src;
-    out->owned_ = block;
-    out->body = p;
-    if (src->body_len > 0)
-        memcpy(p, src->body, src->body_len);
-    p += src->body_len;
-    out->notice = NULL;
-    out->notice_len = 0;
-    if (notice != NULL) {
-        out->notice = p;
-        out->notice_len = notice_len;
-        if (notice_len > 0)
-            memcpy(p, notice, notice_len);
-        p += notice_len;
+    const struct case_found *to = ctx;
+    struct cjx_stored_case c;
+    row_to_case(st, &c);
+    const void *notice = NULL;
+    size_t notice_len = 0;
+    sqlite3_stmt *nst = r->st[CR_NOTICE];
+    int nrc = SQLITE_DONE;
+    if (to->with_notice) {
+        sqlite3_bind_int64(nst, 1, c.id);
+        nrc = sqlite3_step(nst);
+        if (nrc == SQLITE_ROW) {
+            notice = sqlite3_column_blob(nst, 0);
+            notice_len = (size_t)sqlite3_column_bytes(nst, 0);
+            if (notice == NULL)
+                notice = "";
+        }
     }
-    out->cii = read_copy_string(&p, src->cii);
-    out->court_case_number = read_copy_string(&p, src->court_case_number);
-    out->county = read_copy_string(&p, src->county);
-    out->sender_ori = read_copy_string(&p, src->sender_ori);
-    return 0;
+    int err = 0;
+    if (nrc != SQLITE_ROW && nrc != SQLITE_DONE)
+        err = cjx_errf(eb, CJX_ESTORE, "get_case: %s", sqlite3_errmsg(r->db));
+    else if ((err = cjx_store_case_copy(&c, notice, notice_len, to->out)) != 0)
+        cjx_errf(eb, err, "get_case: copying the case");
+    sqlite3_reset(nst);
+    return err;
 }
 
 int
@@ -180,89 +181,23 @@ cjx_store_cases_get(struct cjx_store *base, const char *cii, const char *ccn,
                     struct cjx_errbuf *eb)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    if (cii == NULL || ccn == NULL || out == NULL)
-        return cjx_errf(eb, CJX_EINVAL, "get_case: missing key or output");
-    struct read_conn *r;
-    int err = acquire(s, &r, eb);
+    int err = cjx_store_check_get("get_case", cii, ccn, out, eb);
     if (err != 0)
         return err;
-    sqlite3_stmt *st = r->st[CR_GET];
-    sqlite3_bind_text(st, 1, cii, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, ccn, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, count);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        struct cjx_stored_case c;
-        row_to_case(st, &c);
-        const void *notice = NULL;
-        size_t notice_len = 0;
-        sqlite3_stmt *nst = r->st[CR_NOTICE];
-        int nrc = SQLITE_DONE;
-        if (with_notice) {
-            sqlite3_bind_int64(nst, 1, c.id);
-            nrc = sqlite3_step(nst);
-            if (nrc == SQLITE_ROW) {
-                notice = sqlite3_column_blob(nst, 0);
-                notice_len = (size_t)sqlite3_column_bytes(nst, 0);
-                if (notice == NULL)
-                    notice = "";
-            }
-        }
-        if (nrc != SQLITE_ROW && nrc != SQLITE_DONE)
-            err =
-                cjx_errf(eb, CJX_ESTORE, "get_case: %s", sqlite3_errmsg(r->db));
-        else if ((err = cjx_store_case_copy(&c, notice, notice_len, out)) != 0)
-            cjx_errf(eb, err, "get_case: copying the case");
-        sqlite3_reset(nst);
-    } else if (rc == SQLITE_DONE) {
-        err = cjx_errf(eb, CJX_ENOTFOUND, "no case %s/%s/%d", cii, ccn,
-                       (int)count);
-    } else {
-        err = cjx_errf(eb, CJX_ESTORE, "get_case: %s", sqlite3_errmsg(r->db));
-    }
-    sqlite3_reset(st);
-    release(s, r);
-    return err;
-}
-
-void
-cjx_store_cases_fini(struct cjx_stored_case *c)
-{
-    if (c == NULL)
-        return;
-    free(c->owned_);
-    memset(c, 0, sizeof(*c));
-}
-
-/* Steps st and hands each row to visit until the end, the limit, or visit
- * asks to stop; *last_pos gets the position of the last row visit took (a
- * row it stopped at is not counted: the next page starts with it). */
-static int
-visit_case_rows(struct read_conn *r, sqlite3_stmt *st, const char *what,
-                int by_seq, cjx_store_case_visit_fn visit, void *arg,
-                int64_t *last_pos, struct cjx_errbuf *eb)
-{
-    int rc, err = 0;
-    int64_t pos = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct cjx_stored_case c;
-        row_to_case(st, &c);
-        if (visit(arg, &c) != 0)
-            break;
-        pos = by_seq ? c.seq : c.id;
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        err = cjx_errf(eb, CJX_ESTORE, "%s: %s", what, sqlite3_errmsg(r->db));
-    sqlite3_reset(st);
-    if (err == 0 && last_pos != NULL)
-        *last_pos = pos;
-    return err;
+    struct case_found to = {with_notice, out};
+    struct read_pool p = pool_of(s);
+    return read_pool_get(&p, CR_GET, "get_case", "case", cii, ccn, count,
+                         case_found, &to, eb);
 }
 
 static int
-set(const char *v)
+case_row(void *ctx, sqlite3_stmt *st, int64_t *pos)
 {
-    return v != NULL && v[0] != '\0';
+    const struct cjx_store_case_visitor *v = ctx;
+    struct cjx_stored_case c;
+    row_to_case(st, &c);
+    *pos = v->by_seq ? c.seq : c.id;
+    return v->visit(v->arg, &c);
 }
 
 int
@@ -271,46 +206,39 @@ cjx_store_cases_list(struct cjx_store *base, const struct cjx_case_filter *f,
                      void *arg, int64_t *last_id, struct cjx_errbuf *eb)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    struct cjx_case_filter none = {0};
-    if (f == NULL)
-        f = &none;
-    if (visit == NULL || after_id < 0 || limit <= 0)
-        return cjx_errf(eb, CJX_EINVAL,
-                        "list_cases: needs a visitor, a position >= 0 and a "
-                        "limit > 0");
+    int err =
+        cjx_store_check_list_cases(&f, visit != NULL, after_id, limit, eb);
+    if (err != 0)
+        return err;
     /* The conditions vary, so the statement is made for the call; the
      * planner picks the index of the most selective one. */
     char sql[768];
     snprintf(sql, sizeof(sql),
              "SELECT " CASE_COLUMNS "FROM cases c CROSS JOIN case_changes v"
              " ON v.seq = c.seq WHERE c.id > ?1%s%s%s%s ORDER BY c.id LIMIT ?2",
-             set(f->county) ? " AND c.county = ?3" : "",
-             set(f->cii) ? " AND c.cii = ?4" : "",
+             cjx_store_set(f->county) ? " AND c.county = ?3" : "",
+             cjx_store_set(f->cii) ? " AND c.cii = ?4" : "",
              f->state != 0 ? " AND c.state = ?5" : "",
              f->due_before_us > 0 ? " AND c.due_us < ?6" : "");
+    struct read_pool p = pool_of(s);
     struct read_conn *r;
-    int err = acquire(s, &r, eb);
+    sqlite3_stmt *st;
+    err =
+        read_pool_listing(&p, sql, "list_cases", after_id, limit, &r, &st, eb);
     if (err != 0)
         return err;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        err = cjx_errf(eb, CJX_ESTORE, "list_cases: %s", sqlite3_errmsg(r->db));
-        release(s, r);
-        return err;
-    }
-    sqlite3_bind_int64(st, 1, after_id);
-    sqlite3_bind_int(st, 2, limit);
-    if (set(f->county))
+    if (cjx_store_set(f->county))
         sqlite3_bind_text(st, 3, f->county, -1, SQLITE_STATIC);
-    if (set(f->cii))
+    if (cjx_store_set(f->cii))
         sqlite3_bind_text(st, 4, f->cii, -1, SQLITE_STATIC);
     if (f->state != 0)
         sqlite3_bind_int(st, 5, f->state);
     if (f->due_before_us > 0)
         sqlite3_bind_int64(st, 6, f->due_before_us);
-    err = visit_case_rows(r, st, "list_cases", 0, visit, arg, last_id, eb);
+    struct cjx_store_case_visitor v = {visit, arg, 0};
+    err = read_visit_rows(r, st, "list_cases", case_row, &v, last_id, eb);
     sqlite3_finalize(st);
-    release(s, r);
+    read_pool_release(&p, r);
     return err;
 }
 
@@ -320,20 +248,14 @@ cjx_store_cases_changes(struct cjx_store *base, int64_t after_seq, int limit,
                         struct cjx_errbuf *eb)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    if (visit == NULL || after_seq < 0 || limit <= 0)
-        return cjx_errf(eb, CJX_EINVAL,
-                        "read_case_changes: needs a visitor, a seq >= 0 and "
-                        "a limit > 0");
-    struct read_conn *r;
-    int err = acquire(s, &r, eb);
+    int err = cjx_store_check_page("read_case_changes", "seq", visit != NULL,
+                                   after_seq, limit, eb);
     if (err != 0)
         return err;
-    sqlite3_stmt *st = r->st[CR_CHANGES];
-    sqlite3_bind_int64(st, 1, after_seq);
-    sqlite3_bind_int(st, 2, limit);
-    err = visit_case_rows(r, st, "read_case_changes", 1, visit, arg, NULL, eb);
-    release(s, r);
-    return err;
+    struct read_pool p = pool_of(s);
+    struct cjx_store_case_visitor v = {visit, arg, 1};
+    return read_pool_feed(&p, CR_CHANGES, "read_case_changes", after_seq, limit,
+                          case_row, &v, eb);
 }
 
 /* ---- the outbox --------------------------------------------------------- */
@@ -381,25 +303,13 @@ row_to_outbox(sqlite3_stmt *st, int with_payload, struct cjx_outbox_row *o)
 }
 
 static int
-visit_outbox_rows(struct read_conn *r, sqlite3_stmt *st, int with_payload,
-                  const char *what, cjx_store_outbox_visit_fn visit, void *arg,
-                  int64_t *last_id, struct cjx_errbuf *eb)
+outbox_row(void *ctx, sqlite3_stmt *st, int64_t *pos)
 {
-    int rc, err = 0;
-    int64_t pos = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct cjx_outbox_row o;
-        row_to_outbox(st, with_payload, &o);
-        if (visit(arg, &o) != 0)
-            break;
-        pos = o.id;
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        err = cjx_errf(eb, CJX_ESTORE, "%s: %s", what, sqlite3_errmsg(r->db));
-    sqlite3_reset(st);
-    if (err == 0 && last_id != NULL)
-        *last_id = pos;
-    return err;
+    const struct cjx_store_outbox_visitor *v = ctx;
+    struct cjx_outbox_row o;
+    row_to_outbox(st, v->with_payload, &o);
+    *pos = o.id;
+    return v->visit(v->arg, &o);
 }
 
 int
@@ -409,13 +319,12 @@ cjx_store_outbox_read_due(struct cjx_store *base, const char *destination,
                           struct cjx_errbuf *eb)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    if (!set(destination) || visit == NULL || limit <= 0 || partitions <= 0 ||
-        partition < 0 || partition >= partitions)
-        return cjx_errf(eb, CJX_EINVAL,
-                        "outbox_due: needs a destination, a visitor, a limit "
-                        "and 0 <= partition < partitions");
+    int err = cjx_store_check_outbox_due(destination, visit != NULL, partition,
+                                         partitions, limit, eb);
+    if (err != 0)
+        return err;
     struct read_conn *r;
-    int err = acquire(s, &r, eb);
+    err = acquire(s, &r, eb);
     if (err != 0)
         return err;
     sqlite3_stmt *st = r->st[CR_DUE];
@@ -424,7 +333,8 @@ cjx_store_outbox_read_due(struct cjx_store *base, const char *destination,
     sqlite3_bind_int(st, 3, partitions);
     sqlite3_bind_int(st, 4, partition);
     sqlite3_bind_int(st, 5, limit);
-    err = visit_outbox_rows(r, st, 1, "outbox_due", visit, arg, NULL, eb);
+    struct cjx_store_outbox_visitor v = {visit, arg, 1};
+    err = read_visit_rows(r, st, "outbox_due", outbox_row, &v, NULL, eb);
     release(s, r);
     return err;
 }
@@ -434,10 +344,11 @@ cjx_store_outbox_read_next_due(struct cjx_store *base, const char *destination,
                                int64_t *next_us, struct cjx_errbuf *eb)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    if (!set(destination) || next_us == NULL)
-        return cjx_errf(eb, CJX_EINVAL, "outbox_next_due: needs a destination");
+    int err = cjx_store_check_outbox_next_due(destination, next_us != NULL, eb);
+    if (err != 0)
+        return err;
     struct read_conn *r;
-    int err = acquire(s, &r, eb);
+    err = acquire(s, &r, eb);
     if (err != 0)
         return err;
     sqlite3_stmt *st = r->st[CR_NEXT_DUE];
@@ -466,35 +377,29 @@ cjx_store_outbox_read_list(struct cjx_store *base, enum cjx_outbox_which which,
         [CJX_OUTBOX_DELIVERED] = " AND o.delivered_us IS NOT NULL",
         [CJX_OUTBOX_ALL] = "",
     };
-    if (which < CJX_OUTBOX_PENDING || which > CJX_OUTBOX_ALL || visit == NULL ||
-        after_id < 0 || limit <= 0)
-        return cjx_errf(eb, CJX_EINVAL,
-                        "outbox_list: needs a known filter, a visitor, a "
-                        "position >= 0 and a limit > 0");
+    int err =
+        cjx_store_check_outbox_list(which, visit != NULL, after_id, limit, eb);
+    if (err != 0)
+        return err;
     char sql[512];
     snprintf(sql, sizeof(sql),
              "SELECT " OUTBOX_COLUMNS OUTBOX_FROM "WHERE o.id > ?1%s%s"
              " ORDER BY o.id LIMIT ?2",
              conditions[which],
-             set(destination) ? " AND o.destination = ?3" : "");
+             cjx_store_set(destination) ? " AND o.destination = ?3" : "");
+    struct read_pool p = pool_of(s);
     struct read_conn *r;
-    int err = acquire(s, &r, eb);
+    sqlite3_stmt *st;
+    err =
+        read_pool_listing(&p, sql, "outbox_list", after_id, limit, &r, &st, eb);
     if (err != 0)
         return err;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        err =
-            cjx_errf(eb, CJX_ESTORE, "outbox_list: %s", sqlite3_errmsg(r->db));
-        release(s, r);
-        return err;
-    }
-    sqlite3_bind_int64(st, 1, after_id);
-    sqlite3_bind_int(st, 2, limit);
-    if (set(destination))
+    if (cjx_store_set(destination))
         sqlite3_bind_text(st, 3, destination, -1, SQLITE_STATIC);
-    err = visit_outbox_rows(r, st, 0, "outbox_list", visit, arg, last_id, eb);
+    struct cjx_store_outbox_visitor v = {visit, arg, 0};
+    err = read_visit_rows(r, st, "outbox_list", outbox_row, &v, last_id, eb);
     sqlite3_finalize(st);
-    release(s, r);
+    read_pool_release(&p, r);
     return err;
 }
 
@@ -522,31 +427,40 @@ count_row(struct count_table *t, const char *destination)
     return c;
 }
 
-/* Adds the (destination, count[, oldest]) rows of one counting statement. */
+/* One counting statement's rows, added to a table. */
+struct count_into {
+    struct count_table *t;
+    int which; /* CR_PENDING_COUNTS, CR_PARKED_COUNTS or CR_DELIVERED_COUNTS */
+};
+
+/* Adds a (destination, count[, oldest]) row; never stops. */
 static int
-count_into(struct read_conn *r, sqlite3_stmt *st, int which,
-           struct count_table *t, struct cjx_errbuf *eb)
+count_into_row(void *ctx, sqlite3_stmt *st, int64_t *pos)
 {
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct cjx_outbox_count *c = count_row(t, read_column_text(st, 0));
-        if (c == NULL)
-            continue;
-        int64_t n = sqlite3_column_int64(st, 1);
-        if (which == CR_PENDING_COUNTS) {
-            c->pending = n;
-            c->oldest_pending_us = sqlite3_column_int64(st, 2);
-        } else if (which == CR_PARKED_COUNTS) {
-            c->parked = n;
-        } else {
-            c->delivered = n;
-        }
+    const struct count_into *into = ctx;
+    *pos = 0;
+    struct cjx_outbox_count *c = count_row(into->t, read_column_text(st, 0));
+    if (c == NULL)
+        return 0;
+    int64_t n = sqlite3_column_int64(st, 1);
+    if (into->which == CR_PENDING_COUNTS) {
+        c->pending = n;
+        c->oldest_pending_us = sqlite3_column_int64(st, 2);
+    } else if (into->which == CR_PARKED_COUNTS) {
+        c->parked = n;
+    } else {
+        c->delivered = n;
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return cjx_errf(eb, CJX_ESTORE, "outbox_counts: %s",
-                        sqlite3_errmsg(r->db));
     return 0;
+}
+
+static int
+count_into(struct read_conn *r, int which, struct count_table *t,
+           struct cjx_errbuf *eb)
+{
+    struct count_into into = {t, which};
+    return read_visit_rows(r, r->st[which], "outbox_counts", count_into_row,
+                           &into, NULL, eb);
 }
 
 int
@@ -555,25 +469,25 @@ cjx_store_outbox_read_counts(struct cjx_store *base, int with_delivered,
                              struct cjx_errbuf *eb)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    if (visit == NULL)
-        return cjx_errf(eb, CJX_EINVAL, "outbox_counts: needs a visitor");
+    int err = cjx_store_check_visitor("outbox_counts", visit != NULL, eb);
+    if (err != 0)
+        return err;
     struct count_table *t = calloc(1, sizeof(*t));
     if (t == NULL)
         return cjx_errf(eb, CJX_ENOMEM, "out of memory");
     struct read_conn *r;
-    int err = acquire(s, &r, eb);
+    err = acquire(s, &r, eb);
     if (err != 0) {
         free(t);
         return err;
     }
     /* Counts come from the partial indexes, except the delivered rows,
      * which only a scan of the whole outbox can count. */
-    err = count_into(r, r->st[CR_PENDING_COUNTS], CR_PENDING_COUNTS, t, eb);
+    err = count_into(r, CR_PENDING_COUNTS, t, eb);
     if (err == 0)
-        err = count_into(r, r->st[CR_PARKED_COUNTS], CR_PARKED_COUNTS, t, eb);
+        err = count_into(r, CR_PARKED_COUNTS, t, eb);
     if (err == 0 && with_delivered)
-        err = count_into(r, r->st[CR_DELIVERED_COUNTS], CR_DELIVERED_COUNTS, t,
-                         eb);
+        err = count_into(r, CR_DELIVERED_COUNTS, t, eb);
     release(s, r);
     for (size_t i = 0; err == 0 && i < t->n; i++) {
         if (!with_delivered)
@@ -585,35 +499,37 @@ cjx_store_outbox_read_counts(struct cjx_store *base, int with_delivered,
     return err;
 }
 
+static int
+case_count_row(void *ctx, sqlite3_stmt *st, int64_t *pos)
+{
+    const struct cjx_store_case_count_visitor *v = ctx;
+    struct cjx_case_count c = {
+        .county = read_column_text(st, 0),
+        .state = sqlite3_column_int(st, 1),
+        .cases = sqlite3_column_int64(st, 2),
+        .overdue = sqlite3_column_int64(st, 3),
+    };
+    *pos = 0;
+    return v->visit(v->arg, &c);
+}
+
 int
 cjx_store_case_read_counts(struct cjx_store *base, int64_t now_us,
                            cjx_store_case_count_fn visit, void *arg,
                            struct cjx_errbuf *eb)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    if (visit == NULL)
-        return cjx_errf(eb, CJX_EINVAL, "case_counts: needs a visitor");
+    int err = cjx_store_check_visitor("case_counts", visit != NULL, eb);
+    if (err != 0)
+        return err;
     struct read_conn *r;
-    int err = acquire(s, &r, eb);
+    err = acquire(s, &r, eb);
     if (err != 0)
         return err;
     sqlite3_stmt *st = r->st[CR_CASE_COUNTS];
     sqlite3_bind_int64(st, 1, now_us);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct cjx_case_count c = {
-            .county = read_column_text(st, 0),
-            .state = sqlite3_column_int(st, 1),
-            .cases = sqlite3_column_int64(st, 2),
-            .overdue = sqlite3_column_int64(st, 3),
-        };
-        if (visit(arg, &c) != 0)
-            break;
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        err =
-            cjx_errf(eb, CJX_ESTORE, "case_counts: %s", sqlite3_errmsg(r->db));
-    sqlite3_reset(st);
+    struct cjx_store_case_count_visitor v = {visit, arg};
+    err = read_visit_rows(r, st, "case_counts", case_count_row, &v, NULL, eb);
     release(s, r);
     return err;
 }

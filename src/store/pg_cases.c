@@ -234,16 +234,7 @@ write_record(struct pg_store *s, struct pg_write *pw,
              const struct pg_found_record *found,
              const struct cjx_case_next *next, char *msg, size_t msg_len)
 {
-    struct cjx_record_write w = {
-        .sender_ori = pw->w.sender_ori,
-        .cii = pw->w.cii,
-        .court_case_number = pw->w.court_case_number,
-        .count_number = pw->w.count_number,
-        .county = next->record_county,
-        .record = next->record,
-        .record_len = next->record_len,
-        .flags = next->record_flags,
-    };
+    struct cjx_record_write w = cjx_store_step_record(&pw->w, next);
     int64_t seq = 0;
     int err =
         pg_put_record(s, &w, found->id, found->version + 1, &seq, msg, msg_len);
@@ -489,21 +480,18 @@ outbox_mark(struct cjx_store *base, const struct cjx_outbox_mark *m, size_t n,
 {
     struct pg_store *s = (struct pg_store *)base;
     int err;
-    size_t text = cjx_store_marks_text_size(m, n, &err);
+    size_t room = cjx_store_marks_size(m, n, &err);
     if (err != 0)
         return err;
-    size_t total = n * sizeof(*m) + text;
-    struct pg_write *pw = calloc(1, sizeof(*pw) + total);
+    struct pg_write *pw = calloc(1, sizeof(*pw) + room);
     if (pw == NULL)
         return CJX_ENOMEM;
     pw->kind = PG_WRITE_MARKS;
     pw->done = done;
     pw->arg = arg;
-    /* data[] is aligned for any type: the marks go first. */
-    pw->marks = (struct cjx_outbox_mark *)(void *)pw->data;
+    /* data[] is aligned for any type. */
+    pw->marks = cjx_store_marks_put(pw->data, m, n);
     pw->n_marks = n;
-    char *p = (char *)(pw->marks + n);
-    cjx_store_marks_copy(pw->marks, m, n, &p);
     return pg_writer_enqueue(s, pw);
 }
 

@@ -38,6 +38,85 @@ query(struct pg_store *s, const char *sql, const struct pg_params *p,
     return r;
 }
 
+/* Takes row i of r: hands it to the caller's visitor and returns what the
+ * visitor did (non-zero: stop), with the row's position in *pos. */
+typedef int (*row_fn)(void *ctx, const PGresult *r, int i, int64_t *pos);
+
+/* Hands each row of r to row until the end or row asks to stop. *last_pos
+ * (may be NULL) gets the position of the last row taken: a row it stopped
+ * at is not counted, so the next page starts with it. Returns the number
+ * of rows taken. */
+static int
+visit_result(const PGresult *r, row_fn row, void *ctx, int64_t *last_pos)
+{
+    int64_t last = 0;
+    int i = 0;
+    for (; i < PQntuples(r); i++) {
+        int64_t pos = 0;
+        if (row(ctx, r, i, &pos) != 0)
+            break;
+        last = pos;
+    }
+    if (last_pos != NULL)
+        *last_pos = last;
+    return i;
+}
+
+/* A read of rows: query, then visit_result. 0 or the query's error. */
+static int
+query_rows(struct pg_store *s, const char *sql, const struct pg_params *p,
+           const char *what, row_fn row, void *ctx, int64_t *last_pos,
+           struct cjx_errbuf *eb)
+{
+    int err;
+    PGresult *r = query(s, sql, p, what, &err, eb);
+    if (r == NULL)
+        return err;
+    visit_result(r, row, ctx, last_pos);
+    PQclear(r);
+    return 0;
+}
+
+/* A feed read: the rows of sql after position $1, at most $2 of them. */
+static int
+read_feed(struct pg_store *s, const char *sql, const char *what,
+          int64_t after_seq, int limit, row_fn row, void *ctx,
+          struct cjx_errbuf *eb)
+{
+    struct pg_params p = {0};
+    pg_int(&p, after_seq);
+    pg_int(&p, limit);
+    return query_rows(s, sql, &p, what, row, ctx, NULL, eb);
+}
+
+/* Takes the row a key found (row 0 of r): 0, or an error with eb filled. */
+typedef int (*found_fn)(void *ctx, const PGresult *r, struct cjx_errbuf *eb);
+
+/* A read of one key: sql with (cii, ccn, count) at $1..$3, its row to
+ * found. 0 or found's error, CJX_ENOTFOUND with "no <noun>
+ * cii/ccn/count", or the query's error. */
+static int
+query_key(struct pg_store *s, const char *sql, const char *what,
+          const char *noun, const char *cii, const char *ccn, int32_t count,
+          found_fn found, void *ctx, struct cjx_errbuf *eb)
+{
+    struct pg_params p = {0};
+    pg_text(&p, cii);
+    pg_text(&p, ccn);
+    pg_int(&p, count);
+    int err;
+    PGresult *r = query(s, sql, &p, what, &err, eb);
+    if (r == NULL)
+        return err;
+    if (PQntuples(r) == 0)
+        err = cjx_errf(eb, CJX_ENOTFOUND, "no %s %s/%s/%d", noun, cii, ccn,
+                       (int)count);
+    else
+        err = found(ctx, r, eb);
+    PQclear(r);
+    return err;
+}
+
 int
 pg_read_top(struct pg_store *s, const char *table, int64_t *top)
 {
@@ -78,22 +157,26 @@ row_to_record(const PGresult *r, int i, struct cjx_stored_record *rec)
     rec->record = pg_col_bytes(r, i, 10, &rec->record_len);
 }
 
-/* Hands each row to visit until the end or visit asks to stop; *last_pos
- * gets the position of the last row visit took. */
-static void
-visit_records(const PGresult *r, cjx_store_visit_fn visit, void *arg,
-              int64_t *last_pos)
+static int
+record_row(void *ctx, const PGresult *r, int i, int64_t *pos)
 {
-    int64_t pos = 0;
-    for (int i = 0; i < PQntuples(r); i++) {
-        struct cjx_stored_record rec;
-        row_to_record(r, i, &rec);
-        if (visit(arg, &rec) != 0)
-            break;
-        pos = pg_col_int(r, i, 0);
-    }
-    if (last_pos != NULL)
-        *last_pos = pos;
+    const struct cjx_store_record_visitor *v = ctx;
+    struct cjx_stored_record rec;
+    row_to_record(r, i, &rec);
+    *pos = pg_col_int(r, i, 0);
+    return v->visit(v->arg, &rec);
+}
+
+/* Copies the record a key found into out. */
+static int
+record_found(void *out, const PGresult *r, struct cjx_errbuf *eb)
+{
+    struct cjx_stored_record rec;
+    row_to_record(r, 0, &rec);
+    int err = cjx_store_record_copy(&rec, out);
+    if (err != 0)
+        cjx_errf(eb, err, "get_record: copying the record");
+    return err;
 }
 
 int
@@ -102,31 +185,15 @@ pg_get_record(struct cjx_store *base, const char *cii, const char *ccn,
               struct cjx_errbuf *eb)
 {
     struct pg_store *s = (struct pg_store *)base;
-    if (cii == NULL || ccn == NULL || out == NULL)
-        return cjx_errf(eb, CJX_EINVAL, "get_record: missing key or output");
-    struct pg_params p = {0};
-    pg_text(&p, cii);
-    pg_text(&p, ccn);
-    pg_int(&p, count);
-    int err;
-    PGresult *r = query(s,
-                        CURRENT_SELECT "WHERE r.cii = $1"
-                                       " AND r.court_case_number = $2"
-                                       " AND r.count_number = $3",
-                        &p, "get_record", &err, eb);
-    if (r == NULL)
+    int err = cjx_store_check_get("get_record", cii, ccn, out, eb);
+    if (err != 0)
         return err;
-    if (PQntuples(r) == 0) {
-        err = cjx_errf(eb, CJX_ENOTFOUND, "no record %s/%s/%d", cii, ccn,
-                       (int)count);
-    } else {
-        struct cjx_stored_record rec;
-        row_to_record(r, 0, &rec);
-        if ((err = cjx_store_record_copy(&rec, out)) != 0)
-            cjx_errf(eb, err, "get_record: copying the record");
-    }
-    PQclear(r);
-    return err;
+    return query_key(s,
+                     CURRENT_SELECT "WHERE r.cii = $1"
+                                    " AND r.court_case_number = $2"
+                                    " AND r.count_number = $3",
+                     "get_record", "record", cii, ccn, count, record_found, out,
+                     eb);
 }
 
 int
@@ -141,11 +208,10 @@ pg_list_records(struct cjx_store *base, enum cjx_record_filter f,
         [CJX_FILTER_COUNTY] = CURRENT_SELECT "WHERE r.county = $1",
         [CJX_FILTER_CASE] = CURRENT_SELECT "WHERE r.court_case_number = $1",
     };
-    if (f < CJX_FILTER_CII || f > CJX_FILTER_CASE || value == NULL ||
-        visit == NULL || after_id < 0 || limit <= 0)
-        return cjx_errf(eb, CJX_EINVAL,
-                        "list_records: needs a value, a visitor, a position "
-                        ">= 0 and a limit > 0");
+    int err = cjx_store_check_list_records(f, value, visit != NULL, after_id,
+                                           limit, eb);
+    if (err != 0)
+        return err;
     char sql[512];
     snprintf(sql, sizeof(sql), "%s AND r.id > $2 ORDER BY r.id LIMIT $3",
              by[f]);
@@ -153,75 +219,52 @@ pg_list_records(struct cjx_store *base, enum cjx_record_filter f,
     pg_text(&p, value);
     pg_int(&p, after_id);
     pg_int(&p, limit);
-    int err;
-    PGresult *r = query(s, sql, &p, "list_records", &err, eb);
-    if (r == NULL)
-        return err;
-    visit_records(r, visit, arg, last_id);
-    PQclear(r);
-    return 0;
-}
-
-/* A feed read: the rows of sql after position $1, at most $2 of them.
- * NULL (with *err) for arguments a feed cannot take or a failed query. */
-static PGresult *
-read_feed(struct pg_store *s, const char *sql, const char *what,
-          int has_visitor, int64_t after_seq, int limit, int *err,
-          struct cjx_errbuf *eb)
-{
-    if (!has_visitor || after_seq < 0 || limit <= 0) {
-        *err =
-            cjx_errf(eb, CJX_EINVAL,
-                     "%s: needs a visitor, a seq >= 0 and a limit > 0", what);
-        return NULL;
-    }
-    struct pg_params p = {0};
-    pg_int(&p, after_seq);
-    pg_int(&p, limit);
-    return query(s, sql, &p, what, err, eb);
+    struct cjx_store_record_visitor v = {visit, arg};
+    return query_rows(s, sql, &p, "list_records", record_row, &v, last_id, eb);
 }
 
 int
 pg_read_changes(struct cjx_store *base, int64_t after_seq, int limit,
                 cjx_store_visit_fn visit, void *arg, struct cjx_errbuf *eb)
 {
-    int err;
-    PGresult *r =
-        read_feed((struct pg_store *)base,
-                  "SELECT c.seq, c.seq, " RECORD_COLUMNS "FROM changes c"
-                  " JOIN record_versions v ON v.id = c.version_id"
-                  " JOIN records r ON r.id = v.record_id"
-                  " WHERE c.seq > $1 ORDER BY c.seq LIMIT $2",
-                  "read_changes", visit != NULL, after_seq, limit, &err, eb);
-    if (r == NULL)
+    int err = cjx_store_check_page("read_changes", "seq", visit != NULL,
+                                   after_seq, limit, eb);
+    if (err != 0)
         return err;
-    visit_records(r, visit, arg, NULL);
-    PQclear(r);
-    return 0;
+    struct cjx_store_record_visitor v = {visit, arg};
+    return read_feed((struct pg_store *)base,
+                     "SELECT c.seq, c.seq, " RECORD_COLUMNS "FROM changes c"
+                     " JOIN record_versions v ON v.id = c.version_id"
+                     " JOIN records r ON r.id = v.record_id"
+                     " WHERE c.seq > $1 ORDER BY c.seq LIMIT $2",
+                     "read_changes", after_seq, limit, record_row, &v, eb);
 }
 
 /* ---- the audit log ------------------------------------------------------ */
+
+static int
+audit_row(void *ctx, const PGresult *r, int i, int64_t *pos)
+{
+    const struct cjx_store_audit_visitor *v = ctx;
+    struct cjx_stored_audit a = {.seq = pg_col_int(r, i, 0)};
+    a.body = pg_col_bytes(r, i, 1, &a.body_len);
+    if (!PQgetisnull(r, i, 2))
+        a.hash = pg_col_bytes(r, i, 2, &a.hash_len);
+    *pos = a.seq;
+    return v->visit(v->arg, &a);
+}
 
 static int
 read_audit_rows(struct pg_store *s, const char *sql, const char *what,
                 int64_t after_seq, int limit, cjx_store_audit_visit_fn visit,
                 void *arg, struct cjx_errbuf *eb)
 {
-    int err;
-    PGresult *r =
-        read_feed(s, sql, what, visit != NULL, after_seq, limit, &err, eb);
-    if (r == NULL)
+    int err =
+        cjx_store_check_page(what, "seq", visit != NULL, after_seq, limit, eb);
+    if (err != 0)
         return err;
-    for (int i = 0; i < PQntuples(r); i++) {
-        struct cjx_stored_audit a = {.seq = pg_col_int(r, i, 0)};
-        a.body = pg_col_bytes(r, i, 1, &a.body_len);
-        if (!PQgetisnull(r, i, 2))
-            a.hash = pg_col_bytes(r, i, 2, &a.hash_len);
-        if (visit(arg, &a) != 0)
-            break;
-    }
-    PQclear(r);
-    return 0;
+    struct cjx_store_audit_visitor v = {visit, arg};
+    return read_feed(s, sql, what, after_seq, limit, audit_row, &v, eb);
 }
 
 int
@@ -287,20 +330,36 @@ row_to_case(const PGresult *r, int i, struct cjx_stored_case *c)
     c->current_seq = pg_col_int(r, i, 13);
 }
 
-static void
-visit_cases(const PGresult *r, int by_seq, cjx_store_case_visit_fn visit,
-            void *arg, int64_t *last_pos)
+static int
+case_row(void *ctx, const PGresult *r, int i, int64_t *pos)
 {
-    int64_t pos = 0;
-    for (int i = 0; i < PQntuples(r); i++) {
-        struct cjx_stored_case c;
-        row_to_case(r, i, &c);
-        if (visit(arg, &c) != 0)
-            break;
-        pos = by_seq ? c.seq : c.id;
-    }
-    if (last_pos != NULL)
-        *last_pos = pos;
+    const struct cjx_store_case_visitor *v = ctx;
+    struct cjx_stored_case c;
+    row_to_case(r, i, &c);
+    *pos = v->by_seq ? c.seq : c.id;
+    return v->visit(v->arg, &c);
+}
+
+/* Where the case a key found goes, with its notice if asked for. */
+struct case_found {
+    int with_notice;
+    struct cjx_stored_case *out;
+};
+
+static int
+case_found(void *ctx, const PGresult *r, struct cjx_errbuf *eb)
+{
+    const struct case_found *to = ctx;
+    struct cjx_stored_case c;
+    row_to_case(r, 0, &c);
+    const void *notice = NULL;
+    size_t notice_len = 0;
+    if (to->with_notice && !PQgetisnull(r, 0, 14))
+        notice = pg_col_bytes(r, 0, 14, &notice_len);
+    int err = cjx_store_case_copy(&c, notice, notice_len, to->out);
+    if (err != 0)
+        cjx_errf(eb, err, "get_case: copying the case");
+    return err;
 }
 
 int
@@ -309,43 +368,17 @@ pg_get_case(struct cjx_store *base, const char *cii, const char *ccn,
             struct cjx_errbuf *eb)
 {
     struct pg_store *s = (struct pg_store *)base;
-    if (cii == NULL || ccn == NULL || out == NULL)
-        return cjx_errf(eb, CJX_EINVAL, "get_case: missing key or output");
-    struct pg_params p = {0};
-    pg_text(&p, cii);
-    pg_text(&p, ccn);
-    pg_int(&p, count);
-    int err;
-    PGresult *r = query(s,
-                        "SELECT " CASE_COLUMNS ", n.body FROM cases c"
-                        " JOIN case_changes v ON v.seq = c.seq"
-                        " LEFT JOIN case_notices n ON n.case_id = c.id"
-                        " WHERE c.cii = $1 AND c.court_case_number = $2"
-                        " AND c.count_number = $3",
-                        &p, "get_case", &err, eb);
-    if (r == NULL)
+    int err = cjx_store_check_get("get_case", cii, ccn, out, eb);
+    if (err != 0)
         return err;
-    if (PQntuples(r) == 0) {
-        err = cjx_errf(eb, CJX_ENOTFOUND, "no case %s/%s/%d", cii, ccn,
-                       (int)count);
-    } else {
-        struct cjx_stored_case c;
-        row_to_case(r, 0, &c);
-        const void *notice = NULL;
-        size_t notice_len = 0;
-        if (with_notice && !PQgetisnull(r, 0, 14))
-            notice = pg_col_bytes(r, 0, 14, &notice_len);
-        if ((err = cjx_store_case_copy(&c, notice, notice_len, out)) != 0)
-            cjx_errf(eb, err, "get_case: copying the case");
-    }
-    PQclear(r);
-    return err;
-}
-
-static int
-set(const char *v)
-{
-    return v != NULL && v[0] != '\0';
+    struct case_found to = {with_notice, out};
+    return query_key(s,
+                     "SELECT " CASE_COLUMNS ", n.body FROM cases c"
+                     " JOIN case_changes v ON v.seq = c.seq"
+                     " LEFT JOIN case_notices n ON n.case_id = c.id"
+                     " WHERE c.cii = $1 AND c.court_case_number = $2"
+                     " AND c.count_number = $3",
+                     "get_case", "case", cii, ccn, count, case_found, &to, eb);
 }
 
 int
@@ -354,38 +387,30 @@ pg_list_cases(struct cjx_store *base, const struct cjx_case_filter *f,
               void *arg, int64_t *last_id, struct cjx_errbuf *eb)
 {
     struct pg_store *s = (struct pg_store *)base;
-    struct cjx_case_filter none = {0};
-    if (f == NULL)
-        f = &none;
-    if (visit == NULL || after_id < 0 || limit <= 0)
-        return cjx_errf(eb, CJX_EINVAL,
-                        "list_cases: needs a visitor, a position >= 0 and a "
-                        "limit > 0");
+    int err =
+        cjx_store_check_list_cases(&f, visit != NULL, after_id, limit, eb);
+    if (err != 0)
+        return err;
     /* Unset conditions are true for every row, so that one statement
      * serves every filter. $6 is cast: compared with the literal 0 alone
      * it would be taken for an int4, and a time in microseconds is not. */
     struct pg_params p = {0};
     pg_int(&p, after_id);
     pg_int(&p, limit);
-    pg_text(&p, set(f->county) ? f->county : "");
-    pg_text(&p, set(f->cii) ? f->cii : "");
+    pg_text(&p, cjx_store_set(f->county) ? f->county : "");
+    pg_text(&p, cjx_store_set(f->cii) ? f->cii : "");
     pg_int(&p, f->state);
     pg_int(&p, f->due_before_us);
-    int err;
-    PGresult *r =
-        query(s,
-              "SELECT " CASE_COLUMNS "FROM cases c JOIN case_changes v"
-              " ON v.seq = c.seq WHERE c.id > $1"
-              " AND ($3 = '' OR c.county = $3) AND ($4 = '' OR c.cii = $4)"
-              " AND ($5 = 0 OR c.state = $5)"
-              " AND ($6::int8 <= 0 OR c.due_us < $6::int8)"
-              " ORDER BY c.id LIMIT $2",
-              &p, "list_cases", &err, eb);
-    if (r == NULL)
-        return err;
-    visit_cases(r, 0, visit, arg, last_id);
-    PQclear(r);
-    return 0;
+    struct cjx_store_case_visitor v = {visit, arg, 0};
+    return query_rows(
+        s,
+        "SELECT " CASE_COLUMNS "FROM cases c JOIN case_changes v"
+        " ON v.seq = c.seq WHERE c.id > $1"
+        " AND ($3 = '' OR c.county = $3) AND ($4 = '' OR c.cii = $4)"
+        " AND ($5 = 0 OR c.state = $5)"
+        " AND ($6::int8 <= 0 OR c.due_us < $6::int8)"
+        " ORDER BY c.id LIMIT $2",
+        &p, "list_cases", case_row, &v, last_id, eb);
 }
 
 int
@@ -393,18 +418,16 @@ pg_read_case_changes(struct cjx_store *base, int64_t after_seq, int limit,
                      cjx_store_case_visit_fn visit, void *arg,
                      struct cjx_errbuf *eb)
 {
-    int err;
-    PGresult *r = read_feed((struct pg_store *)base,
-                            "SELECT " CASE_COLUMNS "FROM case_changes v"
-                            " JOIN cases c ON c.id = v.case_id"
-                            " WHERE v.seq > $1 ORDER BY v.seq LIMIT $2",
-                            "read_case_changes", visit != NULL, after_seq,
-                            limit, &err, eb);
-    if (r == NULL)
+    int err = cjx_store_check_page("read_case_changes", "seq", visit != NULL,
+                                   after_seq, limit, eb);
+    if (err != 0)
         return err;
-    visit_cases(r, 1, visit, arg, NULL);
-    PQclear(r);
-    return 0;
+    struct cjx_store_case_visitor v = {visit, arg, 1};
+    return read_feed((struct pg_store *)base,
+                     "SELECT " CASE_COLUMNS "FROM case_changes v"
+                     " JOIN cases c ON c.id = v.case_id"
+                     " WHERE v.seq > $1 ORDER BY v.seq LIMIT $2",
+                     "read_case_changes", after_seq, limit, case_row, &v, eb);
 }
 
 /* ---- the outbox ------------------------------------------------------------ */
@@ -414,38 +437,29 @@ pg_read_case_changes(struct cjx_store *base, int64_t after_seq, int limit,
     "m.court_case_number, m.count_number, m.created_us, o.attempts, " \
     "o.next_attempt_us, o.last_error, coalesce(o.delivered_us, 0), o.parked "
 
-/* Returns the number of rows visit took. */
 static int
-visit_outbox(const PGresult *r, int with_payload,
-             cjx_store_outbox_visit_fn visit, void *arg, int64_t *last_id)
+outbox_row(void *ctx, const PGresult *r, int i, int64_t *pos)
 {
-    int64_t pos = 0;
-    int i = 0;
-    for (; i < PQntuples(r); i++) {
-        struct cjx_outbox_row o = {
-            .id = pg_col_int(r, i, 0),
-            .message_id = pg_col_text(r, i, 1),
-            .destination_ori = pg_col_text(r, i, 2),
-            .method = pg_col_text(r, i, 3),
-            .cii = pg_col_text(r, i, 4),
-            .court_case_number = pg_col_text(r, i, 5),
-            .count_number = (int32_t)pg_col_int(r, i, 6),
-            .created_us = pg_col_int(r, i, 7),
-            .attempts = (int)pg_col_int(r, i, 8),
-            .next_attempt_us = pg_col_int(r, i, 9),
-            .last_error = pg_col_text(r, i, 10),
-            .delivered_us = pg_col_int(r, i, 11),
-            .parked = (int)pg_col_int(r, i, 12),
-        };
-        if (with_payload)
-            o.payload = pg_col_bytes(r, i, 13, &o.payload_len);
-        if (visit(arg, &o) != 0)
-            break;
-        pos = o.id;
-    }
-    if (last_id != NULL)
-        *last_id = pos;
-    return i;
+    const struct cjx_store_outbox_visitor *v = ctx;
+    struct cjx_outbox_row o = {
+        .id = pg_col_int(r, i, 0),
+        .message_id = pg_col_text(r, i, 1),
+        .destination_ori = pg_col_text(r, i, 2),
+        .method = pg_col_text(r, i, 3),
+        .cii = pg_col_text(r, i, 4),
+        .court_case_number = pg_col_text(r, i, 5),
+        .count_number = (int32_t)pg_col_int(r, i, 6),
+        .created_us = pg_col_int(r, i, 7),
+        .attempts = (int)pg_col_int(r, i, 8),
+        .next_attempt_us = pg_col_int(r, i, 9),
+        .last_error = pg_col_text(r, i, 10),
+        .delivered_us = pg_col_int(r, i, 11),
+        .parked = (int)pg_col_int(r, i, 12),
+    };
+    if (v->with_payload)
+        o.payload = pg_col_bytes(r, i, 13, &o.payload_len);
+    *pos = o.id;
+    return v->visit(v->arg, &o);
 }
 
 /* Gives back the leases of the rows from row `from` on, which the visitor
@@ -492,11 +506,10 @@ pg_outbox_due(struct cjx_store *base, const char *destination, int64_t now_us,
               cjx_store_outbox_visit_fn visit, void *arg, struct cjx_errbuf *eb)
 {
     struct pg_store *s = (struct pg_store *)base;
-    if (!set(destination) || visit == NULL || limit <= 0 || partitions <= 0 ||
-        partition < 0 || partition >= partitions)
-        return cjx_errf(eb, CJX_EINVAL,
-                        "outbox_due: needs a destination, a visitor, a limit "
-                        "and 0 <= partition < partitions");
+    int err = cjx_store_check_outbox_due(destination, visit != NULL, partition,
+                                         partitions, limit, eb);
+    if (err != 0)
+        return err;
     struct pg_params p = {0};
     pg_text(&p, destination);
     pg_int(&p, now_us);
@@ -504,7 +517,6 @@ pg_outbox_due(struct cjx_store *base, const char *destination, int64_t now_us,
     pg_int(&p, partition);
     pg_int(&p, limit);
     pg_int(&p, now_us + s->lease_us);
-    int err;
     PGresult *r = query(
         s,
         "WITH leased AS (UPDATE outbox SET leased_until_us = $6"
@@ -519,7 +531,8 @@ pg_outbox_due(struct cjx_store *base, const char *destination, int64_t now_us,
         &p, "outbox_due", &err, eb);
     if (r == NULL)
         return err;
-    int taken = visit_outbox(r, 1, visit, arg, NULL);
+    struct cjx_store_outbox_visitor v = {visit, arg, 1};
+    int taken = visit_result(r, outbox_row, &v, NULL);
     err = release_leases(s, r, taken, now_us + s->lease_us, eb);
     PQclear(r);
     return err;
@@ -530,11 +543,11 @@ pg_outbox_next_due(struct cjx_store *base, const char *destination,
                    int64_t *next_us, struct cjx_errbuf *eb)
 {
     struct pg_store *s = (struct pg_store *)base;
-    if (!set(destination) || next_us == NULL)
-        return cjx_errf(eb, CJX_EINVAL, "outbox_next_due: needs a destination");
+    int err = cjx_store_check_outbox_next_due(destination, next_us != NULL, eb);
+    if (err != 0)
+        return err;
     struct pg_params p = {0};
     pg_text(&p, destination);
-    int err;
     /* A leased row is due again when its lease ends. */
     PGresult *r = query(s,
                         "SELECT min(greatest(next_attempt_us,"
@@ -561,11 +574,10 @@ pg_outbox_list(struct cjx_store *base, enum cjx_outbox_which which,
         [CJX_OUTBOX_DELIVERED] = " AND o.delivered_us IS NOT NULL",
         [CJX_OUTBOX_ALL] = "",
     };
-    if (which < CJX_OUTBOX_PENDING || which > CJX_OUTBOX_ALL || visit == NULL ||
-        after_id < 0 || limit <= 0)
-        return cjx_errf(eb, CJX_EINVAL,
-                        "outbox_list: needs a known filter, a visitor, a "
-                        "position >= 0 and a limit > 0");
+    int err =
+        cjx_store_check_outbox_list(which, visit != NULL, after_id, limit, eb);
+    if (err != 0)
+        return err;
     char sql[768];
     snprintf(sql, sizeof(sql),
              "SELECT " OUTBOX_COLUMNS "FROM outbox o JOIN outbox_messages m"
@@ -575,14 +587,24 @@ pg_outbox_list(struct cjx_store *base, enum cjx_outbox_which which,
     struct pg_params p = {0};
     pg_int(&p, after_id);
     pg_int(&p, limit);
-    pg_text(&p, set(destination) ? destination : "");
-    int err;
-    PGresult *r = query(s, sql, &p, "outbox_list", &err, eb);
-    if (r == NULL)
-        return err;
-    visit_outbox(r, 0, visit, arg, last_id);
-    PQclear(r);
-    return 0;
+    pg_text(&p, cjx_store_set(destination) ? destination : "");
+    struct cjx_store_outbox_visitor v = {visit, arg, 0};
+    return query_rows(s, sql, &p, "outbox_list", outbox_row, &v, last_id, eb);
+}
+
+static int
+outbox_count_row(void *ctx, const PGresult *r, int i, int64_t *pos)
+{
+    const struct cjx_store_outbox_count_visitor *v = ctx;
+    struct cjx_outbox_count c = {
+        .destination_ori = pg_col_text(r, i, 0),
+        .pending = pg_col_int(r, i, 1),
+        .oldest_pending_us = pg_col_int(r, i, 2),
+        .parked = pg_col_int(r, i, 3),
+        .delivered = v->with_delivered ? pg_col_int(r, i, 4) : -1,
+    };
+    *pos = 0;
+    return v->visit(v->arg, &c);
 }
 
 int
@@ -591,12 +613,13 @@ pg_outbox_counts(struct cjx_store *base, int with_delivered,
                  struct cjx_errbuf *eb)
 {
     struct pg_store *s = (struct pg_store *)base;
-    if (visit == NULL)
-        return cjx_errf(eb, CJX_EINVAL, "outbox_counts: needs a visitor");
+    int err = cjx_store_check_visitor("outbox_counts", visit != NULL, eb);
+    if (err != 0)
+        return err;
     struct pg_params p = {0};
     pg_int(&p, with_delivered ? 1 : 0);
-    int err;
-    PGresult *r = query(
+    struct cjx_store_outbox_count_visitor v = {visit, arg, with_delivered};
+    return query_rows(
         s,
         "SELECT o.destination,"
         " count(*) FILTER (WHERE o.delivered_us IS NULL AND o.parked = 0),"
@@ -608,22 +631,21 @@ pg_outbox_counts(struct cjx_store *base, int with_delivered,
         " GROUP BY o.destination HAVING $1 = 1"
         " OR count(*) FILTER (WHERE o.delivered_us IS NULL) > 0"
         " ORDER BY o.destination",
-        &p, "outbox_counts", &err, eb);
-    if (r == NULL)
-        return err;
-    for (int i = 0; i < PQntuples(r); i++) {
-        struct cjx_outbox_count c = {
-            .destination_ori = pg_col_text(r, i, 0),
-            .pending = pg_col_int(r, i, 1),
-            .oldest_pending_us = pg_col_int(r, i, 2),
-            .parked = pg_col_int(r, i, 3),
-            .delivered = with_delivered ? pg_col_int(r, i, 4) : -1,
-        };
-        if (visit(arg, &c) != 0)
-            break;
-    }
-    PQclear(r);
-    return 0;
+        &p, "outbox_counts", outbox_count_row, &v, NULL, eb);
+}
+
+static int
+case_count_row(void *ctx, const PGresult *r, int i, int64_t *pos)
+{
+    const struct cjx_store_case_count_visitor *v = ctx;
+    struct cjx_case_count c = {
+        .county = pg_col_text(r, i, 0),
+        .state = (int)pg_col_int(r, i, 1),
+        .cases = pg_col_int(r, i, 2),
+        .overdue = pg_col_int(r, i, 3),
+    };
+    *pos = 0;
+    return v->visit(v->arg, &c);
 }
 
 int
@@ -631,29 +653,16 @@ pg_case_counts(struct cjx_store *base, int64_t now_us,
                cjx_store_case_count_fn visit, void *arg, struct cjx_errbuf *eb)
 {
     struct pg_store *s = (struct pg_store *)base;
-    if (visit == NULL)
-        return cjx_errf(eb, CJX_EINVAL, "case_counts: needs a visitor");
+    int err = cjx_store_check_visitor("case_counts", visit != NULL, eb);
+    if (err != 0)
+        return err;
     struct pg_params p = {0};
     pg_int(&p, now_us);
-    int err;
-    PGresult *r = query(s,
-                        "SELECT county, state, count(*),"
-                        " count(*) FILTER (WHERE due_us IS NOT NULL"
-                        " AND due_us < $1) FROM cases"
-                        " GROUP BY county, state ORDER BY county, state",
-                        &p, "case_counts", &err, eb);
-    if (r == NULL)
-        return err;
-    for (int i = 0; i < PQntuples(r); i++) {
-        struct cjx_case_count c = {
-            .county = pg_col_text(r, i, 0),
-            .state = (int)pg_col_int(r, i, 1),
-            .cases = pg_col_int(r, i, 2),
-            .overdue = pg_col_int(r, i, 3),
-        };
-        if (visit(arg, &c) != 0)
-            break;
-    }
-    PQclear(r);
-    return 0;
+    struct cjx_store_case_count_visitor v = {visit, arg};
+    return query_rows(s,
+                      "SELECT county, state, count(*),"
+                      " count(*) FILTER (WHERE due_us IS NOT NULL"
+                      " AND due_us < $1) FROM cases"
+                      " GROUP BY county, state ORDER BY county, state",
+                      &p, "case_counts", case_count_row, &v, NULL, eb);
 }

@@ -294,37 +294,32 @@ append_entry(struct pg_store *s, const struct cjx_audit_event *ev,
     return 0;
 }
 
+static int
+put_checkpoint(void *store, int64_t seq, const uint8_t *body, size_t len,
+               char *msg, size_t msg_len)
+{
+    struct pg_store *s = store;
+    struct pg_params p = {0};
+    pg_int(&p, seq);
+    pg_bytes(&p, body, len);
+    return pg_command(s->wconn,
+                      "INSERT INTO audit_checkpoints (seq, body)"
+                      " VALUES ($1, $2)",
+                      &p, "recording audit checkpoint", msg, msg_len);
+}
+
 /* Signs the newest entry inside the open transaction. Without a key, or
  * when signing fails (logged once), the transaction goes on unsigned. */
 static int
 write_checkpoint(struct pg_store *s, char *msg, size_t msg_len)
 {
     struct pg_audit_chain *c = &s->chain;
-    int64_t now = cjx_clock_now_us();
-    uint8_t *body = NULL;
-    size_t len = 0;
-    int err = cjx_store_sign_checkpoint(&s->signer_mu, &s->signer, c->seq,
-                                        c->hash, now, s->checkpoint_entries,
-                                        &body, &len, &s->sign_failed);
-    if (err == CJX_ENOTFOUND)
-        return 0;
-    if (err != 0) {
-        s->checkpoint_us = now; /* try again after a full interval */
-        return 0;
-    }
-    struct pg_params p = {0};
-    pg_int(&p, c->seq);
-    pg_bytes(&p, body, len);
-    err = pg_command(s->wconn,
-                     "INSERT INTO audit_checkpoints (seq, body)"
-                     " VALUES ($1, $2)",
-                     &p, "recording audit checkpoint", msg, msg_len);
-    free(body);
-    if (err == 0) {
-        c->unsigned_count = 0;
-        s->checkpoint_us = now;
-    }
-    return err;
+    const struct cjx_store_signing sg = {
+        &s->signer_mu, &s->signer, s->checkpoint_entries, &s->sign_failed};
+    const struct cjx_store_chain_head head = {
+        c->seq, c->hash, &c->unsigned_count, &s->checkpoint_us};
+    return cjx_store_write_checkpoint(&sg, &head, put_checkpoint, s, msg,
+                                      msg_len);
 }
 
 static int

@@ -2,7 +2,6 @@
 #include "read_pool.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 static void
 conn_free(const struct read_pool *p, struct read_conn *c)
@@ -76,18 +75,94 @@ read_pool_free_idle(const struct read_pool *p)
     }
 }
 
+int
+read_visit_rows(struct read_conn *r, sqlite3_stmt *st, const char *what,
+                read_row_fn row, void *ctx, int64_t *last_pos,
+                struct cjx_errbuf *eb)
+{
+    int rc, err = 0;
+    int64_t last = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t pos = 0;
+        if (row(ctx, st, &pos) != 0)
+            break;
+        last = pos;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = cjx_errf(eb, CJX_ESTORE, "%s: %s", what, sqlite3_errmsg(r->db));
+    sqlite3_reset(st);
+    if (err == 0 && last_pos != NULL)
+        *last_pos = last;
+    return err;
+}
+
+int
+read_pool_feed(const struct read_pool *p, int which, const char *what,
+               int64_t after, int limit, read_row_fn row, void *ctx,
+               struct cjx_errbuf *eb)
+{
+    struct read_conn *r;
+    int err = read_pool_acquire(p, &r, eb);
+    if (err != 0)
+        return err;
+    sqlite3_stmt *st = r->st[which];
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int(st, 2, limit);
+    err = read_visit_rows(r, st, what, row, ctx, NULL, eb);
+    read_pool_release(p, r);
+    return err;
+}
+
+int
+read_pool_get(const struct read_pool *p, int which, const char *what,
+              const char *noun, const char *cii, const char *ccn, int32_t count,
+              read_found_fn found, void *ctx, struct cjx_errbuf *eb)
+{
+    struct read_conn *r;
+    int err = read_pool_acquire(p, &r, eb);
+    if (err != 0)
+        return err;
+    sqlite3_stmt *st = r->st[which];
+    sqlite3_bind_text(st, 1, cii, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ccn, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, count);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        err = found(ctx, r, st, eb);
+    else if (rc == SQLITE_DONE)
+        err = cjx_errf(eb, CJX_ENOTFOUND, "no %s %s/%s/%d", noun, cii, ccn,
+                       (int)count);
+    else
+        err = cjx_errf(eb, CJX_ESTORE, "%s: %s", what, sqlite3_errmsg(r->db));
+    /* Resetting ends the read transaction, so the next read sees newer
+     * commits. */
+    sqlite3_reset(st);
+    read_pool_release(p, r);
+    return err;
+}
+
+int
+read_pool_listing(const struct read_pool *p, const char *sql, const char *what,
+                  int64_t after, int limit, struct read_conn **r,
+                  sqlite3_stmt **st, struct cjx_errbuf *eb)
+{
+    int err = read_pool_acquire(p, r, eb);
+    if (err != 0)
+        return err;
+    if (sqlite3_prepare_v2((*r)->db, sql, -1, st, NULL) != SQLITE_OK) {
+        err =
+            cjx_errf(eb, CJX_ESTORE, "%s: %s", what, sqlite3_errmsg((*r)->db));
+        read_pool_release(p, *r);
+        return err;
+    }
+    sqlite3_bind_int64(*st, 1, after);
+    sqlite3_bind_int(*st, 2, limit);
+    return 0;
+}
+
 const char *
 read_column_text(sqlite3_stmt *st, int col)
 {
     const char *v = (const char *)sqlite3_column_text(st, col);
     return v != NULL ? v : "";
-}
-
-char *
-read_copy_string(char **p, const char *v)
-{
-    size_t n = strlen(v) + 1;
-    char *dst = memcpy(*p, v, n);
-    *p += n;
-    return dst;
 }

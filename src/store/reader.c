@@ -82,28 +82,14 @@ pool_of(struct sqlite_store *s)
                               s->busy_timeout_ms, &reader_spec};
 }
 
-static int
-reader_acquire(struct sqlite_store *s, struct read_conn **out,
-               struct cjx_errbuf *eb)
-{
-    struct read_pool p = pool_of(s);
-    return read_pool_acquire(&p, out, eb);
-}
-
-static void
-reader_release(struct sqlite_store *s, struct read_conn *r)
-{
-    struct read_pool p = pool_of(s);
-    read_pool_release(&p, r);
-}
-
 int
 cjx_store_readers_start(struct sqlite_store *s, struct cjx_errbuf *eb)
 {
+    struct read_pool p = pool_of(s);
     struct read_conn *r;
-    int err = reader_acquire(s, &r, eb);
+    int err = read_pool_acquire(&p, &r, eb);
     if (err == 0)
-        reader_release(s, r);
+        read_pool_release(&p, r);
     return err;
 }
 
@@ -132,32 +118,18 @@ row_to_record(sqlite3_stmt *st, struct cjx_stored_record *rec)
     rec->record_len = (size_t)sqlite3_column_bytes(st, COL_BODY);
 }
 
-/* Copies a borrowed record into one allocation that *out owns. */
-int
-cjx_store_record_copy(const struct cjx_stored_record *src,
-                      struct cjx_stored_record *out)
+/* Copies the record a key found into out. */
+static int
+record_found(void *out, struct read_conn *r, sqlite3_stmt *st,
+             struct cjx_errbuf *eb)
 {
-    const char *strs[] = {src->cii, src->court_case_number, src->county,
-                          src->submitted_by, src->flags};
-    size_t total = src->record_len;
-    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-        total += strlen(strs[i]) + 1;
-    char *block = malloc(total);
-    if (block == NULL)
-        return CJX_ENOMEM;
-    char *p = block;
-    *out = *src;
-    out->owned_ = block;
-    out->record = p;
-    if (src->record_len > 0)
-        memcpy(p, src->record, src->record_len);
-    p += src->record_len;
-    out->cii = read_copy_string(&p, src->cii);
-    out->court_case_number = read_copy_string(&p, src->court_case_number);
-    out->county = read_copy_string(&p, src->county);
-    out->submitted_by = read_copy_string(&p, src->submitted_by);
-    out->flags = read_copy_string(&p, src->flags);
-    return 0;
+    (void)r;
+    struct cjx_stored_record rec;
+    row_to_record(st, &rec);
+    int err = cjx_store_record_copy(&rec, out);
+    if (err != 0)
+        cjx_errf(eb, err, "get_record: copying the record");
+    return err;
 }
 
 int
@@ -166,68 +138,22 @@ cjx_store_reader_get(struct cjx_store *base, const char *cii, const char *ccn,
                      struct cjx_errbuf *eb)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    if (cii == NULL || ccn == NULL || out == NULL)
-        return cjx_errf(eb, CJX_EINVAL, "get_record: missing key or output");
-    struct read_conn *r;
-    int err = reader_acquire(s, &r, eb);
+    int err = cjx_store_check_get("get_record", cii, ccn, out, eb);
     if (err != 0)
         return err;
-    sqlite3_stmt *st = r->st[RS_GET];
-    sqlite3_bind_text(st, 1, cii, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, ccn, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, count);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        struct cjx_stored_record rec;
-        row_to_record(st, &rec);
-        err = cjx_store_record_copy(&rec, out);
-        if (err != 0)
-            cjx_errf(eb, err, "get_record: copying the record");
-    } else if (rc == SQLITE_DONE) {
-        err = cjx_errf(eb, CJX_ENOTFOUND, "no record %s/%s/%d", cii, ccn,
-                       (int)count);
-    } else {
-        err = cjx_errf(eb, CJX_ESTORE, "get_record: %s", sqlite3_errmsg(r->db));
-    }
-    /* Resetting ends the read transaction, so the next read sees newer
-     * commits. */
-    sqlite3_reset(st);
-    reader_release(s, r);
-    return err;
+    struct read_pool p = pool_of(s);
+    return read_pool_get(&p, RS_GET, "get_record", "record", cii, ccn, count,
+                         record_found, out, eb);
 }
 
-void
-cjx_store_reader_fini_record(struct cjx_stored_record *rec)
-{
-    if (rec == NULL)
-        return;
-    free(rec->owned_);
-    memset(rec, 0, sizeof(*rec));
-}
-
-/* Steps st, handing each row to visit, until limit rows, the end, or visit
- * asks to stop. *last_pos receives the position of the last row visit took:
- * a row it stopped at is not counted, so the next page starts with it. */
 static int
-visit_rows(struct read_conn *r, sqlite3_stmt *st, const char *what,
-           cjx_store_visit_fn visit, void *arg, int64_t *last_pos,
-           struct cjx_errbuf *eb)
+record_row(void *ctx, sqlite3_stmt *st, int64_t *pos)
 {
-    int rc, err = 0;
-    int64_t pos = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct cjx_stored_record rec;
-        row_to_record(st, &rec);
-        if (visit(arg, &rec) != 0)
-            break;
-        pos = sqlite3_column_int64(st, COL_POS);
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        err = cjx_errf(eb, CJX_ESTORE, "%s: %s", what, sqlite3_errmsg(r->db));
-    sqlite3_reset(st);
-    if (err == 0 && last_pos != NULL)
-        *last_pos = pos;
-    return err;
+    const struct cjx_store_record_visitor *v = ctx;
+    struct cjx_stored_record rec;
+    row_to_record(st, &rec);
+    *pos = sqlite3_column_int64(st, COL_POS);
+    return v->visit(v->arg, &rec);
 }
 
 int
@@ -237,15 +163,13 @@ cjx_store_reader_list(struct cjx_store *base, enum cjx_record_filter f,
                       struct cjx_errbuf *eb)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    if (f < CJX_FILTER_CII || f > CJX_FILTER_CASE)
-        return cjx_errf(eb, CJX_EINVAL, "list_records: unknown filter %d",
-                        (int)f);
-    if (value == NULL || visit == NULL || after_id < 0 || limit <= 0)
-        return cjx_errf(eb, CJX_EINVAL,
-                        "list_records: needs a value, a visitor, a position "
-                        ">= 0 and a limit > 0");
+    int err = cjx_store_check_list_records(f, value, visit != NULL, after_id,
+                                           limit, eb);
+    if (err != 0)
+        return err;
+    struct read_pool p = pool_of(s);
     struct read_conn *r;
-    int err = reader_acquire(s, &r, eb);
+    err = read_pool_acquire(&p, &r, eb);
     if (err != 0)
         return err;
     static const enum reader_stmt by_filter[] = {
@@ -257,8 +181,9 @@ cjx_store_reader_list(struct cjx_store *base, enum cjx_record_filter f,
     sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, after_id);
     sqlite3_bind_int(st, 3, limit);
-    err = visit_rows(r, st, "list_records", visit, arg, last_id, eb);
-    reader_release(s, r);
+    struct cjx_store_record_visitor v = {visit, arg};
+    err = read_visit_rows(r, st, "list_records", record_row, &v, last_id, eb);
+    read_pool_release(&p, r);
     return err;
 }
 
@@ -268,20 +193,29 @@ cjx_store_reader_changes(struct cjx_store *base, int64_t after_seq, int limit,
                          struct cjx_errbuf *eb)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    if (visit == NULL || after_seq < 0 || limit <= 0)
-        return cjx_errf(eb, CJX_EINVAL,
-                        "read_changes: needs a visitor, a seq >= 0 and a "
-                        "limit > 0");
-    struct read_conn *r;
-    int err = reader_acquire(s, &r, eb);
+    int err = cjx_store_check_page("read_changes", "seq", visit != NULL,
+                                   after_seq, limit, eb);
     if (err != 0)
         return err;
-    sqlite3_stmt *st = r->st[RS_CHANGES];
-    sqlite3_bind_int64(st, 1, after_seq);
-    sqlite3_bind_int(st, 2, limit);
-    err = visit_rows(r, st, "read_changes", visit, arg, NULL, eb);
-    reader_release(s, r);
-    return err;
+    struct read_pool p = pool_of(s);
+    struct cjx_store_record_visitor v = {visit, arg};
+    return read_pool_feed(&p, RS_CHANGES, "read_changes", after_seq, limit,
+                          record_row, &v, eb);
+}
+
+static int
+audit_row(void *ctx, sqlite3_stmt *st, int64_t *pos)
+{
+    const struct cjx_store_audit_visitor *v = ctx;
+    struct cjx_stored_audit a = {
+        .seq = sqlite3_column_int64(st, 0),
+        .body = sqlite3_column_blob(st, 1),
+        .body_len = (size_t)sqlite3_column_bytes(st, 1),
+        .hash = sqlite3_column_blob(st, 2),
+        .hash_len = (size_t)sqlite3_column_bytes(st, 2),
+    };
+    *pos = a.seq;
+    return v->visit(v->arg, &a);
 }
 
 /* Both audit reads: rows of (seq, body, hash) after a seq. */
@@ -292,34 +226,14 @@ read_audit_rows(struct cjx_store *base, enum reader_stmt which,
                 struct cjx_errbuf *eb)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    if (visit == NULL || after_seq < 0 || limit <= 0)
-        return cjx_errf(eb, CJX_EINVAL,
-                        "%s: needs a visitor, a seq >= 0 and a limit > 0",
-                        what);
-    struct read_conn *r;
-    int err = reader_acquire(s, &r, eb);
+    int err =
+        cjx_store_check_page(what, "seq", visit != NULL, after_seq, limit, eb);
     if (err != 0)
         return err;
-    sqlite3_stmt *st = r->st[which];
-    sqlite3_bind_int64(st, 1, after_seq);
-    sqlite3_bind_int(st, 2, limit);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct cjx_stored_audit a = {
-            .seq = sqlite3_column_int64(st, 0),
-            .body = sqlite3_column_blob(st, 1),
-            .body_len = (size_t)sqlite3_column_bytes(st, 1),
-            .hash = sqlite3_column_blob(st, 2),
-            .hash_len = (size_t)sqlite3_column_bytes(st, 2),
-        };
-        if (visit(arg, &a) != 0)
-            break;
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        err = cjx_errf(eb, CJX_ESTORE, "%s: %s", what, sqlite3_errmsg(r->db));
-    sqlite3_reset(st);
-    reader_release(s, r);
-    return err;
+    struct read_pool p = pool_of(s);
+    struct cjx_store_audit_visitor v = {visit, arg};
+    return read_pool_feed(&p, (int)which, what, after_seq, limit, audit_row, &v,
+                          eb);
 }
 
 int

@@ -1,6 +1,7 @@
 /* What every backend shares: copying an audit event into a queued write
  * (write_copy.c), checking what a case's apply function returned (cases.c),
- * and copying what a read found (reader.c, cases_read.c). */
+ * copying what a read found (stored_copy.c), and the reads' argument
+ * checks and visitors (store_shared.c). */
 #ifndef CJX_STORE_SHARED_H
 #define CJX_STORE_SHARED_H
 
@@ -38,13 +39,14 @@ void cjx_store_case_write_copy(struct cjx_record_write *dst,
                                struct cjx_audit_event *ev, int *has_event,
                                const struct cjx_case_write *w, char **p);
 
-/* Outbox marks queued by a writer: the room their copy takes beyond the
- * array (0 with CJX_EINVAL in *err for a mark that is not one), and the copy
- * of m into dst (room for n), their reasons at *p. */
-size_t cjx_store_marks_text_size(const struct cjx_outbox_mark *m, size_t n,
-                                 int *err);
-void cjx_store_marks_copy(struct cjx_outbox_mark *dst,
-                          const struct cjx_outbox_mark *m, size_t n, char **p);
+/* Outbox marks queued by a writer: the room their copy takes, the array
+ * and then their reasons (0 with CJX_EINVAL in *err for a mark that is not
+ * one), and the copy of m into room (aligned for the array), which returns
+ * the copied array. */
+size_t cjx_store_marks_size(const struct cjx_outbox_mark *m, size_t n,
+                            int *err);
+struct cjx_outbox_mark *
+cjx_store_marks_put(void *room, const struct cjx_outbox_mark *m, size_t n);
 
 /* Room for the destination of a queued cjx_store_outbox_due_now: an ORI. */
 #define STORE_DESTINATION_MAX 16
@@ -58,6 +60,13 @@ int cjx_store_destination_copy(char *dst, const char *destination);
 extern const char cjx_store_conflict_detail[];
 void cjx_store_complete_event(struct cjx_audit_event *ev,
                               const struct cjx_record_write_result *r);
+
+/* The record version a case step made (next->record) as a write under
+ * the key of the case message msg (a queued copy), by its sender; flags
+ * "" for none. Borrows from both. */
+struct cjx_record_write
+cjx_store_step_record(const struct cjx_record_write *msg,
+                      const struct cjx_case_next *next);
 
 /* Whether an apply function's next version can be stored: a body, a
  * county, a version, and outbox rows that all carry one message. */
@@ -113,19 +122,119 @@ int cjx_store_replace_signer(pthread_mutex_t *mu,
                              const char *key_pem, const char *cert_pem,
                              struct cjx_errbuf *eb);
 
-/* Signs a checkpoint over entry seq with the signer in *signer (under
- * mu): 0 with *body (free()) of *len bytes to store, CJX_ENOTFOUND
- * without a signer, or the failure, which is logged once per run of
- * failures (*failed says whether the last try failed). */
-int cjx_store_sign_checkpoint(pthread_mutex_t *mu,
-                              struct cjx_audit_signer *const *signer,
-                              int64_t seq,
-                              const uint8_t hash[CJX_AUDIT_HASH_LEN],
-                              int64_t now, int interval_entries, uint8_t **body,
-                              size_t *len, int *failed);
+/* A writer's signing of audit checkpoints: the signer in *signer (under
+ * mu), signing every interval_entries entries, and whether its last try
+ * failed (failures are logged once per run of them). */
+struct cjx_store_signing {
+    pthread_mutex_t *mu;
+    struct cjx_audit_signer *const *signer;
+    int interval_entries;
+    int *failed;
+};
+
+/* An audit chain as a checkpoint sees it: the newest entry (seq, hash),
+ * and the chain's count of entries since its last checkpoint and the time
+ * of that checkpoint, both updated. */
+struct cjx_store_chain_head {
+    int64_t seq;
+    const uint8_t *hash;
+    int64_t *unsigned_count;
+    int64_t *checkpoint_us;
+};
+
+/* Stores a signed checkpoint's body inside the writer's open transaction:
+ * 0, or the backend's error with msg filled. */
+typedef int (*cjx_store_checkpoint_put_fn)(void *store, int64_t seq,
+                                           const uint8_t *body, size_t len,
+                                           char *msg, size_t msg_len);
+
+/* Signs a checkpoint over the chain's newest entry and stores it with put,
+ * which then restarts the chain's count and time. Without a signer
+ * nothing is done; when signing fails nothing is stored and the chain's
+ * time is set to now, so that the interval, not every entry, tries again.
+ * Returns put's error, else 0. */
+int cjx_store_write_checkpoint(const struct cjx_store_signing *sg,
+                               const struct cjx_store_chain_head *chain,
+                               cjx_store_checkpoint_put_fn put, void *store,
+                               char *msg, size_t msg_len);
+
+/* ---- what a read hands its rows to ------------------------------------ */
+
+/* A read's visitor and its argument, as both backends' row-visiting loops
+ * carry them to the function that turns a row into what the visitor takes:
+ * records (paged by the row's first column), audit entries, cases (paged
+ * by id in listings, by seq in the feed), outbox rows (the due ones with
+ * their payload), and counts (delivered ones only when asked, -1
+ * otherwise). */
+struct cjx_store_record_visitor {
+    cjx_store_visit_fn visit;
+    void *arg;
+};
+struct cjx_store_audit_visitor {
+    cjx_store_audit_visit_fn visit;
+    void *arg;
+};
+struct cjx_store_case_visitor {
+    cjx_store_case_visit_fn visit;
+    void *arg;
+    int by_seq;
+};
+struct cjx_store_outbox_visitor {
+    cjx_store_outbox_visit_fn visit;
+    void *arg;
+    int with_payload;
+};
+struct cjx_store_outbox_count_visitor {
+    cjx_store_outbox_count_fn visit;
+    void *arg;
+    int with_delivered;
+};
+struct cjx_store_case_count_visitor {
+    cjx_store_case_count_fn visit;
+    void *arg;
+};
+
+/* ---- the arguments every backend's reads check (store_shared.c) ------ */
+
+/* Each returns 0, or CJX_EINVAL with eb naming the op and what it lacks,
+ * before a backend touches its database. */
+
+/* Whether v is set: not NULL and not "" (an unset filter). */
+int cjx_store_set(const char *v);
+/* get_record, get_case: a key and somewhere to put what is found. */
+int cjx_store_check_get(const char *op, const char *cii, const char *ccn,
+                        const void *out, struct cjx_errbuf *eb);
+/* A page of a listing or a feed: a visitor, a position after >= 0 (what
+ * names it: "position" or "seq") and a limit > 0. */
+int cjx_store_check_page(const char *op, const char *what, int has_visitor,
+                         int64_t after, int limit, struct cjx_errbuf *eb);
+/* list_records: a known filter with a value, and a page. */
+int cjx_store_check_list_records(enum cjx_record_filter f, const char *value,
+                                 int has_visitor, int64_t after_id, int limit,
+                                 struct cjx_errbuf *eb);
+/* list_cases: a page; a NULL filter (*f) becomes the empty one, which
+ * every case passes. */
+int cjx_store_check_list_cases(const struct cjx_case_filter **f,
+                               int has_visitor, int64_t after_id, int limit,
+                               struct cjx_errbuf *eb);
+/* outbox_due: a destination, a visitor, a limit and 0 <= partition <
+ * partitions. */
+int cjx_store_check_outbox_due(const char *destination, int has_visitor,
+                               int partition, int partitions, int limit,
+                               struct cjx_errbuf *eb);
+/* outbox_next_due: a destination and somewhere to put the time. */
+int cjx_store_check_outbox_next_due(const char *destination, int has_out,
+                                    struct cjx_errbuf *eb);
+/* outbox_list: a known filter and a page. */
+int cjx_store_check_outbox_list(enum cjx_outbox_which which, int has_visitor,
+                                int64_t after_id, int limit,
+                                struct cjx_errbuf *eb);
+/* outbox_counts, case_counts: a visitor. */
+int cjx_store_check_visitor(const char *op, int has_visitor,
+                            struct cjx_errbuf *eb);
 
 /* The stored_record_fini and stored_case_fini ops: both backends fill a
- * record or case in one allocation (reader.c, cases_read.c). */
+ * record or case in one allocation (stored_copy.c). */
 void cjx_store_reader_fini_record(struct cjx_stored_record *rec);
 void cjx_store_cases_fini(struct cjx_stored_case *c);
 

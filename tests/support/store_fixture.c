@@ -65,14 +65,19 @@ store_teardown(void **state)
 }
 
 void
-reopen(struct fixture *f)
+reopen_with(struct fixture *f, const struct cjx_store_sqlite_options *o)
 {
     struct cjx_errbuf eb = {{0}};
     cjx_store_close(f->s);
     f->s = NULL;
-    int rc = test_backend_open(f->path, NULL, &f->s, &eb);
-    if (rc != 0)
+    if (test_backend_open(f->path, o, &f->s, &eb) != 0)
         fail_msg("reopen: %s", eb.msg);
+}
+
+void
+reopen(struct fixture *f)
+{
+    reopen_with(f, NULL);
 }
 
 /* ---- building writes ---- */
@@ -115,6 +120,14 @@ tw_init(struct test_write *t, const char *sender, const char *rid,
     t->w.record_len = strlen(t->body);
     t->w.flags = NULL;
     fake_digest(t->w.request_digest, t);
+}
+
+void
+tw_around(struct test_write t[3], const char *rid, const char *cii)
+{
+    tw_init(&t[0], "CA0190000", "ok1", "OK1", "CASE", 1, "Alameda", "1");
+    tw_init(&t[1], "CA0190000", rid, cii, "CASE", 1, "Alameda", "2");
+    tw_init(&t[2], "CA0190000", "ok2", "OK2", "CASE", 1, "Alameda", "3");
 }
 
 /* ---- waiting for completions ---- */
@@ -237,14 +250,18 @@ release_writer(struct gate *g)
 }
 
 void
-submit_all(struct cjx_store *s, const struct test_write *t,
-           struct result_box *b, int n)
+submit_batch(struct cjx_store *s, struct gate *g, const struct test_write *t,
+             struct result_box *b, int n)
 {
     for (int i = 0; i < n; i++) {
         box_init(&b[i]);
         assert_int_equal(cjx_store_submit_record(s, &t[i].w, box_done, &b[i]),
                          0);
     }
+    if (g != NULL)
+        release_writer(g);
+    for (int i = 0; i < n; i++)
+        box_wait(&b[i]);
 }
 
 /* ---- reading ---- */

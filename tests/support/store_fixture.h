@@ -26,7 +26,10 @@ int store_teardown(void **state);
 #define STORE_TEST(name) \
     cmocka_unit_test_setup_teardown(name, store_setup, store_teardown)
 
-/* Closes and opens the fixture's store again, with default options. */
+/* Closes and opens the fixture's store again, with options o (NULL: the
+ * defaults), or fails the test. */
+void reopen_with(struct fixture *f, const struct cjx_store_sqlite_options *o);
+/* reopen_with the defaults. */
 void reopen(struct fixture *f);
 
 /* ---- building writes ---- */
@@ -41,6 +44,11 @@ struct test_write {
 void tw_init(struct test_write *t, const char *sender, const char *rid,
              const char *cii, const char *ccn, int count, const char *county,
              const char *body);
+
+/* Three writes of one batch: ok1, then the write under request id rid
+ * and cii that a test makes fail, then ok2 (sender CA0190000, case CASE,
+ * county Alameda, bodies "1", "2", "3"). */
+void tw_around(struct test_write t[3], const char *rid, const char *cii);
 
 /* ---- waiting for completions ---- */
 
@@ -64,11 +72,6 @@ void box_wait(struct result_box *b);
 struct cjx_record_write_result submit_wait(struct cjx_store *s,
                                            const struct test_write *t);
 
-/* Submits the n writes t[] in order, each answered into its box b[i]
- * (initialised here; wait with box_wait(), free with box_fini()). */
-void submit_all(struct cjx_store *s, const struct test_write *t,
-                struct result_box *b, int n);
-
 /* A completion that blocks its thread until opened. */
 struct gate {
     pthread_mutex_t mu;
@@ -88,6 +91,12 @@ void gate_open(struct gate *g);
  * submitted until release_writer() are taken as one batch. */
 void hold_writer(struct cjx_store *s, struct gate *g, const char *tag);
 void release_writer(struct gate *g);
+
+/* Submits the n writes t[] in order, each answered into its box b[i]
+ * (initialised here; free with box_fini()), opens the writer held at g
+ * (hold_writer(); NULL when none is held) and waits for every answer. */
+void submit_batch(struct cjx_store *s, struct gate *g,
+                  const struct test_write *t, struct result_box *b, int n);
 
 /* A commit hook (cjx_store_commit_fn) that counts its calls and keeps the
  * newest seq in a struct hook_log. */

@@ -73,11 +73,7 @@ reopen_signed(struct fixture *f, int every_entries, int every_seconds)
         .audit_cert_pem = cert,
         .audit_checkpoint_entries = every_entries,
         .audit_checkpoint_seconds = every_seconds};
-    struct cjx_errbuf eb;
-    cjx_store_close(f->s);
-    f->s = NULL;
-    if (test_backend_open(f->path, &o, &f->s, &eb) != 0)
-        fail_msg("open: %s", eb.msg);
+    reopen_with(f, &o);
     cjx_tls_free_pem(key, strlen(key));
     free(cert);
 }
@@ -390,15 +386,11 @@ test_store__failing_write__takes_its_event_with_it(void **state)
     struct cjx_audit_event ev =
         test_event("/cjx.v1.RecordService/SubmitRecord", "X");
     struct test_write t[3];
-    tw_init(&t[0], "CA0190000", "ok1", "OK1", "CASE", 1, "Alameda", "1");
-    tw_init(&t[1], "CA0190000", "bad", "FAIL", "CASE", 1, "Alameda", "2");
-    tw_init(&t[2], "CA0190000", "ok2", "OK2", "CASE", 1, "Alameda", "3");
+    tw_around(t, "bad", "FAIL");
     for (int i = 0; i < 3; i++)
         t[i].w.audit = &ev;
     struct result_box b[3];
-    submit_all(f->s, t, b, 3);
-    for (int i = 0; i < 3; i++)
-        box_wait(&b[i]);
+    submit_batch(f->s, NULL, t, b, 3);
     assert_int_equal(b[0].r.audit_seq, 1);
     assert_int_equal(b[1].r.err, CJX_ESTORE);
     assert_int_equal(b[1].r.audit_seq, 0);

@@ -841,6 +841,127 @@ test_store_cases__outbox_partitions__never_share_a_row(void **state)
                      CJX_EINVAL);
 }
 
+/* What the reads below would have visited: nothing, as each is refused. */
+struct visited {
+    struct seen records;
+    struct seen_cases cases;
+    struct due due;
+};
+
+static int
+never_audit(void *arg, const struct cjx_stored_audit *a)
+{
+    (void)arg;
+    (void)a;
+    fail_msg("visited an audit entry");
+    return 1;
+}
+
+/* Row `row` of the table below: one read with one argument its contract
+ * does not take. */
+static int
+bad_read(struct cjx_store *s, int row, struct visited *v, struct cjx_errbuf *eb)
+{
+    struct cjx_stored_record rec;
+    int64_t pos = 0, next = 0;
+    switch (row) {
+    case 0:
+        return cjx_store_get_record(s, NULL, "C", 1, &rec, eb);
+    case 1:
+        return cjx_store_get_case(s, "A1", "C", 1, 0, NULL, eb);
+    case 2:
+        return cjx_store_list_records(s, (enum cjx_record_filter)9, "x", 0, 1,
+                                      visit_collect, &v->records, &pos, eb);
+    case 3:
+        return cjx_store_list_records(s, CJX_FILTER_CII, NULL, 0, 1,
+                                      visit_collect, &v->records, &pos, eb);
+    case 4:
+        return cjx_store_list_records(s, CJX_FILTER_CII, "x", -1, 1,
+                                      visit_collect, &v->records, &pos, eb);
+    case 5:
+        return cjx_store_read_changes(s, 0, 0, visit_collect, &v->records, eb);
+    case 6:
+        return cjx_store_read_audit(s, 0, 10, NULL, NULL, eb);
+    case 7:
+        return cjx_store_read_audit_checkpoints(s, -1, 10, never_audit, NULL,
+                                                eb);
+    case 8:
+        return cjx_store_list_cases(s, NULL, 0, 0, collect, &v->cases, &pos,
+                                    eb);
+    case 9:
+        return cjx_store_read_case_changes(s, -1, 10, collect, &v->cases, eb);
+    case 10:
+        return cjx_store_outbox_due(s, "CA038013A", 0, 3, 3, 10, collect_due,
+                                    &v->due, eb);
+    case 11:
+        return cjx_store_outbox_due(s, "", 0, 0, 1, 10, collect_due, &v->due,
+                                    eb);
+    case 12:
+        return cjx_store_outbox_next_due(s, "CA038013A", NULL, eb);
+    case 13:
+        return cjx_store_outbox_next_due(s, NULL, &next, eb);
+    case 14:
+        return cjx_store_outbox_list(s, (enum cjx_outbox_which)9, NULL, 0, 10,
+                                     collect_due, &v->due, &pos, eb);
+    case 15:
+        return cjx_store_outbox_list(s, CJX_OUTBOX_ALL, NULL, 0, 0, collect_due,
+                                     &v->due, &pos, eb);
+    case 16:
+        return cjx_store_outbox_counts(s, 1, NULL, NULL, eb);
+    case 17:
+        return cjx_store_case_counts(s, 0, NULL, NULL, eb);
+    }
+    fail_msg("no row %d", row);
+    return 0;
+}
+
+/* Every backend refuses them alike, with the same message naming the read
+ * and what it lacks: the row of bad_read, then that message. */
+static const char *const bad_read_message[] = {
+    "get_record: missing key or output",
+    "get_case: missing key or output",
+    "list_records: unknown filter 9",
+    "list_records: needs a value",
+    "list_records: needs a visitor, a position >= 0 and a limit > 0",
+    "read_changes: needs a visitor, a seq >= 0 and a limit > 0",
+    "read_audit: needs a visitor, a seq >= 0 and a limit > 0",
+    "read_audit_checkpoints: needs a visitor, a seq >= 0 and a limit > 0",
+    "list_cases: needs a visitor, a position >= 0 and a limit > 0",
+    "read_case_changes: needs a visitor, a seq >= 0 and a limit > 0",
+    "outbox_due: needs a destination, a visitor, a limit and 0 <= partition "
+    "< partitions",
+    "outbox_due: needs a destination, a visitor, a limit and 0 <= partition "
+    "< partitions",
+    "outbox_next_due: needs a destination and an output",
+    "outbox_next_due: needs a destination and an output",
+    "outbox_list: unknown filter 9",
+    "outbox_list: needs a visitor, a position >= 0 and a limit > 0",
+    "outbox_counts: needs a visitor",
+    "case_counts: needs a visitor",
+};
+
+static void
+test_store_cases__bad_read_arguments__refused_naming_what_is_missing(
+    void **state)
+{
+    struct fixture *f = *state;
+    /* A case with a hand-off, so that a read let through would visit. */
+    struct fake fk = notice("v1");
+    fk.n_outbox = 1;
+    fk.destinations[0] = "CA038013A";
+    write_case(f->s, "CA0000001", "m-1", 1, 0, &fk, NULL);
+    int rows = (int)(sizeof(bad_read_message) / sizeof(bad_read_message[0]));
+    for (int row = 0; row < rows; row++) {
+        struct visited v = {0};
+        struct cjx_errbuf eb = {{0}};
+        int err = bad_read(f->s, row, &v, &eb);
+        if (err != CJX_EINVAL || strcmp(eb.msg, bad_read_message[row]) != 0)
+            fail_msg("row %d: %d \"%s\", expected CJX_EINVAL \"%s\"", row, err,
+                     eb.msg, bad_read_message[row]);
+        assert_int_equal(v.records.n + v.cases.n + v.due.n, 0);
+    }
+}
+
 static void
 test_store_cases__bad_arguments__refused(void **state)
 {
@@ -933,6 +1054,7 @@ main(void)
         T(test_store_cases__outbox_partitions__never_share_a_row),
         T(test_store_cases__due_now__brings_one_peers_waiting_rows_forward),
         T(test_store_cases__bad_arguments__refused),
+        T(test_store_cases__bad_read_arguments__refused_naming_what_is_missing),
         T(test_store_cases__hook__sees_each_commit_before_its_answer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

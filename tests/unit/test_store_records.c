@@ -218,10 +218,7 @@ test_store__same_request_id_twice_in_one_batch__behaves_sequentially(
     tw_init(&t[2], "CA0190000", "dup", "A1", "CASE-1", 1, "Alameda", "b-2");
     tw_init(&t[3], "CA0190000", "next", "C3", "CASE-3", 1, "Alameda", "b-3");
     struct result_box b[4];
-    submit_all(f->s, t, b, 4);
-    release_writer(&g);
-    for (int i = 0; i < 4; i++)
-        box_wait(&b[i]);
+    submit_batch(f->s, &g, t, b, 4);
 
     assert_int_equal(b[0].r.err, 0);
     assert_false(b[0].r.replayed);

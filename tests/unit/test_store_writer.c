@@ -264,14 +264,9 @@ test_store__failing_write_in_batch__leaves_the_others_committed(void **state)
     struct gate g;
     hold_writer(f->s, &g, "fail");
     struct test_write t[3];
-    tw_init(&t[0], "CA0190000", "ok1", "OK1", "CASE", 1, "Alameda", "1");
-    tw_init(&t[1], "CA0190000", "bad", "FAIL", "CASE", 1, "Alameda", "2");
-    tw_init(&t[2], "CA0190000", "ok2", "OK2", "CASE", 1, "Alameda", "3");
+    tw_around(t, "bad", "FAIL");
     struct result_box b[3];
-    submit_all(f->s, t, b, 3);
-    release_writer(&g);
-    for (int i = 0; i < 3; i++)
-        box_wait(&b[i]);
+    submit_batch(f->s, &g, t, b, 3);
     assert_int_equal(b[0].r.err, 0);
     assert_int_equal(b[0].r.seq, 2);
     assert_int_equal(b[1].r.err, CJX_ESTORE);
@@ -368,14 +363,10 @@ test_store__commit_failure__fails_every_write_in_the_batch(void **state)
     hold_writer(f->s, &g, "doom");
     struct table_counts before = snapshot(f);
     struct test_write t[3];
-    tw_init(&t[0], "CA0190000", "ok1", "OK1", "CASE", 1, "Alameda", "1");
-    tw_init(&t[1], "CA0190000", "doom", "DOOM", "CASE", 1, "Alameda", "2");
-    tw_init(&t[2], "CA0190000", "ok2", "OK2", "CASE", 1, "Alameda", "3");
+    tw_around(t, "doom", "DOOM");
     struct result_box b[3];
-    submit_all(f->s, t, b, 3);
-    release_writer(&g);
+    submit_batch(f->s, &g, t, b, 3);
     for (int i = 0; i < 3; i++) {
-        box_wait(&b[i]);
         assert_int_equal(b[i].r.err, CJX_ESTORE);
         assert_int_equal(b[i].r.seq, 0);
         assert_non_null(strstr(b[i].r.detail, "FOREIGN KEY"));

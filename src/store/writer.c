@@ -38,15 +38,27 @@ static const char *const writer_sql[] = {
         " CROSS JOIN record_versions v ON v.id = r.current_version_id"
         " WHERE r.cii = ?1 AND r.court_case_number = ?2"
         " AND r.count_number = ?3",
-    [WS_REC_INSERT] = "INSERT INTO records (cii, court_case_number,"
-                      " count_number, county, version, seq)"
-                      " VALUES (?1, ?2, ?3, ?4, 0, 0)",
+    /* A new record names the version and the change that follow it,
+     * numbered as SQLite would number them (record_versions: the largest
+     * id + 1; changes, AUTOINCREMENT: the larger of its sqlite_sequence
+     * entry and its largest seq, + 1), so that its row is written once
+     * (record_writes.c). */
+    [WS_REC_INSERT] =
+        "INSERT INTO records (cii, court_case_number, count_number, county,"
+        " version, seq, current_version_id)"
+        " VALUES (?1, ?2, ?3, ?4, ?5,"
+        " max(coalesce((SELECT seq FROM sqlite_sequence"
+        " WHERE name = 'changes'), 0),"
+        " (SELECT coalesce(max(seq), 0) FROM changes)) + 1,"
+        " (SELECT coalesce(max(id), 0) + 1 FROM record_versions))"
+        " RETURNING id, seq, current_version_id",
     [WS_REC_UPDATE] = "UPDATE records SET county = ?2, version = ?3,"
                       " seq = ?4, current_version_id = ?5 WHERE id = ?1",
-    [WS_VER_INSERT] = "INSERT INTO record_versions (record_id, version,"
+    /* ?8 and ?2: the ids a new record named, or NULL for SQLite's next. */
+    [WS_VER_INSERT] = "INSERT INTO record_versions (id, record_id, version,"
                       " county, submitted_by, stored_at_us, flags, body)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [WS_CHG_INSERT] = "INSERT INTO changes (version_id) VALUES (?1)",
+                      " VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [WS_CHG_INSERT] = "INSERT INTO changes (seq, version_id) VALUES (?2, ?1)",
     [WS_AUDIT_INSERT] = "INSERT INTO audit (seq, body, hash)"
                         " VALUES (?1, ?2, ?3)",
     [WS_CHECKPOINT_INSERT] = "INSERT INTO audit_checkpoints (seq, body)"

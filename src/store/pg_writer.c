@@ -418,31 +418,6 @@ apply_with_event(struct pg_store *s, struct pg_write *pw, char *msg,
     return err;
 }
 
-/* The only write of a transaction, without a savepoint: if it fails,
- * rolling the transaction back undoes exactly it, and the write alone is
- * answered with CJX_ESTORE (*undone). Saves the SAVEPOINT and RELEASE
- * round trips of every transaction that holds one write. Returns non-zero
- * when the rollback itself failed. */
-static int
-apply_alone(struct pg_store *s, struct pg_write *pw, int *undone, char *msg,
-            size_t msg_len)
-{
-    struct pg_audit_chain before = s->chain;
-    int err = apply_with_event(s, pw, msg, msg_len);
-    if (err == 0)
-        return 0;
-    s->chain = before;
-    /* Failed because the server went away: the batch's failure answers it
-     * UNAVAILABLE below, as every write of the batch. */
-    fail_write(pw,
-               PQstatus(s->wconn) == CONNECTION_OK ? CJX_ESTORE : CJX_EUNAVAIL,
-               msg);
-    *undone = 1;
-    char ignored[64];
-    return pg_command(s->wconn, "ROLLBACK", NULL, "rollback", ignored,
-                      sizeof(ignored));
-}
-
 /* One write and its event in a savepoint of their own: a failed write is
  * undone alone and answered with CJX_ESTORE. Returns non-zero when the
  * transaction itself cannot go on. */
@@ -464,6 +439,86 @@ apply_in_savepoint(struct pg_store *s, struct pg_write *pw, char *msg,
                       msg_len);
 }
 
+/* Applies the writes of a batch in order, with the checkpoints that fall
+ * due between them. Guarded, each write runs in a savepoint of its own and
+ * a failed one is undone alone; unguarded, none does, and the first write
+ * that fails stops the batch with its rows half written (*failed). Returns
+ * non-zero when the transaction cannot go on (or a write failed). */
+static int
+apply_batch(struct pg_store *s, struct pg_write *batch, int guarded,
+            struct pg_write **failed, char *msg, size_t msg_len)
+{
+    int err = 0;
+    for (struct pg_write *pw = batch; pw != NULL && err == 0; pw = pw->next) {
+        if (guarded) {
+            err = apply_in_savepoint(s, pw, msg, msg_len);
+        } else if ((err = apply_with_event(s, pw, msg, msg_len)) != 0) {
+            *failed = pw;
+            return err;
+        }
+        if (err == 0 && checkpoint_due(s, 0))
+            err = write_checkpoint(s, msg, msg_len);
+    }
+    return err;
+}
+
+/* Before a batch runs again: what its first run filled in is dropped (a
+ * case write's decision is kept). */
+static void
+forget_results(struct pg_write *batch)
+{
+    for (struct pg_write *pw = batch; pw != NULL; pw = pw->next)
+        fail_write(pw, 0, "");
+}
+
+/* The writes of a batch, without a savepoint each: a write rarely fails,
+ * and a SAVEPOINT and RELEASE per write cost two round trips each time.
+ * The only write of a transaction needs none: if it fails, rolling the
+ * transaction back undoes exactly it, and it alone is answered (*undone).
+ * A batch of several takes one savepoint first; if a write fails halfway,
+ * the batch goes back to it and runs again, each write in a savepoint of
+ * its own so that the failed one is undone alone. The writers' lock is
+ * held throughout, so the second run finds what the first found, and case
+ * writes keep their apply functions' decisions. Returns non-zero when the
+ * transaction cannot go on. */
+static int
+apply_writes(struct pg_store *s, struct pg_write *batch, int *undone, char *msg,
+             size_t msg_len)
+{
+    int several = batch->next != NULL;
+    int err = several ? pg_command(s->wconn, "SAVEPOINT batch", NULL,
+                                   "savepoint", msg, msg_len)
+                      : 0;
+    if (err != 0)
+        return err;
+    struct pg_audit_chain before = s->chain;
+    int64_t checkpoint_us = s->checkpoint_us;
+    struct pg_write *failed = NULL;
+    err = apply_batch(s, batch, 0, &failed, msg, msg_len);
+    if (failed == NULL)
+        return err;
+    s->chain = before;
+    s->checkpoint_us = checkpoint_us;
+    if (!several) {
+        /* Failed because the server went away: the batch's failure
+         * answers it UNAVAILABLE, as every write of the batch. */
+        fail_write(failed,
+                   PQstatus(s->wconn) == CONNECTION_OK ? CJX_ESTORE
+                                                       : CJX_EUNAVAIL,
+                   msg);
+        *undone = 1;
+        char ignored[64];
+        return pg_command(s->wconn, "ROLLBACK", NULL, "rollback", ignored,
+                          sizeof(ignored));
+    }
+    err = pg_command(s->wconn, "ROLLBACK TO batch", NULL, "undoing a batch",
+                     msg, msg_len);
+    if (err != 0)
+        return err;
+    forget_results(batch);
+    return apply_batch(s, batch, 1, NULL, msg, msg_len);
+}
+
 static int
 commit_batch(struct pg_store *s, struct pg_write *batch, int *began, char *msg,
              size_t msg_len)
@@ -479,17 +534,11 @@ commit_batch(struct pg_store *s, struct pg_write *batch, int *began, char *msg,
                          msg_len);
     if (err == 0)
         err = load_chain(s, msg, msg_len);
-    for (struct pg_write *pw = batch; pw != NULL && err == 0; pw = pw->next) {
-        int undone = 0;
-        if (batch->next == NULL)
-            err = apply_alone(s, pw, &undone, msg, msg_len);
-        else
-            err = apply_in_savepoint(s, pw, msg, msg_len);
-        if (undone && err == 0)
-            return 0; /* rolled back: nothing to commit */
-        if (err == 0 && checkpoint_due(s, 0))
-            err = write_checkpoint(s, msg, msg_len);
-    }
+    int undone = 0;
+    if (err == 0)
+        err = apply_writes(s, batch, &undone, msg, msg_len);
+    if (undone && err == 0)
+        return 0; /* rolled back: nothing to commit */
     if (err == 0 && checkpoint_due(s, 1))
         err = write_checkpoint(s, msg, msg_len);
     if (err == 0) {

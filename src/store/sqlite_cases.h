@@ -18,7 +18,8 @@ struct sqlite_cases {
     /* The writer thread's own: statements and the next seq to give. Seq
      * numbers are handed out by the writer so that a case's bytes can name
      * their own position; a failed transaction leaves a gap, never a
-     * repeat. */
+     * repeat (a batch run again after a failed write takes its numbers
+     * again, which nobody has seen: _rewind() below). */
     sqlite3_stmt *ws[SQLITE_CASE_WRITER_STMTS];
     int ws_ready;
     int64_t next_seq;

@@ -95,6 +95,9 @@ struct case_pending {
     int64_t record_version; /* of the record version the step wrote */
     int64_t record_seq;     /* and its record-feed position */
     char detail[512];       /* the apply function's refusal */
+    /* Kept for a second run of the write after its transaction was
+     * rolled back for another write of the batch (writer.c). */
+    struct cjx_store_case_decision decision;
     /* PENDING_MARKS */
     struct cjx_outbox_mark *marks;
     size_t n_marks;
@@ -490,9 +493,8 @@ apply_case(struct sqlite_store *s, struct sqlite_pending_write *pw,
     cur.reader_ = &rec.lazy;
     /* The rows stay current while the apply function reads them: nothing
      * else runs on this connection meanwhile. */
-    struct cjx_case_next next;
-    memset(&next, 0, sizeof(next));
-    cp->apply(cp->apply_arg, &cur, &next);
+    struct cjx_case_next next = *cjx_store_case_decide(
+        &cp->decision, cp->apply, cp->apply_arg, &cur, &rec.lazy);
     /* A new record version needs the one it replaces. */
     if (next.err == 0 && !next.unchanged && next.record != NULL)
         cjx_store_lazy_record_read(&rec.lazy);
@@ -620,6 +622,31 @@ cjx_store_cases_apply(struct sqlite_store *s, struct sqlite_pending_write *pw,
     if (rc != SQLITE_OK)
         s->cases->next_seq = before;
     return rc;
+}
+
+void
+cjx_store_cases_forget_result(struct sqlite_pending_write *pw)
+{
+    struct case_pending *cp = pending_of(pw);
+    free(cp->snapshot_copy);
+    cp->snapshot_copy = NULL;
+    cp->snapshot = NULL;
+    cp->snapshot_len = 0;
+    cp->outbox_added = 0;
+    cp->record_version = cp->record_seq = 0;
+    cp->detail[0] = '\0';
+}
+
+int64_t
+cjx_store_cases_next_seq(const struct sqlite_store *s)
+{
+    return s->cases->next_seq;
+}
+
+void
+cjx_store_cases_rewind(struct sqlite_store *s, int64_t next_seq)
+{
+    s->cases->next_seq = next_seq;
 }
 
 /* ---- completion -------------------------------------------------------- */

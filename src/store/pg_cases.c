@@ -339,9 +339,8 @@ apply_case(struct pg_store *s, struct pg_write *pw, char *msg, size_t msg_len)
             .read_record_ = cjx_store_lazy_record_get,
             .reader_ = &rec.lazy,
         };
-        struct cjx_case_next next;
-        memset(&next, 0, sizeof(next));
-        pw->apply(pw->apply_arg, &c, &next);
+        struct cjx_case_next next = *cjx_store_case_decide(
+            &pw->decision, pw->apply, pw->apply_arg, &c, &rec.lazy);
         /* A new record version needs the one it replaces; a failed read
          * fails the write, whatever the apply function made of it. */
         if (next.err == 0 && !next.unchanged && next.record != NULL)

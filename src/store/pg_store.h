@@ -88,6 +88,9 @@ struct pg_write {
     size_t snapshot_len;
     size_t outbox_added;
     int64_t record_version, record_seq;
+    /* Kept for a second run of the write in the same transaction after
+     * another write of the batch failed (pg_writer.c). */
+    struct cjx_store_case_decision decision;
     /* PG_WRITE_MARKS */
     struct cjx_outbox_mark *marks;
     size_t n_marks;

@@ -71,26 +71,53 @@ returning(struct pg_store *s, const char *sql, const struct pg_params *p,
     return 0;
 }
 
+/* A new key's record, its first version and the change that announces it,
+ * in one statement: the record's row names the version id and the seq
+ * before either row exists (current_version_id references nothing), so it
+ * is written once, not inserted and then updated, and the three rows cost
+ * one round trip instead of four. The references that remain (the
+ * version's to its record, the change's to its version) are checked at the
+ * end of the statement, when all three rows are there. The seq is numbered
+ * as every change's is, inside the writers' lock. */
+static int
+put_new_record(struct pg_store *s, const struct cjx_record_write *w,
+               int64_t version, int64_t *seq_out, char *msg, size_t msg_len)
+{
+    struct pg_params p = {0};
+    pg_text(&p, w->cii);
+    pg_text(&p, w->court_case_number);
+    pg_int(&p, w->count_number);
+    pg_text(&p, w->county);
+    pg_int(&p, version);
+    pg_text(&p, w->sender_ori);
+    pg_int(&p, cjx_clock_now_us());
+    pg_text(&p, w->flags != NULL ? w->flags : "");
+    pg_bytes(&p, w->record, w->record_len);
+    return returning(
+        s,
+        "WITH r AS (INSERT INTO records (cii, court_case_number,"
+        " count_number, county, version, seq, current_version_id)"
+        " VALUES ($1, $2, $3, $4, $5,"
+        " (SELECT coalesce(max(seq), 0) + 1 FROM changes),"
+        " nextval('record_versions_id_seq'))"
+        " RETURNING id, seq, current_version_id),"
+        " v AS (INSERT INTO record_versions (id, record_id, version, county,"
+        " submitted_by, stored_at_us, flags, body)"
+        " SELECT current_version_id, id, $5::bigint, $4::text, $6::text,"
+        " $7::bigint, $8::text, $9::bytea FROM r"
+        " RETURNING id)"
+        " INSERT INTO changes (seq, version_id)"
+        " SELECT r.seq, v.id FROM r, v RETURNING seq",
+        &p, "inserting record", seq_out, msg, msg_len);
+}
+
 int
 pg_put_record(struct pg_store *s, const struct cjx_record_write *w,
               int64_t record_id, int64_t version, int64_t *seq_out, char *msg,
               size_t msg_len)
 {
-    int err = 0;
-    if (record_id == 0) {
-        struct pg_params p = {0};
-        pg_text(&p, w->cii);
-        pg_text(&p, w->court_case_number);
-        pg_int(&p, w->count_number);
-        pg_text(&p, w->county);
-        err = returning(s,
-                        "INSERT INTO records (cii, court_case_number,"
-                        " count_number, county, version, seq)"
-                        " VALUES ($1, $2, $3, $4, 0, 0) RETURNING id",
-                        &p, "inserting record", &record_id, msg, msg_len);
-        if (err != 0)
-            return err;
-    }
+    if (record_id == 0)
+        return put_new_record(s, w, version, seq_out, msg, msg_len);
     struct pg_params p = {0};
     pg_int(&p, record_id);
     pg_int(&p, version);
@@ -100,11 +127,12 @@ pg_put_record(struct pg_store *s, const struct cjx_record_write *w,
     pg_text(&p, w->flags != NULL ? w->flags : "");
     pg_bytes(&p, w->record, w->record_len);
     int64_t version_id;
-    err = returning(s,
-                    "INSERT INTO record_versions (record_id, version, county,"
-                    " submitted_by, stored_at_us, flags, body)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-                    &p, "inserting record version", &version_id, msg, msg_len);
+    int err =
+        returning(s,
+                  "INSERT INTO record_versions (record_id, version,"
+                  " county, submitted_by, stored_at_us, flags, body)"
+                  " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                  &p, "inserting record version", &version_id, msg, msg_len);
     if (err != 0)
         return err;
     /* Numbered inside the writers' lock: the newest seq is the last
@@ -385,31 +413,6 @@ apply_with_event(struct pg_store *s, struct pg_write *pw, char *msg,
     return err;
 }
 
-/* The only write of a transaction, without a savepoint: if it fails,
- * rolling the transaction back undoes exactly it, and the write alone is
- * answered with CJX_ESTORE (*undone). Saves the SAVEPOINT and RELEASE
- * round trips of every transaction that holds one write. Returns non-zero
- * when the rollback itself failed. */
-static int
-apply_alone(struct pg_store *s, struct pg_write *pw, int *undone, char *msg,
-            size_t msg_len)
-{
-    struct pg_audit_chain before = s->chain;
-    int err = apply_with_event(s, pw, msg, msg_len);
-    if (err == 0)
-        return 0;
-    s->chain = before;
-    /* Failed because the server went away: the batch's failure answers it
-     * UNAVAILABLE below, as every write of the batch. */
-    fail_write(pw,
-               PQstatus(s->wconn) == CONNECTION_OK ? CJX_ESTORE : CJX_EUNAVAIL,
-               msg);
-    *undone = 1;
-    char ignored[64];
-    return pg_command(s->wconn, "ROLLBACK", NULL, "rollback", ignored,
-                      sizeof(ignored));
-}
-
 /* One write and its event in a savepoint of their own: a failed write is
  * undone alone and answered with CJX_ESTORE. Returns non-zero when the
  * transaction itself cannot go on. */
@@ -431,6 +434,86 @@ apply_in_savepoint(struct pg_store *s, struct pg_write *pw, char *msg,
                       msg_len);
 }
 
+/* Applies the writes of a batch in order, with the checkpoints that fall
+ * due between them. Guarded, each write runs in a savepoint of its own and
+ * a failed one is undone alone; unguarded, none does, and the first write
+ * that fails stops the batch with its rows half written (*failed). Returns
+ * non-zero when the transaction cannot go on (or a write failed). */
+static int
+apply_batch(struct pg_store *s, struct pg_write *batch, int guarded,
+            struct pg_write **failed, char *msg, size_t msg_len)
+{
+    int err = 0;
+    for (struct pg_write *pw = batch; pw != NULL && err == 0; pw = pw->next) {
+        if (guarded) {
+            err = apply_in_savepoint(s, pw, msg, msg_len);
+        } else if ((err = apply_with_event(s, pw, msg, msg_len)) != 0) {
+            *failed = pw;
+            return err;
+        }
+        if (err == 0 && checkpoint_due(s, 0))
+            err = write_checkpoint(s, msg, msg_len);
+    }
+    return err;
+}
+
+/* Before a batch runs again: what its first run filled in is dropped (a
+ * case write's decision is kept). */
+static void
+forget_results(struct pg_write *batch)
+{
+    for (struct pg_write *pw = batch; pw != NULL; pw = pw->next)
+        fail_write(pw, 0, "");
+}
+
+/* The writes of a batch, without a savepoint each: a write rarely fails,
+ * and a SAVEPOINT and RELEASE per write cost two round trips each time.
+ * The only write of a transaction needs none: if it fails, rolling the
+ * transaction back undoes exactly it, and it alone is answered (*undone).
+ * A batch of several takes one savepoint first; if a write fails halfway,
+ * the batch goes back to it and runs again, each write in a savepoint of
+ * its own so that the failed one is undone alone. The writers' lock is
+ * held throughout, so the second run finds what the first found, and case
+ * writes keep their apply functions' decisions. Returns non-zero when the
+ * transaction cannot go on. */
+static int
+apply_writes(struct pg_store *s, struct pg_write *batch, int *undone, char *msg,
+             size_t msg_len)
+{
+    int several = batch->next != NULL;
+    int err = several ? pg_command(s->wconn, "SAVEPOINT batch", NULL,
+                                   "savepoint", msg, msg_len)
+                      : 0;
+    if (err != 0)
+        return err;
+    struct pg_audit_chain before = s->chain;
+    int64_t checkpoint_us = s->checkpoint_us;
+    struct pg_write *failed = NULL;
+    err = apply_batch(s, batch, 0, &failed, msg, msg_len);
+    if (failed == NULL)
+        return err;
+    s->chain = before;
+    s->checkpoint_us = checkpoint_us;
+    if (!several) {
+        /* Failed because the server went away: the batch's failure
+         * answers it UNAVAILABLE, as every write of the batch. */
+        fail_write(failed,
+                   PQstatus(s->wconn) == CONNECTION_OK ? CJX_ESTORE
+                                                       : CJX_EUNAVAIL,
+                   msg);
+        *undone = 1;
+        char ignored[64];
+        return pg_command(s->wconn, "ROLLBACK", NULL, "rollback", ignored,
+                          sizeof(ignored));
+    }
+    err = pg_command(s->wconn, "ROLLBACK TO batch", NULL, "undoing a batch",
+                     msg, msg_len);
+    if (err != 0)
+        return err;
+    forget_results(batch);
+    return apply_batch(s, batch, 1, NULL, msg, msg_len);
+}
+
 static int
 commit_batch(struct pg_store *s, struct pg_write *batch, int *began, char *msg,
              size_t msg_len)
@@ -446,17 +529,11 @@ commit_batch(struct pg_store *s, struct pg_write *batch, int *began, char *msg,
                          msg_len);
     if (err == 0)
         err = load_chain(s, msg, msg_len);
-    for (struct pg_write *pw = batch; pw != NULL && err == 0; pw = pw->next) {
-        int undone = 0;
-        if (batch->next == NULL)
-            err = apply_alone(s, pw, &undone, msg, msg_len);
-        else
-            err = apply_in_savepoint(s, pw, msg, msg_len);
-        if (undone && err == 0)
-            return 0; /* rolled back: nothing to commit */
-        if (err == 0 && checkpoint_due(s, 0))
-            err = write_checkpoint(s, msg, msg_len);
-    }
+    int undone = 0;
+    if (err == 0)
+        err = apply_writes(s, batch, &undone, msg, msg_len);
+    if (undone && err == 0)
+        return 0; /* rolled back: nothing to commit */
     if (err == 0 && checkpoint_due(s, 1))
         err = write_checkpoint(s, msg, msg_len);
     if (err == 0) {

@@ -2,6 +2,7 @@
  * transaction: the idempotency check, the new version of a record and the
  * change that announces it, and the request id that makes a repeat a
  * replay. Also the record lookups a case step makes (cases.c). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,23 +80,60 @@ find_current(struct sqlite_store *s, struct sqlite_pending_write *pw,
     return SQLITE_OK;
 }
 
+/* Inserts a new key's record row, naming its first version and the change
+ * that announces it before either is written: records.current_version_id
+ * references nothing (schema.c, migration 4), so the row need not be
+ * updated once they are. Fills the three numbers. */
+static int
+insert_record(struct sqlite_store *s, const struct cjx_record_write *w,
+              int64_t version, int64_t *record_id, int64_t *seq,
+              int64_t *version_id, char *msg, size_t msg_len)
+{
+    sqlite3_stmt *st = s->ws[WS_REC_INSERT];
+    sqlite_bind_text(st, 1, w->cii);
+    sqlite_bind_text(st, 2, w->court_case_number);
+    sqlite3_bind_int(st, 3, w->count_number);
+    sqlite_bind_text(st, 4, w->county);
+    sqlite3_bind_int64(st, 5, version);
+    int rc = sqlite_step_row(st, "inserting record", msg, msg_len);
+    if (rc == SQLITE_DONE) {
+        snprintf(msg, msg_len, "inserting record: no row returned");
+        return SQLITE_INTERNAL;
+    }
+    if (rc != SQLITE_ROW)
+        return rc;
+    *record_id = sqlite3_column_int64(st, 0);
+    *seq = sqlite3_column_int64(st, 1);
+    *version_id = sqlite3_column_int64(st, 2);
+    /* Stepped to its end, so that the statement is complete (and counted
+     * with its row) before the next one runs. */
+    return sqlite_step_done(st, "inserting record", msg, msg_len);
+}
+
+static void
+bind_id_or_next(sqlite3_stmt *st, int i, int64_t id)
+{
+    if (id != 0)
+        sqlite3_bind_int64(st, i, id);
+    else
+        sqlite3_bind_null(st, i);
+}
+
 int
 cjx_store_writer_put_record(struct sqlite_store *s,
                             const struct cjx_record_write *w, int64_t record_id,
                             int64_t version, int64_t *seq_out, char *msg,
                             size_t msg_len)
 {
+    /* 0: SQLite numbers the version and the change. */
+    int64_t version_id = 0, seq = 0;
+    int is_new = record_id == 0;
     int rc;
-    if (record_id == 0) {
-        sqlite3_stmt *st = s->ws[WS_REC_INSERT];
-        sqlite_bind_text(st, 1, w->cii);
-        sqlite_bind_text(st, 2, w->court_case_number);
-        sqlite3_bind_int(st, 3, w->count_number);
-        sqlite_bind_text(st, 4, w->county);
-        rc = sqlite_step_done(st, "inserting record", msg, msg_len);
+    if (is_new) {
+        rc = insert_record(s, w, version, &record_id, &seq, &version_id, msg,
+                           msg_len);
         if (rc != SQLITE_OK)
             return rc;
-        record_id = sqlite3_last_insert_rowid(s->wdb);
     }
 
     sqlite3_stmt *st = s->ws[WS_VER_INSERT];
@@ -106,27 +144,31 @@ cjx_store_writer_put_record(struct sqlite_store *s,
     sqlite3_bind_int64(st, 5, cjx_clock_now_us());
     sqlite_bind_text(st, 6, w->flags);
     sqlite3_bind_blob(st, 7, w->record, (int)w->record_len, SQLITE_STATIC);
+    bind_id_or_next(st, 8, version_id);
     rc = sqlite_step_done(st, "inserting record version", msg, msg_len);
     if (rc != SQLITE_OK)
         return rc;
-    int64_t version_id = sqlite3_last_insert_rowid(s->wdb);
+    version_id = sqlite3_last_insert_rowid(s->wdb);
 
     st = s->ws[WS_CHG_INSERT];
     sqlite3_bind_int64(st, 1, version_id);
+    bind_id_or_next(st, 2, seq);
     rc = sqlite_step_done(st, "inserting change", msg, msg_len);
     if (rc != SQLITE_OK)
         return rc;
-    int64_t seq = sqlite3_last_insert_rowid(s->wdb);
+    seq = sqlite3_last_insert_rowid(s->wdb);
 
-    st = s->ws[WS_REC_UPDATE];
-    sqlite3_bind_int64(st, 1, record_id);
-    sqlite_bind_text(st, 2, w->county);
-    sqlite3_bind_int64(st, 3, version);
-    sqlite3_bind_int64(st, 4, seq);
-    sqlite3_bind_int64(st, 5, version_id);
-    rc = sqlite_step_done(st, "updating record", msg, msg_len);
-    if (rc != SQLITE_OK)
-        return rc;
+    if (!is_new) {
+        st = s->ws[WS_REC_UPDATE];
+        sqlite3_bind_int64(st, 1, record_id);
+        sqlite_bind_text(st, 2, w->county);
+        sqlite3_bind_int64(st, 3, version);
+        sqlite3_bind_int64(st, 4, seq);
+        sqlite3_bind_int64(st, 5, version_id);
+        rc = sqlite_step_done(st, "updating record", msg, msg_len);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
 
     *seq_out = seq;
     return SQLITE_OK;

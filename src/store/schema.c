@@ -129,6 +129,33 @@ static const char *const migrations[] = {
     "CREATE INDEX outbox_pending ON outbox(destination, next_attempt_us)"
     " WHERE delivered_us IS NULL AND parked = 0;"
     "CREATE INDEX outbox_parked ON outbox(destination) WHERE parked = 1;",
+
+    /* Migration 4: records.current_version_id references nothing, as in
+     * PostgreSQL's schema. A new record's row then names its first version
+     * before that is written, and is written once instead of inserted and
+     * updated (record_writes.c); the version still references its record,
+     * and the change its version. SQLite changes a constraint by rebuilding
+     * the table, which foreign keys, still off while migrations run
+     * (store_sqlite.c), let it drop. */
+    "CREATE TABLE records_4 ("
+    " id INTEGER PRIMARY KEY,"
+    " cii TEXT NOT NULL,"
+    " court_case_number TEXT NOT NULL,"
+    " count_number INTEGER NOT NULL,"
+    " county TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " seq INTEGER NOT NULL,"
+    " current_version_id INTEGER,"
+    " UNIQUE (cii, court_case_number, count_number));"
+    "INSERT INTO records_4 (id, cii, court_case_number, count_number,"
+    " county, version, seq, current_version_id)"
+    " SELECT id, cii, court_case_number, count_number, county, version,"
+    " seq, current_version_id FROM records;"
+    "DROP TABLE records;"
+    "ALTER TABLE records_4 RENAME TO records;"
+    "CREATE INDEX records_by_cii ON records(cii);"
+    "CREATE INDEX records_by_county ON records(county);"
+    "CREATE INDEX records_by_case ON records(court_case_number);",
 };
 
 const int cjx_store_schema_version =

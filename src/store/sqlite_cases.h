@@ -18,7 +18,8 @@ struct sqlite_cases {
     /* The writer thread's own: statements and the next seq to give. Seq
      * numbers are handed out by the writer so that a case's bytes can name
      * their own position; a failed transaction leaves a gap, never a
-     * repeat. */
+     * repeat (a batch run again after a failed write takes its numbers
+     * again, which nobody has seen: _rewind() below). */
     sqlite3_stmt *ws[SQLITE_CASE_WRITER_STMTS];
     int ws_ready;
     int64_t next_seq;
@@ -43,12 +44,23 @@ extern const struct cjx_store_case_ops cjx_store_sqlite_case_ops;
 int cjx_store_cases_init(struct sqlite_store *s, struct cjx_errbuf *eb);
 void cjx_store_cases_free(struct sqlite_store *s);
 
-/* Writer thread, inside the transaction and the write's savepoint: applies
+/* Writer thread, inside the transaction (and the write's savepoint when a
+ * batch runs again after a failed write): applies
  * a queued write of kind SQLITE_WRITE_CASE or SQLITE_WRITE_OUTBOX, filling
  * pw->res. Returns an SQLite code; on failure msg says what failed. */
 int cjx_store_cases_apply(struct sqlite_store *s,
                           struct sqlite_pending_write *pw, char *msg,
                           size_t msg_len);
+
+/* Writer thread, when a batch's transaction is rolled back so that its
+ * writes run again (writer.c): _forget_result() drops what a case write's
+ * first run filled in (its apply function's decision is kept: it is not
+ * called twice), and the case feed's numbering goes back to where it
+ * stood at BEGIN (_next_seq() read then, _rewind()), so that the second
+ * run gives each write the number its kept decision names. */
+void cjx_store_cases_forget_result(struct sqlite_pending_write *pw);
+int64_t cjx_store_cases_next_seq(const struct sqlite_store *s);
+void cjx_store_cases_rewind(struct sqlite_store *s, int64_t next_seq);
 
 /* Read ops (cases_read.c). */
 int cjx_store_cases_get(struct cjx_store *base, const char *cii,

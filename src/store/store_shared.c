@@ -266,6 +266,23 @@ cjx_store_lazy_record_get(void *reader, struct cjx_case_record *out)
     return 0;
 }
 
+const struct cjx_case_next *
+cjx_store_case_decide(struct cjx_store_case_decision *d,
+                      cjx_case_apply_fn apply, void *arg,
+                      const struct cjx_case_current *cur,
+                      struct cjx_store_lazy_record *rec)
+{
+    if (!d->made) {
+        memset(&d->next, 0, sizeof(d->next));
+        apply(arg, cur, &d->next);
+        d->made = 1;
+        d->asked_record = rec->read;
+    } else if (d->asked_record) {
+        cjx_store_lazy_record_read(rec);
+    }
+    return &d->next;
+}
+
 /* ---- the arguments of reads --------------------------------------------- */
 
 int

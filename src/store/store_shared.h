@@ -115,6 +115,22 @@ int cjx_store_lazy_record_read(struct cjx_store_lazy_record *lr);
 /* The read_record_ of struct cjx_case_current, reader a lazy record. */
 int cjx_store_lazy_record_get(void *reader, struct cjx_case_record *out);
 
+/* What a case write's apply function decided, kept with the queued write
+ * so that a second run of it (its batch run again after another write
+ * failed, in both writers) does not call the function again: the first
+ * decision was made on the same stored case. asked_record: the function
+ * read the record under the key, which a second run reads again (a failed
+ * read fails the write). Zeroed with the write. */
+struct cjx_store_case_decision {
+    int made, asked_record;
+    struct cjx_case_next next;
+};
+/* Calls apply(arg, cur, ...) on the first run, with rec as cur's record
+ * reader; returns the decision. */
+const struct cjx_case_next *cjx_store_case_decide(
+    struct cjx_store_case_decision *d, cjx_case_apply_fn apply, void *arg,
+    const struct cjx_case_current *cur, struct cjx_store_lazy_record *rec);
+
 /* The set_audit_signer op: a signer for key_pem and cert_pem (both NULL:
  * none) replaces *slot under mu; on error the current one stays. */
 int cjx_store_replace_signer(pthread_mutex_t *mu,

@@ -1,8 +1,8 @@
 /* The SQLite store's writer: one thread that takes queued writes in
- * batches and commits each batch in one transaction (group commit), each
- * write of a batch of several in a savepoint of its own, and one completer
- * thread that answers
- * the committed batches in commit order while the writer commits the next.
+ * batches and commits each batch in one transaction (group commit), and
+ * one completer thread that answers the committed batches in commit order
+ * while the writer commits the next. A write that fails is undone alone:
+ * the batch runs again with each write in a savepoint of its own.
  * What a write does is in record_writes.c, cases.c and audit_chain.c. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,15 +38,27 @@ static const char *const writer_sql[] = {
         " CROSS JOIN record_versions v ON v.id = r.current_version_id"
         " WHERE r.cii = ?1 AND r.court_case_number = ?2"
         " AND r.count_number = ?3",
-    [WS_REC_INSERT] = "INSERT INTO records (cii, court_case_number,"
-                      " count_number, county, version, seq)"
-                      " VALUES (?1, ?2, ?3, ?4, 0, 0)",
+    /* A new record names the version and the change that follow it,
+     * numbered as SQLite would number them (record_versions: the largest
+     * id + 1; changes, AUTOINCREMENT: the larger of its sqlite_sequence
+     * entry and its largest seq, + 1), so that its row is written once
+     * (record_writes.c). */
+    [WS_REC_INSERT] =
+        "INSERT INTO records (cii, court_case_number, count_number, county,"
+        " version, seq, current_version_id)"
+        " VALUES (?1, ?2, ?3, ?4, ?5,"
+        " max(coalesce((SELECT seq FROM sqlite_sequence"
+        " WHERE name = 'changes'), 0),"
+        " (SELECT coalesce(max(seq), 0) FROM changes)) + 1,"
+        " (SELECT coalesce(max(id), 0) + 1 FROM record_versions))"
+        " RETURNING id, seq, current_version_id",
     [WS_REC_UPDATE] = "UPDATE records SET county = ?2, version = ?3,"
                       " seq = ?4, current_version_id = ?5 WHERE id = ?1",
-    [WS_VER_INSERT] = "INSERT INTO record_versions (record_id, version,"
+    /* ?8 and ?2: the ids a new record named, or NULL for SQLite's next. */
+    [WS_VER_INSERT] = "INSERT INTO record_versions (id, record_id, version,"
                       " county, submitted_by, stored_at_us, flags, body)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [WS_CHG_INSERT] = "INSERT INTO changes (version_id) VALUES (?1)",
+                      " VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [WS_CHG_INSERT] = "INSERT INTO changes (seq, version_id) VALUES (?2, ?1)",
     [WS_AUDIT_INSERT] = "INSERT INTO audit (seq, body, hash)"
                         " VALUES (?1, ?2, ?3)",
     [WS_CHECKPOINT_INSERT] = "INSERT INTO audit_checkpoints (seq, body)"
@@ -117,26 +129,6 @@ apply_in_savepoint(struct sqlite_store *s, struct sqlite_pending_write *pw,
     return rc;
 }
 
-/* Applies the only write of a transaction, without a savepoint: if it
- * fails, rolling the whole transaction back undoes exactly it, and the
- * write alone is answered with CJX_ESTORE. That saves the SAVEPOINT and
- * RELEASE statements of every transaction that holds one write, which is
- * every step of a quiet exchange. Returns SQLITE_OK with *undone set when
- * the transaction is gone. */
-static int
-apply_alone(struct sqlite_store *s, struct sqlite_pending_write *pw,
-            const struct sqlite_audit_chain *begun, int *undone, char *msg,
-            size_t msg_len)
-{
-    int rc = apply_write(s, pw, msg, msg_len);
-    if (rc == SQLITE_OK)
-        return rc;
-    cjx_store_writer_abandon(s, begun);
-    fail_write(pw, msg);
-    *undone = 1;
-    return SQLITE_OK;
-}
-
 /* Appends an audit event that goes with no write. A single statement
  * needs no savepoint: a failed one undoes itself. */
 static int
@@ -152,6 +144,49 @@ apply_audit_only(struct sqlite_store *s, struct sqlite_pending_write *pw,
     fail_write(pw, msg);
     /* Some errors (disk full, I/O) end the whole transaction. */
     return sqlite3_get_autocommit(s->wdb) ? rc : SQLITE_OK;
+}
+
+/* Applies the writes of a batch in order, with the checkpoints that fall
+ * due between them. Guarded, each write runs in a savepoint of its own and
+ * a failed one is undone alone; unguarded, none does, and the first write
+ * that fails stops the batch with its rows half written (*failed). Returns
+ * SQLITE_OK, or an error when the transaction cannot go on (*failed stays
+ * NULL unless a write failed). */
+static int
+apply_batch(struct sqlite_store *s, struct sqlite_pending_write *batch,
+            int guarded, struct sqlite_pending_write **failed, char *msg,
+            size_t msg_len)
+{
+    int rc = SQLITE_OK;
+    for (struct sqlite_pending_write *pw = batch; pw != NULL && rc == SQLITE_OK;
+         pw = pw->next) {
+        if (pw->kind == SQLITE_WRITE_AUDIT) {
+            rc = apply_audit_only(s, pw, msg, msg_len);
+        } else if (guarded) {
+            rc = apply_in_savepoint(s, pw, msg, msg_len);
+        } else if ((rc = apply_write(s, pw, msg, msg_len)) != SQLITE_OK) {
+            *failed = pw;
+            return rc;
+        }
+        /* Signed at exactly every N entries, so that a verifier can tell
+         * a removed checkpoint by a longer stretch. */
+        if (rc == SQLITE_OK)
+            rc = cjx_store_chain_checkpoint_by_count(s, msg, msg_len);
+    }
+    return rc;
+}
+
+/* Before a batch runs again: what its first run filled in is dropped. */
+static void
+forget_results(struct sqlite_pending_write *batch)
+{
+    for (struct sqlite_pending_write *pw = batch; pw != NULL; pw = pw->next) {
+        memset(&pw->res, 0, sizeof(pw->res));
+        pw->record_seq = 0;
+        pw->detail[0] = '\0';
+        if (pw->kind == SQLITE_WRITE_CASE)
+            cjx_store_cases_forget_result(pw);
+    }
 }
 
 /* Hands a committed transaction's duration and size to the stats hook. */
@@ -189,25 +224,37 @@ commit_batch(struct sqlite_store *s, struct sqlite_pending_write *batch,
     char msg[WRITER_MSG_LEN];
     struct sqlite_audit_chain mark = cjx_store_chain_mark(s);
     *out = (struct sqlite_committed){0};
+    int64_t case_seq = cjx_store_cases_next_seq(s);
     int64_t began_us = cjx_clock_monotonic_us();
-    int writes = 0, undone = 0;
+    int writes = 0;
+    for (struct sqlite_pending_write *pw = batch; pw != NULL; pw = pw->next)
+        writes++;
+    /* No savepoints: a write rarely fails, and a savepoint pair per write
+     * costs two statements each time to save a rerun that rarely comes. */
+    struct sqlite_pending_write *failed = NULL;
     int rc = sqlite_step_done(s->ws[WS_BEGIN], "starting transaction", msg,
                               sizeof(msg));
-    for (struct sqlite_pending_write *pw = batch; pw != NULL && rc == SQLITE_OK;
-         pw = pw->next) {
-        writes++;
-        if (pw->kind == SQLITE_WRITE_AUDIT)
-            rc = apply_audit_only(s, pw, msg, sizeof(msg));
-        else if (batch->next == NULL)
-            rc = apply_alone(s, pw, &mark, &undone, msg, sizeof(msg));
-        else
-            rc = apply_in_savepoint(s, pw, msg, sizeof(msg));
-        if (undone)
+    if (rc == SQLITE_OK)
+        rc = apply_batch(s, batch, 0, &failed, msg, sizeof(msg));
+    if (failed != NULL) {
+        /* A write failed halfway: the transaction, which holds its rows
+         * and those of the writes before it, is rolled back. Alone, the
+         * write is answered CJX_ESTORE and nothing is left to commit;
+         * otherwise the batch runs again, each write in a savepoint so
+         * that the failed one is undone alone. Case writes keep their
+         * apply functions' decisions: this thread is the database's only
+         * writer, so the second run finds the cases the first found. */
+        cjx_store_writer_abandon(s, &mark);
+        cjx_store_cases_rewind(s, case_seq);
+        if (writes == 1) {
+            fail_write(failed, msg);
             return; /* nothing committed, nothing to announce */
-        /* Signed at exactly every N entries, so that a verifier can tell
-         * a removed checkpoint by a longer stretch. */
+        }
+        forget_results(batch);
+        rc = sqlite_step_done(s->ws[WS_BEGIN], "starting transaction", msg,
+                              sizeof(msg));
         if (rc == SQLITE_OK)
-            rc = cjx_store_chain_checkpoint_by_count(s, msg, sizeof(msg));
+            rc = apply_batch(s, batch, 1, NULL, msg, sizeof(msg));
     }
     if (rc == SQLITE_OK)
         rc = cjx_store_chain_checkpoint_by_time(s, msg, sizeof(msg));

@@ -369,9 +369,18 @@ refuse_request_id_bad(struct fixture *f)
 {
     cjx_store_close(f->s);
     f->s = NULL;
-    exec_sql(f->path, "CREATE TRIGGER refuse AFTER INSERT ON idempotency"
-                      " WHEN NEW.request_id = 'bad'"
-                      " BEGIN SELECT RAISE(ABORT, 'refused by test'); END;");
+    if (test_backend_is_pg())
+        exec_sql(f->path, "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN"
+                          " IF NEW.request_id = 'bad' THEN"
+                          " RAISE EXCEPTION 'refused by test'; END IF;"
+                          " RETURN NEW; END $$ LANGUAGE plpgsql;"
+                          "CREATE TRIGGER refuse AFTER INSERT ON idempotency"
+                          " FOR EACH ROW EXECUTE FUNCTION refuse();");
+    else
+        exec_sql(f->path,
+                 "CREATE TRIGGER refuse AFTER INSERT ON idempotency"
+                 " WHEN NEW.request_id = 'bad'"
+                 " BEGIN SELECT RAISE(ABORT, 'refused by test'); END;");
     reopen(f);
 }
 

@@ -116,15 +116,16 @@ fill_digest(uint8_t d[CJX_STORE_DIGEST_LEN], int variant)
         d[i] = (uint8_t)(i * 7 + variant);
 }
 
-/* Writes a message from sender with id about key A1 / CASE-1 / count. */
-static struct cjx_case_write_result
-write_case(struct cjx_store *s, const char *sender, const char *id, int count,
-           int variant, struct fake *f, const struct cjx_audit_event *ev)
+/* Queues a message from sender with id about key A1 / CASE-1 / count;
+ * res is filled when it is answered (wait_case). */
+static void
+start_case(struct cjx_store *s, const char *sender, const char *id, int count,
+           int variant, struct fake *f, const struct cjx_audit_event *ev,
+           struct result *res)
 {
-    static struct result res; /* the tests are sequential */
-    memset(&res, 0, sizeof(res));
-    pthread_mutex_init(&res.mu, NULL);
-    pthread_cond_init(&res.cv, NULL);
+    memset(res, 0, sizeof(*res));
+    pthread_mutex_init(&res->mu, NULL);
+    pthread_cond_init(&res->cv, NULL);
     struct cjx_case_write w = {
         .sender_ori = sender,
         .request_id = id,
@@ -136,11 +137,26 @@ write_case(struct cjx_store *s, const char *sender, const char *id, int count,
         .audit = ev,
     };
     fill_digest(w.request_digest, variant);
-    assert_int_equal(cjx_store_submit_case(s, &w, write_done, &res), 0);
-    pthread_mutex_lock(&res.mu);
-    while (!res.done)
-        pthread_cond_wait(&res.cv, &res.mu);
-    pthread_mutex_unlock(&res.mu);
+    assert_int_equal(cjx_store_submit_case(s, &w, write_done, res), 0);
+}
+
+static void
+wait_case(struct result *res)
+{
+    pthread_mutex_lock(&res->mu);
+    while (!res->done)
+        pthread_cond_wait(&res->cv, &res->mu);
+    pthread_mutex_unlock(&res->mu);
+}
+
+/* Writes a message from sender with id about key A1 / CASE-1 / count. */
+static struct cjx_case_write_result
+write_case(struct cjx_store *s, const char *sender, const char *id, int count,
+           int variant, struct fake *f, const struct cjx_audit_event *ev)
+{
+    static struct result res; /* the tests are sequential */
+    start_case(s, sender, id, count, variant, f, ev, &res);
+    wait_case(&res);
     return res.r;
 }
 
@@ -330,6 +346,59 @@ test_store_cases__write_failing_halfway__leaves_nothing(void **state)
     assert_int_equal(ok.calls, 1);
     assert_int_equal(r.seq, 1);
     assert_int_equal(r.audit_seq, audit_before + 1);
+}
+
+/* SQLite: several writes in one transaction, the middle one failing
+ * halfway (after its case and its change, at its outbox row). The writer
+ * runs a batch without savepoints; on the failure it rolls the
+ * transaction back and runs the batch again, each write in a savepoint
+ * (writer.c). The others commit with the numbers they would have had, the
+ * failed one leaves nothing, and no apply function is called twice: the
+ * second run uses the first's decisions. */
+static void
+test_store_cases__write_failing_halfway_in_a_batch__leaves_the_others(
+    void **state)
+{
+    struct fixture *f = *state;
+    struct fake fk[3] = {notice("v1"), notice("v2"), notice("v3")};
+    fk[1].n_outbox = 1;
+    fk[1].destinations[0] = NULL; /* outbox.destination is NOT NULL */
+    static struct result res[3];
+    static const char *const ids[] = {"m-1", "m-2", "m-3"};
+    struct gate g;
+    hold_writer(f->s, &g, "cases");
+    for (int i = 0; i < 3; i++)
+        start_case(f->s, "CA0000001", ids[i], i + 1, 0, &fk[i], NULL, &res[i]);
+    release_writer(&g);
+    for (int i = 0; i < 3; i++)
+        wait_case(&res[i]);
+
+    assert_int_equal(res[0].r.err, 0);
+    assert_int_equal(res[0].r.seq, 1);
+    assert_string_equal(res[0].snapshot, "v1");
+    assert_int_equal(res[1].r.err, CJX_ESTORE);
+    assert_non_null(strstr(res[1].detail, "NOT NULL"));
+    assert_int_equal(res[2].r.err, 0);
+    assert_int_equal(res[2].r.seq, 2); /* the failed write used no number */
+    assert_string_equal(res[2].snapshot, "v3");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(fk[i].calls, 1);
+    assert_int_equal(fk[2].seen_next_seq, 2);
+    assert_int_equal(cjx_store_last_case_seq(f->s), 2);
+    struct cjx_stored_case c;
+    assert_int_equal(cjx_store_get_case(f->s, "A1", "CASE-1", 2, 0, &c, NULL),
+                     CJX_ENOTFOUND);
+    assert_int_equal(cjx_store_get_case(f->s, "A1", "CASE-1", 3, 0, &c, NULL),
+                     0);
+    assert_int_equal(c.seq, 2);
+    cjx_stored_case_fini(f->s, &c);
+
+    /* The failed message, sent again without the fault, is applied. */
+    struct fake ok = notice("v2");
+    struct cjx_case_write_result r =
+        write_case(f->s, "CA0000001", "m-2", 2, 0, &ok, NULL);
+    assert_int_equal(r.err, 0);
+    assert_int_equal(r.seq, 3);
 }
 
 static void
@@ -1057,5 +1126,12 @@ main(void)
         T(test_store_cases__bad_read_arguments__refused_naming_what_is_missing),
         T(test_store_cases__hook__sees_each_commit_before_its_answer),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* SQLite's own: its writer can be held to gather a batch. */
+    const struct CMUnitTest sqlite_tests[] = {
+        T(test_store_cases__write_failing_halfway_in_a_batch__leaves_the_others),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    if (!test_backend_is_pg())
+        failed += cmocka_run_group_tests(sqlite_tests, NULL, NULL);
+    return failed;
 }

@@ -323,6 +323,103 @@ test_store__schema_version__is_set_and_newer_is_refused(void **state)
     reopen(f);
 }
 
+/* The one row of sql's answer on the SQLite database at path, as text. */
+static void
+query_text(const char *path, const char *sql, char *out, size_t len)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    int rc = sqlite3_step(st);
+    const char *v = (const char *)sqlite3_column_text(st, 0);
+    snprintf(out, len, "%s", rc == SQLITE_ROW && v != NULL ? v : "");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* A database of schema version 3, whose records.current_version_id
+ * referenced record_versions, is upgraded when opened (migration 4): its
+ * records keep their ids, versions and bodies, the reference is gone, the
+ * others stay, and the feed goes on where it was, for a new version and for
+ * a new record, whose row names its version before that is written. */
+static void
+test_store__records_of_schema_3__survive_the_upgrade(void **state)
+{
+    struct fixture *f = *state;
+    struct test_write t;
+    tw_init(&t, "CA0190000", "r1", "A1", "CASE-1", 1, "Alameda", "body-1");
+    assert_int_equal(submit_wait(f->s, &t).seq, 1);
+    tw_init(&t, "CA0190000", "r2", "B1", "CASE-2", 1, "Alameda", "other");
+    assert_int_equal(submit_wait(f->s, &t).seq, 2);
+    cjx_store_close(f->s);
+    f->s = NULL;
+    /* records as migrations 1 to 3 left it: the table of today with the
+     * reference from current_version_id, and the schema version before
+     * migration 4. */
+    char sql[1024], rebuild[2048];
+    query_text(f->path,
+               "SELECT replace(replace(sql, '\"records\"', 'records_3'),"
+               " 'current_version_id INTEGER,',"
+               " 'current_version_id INTEGER REFERENCES record_versions(id),')"
+               " FROM sqlite_schema WHERE name = 'records'",
+               sql, sizeof(sql));
+    assert_non_null(strstr(sql, "records_3"));
+    snprintf(rebuild, sizeof(rebuild),
+             "BEGIN IMMEDIATE; %s;"
+             "INSERT INTO records_3 SELECT * FROM records;"
+             "DROP TABLE records;"
+             "ALTER TABLE records_3 RENAME TO records;"
+             "CREATE INDEX records_by_cii ON records(cii);"
+             "CREATE INDEX records_by_county ON records(county);"
+             "CREATE INDEX records_by_case ON records(court_case_number);"
+             "PRAGMA user_version = 3;"
+             "COMMIT;",
+             sql);
+    exec_sql(f->path, rebuild);
+    query_text(f->path, "SELECT sql FROM sqlite_schema WHERE name = 'records'",
+               sql, sizeof(sql));
+    assert_non_null(strstr(sql, "REFERENCES record_versions"));
+
+    reopen(f);
+    query_text(f->path, "SELECT sql FROM sqlite_schema WHERE name = 'records'",
+               sql, sizeof(sql));
+    assert_null(strstr(sql, "REFERENCES"));
+    query_text(f->path,
+               "SELECT group_concat(name, ',') FROM (SELECT name FROM"
+               " sqlite_schema WHERE tbl_name = 'records' AND type = 'index'"
+               " ORDER BY name)",
+               sql, sizeof(sql));
+    assert_string_equal(sql, "records_by_case,records_by_cii,records_by_county,"
+                             "sqlite_autoindex_records_1");
+    query_text(f->path,
+               "SELECT count(*) FROM pragma_foreign_key_list('record_versions')"
+               " WHERE \"table\" = 'records'",
+               sql, sizeof(sql));
+    assert_string_equal(sql, "1");
+    query_text(f->path, "SELECT count(*) FROM pragma_foreign_key_check", sql,
+               sizeof(sql));
+    assert_string_equal(sql, "0");
+    assert_stored_body(f->s, "A1", "CASE-1", 1, "body-1", 1);
+    assert_stored_body(f->s, "B1", "CASE-2", 1, "other", 1);
+    assert_int_equal(cjx_store_last_seq(f->s), 2);
+
+    tw_init(&t, "CA0190000", "r3", "A1", "CASE-1", 1, "Alameda", "body-2");
+    struct cjx_record_write_result r = submit_wait(f->s, &t);
+    assert_int_equal(r.err, 0);
+    assert_int_equal(r.seq, 3);
+    assert_int_equal(r.version, 2);
+    tw_init(&t, "CA0190000", "r4", "C1", "CASE-3", 1, "Alameda", "third");
+    r = submit_wait(f->s, &t);
+    assert_int_equal(r.err, 0);
+    assert_int_equal(r.seq, 4);
+    assert_int_equal(r.version, 1);
+    assert_stored_body(f->s, "A1", "CASE-1", 1, "body-2", 2);
+    assert_stored_body(f->s, "C1", "CASE-3", 1, "third", 1);
+    assert_int_equal(count_rows(f->path, "records"), 3);
+}
+
 static void
 test_store__bad_open_arguments__are_refused(void **state)
 {
@@ -497,6 +594,7 @@ main(void)
         STORE_TEST(
             test_store__same_request_id_twice_in_one_batch__behaves_sequentially),
         STORE_TEST(test_store__schema_version__is_set_and_newer_is_refused),
+        STORE_TEST(test_store__records_of_schema_3__survive_the_upgrade),
         STORE_TEST(test_store__bad_open_arguments__are_refused),
         STORE_TEST(test_store__file_that_is_not_a_database__is_refused),
     };

@@ -293,6 +293,52 @@ test_store__failing_write_in_batch__leaves_the_others_committed(void **state)
     assert_int_equal(r.seq, 4);
 }
 
+/* Writes submitted at once, one of them failing at its last statement
+ * (after its record, version and change rows): whatever batches the
+ * writer makes of them, the failed write leaves nothing and the others
+ * commit in order with dense seqs. Both writers run a batch of several
+ * without a savepoint per write, and run it again with them when one
+ * fails; on PostgreSQL, whose writer cannot be held, this is how a failing
+ * write comes to share a batch with others. */
+#define MANY_WRITES 24
+#define FAILING     11
+
+static void
+test_store__failing_write_among_many__fails_alone(void **state)
+{
+    struct fixture *f = *state;
+    refuse_request_id_bad(f);
+    struct test_write t[MANY_WRITES];
+    struct result_box b[MANY_WRITES];
+    char ids[MANY_WRITES][16];
+    for (int i = 0; i < MANY_WRITES; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "K%d", i);
+        tw_init(&t[i], "CA0190000", i == FAILING ? "bad" : ids[i], ids[i],
+                "CASE", 1, "Alameda", ids[i]);
+    }
+    submit_batch(f->s, NULL, t, b, MANY_WRITES);
+    for (int i = 0; i < MANY_WRITES; i++) {
+        if (i == FAILING) {
+            assert_int_equal(b[i].r.err, CJX_ESTORE);
+            assert_non_null(strstr(b[i].r.detail, "refused by test"));
+            continue;
+        }
+        assert_int_equal(b[i].r.err, 0);
+        /* Commit order is submission order; the failed write used no
+         * seq. */
+        assert_int_equal(b[i].r.seq, i < FAILING ? i + 1 : i);
+        assert_stored_body(f->s, ids[i], "CASE", 1, ids[i], 1);
+    }
+    struct cjx_stored_record rec;
+    assert_int_equal(
+        cjx_store_get_record(f->s, ids[FAILING], "CASE", 1, &rec, NULL),
+        CJX_ENOTFOUND);
+    assert_int_equal(count_rows(f->path, "changes"), MANY_WRITES - 1);
+    assert_int_equal(count_rows(f->path, "records"), MANY_WRITES - 1);
+    for (int i = 0; i < MANY_WRITES; i++)
+        box_fini(&b[i]);
+}
+
 /* What the outcome hook saw, in order. */
 struct outcome_log {
     pthread_mutex_t mu;
@@ -514,6 +560,7 @@ main(void)
             test_store__concurrent_submitters__all_complete_with_dense_seqs),
         STORE_TEST(
             test_store__completions__run_in_commit_order_on_one_store_thread),
+        STORE_TEST(test_store__failing_write_among_many__fails_alone),
     };
     /* SQLite's own. */
     const struct CMUnitTest sqlite_tests[] = {

@@ -13,6 +13,7 @@
 #include "cjx/clock.h"
 #include "cjx/date.h"
 #include "cjx/evaluate.h"
+#include "cjx/wire.h"
 #include "cjx/log.h"
 #include "decision_facts.h"
 #include "relief_record.h"
@@ -287,6 +288,18 @@ record_step(struct case_op *op, const struct cjx_case_current *cur,
          * court's record of judgment) stays as it is. */
         if (stored.body != NULL)
             return 0;
+        /* The record as packed inside the message the op keeps (the
+         * request as this daemon packed it), without decoding it again. */
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field_by_name(op->descriptor,
+                                                            "record");
+        const uint8_t *bytes;
+        if (f != NULL && cjx_wire_field(op->payload, op->payload_len, f->id,
+                                        &bytes, &next->record_len) == 0) {
+            next->record = bytes;
+            next->record_county = op->ev.county;
+            return 0;
+        }
         const ProtobufCMessage *msg = op_message(op);
         if (msg == NULL)
             return CJX_ENOMEM;

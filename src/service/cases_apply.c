@@ -857,6 +857,8 @@ case_submit(struct cjx_service *svc, const struct case_origin *o,
         event.cii = ids.cii;
         event.court_case_number = ids.court_case_number;
         event.count_number = ids.count_number;
+        if (o->bytes_in_packed)
+            event.bytes_in = (int64_t)req_len;
         w.audit = &event;
     }
     err = cjx_store_submit_case(svc->store, &w, op_done, op);

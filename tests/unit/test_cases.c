@@ -573,6 +573,26 @@ deliver_limited(struct fixture *f, Cjx__V1__CaseMessages *batch, int tokens,
     return a;
 }
 
+/* n decisions not to challenge, in envelopes for a Deliver batch: items[i]
+ * is m[i], holding d[i] about ciis[i] under ids[i], whose notice the court
+ * holds. */
+static void
+decisions_at_court(struct fixture *f, const char *const *ciis,
+                   const char *const *ids, int n, struct step_buf *d,
+                   Cjx__V1__CaseMessage *m, Cjx__V1__CaseMessage **items)
+{
+    for (int i = 0; i < n; i++) {
+        court_has_notice(f, ciis[i], CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+        no_challenge(&d[i], ids[i], ciis[i],
+                     CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+        d[i].m.d.decided_at_unix_us = test_now;
+        cjx__v1__case_message__init(&m[i]);
+        m[i].message_case = CJX__V1__CASE_MESSAGE__MESSAGE_DECISION;
+        m[i].decision = &d[i].m.d;
+        items[i] = &m[i];
+    }
+}
+
 /* The newest audit entry once everything queued before has committed: one
  * more notice goes through the writer after them. */
 static int64_t
@@ -593,18 +613,9 @@ test_cases__deliver_batch__each_message_takes_a_token_the_rest_retry(
     struct step_buf d[3];
     Cjx__V1__CaseMessage m[4];
     Cjx__V1__CaseMessage *items[4];
-    for (int i = 0; i < 4; i++) {
-        cjx__v1__case_message__init(&m[i]);
-        items[i] = &m[i];
-    }
-    for (int i = 0; i < 3; i++) {
-        court_has_notice(f, ciis[i], CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
-        no_challenge(&d[i], ids[i], ciis[i],
-                     CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
-        d[i].m.d.decided_at_unix_us = test_now;
-        m[i].message_case = CJX__V1__CASE_MESSAGE__MESSAGE_DECISION;
-        m[i].decision = &d[i].m.d;
-    }
+    decisions_at_court(f, ciis, ids, 3, d, m, items);
+    cjx__v1__case_message__init(&m[3]);
+    items[3] = &m[3];
     /* m[3] is empty: refused all the same once the bucket is dry. */
     Cjx__V1__CaseMessages batch = CJX__V1__CASE_MESSAGES__INIT;
     batch.messages = items;
@@ -672,16 +683,7 @@ test_cases__deliver_batch__each_entry_counts_its_message_bytes(void **state)
     struct step_buf d[2];
     Cjx__V1__CaseMessage m[2];
     Cjx__V1__CaseMessage *items[2];
-    for (int i = 0; i < 2; i++) {
-        court_has_notice(f, ciis[i], CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
-        no_challenge(&d[i], ids[i], ciis[i],
-                     CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
-        d[i].m.d.decided_at_unix_us = test_now;
-        cjx__v1__case_message__init(&m[i]);
-        m[i].message_case = CJX__V1__CASE_MESSAGE__MESSAGE_DECISION;
-        m[i].decision = &d[i].m.d;
-        items[i] = &m[i];
-    }
+    decisions_at_court(f, ciis, ids, 2, d, m, items);
     Cjx__V1__CaseMessages batch = CJX__V1__CASE_MESSAGES__INIT;
     batch.messages = items;
     batch.n_messages = 2;

@@ -27,7 +27,11 @@
  * Usage: bench_exchange [-n NOTICES] [-e CASES] [-r REPEATS] [-i IDLE]
  *                       [-p PERF_DATA]
  * -p records the durable server of one ingest run with perf(1) into
- * PERF_DATA (bench/cost-stages groups it by stage). */
+ * PERF_DATA (bench/cost-stages groups it by stage). With
+ * CJX_BENCH_CALLGRIND=DIR in the environment both ingest servers run
+ * under valgrind's callgrind, which writes DIR/callgrind.MODE.PID: the
+ * difference between the instruction counts of two runs of different -n
+ * is the cost of the notices between them, whatever the machine's load. */
 #include <getopt.h>
 #include <stddef.h>
 #include <inttypes.h>
@@ -351,8 +355,22 @@ child_start(struct child *ch, int noop)
         dup2(out[1], STDOUT_FILENO);
         close(in[1]);
         close(out[0]);
-        execl("/proc/self/exe", "bench_exchange", "--serve",
-              noop ? "noop" : "durable", certs, (char *)NULL);
+        const char *mode = noop ? "noop" : "durable";
+        const char *grind = getenv("CJX_BENCH_CALLGRIND");
+        if (grind != NULL) {
+            /* Counts the server's instructions instead (slow): compare
+             * two runs of different sizes for the cost per notice. */
+            char grind_out[512], self[512];
+            snprintf(grind_out, sizeof(grind_out),
+                     "--callgrind-out-file=%s/callgrind.%s.%%p", grind, mode);
+            ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
+            self[k > 0 ? k : 0] = '\0';
+            execlp("valgrind", "valgrind", "-q", "--tool=callgrind", grind_out,
+                   self, "--serve", mode, certs, (char *)NULL);
+            _exit(127);
+        }
+        execl("/proc/self/exe", "bench_exchange", "--serve", mode, certs,
+              (char *)NULL);
         _exit(127);
     }
     close(in[0]);

@@ -41,4 +41,16 @@ int cjx_wire_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
                     size_t len, struct cjx_arena *arena, ProtobufCMessage **out,
                     struct cjx_errbuf *eb);
 
+/* Finds the bytes of the length-delimited field number (a sub-message, a
+ * string or bytes) in the packed message data[0..len): its last occurrence
+ * (protobuf-c packs a field once; a message from elsewhere may repeat one,
+ * and a repeated sub-message is then merged on unpacking, so only bytes
+ * this process packed are to be read this way). Returns 0 with
+ * [*val, *val + *val_len) inside data, or -1 when the field is absent or
+ * the bytes are not a message. protobuf-c packs a sub-message inside its
+ * parent exactly as it packs it alone, so a packed message's part is taken
+ * without unpacking and packing it again. */
+int cjx_wire_field(const uint8_t *data, size_t len, uint32_t number,
+                   const uint8_t **val, size_t *val_len);
+
 #endif

@@ -252,6 +252,26 @@ cjx_wire_check(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
 }
 
 int
+cjx_wire_field(const uint8_t *data, size_t len, uint32_t number,
+               const uint8_t **val, size_t *val_len)
+{
+    const uint8_t *p = data, *end = data + len, *v;
+    size_t n;
+    uint32_t at;
+    int wt, found = -1;
+    while (p < end) {
+        if (read_field(&p, end, &at, &wt, &v, &n) != 0)
+            return -1;
+        if (at == number && wt == WIRE_LEN) {
+            *val = v;
+            *val_len = n;
+            found = 0;
+        }
+    }
+    return found;
+}
+
+int
 cjx_wire_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
                 size_t len, struct cjx_arena *arena, ProtobufCMessage **out,
                 struct cjx_errbuf *eb)

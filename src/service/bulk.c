@@ -253,14 +253,14 @@ bulk_item_outcome(const struct bulk_item *it, char **request_id, int32_t *code,
 
 void
 bulk_item_event(const struct cjx_call *c, const struct cjx_call_audit *ids,
-                const ProtobufCMessage *msg, struct cjx_audit_event *ev)
+                struct cjx_audit_event *ev)
 {
     service_call_event(c, ev);
     ev->request_id = ids->request_id;
     ev->cii = ids->cii;
     ev->court_case_number = ids->court_case_number;
     ev->count_number = ids->count_number;
-    ev->bytes_in = (int64_t)protobuf_c_message_get_packed_size(msg);
+    ev->bytes_in = 0;
 }
 
 void

@@ -111,11 +111,14 @@ void bulk_run(struct cjx_call *c, const struct bulk_ops *ops,
 void bulk_item_outcome(const struct bulk_item *item, char **request_id,
                        int32_t *code, char **message);
 
-/* The audit event of one message of c's batch, msg: the call's caller and
- * method, the message's own ids and its size. ev borrows from c and ids. */
+/* The audit event of one message of c's batch: the call's caller and
+ * method and the message's own ids. ev borrows from c and ids. Its
+ * bytes_in is left 0 for the caller to set to the message's packed size,
+ * which a caller that packs the message anyway knows without measuring it
+ * a second time. */
 struct cjx_audit_event;
 void bulk_item_event(const struct cjx_call *c, const struct cjx_call_audit *ids,
-                     const ProtobufCMessage *msg, struct cjx_audit_event *ev);
+                     struct cjx_audit_event *ev);
 
 /* The write of item is over: err is 0 or its CJX_E code, detail (NULL: the
  * code's text) is copied, retry_later as for ops->submit. Called exactly

@@ -138,9 +138,10 @@ case_item_submit(struct cjx_call *c, const ProtobufCMessage *msg,
     case_ids_of(msg, &ids);
     /* Under the message's own method: a Deliver batch carries several. */
     struct cjx_audit_event ev;
-    bulk_item_event(c, &ids, msg, &ev);
+    bulk_item_event(c, &ids, &ev);
     ev.method = method;
     struct case_origin o = origin_of(c);
+    o.bytes_in_packed = 1;
     return case_submit(c->service, &o, msg, &ev, case_item_done, it, eb);
 }
 

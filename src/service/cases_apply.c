@@ -13,6 +13,7 @@
 #include "cjx/clock.h"
 #include "cjx/date.h"
 #include "cjx/evaluate.h"
+#include "cjx/wire.h"
 #include "cjx/log.h"
 #include "decision_facts.h"
 #include "relief_record.h"
@@ -287,6 +288,18 @@ record_step(struct case_op *op, const struct cjx_case_current *cur,
          * court's record of judgment) stays as it is. */
         if (stored.body != NULL)
             return 0;
+        /* The record as packed inside the message the op keeps (the
+         * request as this daemon packed it), without decoding it again. */
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field_by_name(op->descriptor,
+                                                            "record");
+        const uint8_t *bytes;
+        if (f != NULL && cjx_wire_field(op->payload, op->payload_len, f->id,
+                                        &bytes, &next->record_len) == 0) {
+            next->record = bytes;
+            next->record_county = op->ev.county;
+            return 0;
+        }
         const ProtobufCMessage *msg = op_message(op);
         if (msg == NULL)
             return CJX_ENOMEM;
@@ -844,6 +857,8 @@ case_submit(struct cjx_service *svc, const struct case_origin *o,
         event.cii = ids.cii;
         event.court_case_number = ids.court_case_number;
         event.count_number = ids.count_number;
+        if (o->bytes_in_packed)
+            event.bytes_in = (int64_t)req_len;
         w.audit = &event;
     }
     err = cjx_store_submit_case(svc->store, &w, op_done, op);

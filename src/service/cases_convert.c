@@ -149,7 +149,7 @@ check_optional_ori(const char *field, const char *ori, struct cjx_errbuf *eb)
 static int
 check_petition(const Cjx__V1__Petition *p, struct cjx_errbuf *eb)
 {
-    int err = record_check_record(p->record, eb);
+    int err = record_check_record_in_bounds(p->record, eb);
     if (err != 0)
         return err;
     if ((err = check_optional_ori("prosecutor_ori", p->prosecutor_ori, eb)) !=
@@ -229,7 +229,7 @@ case_check_message(const ProtobufCMessage *msg, struct cjx_errbuf *eb)
         return err;
     if (msg->descriptor == &cjx__v1__candidate_notice__descriptor) {
         const Cjx__V1__CandidateNotice *n = (const void *)msg;
-        if ((err = record_check_record(n->record, eb)) != 0)
+        if ((err = record_check_record_in_bounds(n->record, eb)) != 0)
             return err;
         if (n->determination == NULL)
             return cjx_errf(eb, CJX_EINVAL, "determination: required");

@@ -22,6 +22,9 @@ struct case_origin {
     const struct cjx_agency *sender; /* the caller, from conf's registry */
     int local;                       /* the step is taken here */
     enum cjx_access access;          /* the method's access for the caller */
+    /* The event's bytes_in is the message's packed size (a batch's item),
+     * set once case_submit has packed it. */
+    int bytes_in_packed;
 };
 
 /* What a case message came to. Valid during the callback only. */

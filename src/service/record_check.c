@@ -88,14 +88,17 @@ check_date(const char *path, const Cjx__V1__Date *d, struct cjx_errbuf *eb)
     return 0;
 }
 
-int
-record_check_record(const Cjx__V1__ConvictionRecord *rec, struct cjx_errbuf *eb)
+/* The record checks, with its bounds when bounded is set (the caller has
+ * not walked the message holding it through them already). */
+static int
+check_record(const Cjx__V1__ConvictionRecord *rec, int bounded,
+             struct cjx_errbuf *eb)
 {
     if (rec == NULL)
         return cjx_errf(eb, CJX_EINVAL, "record: required");
     if (rec->subject == NULL)
         return cjx_errf(eb, CJX_EINVAL, "record.subject: required");
-    int err = record_bounds_check(&rec->base, "record", eb);
+    int err = bounded ? record_bounds_check(&rec->base, "record", eb) : 0;
     if (err != 0)
         return err;
     if ((err = check_cii("record.subject.cii", rec->subject->cii, eb)) != 0 ||
@@ -111,6 +114,19 @@ record_check_record(const Cjx__V1__ConvictionRecord *rec, struct cjx_errbuf *eb)
                           eb)) != 0)
         return err;
     return 0;
+}
+
+int
+record_check_record(const Cjx__V1__ConvictionRecord *rec, struct cjx_errbuf *eb)
+{
+    return check_record(rec, 1, eb);
+}
+
+int
+record_check_record_in_bounds(const Cjx__V1__ConvictionRecord *rec,
+                              struct cjx_errbuf *eb)
+{
+    return check_record(rec, 0, eb);
 }
 
 int

@@ -16,6 +16,13 @@ int record_check_request_id(const Cjx__V1__RequestMeta *meta,
 int record_check_record(const Cjx__V1__ConvictionRecord *rec,
                         struct cjx_errbuf *eb);
 
+/* record_check_record for a record inside a message whose bounds were
+ * checked as a whole (record_bounds_check with path "", the record in its
+ * field "record"): the same checks but the bounds, which would walk the
+ * record a second time and could not fail. */
+int record_check_record_in_bounds(const Cjx__V1__ConvictionRecord *rec,
+                                  struct cjx_errbuf *eb);
+
 /* Checks a record key as used by GetRecord. */
 int record_check_key(const Cjx__V1__RecordKey *key, struct cjx_errbuf *eb);
 

@@ -255,7 +255,8 @@ record_item_submit(struct cjx_call *c, const ProtobufCMessage *msg,
     struct cjx_call_audit ids = {0};
     submission_ids(req, &ids);
     struct cjx_audit_event ev;
-    bulk_item_event(c, &ids, msg, &ev);
+    bulk_item_event(c, &ids, &ev);
+    ev.bytes_in = (int64_t)protobuf_c_message_get_packed_size(msg);
     ev.type = CJX_AUDIT_STATE_CHANGE;
     w.audit = &ev;
     err =

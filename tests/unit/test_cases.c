@@ -20,6 +20,7 @@
 #include "cjx/store.h"
 #include "cjx/store_cases.h"
 #include "cjx/v1/exchange.methods.h"
+#include "cjx/v1/audit.pb-c.h"
 #include "cjx/v1/exchange.pb-c.h"
 #include "case_fixture.h"
 #include "mem_call.h"
@@ -572,6 +573,26 @@ deliver_limited(struct fixture *f, Cjx__V1__CaseMessages *batch, int tokens,
     return a;
 }
 
+/* n decisions not to challenge, in envelopes for a Deliver batch: items[i]
+ * is m[i], holding d[i] about ciis[i] under ids[i], whose notice the court
+ * holds. */
+static void
+decisions_at_court(struct fixture *f, const char *const *ciis,
+                   const char *const *ids, int n, struct step_buf *d,
+                   Cjx__V1__CaseMessage *m, Cjx__V1__CaseMessage **items)
+{
+    for (int i = 0; i < n; i++) {
+        court_has_notice(f, ciis[i], CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+        no_challenge(&d[i], ids[i], ciis[i],
+                     CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
+        d[i].m.d.decided_at_unix_us = test_now;
+        cjx__v1__case_message__init(&m[i]);
+        m[i].message_case = CJX__V1__CASE_MESSAGE__MESSAGE_DECISION;
+        m[i].decision = &d[i].m.d;
+        items[i] = &m[i];
+    }
+}
+
 /* The newest audit entry once everything queued before has committed: one
  * more notice goes through the writer after them. */
 static int64_t
@@ -592,18 +613,9 @@ test_cases__deliver_batch__each_message_takes_a_token_the_rest_retry(
     struct step_buf d[3];
     Cjx__V1__CaseMessage m[4];
     Cjx__V1__CaseMessage *items[4];
-    for (int i = 0; i < 4; i++) {
-        cjx__v1__case_message__init(&m[i]);
-        items[i] = &m[i];
-    }
-    for (int i = 0; i < 3; i++) {
-        court_has_notice(f, ciis[i], CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
-        no_challenge(&d[i], ids[i], ciis[i],
-                     CJX__V1__RELIEF__RELIEF_DISMISS_AND_SEAL);
-        d[i].m.d.decided_at_unix_us = test_now;
-        m[i].message_case = CJX__V1__CASE_MESSAGE__MESSAGE_DECISION;
-        m[i].decision = &d[i].m.d;
-    }
+    decisions_at_court(f, ciis, ids, 3, d, m, items);
+    cjx__v1__case_message__init(&m[3]);
+    items[3] = &m[3];
     /* m[3] is empty: refused all the same once the bucket is dry. */
     Cjx__V1__CaseMessages batch = CJX__V1__CASE_MESSAGES__INIT;
     batch.messages = items;
@@ -642,6 +654,60 @@ test_cases__deliver_batch__each_message_takes_a_token_the_rest_retry(
     assert_string_equal(note, "");
     answer_free(&a);
     assert_int_equal(audit_top_after_flush(f) - before, 2 + 1 + 1 + 1);
+}
+
+/* The entries after seq, unpacked; *n of them. */
+struct entries {
+    Cjx__V1__AuditEntry *e[8];
+    size_t n;
+};
+
+static int
+keep_entry(void *arg, const struct cjx_stored_audit *a)
+{
+    struct entries *es = arg;
+    if (es->n < 8)
+        es->e[es->n++] =
+            cjx__v1__audit_entry__unpack(NULL, a->body_len, a->body);
+    return 0;
+}
+
+/* Each delivered message's entry counts the bytes of that message, not of
+ * the batch it came in. */
+static void
+test_cases__deliver_batch__each_entry_counts_its_message_bytes(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const ciis[] = {"B1", "B2"};
+    static const char *const ids[] = {"bytes-1", "bytes-long-request-id-2"};
+    struct step_buf d[2];
+    Cjx__V1__CaseMessage m[2];
+    Cjx__V1__CaseMessage *items[2];
+    decisions_at_court(f, ciis, ids, 2, d, m, items);
+    Cjx__V1__CaseMessages batch = CJX__V1__CASE_MESSAGES__INIT;
+    batch.messages = items;
+    batch.n_messages = 2;
+    int64_t before = audit_top_after_flush(f);
+    int asks;
+    char note[600];
+    struct answer a = deliver_limited(f, &batch, -1, &asks, note, sizeof(note));
+    assert_int_equal(a.code, OK);
+    assert_int_equal(a.results->accepted, 2);
+    answer_free(&a);
+    audit_top_after_flush(f);
+    struct entries es = {.n = 0};
+    struct cjx_errbuf eb;
+    assert_int_equal(
+        cjx_store_read_audit(f->store, before, 2, keep_entry, &es, &eb), 0);
+    assert_int_equal(es.n, 2);
+    for (size_t i = 0; i < es.n; i++) {
+        assert_non_null(es.e[i]);
+        assert_string_equal(es.e[i]->request_id, ids[i]);
+        assert_int_equal(
+            es.e[i]->bytes_in,
+            (int64_t)protobuf_c_message_get_packed_size(&d[i].m.d.base));
+        cjx__v1__audit_entry__free_unpacked(es.e[i], NULL);
+    }
 }
 
 static void
@@ -908,6 +974,7 @@ main(void)
         T(test_cases__rule_sets__check_incoming_decisions),
         T(test_cases__deliver_batch__each_message_authorized_on_its_own),
         T(test_cases__deliver_batch__each_message_takes_a_token_the_rest_retry),
+        T(test_cases__deliver_batch__each_entry_counts_its_message_bytes),
         T(test_cases__deliver_batch__refusals_cost_one_note_not_an_entry_each),
         T(test_cases__notify_stream__answers_each_notice),
         T(test_cases__reads__scoped_to_the_callers_county),

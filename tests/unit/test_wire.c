@@ -325,6 +325,52 @@ test_wire__decode__parses_then_checks(void **state)
     cjx_arena_fini(&arena);
 }
 
+/* A sub-message's bytes inside its packed parent are the bytes it packs to
+ * alone: what lets a step store a notice's record without unpacking it. */
+static void
+test_wire__field__finds_a_part_as_packed_alone(void **state)
+{
+    (void)state;
+    struct record_parts parts;
+    record_parts_init(&parts);
+    struct packed whole = pack(&parts.req.base);
+    struct packed rec = pack(&parts.rec.base);
+    struct packed meta = pack(&parts.meta.base);
+    const ProtobufCFieldDescriptor *f_rec =
+        protobuf_c_message_descriptor_get_field_by_name(
+            &cjx__v1__submit_record_request__descriptor, "record");
+    const ProtobufCFieldDescriptor *f_meta =
+        protobuf_c_message_descriptor_get_field_by_name(
+            &cjx__v1__submit_record_request__descriptor, "meta");
+    const uint8_t *val = NULL;
+    size_t len = 0;
+    assert_int_equal(
+        cjx_wire_field(whole.data, whole.len, f_rec->id, &val, &len), 0);
+    assert_int_equal(len, rec.len);
+    assert_memory_equal(val, rec.data, rec.len);
+    assert_int_equal(
+        cjx_wire_field(whole.data, whole.len, f_meta->id, &val, &len), 0);
+    assert_int_equal(len, meta.len);
+    assert_memory_equal(val, meta.data, meta.len);
+
+    /* Absent: a field the message does not hold, or holds as a varint. */
+    assert_int_equal(cjx_wire_field(whole.data, whole.len, 99, &val, &len), -1);
+    uint8_t count_only[] = {0x08, 0x01};
+    assert_int_equal(
+        cjx_wire_field(count_only, sizeof(count_only), 1, &val, &len), -1);
+    /* Not a message: the length runs past the end. */
+    assert_int_equal(
+        cjx_wire_field(whole.data, whole.len - 1, f_rec->id, &val, &len), -1);
+    /* Repeated: the last occurrence. */
+    uint8_t twice[] = {0x12, 0x01, 'A', 0x12, 0x02, 'B', 'C'};
+    assert_int_equal(cjx_wire_field(twice, sizeof(twice), 2, &val, &len), 0);
+    assert_int_equal(len, 2);
+    assert_memory_equal(val, "BC", 2);
+    free(whole.data);
+    free(rec.data);
+    free(meta.data);
+}
+
 static void
 test_utf8__invalid_at__first_bad_byte(void **state)
 {
@@ -348,6 +394,7 @@ main(void)
         cmocka_unit_test(test_wire__fields_the_schema_does_not_know__skipped),
         cmocka_unit_test(test_wire__not_a_message__parse_error),
         cmocka_unit_test(test_wire__decode__parses_then_checks),
+        cmocka_unit_test(test_wire__field__finds_a_part_as_packed_alone),
         cmocka_unit_test(test_utf8__invalid_at__first_bad_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

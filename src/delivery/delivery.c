@@ -21,8 +21,9 @@
 /* A batch is bounded by bytes too, well under the peers' default 4 MiB
  * message limit. */
 #define BATCH_MAX_BYTES (2u << 20)
-/* After a wake-up, a sender waits this long for more rows to gather, so
- * that a busy outbox goes out in batches rather than row by row. */
+/* After a wake-up, a sender that made a call within this long waits this
+ * long for more rows to gather, so that a busy outbox goes out in batches
+ * rather than row by row; an idle one sends at once (policy.h). */
 #define LINGER_US 3000
 /* Even without a wake-up a sender looks at its rows this often. */
 #define IDLE_CHECK_US 1000000
@@ -40,6 +41,7 @@ struct sender {
     uint64_t rng;
     atomic_int failures; /* consecutive failed calls; read by scrapes */
     int max_rows; /* rows per call; halved when a peer finds a call too big */
+    int64_t last_call_us; /* monotonic end of its last Deliver call; 0: none */
 };
 
 struct peer {
@@ -370,6 +372,7 @@ deliver_batch(struct sender *s, struct batch *b)
     int err = cjx_client_unary_raw(
         p->client, cjx__v1__case_service__methods[CASE_SERVICE_DELIVER].path,
         b->buf, b->len, d->timeout_ms, &resp, &resp_len, &st);
+    s->last_call_us = cjx_clock_monotonic_us();
     Cjx__V1__CaseResults *results = NULL;
     if (err == 0 && st.code == CJX_STATUS_OK)
         results = cjx__v1__case_results__unpack(NULL, resp_len, resp);
@@ -398,6 +401,15 @@ deliver_batch(struct sender *s, struct batch *b)
 }
 
 /* ---- the sender loop ---------------------------------------------------- */
+
+/* How long ago s's last Deliver call ended; INT64_MAX before its first. */
+static int64_t
+idle_us(const struct sender *s)
+{
+    if (s->last_call_us == 0)
+        return INT64_MAX;
+    return cjx_clock_monotonic_us() - s->last_call_us;
+}
 
 static void *
 sender_main(void *arg)
@@ -450,9 +462,10 @@ sender_main(void *arg)
         wait_until(d, seen, cjx_clock_monotonic_us() + wait);
         int woken = d->generation != seen && !d->stopping;
         pthread_mutex_unlock(&d->mu);
-        if (woken) {
-            /* Let more rows gather before reading. */
-            struct timespec ts = {0, LINGER_US * 1000};
+        int64_t linger = woken ? delivery_linger_us(idle_us(s), LINGER_US) : 0;
+        if (linger > 0) {
+            /* A busy outbox: let more rows gather before reading. */
+            struct timespec ts = {0, (long)linger * 1000};
             nanosleep(&ts, NULL);
         }
     }

@@ -15,6 +15,12 @@ delivery_backoff_us(const struct delivery_backoff *b, int attempts)
     return wait < b->max_us ? wait : b->max_us;
 }
 
+int64_t
+delivery_linger_us(int64_t idle_us, int64_t linger_us)
+{
+    return idle_us < linger_us ? linger_us : 0;
+}
+
 /* Whether a refusal of one message is worth repeating. */
 static int
 item_retryable(int code, int retry_later)

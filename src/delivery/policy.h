@@ -72,4 +72,13 @@ void delivery_decide(const struct delivery_row *rows, size_t n,
 /* The wait before attempt attempts + 1, before jitter. */
 int64_t delivery_backoff_us(const struct delivery_backoff *b, int attempts);
 
+/* How long a sender woken by new rows waits for more to gather before it
+ * reads them, given how long ago its last Deliver call ended (idle_us;
+ * INT64_MAX when it has made none). A sender that called within the last
+ * linger_us is on a busy outbox: it waits linger_us, so that rows which
+ * keep coming go out in batches. One idle for longer waits for nothing: a
+ * lone hand-off on a quiet exchange goes out at once instead of waiting
+ * for company that is not coming. */
+int64_t delivery_linger_us(int64_t idle_us, int64_t linger_us);
+
 #endif

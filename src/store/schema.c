@@ -200,11 +200,13 @@ refuse_newer(int found, struct cjx_errbuf *eb)
                     found, cjx_store_schema_version);
 }
 
-/* Runs one migration if the database still needs it. The version is read
- * inside the write transaction, so two processes opening the same file
- * cannot both apply a step. Sets *done when nothing was left to do. */
+/* Runs the migrations the database still needs, all in one transaction
+ * (one commit, one fsync, however many steps). The version is read inside
+ * the write transaction, so two processes opening the same file cannot
+ * both apply a step; a step that fails leaves the database at the version
+ * it had. */
 static int
-migrate_step(sqlite3 *db, int *done, struct cjx_errbuf *eb)
+migrate_pending(sqlite3 *db, struct cjx_errbuf *eb)
 {
     int err = exec(db, "BEGIN IMMEDIATE", "starting migration", eb);
     if (err != 0)
@@ -213,7 +215,7 @@ migrate_step(sqlite3 *db, int *done, struct cjx_errbuf *eb)
     err = read_user_version(db, &v, eb);
     if (err == 0 && v > cjx_store_schema_version)
         err = refuse_newer(v, eb);
-    if (err == 0 && v < cjx_store_schema_version) {
+    for (; err == 0 && v < cjx_store_schema_version; v++) {
         char what[64], set[64];
         snprintf(what, sizeof(what), "migrating schema to version %d", v + 1);
         snprintf(set, sizeof(set), "PRAGMA user_version = %d", v + 1);
@@ -228,7 +230,6 @@ migrate_step(sqlite3 *db, int *done, struct cjx_errbuf *eb)
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         return err;
     }
-    *done = v >= cjx_store_schema_version;
     return 0;
 }
 
@@ -241,10 +242,5 @@ cjx_store_schema_migrate(sqlite3 *db, struct cjx_errbuf *eb)
         return err;
     if (v > cjx_store_schema_version)
         return refuse_newer(v, eb);
-    for (int done = 0; !done;) {
-        err = migrate_step(db, &done, eb);
-        if (err != 0)
-            return err;
-    }
-    return 0;
+    return migrate_pending(db, eb);
 }

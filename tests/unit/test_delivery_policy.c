@@ -306,6 +306,29 @@ test_delivery_policy__backoff__doubles_per_attempt_up_to_the_max(void **state)
         assert_int_equal(delivery_backoff_us(&backoff, i), want[i] * MS);
 }
 
+/* A woken sender waits for company only on a busy outbox: one whose last
+ * call ended less than the linger ago. A lone hand-off after a quiet
+ * spell, or the first one, is read and sent at once. */
+static void
+test_delivery_policy__linger__only_after_a_recent_call(void **state)
+{
+    (void)state;
+    const int64_t linger = 3 * MS;
+    static const struct {
+        int64_t idle_us;
+        int64_t want;
+    } lingers[] = {
+        {0, 3 * MS},          /* a call has just ended */
+        {3 * MS - 1, 3 * MS}, /* still within the window */
+        {3 * MS, 0},          /* idle for a whole window */
+        {250 * MS, 0},        /* a quiet exchange */
+        {INT64_MAX, 0},       /* no call made yet */
+    };
+    for (size_t i = 0; i < sizeof(lingers) / sizeof(lingers[0]); i++)
+        assert_int_equal(delivery_linger_us(lingers[i].idle_us, linger),
+                         lingers[i].want);
+}
+
 int
 main(void)
 {
@@ -316,6 +339,8 @@ main(void)
             test_delivery_policy__reasons__name_the_status_and_the_peer),
         cmocka_unit_test(
             test_delivery_policy__backoff__doubles_per_attempt_up_to_the_max),
+        cmocka_unit_test(
+            test_delivery_policy__linger__only_after_a_recent_call),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,7 +104,7 @@ person_load(struct cli *cli, struct person *p, const char *cii)
     char token[128] = "";
     do {
         req.page_token = token;
-        Cjx__V1__ListRecordsResponse *r;
+        Cjx__V1__ListRecordsResponse *r = NULL;
         if (list_page(cli, &req, &r) != 0)
             return 1;
         Cjx__V1__ListRecordsResponse **grown =

@@ -39,7 +39,10 @@ struct cjx_doj_parser {
     size_t width;
     /* The current subject. */
     struct cjx_arena arena;
-    char subject_id[MAX_SUBJECT_ID + 1];
+    /* As wide as a row's id buffer (one more than the longest id allowed,
+     * to tell an overlong id), so that an overlong subject is kept as read
+     * and not cut to the prefix a valid subject could share. */
+    char subject_id[MAX_SUBJECT_ID + 2];
     int have_subject;
     struct doj_row *rows; /* grown up to CJX_DOJ_MAX_SUBJECT_ROWS */
     size_t n_rows, rows_cap;

@@ -26,12 +26,14 @@ test_rules_same_decision(const struct cjx_rules_set *set,
     int crc = cjx_rules_decide_compiled(set, q, &ca, &compiled, &ceb);
     int same = trc == crc;
     if (!same) {
-        snprintf(why, why_len, "tree returned %d (%s), compiled %d (%s)", trc,
+        snprintf(why, why_len,
+                 "tree returned %d (%.200s), compiled %d (%.200s)", trc,
                  teb.msg, crc, ceb.msg);
     } else if (trc != 0) {
         same = strcmp(teb.msg, ceb.msg) == 0;
         if (!same)
-            snprintf(why, why_len, "tree failed with '%s', compiled with '%s'",
+            snprintf(why, why_len,
+                     "tree failed with '%.200s', compiled with '%.200s'",
                      teb.msg, ceb.msg);
     } else {
         size_t tn = protobuf_c_message_get_packed_size(tree);

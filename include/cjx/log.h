@@ -2,6 +2,8 @@
 #ifndef CJX_LOG_H
 #define CJX_LOG_H
 
+#include <stddef.h>
+
 enum cjx_log_level {
     CJX_LOG_DEBUG = 0,
     CJX_LOG_INFO = 1,
@@ -58,6 +60,15 @@ void cjx_log_with(enum cjx_log_level level, const char *module,
 #define cjx_info(mod, ...)  cjx_log(CJX_LOG_INFO, mod, __VA_ARGS__)
 #define cjx_warn(mod, ...)  cjx_log(CJX_LOG_WARN, mod, __VA_ARGS__)
 #define cjx_error(mod, ...) cjx_log(CJX_LOG_ERROR, mod, __VA_ARGS__)
+
+/* Copies len bytes of untrusted text (a peer's certificate name, a value
+ * from a file) into dst for a log line or an error message, so that it
+ * cannot forge lines: control characters become '?', and so does every
+ * byte from 0x7f up unless keep_utf8 (a configuration value may be UTF-8;
+ * a certificate name is shown as ASCII). At most cap - 1 bytes are written
+ * (cap >= 5), ending in "..." when the text was shortened. Returns dst. */
+const char *cjx_log_printable(const void *text, size_t len, int keep_utf8,
+                              char *dst, size_t cap);
 
 /* Logs at error level and exits 1. Start-up and broken invariants only:
  * nothing a peer sends may reach it. */

@@ -225,3 +225,22 @@ cjx_fatal(const char *module, const char *fmt, ...)
     va_end(ap);
     exit(1);
 }
+
+const char *
+cjx_log_printable(const void *text, size_t len, int keep_utf8, char *dst,
+                  size_t cap)
+{
+    const unsigned char *s = text;
+    size_t n = 0;
+    for (size_t i = 0; i < len && n + 4 < cap; i++) {
+        int control =
+            s[i] < 0x20 || s[i] == 0x7f || (!keep_utf8 && s[i] > 0x7f);
+        dst[n++] = control ? '?' : (char)s[i];
+    }
+    if (n < len && n + 4 <= cap) {
+        memcpy(dst + n, "...", 3);
+        n += 3;
+    }
+    dst[n] = '\0';
+    return dst;
+}

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cjx/file.h"
+#include "cjx/log.h"
 
 /* Long enough to recognise any value in a message, short enough that a
  * hostile file cannot push the rest of the message out of the buffer. */
@@ -26,22 +27,6 @@ cjx_conf_yaml_read_file(const char *path, char **out, size_t *len,
     return rc;
 }
 
-/* Copies at most QUOTE_MAX bytes of s into dst for a message, replacing
- * control characters so that a value cannot forge log lines. */
-static const char *
-quote(const unsigned char *s, size_t len, char *dst, size_t cap)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len && n + 4 < cap && i < QUOTE_MAX; i++)
-        dst[n++] = (s[i] < 0x20 || s[i] == 0x7f) ? '?' : (char)s[i];
-    if (n < len && n + 4 <= cap) {
-        memcpy(dst + n, "...", 3);
-        n += 3;
-    }
-    dst[n] = '\0';
-    return dst;
-}
-
 const char *
 cjx_conf_yaml_quote(const yaml_node_t *node, char *dst, size_t cap)
 {
@@ -49,7 +34,10 @@ cjx_conf_yaml_quote(const yaml_node_t *node, char *dst, size_t cap)
         dst[0] = '\0';
         return dst;
     }
-    return quote(node->data.scalar.value, node->data.scalar.length, dst, cap);
+    /* At most QUOTE_MAX bytes of the value, then "...". */
+    size_t shown = cap < QUOTE_MAX + 4 ? cap : QUOTE_MAX + 4;
+    return cjx_log_printable(node->data.scalar.value, node->data.scalar.length,
+                             1, dst, shown);
 }
 
 static const char *
@@ -284,9 +272,7 @@ cjx_conf_yaml_mapping(struct cjx_conf_yaml *y, yaml_node_t *node,
             }
             return cjx_conf_yaml_errf(
                 y, k, CJX_EPARSE, eb, "unknown key '%s'%s%s (expected %s)",
-                quote(k->data.scalar.value, k->data.scalar.length, q,
-                      sizeof(q)),
-                in, where, expected);
+                cjx_conf_yaml_quote(k, q, sizeof(q)), in, where, expected);
         }
         if (keys[i].key != NULL)
             return cjx_conf_yaml_errf(y, k, CJX_EPARSE, eb,
@@ -355,7 +341,7 @@ cjx_conf_yaml_int(const struct cjx_conf_yaml *y, const yaml_node_t *node,
                                   kind_name(node));
     const unsigned char *s = node->data.scalar.value;
     size_t len = node->data.scalar.length;
-    quote(s, len, q, sizeof(q));
+    cjx_conf_yaml_quote(node, q, sizeof(q));
     if (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return cjx_conf_yaml_errf(y, node, CJX_EPARSE, eb,
                                   "%s: expected an integer, found the quoted "

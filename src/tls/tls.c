@@ -21,6 +21,7 @@
 
 #include "cjx/clock.h"
 #include "cjx/file.h"
+#include "cjx/log.h"
 #include "tls_internal.h"
 
 /* No PEM file cjx reads comes near this; a bigger one is a mistake. */
@@ -44,31 +45,15 @@ cjx_tls_openssl_reason(char *buf, size_t len)
     return buf;
 }
 
-/* Copies attacker-controlled text for a message, shortened and with
- * non-printable bytes replaced, so that it cannot forge log lines. */
-const char *
-tls_printable(const unsigned char *s, size_t len, char *dst, size_t cap)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len && n + 4 < cap; i++)
-        dst[n++] = (s[i] < 0x20 || s[i] >= 0x7f) ? '?' : (char)s[i];
-    if (n < len && n + 4 <= cap) {
-        memcpy(dst + n, "...", 3);
-        n += 3;
-    }
-    dst[n] = '\0';
-    return dst;
-}
-
 /* Names in peer certificates are attacker-controlled, so they are passed
- * through tls_printable. */
+ * through cjx_log_printable. */
 const char *
 tls_name_text(const X509_NAME *name, char *buf, size_t len)
 {
     char raw[512];
     if (X509_NAME_oneline(name, raw, sizeof(raw)) == NULL)
         snprintf(raw, sizeof(raw), "(unreadable name)");
-    return tls_printable((const unsigned char *)raw, strlen(raw), buf, len);
+    return cjx_log_printable(raw, strlen(raw), 0, buf, len);
 }
 
 X509 *
@@ -194,7 +179,7 @@ agency_of(X509 *x, const char *trust_domain, int err, char ori[CJX_ORI_LEN + 1],
 
     const unsigned char *u = ASN1_STRING_get0_data(uri);
     size_t len = (size_t)ASN1_STRING_length(uri);
-    tls_printable(u, len, shown, sizeof(shown));
+    cjx_log_printable(u, len, 0, shown, sizeof(shown));
     size_t sl = strlen(SPIFFE_SCHEME);
     const unsigned char *domain = u + sl;
     const unsigned char *path = len > sl ? memchr(domain, '/', len - sl) : NULL;

@@ -14,13 +14,8 @@
  * beyond this is a mistake. */
 #define TLS_CRL_FILE_MAX_BYTES ((size_t)64 << 20)
 
-/* Copies len bytes of s into dst (cap bytes) with non-printable bytes
- * replaced and "..." when shortened. Returns dst. */
-const char *tls_printable(const unsigned char *s, size_t len, char *dst,
-                          size_t cap);
-
 /* A certificate name as one line for messages, made printable by
- * tls_printable. Returns buf. */
+ * cjx_log_printable. Returns buf. */
 const char *tls_name_text(const X509_NAME *name, char *buf, size_t len);
 
 /* Formats t as "2026-11-25T08:00:00Z", or "(unreadable)". */

@@ -365,11 +365,52 @@ test_utf8__encoder_output_is_valid_at_every_length(void **state)
     }
 }
 
+/* Untrusted text made safe for a log line, as a table: control bytes
+ * never pass, high bytes only as UTF-8 was asked for, "..." when cut. */
+static void
+test_log__printable__replaces_what_could_forge_a_line(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        int keep_utf8;
+        size_t cap;
+        const char *want;
+    } rows[] = {
+        {"CN=court", 0, 64, "CN=court"},
+        {"line\nforged", 0, 64, "line?forged"},
+        {"esc\x1b[31m", 1, 64, "esc?[31m"},
+        {"del\x7f", 1, 64, "del?"},
+        {"Pe\xc3\xb1"
+         "a",
+         1, 64,
+         "Pe\xc3\xb1"
+         "a"},
+        {"Pe\xc3\xb1"
+         "a",
+         0, 64, "Pe??a"},
+        {"abcdefghij", 0, 9, "abcde..."},
+        {"abcdefgh", 0, 13, "abcdefgh"},
+        {"", 0, 5, ""},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char out[64];
+        const char *got =
+            cjx_log_printable(rows[i].in, strlen(rows[i].in), rows[i].keep_utf8,
+                              out, rows[i].cap);
+        assert_ptr_equal(got, out);
+        if (strcmp(got, rows[i].want) != 0)
+            fail_msg("row %zu: got '%s', want '%s'", i, got, rows[i].want);
+        assert_true(strlen(got) < rows[i].cap);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error__every_code_has_a_name_and_message),
+        cmocka_unit_test(test_log__printable__replaces_what_could_forge_a_line),
         cmocka_unit_test(test_error__errf_formats_and_returns_code),
         cmocka_unit_test(test_clock__formats_utc_with_microseconds),
         cmocka_unit_test(test_clock__source_can_be_replaced),

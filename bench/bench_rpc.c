@@ -29,6 +29,7 @@
 #include "cjx/store.h"
 #include "cjx/store_pg.h"
 #include "cjx/tls.h"
+#include "codec.h"
 #include "cjx/v1/record_service.methods.h"
 
 #define MAX_SLOTS 64
@@ -215,17 +216,6 @@ make_record(Cjx__V1__ConvictionRecord *r, Cjx__V1__Person *p,
 }
 
 static grpc_byte_buffer *
-encode(const ProtobufCMessage *m)
-{
-    size_t n = protobuf_c_message_get_packed_size(m);
-    grpc_slice s = grpc_slice_malloc(n);
-    protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(s));
-    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
-    grpc_slice_unref(s);
-    return bb;
-}
-
-static grpc_byte_buffer *
 next_request(struct load *l)
 {
     char cii[16], ccn[40], id[48];
@@ -238,7 +228,7 @@ next_request(struct load *l)
         key.count_number = 1;
         Cjx__V1__GetRecordRequest req = CJX__V1__GET_RECORD_REQUEST__INIT;
         req.key = &key;
-        return encode(&req.base);
+        return codec_encode(&req.base);
     }
     snprintf(cii, sizeof(cii), "S%08" PRIu64, n % 100000000);
     snprintf(ccn, sizeof(ccn), "R%" PRIu64 "-%" PRIu64, l->run_tag, n);
@@ -253,7 +243,7 @@ next_request(struct load *l)
     Cjx__V1__SubmitRecordRequest req = CJX__V1__SUBMIT_RECORD_REQUEST__INIT;
     req.meta = &meta;
     req.record = &r;
-    return encode(&req.base);
+    return codec_encode(&req.base);
 }
 
 static void

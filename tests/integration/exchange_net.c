@@ -158,44 +158,38 @@ row_cmp(const void *a, const void *b)
                   ((const struct case_row *)b)->cii);
 }
 
+static void
+add_cases(void *arg, const ProtobufCMessage *page)
+{
+    struct table *t = arg;
+    const Cjx__V1__ListCasesResponse *r =
+        (const Cjx__V1__ListCasesResponse *)page;
+    t->rows = realloc(t->rows, (t->n + r->n_cases + 1) * sizeof(*t->rows));
+    for (size_t k = 0; k < r->n_cases; k++) {
+        const Cjx__V1__Case *c = r->cases[k];
+        struct case_row *row = &t->rows[t->n++];
+        snprintf(row->cii, sizeof(row->cii), "%s", c->key->cii);
+        row->state = c->state;
+        row->decision = c->decision;
+        row->order = c->order;
+        row->version = c->version;
+        row->notified = c->times->notified_at_unix_us;
+        row->decided = c->times->decided_at_unix_us;
+        row->ordered = c->times->ordered_at_unix_us;
+        row->updated = c->times->history_updated_at_unix_us;
+    }
+}
+
 /* Every case of daemon i, sorted by CII; 0, or -1 if it cannot be read. */
 int
 read_cases(struct net *n, int i, struct table *t)
 {
     memset(t, 0, sizeof(*t));
     struct cjx_client *cl = harness_client_local(&n->d[i]);
-    char token[32] = "";
-    int rc = 0;
-    do {
-        Cjx__V1__ListCasesRequest req = CJX__V1__LIST_CASES_REQUEST__INIT;
-        req.page_size = 1000;
-        req.page_token = token;
-        ProtobufCMessage *resp;
-        struct cjx_client_status st;
-        if (cjx_client_unary(cl, method(CASE_SERVICE_LIST_CASES), &req.base,
-                             10000, &resp, &st) != 0 ||
-            st.code != 0) {
-            rc = -1;
-            break;
-        }
-        Cjx__V1__ListCasesResponse *r = (Cjx__V1__ListCasesResponse *)resp;
-        t->rows = realloc(t->rows, (t->n + r->n_cases + 1) * sizeof(*t->rows));
-        for (size_t k = 0; k < r->n_cases; k++) {
-            const Cjx__V1__Case *c = r->cases[k];
-            struct case_row *row = &t->rows[t->n++];
-            snprintf(row->cii, sizeof(row->cii), "%s", c->key->cii);
-            row->state = c->state;
-            row->decision = c->decision;
-            row->order = c->order;
-            row->version = c->version;
-            row->notified = c->times->notified_at_unix_us;
-            row->decided = c->times->decided_at_unix_us;
-            row->ordered = c->times->ordered_at_unix_us;
-            row->updated = c->times->history_updated_at_unix_us;
-        }
-        snprintf(token, sizeof(token), "%s", r->next_page_token);
-        protobuf_c_message_free_unpacked(resp, NULL);
-    } while (token[0] != '\0');
+    Cjx__V1__ListCasesRequest req = CJX__V1__LIST_CASES_REQUEST__INIT;
+    req.page_size = 1000;
+    int rc = harness_each_page(cl, method(CASE_SERVICE_LIST_CASES), &req.base,
+                               &req.page_token, add_cases, t);
     cjx_client_free(cl);
     if (rc == 0 && t->n > 0)
         qsort(t->rows, t->n, sizeof(*t->rows), row_cmp);
@@ -317,50 +311,50 @@ record_row_cmp(const void *a, const void *b)
                   ((const struct record_row *)b)->cii);
 }
 
+struct record_rows {
+    struct record_row *rows;
+    long count;
+};
+
+static void
+add_records(void *arg, const ProtobufCMessage *page)
+{
+    struct record_rows *rr = arg;
+    const Cjx__V1__ListRecordsResponse *r =
+        (const Cjx__V1__ListRecordsResponse *)page;
+    rr->rows = realloc(rr->rows, ((size_t)rr->count + r->n_records + 1) *
+                                     sizeof(*rr->rows));
+    for (size_t k = 0; k < r->n_records; k++) {
+        const Cjx__V1__StoredRecord *sr = r->records[k];
+        struct record_row *row = &rr->rows[rr->count++];
+        snprintf(row->cii, sizeof(row->cii), "%s", sr->record->subject->cii);
+        row->version = sr->version;
+        row->sealed = sr->record->sealed;
+        row->n_history = sr->record->n_relief_history;
+    }
+}
+
 /* The records of San Francisco that daemon i's operator may read, sorted by
  * CII, in *rows (free it); their number, or -1 if they cannot be read. */
 static long
 read_records(struct net *n, int i, struct record_row **rows)
 {
     struct cjx_client *cl = harness_client_local(&n->d[i]);
-    char token[32] = "";
-    long count = 0;
-    *rows = NULL;
-    do {
-        Cjx__V1__ListRecordsRequest req = CJX__V1__LIST_RECORDS_REQUEST__INIT;
-        req.filter_case = CJX__V1__LIST_RECORDS_REQUEST__FILTER_COUNTY;
-        req.county = "San Francisco";
-        req.page_size = 1000;
-        req.page_token = token;
-        ProtobufCMessage *resp;
-        struct cjx_client_status st;
-        if (cjx_client_unary(
-                cl,
-                &cjx__v1__record_service__methods[RECORD_SERVICE_LIST_RECORDS],
-                &req.base, 10000, &resp, &st) != 0 ||
-            st.code != 0) {
-            count = -1;
-            break;
-        }
-        Cjx__V1__ListRecordsResponse *r = (Cjx__V1__ListRecordsResponse *)resp;
-        *rows =
-            realloc(*rows, ((size_t)count + r->n_records + 1) * sizeof(**rows));
-        for (size_t k = 0; k < r->n_records; k++) {
-            const Cjx__V1__StoredRecord *sr = r->records[k];
-            struct record_row *row = &(*rows)[count++];
-            snprintf(row->cii, sizeof(row->cii), "%s",
-                     sr->record->subject->cii);
-            row->version = sr->version;
-            row->sealed = sr->record->sealed;
-            row->n_history = sr->record->n_relief_history;
-        }
-        snprintf(token, sizeof(token), "%s", r->next_page_token);
-        protobuf_c_message_free_unpacked(resp, NULL);
-    } while (token[0] != '\0');
+    Cjx__V1__ListRecordsRequest req = CJX__V1__LIST_RECORDS_REQUEST__INIT;
+    req.filter_case = CJX__V1__LIST_RECORDS_REQUEST__FILTER_COUNTY;
+    req.county = "San Francisco";
+    req.page_size = 1000;
+    struct record_rows rr = {0};
+    int rc = harness_each_page(
+        cl, &cjx__v1__record_service__methods[RECORD_SERVICE_LIST_RECORDS],
+        &req.base, &req.page_token, add_records, &rr);
     cjx_client_free(cl);
-    if (count > 0)
-        qsort(*rows, (size_t)count, sizeof(**rows), record_row_cmp);
-    return count;
+    *rows = rr.rows;
+    if (rc != 0)
+        return -1;
+    if (rr.count > 0)
+        qsort(*rows, (size_t)rr.count, sizeof(**rows), record_row_cmp);
+    return rr.count;
 }
 
 /* Relief landed on every record once, with the step that made it true

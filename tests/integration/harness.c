@@ -137,6 +137,50 @@ print_log(const struct test_daemon *d)
     harness_run(cmd);
 }
 
+/* A list response's next_page_token, found by name: every List
+ * response of the schema has one. NULL for a message without it, which
+ * is a test calling something that is not a List method. */
+static const char *
+next_page_token(const ProtobufCMessage *page)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(page->descriptor,
+                                                        "next_page_token");
+    if (f == NULL || f->type != PROTOBUF_C_TYPE_STRING)
+        return NULL;
+    const char *v = *(char *const *)((const char *)page + f->offset);
+    return v != NULL ? v : "";
+}
+
+int
+harness_each_page(struct cjx_client *cl, const struct cjx_method *m,
+                  ProtobufCMessage *req, char **page_token,
+                  void (*visit)(void *arg, const ProtobufCMessage *page),
+                  void *arg)
+{
+    char token[128] = "";
+    do {
+        *page_token = token;
+        ProtobufCMessage *page = NULL;
+        struct cjx_client_status st;
+        if (cjx_client_unary(cl, m, req, 10000, &page, &st) != 0 ||
+            st.code != 0) {
+            if (page != NULL)
+                protobuf_c_message_free_unpacked(page, NULL);
+            return -1;
+        }
+        const char *next = next_page_token(page);
+        if (next == NULL) {
+            protobuf_c_message_free_unpacked(page, NULL);
+            return -1;
+        }
+        visit(arg, page);
+        snprintf(token, sizeof(token), "%s", next);
+        protobuf_c_message_free_unpacked(page, NULL);
+    } while (token[0] != '\0');
+    return 0;
+}
+
 int
 harness_health_code(struct cjx_client *cl, int timeout_ms)
 {

@@ -57,6 +57,16 @@ void harness_daemon_kill9(struct test_daemon *d);
 void harness_daemon_signal(struct test_daemon *d, int sig);
 /* Removes the daemon's directory (stop it first). */
 void harness_daemon_cleanup(struct test_daemon *d);
+/* Calls the List method m on cl page after page, with *page_token (a
+ * field of req) set to the token the page before returned ("" first), and
+ * hands each response to visit in order, until one comes back with an
+ * empty next_page_token. Returns 0, or -1 if a call failed (visit then sees
+ * no more pages). */
+int harness_each_page(struct cjx_client *cl, const struct cjx_method *m,
+                      ProtobufCMessage *req, char **page_token,
+                      void (*visit)(void *arg, const ProtobufCMessage *page),
+                      void *arg);
+
 /* 1 if the daemon's log contains text. */
 int harness_log_contains(const struct test_daemon *d, const char *text);
 /* 1 if one line of the daemon's log contains every text of the

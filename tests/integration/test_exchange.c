@@ -219,41 +219,35 @@ struct waiting {
     int min_attempts, max_attempts;
 };
 
+static void
+tally_attempts(void *arg, const ProtobufCMessage *page)
+{
+    struct waiting *w = arg;
+    const Cjx__V1__ListOutboxResponse *r =
+        (const Cjx__V1__ListOutboxResponse *)page;
+    for (size_t k = 0; k < r->n_entries; k++) {
+        int a = r->entries[k]->attempts;
+        if (w->count == 0 || a < w->min_attempts)
+            w->min_attempts = a;
+        if (w->count == 0 || a > w->max_attempts)
+            w->max_attempts = a;
+        w->count++;
+    }
+}
+
 static struct waiting
 waiting_for(struct net *n, int i, const char *destination)
 {
-    struct waiting w = {.count = -1};
+    struct waiting w = {0};
     struct cjx_client *cl = harness_client_local(&n->d[i]);
-    char token[32] = "";
-    int64_t count = 0;
-    do {
-        Cjx__V1__ListOutboxRequest req = CJX__V1__LIST_OUTBOX_REQUEST__INIT;
-        req.which = CJX__V1__LIST_OUTBOX_REQUEST__WHICH__WHICH_PENDING;
-        req.destination_ori = (char *)destination;
-        req.page_size = 1000;
-        req.page_token = token;
-        ProtobufCMessage *resp;
-        struct cjx_client_status st;
-        if (cjx_client_unary(cl, method(CASE_SERVICE_LIST_OUTBOX), &req.base,
-                             10000, &resp, &st) != 0 ||
-            st.code != 0) {
-            cjx_client_free(cl);
-            return w;
-        }
-        Cjx__V1__ListOutboxResponse *r = (Cjx__V1__ListOutboxResponse *)resp;
-        for (size_t k = 0; k < r->n_entries; k++) {
-            int a = r->entries[k]->attempts;
-            if (count == 0 || a < w.min_attempts)
-                w.min_attempts = a;
-            if (count == 0 || a > w.max_attempts)
-                w.max_attempts = a;
-            count++;
-        }
-        snprintf(token, sizeof(token), "%s", r->next_page_token);
-        protobuf_c_message_free_unpacked(resp, NULL);
-    } while (token[0] != '\0');
+    Cjx__V1__ListOutboxRequest req = CJX__V1__LIST_OUTBOX_REQUEST__INIT;
+    req.which = CJX__V1__LIST_OUTBOX_REQUEST__WHICH__WHICH_PENDING;
+    req.destination_ori = (char *)destination;
+    req.page_size = 1000;
+    if (harness_each_page(cl, method(CASE_SERVICE_LIST_OUTBOX), &req.base,
+                          &req.page_token, tally_attempts, &w) != 0)
+        w.count = -1;
     cjx_client_free(cl);
-    w.count = count;
     return w;
 }
 
